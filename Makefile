@@ -1,0 +1,64 @@
+# tern: the two commands a newcomer needs are `make demo` and `make test`.
+# meson + ninja do the building; this file only installs what is missing and
+# calls them.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+ONLY       ?=
+
+# Debian packages the build, the tests and the lab need.
+DEPS = gcc clang meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
+       libcmocka-dev libjansson-dev iproute2 iputils-ping tshark iperf3 \
+       tcpdump valgrind util-linux procps
+
+.PHONY: all deps build build-asan test unit demo demo-down bench fuzz clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get needs it)" >&2; exit 1; fi; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized >/dev/null
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --buildtype=debug -Db_sanitize=address,undefined \
+	  -Db_lundef=false -Dunit_only=true >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+# Every test: unit (plain and sanitized), end-to-end in namespaces, interop.
+test: build build-asan
+	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tests/run
+
+demo: build
+	tests/lab/demo.sh
+
+demo-down:
+	tests/lab/demo.sh --down
+
+bench: build
+	BUILD=$(BUILD) bench/run $(ONLY)
+
+fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true >/dev/null
+	ninja -C $(FUZZ_BUILD)
+	BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

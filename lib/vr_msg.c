@@ -1,0 +1,670 @@
+/*
+ * DOC: vr_msg.c — the vrouter control message codec (see vr_msg.h).
+ *
+ * Two tables drive everything: at_table says what each attribute looks like
+ * on the wire (kind, hence size), and one field list per object type says
+ * which attributes that object allows and where each lands in its struct.
+ * Encode and decode walk the same lists, so adding an attribute to an object
+ * is one line.
+ */
+#include "vr_msg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* How an attribute looks on the wire. */
+enum at_kind {
+	K_NONE,   /* not an attribute (hole in the number space) */
+	K_U8, K_U16, K_U32, K_U64,
+	K_STR,    /* bytes without NUL; must fit the field with its NUL */
+	K_MAC,    /* exactly 6 bytes */
+	K_ADDR,   /* 4 or 16 bytes, the length gives the family */
+	K_U32S,   /* array of u32, count in a separate field */
+	K_U64S,   /* array of u64 */
+	K_STATS,  /* nested VR_AT_S_* u64 counters */
+};
+
+struct at_desc {
+	const char *name;
+	uint8_t kind;
+};
+
+static const struct at_desc at_table[VR_AT_MAX_] = {
+	[VR_AT_ID] = { "id", K_U32 },
+	[VR_AT_TYPE] = { "type", K_U8 },
+	[VR_AT_NAME] = { "name", K_STR },
+	[VR_AT_IFNAME] = { "ifname", K_STR },
+	[VR_AT_SOCKET] = { "socket", K_STR },
+	[VR_AT_MAC] = { "mac", K_MAC },
+	[VR_AT_VRF] = { "vrf", K_U16 },
+	[VR_AT_MTU] = { "mtu", K_U16 },
+	[VR_AT_IP] = { "ip", K_ADDR },
+	[VR_AT_FLAGS] = { "flags", K_U32 },
+	[VR_AT_VIF] = { "vif", K_U32 },
+	[VR_AT_NH] = { "nh", K_U32 },
+	[VR_AT_ENCAP] = { "encap", K_U8 },
+	[VR_AT_SIP] = { "sip", K_ADDR },
+	[VR_AT_DIP] = { "dip", K_ADDR },
+	[VR_AT_LABEL] = { "label", K_U32 },
+	[VR_AT_VNI] = { "vni", K_U32 },
+	[VR_AT_MEMBERS] = { "members", K_U32S },
+	[VR_AT_PREFIX] = { "prefix", K_ADDR },
+	[VR_AT_PLEN] = { "plen", K_U8 },
+	[VR_AT_DMAC] = { "dmac", K_MAC },
+	[VR_AT_REFCNT] = { "refcnt", K_U32 },
+	[VR_AT_ROLE] = { "role", K_U8 },
+	[VR_AT_STATS] = { "stats", K_STATS },
+	[VR_AT_DROPS] = { "drops", K_U64S },
+	[VR_AT_VERSION] = { "version", K_STR },
+	[VR_AT_COUNT] = { "count", K_U32S },
+	[VR_AT_UPTIME] = { "uptime", K_U64 },
+	[VR_AT_LCORES] = { "lcores", K_STR },
+	[VR_AT_PORT_ID] = { "port_id", K_U16 },
+	[VR_AT_LINK] = { "link", K_U8 },
+	[VR_AT_S_RX_PKTS] = { "rx_pkts", K_U64 },
+	[VR_AT_S_RX_BYTES] = { "rx_bytes", K_U64 },
+	[VR_AT_S_RX_ERRORS] = { "rx_errors", K_U64 },
+	[VR_AT_S_TX_PKTS] = { "tx_pkts", K_U64 },
+	[VR_AT_S_TX_BYTES] = { "tx_bytes", K_U64 },
+	[VR_AT_S_TX_ERRORS] = { "tx_errors", K_U64 },
+};
+
+/* Wire size of the fixed-size kinds (0: variable). */
+static const uint8_t kind_size[] = {
+	[K_U8] = 1, [K_U16] = 2, [K_U32] = 4, [K_U64] = 8, [K_MAC] = 6,
+	[K_U32S] = 4, [K_U64S] = 8, /* element size */
+};
+
+/* Where an allowed attribute lands in struct vr_object. */
+struct vr_field {
+	uint8_t attr;
+	uint16_t off;    /* of the value (first element for arrays) */
+	uint16_t size;   /* of the value field (whole array for arrays) */
+	uint16_t n_off;  /* arrays: offset of the u16 element count */
+};
+
+#define MEMBER_SIZE(m) sizeof(((struct vr_object *)0)->u.m)
+#define F(at, m) { (at), offsetof(struct vr_object, u.m), MEMBER_SIZE(m), 0 }
+/* Arrays: the count field must be a u16 (checked at compile time). */
+#define FA(at, m, n) { (at), offsetof(struct vr_object, u.m), MEMBER_SIZE(m), \
+	offsetof(struct vr_object, u.n) + 0 * sizeof(char[MEMBER_SIZE(n) == 2 ? 1 : -1]) }
+
+static const struct vr_field vif_fields[] = {
+	F(VR_AT_ID, vif.id), F(VR_AT_TYPE, vif.type), F(VR_AT_NAME, vif.name),
+	F(VR_AT_IFNAME, vif.ifname), F(VR_AT_SOCKET, vif.socket), F(VR_AT_ROLE, vif.role),
+	F(VR_AT_MAC, vif.mac), F(VR_AT_VRF, vif.vrf), F(VR_AT_MTU, vif.mtu),
+	F(VR_AT_IP, vif.ip), F(VR_AT_FLAGS, vif.flags), F(VR_AT_PORT_ID, vif.port_id),
+	F(VR_AT_LINK, vif.link), F(VR_AT_STATS, vif.stats),
+};
+static const struct vr_field vrf_fields[] = {
+	F(VR_AT_ID, vrf.id), F(VR_AT_FLAGS, vrf.flags), F(VR_AT_NH, vrf.nh), F(VR_AT_VNI, vrf.vni),
+};
+static const struct vr_field nh_fields[] = {
+	F(VR_AT_ID, nh.id), F(VR_AT_TYPE, nh.type), F(VR_AT_FLAGS, nh.flags),
+	F(VR_AT_VIF, nh.vif), F(VR_AT_VRF, nh.vrf), F(VR_AT_DMAC, nh.dmac),
+	F(VR_AT_ENCAP, nh.encap), F(VR_AT_SIP, nh.sip), F(VR_AT_DIP, nh.dip),
+	F(VR_AT_LABEL, nh.label), F(VR_AT_VNI, nh.vni),
+	FA(VR_AT_MEMBERS, nh.members, nh.n_members), F(VR_AT_REFCNT, nh.refcnt),
+};
+static const struct vr_field route_fields[] = {
+	F(VR_AT_VRF, route.vrf), F(VR_AT_PREFIX, route.prefix), F(VR_AT_PLEN, route.plen),
+	F(VR_AT_NH, route.nh), F(VR_AT_FLAGS, route.flags), F(VR_AT_MAC, route.mac),
+};
+static const struct vr_field mpls_fields[] = {
+	F(VR_AT_LABEL, mpls.label), F(VR_AT_NH, mpls.nh),
+};
+static const struct vr_field vni_fields[] = {
+	F(VR_AT_VNI, vni.vni), F(VR_AT_VRF, vni.vrf),
+};
+static const struct vr_field bridge_fields[] = {
+	F(VR_AT_VRF, bridge.vrf), F(VR_AT_MAC, bridge.mac), F(VR_AT_NH, bridge.nh),
+};
+static const struct vr_field info_fields[] = {
+	F(VR_AT_NAME, info.name), F(VR_AT_VERSION, info.version), F(VR_AT_LCORES, info.lcores),
+	F(VR_AT_UPTIME, info.uptime), FA(VR_AT_COUNT, info.counts, info.n_counts),
+};
+static const struct vr_field drops_fields[] = {
+	F(VR_AT_VIF, drops.vif), FA(VR_AT_DROPS, drops.drops, drops.n),
+};
+
+struct obj_desc {
+	const char *name;
+	const struct vr_field *fields;
+	unsigned n_fields;
+};
+
+#define OBJ(nm, f) { nm, f, sizeof(f) / sizeof(f[0]) }
+static const struct obj_desc obj_table[] = {
+	[VR_OBJ_INFO] = OBJ("info", info_fields),
+	[VR_OBJ_VIF] = OBJ("vif", vif_fields),
+	[VR_OBJ_VRF] = OBJ("vrf", vrf_fields),
+	[VR_OBJ_NH] = OBJ("nh", nh_fields),
+	[VR_OBJ_ROUTE] = OBJ("route", route_fields),
+	[VR_OBJ_MPLS] = OBJ("mpls", mpls_fields),
+	[VR_OBJ_VNI] = OBJ("vni", vni_fields),
+	[VR_OBJ_BRIDGE] = OBJ("bridge", bridge_fields),
+	[VR_OBJ_DROPSTATS] = OBJ("dropstats", drops_fields),
+};
+#define N_OBJ (sizeof(obj_table) / sizeof(obj_table[0]))
+
+/* Counters of struct vr_stats in VR_AT_S_* order. */
+static const uint16_t stat_off[] = {
+	offsetof(struct vr_stats, rx_pkts), offsetof(struct vr_stats, rx_bytes),
+	offsetof(struct vr_stats, rx_errors), offsetof(struct vr_stats, tx_pkts),
+	offsetof(struct vr_stats, tx_bytes), offsetof(struct vr_stats, tx_errors),
+};
+#define N_STATS (sizeof(stat_off) / sizeof(stat_off[0]))
+
+static const char *const top_names[] = {
+	[VR_A_OBJ] = "obj", [VR_A_OBJECT] = "object", [VR_A_CURSOR] = "cursor",
+	[VR_A_ERROR] = "error", [VR_A_ERRMSG] = "errmsg",
+};
+#define N_TOP (sizeof(top_names) / sizeof(top_names[0]))
+
+/* ---- names ---- */
+
+#define NAME_OF(tab, i) ((i) < sizeof(tab) / sizeof(tab[0]) && (tab)[i] ? (tab)[i] : "?")
+
+const char *vr_obj_name(unsigned obj)
+{
+	return obj < N_OBJ && obj_table[obj].name ? obj_table[obj].name : "?";
+}
+
+const char *vr_attr_name(unsigned attr)
+{
+	return attr < VR_AT_MAX_ && at_table[attr].name ? at_table[attr].name : "?";
+}
+
+const char *vr_vif_type_name(unsigned type)
+{
+	static const char *const n[] = {
+		[VR_VIF_FABRIC] = "fabric", [VR_VIF_HOST] = "host", [VR_VIF_KERNEL] = "kernel",
+		[VR_VIF_MEMIF] = "memif", [VR_VIF_VHOST] = "vhost",
+	};
+	return NAME_OF(n, type);
+}
+
+const char *vr_nh_type_name(unsigned type)
+{
+	static const char *const n[] = {
+		[VR_NH_DISCARD] = "discard", [VR_NH_RECEIVE] = "receive", [VR_NH_ENCAP] = "encap",
+		[VR_NH_TUNNEL] = "tunnel", [VR_NH_ECMP] = "ecmp", [VR_NH_FLOOD] = "flood",
+	};
+	return NAME_OF(n, type);
+}
+
+const char *vr_encap_name(unsigned encap)
+{
+	static const char *const n[] = {
+		[VR_ENCAP_NONE] = "none", [VR_ENCAP_MPLSOUDP] = "mplsoudp",
+		[VR_ENCAP_MPLSOGRE] = "mplsogre", [VR_ENCAP_VXLAN] = "vxlan",
+	};
+	return NAME_OF(n, encap);
+}
+
+/* ---- helpers ---- */
+
+__attribute__((format(printf, 4, 5)))
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static const struct obj_desc *obj_desc(unsigned obj)
+{
+	return obj < N_OBJ && obj_table[obj].name ? &obj_table[obj] : NULL;
+}
+
+static const struct vr_field *find_field(const struct obj_desc *od, unsigned attr)
+{
+	for (unsigned i = 0; i < od->n_fields; i++)
+		if (od->fields[i].attr == attr)
+			return &od->fields[i];
+	return NULL;
+}
+
+/* Integers are stored through memcpy at the field's own width: the fields
+ * have different sizes and the union members no common alignment. */
+static uint64_t load_uint(const uint8_t *p, size_t size)
+{
+	uint8_t v8;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+	switch (size) {
+	case 1: memcpy(&v8, p, 1); return v8;
+	case 2: memcpy(&v16, p, 2); return v16;
+	case 4: memcpy(&v32, p, 4); return v32;
+	default: memcpy(&v64, p, 8); return v64;
+	}
+}
+
+static void store_uint(uint8_t *p, size_t size, uint64_t v)
+{
+	uint8_t v8 = (uint8_t)v;
+	uint16_t v16 = (uint16_t)v;
+	uint32_t v32 = (uint32_t)v;
+	switch (size) {
+	case 1: memcpy(p, &v8, 1); break;
+	case 2: memcpy(p, &v16, 2); break;
+	case 4: memcpy(p, &v32, 4); break;
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+static uint64_t get_uint(struct tern_rbuf *r, size_t wire)
+{
+	switch (wire) {
+	case 1: return tern_get_u8(r);
+	case 2: return tern_get_u16(r);
+	case 4: return tern_get_u32(r);
+	default: return tern_get_u64(r);
+	}
+}
+
+static void put_uint(struct tern_wbuf *w, size_t wire, uint64_t v)
+{
+	switch (wire) {
+	case 1: tern_put_u8(w, (uint8_t)v); break;
+	case 2: tern_put_u16(w, (uint16_t)v); break;
+	case 4: tern_put_u32(w, (uint32_t)v); break;
+	default: tern_put_u64(w, v); break;
+	}
+}
+
+/* ---- framing and top level ---- */
+
+int vr_msg_frame(const uint8_t *hdr, size_t hdr_len, uint32_t *len)
+{
+	if (!hdr || hdr_len < VR_MSG_HDR_LEN)
+		return -EMSGSIZE;
+	struct tern_rbuf r;
+	tern_rbuf_init(&r, hdr, VR_MSG_HDR_LEN);
+	uint32_t magic = tern_get_u32(&r);
+	uint16_t version = tern_get_u16(&r);
+	(void)tern_get_u16(&r); /* op */
+	uint32_t l = tern_get_u32(&r);
+	if (magic != VR_PROTO_MAGIC)
+		return -EPROTO;
+	if (version != VR_PROTO_VERSION)
+		return -EPROTONOSUPPORT;
+	if (l < VR_MSG_HDR_LEN || l > VR_MSG_MAX)
+		return -EMSGSIZE;
+	*len = l;
+	return 0;
+}
+
+static int frame_error(int rc, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	switch (rc) {
+	case -EPROTO:
+		return fail(err, errlen, rc, "bad magic: not a tern vrouter control message");
+	case -EPROTONOSUPPORT: {
+		struct tern_rbuf r;
+		tern_rbuf_init(&r, buf, len);
+		r.off = 4;
+		return fail(err, errlen, rc, "protocol version %u not supported (this side speaks %u)",
+			    tern_get_u16(&r), VR_PROTO_VERSION);
+	}
+	default:
+		if (len < VR_MSG_HDR_LEN)
+			return fail(err, errlen, rc, "message of %zu bytes is shorter than the %d-byte header",
+				    len, VR_MSG_HDR_LEN);
+		return fail(err, errlen, rc, "header length outside %d..%d bytes", VR_MSG_HDR_LEN,
+			    VR_MSG_MAX);
+	}
+}
+
+/* Name of the TLV at r's offset, for "runs past the end" messages. */
+static unsigned peek_type(const struct tern_rbuf *r)
+{
+	struct tern_rbuf p = *r;
+	uint16_t t = tern_get_u16(&p);
+	return p.err ? 0 : t;
+}
+
+static int parse_top_attr(struct vr_msg_view *v, uint16_t type, struct tern_rbuf *val,
+			  unsigned *seen, char *err, size_t errlen)
+{
+	size_t n = tern_rbuf_left(val);
+	static const uint8_t want[] = { [VR_A_OBJ] = 2, [VR_A_CURSOR] = 8, [VR_A_ERROR] = 4 };
+	if (type == 0 || type >= N_TOP)
+		return fail(err, errlen, -EBADMSG, "unknown top-level attribute %u", type);
+	if (type == VR_A_OBJECT)
+		return 0;
+	if (*seen & (1u << type))
+		return fail(err, errlen, -EBADMSG, "top-level attribute '%s' appears twice",
+			    top_names[type]);
+	*seen |= 1u << type;
+	if (type < sizeof(want) && want[type] && n != want[type])
+		return fail(err, errlen, -EBADMSG, "top-level attribute '%s' has %zu bytes, expected %u",
+			    top_names[type], n, want[type]);
+	switch (type) {
+	case VR_A_OBJ:
+		v->obj = tern_get_u16(val);
+		if (!obj_desc(v->obj))
+			return fail(err, errlen, -EBADMSG, "top-level attribute 'obj': unknown object type %u",
+				    v->obj);
+		break;
+	case VR_A_CURSOR:
+		v->has_cursor = 1;
+		v->cursor = tern_get_u64(val);
+		break;
+	case VR_A_ERROR:
+		v->has_error = 1;
+		v->error = (int32_t)tern_get_u32(val);
+		break;
+	case VR_A_ERRMSG:
+		if (n >= sizeof(v->errmsg))
+			return fail(err, errlen, -EBADMSG,
+				    "top-level attribute 'errmsg' is %zu bytes, at most %zu fit", n,
+				    sizeof(v->errmsg) - 1);
+		tern_get_bytes(val, v->errmsg, n);
+		if (memchr(v->errmsg, 0, n))
+			return fail(err, errlen, -EBADMSG, "top-level attribute 'errmsg' contains a NUL byte");
+		break;
+	}
+	return 0;
+}
+
+int vr_msg_parse(const uint8_t *buf, size_t len, struct vr_msg_view *v,
+		 char *err, size_t errlen)
+{
+	memset(v, 0, sizeof(*v));
+	uint32_t mlen;
+	int rc = vr_msg_frame(buf, len, &mlen);
+	if (rc < 0)
+		return frame_error(rc, buf, len, err, errlen);
+	if (mlen != len)
+		return fail(err, errlen, -EMSGSIZE, "header says %u bytes but the message has %zu",
+			    mlen, len);
+	struct tern_rbuf r;
+	tern_rbuf_init(&r, buf, len);
+	r.off = 6;
+	v->op = tern_get_u16(&r);
+	r.off = 12;
+	v->seq = tern_get_u32(&r);
+	if (v->op < VR_OP_ADD || v->op > VR_OP_CLEAR)
+		return fail(err, errlen, -EBADMSG, "unknown op %u", v->op);
+
+	unsigned seen = 0;
+	size_t first_obj = len;
+	for (;;) {
+		size_t at = r.off;
+		unsigned peek = peek_type(&r);
+		uint16_t type;
+		struct tern_rbuf val;
+		rc = tern_tlv_next(&r, &type, &val);
+		if (rc == 0)
+			break;
+		if (rc < 0)
+			return fail(err, errlen, -EBADMSG,
+				    "top-level attribute '%s' at offset %zu runs past the end of the message",
+				    peek < N_TOP && top_names[peek] ? top_names[peek] : "?", at);
+		rc = parse_top_attr(v, type, &val, &seen, err, errlen);
+		if (rc < 0)
+			return rc;
+		if (type == VR_A_OBJECT && v->n_objects++ == 0)
+			first_obj = at;
+	}
+	if (v->n_objects && !v->obj)
+		return fail(err, errlen, -EBADMSG, "message carries objects but no 'obj' attribute");
+	v->buf = buf;
+	v->len = len;
+	v->next_obj = first_obj;
+	return 0;
+}
+
+/* ---- object decoding ---- */
+
+static int decode_stats(struct vr_stats *st, struct tern_rbuf *val, const char *on,
+			char *err, size_t errlen)
+{
+	unsigned seen = 0;
+	for (;;) {
+		unsigned peek = peek_type(val);
+		uint16_t t;
+		struct tern_rbuf sv;
+		int rc = tern_tlv_next(val, &t, &sv);
+		if (rc == 0)
+			return 0;
+		if (rc < 0)
+			return fail(err, errlen, -EBADMSG, "%s attribute 'stats': counter '%s' runs past its end",
+				    on, vr_attr_name(peek));
+		if (t < VR_AT_S_RX_PKTS || t >= VR_AT_S_RX_PKTS + N_STATS)
+			return fail(err, errlen, -EINVAL,
+				    "%s attribute 'stats': unknown counter %u (only rx_/tx_ pkts, bytes, errors)",
+				    on, t);
+		unsigned i = t - VR_AT_S_RX_PKTS;
+		if (seen & (1u << i))
+			return fail(err, errlen, -EINVAL, "%s attribute 'stats': counter '%s' appears twice",
+				    on, vr_attr_name(t));
+		seen |= 1u << i;
+		if (tern_rbuf_left(&sv) != 8)
+			return fail(err, errlen, -EINVAL,
+				    "%s attribute 'stats': counter '%s' has %zu bytes, expected 8", on,
+				    vr_attr_name(t), tern_rbuf_left(&sv));
+		uint64_t c = tern_get_u64(&sv);
+		memcpy((uint8_t *)st + stat_off[i], &c, sizeof(c));
+	}
+}
+
+static int decode_array(struct vr_object *o, const struct vr_field *f, unsigned kind,
+			struct tern_rbuf *val, const char *on, char *err, size_t errlen)
+{
+	const char *an = vr_attr_name(f->attr);
+	size_t esz = kind_size[kind];
+	size_t n = tern_rbuf_left(val);
+	if (n % esz)
+		return fail(err, errlen, -EINVAL, "%s attribute '%s' has %zu bytes, not a multiple of %zu",
+			    on, an, n, esz);
+	size_t cnt = n / esz, cap = f->size / esz;
+	if (cnt > cap)
+		return fail(err, errlen, -EINVAL, "%s attribute '%s' has %zu entries, at most %zu fit",
+			    on, an, cnt, cap);
+	uint8_t *p = (uint8_t *)o + f->off;
+	for (size_t i = 0; i < cnt; i++)
+		store_uint(p + i * esz, esz, get_uint(val, esz));
+	store_uint((uint8_t *)o + f->n_off, 2, cnt);
+	return 0;
+}
+
+static int decode_attr(struct vr_object *o, const struct vr_field *f, struct tern_rbuf *val,
+		       const char *on, char *err, size_t errlen)
+{
+	const char *an = vr_attr_name(f->attr);
+	unsigned kind = at_table[f->attr].kind;
+	uint8_t *p = (uint8_t *)o + f->off;
+	size_t n = tern_rbuf_left(val);
+	switch (kind) {
+	case K_U8: case K_U16: case K_U32: case K_U64: case K_MAC:
+		if (n != kind_size[kind])
+			return fail(err, errlen, -EINVAL, "%s attribute '%s' has %zu bytes, expected %u",
+				    on, an, n, kind_size[kind]);
+		if (kind == K_MAC)
+			tern_get_bytes(val, p, n);
+		else
+			store_uint(p, f->size, get_uint(val, n));
+		return 0;
+	case K_STR:
+		if (n >= f->size)
+			return fail(err, errlen, -EINVAL, "%s attribute '%s' is %zu bytes long, at most %u fit",
+				    on, an, n, f->size - 1u);
+		tern_get_bytes(val, p, n);
+		if (memchr(p, 0, n))
+			return fail(err, errlen, -EINVAL, "%s attribute '%s' contains a NUL byte", on, an);
+		return 0;
+	case K_ADDR: {
+		struct vr_addr *a = (struct vr_addr *)p;
+		if (n != 4 && n != 16)
+			return fail(err, errlen, -EINVAL,
+				    "%s attribute '%s' has %zu bytes, expected 4 (IPv4) or 16 (IPv6)",
+				    on, an, n);
+		a->family = n == 4 ? 4 : 6;
+		tern_get_bytes(val, a->a, n);
+		return 0;
+	}
+	case K_U32S: case K_U64S:
+		return decode_array(o, f, kind, val, on, err, errlen);
+	case K_STATS:
+		return decode_stats((struct vr_stats *)p, val, on, err, errlen);
+	default:
+		return fail(err, errlen, -EINVAL, "%s attribute '%s' cannot be decoded", on, an);
+	}
+}
+
+static int decode_object(struct vr_object *o, const struct obj_desc *od, struct tern_rbuf *r,
+			 char *err, size_t errlen)
+{
+	for (;;) {
+		unsigned peek = peek_type(r);
+		uint16_t t;
+		struct tern_rbuf val;
+		int rc = tern_tlv_next(r, &t, &val);
+		if (rc == 0)
+			return 1;
+		if (rc < 0)
+			return fail(err, errlen, -EBADMSG, "%s attribute '%s' runs past the end of the object",
+				    od->name, vr_attr_name(peek));
+		if (t == 0 || t >= VR_AT_MAX_ || at_table[t].kind == K_NONE)
+			return fail(err, errlen, -EINVAL, "unknown attribute %u in %s", t, od->name);
+		const struct vr_field *f = find_field(od, t);
+		if (!f)
+			return fail(err, errlen, -EINVAL, "attribute '%s' does not apply to a %s",
+				    vr_attr_name(t), od->name);
+		if (VR_HAVE(o, t))
+			return fail(err, errlen, -EINVAL, "attribute '%s' appears twice in a %s",
+				    vr_attr_name(t), od->name);
+		rc = decode_attr(o, f, &val, od->name, err, errlen);
+		if (rc < 0)
+			return rc;
+		VR_SET(o, t);
+	}
+}
+
+int vr_msg_next_object(struct vr_msg_view *v, struct vr_object *o,
+		       char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->obj = v->obj;
+	if (!v->buf || v->next_obj >= v->len)
+		return 0;
+	struct tern_rbuf r;
+	tern_rbuf_init(&r, v->buf, v->len);
+	r.off = v->next_obj;
+	for (;;) {
+		uint16_t t;
+		struct tern_rbuf val;
+		int rc = tern_tlv_next(&r, &t, &val);
+		v->next_obj = rc < 0 ? v->len : r.off;
+		if (rc < 0)
+			return fail(err, errlen, -EBADMSG, "object runs past the end of the message");
+		if (rc == 0)
+			return 0;
+		if (t != VR_A_OBJECT)
+			continue;
+		const struct obj_desc *od = obj_desc(v->obj);
+		if (!od)
+			return fail(err, errlen, -EBADMSG, "object of unknown type %u", v->obj);
+		return decode_object(o, od, &val, err, errlen);
+	}
+}
+
+/* ---- encoding ---- */
+
+void vr_msg_begin(struct tern_wbuf *w, uint16_t op, uint32_t seq, uint16_t obj)
+{
+	tern_put_u32(w, VR_PROTO_MAGIC);
+	tern_put_u16(w, VR_PROTO_VERSION);
+	tern_put_u16(w, op);
+	tern_put_u32(w, 0); /* length, patched by vr_msg_finish */
+	tern_put_u32(w, seq);
+	if (obj)
+		tern_tlv_u16(w, VR_A_OBJ, obj);
+}
+
+static void encode_attr(struct tern_wbuf *w, const struct vr_object *o, const struct vr_field *f)
+{
+	unsigned kind = at_table[f->attr].kind;
+	const uint8_t *p = (const uint8_t *)o + f->off;
+	size_t start, cnt;
+	switch (kind) {
+	case K_U8: case K_U16: case K_U32: case K_U64:
+		start = tern_tlv_begin(w, f->attr);
+		put_uint(w, kind_size[kind], load_uint(p, f->size));
+		tern_tlv_end(w, start);
+		break;
+	case K_STR: /* never more than fits the receiver's field, NUL included */
+		tern_tlv_put(w, f->attr, p, strnlen((const char *)p, f->size - 1u));
+		break;
+	case K_MAC:
+		tern_tlv_put(w, f->attr, p, 6);
+		break;
+	case K_ADDR: {
+		const struct vr_addr *a = (const struct vr_addr *)p;
+		if (a->family == 4 || a->family == 6) /* family 0: nothing to say */
+			tern_tlv_put(w, f->attr, a->a, a->family == 4 ? 4 : 16);
+		break;
+	}
+	case K_U32S: case K_U64S:
+		cnt = load_uint((const uint8_t *)o + f->n_off, 2);
+		if (cnt > f->size / kind_size[kind])
+			cnt = f->size / kind_size[kind];
+		start = tern_tlv_begin(w, f->attr);
+		for (size_t i = 0; i < cnt; i++)
+			put_uint(w, kind_size[kind], load_uint(p + i * kind_size[kind], kind_size[kind]));
+		tern_tlv_end(w, start);
+		break;
+	case K_STATS:
+		start = tern_tlv_begin(w, f->attr);
+		for (unsigned i = 0; i < N_STATS; i++)
+			tern_tlv_u64(w, (uint16_t)(VR_AT_S_RX_PKTS + i), load_uint(p + stat_off[i], 8));
+		tern_tlv_end(w, start);
+		break;
+	}
+}
+
+void vr_msg_put_object(struct tern_wbuf *w, const struct vr_object *o)
+{
+	const struct obj_desc *od = obj_desc(o->obj);
+	if (!od) { /* a caller bug; refuse rather than send an empty object */
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	size_t start = tern_tlv_begin(w, VR_A_OBJECT);
+	for (unsigned i = 0; i < od->n_fields; i++)
+		if (VR_HAVE(o, od->fields[i].attr))
+			encode_attr(w, o, &od->fields[i]);
+	tern_tlv_end(w, start);
+}
+
+void vr_msg_put_error(struct tern_wbuf *w, int32_t error, const char *msg)
+{
+	tern_tlv_u32(w, VR_A_ERROR, (uint32_t)error);
+	if (msg && *msg) /* the receiver keeps at most 255 bytes */
+		tern_tlv_put(w, VR_A_ERRMSG, msg, strnlen(msg, 255));
+}
+
+void vr_msg_put_cursor(struct tern_wbuf *w, uint64_t cursor)
+{
+	tern_tlv_u64(w, VR_A_CURSOR, cursor);
+}
+
+int vr_msg_finish(struct tern_wbuf *w)
+{
+	if (w->err)
+		return w->err;
+	if (w->len < VR_MSG_HDR_LEN || w->len > VR_MSG_MAX)
+		return -ENOSPC;
+	tern_patch_u32(w, 8, (uint32_t)w->len);
+	return w->err ? w->err : (int)w->len;
+}

@@ -1,0 +1,194 @@
+/*
+ * DOC: vr_msg.h — encode and decode vrouter control messages (see vr_proto.h
+ * for the wire format). Used on both ends: tern-vrouter decodes requests and
+ * encodes replies; ternctl and tern-agent do the reverse.
+ *
+ * Decoding never trusts the input: every length is checked through the
+ * bounds-checked reader of tern_tlv.h, and every failure returns a negative
+ * errno with a message naming the attribute and what is wrong.
+ */
+#ifndef TERN_VR_MSG_H
+#define TERN_VR_MSG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "vr_proto.h"
+#include "tern_tlv.h"
+
+/* An address of either family; family 0 means "not set". */
+struct vr_addr {
+	uint8_t family;   /* 0, 4 or 6 */
+	uint8_t a[16];    /* IPv4 in a[0..3] */
+};
+
+struct vr_stats {
+	uint64_t rx_pkts, rx_bytes, rx_errors;
+	uint64_t tx_pkts, tx_bytes, tx_errors;
+};
+
+struct vr_obj_vif {
+	uint32_t id;
+	uint8_t type;                 /* enum vr_vif_type */
+	char name[VR_NAME_LEN];       /* the vrouter's label for it (e.g. the pod's) */
+	char ifname[VR_NAME_LEN];     /* kernel interface, for fabric / host / kernel vifs */
+	char socket[VR_PATH_LEN];     /* memif / vhost-user socket path */
+	uint8_t role;                 /* memif: 0 server, 1 client */
+	uint8_t mac[6];               /* the pod's MAC (kernel/memif/vhost) or the fabric MAC */
+	uint16_t vrf;
+	uint16_t mtu;
+	struct vr_addr ip;            /* fabric vif: the node's tunnel address */
+	uint32_t flags;
+	/* replies only */
+	uint16_t port_id;
+	uint8_t link;
+	struct vr_stats stats;
+};
+
+struct vr_obj_vrf {
+	uint32_t id;
+	uint32_t flags;               /* VR_VRF_F_* */
+	uint32_t nh;                  /* flood nexthop for BUM in L2 mode, 0 none */
+	uint32_t vni;                 /* VXLAN VNI used when this VRF's traffic is sent, 0 none */
+};
+
+struct vr_obj_nh {
+	uint32_t id;                  /* 1..VR_MAX_NEXTHOPS-1; 0 means "no nexthop" */
+	uint8_t type;                 /* enum vr_nh_type */
+	uint32_t flags;               /* VR_NH_F_* */
+	uint32_t vif;                 /* ENCAP: the pod vif; TUNNEL: the fabric vif */
+	uint16_t vrf;
+	uint8_t dmac[6];              /* ENCAP: the pod's MAC; TUNNEL: the underlay next hop's MAC */
+	uint8_t encap;                /* TUNNEL: enum vr_encap */
+	struct vr_addr sip, dip;      /* TUNNEL: outer source and destination */
+	uint32_t label;               /* TUNNEL MPLS*: the label pushed */
+	uint32_t vni;                 /* TUNNEL VXLAN: the VNI */
+	uint16_t n_members;           /* ECMP / FLOOD */
+	uint32_t members[VR_MAX_ECMP];
+	uint32_t refcnt;              /* replies only */
+};
+
+struct vr_obj_route {
+	uint16_t vrf;
+	struct vr_addr prefix;
+	uint8_t plen;
+	uint32_t nh;
+	uint32_t flags;               /* VR_RT_F_* */
+	uint8_t mac[6];               /* MAC to answer ARP with; zero: the vrouter's MAC */
+};
+
+struct vr_obj_mpls {
+	uint32_t label;
+	uint32_t nh;
+};
+
+struct vr_obj_vni {
+	uint32_t vni;
+	uint16_t vrf;
+};
+
+struct vr_obj_bridge {
+	uint16_t vrf;
+	uint8_t mac[6];
+	uint32_t nh;
+};
+
+enum vr_info_count {
+	VR_CNT_VIFS, VR_CNT_VRFS, VR_CNT_NHS, VR_CNT_ROUTES, VR_CNT_LABELS,
+	VR_CNT_VNIS, VR_CNT_BRIDGE, VR_CNT_MAX_
+};
+
+struct vr_obj_info {
+	char name[VR_NAME_LEN];       /* instance name */
+	char version[VR_NAME_LEN];
+	char lcores[VR_NAME_LEN];
+	uint64_t uptime;
+	uint16_t n_counts;
+	uint32_t counts[VR_CNT_MAX_]; /* indexed by enum vr_info_count */
+};
+
+struct vr_obj_drops {
+	uint32_t vif;                 /* request filter: with VR_AT_VIF, one vif's drops (future) */
+	uint16_t n;
+	uint64_t drops[VR_DROP_MAX_]; /* indexed by enum vr_drop_reason */
+};
+
+/* One decoded object: which attributes were present, and their values. */
+struct vr_object {
+	uint16_t obj;                 /* enum vr_obj */
+	uint64_t have;                /* bit (1 << VR_AT_x) for each attribute present */
+	union {
+		struct vr_obj_vif vif;
+		struct vr_obj_vrf vrf;
+		struct vr_obj_nh nh;
+		struct vr_obj_route route;
+		struct vr_obj_mpls mpls;
+		struct vr_obj_vni vni;
+		struct vr_obj_bridge bridge;
+		struct vr_obj_info info;
+		struct vr_obj_drops drops;
+	} u;
+};
+
+#define VR_HAVE(o, at) (((o)->have >> (at)) & 1u)
+#define VR_SET(o, at)  ((o)->have |= (uint64_t)1 << (at))
+
+/* A parsed message: the header and the top-level attributes. Objects are read
+ * one at a time with vr_msg_next_object(). Points into the caller's buffer. */
+struct vr_msg_view {
+	uint16_t op;
+	uint32_t seq;
+	uint16_t obj;                 /* 0 when absent */
+	int has_error;
+	int32_t error;
+	char errmsg[256];
+	int has_cursor;
+	uint64_t cursor;
+	unsigned n_objects;
+	const uint8_t *buf;           /* the whole message */
+	size_t len;
+	size_t next_obj;              /* offset of the next VR_A_OBJECT TLV to read */
+};
+
+/* Name of an object type ("vif") or attribute ("label"); "?" when unknown. */
+const char *vr_obj_name(unsigned obj);
+const char *vr_attr_name(unsigned attr);
+const char *vr_vif_type_name(unsigned type);
+const char *vr_nh_type_name(unsigned type);
+const char *vr_encap_name(unsigned encap);
+
+/*
+ * Check a 16-byte header and return the whole message length in *len.
+ * Errors: -EPROTO bad magic, -EPROTONOSUPPORT other version, -EMSGSIZE length
+ * below the header or above VR_MSG_MAX.
+ */
+int vr_msg_frame(const uint8_t *hdr, size_t hdr_len, uint32_t *len);
+
+/*
+ * Parse a complete message. Returns 0, or a negative errno with a message in
+ * err: -EPROTO/-EPROTONOSUPPORT/-EMSGSIZE (header), -EBADMSG (a TLV runs past
+ * the end, a top-level attribute has the wrong size or appears twice, an
+ * unknown top-level attribute, unknown op or object type).
+ */
+int vr_msg_parse(const uint8_t *buf, size_t len, struct vr_msg_view *v,
+		 char *err, size_t errlen);
+
+/*
+ * Decode the next VR_A_OBJECT of a parsed message into *o (zeroed first,
+ * o->obj = v->obj). Returns 1 when an object was decoded, 0 when there are no
+ * more, or a negative errno: -EBADMSG (malformed), -EINVAL (an attribute that
+ * does not belong to this object type, a value of the wrong size, a string
+ * without room for its NUL, more than VR_MAX_ECMP members, an address that is
+ * neither 4 nor 16 bytes).
+ */
+int vr_msg_next_object(struct vr_msg_view *v, struct vr_object *o,
+		       char *err, size_t errlen);
+
+/* Encoding. Errors accumulate in w->err (-ENOSPC); check vr_msg_finish(). */
+void vr_msg_begin(struct tern_wbuf *w, uint16_t op, uint32_t seq, uint16_t obj);
+void vr_msg_put_object(struct tern_wbuf *w, const struct vr_object *o); /* only attrs in o->have */
+void vr_msg_put_error(struct tern_wbuf *w, int32_t error, const char *msg);
+void vr_msg_put_cursor(struct tern_wbuf *w, uint64_t cursor);
+/* Patch the header length. Returns the message length, or -ENOSPC. */
+int vr_msg_finish(struct tern_wbuf *w);
+
+#endif /* TERN_VR_MSG_H */

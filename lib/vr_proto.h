@@ -1,0 +1,202 @@
+/*
+ * DOC: vr_proto.h — the vrouter control protocol, shared by tern-vrouter,
+ * ternctl and tern-agent.
+ *
+ * One request or reply is a 16-byte header followed by TLV attributes, all
+ * integers in network byte order. The full format is documented in
+ * docs/CONTROL-PROTOCOL.md; this header is its single source of truth in C.
+ *
+ *   header: u32 magic 'TERN' | u16 version | u16 op | u32 length | u32 seq
+ *   body:   TLV*  (u16 type | u16 length of value | value, padded to 4 bytes)
+ *
+ * A request carries VR_A_OBJ (u16 object type) and one VR_A_OBJECT (nested
+ * attributes of that object); a DUMP request carries VR_A_CURSOR instead of
+ * (or besides, as a filter) the object. A reply carries VR_A_ERROR (i32,
+ * 0 or a negative errno), VR_A_ERRMSG (text a user can act on) on error, zero
+ * or more VR_A_OBJECT and, for a dump, VR_A_CURSOR (u64; 0 = dump complete).
+ */
+#ifndef TERN_VR_PROTO_H
+#define TERN_VR_PROTO_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define VR_PROTO_MAGIC   0x5445524eu /* "TERN" */
+#define VR_PROTO_VERSION 1
+#define VR_MSG_HDR_LEN   16
+#define VR_MSG_MAX       (256 * 1024) /* largest request or reply, header included */
+
+/* Limits the vrouter enforces; requests beyond them get -ERANGE / -EINVAL. */
+#define VR_MAX_VIFS        1024
+#define VR_MAX_NEXTHOPS    65536
+#define VR_MAX_VRFS_LIMIT  65535       /* --vrfs may raise the default up to this */
+#define VR_DEFAULT_VRFS    4096
+#define VR_MAX_LABEL       ((1u << 20) - 1)
+#define VR_MIN_LABEL       16          /* 0-15 are reserved (RFC 3032) */
+#define VR_MAX_VNI         ((1u << 24) - 1)
+#define VR_MAX_ECMP        64          /* members of one composite nexthop */
+#define VR_NAME_LEN        32          /* names, including the NUL */
+#define VR_PATH_LEN        108         /* a UNIX socket path, including the NUL */
+
+enum vr_op {
+	VR_OP_ADD = 1,   /* create, or replace an existing object of the same key */
+	VR_OP_DEL = 2,
+	VR_OP_GET = 3,
+	VR_OP_DUMP = 4,
+	VR_OP_REPLY = 5,
+	VR_OP_CLEAR = 6, /* reset counters (vif, drop stats) */
+};
+
+enum vr_obj {
+	VR_OBJ_INFO = 1,
+	VR_OBJ_VIF = 2,
+	VR_OBJ_VRF = 3,
+	VR_OBJ_NH = 4,
+	VR_OBJ_ROUTE = 5,
+	VR_OBJ_MPLS = 6,
+	VR_OBJ_VNI = 7,
+	VR_OBJ_BRIDGE = 8,
+	VR_OBJ_DROPSTATS = 9,
+};
+
+/* Top-level attributes. */
+enum vr_attr_top {
+	VR_A_OBJ = 1,     /* u16 enum vr_obj */
+	VR_A_OBJECT = 2,  /* nested: the object's attributes (below) */
+	VR_A_CURSOR = 3,  /* u64 */
+	VR_A_ERROR = 4,   /* i32 */
+	VR_A_ERRMSG = 5,  /* string */
+};
+
+/* Object attributes: one number space for every object; each object uses the
+ * subset listed in its struct below. Unknown attributes are an error (-EINVAL,
+ * "unknown attribute N in <object>") so that a newer client is never silently
+ * half-understood. */
+enum vr_attr {
+	VR_AT_ID = 1,        /* u32: vif id, nexthop id, vrf id */
+	VR_AT_TYPE = 2,      /* u8: vif type or nexthop type */
+	VR_AT_NAME = 3,      /* string < VR_NAME_LEN */
+	VR_AT_IFNAME = 4,    /* string < VR_NAME_LEN: kernel interface (af_packet, tap) */
+	VR_AT_SOCKET = 5,    /* string < VR_PATH_LEN: memif / vhost-user socket path */
+	VR_AT_MAC = 6,       /* 6 bytes */
+	VR_AT_VRF = 7,       /* u16 */
+	VR_AT_MTU = 8,       /* u16 */
+	VR_AT_IP = 9,        /* 4 or 16 bytes (the length gives the family) */
+	VR_AT_FLAGS = 10,    /* u32 */
+	VR_AT_VIF = 11,      /* u32: a vif id */
+	VR_AT_NH = 12,       /* u32: a nexthop id */
+	VR_AT_ENCAP = 13,    /* u8 enum vr_encap */
+	VR_AT_SIP = 14,      /* 4 or 16 bytes: tunnel source */
+	VR_AT_DIP = 15,      /* 4 or 16 bytes: tunnel destination */
+	VR_AT_LABEL = 16,    /* u32 (20 bits used) */
+	VR_AT_VNI = 17,      /* u32 (24 bits used) */
+	VR_AT_MEMBERS = 18,  /* u32 array: composite nexthop members */
+	VR_AT_PREFIX = 19,   /* 4 or 16 bytes */
+	VR_AT_PLEN = 20,     /* u8 */
+	VR_AT_DMAC = 21,     /* 6 bytes */
+	VR_AT_REFCNT = 22,   /* u32, replies only */
+	VR_AT_ROLE = 23,     /* u8: memif 0 = server (vrouter listens), 1 = client */
+	VR_AT_STATS = 24,    /* nested counters, replies only: VR_AT_S_* */
+	VR_AT_DROPS = 25,    /* u64 array indexed by enum vr_drop_reason, replies only */
+	VR_AT_VERSION = 26,  /* string, replies only */
+	VR_AT_COUNT = 27,    /* u32 array: object counts, replies only (INFO) */
+	VR_AT_UPTIME = 28,   /* u64 seconds, replies only */
+	VR_AT_LCORES = 29,   /* string, replies only */
+	VR_AT_PORT_ID = 30,  /* u16 DPDK port id, replies only */
+	VR_AT_LINK = 31,     /* u8 link up, replies only */
+	VR_AT_S_RX_PKTS = 40, /* u64 each */
+	VR_AT_S_RX_BYTES = 41,
+	VR_AT_S_RX_ERRORS = 42,
+	VR_AT_S_TX_PKTS = 43,
+	VR_AT_S_TX_BYTES = 44,
+	VR_AT_S_TX_ERRORS = 45,
+	VR_AT_MAX_ = 46,
+};
+
+enum vr_vif_type {
+	VR_VIF_FABRIC = 1,  /* the physical NIC (af_packet on a kernel interface in the lab) */
+	VR_VIF_HOST = 2,    /* vhost0: TAP to the node's kernel stack */
+	VR_VIF_KERNEL = 3,  /* a pod's veth, host end driven with af_packet */
+	VR_VIF_MEMIF = 4,   /* a DPDK pod on memif */
+	VR_VIF_VHOST = 5,   /* a DPDK pod on vhost-user (the vrouter is the server) */
+	VR_VIF_TYPE_MAX_ = 6,
+};
+
+/* vif flags */
+#define VR_VIF_F_POLICY   0x1u  /* reserved for the flow stage (later issue) */
+
+enum vr_nh_type {
+	VR_NH_DISCARD = 1,  /* drop, counted as VR_DROP_DISCARD_NH */
+	VR_NH_RECEIVE = 2,  /* for the node itself: to the host vif */
+	VR_NH_ENCAP = 3,    /* a local vif: rewrite Ethernet (dmac = the pod's MAC) and send */
+	VR_NH_TUNNEL = 4,   /* to another node: MPLSoUDP, MPLSoGRE or VXLAN out of the fabric vif */
+	VR_NH_ECMP = 5,     /* composite: one member chosen by the flow hash */
+	VR_NH_FLOOD = 6,    /* composite: every member gets a copy (L2 broadcast, ingress replication) */
+	VR_NH_TYPE_MAX_ = 7,
+};
+
+/* nexthop flags */
+#define VR_NH_F_L2        0x1u  /* tunnel carries Ethernet frames (bridging), not IP packets */
+
+enum vr_encap {
+	VR_ENCAP_NONE = 0,
+	VR_ENCAP_MPLSOUDP = 1,  /* RFC 7510, UDP 6635 */
+	VR_ENCAP_MPLSOGRE = 2,  /* RFC 4023, GRE protocol 0x8847 */
+	VR_ENCAP_VXLAN = 3,     /* RFC 7348, UDP 4789 */
+	VR_ENCAP_MAX_ = 4,
+};
+
+/* vrf flags */
+#define VR_VRF_F_L3       0x1u  /* route IP packets addressed to the vrouter MAC */
+#define VR_VRF_F_L2       0x2u  /* bridge by destination MAC, flood BUM via the vrf's flood nh */
+
+/* route flags */
+#define VR_RT_F_PROXY_ARP 0x1u  /* answer ARP / neighbour solicitation for this host */
+
+/*
+ * Every dropped packet is counted under exactly one reason. One list makes the
+ * enum, the names that ternctl prints and the counters (X-macro).
+ */
+#define VR_DROP_REASONS(X) \
+	X(NONE,              "none")                                           \
+	X(INVALID_VIF,       "packet arrived on a vif that no longer exists")  \
+	X(NO_VRF,            "the vif or VNI maps to no VRF")                  \
+	X(SHORT_PKT,         "truncated header")                               \
+	X(BAD_L2,            "unsupported Ethernet type or frame")             \
+	X(BAD_IP,            "malformed IP header")                            \
+	X(BAD_ENCAP,         "malformed tunnel header")                        \
+	X(NO_LABEL,          "MPLS label not in the label table")              \
+	X(NO_VNI,            "VXLAN VNI not in the VNI table")                 \
+	X(NOT_FOR_US,        "tunnel packet addressed to another node")        \
+	X(NO_ROUTE,          "no route in the VRF")                            \
+	X(NO_NH,             "route or label points at a missing nexthop")    \
+	X(DISCARD_NH,        "discard nexthop")                                \
+	X(NO_BRIDGE_ENTRY,   "unknown destination MAC and no flood nexthop")   \
+	X(TTL_EXCEEDED,      "TTL or hop limit exhausted")                     \
+	X(FRAG_NEEDED,       "larger than the path MTU (ICMP sent when DF)")   \
+	X(NO_HEADROOM,       "no room to push the tunnel header")              \
+	X(ARP_NOT_ME,        "ARP for an address the vrouter does not proxy")  \
+	X(ARP_INVALID,       "malformed ARP")                                  \
+	X(ND_NOT_ME,         "neighbour solicitation the vrouter does not answer") \
+	X(MCAST,             "multicast the vrouter does not forward")         \
+	X(NO_HOST_VIF,       "for the host but no host vif")                   \
+	X(TX_FULL,           "transmit queue full")                            \
+	X(VIF_DOWN,          "output vif has no port")                         \
+	X(NO_MEMORY,         "no buffer for a copy (flood or ICMP)")           \
+	X(LOOP,              "packet would go back out the vif it came from")  \
+	X(FLOW_DENY,         "denied by the flow stage (policy)")              \
+	X(SRC_MISMATCH,      "tunnel source is not a known node")              \
+	X(MULTI_SEG,         "multi-segment buffer (jumbo) not supported")
+
+enum vr_drop_reason {
+#define VR_DROP_ENUM_(name, text) VR_DROP_##name,
+	VR_DROP_REASONS(VR_DROP_ENUM_)
+#undef VR_DROP_ENUM_
+	VR_DROP_MAX_
+};
+
+/* Short name ("NO_ROUTE") and description of a drop reason; NULL when out of range. */
+const char *vr_drop_name(unsigned reason);
+const char *vr_drop_text(unsigned reason);
+
+#endif /* TERN_VR_PROTO_H */

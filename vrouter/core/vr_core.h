@@ -1,0 +1,135 @@
+/*
+ * DOC: vr_core.h — the forwarding core of tern-vrouter: tables and pipeline.
+ *
+ * The core knows nothing of ports or DPDK I/O (as tf-vrouter's dp-core/): it
+ * works on struct vr_pkt, a small view of a packet buffer that the I/O layer
+ * fills on receive and reads back on transmit, and reaches the platform through
+ * struct vr_host_ops. Its tables use DPDK's lookup libraries (rte_lpm6,
+ * rte_hash), which are data structures, not I/O.
+ *
+ * Threading: the tables have one writer and one reader, the same thread. The
+ * forwarding lcore runs the pipeline and, between bursts, the control requests
+ * that the control thread hands it (vr_ctl_handle). No lock on the packet path,
+ * no torn read of a table.
+ */
+#ifndef TERN_VR_CORE_H
+#define TERN_VR_CORE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "vr_proto.h"
+#include "vr_msg.h"
+#include "tern_log.h"
+
+#define VR_BURST 32
+
+/* What the classify stage decided a packet needs next. */
+enum vr_pkt_kind {
+	VR_K_NONE = 0,
+	VR_K_ROUTE,      /* IP packet to look up in pkt->vrf */
+	VR_K_BRIDGE,     /* Ethernet frame to look up by destination MAC in pkt->vrf */
+	VR_K_NH,         /* nexthop already known (MPLS label): pkt->nh */
+	VR_K_ARP,        /* ARP request to answer */
+	VR_K_ND,         /* IPv6 neighbour solicitation to answer */
+	VR_K_HOST,       /* for the node's kernel: to the host vif as is */
+	VR_K_FABRIC,     /* from the host vif: out of the fabric vif as is */
+	VR_K_TX,         /* ready: send out pkt->out_vif */
+};
+
+#define VR_PF_L2      0x01  /* payload is an Ethernet frame (bridged), not an IP packet */
+#define VR_PF_ROUTED  0x02  /* routed here: decrement TTL */
+#define VR_PF_FABRIC  0x04  /* came from the fabric (no flooding back to it) */
+
+/*
+ * A packet as the core sees it. The I/O layer keeps it in the buffer's private
+ * area; data/len/headroom/tailroom describe the bytes, the rest is pipeline
+ * state.
+ */
+struct vr_pkt {
+	uint8_t *data;
+	uint16_t len;
+	uint16_t headroom;   /* bytes writable before data */
+	uint16_t tailroom;   /* bytes writable after data + len */
+	uint16_t in_vif;
+	uint16_t out_vif;
+	uint16_t vrf;
+	uint16_t l3_off;     /* offset of the (inner) IP header from data */
+	uint8_t kind;        /* enum vr_pkt_kind */
+	uint8_t flags;       /* VR_PF_* */
+	uint8_t l3;          /* 4, 6 or 0 */
+	uint8_t pad_;
+	uint32_t nh;
+	uint32_t hash;       /* flow hash of the inner 5-tuple, 0 = not computed */
+};
+
+/* The platform, as the core needs it. Every function is called on the forwarding lcore. */
+struct vr_host_ops {
+	/* Queue pkt for transmission on the vif's port; the host owns it afterwards
+	 * (and frees it if the queue is full, counting a tx error). */
+	void (*tx)(void *host, uint16_t vif, struct vr_pkt *pkt);
+	/* Free a packet. */
+	void (*free)(void *host, struct vr_pkt *pkt);
+	/* A writable copy with at least `headroom` bytes before data; NULL when out of buffers. */
+	struct vr_pkt *(*copy)(void *host, const struct vr_pkt *pkt, uint16_t headroom);
+	/* Attach / detach the port behind a vif. attach returns 0 or a negative
+	 * errno with a message in err. May be NULL (unit tests: no ports). */
+	int (*vif_attach)(void *host, const struct vr_obj_vif *vif, uint16_t *port_id,
+			  char *err, size_t errlen);
+	void (*vif_detach)(void *host, uint16_t vif_id, uint16_t port_id);
+	/* Port counters and link state for a vif, for dumps; may be NULL. */
+	void (*vif_stats)(void *host, uint16_t vif_id, uint16_t port_id,
+			  struct vr_stats *st, uint8_t *link);
+	void (*vif_stats_clear)(void *host, uint16_t vif_id, uint16_t port_id);
+};
+
+struct vr_config {
+	const char *name;         /* instance name */
+	uint32_t max_vrfs;        /* default VR_DEFAULT_VRFS */
+	uint32_t max_routes;      /* IPv4 + IPv6 routes, default 262144 */
+	uint32_t fib_tbl8s;       /* rte_lpm6 tbl8 groups per family, default 65536 */
+	uint32_t max_bridge;      /* bridge entries, default 65536 */
+	uint8_t mac[6];           /* the vrouter's MAC for routed traffic */
+	const char *lcores;       /* for the info reply */
+	int socket_id;            /* NUMA node for table memory */
+};
+
+struct vr_router;
+
+/*
+ * Create a router: allocates every table. Returns NULL with a message in err
+ * (e.g. "cannot allocate the IPv4 FIB (rte_lpm6, 65536 tbl8s): Cannot allocate
+ * memory — give the EAL more memory (-m) or lower --fib-tbl8s").
+ * DPDK's EAL must be initialised (rte_lpm6 and rte_hash allocate from it).
+ */
+struct vr_router *vr_router_create(const struct vr_config *cfg, struct tern_log *log,
+				   const struct vr_host_ops *ops, void *host,
+				   char *err, size_t errlen);
+/* Detach every vif and free every table. */
+void vr_router_destroy(struct vr_router *r);
+
+/*
+ * Run one burst received on vif `in_vif` through the pipeline: classify, flow
+ * (reserved), ARP/ND proxy, route/bridge lookup, nexthop, rewrite/encapsulate,
+ * transmit. Every packet ends transmitted or dropped under a reason.
+ */
+void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts, uint16_t n);
+
+/* Count a packet the I/O layer could not hand to the pipeline, and free it. */
+void vr_drop(struct vr_router *r, struct vr_pkt *pkt, enum vr_drop_reason why);
+
+/* Add n to rx counters of a vif (the I/O layer's view). */
+const uint64_t *vr_drop_counters(const struct vr_router *r);
+
+/*
+ * Handle one control request (a complete message) and write the reply into
+ * `reply` (capacity cap, at least VR_MSG_MAX). Returns the reply length; never
+ * fails: errors are replies. A request that fails changes nothing.
+ */
+size_t vr_ctl_handle(struct vr_router *r, const uint8_t *req, size_t len,
+		     uint8_t *reply, size_t cap);
+
+/* The vifs that have ports, for the I/O loop: fills ids, returns the count. */
+unsigned vr_vif_list_ports(const struct vr_router *r, uint16_t *vif_ids, uint16_t *port_ids,
+			   unsigned max);
+
+#endif /* TERN_VR_CORE_H */

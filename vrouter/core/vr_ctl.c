@@ -1,0 +1,527 @@
+/*
+ * DOC: vr_ctl.c — control requests: decode, validate, apply, reply.
+ *
+ * Called on the forwarding lcore between bursts, so a request sees and changes
+ * the tables with no packet in flight. A request that fails changes nothing:
+ * every check runs before the first write, and the table functions undo their
+ * own partial work. Dumps are paged by a cursor so no reply is ever truncated.
+ */
+#include "vr_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#define DUMP_RESERVE 2048 /* stop a dump page when less than this is left */
+
+struct ctl_req {
+	struct vr_router *r;
+	const struct vr_msg_view *v;
+	struct vr_object in;      /* the request's object (zero when absent) */
+	bool has_obj;
+	struct tern_wbuf *w;      /* the reply, objects go here */
+	uint64_t cursor;          /* next cursor for a dump, 0 = complete */
+	struct vr_err e;
+};
+
+#define HAVE(q, at) VR_HAVE(&(q)->in, at)
+
+static int need(struct ctl_req *q, unsigned at, const char *what)
+{
+	if (!HAVE(q, at))
+		return vr_errf(&q->e, -EINVAL, "%s needs %s (attribute '%s')", vr_obj_name(q->v->obj),
+			       what, vr_attr_name(at));
+	return 0;
+}
+
+static void set_have(struct vr_object *o, const unsigned *ats, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		VR_SET(o, ats[i]);
+}
+#define SET_HAVE(o, ...) do { \
+	static const unsigned ats_[] = { __VA_ARGS__ }; \
+	set_have((o), ats_, sizeof(ats_) / sizeof(ats_[0])); } while (0)
+
+static bool page_full(const struct ctl_req *q)
+{
+	return q->w->len + DUMP_RESERVE > q->w->cap;
+}
+
+/* ---- vif ---- */
+
+static void put_vif(struct ctl_req *q, const struct vr_vif *v)
+{
+	struct vr_object o = { .obj = VR_OBJ_VIF };
+	vr_vif_fill(q->r, v, &o.u.vif);
+	SET_HAVE(&o, VR_AT_ID, VR_AT_TYPE, VR_AT_VRF, VR_AT_MTU, VR_AT_FLAGS, VR_AT_MAC,
+		 VR_AT_PORT_ID, VR_AT_LINK, VR_AT_STATS);
+	if (o.u.vif.name[0]) VR_SET(&o, VR_AT_NAME);
+	if (o.u.vif.ifname[0]) VR_SET(&o, VR_AT_IFNAME);
+	if (o.u.vif.socket[0]) {
+		VR_SET(&o, VR_AT_SOCKET);
+		VR_SET(&o, VR_AT_ROLE);
+	}
+	if (o.u.vif.ip.family) VR_SET(&o, VR_AT_IP);
+	vr_msg_put_object(q->w, &o);
+}
+
+static int ctl_vif(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_vif *in = &q->in.u.vif;
+	int rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_TYPE, "a type")) < 0)
+			return rc;
+		if (!HAVE(q, VR_AT_ID))
+			in->id = UINT32_MAX;
+		if ((rc = vr_vif_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "vif %u added: %s %s%s vrf %u", in->id, vr_vif_type_name(in->type),
+			  in->ifname, in->socket, in->vrf);
+		put_vif(q, r->vifs[in->id]);
+		return 0;
+	case VR_OP_DEL:
+		if ((rc = need(q, VR_AT_ID, "the vif id")) < 0 || (rc = vr_vif_del(r, in->id, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "vif %u deleted", in->id);
+		return 0;
+	case VR_OP_GET:
+		if ((rc = need(q, VR_AT_ID, "the vif id")) < 0)
+			return rc;
+		if (!vr_vif_get(r, in->id))
+			return vr_errf(&q->e, -ENOENT, "no vif %u", in->id);
+		put_vif(q, r->vifs[in->id]);
+		return 0;
+	case VR_OP_DUMP:
+		for (uint64_t i = q->v->cursor; i < VR_MAX_VIFS; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			if (r->vifs[i])
+				put_vif(q, r->vifs[i]);
+		}
+		return 0;
+	case VR_OP_CLEAR:
+		for (uint32_t i = 0; i < VR_MAX_VIFS; i++) {
+			const struct vr_vif *v = r->vifs[i];
+			if (!v || (HAVE(q, VR_AT_ID) && in->id != i))
+				continue;
+			if (v->has_port && r->ops->vif_stats_clear)
+				r->ops->vif_stats_clear(r->host, (uint16_t)i, v->port_id);
+			r->vif_tx_drops[i] = 0;
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "vif does not support this operation");
+}
+
+/* ---- vrf ---- */
+
+static void put_vrf(struct ctl_req *q, uint32_t id)
+{
+	const struct vr_vrf *f = &q->r->vrfs[id];
+	struct vr_object o = { .obj = VR_OBJ_VRF };
+	o.u.vrf.id = id;
+	o.u.vrf.flags = f->flags;
+	o.u.vrf.nh = f->flood_nh;
+	o.u.vrf.vni = f->vni;
+	SET_HAVE(&o, VR_AT_ID, VR_AT_FLAGS, VR_AT_NH, VR_AT_VNI);
+	vr_msg_put_object(q->w, &o);
+}
+
+static int ctl_vrf(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_vrf *in = &q->in.u.vrf;
+	int rc;
+	if (op != VR_OP_DUMP && (rc = need(q, VR_AT_ID, "the vrf id")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = vr_vrf_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "vrf %u set: flags 0x%x flood nh %u vni %u", in->id, in->flags, in->nh,
+			  in->vni);
+		put_vrf(q, in->id);
+		return 0;
+	case VR_OP_DEL:
+		if ((rc = vr_vrf_del(r, in->id, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "vrf %u deleted with its routes and bridge entries", in->id);
+		return 0;
+	case VR_OP_GET:
+		if ((rc = vr_vrf_check(r, in->id, &q->e)) < 0)
+			return rc;
+		if (!r->vrfs[in->id].used)
+			return vr_errf(&q->e, -ENOENT, "no vrf %u", in->id);
+		put_vrf(q, in->id);
+		return 0;
+	case VR_OP_DUMP:
+		for (uint64_t i = q->v->cursor; i < r->cfg.max_vrfs; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			if (r->vrfs[i].used)
+				put_vrf(q, (uint32_t)i);
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "vrf does not support this operation");
+}
+
+/* ---- nexthop ---- */
+
+static void put_nh(struct ctl_req *q, const struct vr_nh *nh)
+{
+	struct vr_object o = { .obj = VR_OBJ_NH };
+	o.u.nh = nh->cfg;
+	o.u.nh.refcnt = nh->refcnt;
+	SET_HAVE(&o, VR_AT_ID, VR_AT_TYPE, VR_AT_FLAGS, VR_AT_VRF, VR_AT_REFCNT);
+	switch (nh->cfg.type) {
+	case VR_NH_ENCAP:
+		SET_HAVE(&o, VR_AT_VIF, VR_AT_DMAC);
+		break;
+	case VR_NH_TUNNEL:
+		SET_HAVE(&o, VR_AT_VIF, VR_AT_DMAC, VR_AT_ENCAP, VR_AT_SIP, VR_AT_DIP);
+		VR_SET(&o, nh->cfg.encap == VR_ENCAP_VXLAN ? VR_AT_VNI : VR_AT_LABEL);
+		break;
+	case VR_NH_ECMP:
+	case VR_NH_FLOOD:
+		VR_SET(&o, VR_AT_MEMBERS);
+		break;
+	}
+	vr_msg_put_object(q->w, &o);
+}
+
+static int ctl_nh(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_nh *in = &q->in.u.nh;
+	int rc;
+	if (op != VR_OP_DUMP && (rc = need(q, VR_AT_ID, "the nexthop id")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_TYPE, "a type")) < 0 || (rc = vr_nh_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "nexthop %u set: %s", in->id, vr_nh_type_name(in->type));
+		put_nh(q, r->nhs[in->id]);
+		return 0;
+	case VR_OP_DEL:
+		if ((rc = vr_nh_del(r, in->id, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "nexthop %u deleted", in->id);
+		return 0;
+	case VR_OP_GET:
+		if (!vr_nh_get(r, in->id))
+			return vr_errf(&q->e, -ENOENT, "no nexthop %u", in->id);
+		put_nh(q, r->nhs[in->id]);
+		return 0;
+	case VR_OP_DUMP:
+		for (uint64_t i = q->v->cursor; i < VR_MAX_NEXTHOPS; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			if (r->nhs[i])
+				put_nh(q, r->nhs[i]);
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "nexthop does not support this operation");
+}
+
+/* ---- route ---- */
+
+static void put_route(struct ctl_req *q, const struct vr_route *s)
+{
+	struct vr_object o = { .obj = VR_OBJ_ROUTE };
+	struct vr_obj_route *rt = &o.u.route;
+	rt->vrf = s->vrf;
+	rt->prefix.family = s->family;
+	memcpy(rt->prefix.a, s->prefix, 16);
+	rt->plen = s->plen;
+	rt->nh = s->nh;
+	rt->flags = s->flags;
+	memcpy(rt->mac, s->mac, 6);
+	SET_HAVE(&o, VR_AT_VRF, VR_AT_PREFIX, VR_AT_PLEN, VR_AT_NH, VR_AT_FLAGS);
+	if (!vr_mac_is_zero(s->mac))
+		VR_SET(&o, VR_AT_MAC);
+	vr_msg_put_object(q->w, &o);
+}
+
+static int ctl_route(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_route *in = &q->in.u.route;
+	int rc;
+	if (op == VR_OP_DUMP) {
+		const struct vr_fib *f = &r->fib;
+		bool by_vrf = HAVE(q, VR_AT_VRF), by_family = HAVE(q, VR_AT_PREFIX);
+		for (uint64_t i = q->v->cursor ? q->v->cursor : 1; i < f->n_slots; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			const struct vr_route *s = &f->slots[i];
+			if (s->nh && (!by_vrf || s->vrf == in->vrf) &&
+			    (!by_family || s->family == in->prefix.family))
+				put_route(q, s);
+		}
+		return 0;
+	}
+	if ((rc = need(q, VR_AT_VRF, "a vrf")) < 0 || (rc = need(q, VR_AT_PREFIX, "a prefix")) < 0 ||
+	    (rc = need(q, VR_AT_PLEN, "a prefix length")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_NH, "a nexthop")) < 0 || (rc = vr_route_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_DEBUG(r->log, "route added in vrf %u /%u -> nh %u", in->vrf, in->plen, in->nh);
+		return 0;
+	case VR_OP_DEL:
+		return vr_route_del(r, in, &q->e);
+	case VR_OP_GET: {
+		const struct vr_route *s = vr_route_get(r, in);
+		if (!s)
+			return vr_errf(&q->e, -ENOENT, "no such route in vrf %u", in->vrf);
+		put_route(q, s);
+		return 0;
+	}
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "route does not support this operation");
+}
+
+/* ---- mpls, vni, bridge ---- */
+
+static void put_label(struct ctl_req *q, uint32_t label)
+{
+	struct vr_object o = { .obj = VR_OBJ_MPLS };
+	o.u.mpls.label = label;
+	o.u.mpls.nh = q->r->labels[label];
+	SET_HAVE(&o, VR_AT_LABEL, VR_AT_NH);
+	vr_msg_put_object(q->w, &o);
+}
+
+static int ctl_mpls(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_mpls *in = &q->in.u.mpls;
+	int rc;
+	if (op != VR_OP_DUMP && (rc = need(q, VR_AT_LABEL, "a label")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_NH, "a nexthop")) < 0)
+			return rc;
+		return vr_mpls_add(r, in->label, in->nh, &q->e);
+	case VR_OP_DEL:
+		return vr_mpls_del(r, in->label, &q->e);
+	case VR_OP_GET:
+		if (in->label > VR_MAX_LABEL || !r->labels[in->label])
+			return vr_errf(&q->e, -ENOENT, "no label %u", in->label);
+		put_label(q, in->label);
+		return 0;
+	case VR_OP_DUMP:
+		for (uint64_t i = q->v->cursor; i <= VR_MAX_LABEL; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			if (r->labels[i])
+				put_label(q, (uint32_t)i);
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "mpls does not support this operation");
+}
+
+static void put_vni(struct ctl_req *q, uint32_t vni, uint16_t vrf)
+{
+	struct vr_object o = { .obj = VR_OBJ_VNI };
+	o.u.vni.vni = vni;
+	o.u.vni.vrf = vrf;
+	SET_HAVE(&o, VR_AT_VNI, VR_AT_VRF);
+	vr_msg_put_object(q->w, &o);
+}
+
+static int ctl_vni(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_vni *in = &q->in.u.vni;
+	int rc;
+	uint16_t vrf;
+	if (op != VR_OP_DUMP && (rc = need(q, VR_AT_VNI, "a vni")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_VRF, "a vrf")) < 0)
+			return rc;
+		return vr_vni_add(r, in->vni, in->vrf, &q->e);
+	case VR_OP_DEL:
+		return vr_vni_del(r, in->vni, &q->e);
+	case VR_OP_GET:
+		if (vr_vni_lookup(r, in->vni, &vrf) < 0)
+			return vr_errf(&q->e, -ENOENT, "no vni %u", in->vni);
+		put_vni(q, in->vni, vrf);
+		return 0;
+	case VR_OP_DUMP: {
+		uint32_t pos = (uint32_t)q->v->cursor, vni;
+		while (!page_full(q)) {
+			if (!vr_vni_next(r, &pos, &vni, &vrf))
+				return 0;
+			put_vni(q, vni, vrf);
+		}
+		q->cursor = pos;
+		return 0;
+	}
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "vni does not support this operation");
+}
+
+static int ctl_bridge(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_bridge *in = &q->in.u.bridge;
+	int rc;
+	if (op == VR_OP_DUMP) {
+		uint32_t pos = (uint32_t)q->v->cursor;
+		struct vr_object o = { .obj = VR_OBJ_BRIDGE };
+		SET_HAVE(&o, VR_AT_VRF, VR_AT_MAC, VR_AT_NH);
+		while (!page_full(q)) {
+			if (!vr_bridge_next(r, &pos, &o.u.bridge.vrf, o.u.bridge.mac, &o.u.bridge.nh))
+				return 0;
+			if (!HAVE(q, VR_AT_VRF) || o.u.bridge.vrf == in->vrf)
+				vr_msg_put_object(q->w, &o);
+		}
+		q->cursor = pos;
+		return 0;
+	}
+	if ((rc = need(q, VR_AT_VRF, "a vrf")) < 0 || (rc = need(q, VR_AT_MAC, "a MAC")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_NH, "a nexthop")) < 0)
+			return rc;
+		return vr_bridge_add(r, in->vrf, in->mac, in->nh, &q->e);
+	case VR_OP_DEL:
+		return vr_bridge_del(r, in->vrf, in->mac, &q->e);
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "bridge supports add, del and dump");
+}
+
+/* ---- info and drop statistics ---- */
+
+static int ctl_info(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	if (op != VR_OP_GET && op != VR_OP_DUMP)
+		return vr_errf(&q->e, -EOPNOTSUPP, "info supports get only");
+	struct vr_object o = { .obj = VR_OBJ_INFO };
+	struct vr_obj_info *i = &o.u.info;
+	snprintf(i->name, sizeof(i->name), "%s", r->name);
+	snprintf(i->version, sizeof(i->version), "%s", TERN_VERSION);
+	snprintf(i->lcores, sizeof(i->lcores), "%s", r->lcores);
+	i->uptime = (uint64_t)(time(NULL) - r->started);
+	i->n_counts = VR_CNT_MAX_;
+	i->counts[VR_CNT_VIFS] = r->n_vifs;
+	i->counts[VR_CNT_VRFS] = r->n_vrfs;
+	i->counts[VR_CNT_NHS] = r->n_nhs;
+	i->counts[VR_CNT_ROUTES] = r->fib.n_routes;
+	i->counts[VR_CNT_LABELS] = r->n_labels;
+	i->counts[VR_CNT_VNIS] = r->n_vnis;
+	i->counts[VR_CNT_BRIDGE] = r->n_bridge;
+	SET_HAVE(&o, VR_AT_NAME, VR_AT_VERSION, VR_AT_LCORES, VR_AT_UPTIME, VR_AT_COUNT);
+	vr_msg_put_object(q->w, &o);
+	return 0;
+}
+
+static int ctl_drops(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	if (op == VR_OP_CLEAR) {
+		memset(r->drops, 0, sizeof(r->drops));
+		return 0;
+	}
+	if (op != VR_OP_GET && op != VR_OP_DUMP)
+		return vr_errf(&q->e, -EOPNOTSUPP, "dropstats supports get and clear");
+	struct vr_object o = { .obj = VR_OBJ_DROPSTATS };
+	o.u.drops.n = VR_DROP_MAX_;
+	memcpy(o.u.drops.drops, r->drops, sizeof(r->drops));
+	VR_SET(&o, VR_AT_DROPS);
+	vr_msg_put_object(q->w, &o);
+	return 0;
+}
+
+typedef int (*ctl_fn)(struct ctl_req *q, uint16_t op);
+
+static const ctl_fn handlers[] = {
+	[VR_OBJ_INFO] = ctl_info,
+	[VR_OBJ_VIF] = ctl_vif,
+	[VR_OBJ_VRF] = ctl_vrf,
+	[VR_OBJ_NH] = ctl_nh,
+	[VR_OBJ_ROUTE] = ctl_route,
+	[VR_OBJ_MPLS] = ctl_mpls,
+	[VR_OBJ_VNI] = ctl_vni,
+	[VR_OBJ_BRIDGE] = ctl_bridge,
+	[VR_OBJ_DROPSTATS] = ctl_drops,
+};
+
+static int ctl_decode(struct ctl_req *q)
+{
+	const struct vr_msg_view *v = q->v;
+	if (v->op == VR_OP_REPLY)
+		return vr_errf(&q->e, -EINVAL, "a reply is not a request");
+	if (!v->obj || v->obj >= sizeof(handlers) / sizeof(handlers[0]) || !handlers[v->obj])
+		return vr_errf(&q->e, -EINVAL, "the request names no known object type (attribute 'obj')");
+	if (v->n_objects > 1)
+		return vr_errf(&q->e, -EINVAL, "a request carries at most one object, not %u", v->n_objects);
+	struct vr_msg_view tmp = *v;
+	int rc = vr_msg_next_object(&tmp, &q->in, q->e.msg, sizeof(q->e.msg));
+	if (rc < 0)
+		return rc;
+	q->has_obj = rc == 1;
+	q->in.obj = v->obj;
+	return 0;
+}
+
+size_t vr_ctl_handle(struct vr_router *r, const uint8_t *req, size_t len, uint8_t *reply, size_t cap)
+{
+	struct vr_msg_view v = { 0 };
+	struct tern_wbuf w, objs;
+	struct ctl_req q = { .r = r, .v = &v };
+	uint8_t *scratch = reply + cap / 2; /* objects are built in the reply's second half */
+	int rc = vr_msg_parse(req, len, &v, q.e.msg, sizeof(q.e.msg));
+
+	tern_wbuf_init(&objs, scratch, cap - cap / 2);
+	q.w = &objs;
+	if (rc == 0)
+		rc = ctl_decode(&q);
+	if (rc == 0)
+		rc = handlers[v.obj](&q, v.op);
+	if (rc < 0) {
+		q.cursor = 0;
+		objs.len = 0;
+		TLOG_DEBUG(r->log, "control request refused: %s", q.e.msg);
+	}
+	if (rc == 0 && objs.err) {
+		rc = vr_errf(&q.e, -EMSGSIZE, "reply does not fit in %zu bytes", cap / 2);
+		objs.len = 0;
+	}
+	tern_wbuf_init(&w, reply, cap / 2);
+	vr_msg_begin(&w, VR_OP_REPLY, rc == -EPROTO || rc == -EMSGSIZE ? 0 : v.seq, v.obj);
+	vr_msg_put_error(&w, rc, rc < 0 ? q.e.msg : NULL);
+	if (rc == 0 && v.op == VR_OP_DUMP)
+		vr_msg_put_cursor(&w, q.cursor);
+	/* Objects were encoded as complete TLVs: append them as they are. */
+	size_t hdr_part = w.len;
+	w.cap = cap;
+	memmove(reply + hdr_part, scratch, objs.len);
+	w.len = hdr_part + objs.len;
+	int n = vr_msg_finish(&w);
+	return n > 0 ? (size_t)n : 0;
+}

@@ -1,0 +1,234 @@
+/*
+ * DOC: vr_internal.h — the core's tables and the functions its files share.
+ * Not for use outside vrouter/core/.
+ */
+#ifndef TERN_VR_INTERNAL_H
+#define TERN_VR_INTERNAL_H
+
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#include "vr_core.h"
+
+struct rte_lpm6;
+struct rte_hash;
+
+#define ETH_HLEN 14
+#define ETH_P_IPV4 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_IPV6 0x86dd
+#define ETH_P_MPLS 0x8847
+#define ETH_P_VLAN 0x8100
+#define IPPROTO_GRE_ 47
+#define UDP_PORT_MPLS 6635
+#define UDP_PORT_VXLAN 4789
+#define VR_TUNNEL_HDR_MAX 80
+
+struct vr_vif {
+	struct vr_obj_vif cfg;    /* as added (replies echo it) */
+	uint16_t port_id;
+	bool has_port;
+	uint32_t refcnt;          /* nexthops pointing at it */
+};
+
+struct vr_vrf {
+	bool used;
+	uint32_t flags;           /* VR_VRF_F_* */
+	uint32_t flood_nh;
+	uint32_t vni;
+};
+
+struct vr_nh {
+	struct vr_obj_nh cfg;
+	uint32_t refcnt;          /* routes, labels, bridge entries, composites, vrfs */
+	/* TUNNEL: the outer headers, prebuilt; per packet only lengths,
+	 * checksum and source port change. */
+	uint8_t hdr[VR_TUNNEL_HDR_MAX];
+	uint16_t hdr_len;
+	uint16_t mtu;             /* of the fabric vif, for the path MTU check */
+};
+
+/* A route slot: the value stored in the FIB's LPMs (21 bits in rte_lpm6). */
+struct vr_route {
+	uint32_t nh;              /* 0: slot free */
+	uint32_t flags;
+	uint16_t vrf;
+	uint8_t family;
+	uint8_t plen;
+	uint8_t prefix[16];
+	uint8_t mac[6];
+};
+
+struct vr_fib {
+	struct rte_lpm6 *lpm4;    /* key: vrf (16 bits) | IPv4 address, depth 16 + plen */
+	struct rte_lpm6 *lpm6;    /* key: vrf (16 bits) | IPv6 bits 0..111, plen <= 112 */
+	struct rte_hash *host6;   /* key: vrf | IPv6 address, /128 routes */
+	struct rte_hash *rib;     /* key: struct vr_route_key -> slot */
+	struct vr_route *slots;
+	uint32_t n_slots;
+	uint32_t *free_slots;     /* stack of free slot indices */
+	uint32_t n_free;
+	uint32_t n_routes;
+};
+
+struct vr_router {
+	struct vr_config cfg;
+	char name[VR_NAME_LEN];
+	char lcores[VR_NAME_LEN];
+	struct tern_log *log;
+	const struct vr_host_ops *ops;
+	void *host;
+	time_t started;
+
+	struct vr_vif *vifs[VR_MAX_VIFS];
+	uint32_t n_vifs;
+	int32_t fabric_vif;       /* -1: none */
+	int32_t host_vif;
+
+	struct vr_vrf *vrfs;      /* cfg.max_vrfs entries */
+	uint32_t n_vrfs;
+
+	struct vr_nh *nhs[VR_MAX_NEXTHOPS];
+	uint32_t n_nhs;
+
+	uint32_t *labels;         /* label -> nexthop id, 0 = none */
+	uint32_t n_labels;
+	struct rte_hash *vnis;    /* VNI -> vrf */
+	uint32_t n_vnis;
+	struct rte_hash *bridge;  /* vrf | MAC -> nexthop id */
+	uint32_t n_bridge;
+
+	struct vr_fib fib;
+
+	uint64_t drops[VR_DROP_MAX_];
+	/* per-vif counters the core keeps (the port's own are in the I/O layer) */
+	uint64_t vif_tx_drops[VR_MAX_VIFS];
+};
+
+/* Errors with a message: all table functions take a struct vr_err. */
+struct vr_err {
+	char msg[256];
+};
+int vr_errf(struct vr_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static inline struct vr_nh *vr_nh_get(const struct vr_router *r, uint32_t id)
+{
+	return id < VR_MAX_NEXTHOPS ? r->nhs[id] : NULL;
+}
+
+static inline struct vr_vif *vr_vif_get(const struct vr_router *r, uint32_t id)
+{
+	return id < VR_MAX_VIFS ? r->vifs[id] : NULL;
+}
+
+static inline bool vr_mac_is_zero(const uint8_t *m)
+{
+	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
+}
+
+static inline bool vr_mac_is_mcast(const uint8_t *m)
+{
+	return m[0] & 1;
+}
+
+/* Read/write big-endian integers at unaligned addresses. */
+static inline uint16_t vr_rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t vr_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void vr_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void vr_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* vr_pkt.c: checksums, hashing, buffer edits */
+uint16_t vr_csum_fold(uint32_t sum);
+uint32_t vr_csum_partial(const uint8_t *p, size_t n, uint32_t sum);
+uint16_t vr_ipv4_csum(const uint8_t *ip, size_t ihl_bytes);
+/* The L4 checksum over an IPv6 pseudo-header and payload. */
+uint16_t vr_ipv6_l4_csum(const uint8_t *ip6, const uint8_t *l4, uint32_t l4_len, uint8_t proto);
+uint32_t vr_flow_hash(const struct vr_pkt *pkt);
+/* Move data by delta bytes (negative: grow at the front). false when no room. */
+bool vr_pkt_push(struct vr_pkt *pkt, uint16_t n);
+bool vr_pkt_pull(struct vr_pkt *pkt, uint16_t n);
+
+/* Drop with a reason (counts it and frees the buffer). */
+void vr_pkt_drop(struct vr_router *r, struct vr_pkt *pkt, enum vr_drop_reason why);
+
+/* vr_vif.c */
+int vr_vif_add(struct vr_router *r, struct vr_obj_vif *vif, struct vr_err *e);
+int vr_vif_del(struct vr_router *r, uint32_t id, struct vr_err *e);
+void vr_vif_fill(const struct vr_router *r, const struct vr_vif *v, struct vr_obj_vif *out);
+
+/* vr_vrf.c: VRFs and the VNI table */
+int vr_vrf_init(struct vr_router *r, struct vr_err *e);
+void vr_vrf_fini(struct vr_router *r);
+int vr_vrf_add(struct vr_router *r, const struct vr_obj_vrf *vrf, struct vr_err *e);
+int vr_vrf_del(struct vr_router *r, uint32_t id, struct vr_err *e);
+int vr_vrf_check(const struct vr_router *r, uint32_t id, struct vr_err *e);
+int vr_vni_add(struct vr_router *r, uint32_t vni, uint16_t vrf, struct vr_err *e);
+int vr_vni_del(struct vr_router *r, uint32_t vni, struct vr_err *e);
+int vr_vni_lookup(const struct vr_router *r, uint32_t vni, uint16_t *vrf);
+/* Iterate VNIs from *pos; returns 1 with an entry, 0 at the end. */
+int vr_vni_next(const struct vr_router *r, uint32_t *pos, uint32_t *vni, uint16_t *vrf);
+
+/* vr_nh.c */
+int vr_nh_add(struct vr_router *r, const struct vr_obj_nh *nh, struct vr_err *e);
+int vr_nh_del(struct vr_router *r, uint32_t id, struct vr_err *e);
+/* Take / drop a reference; ref fails with -ENOENT when the nexthop is missing. */
+int vr_nh_ref(struct vr_router *r, uint32_t id, struct vr_err *e, const char *who);
+void vr_nh_unref(struct vr_router *r, uint32_t id);
+
+/* vr_fib.c */
+int vr_fib_init(struct vr_router *r, struct vr_err *e);
+void vr_fib_fini(struct vr_router *r);
+int vr_route_add(struct vr_router *r, const struct vr_obj_route *rt, struct vr_err *e);
+int vr_route_del(struct vr_router *r, const struct vr_obj_route *rt, struct vr_err *e);
+/* Exact-match get (vrf, prefix, plen). NULL when absent. */
+const struct vr_route *vr_route_get(const struct vr_router *r, const struct vr_obj_route *key);
+/* Longest-prefix match of one address; NULL when no route. */
+const struct vr_route *vr_route_lookup(const struct vr_router *r, uint16_t vrf, uint8_t family,
+				       const uint8_t *addr);
+/* Bulk lookup: for n addresses of one family, route slot or NULL. */
+void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint16_t *vrf,
+			  const uint8_t *const *addr, const struct vr_route **out, unsigned n);
+/* Remove every route of a VRF (VRF delete). */
+void vr_route_flush_vrf(struct vr_router *r, uint16_t vrf);
+uint32_t vr_route_count_vrf(const struct vr_router *r, uint16_t vrf);
+
+/* vr_mpls.c */
+int vr_mpls_init(struct vr_router *r, struct vr_err *e);
+void vr_mpls_fini(struct vr_router *r);
+int vr_mpls_add(struct vr_router *r, uint32_t label, uint32_t nh, struct vr_err *e);
+int vr_mpls_del(struct vr_router *r, uint32_t label, struct vr_err *e);
+
+/* vr_bridge.c */
+int vr_bridge_init(struct vr_router *r, struct vr_err *e);
+void vr_bridge_fini(struct vr_router *r);
+int vr_bridge_add(struct vr_router *r, uint16_t vrf, const uint8_t *mac, uint32_t nh, struct vr_err *e);
+int vr_bridge_del(struct vr_router *r, uint16_t vrf, const uint8_t *mac, struct vr_err *e);
+/* Bulk lookup of n (vrf, mac); nh 0 on a miss. */
+void vr_bridge_lookup_bulk(const struct vr_router *r, const uint16_t *vrf,
+			   const uint8_t *const *mac, uint32_t *nh, unsigned n);
+int vr_bridge_next(const struct vr_router *r, uint32_t *pos, uint16_t *vrf, uint8_t *mac, uint32_t *nh);
+void vr_bridge_flush_vrf(struct vr_router *r, uint16_t vrf);
+
+/* Pipeline stages (vr_classify.c, vr_arp.c, vr_lookup.c, vr_encap.c). Each
+ * takes the burst and handles the packets of its kind; packets it drops or
+ * sends are set to NULL. */
+void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n);
+void vr_stage_flow(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);
+void vr_stage_proxy(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);
+void vr_stage_lookup(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);
+void vr_stage_nexthop(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);
+void vr_stage_tx(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);
+
+/* vr_encap.c: for one packet with a resolved (non-composite) nexthop, rewrite
+ * or encapsulate and transmit, or drop. */
+void vr_nh_output(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *nh);
+/* Prebuild a tunnel nexthop's outer header. */
+int vr_nh_build_tunnel(struct vr_router *r, struct vr_nh *nh, struct vr_err *e);
+
+#endif /* TERN_VR_INTERNAL_H */

@@ -1,0 +1,86 @@
+/*
+ * DOC: vr_dpdk.h — tern-vrouter's DPDK side: EAL, ports, the forwarding loop
+ * and the control socket. The forwarding core (vrouter/core) reaches it only
+ * through struct vr_host_ops.
+ */
+#ifndef TERN_VR_DPDK_H
+#define TERN_VR_DPDK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "vr_core.h"
+
+struct rte_mempool;
+struct rte_mbuf;
+
+#define VRD_TX_BUF 32
+
+/* One attached port, as the loop sees it. */
+struct vrd_port {
+	bool used;
+	uint16_t port_id;
+	uint16_t vif;
+	char vdev[48];                 /* the vdev name, for rte_vdev_uninit */
+	uint16_t tx_n;
+	struct rte_mbuf *tx[VRD_TX_BUF];
+	uint64_t tx_dropped;           /* queue full: freed here, counted as tx errors */
+};
+
+/* The control thread hands one request at a time to the forwarding lcore. */
+struct vrd_mailbox {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	atomic_int state;              /* 0 idle, 1 request pending, 2 reply ready */
+	const uint8_t *req;
+	size_t req_len;
+	uint8_t *reply;
+	size_t reply_len;
+};
+
+struct vrd_options {
+	char name[VR_NAME_LEN];
+	char run_dir[256];
+	char lcores[VR_NAME_LEN];
+	unsigned mem_mb;
+	unsigned mbufs;
+	int huge;                      /* -1 auto, 0 no, 1 yes */
+	bool poll;                     /* never sleep: for benchmarks */
+	unsigned max_sleep_us;
+	struct vr_config cfg;
+	enum tern_log_level log_level;
+};
+
+struct vrd {
+	struct vrd_options opt;
+	struct tern_log log;
+	struct vr_router *router;
+	struct rte_mempool *pool;
+	struct vrd_port ports[VR_MAX_VIFS]; /* indexed by vif id */
+	/* the loop's view of which vifs have ports, rebuilt after each control request */
+	uint16_t rx_vifs[VR_MAX_VIFS];
+	unsigned n_rx;
+	struct vrd_mailbox mb;
+	int wake_fd;                   /* eventfd: wakes a sleeping loop */
+	int sig_fd;                    /* signalfd: SIGINT, SIGTERM */
+	int listen_fd;
+	atomic_bool quit;
+	pthread_t ctl_thread;
+	char sock_path[300];
+};
+
+/* vr_dpdk_port.c */
+extern const struct vr_host_ops vrd_host_ops;
+int vrd_pool_create(struct vrd *d, char *err, size_t errlen);
+void vrd_flush_tx(struct vrd *d);
+/* Receive one burst from the vif's port into the pipeline; returns packets received. */
+unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
+
+/* vr_dpdk_ctl.c */
+int vrd_ctl_start(struct vrd *d, char *err, size_t errlen);
+void vrd_ctl_stop(struct vrd *d);
+/* Called by the forwarding loop: run a pending request, if any. Returns true if one ran. */
+bool vrd_ctl_poll(struct vrd *d);
+
+#endif

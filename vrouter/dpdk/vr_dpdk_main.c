@@ -1,0 +1,378 @@
+/*
+ * DOC: vr_dpdk_main.c — tern-vrouter: options, EAL, the forwarding loop.
+ *
+ * One process per instance; each has its own name, run directory (control
+ * socket, pid file) and core list. The loop has the l3fwd shape: for each
+ * port, a burst through the pipeline; transmit buffers flushed per round.
+ * When no packet arrived for a while it sleeps (from 8 us up to
+ * --max-sleep-us, 500 by default) on an eventfd that a control request also
+ * wakes, so an idle vrouter costs almost no CPU and still answers within a
+ * millisecond. --poll keeps it spinning, for benchmarks.
+ */
+#include "vr_dpdk.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+
+#define IDLE_ROUNDS_BEFORE_SLEEP 64
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: tern-vrouter [options]\n"
+"  --name NAME          instance name (default: default); one per vrouter on a node\n"
+"  --run-dir DIR        control socket and pid file (default: /run/tern/vrouter/NAME)\n"
+"  --lcores LIST        the forwarding core (default: 0)\n"
+"  --mem MB             DPDK memory (default: 512)\n"
+"  --huge auto|yes|no   hugepages (default: auto: used when enough are free)\n"
+"  --mbufs N            packet buffers (default: 16384)\n"
+"  --vrfs N             VRF ids 0..N-1 (default: %u, at most %u)\n"
+"  --routes N           IPv4 + IPv6 routes (default: 262144)\n"
+"  --fib-tbl8s N        FIB second-level groups per family (default: 16384)\n"
+"  --mac MAC            the vrouter MAC for routed traffic (default: 00:00:5e:00:01:00)\n"
+"  --poll               never sleep when idle (benchmarks)\n"
+"  --max-sleep-us N     longest idle sleep (default: 500)\n"
+"  --log-level LEVEL    error, warn, info, debug (default: info)\n",
+		VR_DEFAULT_VRFS, VR_MAX_VRFS_LIMIT);
+}
+
+static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v > max) {
+		fprintf(stderr, "tern-vrouter: %s '%s' is not a number in 0..%u\n", opt, s, max);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t *mac)
+{
+	unsigned b[6];
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 255)
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct vrd_options *o)
+{
+	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
+	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP };
+	static const struct option opts[] = {
+		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
+		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
+		{ "huge", required_argument, 0, O_HUGE }, { "mbufs", required_argument, 0, O_MBUFS },
+		{ "vrfs", required_argument, 0, O_VRFS }, { "routes", required_argument, 0, O_ROUTES },
+		{ "fib-tbl8s", required_argument, 0, O_TBL8 }, { "mac", required_argument, 0, O_MAC },
+		{ "poll", no_argument, 0, O_POLL }, { "max-sleep-us", required_argument, 0, O_SLEEP },
+		{ "log-level", required_argument, 0, O_LOG }, { "help", no_argument, 0, O_HELP },
+		{ 0, 0, 0, 0 },
+	};
+	unsigned v;
+	int c;
+	snprintf(o->name, sizeof(o->name), "default");
+	snprintf(o->lcores, sizeof(o->lcores), "0");
+	o->mem_mb = 512;
+	o->mbufs = 16384;
+	o->huge = -1;
+	o->max_sleep_us = 500;
+	o->cfg.fib_tbl8s = 16384;
+	o->log_level = TERN_LOG_INFO;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_NAME:
+			if (!optarg[0] || strlen(optarg) >= sizeof(o->name) || strpbrk(optarg, "/ ,")) {
+				fprintf(stderr, "tern-vrouter: --name must be 1..%zu characters without '/', "
+					"',' or spaces\n", sizeof(o->name) - 1);
+				return -EINVAL;
+			}
+			snprintf(o->name, sizeof(o->name), "%s", optarg);
+			break;
+		case O_RUN:
+			if (strlen(optarg) >= sizeof(o->run_dir) - 16) {
+				fprintf(stderr, "tern-vrouter: --run-dir is too long\n");
+				return -EINVAL;
+			}
+			snprintf(o->run_dir, sizeof(o->run_dir), "%s", optarg);
+			break;
+		case O_LCORES:
+			if (strlen(optarg) >= sizeof(o->lcores) || strspn(optarg, "0123456789,-") != strlen(optarg)) {
+				fprintf(stderr, "tern-vrouter: --lcores takes a core list like 0 or 1\n");
+				return -EINVAL;
+			}
+			snprintf(o->lcores, sizeof(o->lcores), "%s", optarg);
+			break;
+		case O_MEM:
+			if (parse_uint("--mem", optarg, 1 << 20, &o->mem_mb) < 0)
+				return -EINVAL;
+			break;
+		case O_HUGE:
+			o->huge = !strcmp(optarg, "yes") ? 1 : !strcmp(optarg, "no") ? 0 : !strcmp(optarg, "auto") ? -1 : -2;
+			if (o->huge == -2) {
+				fprintf(stderr, "tern-vrouter: --huge takes auto, yes or no\n");
+				return -EINVAL;
+			}
+			break;
+		case O_MBUFS:
+			if (parse_uint("--mbufs", optarg, 1 << 22, &o->mbufs) < 0)
+				return -EINVAL;
+			break;
+		case O_VRFS:
+			if (parse_uint("--vrfs", optarg, VR_MAX_VRFS_LIMIT, &v) < 0)
+				return -EINVAL;
+			o->cfg.max_vrfs = v;
+			break;
+		case O_ROUTES:
+			if (parse_uint("--routes", optarg, (1u << 21) - 2, &v) < 0)
+				return -EINVAL;
+			o->cfg.max_routes = v;
+			break;
+		case O_TBL8:
+			if (parse_uint("--fib-tbl8s", optarg, 1u << 22, &v) < 0)
+				return -EINVAL;
+			o->cfg.fib_tbl8s = v;
+			break;
+		case O_MAC:
+			if (parse_mac(optarg, o->cfg.mac) < 0) {
+				fprintf(stderr, "tern-vrouter: --mac '%s' is not a MAC like 00:00:5e:00:01:00\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_POLL:
+			o->poll = true;
+			break;
+		case O_SLEEP:
+			if (parse_uint("--max-sleep-us", optarg, 100000, &o->max_sleep_us) < 0)
+				return -EINVAL;
+			break;
+		case O_LOG:
+			if (tern_log_level_parse(optarg, &o->log_level) < 0) {
+				fprintf(stderr, "tern-vrouter: --log-level takes error, warn, info or debug\n");
+				return -EINVAL;
+			}
+			break;
+		case O_HELP:
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tern-vrouter: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->run_dir[0])
+		snprintf(o->run_dir, sizeof(o->run_dir), "/run/tern/vrouter/%s", o->name);
+	return 0;
+}
+
+static unsigned free_hugepages_mb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long free_pages = 0, kb = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lu", &free_pages);
+		sscanf(line, "Hugepagesize: %lu kB", &kb);
+	}
+	fclose(f);
+	return (unsigned)(free_pages * kb / 1024);
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[256];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int eal_init(struct vrd *d, const char *prog)
+{
+	const struct vrd_options *o = &d->opt;
+	char lcores[64], mem[32], prefix[64];
+	bool huge = o->huge == 1 || (o->huge == -1 && free_hugepages_mb() >= o->mem_mb);
+	char *args[16];
+	int n = 0;
+	snprintf(lcores, sizeof(lcores), "%s", o->lcores);
+	snprintf(mem, sizeof(mem), "%u", o->mem_mb);
+	snprintf(prefix, sizeof(prefix), "tern-vr-%s", o->name);
+	args[n++] = (char *)prog;
+	args[n++] = "-l";
+	args[n++] = lcores;
+	args[n++] = "--no-pci";
+	/* No files shared with other processes; --no-huge rules out --in-memory. */
+	args[n++] = huge ? "--in-memory" : "--no-shconf";
+	args[n++] = "--file-prefix";
+	args[n++] = prefix;
+	args[n++] = "-m";
+	args[n++] = mem;
+	if (!huge)
+		args[n++] = "--no-huge";
+	args[n++] = "--log-level";
+	args[n++] = o->log_level >= TERN_LOG_DEBUG ? "info" : "error";
+	args[n] = NULL;
+	TLOG_INFO(&d->log, "EAL: lcores %s, %u MB %s", lcores, o->mem_mb,
+		  huge ? "in hugepages" : "without hugepages (--no-huge)");
+	int rc = rte_eal_init(n, args);
+	if (rc < 0) {
+		TLOG_ERR(&d->log, "EAL init failed: %s", rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+static void rebuild_rx(struct vrd *d)
+{
+	d->n_rx = 0;
+	for (uint16_t i = 0; i < VR_MAX_VIFS; i++)
+		if (d->ports[i].used)
+			d->rx_vifs[d->n_rx++] = i;
+}
+
+static void idle_sleep(struct vrd *d, unsigned us)
+{
+	struct pollfd p = { .fd = d->wake_fd, .events = POLLIN };
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)us * 1000 };
+	if (ppoll(&p, 1, &ts, NULL) > 0) {
+		uint64_t v;
+		if (read(d->wake_fd, &v, sizeof(v)) < 0) {
+			/* EAGAIN: another reader emptied it; nothing to do */
+		}
+	}
+}
+
+static void forward_loop(struct vrd *d)
+{
+	unsigned idle = 0, sleep_us = 0;
+	rebuild_rx(d);
+	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
+		unsigned got = 0;
+		for (unsigned i = 0; i < d->n_rx; i++)
+			got += vrd_rx_burst(d, d->rx_vifs[i]);
+		vrd_flush_tx(d);
+		if (vrd_ctl_poll(d)) {
+			vrd_flush_tx(d);
+			rebuild_rx(d);
+			idle = 0;
+			sleep_us = 0;
+			continue;
+		}
+		if (got || d->opt.poll) {
+			idle = 0;
+			sleep_us = 0;
+			continue;
+		}
+		if (++idle < IDLE_ROUNDS_BEFORE_SLEEP)
+			continue;
+		sleep_us = sleep_us ? sleep_us * 2 : 8;
+		if (sleep_us > d->opt.max_sleep_us)
+			sleep_us = d->opt.max_sleep_us;
+		idle_sleep(d, sleep_us);
+	}
+}
+
+static int write_pid(const struct vrd *d)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/pid", d->opt.run_dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct vrd d; /* the process's one context, too large for the stack */
+	char err[300];
+	int rc;
+
+	if (parse_options(argc, argv, &d.opt) < 0)
+		return 2;
+	tern_log_init(&d.log, "tern-vrouter", d.opt.name, d.opt.log_level);
+	if ((rc = mkdir_p(d.opt.run_dir)) < 0) {
+		TLOG_ERR(&d.log, "cannot create run directory %s: %s", d.opt.run_dir, strerror(-rc));
+		return 1;
+	}
+	/* Signals go to the control thread's signalfd; block them before EAL starts threads. */
+	sigset_t ss;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	d.sig_fd = signalfd(-1, &ss, SFD_CLOEXEC);
+	prctl(PR_SET_TIMERSLACK, 1000UL); /* idle sleeps end on time: wake within 1 ms */
+
+	if (eal_init(&d, argv[0]) < 0)
+		return 1;
+	if (vrd_pool_create(&d, err, sizeof(err)) < 0) {
+		TLOG_ERR(&d.log, "%s", err);
+		rte_eal_cleanup();
+		return 1;
+	}
+	d.opt.cfg.name = d.opt.name;
+	d.opt.cfg.lcores = d.opt.lcores;
+	d.opt.cfg.socket_id = (int)rte_socket_id();
+	d.router = vr_router_create(&d.opt.cfg, &d.log, &vrd_host_ops, &d, err, sizeof(err));
+	if (!d.router) {
+		TLOG_ERR(&d.log, "%s", err);
+		rte_eal_cleanup();
+		return 1;
+	}
+	if (vrd_ctl_start(&d, err, sizeof(err)) < 0) {
+		TLOG_ERR(&d.log, "%s", err);
+		vr_router_destroy(d.router);
+		rte_eal_cleanup();
+		return 1;
+	}
+	write_pid(&d);
+	TLOG_INFO(&d.log, "ready: control socket %s, %s", d.sock_path,
+		  d.opt.poll ? "polling" : "sleeping when idle");
+	forward_loop(&d);
+	vrd_ctl_stop(&d);
+	vr_router_destroy(d.router);
+	char pid[300];
+	snprintf(pid, sizeof(pid), "%s/pid", d.opt.run_dir);
+	unlink(pid);
+	rte_eal_cleanup();
+	TLOG_INFO(&d.log, "stopped");
+	return 0;
+}

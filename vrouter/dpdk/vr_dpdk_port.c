@@ -1,0 +1,295 @@
+/*
+ * DOC: vr_dpdk_port.c — ports behind vifs (af_packet, TAP, memif, vhost-user
+ * vdevs), the packet buffers, and the host ops the core calls.
+ *
+ * The core's struct vr_pkt lives in each mbuf's private area: filled on
+ * receive (five stores), written back on transmit.
+ */
+#include "vr_dpdk.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <rte_bus_vdev.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define PRIV_SIZE RTE_ALIGN(sizeof(struct vr_pkt), RTE_MBUF_PRIV_ALIGN)
+
+static inline struct vr_pkt *mbuf_pkt(struct rte_mbuf *m)
+{
+	return rte_mbuf_to_priv(m);
+}
+
+static inline struct rte_mbuf *pkt_mbuf(struct vr_pkt *p)
+{
+	return (struct rte_mbuf *)((uint8_t *)p - sizeof(struct rte_mbuf));
+}
+
+static inline void pkt_from_mbuf(struct rte_mbuf *m)
+{
+	struct vr_pkt *p = mbuf_pkt(m);
+	p->data = rte_pktmbuf_mtod(m, uint8_t *);
+	p->len = m->data_len;
+	p->headroom = rte_pktmbuf_headroom(m);
+	p->tailroom = rte_pktmbuf_tailroom(m);
+}
+
+static inline struct rte_mbuf *pkt_to_mbuf(struct vr_pkt *p)
+{
+	struct rte_mbuf *m = pkt_mbuf(p);
+	m->data_off = (uint16_t)(p->data - (uint8_t *)m->buf_addr);
+	m->data_len = p->len;
+	m->pkt_len = p->len;
+	m->ol_flags = 0;
+	return m;
+}
+
+int vrd_pool_create(struct vrd *d, char *err, size_t errlen)
+{
+	/* --in-memory: names are private to this process, no instance suffix needed */
+	d->pool = rte_pktmbuf_pool_create("vr_mbufs", d->opt.mbufs, 256, PRIV_SIZE,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!d->pool) {
+		snprintf(err, errlen, "cannot create %u packet buffers: %s — give the EAL more memory "
+			 "(--mem) or lower --mbufs", d->opt.mbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void flush_port(struct vrd_port *p)
+{
+	if (!p->tx_n)
+		return;
+	uint16_t sent = rte_eth_tx_burst(p->port_id, 0, p->tx, p->tx_n);
+	if (sent < p->tx_n) {
+		p->tx_dropped += (uint64_t)(p->tx_n - sent);
+		rte_pktmbuf_free_bulk(p->tx + sent, (unsigned)(p->tx_n - sent));
+	}
+	p->tx_n = 0;
+}
+
+void vrd_flush_tx(struct vrd *d)
+{
+	for (unsigned i = 0; i < d->n_rx; i++)
+		flush_port(&d->ports[d->rx_vifs[i]]);
+}
+
+static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
+{
+	struct vrd *d = host;
+	struct vrd_port *p = &d->ports[vif];
+	struct rte_mbuf *m = pkt_to_mbuf(pkt);
+	if (!p->used) {
+		vr_drop(d->router, pkt, VR_DROP_VIF_DOWN);
+		return;
+	}
+	p->tx[p->tx_n++] = m;
+	if (p->tx_n == VRD_TX_BUF)
+		flush_port(p);
+}
+
+static void host_free(void *host, struct vr_pkt *pkt)
+{
+	(void)host;
+	rte_pktmbuf_free(pkt_mbuf(pkt));
+}
+
+static struct vr_pkt *host_copy(void *host, const struct vr_pkt *pkt, uint16_t headroom)
+{
+	struct vrd *d = host;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(d->pool);
+	if (!m)
+		return NULL;
+	if (headroom < RTE_PKTMBUF_HEADROOM)
+		headroom = RTE_PKTMBUF_HEADROOM;
+	if ((uint32_t)headroom + pkt->len > m->buf_len) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	m->data_off = headroom;
+	struct vr_pkt *c = mbuf_pkt(m);
+	*c = *pkt;
+	c->data = (uint8_t *)m->buf_addr + headroom;
+	c->headroom = headroom;
+	c->tailroom = (uint16_t)(m->buf_len - headroom - pkt->len);
+	memcpy(c->data, pkt->data, pkt->len);
+	return c;
+}
+
+/* Build the devargs from typed fields (never from user-supplied devargs). */
+static int vif_devargs(const struct vr_obj_vif *v, char *name, size_t nlen, char *args, size_t alen)
+{
+	int n;
+	switch (v->type) {
+	case VR_VIF_FABRIC:
+	case VR_VIF_KERNEL:
+		snprintf(name, nlen, "net_af_packet_v%u", v->id);
+		/* qdisc_bypass: the vrouter is the qdisc; framesz fits one mbuf. */
+		n = snprintf(args, alen, "iface=%s,qpairs=1,framesz=2048,framecnt=1024,qdisc_bypass=1",
+			     v->ifname);
+		break;
+	case VR_VIF_HOST:
+		snprintf(name, nlen, "net_tap_v%u", v->id);
+		n = snprintf(args, alen, "iface=%s", v->ifname);
+		break;
+	case VR_VIF_MEMIF:
+		snprintf(name, nlen, "net_memif_v%u", v->id);
+		/* A file socket (not abstract) so that it lives in the pod's own directory. */
+		n = snprintf(args, alen, "role=%s,socket=%s,socket-abstract=no,id=0",
+			     v->role ? "client" : "server", v->socket);
+		break;
+	case VR_VIF_VHOST:
+		snprintf(name, nlen, "net_vhost_v%u", v->id);
+		n = snprintf(args, alen, "iface=%s,queues=1,client=0", v->socket);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (strpbrk(v->ifname, ",= ") || strpbrk(v->socket, ",= "))
+		return -EINVAL;
+	return n > 0 && (size_t)n < alen ? 0 : -ENAMETOOLONG;
+}
+
+static int port_setup(struct vrd *d, uint16_t port, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc < 0) {
+		snprintf(err, errlen, "configure: %s", rte_strerror(-rc));
+		return rc;
+	}
+	uint16_t nrx = RX_DESC, ntx = TX_DESC;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+	int socket = rte_eth_dev_socket_id(port);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	rc = rte_eth_rx_queue_setup(port, 0, nrx, (unsigned)socket, NULL, d->pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(port, 0, ntx, (unsigned)socket, NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "queue setup: %s", rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc < 0) {
+		snprintf(err, errlen, "start: %s", rte_strerror(-rc));
+		return rc;
+	}
+	rte_eth_promiscuous_enable(port); /* not every PMD supports it; frames still flow */
+	return 0;
+}
+
+static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *port_id,
+			   char *err, size_t errlen)
+{
+	struct vrd *d = host;
+	struct vrd_port *p = &d->ports[v->id];
+	char args[400];
+	int rc = vif_devargs(v, p->vdev, sizeof(p->vdev), args, sizeof(args));
+	if (rc < 0) {
+		snprintf(err, errlen, "interface or socket name is too long or has ',', '=' or ' '");
+		return rc;
+	}
+	rc = rte_vdev_init(p->vdev, args);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s %s: %s (does the interface exist, is the socket directory "
+			 "writable?)", p->vdev, args, rte_strerror(-rc));
+		return rc;
+	}
+	uint16_t port;
+	if (rte_eth_dev_get_port_by_name(p->vdev, &port) != 0) {
+		rte_vdev_uninit(p->vdev);
+		snprintf(err, errlen, "%s: no ethdev port after probe", p->vdev);
+		return -ENODEV;
+	}
+	rc = port_setup(d, port, err, errlen);
+	if (rc < 0) {
+		rte_eth_dev_close(port);
+		rte_vdev_uninit(p->vdev);
+		return rc;
+	}
+	p->used = true;
+	p->port_id = port;
+	p->vif = (uint16_t)v->id;
+	p->tx_n = 0;
+	p->tx_dropped = 0;
+	*port_id = port;
+	return 0;
+}
+
+static void host_vif_detach(void *host, uint16_t vif, uint16_t port_id)
+{
+	struct vrd *d = host;
+	struct vrd_port *p = &d->ports[vif];
+	if (!p->used)
+		return;
+	flush_port(p);
+	rte_eth_dev_stop(port_id);
+	rte_eth_dev_close(port_id);
+	rte_vdev_uninit(p->vdev);
+	memset(p, 0, sizeof(*p));
+}
+
+static void host_vif_stats(void *host, uint16_t vif, uint16_t port_id, struct vr_stats *st,
+			   uint8_t *link)
+{
+	struct vrd *d = host;
+	struct rte_eth_stats es;
+	struct rte_eth_link l;
+	memset(st, 0, sizeof(*st));
+	if (rte_eth_stats_get(port_id, &es) == 0) {
+		st->rx_pkts = es.ipackets;
+		st->rx_bytes = es.ibytes;
+		st->rx_errors = es.ierrors + es.imissed + es.rx_nombuf;
+		st->tx_pkts = es.opackets;
+		st->tx_bytes = es.obytes;
+		st->tx_errors = es.oerrors;
+	}
+	st->tx_errors += d->ports[vif].tx_dropped;
+	*link = rte_eth_link_get_nowait(port_id, &l) == 0 && l.link_status;
+}
+
+static void host_vif_stats_clear(void *host, uint16_t vif, uint16_t port_id)
+{
+	struct vrd *d = host;
+	rte_eth_stats_reset(port_id);
+	d->ports[vif].tx_dropped = 0;
+}
+
+const struct vr_host_ops vrd_host_ops = {
+	.tx = host_tx,
+	.free = host_free,
+	.copy = host_copy,
+	.vif_attach = host_vif_attach,
+	.vif_detach = host_vif_detach,
+	.vif_stats = host_vif_stats,
+	.vif_stats_clear = host_vif_stats_clear,
+};
+
+unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
+{
+	struct vrd_port *p = &d->ports[vif];
+	struct rte_mbuf *m[VR_BURST];
+	struct vr_pkt *pk[VR_BURST];
+	uint16_t n = rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
+	uint16_t k = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 3 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(m[i + 3], void *));
+		pkt_from_mbuf(m[i]);
+		if (unlikely(m[i]->nb_segs > 1)) {
+			vr_drop(d->router, mbuf_pkt(m[i]), VR_DROP_MULTI_SEG);
+			continue;
+		}
+		pk[k++] = mbuf_pkt(m[i]);
+	}
+	if (k)
+		vr_pipeline_run(d->router, vif, pk, k);
+	return n;
+}
