@@ -14,7 +14,6 @@
 #   tl_fail "message"               # exit 1
 # Never kills by name; only PIDs it started. Traffic stays in its namespaces.
 
-TL_NS=()
 TL_PIDS=()
 TL_LINKS=()
 
@@ -30,9 +29,13 @@ tl_cleanup() {
 	for l in "${TL_LINKS[@]}"; do
 		ip link del "$l" 2>/dev/null
 	done
-	for ns in "${TL_NS[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
+	# Namespaces are registered in a file: tl_netns often runs in $(...).
+	if [ -f "$TL_DIR/netns" ]; then
+		while read -r ns; do
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+			ip netns del "$ns" 2>/dev/null
+		done < "$TL_DIR/netns"
+	fi
 	if [ "${TL_KEEP_DIR:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
 		[ -n "${TL_DIR:-}" ] && echo "logs kept in $TL_DIR"
 		if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -n "${TL_DIR:-}" ]; then
@@ -64,17 +67,24 @@ tl_init() {
 tl_netns() {
 	local ns="${TL}$1"
 	ip netns add "$ns" || tl_fail "cannot create namespace $ns"
-	TL_NS+=("$ns")
+	echo "$ns" >>"$TL_DIR/netns"
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }
 
 # tl_veth NAME_A NS_A NAME_B NS_B   (NS "" = the root namespace)
+# Created under temporary names and renamed in place, so that a name like eth0
+# never clashes with the root namespace's interfaces.
 tl_veth() {
 	local a=$1 nsa=$2 b=$3 nsb=$4
-	ip link add "$a" type veth peer name "$b" || tl_fail "cannot create veth $a/$b"
-	[ -n "$nsa" ] && ip link set "$a" netns "$nsa"
-	[ -n "$nsb" ] && ip link set "$b" netns "$nsb"
+	TL_VETH_N=$(( ${TL_VETH_N:-0} + 1 ))
+	local ta="${TL}x${TL_VETH_N}a" tb="${TL}x${TL_VETH_N}b"
+	ip link add "$ta" type veth peer name "$tb" || tl_fail "cannot create veth $a/$b"
+	TL_LINKS+=("$ta")
+	if [ -n "$nsa" ]; then ip link set "$ta" netns "$nsa"; fi
+	if [ -n "$nsb" ]; then ip link set "$tb" netns "$nsb"; fi
+	tl_in "$nsa" ip link set "$ta" name "$a" || tl_fail "cannot name $a"
+	tl_in "$nsb" ip link set "$tb" name "$b" || tl_fail "cannot name $b"
 	[ -z "$nsa" ] && TL_LINKS+=("$a")
 	[ -z "$nsb" ] && TL_LINKS+=("$b")
 	tl_in "$nsa" ip link set "$a" up

@@ -8,6 +8,7 @@
 #include "vr_dpdk.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <rte_bus_vdev.h>
@@ -195,6 +196,11 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 	if (rc < 0) {
 		snprintf(err, errlen, "interface or socket name is too long or has ',', '=' or ' '");
 		return rc;
+	}
+	if ((v->type == VR_VIF_FABRIC || v->type == VR_VIF_KERNEL) && !if_nametoindex(v->ifname)) {
+		snprintf(err, errlen, "no kernel interface '%s' in the vrouter's network namespace",
+			 v->ifname);
+		return -ENODEV;
 	}
 	rc = rte_vdev_init(p->vdev, args);
 	if (rc < 0) {
