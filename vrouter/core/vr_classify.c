@@ -193,6 +193,24 @@ static enum vr_drop_reason classify_fabric(struct vr_router *r, const struct vr_
 	return VR_DROP_NONE;
 }
 
+/* From the node's kernel (vhost0): frames to the vrouter MAC are routed in
+ * the host vif's VRF (the node reaching pods), ARP goes to the proxy, the rest
+ * is underlay traffic for the fabric, passed as is. */
+static void classify_host(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *pkt,
+			  uint16_t ethertype)
+{
+	pkt->vrf = in->cfg.vrf;
+	pkt->flags |= VR_PF_HOST;
+	pkt->kind = VR_K_FABRIC;
+	if (ethertype == ETH_P_ARP) {
+		pkt->kind = VR_K_ARP;
+	} else if ((ethertype == ETH_P_IPV4 || ethertype == ETH_P_IPV6) &&
+		   memcmp(pkt->data, r->cfg.mac, 6) == 0 && parse_ip(pkt, ETH_HLEN, ethertype)) {
+		pkt->kind = VR_K_ROUTE;
+		pkt->flags |= VR_PF_ROUTED;
+	}
+}
+
 void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
@@ -214,7 +232,7 @@ void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_p
 				why = classify_fabric(r, in, pkt, type);
 				break;
 			case VR_VIF_HOST:
-				pkt->kind = VR_K_FABRIC;
+				classify_host(r, in, pkt, type);
 				break;
 			default:
 				why = classify_pod(r, in, pkt, type);

@@ -39,6 +39,7 @@ enum vr_pkt_kind {
 #define VR_PF_L2      0x01  /* payload is an Ethernet frame (bridged), not an IP packet */
 #define VR_PF_ROUTED  0x02  /* routed here: decrement TTL */
 #define VR_PF_FABRIC  0x04  /* came from the fabric (no flooding back to it) */
+#define VR_PF_HOST    0x08  /* came from the host vif (the node's kernel) */
 
 /*
  * A packet as the core sees it. The I/O layer keeps it in the buffer's private

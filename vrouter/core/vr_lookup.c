@@ -27,6 +27,10 @@ static void lookup_routes(struct vr_router *r, struct vr_pkt **pkts, uint16_t n,
 	vr_route_lookup_bulk(r, family, vrf, addr, rt, m);
 	for (unsigned j = 0; j < m; j++) {
 		struct vr_pkt *pkt = pkts[idx[j]];
+		if (!rt[j] && (pkt->flags & VR_PF_HOST)) {
+			pkt->kind = VR_K_FABRIC; /* the node's own traffic: underlay */
+			continue;
+		}
 		if (!rt[j]) {
 			vr_pkt_drop(r, pkt, VR_DROP_NO_ROUTE);
 			pkts[idx[j]] = NULL;

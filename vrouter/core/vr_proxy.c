@@ -31,11 +31,11 @@ static enum proxy_verdict proxy_decide(struct vr_router *r, const struct vr_pkt 
 		return PROXY_PASS; /* the kernel's neighbours, via the host vif */
 	}
 	const struct vr_vrf *vrf = &r->vrfs[pkt->vrf];
-	bool l2 = vrf->flags & VR_VRF_F_L2;
+	bool l2 = (vrf->flags & VR_VRF_F_L2) && !(pkt->flags & VR_PF_HOST);
 	const struct vr_route *rt = vr_route_lookup(r, pkt->vrf, family, addr);
 	const struct vr_nh *nh = rt ? vr_nh_get(r, rt->nh) : NULL;
 	if (!nh || nh->cfg.type == VR_NH_DISCARD || (l2 && !(rt->flags & VR_RT_F_PROXY_ARP)))
-		return l2 ? PROXY_PASS : PROXY_DROP;
+		return l2 || (pkt->flags & VR_PF_HOST) ? PROXY_PASS : PROXY_DROP;
 	/* A pod asking for its own address (duplicate detection) gets no answer. */
 	if (nh->cfg.type == VR_NH_ENCAP && nh->cfg.vif == pkt->in_vif)
 		return PROXY_DROP;
@@ -57,8 +57,8 @@ static enum vr_drop_reason arp_reply(struct vr_router *r, struct vr_pkt *pkt, en
 	memcpy(tpa, arp + 24, 4);
 	/* Replies, gratuitous ARP and probes (sender 0.0.0.0) are not questions to answer. */
 	if (op != 1 || !memcmp(spa, tpa, 4) || !(spa[0] | spa[1] | spa[2] | spa[3])) {
-		*v = (pkt->flags & VR_PF_FABRIC) || (r->vrfs[pkt->vrf].flags & VR_VRF_F_L2) ? PROXY_PASS
-											     : PROXY_DROP;
+		*v = (pkt->flags & (VR_PF_FABRIC | VR_PF_HOST)) || (r->vrfs[pkt->vrf].flags & VR_VRF_F_L2)
+			     ? PROXY_PASS : PROXY_DROP;
 		return VR_DROP_ARP_NOT_ME;
 	}
 	*v = proxy_decide(r, pkt, 4, tpa, mac);
@@ -88,7 +88,7 @@ static enum vr_drop_reason nd_reply(struct vr_router *r, struct vr_pkt *pkt, enu
 		return VR_DROP_ND_NOT_ME;
 	memcpy(target, icmp + 8, 16);
 	if (!memcmp(ip + 8, unspec, 16)) { /* duplicate address detection */
-		*v = (pkt->flags & VR_PF_FABRIC) ? PROXY_PASS : PROXY_DROP;
+		*v = (pkt->flags & (VR_PF_FABRIC | VR_PF_HOST)) ? PROXY_PASS : PROXY_DROP;
 		return VR_DROP_ND_NOT_ME;
 	}
 	*v = proxy_decide(r, pkt, 6, target, mac);
@@ -134,9 +134,16 @@ void vr_stage_proxy(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 			pkt->kind = VR_K_TX;
 			break;
 		case PROXY_PASS:
-			/* Not ours: the fabric's go to the kernel, a pod's flood in its L2 VRF. */
-			pkt->kind = (pkt->flags & VR_PF_FABRIC) ? VR_K_HOST : VR_K_BRIDGE;
-			pkt->flags |= (pkt->flags & VR_PF_FABRIC) ? 0 : VR_PF_L2;
+			/* Not ours: the fabric's go to the kernel, the kernel's to the
+			 * fabric, a pod's flood in its L2 VRF. */
+			if (pkt->flags & VR_PF_FABRIC) {
+				pkt->kind = VR_K_HOST;
+			} else if (pkt->flags & VR_PF_HOST) {
+				pkt->kind = VR_K_FABRIC;
+			} else {
+				pkt->kind = VR_K_BRIDGE;
+				pkt->flags |= VR_PF_L2;
+			}
 			break;
 		case PROXY_DROP:
 			vr_pkt_drop(r, pkt, why);

@@ -122,6 +122,11 @@ static struct vr_pkt *host_copy(void *host, const struct vr_pkt *pkt, uint16_t h
 	return c;
 }
 
+static bool vr_mac_is_zero_(const uint8_t *m)
+{
+	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
+}
+
 /* Build the devargs from typed fields (never from user-supplied devargs). */
 static int vif_devargs(const struct vr_obj_vif *v, char *name, size_t nlen, char *args, size_t alen)
 {
@@ -136,7 +141,12 @@ static int vif_devargs(const struct vr_obj_vif *v, char *name, size_t nlen, char
 		break;
 	case VR_VIF_HOST:
 		snprintf(name, nlen, "net_tap_v%u", v->id);
-		n = snprintf(args, alen, "iface=%s", v->ifname);
+		/* vhost0 shares the fabric's MAC, as in TF: the underlay's frames for
+		 * the node then reach the kernel unchanged. */
+		n = vr_mac_is_zero_(v->mac)
+			? snprintf(args, alen, "iface=%s", v->ifname)
+			: snprintf(args, alen, "iface=%s,mac=%02x:%02x:%02x:%02x:%02x:%02x", v->ifname,
+				   v->mac[0], v->mac[1], v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
 		break;
 	case VR_VIF_MEMIF:
 		snprintf(name, nlen, "net_memif_v%u", v->id);
