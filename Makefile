@@ -45,8 +45,9 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 test: build build-asan
 	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tests/run
 
+KEEP ?= 0
 demo: build
-	tests/lab/demo.sh
+	BUILD=$(BUILD) tests/lab/demo.sh $(if $(filter 1,$(KEEP)),--keep)
 
 demo-down:
 	tests/lab/demo.sh --down
