@@ -64,6 +64,19 @@ int vr_nh_build_tunnel(struct vr_router *r, struct vr_nh *nh, struct vr_err *e)
 	return 0;
 }
 
+static bool is_icmp_error(const struct vr_pkt *pkt)
+{
+	const uint8_t *ip = pkt->data + pkt->l3_off;
+	uint32_t avail = (uint32_t)(pkt->len - pkt->l3_off);
+	if (pkt->l3 == 6) /* ICMPv6 types below 128 are errors; extension headers: assume not */
+		return ip[6] == 58 && avail > 40 && ip[40] < 128;
+	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	if (ip[9] != 1 || avail <= ihl)
+		return false;
+	uint8_t type = ip[ihl];
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
 /*
  * Turn pkt into an ICMP error for its sender, in place, and send it back out
  * the vif it came in on: IPv4 type/code with `info` in the second word
@@ -83,10 +96,10 @@ static void icmp_error(struct vr_router *r, struct vr_pkt *pkt, uint8_t type, ui
 	uint32_t quote = orig_len < quote_max ? orig_len : quote_max;
 	uint8_t src[16], dst[16], smac[6];
 
-	/* Errors about errors, and about packets from the fabric, are not sent (RFC 1812 §4.3.2.7). */
+	/* No error about an ICMP error (RFC 1812 §4.3.2.7, RFC 4443 §2.4), nor
+	 * about a packet from the fabric: its sender is another vrouter. */
 	if ((pkt->flags & VR_PF_FABRIC) || pkt->l3_off < ETH_HLEN ||
-	    (size_t)pkt->headroom + pkt->l3_off < hdrs ||
-	    (!v6 && orig[9] == 1) || (v6 && orig[6] == 58)) {
+	    (size_t)pkt->headroom + pkt->l3_off < hdrs || is_icmp_error(pkt)) {
 		vr_pkt_drop(r, pkt, why);
 		return;
 	}
@@ -204,8 +217,7 @@ static void output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct 
 	uint16_t inner_eth = (!l2 && c->encap == VR_ENCAP_VXLAN) ? ETH_HLEN : 0;
 
 	if (!l2) {
-		if ((pkt->flags & VR_PF_ROUTED) && !ttl_decrement(r, pkt))
-			return;
+		/* The MTU check first: an ICMP error quotes the packet as the pod sent it. */
 		uint32_t ip_len = (uint32_t)(pkt->len - pkt->l3_off);
 		uint32_t outer = ip_len + inner_eth + nh->hdr_len - ETH_HLEN;
 		if (outer > nh->mtu) {
@@ -219,6 +231,8 @@ static void output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct 
 				vr_pkt_drop(r, pkt, VR_DROP_FRAG_NEEDED);
 			return;
 		}
+		if ((pkt->flags & VR_PF_ROUTED) && !ttl_decrement(r, pkt))
+			return;
 		if (!pkt->hash)
 			pkt->hash = vr_flow_hash(pkt);
 		if (inner_eth) {

@@ -406,6 +406,49 @@ static void test_icmp_errors(void **state)
 	done(r, &h);
 }
 
+static void test_icmp_vxlan_l2l3(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	uint8_t f[2048];
+	struct vr_router *r = lab(&h);
+	struct vr_object v = { .obj = VR_OBJ_VRF };
+	v.u.vrf.id = 1;
+	v.u.vrf.flags = VR_VRF_F_L2 | VR_VRF_F_L3;
+	VR_SET(&v, VR_AT_ID);
+	VR_SET(&v, VR_AT_FLAGS);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &v, NULL), 0);
+	/* 1500-byte IP packet with DF to 10.1.0.11 (VXLAN): 1500 + 14 + 36 > 1500 */
+	size_t n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", "10.1.0.11", 1, 2, 1472, 64);
+	run(r, &h, POD1, f, n);
+	assert_int_equal(h.n_sent, 1);
+	const struct vt_sent *s = &h.sent[0];
+	assert_int_equal(s->vif, POD1);
+	assert_memory_equal(s->data, pod1_mac, 6);
+	assert_int_equal(vr_rd16(s->data + 12), 0x0800);
+	const uint8_t *ip = s->data + 14, *icmp = ip + 20;
+	assert_int_equal(ip[9], 1);
+	assert_int_equal(icmp[0], 3);
+	assert_int_equal(vr_rd16(icmp + 6), 1450);
+	assert_int_equal(vr_rd16(ip + 2), s->len - 14u);
+	assert_int_equal(sum16(ip, 20), 0xffff);
+	assert_int_equal(sum16(icmp, s->len - 34u), 0xffff);
+	assert_memory_equal(icmp + 8, f + 14, 20);   /* the quoted header is the original's */
+	/* a ping (echo request) gets its error too; an ICMP error does not */
+	uint8_t *ip_in = f + 14;
+	ip_in[9] = 1;
+	ip_in[10] = ip_in[11] = 0;
+	vr_wr16(ip_in + 10, (uint16_t)~sum16(ip_in, 20));
+	ip_in[20] = 8;
+	run(r, &h, POD1, f, n);
+	assert_int_equal(h.n_sent, 2);
+	ip_in[20] = 3;
+	run(r, &h, POD1, f, n);
+	assert_int_equal(h.n_sent, 2);
+	assert_int_equal(r->drops[VR_DROP_FRAG_NEEDED], 3);
+	done(r, &h);
+}
+
 static void test_flood_and_ecmp(void **state)
 {
 	(void)state;
@@ -502,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_nd_proxy),
 		cmocka_unit_test(test_ipv6_encap),
 		cmocka_unit_test(test_icmp_errors),
+		cmocka_unit_test(test_icmp_vxlan_l2l3),
 		cmocka_unit_test(test_flood_and_ecmp),
 		cmocka_unit_test(test_malformed_never_leaks),
 	};
