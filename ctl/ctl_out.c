@@ -91,7 +91,7 @@ static const struct col nh_cols[] = {
 	C("NH", "id", 5, F_NUM, VR_AT_ID, nh.id),
 	C("Type", "type", 7, F_NHTYPE, VR_AT_TYPE, nh.type),
 	CF("Flags", "flags", 5, VR_AT_FLAGS, nh.flags, nh_flags),
-	CZ("Vif", "vif", 4, F_NUM, VR_AT_VIF, nh.vif),
+	C("Vif", "vif", 4, F_NUM, VR_AT_VIF, nh.vif), /* vif 0 is the fabric: never omitted */
 	C("VRF", "vrf", 5, F_NUM, VR_AT_VRF, nh.vrf),
 	CZ("Encap", "encap", 8, F_ENCAP, VR_AT_ENCAP, nh.encap),
 	C("DMAC", "dmac", 0, F_MAC, VR_AT_DMAC, nh.dmac),
