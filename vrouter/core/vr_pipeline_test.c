@@ -449,6 +449,68 @@ static void test_icmp_vxlan_l2l3(void **state)
 	done(r, &h);
 }
 
+/* An IPv6 underlay: outer IPv6 with a UDP checksum, and decapsulation of it. */
+static void test_ipv6_underlay(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	uint8_t f[512], t[512];
+	struct vr_router *r = vt_router(&h);
+	struct vr_object o = vt_vif(FAB, VR_VIF_FABRIC, "fab0", 0, fab_mac);
+	vt_addr(&o.u.vif.ip, "2001:db8::1");
+	VR_SET(&o, VR_AT_IP);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	o = vt_vif(POD1, VR_VIF_KERNEL, "veth1", 1, pod1_mac);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	o = vt_nh_encap(1, POD1, 1, pod1_mac);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	o = vt_nh_tunnel(10, FAB, VR_ENCAP_MPLSOUDP, "2001:db8::2", peer_mac, 100);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	o = vt_route(1, "10.1.0.9", 32, 10);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	struct vr_object l = { .obj = VR_OBJ_MPLS };
+	l.u.mpls.label = 200;
+	l.u.mpls.nh = 1;
+	VR_SET(&l, VR_AT_LABEL);
+	VR_SET(&l, VR_AT_NH);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &l, NULL), 0);
+
+	size_t n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", "10.1.0.9", 1000, 2000, 10, 64);
+	run(r, &h, POD1, f, n);
+	assert_int_equal(h.n_sent, 1);
+	const struct vt_sent *s = &h.sent[0];
+	assert_int_equal(vr_rd16(s->data + 12), 0x86dd);
+	const uint8_t *ip6 = s->data + 14, *udp = ip6 + 40;
+	assert_int_equal(ip6[6], 17);
+	assert_int_equal(vr_rd16(ip6 + 4), s->len - 54u);
+	assert_int_equal(vr_rd16(udp + 2), 6635);
+	assert_int_equal(vr_rd32(udp + 8) >> 12, 100);
+	/* the UDP checksum verifies over the pseudo-header */
+	uint32_t sum = 0;
+	for (int i = 8; i < 40; i += 2) sum += vr_rd16(ip6 + i);
+	uint32_t ulen = s->len - 54u;
+	sum += ulen + 17;
+	for (uint32_t i = 0; i + 1 < ulen; i += 2) sum += vr_rd16(udp + i);
+	if (ulen & 1) sum += (uint32_t)udp[ulen - 1] << 8;
+	while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+	assert_int_equal(sum, 0xffff);
+
+	/* decapsulation: the same frame turned around, label 200 to pod 1 */
+	memcpy(t, s->data, s->len);
+	memcpy(t, fab_mac, 6);
+	memcpy(t + 6, peer_mac, 6);
+	uint8_t tmp[16];
+	memcpy(tmp, t + 14 + 8, 16);
+	memcpy(t + 14 + 8, t + 14 + 24, 16);
+	memcpy(t + 14 + 24, tmp, 16);
+	vr_wr32(t + 54 + 8, 200u << 12 | 0x100 | 64);
+	run(r, &h, FAB, t, s->len);
+	assert_int_equal(h.n_sent, 2);
+	assert_int_equal(h.sent[1].vif, POD1);
+	assert_int_equal(h.sent[1].data[14], 0x45);
+	done(r, &h);
+}
+
 static void test_flood_and_ecmp(void **state)
 {
 	(void)state;
@@ -546,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_encap),
 		cmocka_unit_test(test_icmp_errors),
 		cmocka_unit_test(test_icmp_vxlan_l2l3),
+		cmocka_unit_test(test_ipv6_underlay),
 		cmocka_unit_test(test_flood_and_ecmp),
 		cmocka_unit_test(test_malformed_never_leaks),
 	};
