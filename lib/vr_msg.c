@@ -61,6 +61,9 @@ static const struct at_desc at_table[VR_AT_MAX_] = {
 	[VR_AT_COUNT] = { "count", K_U32S },
 	[VR_AT_UPTIME] = { "uptime", K_U64 },
 	[VR_AT_LCORES] = { "lcores", K_STR },
+	[VR_AT_BUSY_CYCLES] = { "busy_cycles", K_U64 },
+	[VR_AT_BUSY_PKTS] = { "busy_pkts", K_U64 },
+	[VR_AT_TSC_HZ] = { "tsc_hz", K_U64 },
 	[VR_AT_PORT_ID] = { "port_id", K_U16 },
 	[VR_AT_LINK] = { "link", K_U8 },
 	[VR_AT_S_RX_PKTS] = { "rx_pkts", K_U64 },
@@ -124,6 +127,8 @@ static const struct vr_field bridge_fields[] = {
 static const struct vr_field info_fields[] = {
 	F(VR_AT_NAME, info.name), F(VR_AT_VERSION, info.version), F(VR_AT_LCORES, info.lcores),
 	F(VR_AT_UPTIME, info.uptime), FA(VR_AT_COUNT, info.counts, info.n_counts),
+	F(VR_AT_BUSY_CYCLES, info.busy_cycles), F(VR_AT_BUSY_PKTS, info.busy_pkts),
+	F(VR_AT_TSC_HZ, info.tsc_hz),
 };
 static const struct vr_field drops_fields[] = {
 	F(VR_AT_VIF, drops.vif), FA(VR_AT_DROPS, drops.drops, drops.n),

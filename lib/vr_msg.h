@@ -102,6 +102,9 @@ struct vr_obj_info {
 	char version[VR_NAME_LEN];
 	char lcores[VR_NAME_LEN];
 	uint64_t uptime;
+	uint64_t busy_cycles;         /* forwarding core: cycles of rounds that moved packets */
+	uint64_t busy_pkts;           /* and the packets they received: capacity = cycles / pkts */
+	uint64_t tsc_hz;
 	uint16_t n_counts;
 	uint32_t counts[VR_CNT_MAX_]; /* indexed by enum vr_info_count */
 };

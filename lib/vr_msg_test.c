@@ -173,7 +173,11 @@ static void fill(struct vr_object *o, uint16_t type)
 		o->u.info.n_counts = VR_CNT_MAX_;
 		for (unsigned i = 0; i < VR_CNT_MAX_; i++)
 			o->u.info.counts[i] = i * 11;
-		SET_ALL(o, VR_AT_NAME, VR_AT_VERSION, VR_AT_LCORES, VR_AT_UPTIME, VR_AT_COUNT);
+		o->u.info.busy_cycles = 123456789012ULL;
+		o->u.info.busy_pkts = 1000000;
+		o->u.info.tsc_hz = 2100000000ULL;
+		SET_ALL(o, VR_AT_NAME, VR_AT_VERSION, VR_AT_LCORES, VR_AT_UPTIME, VR_AT_COUNT,
+			VR_AT_BUSY_CYCLES, VR_AT_BUSY_PKTS, VR_AT_TSC_HZ);
 		break;
 	case VR_OBJ_DROPSTATS:
 		o->u.drops.vif = 2;
@@ -619,7 +623,11 @@ static void test_reject_unknown_attr(void **state)
 	expect_reject(&m, -EINVAL, "unknown attribute 35 in vif");
 	mb_begin(&m, VR_OBJ_NH);
 	tern_tlv_u32(&m.w, VR_AT_MAX_, 1);
-	expect_reject(&m, -EINVAL, "unknown attribute 46 in nh");
+	{
+		char want[64];
+		snprintf(want, sizeof(want), "unknown attribute %d in nh", VR_AT_MAX_);
+		expect_reject(&m, -EINVAL, want);
+	}
 }
 
 /* Every attribute an object does not list is refused, by name. */

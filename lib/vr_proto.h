@@ -110,7 +110,10 @@ enum vr_attr {
 	VR_AT_S_TX_PKTS = 43,
 	VR_AT_S_TX_BYTES = 44,
 	VR_AT_S_TX_ERRORS = 45,
-	VR_AT_MAX_ = 46,
+	VR_AT_BUSY_CYCLES = 46, /* u64, replies only (INFO): TSC cycles of loop rounds that moved packets */
+	VR_AT_BUSY_PKTS = 47,   /* u64, replies only (INFO): packets received in those rounds */
+	VR_AT_TSC_HZ = 48,      /* u64, replies only (INFO): TSC frequency */
+	VR_AT_MAX_ = 49,
 };
 
 enum vr_vif_type {

@@ -129,6 +129,16 @@ const uint64_t *vr_drop_counters(const struct vr_router *r);
 size_t vr_ctl_handle(struct vr_router *r, const uint8_t *req, size_t len,
 		     uint8_t *reply, size_t cap);
 
+/* The forwarding loop's own accounting, reported by INFO: TSC cycles of the
+ * rounds that moved packets and the packets they received (busy cycles per
+ * packet = capacity, as dpdk-testpmd --record-core-cycles reports it). */
+struct vr_loop_stats {
+	uint64_t busy_cycles;
+	uint64_t busy_pkts;
+	uint64_t tsc_hz;
+};
+struct vr_loop_stats *vr_loop_stats(struct vr_router *r);
+
 /* The vifs that have ports, for the I/O loop: fills ids, returns the count. */
 unsigned vr_vif_list_ports(const struct vr_router *r, uint16_t *vif_ids, uint16_t *port_ids,
 			   unsigned max);

@@ -435,7 +435,11 @@ static int ctl_info(struct ctl_req *q, uint16_t op)
 	i->counts[VR_CNT_LABELS] = r->n_labels;
 	i->counts[VR_CNT_VNIS] = r->n_vnis;
 	i->counts[VR_CNT_BRIDGE] = r->n_bridge;
-	SET_HAVE(&o, VR_AT_NAME, VR_AT_VERSION, VR_AT_LCORES, VR_AT_UPTIME, VR_AT_COUNT);
+	i->busy_cycles = r->loop.busy_cycles;
+	i->busy_pkts = r->loop.busy_pkts;
+	i->tsc_hz = r->loop.tsc_hz;
+	SET_HAVE(&o, VR_AT_NAME, VR_AT_VERSION, VR_AT_LCORES, VR_AT_UPTIME, VR_AT_COUNT,
+		 VR_AT_BUSY_CYCLES, VR_AT_BUSY_PKTS, VR_AT_TSC_HZ);
 	vr_msg_put_object(q->w, &o);
 	return 0;
 }

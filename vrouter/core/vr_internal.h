@@ -101,6 +101,7 @@ struct vr_router {
 	struct vr_fib fib;
 
 	uint64_t drops[VR_DROP_MAX_];
+	struct vr_loop_stats loop;
 	/* per-vif counters the core keeps (the port's own are in the I/O layer) */
 	uint64_t vif_tx_drops[VR_MAX_VIFS];
 };

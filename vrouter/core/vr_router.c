@@ -98,3 +98,8 @@ unsigned vr_vif_list_ports(const struct vr_router *r, uint16_t *vif_ids, uint16_
 	}
 	return n;
 }
+
+struct vr_loop_stats *vr_loop_stats(struct vr_router *r)
+{
+	return &r->loop;
+}

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 
 #define IDLE_ROUNDS_BEFORE_SLEEP 64
@@ -280,12 +281,19 @@ static void idle_sleep(struct vrd *d, unsigned us)
 static void forward_loop(struct vrd *d)
 {
 	unsigned idle = 0, sleep_us = 0;
+	struct vr_loop_stats *ls = vr_loop_stats(d->router);
+	ls->tsc_hz = rte_get_tsc_hz();
 	rebuild_rx(d);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
+		uint64_t t0 = rte_rdtsc();
 		for (unsigned i = 0; i < d->n_rx; i++)
 			got += vrd_rx_burst(d, d->rx_vifs[i]);
 		vrd_flush_tx(d);
+		if (got) {
+			ls->busy_cycles += rte_rdtsc() - t0;
+			ls->busy_pkts += got;
+		}
 		if (vrd_ctl_poll(d)) {
 			vrd_flush_tx(d);
 			rebuild_rx(d);
