@@ -68,15 +68,8 @@ static void test_bad_requests_change_nothing(void **state)
 	assert_non_null(strstr(msg, "no such interface"));
 	o = vt_vif(2, VR_VIF_KERNEL, "veth1", 1, mac1);                    /* interface taken */
 	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &o, msg, sizeof(msg)), -EEXIST);
-	struct vr_object loop = { .obj = VR_OBJ_NH };                      /* nexthop loop */
-	loop.u.nh.id = 3;
-	loop.u.nh.type = VR_NH_ECMP;
-	loop.u.nh.n_members = 2;
-	loop.u.nh.members[0] = 1;
-	loop.u.nh.members[1] = 3;
-	VR_SET(&loop, VR_AT_ID);
-	VR_SET(&loop, VR_AT_TYPE);
-	VR_SET(&loop, VR_AT_MEMBERS);
+	static const uint32_t loop_members[] = { 1, 3 };                   /* nexthop loop */
+	struct vr_object loop = vt_nh_composite(3, VR_NH_ECMP, loop_members, 2);
 	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &loop, msg, sizeof(msg)), -ELOOP);
 	struct vr_object lbl = { .obj = VR_OBJ_MPLS };                     /* label without nh */
 	lbl.u.mpls.label = 100;

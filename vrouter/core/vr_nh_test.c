@@ -17,18 +17,6 @@ static struct vr_router *setup_router(struct vt_host *h)
 	return r;
 }
 
-static struct vr_object composite(uint32_t id, uint8_t type, const uint32_t *m, unsigned n)
-{
-	struct vr_object o = { .obj = VR_OBJ_NH };
-	o.u.nh.id = id;
-	o.u.nh.type = type;
-	o.u.nh.n_members = (uint16_t)n;
-	memcpy(o.u.nh.members, m, n * sizeof(*m));
-	VR_SET(&o, VR_AT_ID);
-	VR_SET(&o, VR_AT_TYPE);
-	VR_SET(&o, VR_AT_MEMBERS);
-	return o;
-}
 
 static void test_validation(void **state)
 {
@@ -95,16 +83,16 @@ static void test_loops(void **state)
 	struct vr_object o = vt_nh_encap(1, 1, 1, mac1);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
 	uint32_t m[] = { 1, 5 };
-	o = composite(5, VR_NH_ECMP, m, 2);
+	o = vt_nh_composite(5, VR_NH_ECMP, m, 2);
 	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &o, msg, sizeof(msg)), -ELOOP);
 	assert_non_null(strstr(msg, "member of itself"));
-	o = composite(5, VR_NH_ECMP, m, 1);
+	o = vt_nh_composite(5, VR_NH_ECMP, m, 1);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
 	uint32_t m2[] = { 5 };
-	o = composite(6, VR_NH_FLOOD, m2, 1);
+	o = vt_nh_composite(6, VR_NH_FLOOD, m2, 1);
 	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &o, msg, sizeof(msg)), -ELOOP);
 	assert_non_null(strstr(msg, "cannot nest"));
-	o = composite(6, VR_NH_ECMP, m2, 0);
+	o = vt_nh_composite(6, VR_NH_ECMP, m2, 0);
 	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &o, msg, sizeof(msg)), -EINVAL);
 	assert_int_equal(r->nhs[1]->refcnt, 1);
 	assert_null(r->nhs[6]);
@@ -121,9 +109,9 @@ static void test_replace_keeps_members(void **state)
 	o = vt_nh_encap(2, 1, 1, mac1);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
 	uint32_t m[] = { 1, 2 };
-	o = composite(3, VR_NH_ECMP, m, 2);
+	o = vt_nh_composite(3, VR_NH_ECMP, m, 2);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
-	o = composite(3, VR_NH_ECMP, m, 1); /* drop member 2 */
+	o = vt_nh_composite(3, VR_NH_ECMP, m, 1); /* drop member 2 */
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
 	assert_int_equal(r->nhs[1]->refcnt, 1);
 	assert_int_equal(r->nhs[2]->refcnt, 0);

@@ -73,23 +73,22 @@ static void run(struct vr_router *r, struct vt_host *h, uint16_t vif, const uint
 	vr_pipeline_run(r, vif, &p, 1);
 }
 
+/* Send one small UDP packet from pod 1 to dst; exactly one frame must leave. */
+static const struct vt_sent *send_one(struct vr_router *r, struct vt_host *h, const char *dst)
+{
+	uint8_t f[256];
+	size_t n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", dst, 1000, 2000, 10, 64);
+	run(r, h, POD1, f, n);
+	assert_int_equal(h->n_sent, 1);
+	return &h->sent[0];
+}
+
 static void done(struct vr_router *r, struct vt_host *h)
 {
 	assert_int_equal(h->live, 0); /* every buffer sent or freed */
 	vr_router_destroy(r);
 }
 
-static uint16_t sum16(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)(p[0] << 8);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
 
 static void test_local_route(void **state)
 {
@@ -105,7 +104,7 @@ static void test_local_route(void **state)
 	assert_memory_equal(s->data, pod2_mac, 6);
 	assert_memory_equal(s->data + 6, vt_router_mac, 6);
 	assert_int_equal(s->data[14 + 8], 63);                  /* TTL decremented */
-	assert_int_equal(sum16(s->data + 14, 20), 0xffff);      /* header checksum still right */
+	assert_int_equal(vt_sum16(s->data + 14, 20), 0xffff);      /* header checksum still right */
 	done(r, &h);
 }
 
@@ -119,7 +118,7 @@ static void check_outer_ipv4(const struct vt_sent *s, uint8_t proto)
 	assert_int_equal(ip[0], 0x45);
 	assert_int_equal(ip[9], proto);
 	assert_int_equal(vr_rd16(ip + 2), s->len - 14);
-	assert_int_equal(sum16(ip, 20), 0xffff);
+	assert_int_equal(vt_sum16(ip, 20), 0xffff);
 	uint8_t a[4];
 	inet_pton(AF_INET, "192.0.2.1", a);
 	assert_memory_equal(ip + 12, a, 4);
@@ -159,12 +158,8 @@ static void test_mplsogre_encap(void **state)
 {
 	(void)state;
 	struct vt_host h;
-	uint8_t f[256];
 	struct vr_router *r = lab(&h);
-	size_t n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", "10.1.0.10", 1000, 2000, 10, 64);
-	run(r, &h, POD1, f, n);
-	assert_int_equal(h.n_sent, 1);
-	const struct vt_sent *s = &h.sent[0];
+	const struct vt_sent *s = send_one(r, &h, "10.1.0.10");
 	check_outer_ipv4(s, 47);
 	assert_int_equal(vr_rd16(s->data + 34), 0);
 	assert_int_equal(vr_rd16(s->data + 36), 0x8847);
@@ -177,12 +172,8 @@ static void test_vxlan_encap(void **state)
 {
 	(void)state;
 	struct vt_host h;
-	uint8_t f[256];
 	struct vr_router *r = lab(&h);
-	size_t n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", "10.1.0.11", 1000, 2000, 10, 64);
-	run(r, &h, POD1, f, n);
-	assert_int_equal(h.n_sent, 1);
-	const struct vt_sent *s = &h.sent[0];
+	const struct vt_sent *s = send_one(r, &h, "10.1.0.11");
 	check_outer_ipv4(s, 17);
 	assert_int_equal(vr_rd16(s->data + 36), 4789);
 	assert_int_equal(s->data[42], 0x08);
@@ -232,7 +223,7 @@ static size_t fabric_frame(uint8_t *out, const uint8_t *inner_frame, size_t inne
 		plen = inner_len;
 	}
 	vr_wr16(ip + 2, (uint16_t)(h - 14 + plen));
-	vr_wr16(ip + 10, (uint16_t)~sum16(ip, 20));
+	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
 	memcpy(out, hdr, h);
 	memcpy(out + h, payload, plen);
 	return h + plen;
@@ -394,8 +385,8 @@ static void test_icmp_errors(void **state)
 	assert_int_equal(icmp[0], 3);
 	assert_int_equal(icmp[1], 4);
 	assert_int_equal(vr_rd16(icmp + 6), 1500 - 32);
-	assert_int_equal(sum16(ip, 20), 0xffff);
-	assert_int_equal(sum16(icmp, s->len - 34u), 0xffff);
+	assert_int_equal(vt_sum16(ip, 20), 0xffff);
+	assert_int_equal(vt_sum16(icmp, s->len - 34u), 0xffff);
 	assert_int_equal(r->drops[VR_DROP_FRAG_NEEDED], 1);
 	/* TTL 1: time exceeded */
 	n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", "10.1.0.2", 1, 2, 10, 1);
@@ -431,14 +422,14 @@ static void test_icmp_vxlan_l2l3(void **state)
 	assert_int_equal(icmp[0], 3);
 	assert_int_equal(vr_rd16(icmp + 6), 1450);
 	assert_int_equal(vr_rd16(ip + 2), s->len - 14u);
-	assert_int_equal(sum16(ip, 20), 0xffff);
-	assert_int_equal(sum16(icmp, s->len - 34u), 0xffff);
+	assert_int_equal(vt_sum16(ip, 20), 0xffff);
+	assert_int_equal(vt_sum16(icmp, s->len - 34u), 0xffff);
 	assert_memory_equal(icmp + 8, f + 14, 20);   /* the quoted header is the original's */
 	/* a ping (echo request) gets its error too; an ICMP error does not */
 	uint8_t *ip_in = f + 14;
 	ip_in[9] = 1;
 	ip_in[10] = ip_in[11] = 0;
-	vr_wr16(ip_in + 10, (uint16_t)~sum16(ip_in, 20));
+	vr_wr16(ip_in + 10, (uint16_t)~vt_sum16(ip_in, 20));
 	ip_in[20] = 8;
 	run(r, &h, POD1, f, n);
 	assert_int_equal(h.n_sent, 2);
@@ -518,16 +509,8 @@ static void test_flood_and_ecmp(void **state)
 	uint8_t f[256];
 	struct vr_router *r = lab(&h);
 	/* vrf 1 becomes l2+l3 with a flood list: pod1, pod2, node B */
-	struct vr_object o = { .obj = VR_OBJ_NH };
-	o.u.nh.id = 20;
-	o.u.nh.type = VR_NH_FLOOD;
-	o.u.nh.n_members = 3;
-	o.u.nh.members[0] = 1;
-	o.u.nh.members[1] = 2;
-	o.u.nh.members[2] = 12;
-	VR_SET(&o, VR_AT_ID);
-	VR_SET(&o, VR_AT_TYPE);
-	VR_SET(&o, VR_AT_MEMBERS);
+	static const uint32_t flood_members[] = { 1, 2, 12 };
+	struct vr_object o = vt_nh_composite(20, VR_NH_FLOOD, flood_members, 3);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
 	struct vr_object v = { .obj = VR_OBJ_VRF };
 	v.u.vrf.id = 1;
@@ -548,15 +531,8 @@ static void test_flood_and_ecmp(void **state)
 	assert_int_equal(vr_rd16(h.sent[1].data + 36), 4789);
 	assert_memory_equal(h.sent[1].data + 50, f, n);     /* the whole frame, bridged */
 	/* ECMP over two tunnels spreads flows */
-	o = (struct vr_object){ .obj = VR_OBJ_NH };
-	o.u.nh.id = 21;
-	o.u.nh.type = VR_NH_ECMP;
-	o.u.nh.n_members = 2;
-	o.u.nh.members[0] = 10;
-	o.u.nh.members[1] = 11;
-	VR_SET(&o, VR_AT_ID);
-	VR_SET(&o, VR_AT_TYPE);
-	VR_SET(&o, VR_AT_MEMBERS);
+	static const uint32_t ecmp_members[] = { 10, 11 };
+	o = vt_nh_composite(21, VR_NH_ECMP, ecmp_members, 2);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
 	o = vt_route(1, "10.7.0.0", 16, 21);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);

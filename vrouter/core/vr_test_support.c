@@ -176,15 +176,29 @@ void vt_addr(struct vr_addr *a, const char *s)
 		fail_msg("bad address %s", s);
 }
 
-static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
+uint16_t vt_sum16(const uint8_t *p, size_t n)
 {
+	uint32_t sum = 0;
 	for (; n > 1; p += 2, n -= 2)
 		sum += (uint32_t)(p[0] << 8 | p[1]);
 	if (n)
 		sum += (uint32_t)(p[0] << 8);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	return (uint16_t)sum;
+}
+
+struct vr_object vt_nh_composite(uint32_t id, uint8_t type, const uint32_t *members, unsigned n)
+{
+	struct vr_object o = { .obj = VR_OBJ_NH };
+	o.u.nh.id = id;
+	o.u.nh.type = type;
+	o.u.nh.n_members = (uint16_t)n;
+	memcpy(o.u.nh.members, members, n * sizeof(*members));
+	VR_SET(&o, VR_AT_ID);
+	VR_SET(&o, VR_AT_TYPE);
+	VR_SET(&o, VR_AT_MEMBERS);
+	return o;
 }
 
 size_t vt_ipv4_udp(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
@@ -205,7 +219,7 @@ size_t vt_ipv4_udp(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const c
 	ip[9] = 17;
 	inet_pton(AF_INET, src, ip + 12);
 	inet_pton(AF_INET, dst, ip + 16);
-	uint16_t c = csum(ip, 20, 0);
+	uint16_t c = (uint16_t)~vt_sum16(ip, 20);
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	uint8_t *udp = ip + 20;

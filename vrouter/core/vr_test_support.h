@@ -54,6 +54,9 @@ struct vr_object vt_vif(uint32_t id, uint8_t type, const char *ifname, uint16_t 
 struct vr_object vt_nh_encap(uint32_t id, uint32_t vif, uint16_t vrf, const uint8_t *dmac);
 struct vr_object vt_nh_tunnel(uint32_t id, uint32_t vif, uint8_t encap, const char *dip,
 			      const uint8_t *dmac, uint32_t label_or_vni);
+struct vr_object vt_nh_composite(uint32_t id, uint8_t type, const uint32_t *members, unsigned n);
+/* The ones'-complement sum (not inverted): 0xffff over data with a valid checksum. */
+uint16_t vt_sum16(const uint8_t *p, size_t n);
 struct vr_object vt_route(uint16_t vrf, const char *prefix, uint8_t plen, uint32_t nh);
 
 extern const uint8_t vt_router_mac[6];
