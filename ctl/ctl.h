@@ -28,6 +28,8 @@ struct ctl {
  * exit code. */
 int ctl_vr_main(struct ctl *c, int argc, char **argv);
 void ctl_vr_usage(FILE *f);
+int ctl_bgp_main(struct ctl *c, int argc, char **argv);
+void ctl_bgp_usage(FILE *f);
 
 /* Print "ternctl: <message>" to stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

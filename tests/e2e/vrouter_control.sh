@@ -17,8 +17,9 @@ vl_pod h1 pb 1 10.1.0.2/24
 vl_do h1 vr nh add 2 --type encap --vif "$VL_VIF" --vrf 1
 vl_do h1 vr route add --vrf 1 10.1.0.2/32 --nh 2
 
-tables() { vl_ctl h1 vr info -o json | grep -v -i uptime; }
+tables() { vl_ctl h1 vr info -o json | grep -E '"(vifs|vrfs|nexthops|routes|labels|vnis|bridge)'; }
 before=$(tables)
+tl_check "vr info reports the 7 table counts" test "$(wc -l <<<"$before")" -eq 7
 
 expect_error() { # expect_error "text in the message" ternctl-args...
 	local want=$1; shift

@@ -1,0 +1,90 @@
+/*
+ * DOC: api_core.h — what tern-api does with a request, apart from HTTP:
+ * authorise, decode and validate (api_model), resolve references, allocate,
+ * check versions, write through the store, wake watchers.
+ *
+ * Each call is one store transaction: either everything it changes is
+ * written with one new revision and one event, or nothing is. The HTTP
+ * layer (api_http.c), the unit tests and the benchmark all call these.
+ *
+ * Every call returns 0 or -1 with e filled (status, field, message).
+ */
+#ifndef TERN_API_CORE_H
+#define TERN_API_CORE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api_model.h"
+#include "api_store.h"
+#include "tern_log.h"
+
+enum api_role { API_ROLE_READ, API_ROLE_ADMIN };
+
+/* Who is asking: from a bearer token (api_auth). */
+struct api_ident {
+	enum api_role role;
+	char project[API_NAME_MAX + 1]; /* "": every project; else only this one */
+	char name[64];                  /* for the log: the token's label */
+};
+
+struct api_core {
+	struct api_store *store;
+	struct tern_log *log;
+	uint32_t asn;           /* auto route targets: target:<asn>:<n> */
+	/* watchers sleep here until the revision moves or the core stops */
+	pthread_mutex_t ev_lock;
+	pthread_cond_t ev_cond;
+	int64_t rev;
+	bool stopping;
+};
+
+/* Auto-assigned ranges (documented in docs/API.md). */
+#define API_VNI_AUTO_LO   4096
+#define API_VNI_AUTO_HI   16777215
+#define API_RT_AUTO_LO    8000000
+#define API_RT_AUTO_HI    8999999
+#define API_MAC_AUTO_LO   UINT64_C(0x027465000000) /* 02:74:65 "te", locally administered */
+#define API_MAC_AUTO_HI   UINT64_C(0x027465ffffff)
+
+/* Returns 0, or -1 with e filled when the store cannot be read. */
+int api_core_init(struct api_core *c, struct api_store *s, struct tern_log *lg, uint32_t asn,
+		  struct api_err *e);
+/* Wakes every watcher (they end their streams); the store stays open. */
+void api_core_stop(struct api_core *c);
+void api_core_fini(struct api_core *c);
+
+/* *out: the object as stored (new reference). create: 201; a body with a uuid
+ * keeps it. update: the body's version, when given, must be the current one
+ * (else 409). */
+int api_create(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	       const char *body, size_t len, json_t **out, struct api_err *e);
+int api_update(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	       const char *uuid, const char *body, size_t len, json_t **out, struct api_err *e);
+/* *out: the deleted object's last state. 409 while anything refers to it. */
+int api_delete(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	       const char *uuid, json_t **out, struct api_err *e);
+int api_get(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	    const char *uuid, json_t **out, struct api_err *e);
+
+struct api_list_req {
+	const char *project, *parent, *fq_name, *name;
+	const char *label;  /* "key=value" or "key" (present) */
+};
+/* *out: {"kind":..,"revision":N,"items":[...]}; a project token sees only
+ * its project. */
+int api_list(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	     const struct api_list_req *rq, json_t **out, struct api_err *e);
+
+/* Events after since, at most limit (see api_store.h), those id may see;
+ * *last is the newest revision scanned (shown or not), the next since. */
+int api_events(struct api_core *c, const struct api_ident *id, int64_t since, int limit,
+	       api_event_cb cb, void *arg, int64_t *last, struct api_err *e);
+/* Sleep until the revision exceeds after, the core stops, or timeout_ms
+ * pass. Returns the current revision, or -1 when stopping. */
+int64_t api_wait(struct api_core *c, int64_t after, int timeout_ms);
+int64_t api_revision(struct api_core *c);
+
+#endif /* TERN_API_CORE_H */

@@ -1,0 +1,496 @@
+/*
+ * DOC: api_core_test.c — the behaviour of record without HTTP: references
+ * (dangling refused, delete of a referenced object refused naming who),
+ * allocation (pools, fixed addresses, 8 threads with no duplicate, release
+ * on delete), VNI / route target / MAC uniqueness, stale versions,
+ * authorisation that changes nothing when it refuses, list filters, and
+ * events in revision order.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "api_core.h"
+
+struct fx {
+	char dir[64], path[128];
+	struct api_store *s;
+	struct api_core c;
+	struct tern_log lg;
+};
+
+static const struct api_ident admin = { .role = API_ROLE_ADMIN, .name = "admin" };
+static const struct api_ident reader = { .role = API_ROLE_READ, .name = "reader" };
+static const struct api_ident demo_admin = { .role = API_ROLE_ADMIN, .project = "demo",
+					     .name = "demo" };
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/api_core_test.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/api.db", f->dir);
+	char err[256];
+	struct api_err e;
+	f->s = api_store_open(f->path, err, sizeof(err));
+	tern_log_init(&f->lg, "api_core_test", NULL, TERN_LOG_WARN);
+	if (!f->s || api_core_init(&f->c, f->s, &f->lg, 64512, &e) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[160];
+	api_core_fini(&f->c);
+	api_store_close(f->s);
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Create; returns the object (caller frees) or fails the test. */
+static json_t *mk(struct fx *f, const struct api_ident *id, const char *kind, const char *body)
+{
+	struct api_err e;
+	json_t *o;
+	if (api_create(&f->c, id, api_kind_find(kind), body, strlen(body), &o, &e) < 0)
+		fail_msg("create %s %s: %d %s: %s", kind, body, e.status, e.field, e.msg);
+	return o;
+}
+
+/* Create expecting failure with status, field, message part. */
+static void mk_bad(struct fx *f, const struct api_ident *id, const char *kind, const char *body,
+		   int status, const char *field, const char *want)
+{
+	struct api_err e = { 0 };
+	json_t *o;
+	int64_t before = api_revision(&f->c);
+	if (api_create(&f->c, id, api_kind_find(kind), body, strlen(body), &o, &e) == 0)
+		fail_msg("accepted %s %s", kind, body);
+	if (e.status != status || strcmp(e.field, field) != 0 || !strstr(e.msg, want))
+		fail_msg("%s -> %d '%s': %s; wanted %d '%s' with '%s'", body, e.status, e.field,
+			 e.msg, status, field, want);
+	assert_int_equal(api_revision(&f->c), before); /* refused: nothing written */
+}
+
+static const char *s_(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+#define VN1 "{\"name\":\"vn1\",\"project\":\"demo\",\"subnets\":[{\"cidr\":\"10.1.0.0/24\"," \
+	    "\"allocation_pools\":[{\"start\":\"10.1.0.10\",\"end\":\"10.1.0.250\"}]}]}"
+
+static void base(struct fx *f)
+{
+	json_decref(mk(f, &admin, "project", "{\"name\":\"demo\"}"));
+	json_decref(mk(f, &admin, "project", "{\"name\":\"other\"}"));
+	json_decref(mk(f, &admin, "vn", VN1));
+}
+
+static void test_references(void **state)
+{
+	struct fx *f = *state;
+	mk_bad(f, &admin, "vn", VN1, 400, "project", "project 'demo' does not exist");
+	base(f);
+	mk_bad(f, &admin, "vmi", "{\"name\":\"p1\",\"project\":\"demo\",\"virtual_network\":"
+	       "\"vn9\"}", 400, "virtual_network", "virtual-network 'vn9', which does not exist");
+	mk_bad(f, &admin, "vn", VN1, 409, "name", "demo:vn1 already exists");
+	json_t *vmi = mk(f, &admin, "vmi", "{\"name\":\"p1\",\"project\":\"demo\","
+			 "\"virtual_network\":\"vn1\",\"owner_type\":\"pod\",\"owner\":\"ns/pod1\"}");
+	assert_string_equal(s_(vmi, "virtual_network"), "demo:vn1"); /* canonical fq_name */
+	assert_string_equal(s_(vmi, "fq_name"), "demo:p1");
+	assert_non_null(s_(vmi, "parent"));
+	/* deleting the network is refused, naming the port */
+	json_t *vn, *out;
+	struct api_list_req lr = { .fq_name = "demo:vn1" };
+	struct api_err e;
+	assert_int_equal(api_list(&f->c, &admin, api_kind_find("vn"), &lr, &out, &e), 0);
+	vn = json_incref(json_array_get(json_object_get(out, "items"), 0));
+	json_decref(out);
+	assert_string_equal(s_(vmi, "parent"), s_(vn, "uuid"));
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("vn"), s_(vn, "uuid"), &out, &e),
+			 -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, "virtual-machine-interface demo:p1 (virtual_network)"));
+	/* the project is referred to by everything in it */
+	json_t *proj;
+	assert_int_equal(api_list(&f->c, &admin, api_kind_find("project"),
+				  &(struct api_list_req){ .name = "demo" }, &out, &e), 0);
+	proj = json_incref(json_array_get(json_object_get(out, "items"), 0));
+	json_decref(out);
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("project"), s_(proj, "uuid"), &out,
+				    &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_non_null(strstr(e.msg, "virtual-network demo:vn1 (project)"));
+	/* after the port goes, the network can go */
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("vmi"), s_(vmi, "uuid"), &out, &e),
+			 0);
+	json_decref(out);
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("vn"), s_(vn, "uuid"), &out, &e),
+			 0);
+	json_decref(out);
+	/* wrong kind in the URL: 404 */
+	assert_int_equal(api_get(&f->c, &admin, api_kind_find("vmi"), s_(proj, "uuid"), &out, &e),
+			 -1);
+	assert_int_equal(e.status, 404);
+	json_decref(proj);
+	json_decref(vn);
+	json_decref(vmi);
+}
+
+static void test_instance_ips(void **state)
+{
+	struct fx *f = *state;
+	base(f);
+	json_t *vn = NULL, *out;
+	struct api_err e;
+	assert_int_equal(api_list(&f->c, &admin, api_kind_find("vn"), &(struct api_list_req){ 0 },
+				  &out, &e), 0);
+	vn = json_incref(json_array_get(json_object_get(out, "items"), 0));
+	json_decref(out);
+	/* gateway defaulted to the first host, VNI and route targets assigned */
+	json_t *sn = json_array_get(json_object_get(vn, "subnets"), 0);
+	assert_string_equal(s_(sn, "gateway"), "10.1.0.1");
+	assert_int_equal(json_integer_value(json_object_get(vn, "vni")), API_VNI_AUTO_LO);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(vn,
+			    "route_target_import"), 0)), "target:64512:8000000");
+
+	json_t *a = mk(f, &admin, "iip", "{\"name\":\"a\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\"}");
+	assert_string_equal(s_(a, "address"), "10.1.0.10"); /* first of the pool */
+	assert_string_equal(s_(a, "subnet"), "10.1.0.0/24");
+	assert_string_equal(s_(a, "family"), "v4");
+	mk_bad(f, &admin, "iip", "{\"name\":\"b\",\"project\":\"demo\",\"virtual_network\":\"vn1\","
+	       "\"address\":\"10.1.0.10\"}", 409, "address", "taken by instance-ip demo:a");
+	mk_bad(f, &admin, "iip", "{\"name\":\"b\",\"project\":\"demo\",\"virtual_network\":\"vn1\","
+	       "\"address\":\"10.1.0.1\"}", 409, "address", "taken by virtual-network demo:vn1");
+	mk_bad(f, &admin, "iip", "{\"name\":\"b\",\"project\":\"demo\",\"virtual_network\":\"vn1\","
+	       "\"address\":\"10.2.0.5\"}", 400, "address",
+	       "outside the subnets of virtual-network demo:vn1 (10.1.0.0/24)");
+	mk_bad(f, &admin, "iip", "{\"name\":\"b\",\"project\":\"demo\",\"virtual_network\":\"vn1\","
+	       "\"address\":\"10.1.0.255\"}", 400, "address", "not a host address");
+	mk_bad(f, &admin, "iip", "{\"name\":\"b\",\"project\":\"demo\",\"virtual_network\":\"vn1\","
+	       "\"family\":\"v6\"}", 400, "virtual_network", "no v6 subnet");
+	json_t *b = mk(f, &admin, "iip", "{\"name\":\"b\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\",\"address\":\"10.1.0.5\"}");
+	/* delete releases: the next allocation gets a's address again */
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("iip"), s_(a, "uuid"), &out, &e), 0);
+	json_decref(out);
+	json_t *c = mk(f, &admin, "iip", "{\"name\":\"c\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\"}");
+	assert_string_equal(s_(c, "address"), "10.1.0.10");
+	/* an update keeps the address unless it names another */
+	char body[512];
+	snprintf(body, sizeof(body), "{\"name\":\"c\",\"project\":\"demo\",\"virtual_network\":"
+		 "\"vn1\",\"version\":%lld}", (long long)json_integer_value(json_object_get(c,
+		 "version")));
+	assert_int_equal(api_update(&f->c, &admin, api_kind_find("iip"), s_(c, "uuid"), body,
+				    strlen(body), &out, &e), 0);
+	assert_string_equal(s_(out, "address"), "10.1.0.10");
+	json_decref(out);
+	/* a subnet in use cannot be removed from the network */
+	snprintf(body, sizeof(body), "{\"name\":\"vn1\",\"project\":\"demo\",\"subnets\":"
+		 "[{\"cidr\":\"10.9.0.0/24\"}]}");
+	assert_int_equal(api_update(&f->c, &admin, api_kind_find("vn"), s_(vn, "uuid"), body,
+				    strlen(body), &out, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "subnets");
+	assert_non_null(strstr(e.msg, "in use by instance-ip"));
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(vn);
+}
+
+struct worker {
+	struct fx *f;
+	int id;
+	char addrs[25][64];
+	int n;
+};
+
+#define THREADS 8
+#define PER_THREAD 25
+
+static void *alloc_worker(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < PER_THREAD; i++) {
+		char body[256];
+		struct api_err e;
+		json_t *o;
+		snprintf(body, sizeof(body), "{\"name\":\"w%d-%d\",\"project\":\"demo\","
+			 "\"virtual_network\":\"demo:vn1\"}", w->id, i);
+		if (api_create(&w->f->c, &admin, api_kind_find("iip"), body, strlen(body), &o,
+			       &e) < 0)
+			return NULL;
+		snprintf(w->addrs[w->n++], 64, "%s", s_(o, "address"));
+		json_decref(o);
+	}
+	return NULL;
+}
+
+static void test_concurrent_allocation(void **state)
+{
+	struct fx *f = *state;
+	base(f);
+	pthread_t t[THREADS];
+	struct worker w[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .f = f, .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, alloc_worker, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	/* every request got an address, and no address twice */
+	char all[THREADS * PER_THREAD][64];
+	int n = 0;
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(w[i].n, PER_THREAD);
+		for (int j = 0; j < w[i].n; j++)
+			memcpy(all[n++], w[i].addrs[j], 64);
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (strcmp(all[i], all[j]) == 0)
+				fail_msg("%s allocated twice", all[i]);
+	/* the pool 10.1.0.10-250 has 241 addresses: 200 used, 41 left */
+	for (int i = 0; i < 41; i++) {
+		char body[128];
+		snprintf(body, sizeof(body), "{\"name\":\"x%d\",\"project\":\"demo\","
+			 "\"virtual_network\":\"vn1\"}", i);
+		json_decref(mk(f, &admin, "iip", body));
+	}
+	mk_bad(f, &admin, "iip", "{\"name\":\"full\",\"project\":\"demo\",\"virtual_network\":"
+	       "\"vn1\"}", 409, "address", "no free address left");
+}
+
+static void test_unique_ids(void **state)
+{
+	struct fx *f = *state;
+	base(f);
+	json_t *vn2 = mk(f, &admin, "vn", "{\"name\":\"vn2\",\"project\":\"demo\"}");
+	assert_int_equal(json_integer_value(json_object_get(vn2, "vni")), API_VNI_AUTO_LO + 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(vn2,
+			    "route_target_export"), 0)), "target:64512:8000001");
+	mk_bad(f, &admin, "vn", "{\"name\":\"vn3\",\"project\":\"demo\",\"vni\":4097}", 409, "vni",
+	       "VNI 4097 is already taken by virtual-network demo:vn2");
+	mk_bad(f, &admin, "vn", "{\"name\":\"vn3\",\"project\":\"demo\",\"route_target_import\":"
+	       "[\"target:64512:8000000\"]}", 409, "route_target_import[0]", "demo:vn1");
+	/* route targets outside the auto range may be shared on purpose */
+	json_decref(mk(f, &admin, "vn", "{\"name\":\"vn3\",\"project\":\"demo\","
+		       "\"route_target_import\":[\"target:64512:100\"]}"));
+	json_decref(mk(f, &admin, "vn", "{\"name\":\"vn4\",\"project\":\"demo\","
+		       "\"route_target_import\":[\"target:64512:100\"]}"));
+	json_t *p1 = mk(f, &admin, "vmi", "{\"name\":\"p1\",\"project\":\"demo\","
+			"\"virtual_network\":\"vn1\"}");
+	json_t *p2 = mk(f, &admin, "vmi", "{\"name\":\"p2\",\"project\":\"demo\","
+			"\"virtual_network\":\"vn1\",\"mac\":\"02:AA:00:00:00:01\"}");
+	assert_string_equal(s_(p1, "mac"), "02:74:65:00:00:00");
+	assert_string_equal(s_(p2, "mac"), "02:aa:00:00:00:01");
+	mk_bad(f, &admin, "vmi", "{\"name\":\"p3\",\"project\":\"demo\",\"virtual_network\":"
+	       "\"vn1\",\"mac\":\"02:aa:00:00:00:01\"}", 409, "mac", "virtual-machine-interface "
+	       "demo:p2");
+	json_decref(vn2);
+	json_decref(p1);
+	json_decref(p2);
+}
+
+static void test_versions(void **state)
+{
+	struct fx *f = *state;
+	base(f);
+	json_t *p = mk(f, &admin, "vmi", "{\"name\":\"p1\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\",\"node\":\"n1\"}");
+	long long v = (long long)json_integer_value(json_object_get(p, "version"));
+	char body[256];
+	struct api_err e;
+	json_t *out;
+	const struct api_kind *k = api_kind_find("vmi");
+	snprintf(body, sizeof(body), "{\"name\":\"p1\",\"project\":\"demo\",\"virtual_network\":"
+		 "\"vn1\",\"node\":\"n2\",\"version\":%lld}", v);
+	assert_int_equal(api_update(&f->c, &admin, k, s_(p, "uuid"), body, strlen(body), &out, &e),
+			 0);
+	assert_true(json_integer_value(json_object_get(out, "version")) > v);
+	assert_string_equal(s_(out, "mac"), s_(p, "mac")); /* allocated value kept */
+	json_decref(out);
+	/* the same version again is stale now */
+	int64_t before = api_revision(&f->c);
+	assert_int_equal(api_update(&f->c, &admin, k, s_(p, "uuid"), body, strlen(body), &out, &e),
+			 -1);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "version");
+	assert_non_null(strstr(e.msg, "changed since you read it"));
+	assert_int_equal(api_revision(&f->c), before);
+	/* an update that changes nothing writes nothing (watchers see no event) */
+	assert_int_equal(api_get(&f->c, &admin, k, s_(p, "uuid"), &out, &e), 0);
+	snprintf(body, sizeof(body), "{\"name\":\"p1\",\"project\":\"demo\",\"virtual_network\":"
+		 "\"vn1\",\"node\":\"n2\",\"version\":%lld}",
+		 (long long)json_integer_value(json_object_get(out, "version")));
+	json_decref(out);
+	assert_int_equal(api_update(&f->c, &admin, k, s_(p, "uuid"), body, strlen(body), &out, &e),
+			 0);
+	json_decref(out);
+	assert_int_equal(api_revision(&f->c), before);
+	/* renaming is not an update */
+	snprintf(body, sizeof(body), "{\"name\":\"p9\",\"project\":\"demo\",\"virtual_network\":"
+		 "\"vn1\"}");
+	assert_int_equal(api_update(&f->c, &admin, k, s_(p, "uuid"), body, strlen(body), &out, &e),
+			 -1);
+	assert_int_equal(e.status, 400);
+	assert_string_equal(e.field, "name");
+	json_decref(p);
+}
+
+static void test_authorisation(void **state)
+{
+	struct fx *f = *state;
+	base(f);
+	mk_bad(f, &reader, "vn", "{\"name\":\"r\",\"project\":\"demo\"}", 403, "", "read-only");
+	mk_bad(f, &demo_admin, "vn", "{\"name\":\"r\",\"project\":\"other\"}", 403, "project",
+	       "token for project demo cannot change objects of project other");
+	mk_bad(f, &demo_admin, "project", "{\"name\":\"third\"}", 403, "", "cannot create");
+	mk_bad(f, &demo_admin, "vr", "{\"name\":\"n1\",\"fabric_address\":\"10.0.0.1\"}", 403, "",
+	       "global");
+	json_t *o = mk(f, &admin, "vn", "{\"name\":\"vo\",\"project\":\"other\"}");
+	/* a demo token cannot refer to other's network, read it, or delete it */
+	mk_bad(f, &demo_admin, "vmi", "{\"name\":\"p\",\"project\":\"demo\",\"virtual_network\":"
+	       "\"other:vo\"}", 403, "virtual_network", "cannot refer to objects of project other");
+	struct api_err e;
+	json_t *out;
+	assert_int_equal(api_get(&f->c, &demo_admin, api_kind_find("vn"), s_(o, "uuid"), &out, &e),
+			 -1);
+	assert_int_equal(e.status, 403);
+	assert_int_equal(api_delete(&f->c, &demo_admin, api_kind_find("vn"), s_(o, "uuid"), &out,
+				    &e), -1);
+	assert_int_equal(e.status, 403);
+	assert_int_equal(api_delete(&f->c, &reader, api_kind_find("vn"), s_(o, "uuid"), &out, &e),
+			 -1);
+	assert_int_equal(e.status, 403);
+	/* and lists only its own project */
+	assert_int_equal(api_list(&f->c, &demo_admin, api_kind_find("vn"),
+				  &(struct api_list_req){ 0 }, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+	json_decref(out);
+	json_decref(mk(f, &demo_admin, "vn", "{\"name\":\"mine\",\"project\":\"demo\"}"));
+	json_decref(o);
+}
+
+static void test_list_filters(void **state)
+{
+	struct fx *f = *state;
+	base(f);
+	json_decref(mk(f, &admin, "vn", "{\"name\":\"a\",\"project\":\"other\",\"labels\":"
+		       "{\"tier\":\"web\"}}"));
+	json_decref(mk(f, &admin, "vn", "{\"name\":\"b\",\"project\":\"demo\",\"labels\":"
+		       "{\"tier\":\"db\"}}"));
+	struct api_err e;
+	json_t *out;
+	const struct api_kind *k = api_kind_find("vn");
+	struct { struct api_list_req rq; size_t n; } cases[] = {
+		{ { 0 }, 3 },
+		{ { .project = "demo" }, 2 },
+		{ { .label = "tier=web" }, 1 },
+		{ { .label = "tier" }, 2 },
+		{ { .label = "tier=none" }, 0 },
+		{ { .fq_name = "demo:b" }, 1 },
+		{ { .name = "a" }, 1 },
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(api_list(&f->c, &admin, k, &cases[i].rq, &out, &e), 0);
+		if (json_array_size(json_object_get(out, "items")) != cases[i].n)
+			fail_msg("case %u: %zu items, wanted %zu", i,
+				 json_array_size(json_object_get(out, "items")), cases[i].n);
+		json_decref(out);
+	}
+	json_t *p = mk(f, &admin, "vmi", "{\"name\":\"p1\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\"}");
+	assert_int_equal(api_list(&f->c, &admin, api_kind_find("vmi"),
+				  &(struct api_list_req){ .parent = s_(p, "parent") }, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+	json_decref(out);
+	json_decref(p);
+}
+
+struct evs {
+	int64_t rev[256];
+	char type[256][12];
+	int n;
+};
+
+static int ev_cb(void *arg, int64_t rev, const char *type, const char *kind, const char *uuid,
+		 const char *body)
+{
+	struct evs *x = arg;
+	(void)kind;
+	(void)uuid;
+	(void)body;
+	x->rev[x->n] = rev;
+	snprintf(x->type[x->n], 12, "%s", type);
+	x->n++;
+	return 0;
+}
+
+static void test_events(void **state)
+{
+	struct fx *f = *state;
+	base(f); /* revisions 1..3 */
+	json_t *p = mk(f, &admin, "vmi", "{\"name\":\"p1\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\"}");
+	json_t *out;
+	struct api_err e;
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("vmi"), s_(p, "uuid"), &out, &e),
+			 0);
+	json_decref(out);
+	json_decref(p);
+	struct evs x = { 0 };
+	int64_t last;
+	assert_int_equal(api_events(&f->c, &admin, 2, 100, ev_cb, &x, &last, &e), 0);
+	assert_int_equal(x.n, 3);
+	assert_int_equal(x.rev[0], 3);
+	assert_string_equal(x.type[1], "ADDED");
+	assert_string_equal(x.type[2], "DELETED");
+	assert_int_equal(last, 5);
+	/* a project token does not see the other project's events, but its
+	 * cursor moves past them */
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(api_events(&f->c, &demo_admin, 0, 100, ev_cb, &x, &last, &e), 0);
+	assert_int_equal(x.n, 4); /* demo, vn1, vmi added + deleted; not "other" */
+	assert_int_equal(last, 5);
+	/* api_wait returns at once when the revision is already past */
+	assert_int_equal(api_wait(&f->c, 2, 1000), 5);
+	assert_int_equal(api_wait(&f->c, 5, 10), 5); /* times out */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_references, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_instance_ips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_allocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unique_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authorisation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

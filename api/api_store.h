@@ -1,0 +1,95 @@
+/*
+ * DOC: api_store.h — where tern-api keeps objects, references, allocations
+ * and the event log, behind one small table of operations so that SQLite
+ * (the default, api_store_sqlite.c) and etcd (next) are interchangeable.
+ *
+ * Model of a store:
+ *  - objects: JSON bodies keyed by UUID, unique by (kind, fq_name), with the
+ *    columns the filters need (project, parent);
+ *  - refs: who refers to whom (from_uuid, field, to_uuid), so a delete can be
+ *    refused naming the referrers;
+ *  - claims: (pool, integer value) -> owner UUID, the allocator's memory
+ *    (addresses, MACs, VNIs, route targets); released by owner;
+ *  - events: one row per write (revision, ADDED|MODIFIED|DELETED, kind, uuid,
+ *    the object), revisions global and strictly increasing, kept across
+ *    restarts, so a watch resumes from any revision.
+ *
+ * Every operation runs inside a transaction (begin/commit/rollback): writes
+ * are serialised, which is what makes allocation race-free. Operations
+ * return 0 or a negative errno; the texts in err say what to fix.
+ */
+#ifndef TERN_API_STORE_H
+#define TERN_API_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct api_store;
+
+struct api_filter {
+	const char *kind;     /* required */
+	const char *project;  /* NULL: any */
+	const char *parent;   /* parent UUID, NULL: any */
+	const char *fq_name;  /* NULL: any */
+	const char *name;     /* NULL: any */
+};
+
+/* Called per listed object (a borrowed reference); non-zero stops the list
+ * and is returned. */
+typedef int (*api_obj_cb)(void *arg, json_t *obj);
+/* Called per event, in revision order; body is the object's JSON text (after
+ * the write; for DELETED, the last state). Non-zero stops and is returned. */
+typedef int (*api_event_cb)(void *arg, int64_t rev, const char *type, const char *kind,
+			    const char *uuid, const char *body);
+
+struct api_store_ops {
+	const char *name;
+	void (*close)(struct api_store *s);
+	/* write=true serialises against every other writer. -EIO on failure. */
+	int (*begin)(struct api_store *s, bool write);
+	int (*commit)(struct api_store *s);
+	void (*rollback)(struct api_store *s);
+	/* *obj is a new reference; -ENOENT when absent. */
+	int (*get)(struct api_store *s, const char *uuid, json_t **obj);
+	int (*find)(struct api_store *s, const char *kind, const char *fq_name, json_t **obj);
+	int (*list)(struct api_store *s, const struct api_filter *f, api_obj_cb cb, void *arg);
+	/* Create or replace obj (needs uuid, kind, name, fq_name; project and
+	 * parent optional). Assigns the next revision, writes it to obj's
+	 * "version", replaces obj's refs with refs ([[field, to_uuid], ...]),
+	 * appends the event. -EEXIST when (kind, fq_name) belongs to another UUID. */
+	int (*put)(struct api_store *s, json_t *obj, json_t *refs, int64_t *rev);
+	/* Remove obj (by its uuid) and its refs, append a DELETED event. */
+	int (*del)(struct api_store *s, json_t *obj, int64_t *rev);
+	/* *out: new array of {"kind","uuid","fq_name","field"} referring to uuid. */
+	int (*referrers)(struct api_store *s, const char *uuid, json_t **out);
+	/* Claim value in pool for owner: 0 when free or already the owner's;
+	 * -EEXIST with holder (37 bytes) set when someone else holds it. */
+	int (*claim)(struct api_store *s, const char *pool, uint64_t value, const char *owner,
+		     char *holder);
+	/* Claim the lowest free value in [lo, hi]; -ENOSPC when none. */
+	int (*claim_free)(struct api_store *s, const char *pool, uint64_t lo, uint64_t hi,
+			  const char *owner, uint64_t *value);
+	/* Release every claim of owner. */
+	int (*release)(struct api_store *s, const char *owner);
+	/* Events with revision > since, at most limit, in order. */
+	int (*events)(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg);
+	/* The newest revision (0 in a new store). */
+	int (*revision)(struct api_store *s, int64_t *rev);
+};
+
+struct api_store {
+	const struct api_store_ops *ops;
+};
+
+/* Open the store named by target: "sqlite:PATH" or a plain PATH (SQLite;
+ * the file is created; ":memory:" for tests). Returns NULL with err filled
+ * (what failed and the path). */
+struct api_store *api_store_open(const char *target, char *err, size_t errlen);
+void api_store_close(struct api_store *s);
+
+/* The SQLite implementation (api_store_sqlite.c). */
+struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errlen);
+
+#endif /* TERN_API_STORE_H */

@@ -1,0 +1,503 @@
+/*
+ * DOC: api_store_sqlite.c — the default store: one SQLite file in WAL mode.
+ *
+ * One connection guarded by a mutex held for a whole transaction: tern-api's
+ * writes are short, and one writer at a time is what SQLite allows anyway;
+ * holding the mutex across BEGIN..COMMIT also makes "read the free values,
+ * then claim one" atomic without retry loops. synchronous=FULL: a write that
+ * was answered 201 survives a power cut, as the issue requires.
+ *
+ * The revision counter lives in its own row (meta), not in the events
+ * table, so that compacting old events later cannot make it go back.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_store.h"
+
+enum stmt {
+	S_GET, S_FIND, S_LIST, S_EXISTS_FQN, S_UPSERT, S_DEL, S_REFS_DEL, S_REFS_ADD,
+	S_REFERRERS, S_CLAIM_GET, S_CLAIM_ADD, S_CLAIM_GAP, S_RELEASE, S_EVENTS,
+	S_EVENT_ADD, S_REV_GET, S_REV_SET, N_STMT
+};
+
+static const char *const stmt_sql[N_STMT] = {
+	[S_GET] = "SELECT body FROM objects WHERE uuid=?1",
+	[S_FIND] = "SELECT body FROM objects WHERE kind=?1 AND fq_name=?2",
+	[S_LIST] = "SELECT body FROM objects WHERE kind=?1 AND (?2 IS NULL OR project=?2) AND "
+		   "(?3 IS NULL OR parent=?3) AND (?4 IS NULL OR fq_name=?4) AND "
+		   "(?5 IS NULL OR name=?5) ORDER BY fq_name",
+	[S_EXISTS_FQN] = "SELECT uuid FROM objects WHERE kind=?1 AND fq_name=?2",
+	[S_UPSERT] = "INSERT INTO objects(uuid, kind, fq_name, name, project, parent, version, body) "
+		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(uuid) DO UPDATE SET "
+		     "kind=?2, fq_name=?3, name=?4, project=?5, parent=?6, version=?7, body=?8",
+	[S_DEL] = "DELETE FROM objects WHERE uuid=?1",
+	[S_REFS_DEL] = "DELETE FROM refs WHERE from_uuid=?1",
+	[S_REFS_ADD] = "INSERT OR IGNORE INTO refs(from_uuid, field, to_uuid) VALUES(?1,?2,?3)",
+	[S_REFERRERS] = "SELECT o.kind, o.uuid, o.fq_name, r.field FROM refs r JOIN objects o "
+			"ON o.uuid = r.from_uuid WHERE r.to_uuid=?1 ORDER BY o.kind, o.fq_name",
+	[S_CLAIM_GET] = "SELECT owner FROM claims WHERE pool=?1 AND value=?2",
+	[S_CLAIM_ADD] = "INSERT INTO claims(pool, value, owner) VALUES(?1,?2,?3)",
+	/* the lowest taken value whose successor is free: successor is the gap */
+	[S_CLAIM_GAP] = "SELECT a.value + 1 FROM claims a WHERE a.pool=?1 AND a.value>=?2 AND "
+			"a.value<?3 AND NOT EXISTS (SELECT 1 FROM claims b WHERE b.pool=?1 AND "
+			"b.value=a.value+1) ORDER BY a.value LIMIT 1",
+	[S_RELEASE] = "DELETE FROM claims WHERE owner=?1",
+	[S_EVENTS] = "SELECT rev, type, kind, uuid, body FROM events WHERE rev>?1 ORDER BY rev "
+		     "LIMIT ?2",
+	[S_EVENT_ADD] = "INSERT INTO events(rev, type, kind, uuid, body) VALUES(?1,?2,?3,?4,?5)",
+	[S_REV_GET] = "SELECT value FROM meta WHERE key='revision'",
+	[S_REV_SET] = "INSERT INTO meta(key, value) VALUES('revision', ?1) "
+		      "ON CONFLICT(key) DO UPDATE SET value=?1",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS objects(uuid TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	" fq_name TEXT NOT NULL, name TEXT NOT NULL, project TEXT, parent TEXT,"
+	" version INTEGER NOT NULL, body TEXT NOT NULL, UNIQUE(kind, fq_name));"
+	"CREATE INDEX IF NOT EXISTS objects_project ON objects(kind, project);"
+	"CREATE INDEX IF NOT EXISTS objects_parent ON objects(parent);"
+	"CREATE TABLE IF NOT EXISTS refs(from_uuid TEXT NOT NULL, field TEXT NOT NULL,"
+	" to_uuid TEXT NOT NULL, PRIMARY KEY(from_uuid, field, to_uuid));"
+	"CREATE INDEX IF NOT EXISTS refs_to ON refs(to_uuid);"
+	"CREATE TABLE IF NOT EXISTS claims(pool TEXT NOT NULL, value INTEGER NOT NULL,"
+	" owner TEXT NOT NULL, PRIMARY KEY(pool, value));"
+	"CREATE INDEX IF NOT EXISTS claims_owner ON claims(owner);"
+	"CREATE TABLE IF NOT EXISTS events(rev INTEGER PRIMARY KEY, type TEXT NOT NULL,"
+	" kind TEXT NOT NULL, uuid TEXT NOT NULL, body TEXT NOT NULL);";
+
+struct sq_store {
+	struct api_store base; /* first: the generic code casts */
+	sqlite3 *db;
+	sqlite3_stmt *st[N_STMT];
+	pthread_mutex_t lock;
+	bool in_txn;
+};
+
+static struct sq_store *sq(struct api_store *s)
+{
+	return (struct sq_store *)s;
+}
+
+/* A prepared statement, reset and unbound for a new use. */
+static sqlite3_stmt *stmt(struct sq_store *q, enum stmt i)
+{
+	sqlite3_stmt *st = q->st[i];
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int exec(struct sq_store *q, const char *sql)
+{
+	return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static void sq_close(struct api_store *s)
+{
+	struct sq_store *q = sq(s);
+	for (int i = 0; i < N_STMT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+static int sq_begin(struct api_store *s, bool write)
+{
+	struct sq_store *q = sq(s);
+	pthread_mutex_lock(&q->lock);
+	/* IMMEDIATE takes the write lock now, so two processes on one file
+	 * cannot both read a free value and then both claim it. */
+	if (exec(q, write ? "BEGIN IMMEDIATE" : "BEGIN") < 0) {
+		pthread_mutex_unlock(&q->lock);
+		return -EIO;
+	}
+	q->in_txn = true;
+	return 0;
+}
+
+/* Statements left mid-step would keep the transaction's snapshot alive. */
+static void reset_all(struct sq_store *q)
+{
+	for (int i = 0; i < N_STMT; i++)
+		sqlite3_reset(q->st[i]);
+}
+
+static int sq_commit(struct api_store *s)
+{
+	struct sq_store *q = sq(s);
+	reset_all(q);
+	int rc = exec(q, "COMMIT");
+	if (rc < 0)
+		exec(q, "ROLLBACK");
+	q->in_txn = false;
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static void sq_rollback(struct api_store *s)
+{
+	struct sq_store *q = sq(s);
+	reset_all(q);
+	exec(q, "ROLLBACK");
+	q->in_txn = false;
+	pthread_mutex_unlock(&q->lock);
+}
+
+static int body_of(sqlite3_stmt *st, int col, json_t **obj)
+{
+	const char *txt = (const char *)sqlite3_column_text(st, col);
+	*obj = txt ? json_loads(txt, 0, NULL) : NULL;
+	return *obj ? 0 : -EIO;
+}
+
+static int one_body(sqlite3_stmt *st, json_t **obj)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	return body_of(st, 0, obj);
+}
+
+static int sq_get(struct api_store *s, const char *uuid, json_t **obj)
+{
+	sqlite3_stmt *st = stmt(sq(s), S_GET);
+	bind_text(st, 1, uuid);
+	return one_body(st, obj);
+}
+
+static int sq_find(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
+{
+	sqlite3_stmt *st = stmt(sq(s), S_FIND);
+	bind_text(st, 1, kind);
+	bind_text(st, 2, fq_name);
+	return one_body(st, obj);
+}
+
+static int sq_list(struct api_store *s, const struct api_filter *f, api_obj_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(sq(s), S_LIST);
+	bind_text(st, 1, f->kind);
+	bind_text(st, 2, f->project);
+	bind_text(st, 3, f->parent);
+	bind_text(st, 4, f->fq_name);
+	bind_text(st, 5, f->name);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o;
+		if (body_of(st, 0, &o) < 0)
+			return -EIO;
+		int r = cb(arg, o);
+		json_decref(o);
+		if (r)
+			return r;
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int get_rev(struct sq_store *q, int64_t *rev)
+{
+	sqlite3_stmt *st = stmt(q, S_REV_GET);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		*rev = 0;
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	*rev = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+/* Take the next revision and log the event: the two always go together. */
+static int add_event(struct sq_store *q, const char *type, json_t *obj, int64_t *rev)
+{
+	int64_t r;
+	if (get_rev(q, &r) < 0)
+		return -EIO;
+	r++;
+	json_object_set_new(obj, "version", json_integer(r));
+	char *body = json_dumps(obj, JSON_COMPACT);
+	if (!body)
+		return -ENOMEM;
+	sqlite3_stmt *st = stmt(q, S_REV_SET);
+	sqlite3_bind_int64(st, 1, r);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	if (rc == 0) {
+		st = stmt(q, S_EVENT_ADD);
+		sqlite3_bind_int64(st, 1, r);
+		bind_text(st, 2, type);
+		bind_text(st, 3, json_string_value(json_object_get(obj, "kind")));
+		bind_text(st, 4, json_string_value(json_object_get(obj, "uuid")));
+		sqlite3_bind_text(st, 5, body, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	}
+	free(body);
+	*rev = r;
+	return rc;
+}
+
+static const char *str_of(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+static int sq_put(struct api_store *s, json_t *obj, json_t *refs, int64_t *rev)
+{
+	struct sq_store *q = sq(s);
+	const char *uuid = str_of(obj, "uuid");
+	sqlite3_stmt *st = stmt(q, S_EXISTS_FQN);
+	bind_text(st, 1, str_of(obj, "kind"));
+	bind_text(st, 2, str_of(obj, "fq_name"));
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), uuid) != 0)
+		return -EEXIST;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	bool exists = false;
+	st = stmt(q, S_GET);
+	bind_text(st, 1, uuid);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -EIO;
+	exists = rc == SQLITE_ROW;
+
+	if ((rc = add_event(q, exists ? "MODIFIED" : "ADDED", obj, rev)) < 0)
+		return rc;
+	char *body = json_dumps(obj, JSON_COMPACT);
+	if (!body)
+		return -ENOMEM;
+	st = stmt(q, S_UPSERT);
+	bind_text(st, 1, uuid);
+	bind_text(st, 2, str_of(obj, "kind"));
+	bind_text(st, 3, str_of(obj, "fq_name"));
+	bind_text(st, 4, str_of(obj, "name"));
+	bind_text(st, 5, str_of(obj, "project"));
+	bind_text(st, 6, str_of(obj, "parent"));
+	sqlite3_bind_int64(st, 7, *rev);
+	sqlite3_bind_text(st, 8, body, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	free(body);
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	st = stmt(q, S_REFS_DEL);
+	bind_text(st, 1, uuid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	size_t i;
+	json_t *r;
+	json_array_foreach(refs, i, r) {
+		st = stmt(q, S_REFS_ADD);
+		bind_text(st, 1, uuid);
+		bind_text(st, 2, json_string_value(json_array_get(r, 0)));
+		bind_text(st, 3, json_string_value(json_array_get(r, 1)));
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return -EIO;
+	}
+	return 0;
+}
+
+static int sq_del(struct api_store *s, json_t *obj, int64_t *rev)
+{
+	struct sq_store *q = sq(s);
+	const char *uuid = str_of(obj, "uuid");
+	sqlite3_stmt *st = stmt(q, S_DEL);
+	bind_text(st, 1, uuid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	if (sqlite3_changes(q->db) == 0)
+		return -ENOENT;
+	st = stmt(q, S_REFS_DEL);
+	bind_text(st, 1, uuid);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	return add_event(q, "DELETED", obj, rev);
+}
+
+static int sq_referrers(struct api_store *s, const char *uuid, json_t **out)
+{
+	sqlite3_stmt *st = stmt(sq(s), S_REFERRERS);
+	bind_text(st, 1, uuid);
+	json_t *a = json_array();
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}",
+			"kind", (const char *)sqlite3_column_text(st, 0),
+			"uuid", (const char *)sqlite3_column_text(st, 1),
+			"fq_name", (const char *)sqlite3_column_text(st, 2),
+			"field", (const char *)sqlite3_column_text(st, 3)));
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return -EIO;
+	}
+	*out = a;
+	return 0;
+}
+
+static int sq_claim(struct api_store *s, const char *pool, uint64_t value, const char *owner,
+		    char *holder)
+{
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = stmt(q, S_CLAIM_GET);
+	bind_text(st, 1, pool);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		if (strcmp(h, owner) == 0)
+			return 0;
+		snprintf(holder, 37, "%s", h);
+		return -EEXIST;
+	}
+	if (rc != SQLITE_DONE)
+		return -EIO;
+	st = stmt(q, S_CLAIM_ADD);
+	bind_text(st, 1, pool);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
+	bind_text(st, 3, owner);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int sq_claim_free(struct api_store *s, const char *pool, uint64_t lo, uint64_t hi,
+			 const char *owner, uint64_t *value)
+{
+	struct sq_store *q = sq(s);
+	char holder[37];
+	if (lo > hi)
+		return -ENOSPC;
+	/* lo itself, unless anyone (the owner too) holds it: each call must
+	 * give the owner a new value */
+	sqlite3_stmt *st = stmt(q, S_CLAIM_GET);
+	bind_text(st, 1, pool);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		rc = sq_claim(s, pool, lo, owner, holder);
+		if (rc == 0)
+			*value = lo;
+		return rc;
+	}
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	st = stmt(q, S_CLAIM_GAP);
+	bind_text(st, 1, pool);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)hi);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOSPC;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	uint64_t v = (uint64_t)sqlite3_column_int64(st, 0);
+	rc = sq_claim(s, pool, v, owner, holder);
+	if (rc == 0)
+		*value = v;
+	return rc;
+}
+
+static int sq_release(struct api_store *s, const char *owner)
+{
+	sqlite3_stmt *st = stmt(sq(s), S_RELEASE);
+	bind_text(st, 1, owner);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int sq_events(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(sq(s), S_EVENTS);
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int(st, 2, limit);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = cb(arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+			   (const char *)sqlite3_column_text(st, 2),
+			   (const char *)sqlite3_column_text(st, 3),
+			   (const char *)sqlite3_column_text(st, 4));
+		if (r)
+			return r;
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int sq_revision(struct api_store *s, int64_t *rev)
+{
+	return get_rev(sq(s), rev);
+}
+
+static const struct api_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.get = sq_get,
+	.find = sq_find,
+	.list = sq_list,
+	.put = sq_put,
+	.del = sq_del,
+	.referrers = sq_referrers,
+	.claim = sq_claim,
+	.claim_free = sq_claim_free,
+	.release = sq_release,
+	.events = sq_events,
+	.revision = sq_revision,
+};
+
+struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errlen)
+{
+	struct sq_store *q = calloc(1, sizeof(*q));
+	if (!q) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	q->base.ops = &sqlite_ops;
+	pthread_mutex_init(&q->lock, NULL);
+	/* NOMUTEX: our own mutex serialises every use of the connection. */
+	int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open the SQLite store: %s (is the directory "
+			 "there and writable?)", path, q->db ? sqlite3_errmsg(q->db) :
+			 sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(q->db, 10000);
+	char *msg = NULL;
+	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "PRAGMA foreign_keys=OFF;", NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(q->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot set up the store: %s (not a tern-api store?)",
+			 path, msg ? msg : sqlite3_errmsg(q->db));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	for (int i = 0; i < N_STMT; i++) {
+		if (sqlite3_prepare_v2(q->db, stmt_sql[i], -1, &q->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i,
+				 sqlite3_errmsg(q->db));
+			goto fail;
+		}
+	}
+	return &q->base;
+fail:
+	sq_close(&q->base);
+	return NULL;
+}

@@ -1,0 +1,401 @@
+/*
+ * DOC: bgp_conf.c — see bgp_conf.h. One line is split into words; the first
+ * word is the key, looked up in the global or the neighbor key table. No
+ * include, no quoting, no continuation: a file one can read at a glance.
+ */
+#include "bgp_conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pctx {
+	struct bgp_conf *c;
+	struct bgp_conf_neighbor *nb;   /* current [neighbor] section, NULL: global */
+	const char *name;
+	int line;
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct pctx *p, const char *fmt, ...)
+{
+	int n = snprintf(p->err, p->errlen, "%s:%d: ", p->name, p->line);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < p->errlen)
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_u32(struct pctx *p, const char *key, const char *s, uint32_t min, uint32_t max,
+		     uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return fail(p, "%s: '%s' is not a number from %u to %u", key, s, min, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_id(struct pctx *p, const char *key, const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1 || a.s_addr == 0)
+		return fail(p, "%s: '%s' is not a non-zero IPv4 address (a.b.c.d)", key, s);
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+static int parse_addr(struct pctx *p, const char *key, const char *s, uint16_t port,
+		      struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return fail(p, "%s: '%s' is not an IPv4 or IPv6 address", key, s);
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+#define MAXW 12
+
+struct key {
+	const char *name;
+	int min_args, max_args;
+	int (*fn)(struct pctx *p, int n, char **w);
+};
+
+/* ---- global keys ---- */
+
+static int k_router_id(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	return parse_id(p, w[0], w[1], &p->c->router_id);
+}
+
+static int k_as(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	uint32_t *dst = p->nb ? &p->nb->as : &p->c->as;
+	return parse_u32(p, w[0], w[1], 1, UINT32_MAX, dst);
+}
+
+static int k_cluster_id(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	return parse_id(p, w[0], w[1], &p->c->cluster_id);
+}
+
+static int k_listen(struct pctx *p, int n, char **w)
+{
+	struct bgp_conf *c = p->c;
+	if (c->n_listen == BGP_CONF_MAX_LISTEN)
+		return fail(p, "listen: at most %d addresses", BGP_CONF_MAX_LISTEN);
+	uint32_t port = BGP_DEFAULT_PORT;
+	if (n == 3 && parse_u32(p, "listen port", w[2], 1, 65535, &port) < 0)
+		return -EINVAL;
+	int i = c->n_listen;
+	if (parse_addr(p, w[0], w[1], (uint16_t)port, &c->listen[i], &c->listen_len[i]) < 0)
+		return -EINVAL;
+	c->n_listen++;
+	return 0;
+}
+
+static int k_hold(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	uint32_t v;
+	if (parse_u32(p, w[0], w[1], 0, 65535, &v) < 0)
+		return -EINVAL;
+	if (v == 1 || v == 2)
+		return fail(p, "hold-time: 0 or at least 3 seconds (RFC 4271)");
+	if (p->nb)
+		p->nb->hold = (uint16_t)v;
+	else
+		p->c->hold = (uint16_t)v;
+	return 0;
+}
+
+static int k_connretry(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	uint32_t v;
+	if (parse_u32(p, w[0], w[1], 1, 3600, &v) < 0)
+		return -EINVAL;
+	p->c->connretry = (uint16_t)v;
+	return 0;
+}
+
+static int k_ctl(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	if (strlen(w[1]) >= sizeof(p->c->ctl_sock))
+		return fail(p, "control-socket: path longer than %zu bytes",
+			    sizeof(p->c->ctl_sock) - 1);
+	snprintf(p->c->ctl_sock, sizeof(p->c->ctl_sock), "%s", w[1]);
+	return 0;
+}
+
+static int k_log(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	static const char *const lv[] = { "error", "warn", "info", "debug" };
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcmp(w[1], lv[i]) == 0) {
+			snprintf(p->c->log_level, sizeof(p->c->log_level), "%s", w[1]);
+			return 0;
+		}
+	}
+	return fail(p, "log-level: '%s' (use error, warn, info or debug)", w[1]);
+}
+
+/* ---- neighbor keys ---- */
+
+static int k_port(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	uint32_t v;
+	if (parse_u32(p, w[0], w[1], 1, 65535, &v) < 0)
+		return -EINVAL;
+	set_port(&p->nb->addr, (uint16_t)v);
+	return 0;
+}
+
+static int k_local(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	if (parse_addr(p, w[0], w[1], 0, &p->nb->local, &p->nb->local_len) < 0)
+		return -EINVAL;
+	if (p->nb->local.ss_family != p->nb->addr.ss_family)
+		return fail(p, "local-address %s: not of the neighbor's address family", w[1]);
+	return 0;
+}
+
+static int k_families(struct pctx *p, int n, char **w)
+{
+	p->nb->afs = 0;
+	for (int i = 1; i < n; i++) {
+		int af = bgp_af_by_name(w[i]);
+		if (af < 0)
+			return fail(p, "families: unknown family '%s' (ipv4, ipv6, vpnv4, vpnv6)",
+				    w[i]);
+		p->nb->afs |= BGP_AF_BIT(af);
+	}
+	return 0;
+}
+
+static int k_passive(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	(void)w;
+	p->nb->passive = true;
+	return 0;
+}
+
+static int k_rr_client(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	(void)w;
+	p->nb->rr_client = true;
+	return 0;
+}
+
+static const struct key global_keys[] = {
+	{ "router-id", 1, 1, k_router_id }, { "as", 1, 1, k_as },
+	{ "cluster-id", 1, 1, k_cluster_id }, { "listen", 1, 2, k_listen },
+	{ "hold-time", 1, 1, k_hold }, { "connect-retry", 1, 1, k_connretry },
+	{ "control-socket", 1, 1, k_ctl }, { "log-level", 1, 1, k_log },
+	{ NULL, 0, 0, NULL },
+};
+
+static const struct key nb_keys[] = {
+	{ "as", 1, 1, k_as }, { "port", 1, 1, k_port }, { "local-address", 1, 1, k_local },
+	{ "families", 1, BGP_AF_COUNT, k_families }, { "passive", 0, 0, k_passive },
+	{ "rr-client", 0, 0, k_rr_client }, { "hold-time", 1, 1, k_hold },
+	{ NULL, 0, 0, NULL },
+};
+
+static int section(struct pctx *p, char *line)
+{
+	char *end = strchr(line, ']');
+	if (!end || end[1])
+		return fail(p, "a section is written [neighbor ADDRESS]");
+	*end = 0;
+	char addr[64];
+	if (sscanf(line + 1, "neighbor %63s", addr) != 1)
+		return fail(p, "unknown section '%s' (only [neighbor ADDRESS])", line + 1);
+	struct bgp_conf *c = p->c;
+	if (c->n_nb == BGP_MAX_PEERS)
+		return fail(p, "at most %d neighbors", BGP_MAX_PEERS);
+	struct bgp_conf_neighbor *nb = &c->nb[c->n_nb];
+	memset(nb, 0, sizeof(*nb));
+	if (parse_addr(p, "neighbor", addr, BGP_DEFAULT_PORT, &nb->addr, &nb->addr_len) < 0)
+		return -EINVAL;
+	for (int i = 0; i < c->n_nb; i++)
+		if (strcmp(c->nb[i].name, addr) == 0)
+			return fail(p, "neighbor %s is already defined at line %d", addr,
+				    c->nb[i].line);
+	snprintf(nb->name, sizeof(nb->name), "%s", addr);
+	nb->afs = BGP_AF_BIT(BGP_AF_IPV4);
+	nb->line = p->line;
+	c->n_nb++;
+	p->nb = nb;
+	return 0;
+}
+
+static int one_line(struct pctx *p, char *line)
+{
+	char *hash = strchr(line, '#');
+	if (hash)
+		*hash = 0;
+	char *w[MAXW + 1];
+	int n = 0;
+	char *save = NULL;
+	for (char *s = strtok_r(line, " \t\r", &save); s; s = strtok_r(NULL, " \t\r", &save)) {
+		if (n == MAXW + 1)
+			return fail(p, "too many words");
+		w[n++] = s;
+	}
+	if (n == 0)
+		return 0;
+	if (w[0][0] == '[') {
+		if (n != 2)
+			return fail(p, "a section is written [neighbor ADDRESS]");
+		char joined[128];
+		snprintf(joined, sizeof(joined), "%s %s", w[0], w[1]);
+		return section(p, joined);
+	}
+	const struct key *k = p->nb ? nb_keys : global_keys;
+	for (; k->name; k++) {
+		if (strcmp(k->name, w[0]) != 0)
+			continue;
+		if (n - 1 < k->min_args || n - 1 > k->max_args)
+			return fail(p, "%s takes %d to %d values, not %d", k->name, k->min_args,
+				    k->max_args, n - 1);
+		return k->fn(p, n, w);
+	}
+	return fail(p, "unknown key '%s'%s", w[0],
+		    p->nb ? " in a [neighbor] section" : " (global keys come before any [neighbor])");
+}
+
+int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
+		   size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->hold = BGP_DEFAULT_HOLD;
+	c->connretry = BGP_DEFAULT_CONNRETRY;
+	snprintf(c->ctl_sock, sizeof(c->ctl_sock), "%s", BGP_DEFAULT_CTL_SOCK);
+	snprintf(c->log_level, sizeof(c->log_level), "info");
+	struct pctx p = { .c = c, .name = name, .err = err, .errlen = errlen };
+	const char *s = text;
+	while (*s) {
+		p.line++;
+		const char *nl = strchr(s, '\n');
+		size_t len = nl ? (size_t)(nl - s) : strlen(s);
+		char line[512];
+		if (len >= sizeof(line))
+			return fail(&p, "line longer than %zu bytes", sizeof(line) - 1);
+		memcpy(line, s, len);
+		line[len] = 0;
+		if (one_line(&p, line) < 0)
+			return -EINVAL;
+		s += len + (nl ? 1 : 0);
+	}
+	p.line++;
+	if (!c->router_id)
+		return fail(&p, "router-id is missing");
+	if (!c->as)
+		return fail(&p, "as (the local AS) is missing");
+	if (!c->cluster_id)
+		c->cluster_id = c->router_id;
+	for (int i = 0; i < c->n_nb; i++) {
+		struct bgp_conf_neighbor *nb = &c->nb[i];
+		if (!nb->as) {
+			p.line = nb->line;
+			return fail(&p, "neighbor %s: as is missing", nb->name);
+		}
+		if (!nb->hold)
+			nb->hold = c->hold;
+	}
+	return 0;
+}
+
+int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	char *text = NULL;
+	size_t cap = 0, len = 0;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			char *t = realloc(text, cap);
+			if (!t) {
+				free(text);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return -ENOMEM;
+			}
+			text = t;
+		}
+		memcpy(text + len, buf, n);
+		len += n;
+	}
+	int rerr = ferror(f);
+	fclose(f);
+	if (rerr) {
+		free(text);
+		snprintf(err, errlen, "%s: read error", path);
+		return -EIO;
+	}
+	int rc = bgp_conf_parse(c, path, text ? text : "", err, errlen);
+	free(text);
+	return rc;
+}
+
+const char *bgp_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	}
+	return buf;
+}

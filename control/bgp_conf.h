@@ -1,0 +1,63 @@
+/*
+ * DOC: bgp_conf.h — the tern-control configuration file: "key value" lines,
+ * then one [neighbor ADDRESS] section per peer. Small and strict: every error
+ * names file:line and what was expected. Format: docs/ARCHITECTURE.md
+ * (tern-control).
+ */
+#ifndef TERN_BGP_CONF_H
+#define TERN_BGP_CONF_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bgp_rib.h"
+
+#define BGP_CONF_MAX_LISTEN 4
+#define BGP_DEFAULT_PORT 179
+#define BGP_DEFAULT_HOLD 90
+#define BGP_DEFAULT_CONNRETRY 5
+#define BGP_DEFAULT_CTL_SOCK "/run/tern/control/ctl.sock"
+
+struct bgp_conf_neighbor {
+	struct sockaddr_storage addr;   /* with the port */
+	socklen_t addr_len;
+	struct sockaddr_storage local;  /* local-address (port 0); family 0 when unset */
+	socklen_t local_len;
+	uint32_t as;
+	uint32_t afs;                   /* BGP_AF_BIT of each family; default ipv4 */
+	uint16_t hold;
+	bool passive;
+	bool rr_client;
+	char name[64];                  /* the address as written */
+	int line;
+};
+
+struct bgp_conf {
+	uint32_t router_id;             /* host order */
+	uint32_t as;
+	uint32_t cluster_id;            /* default: router-id */
+	uint16_t hold, connretry;
+	struct sockaddr_storage listen[BGP_CONF_MAX_LISTEN];
+	socklen_t listen_len[BGP_CONF_MAX_LISTEN];
+	int n_listen;                   /* 0: 0.0.0.0 and :: port 179 */
+	char ctl_sock[108];
+	char log_level[16];
+	struct bgp_conf_neighbor nb[BGP_MAX_PEERS];
+	int n_nb;
+};
+
+/*
+ * Parse the text of a configuration (name is for messages). Returns 0, or
+ * -EINVAL with "file:line: what is wrong" in err.
+ */
+int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
+		   size_t errlen);
+/* Read and parse a file. Returns 0, -errno when it cannot be read, -EINVAL. */
+int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen);
+
+/* "a.b.c.d" or "[v6]" with the port: for logs. */
+const char *bgp_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+#endif /* TERN_BGP_CONF_H */

@@ -1,0 +1,97 @@
+/*
+ * DOC: bgp_daemon.h — the state of one tern-control process (internal to
+ * control/): configuration, RIB, peers and their TCP connections, the
+ * control socket. One struct, passed explicitly; no globals.
+ */
+#ifndef TERN_BGP_DAEMON_H
+#define TERN_BGP_DAEMON_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bgp_conf.h"
+#include "bgp_fsm.h"
+#include "bgp_msg.h"
+#include "bgp_rib.h"
+#include "tern_log.h"
+
+/* A TCP connection to a peer and its own FSM (RFC 4271 §6.8). */
+struct bgp_conn {
+	int fd;                      /* -1: none */
+	bool outgoing;               /* we initiated it */
+	bool connecting;             /* non-blocking connect() in progress */
+	struct bgp_fsm fsm;
+	struct bgp_open open;        /* the peer's OPEN, once received */
+	bool open_rcvd;
+	uint8_t rbuf[2 * BGP_MAX_MSG];
+	size_t rlen;
+	uint8_t *wbuf;               /* messages not yet written */
+	size_t wlen, woff, wcap;
+	int64_t t_connretry, t_hold, t_keepalive;   /* ms deadlines; 0: stopped */
+};
+
+/* Prefixes waiting to go out to one peer in one UPDATE. */
+#define BGP_BATCH 1024
+struct bgp_batch {
+	int af;                      /* -1: empty */
+	struct bgp_rattrs *attrs;    /* announcements: one reference; NULL: withdrawals */
+	size_t n, bytes;
+	struct bgp_nlri nlri[BGP_BATCH];
+};
+
+struct bgp_peer {
+	int idx;
+	const struct bgp_conf_neighbor *cfg;
+	struct bgp_conn conn[2];     /* [0] ours (active open), [1] the peer's */
+	int est;                     /* conn index in Established, -1 */
+	uint32_t afs;                /* negotiated families */
+	int64_t t_restart;           /* automatic start of conn[0], ms; 0: none */
+	int64_t up_since;            /* ms, when Established */
+	uint64_t msgs_in, msgs_out, updates_in, updates_out, flaps;
+	char last_error[200];
+	struct bgp_batch adv, wd;
+};
+
+#define BGP_CTL_CLIENTS 8
+struct bgp_ctl_client {
+	int fd;                      /* -1: free */
+	char req[256];
+	size_t rlen;
+	char *reply;                 /* malloc'd, NULL until the request is complete */
+	size_t reply_len, reply_off;
+};
+
+struct bgp_daemon {
+	struct tern_log log;
+	struct bgp_conf conf;
+	struct bgp_rib rib;
+	struct bgp_peer peers[BGP_MAX_PEERS];
+	int n_peers;
+	int lfd[BGP_CONF_MAX_LISTEN];
+	int n_lfd;
+	int ctl_fd;
+	struct bgp_ctl_client ctl[BGP_CTL_CLIENTS];
+	struct bgp_update upd;       /* scratch for the UPDATE being parsed */
+	uint8_t scratch[BGP_MAX_MSG];
+	volatile sig_atomic_t stop;  /* set by the signal handler */
+	int64_t started;
+};
+
+/* bgp_session.c */
+int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen);
+/* The poll loop, until d->stop. Returns 0, or -errno when poll fails. */
+int bgp_daemon_run(struct bgp_daemon *d);
+void bgp_daemon_free(struct bgp_daemon *d);
+int64_t bgp_now_ms(void);
+/* The state shown for a peer: the most advanced of its connections. */
+enum bgp_state bgp_peer_state(const struct bgp_peer *p);
+
+/* bgp_ctl.c: the control socket (one request line, one JSON reply). */
+int bgp_ctl_open(struct bgp_daemon *d, char *err, size_t errlen);
+void bgp_ctl_close(struct bgp_daemon *d);
+/* Accept and serve: called by the loop for readable/writable descriptors. */
+void bgp_ctl_accept(struct bgp_daemon *d);
+void bgp_ctl_io(struct bgp_daemon *d, struct bgp_ctl_client *c, short revents);
+
+#endif /* TERN_BGP_DAEMON_H */

@@ -1,0 +1,139 @@
+/*
+ * DOC: bgp_rib.h — routes: interned path attributes, one Loc-RIB table per
+ * address family, the Adj-RIB-In of each peer, best-path selection (RFC 4271
+ * §9.1.2 with RFC 4456's tie-breaks) and the export rules of a route
+ * reflector (RFC 4456 §8).
+ *
+ * Layout: a destination (struct bgp_dest, one per prefix and family) holds
+ * one path per peer that sent it; a peer's Adj-RIB-In is the list of its
+ * paths (linked through the paths), so flushing a peer is a walk of its own
+ * routes. Attributes are interned: paths with the same attributes share one
+ * refcounted copy, and the session uses the pointer to pack prefixes with the
+ * same attributes into one UPDATE. Adj-RIB-Out is one bit per peer in each
+ * destination ("advertised to"), enough to send withdrawals exactly once.
+ *
+ * Routing instances (per virtual network tables, RT import/export) come in
+ * the next slice: they will be further struct bgp_table sets fed by the same
+ * paths; nothing here assumes a single table per family.
+ */
+#ifndef TERN_BGP_RIB_H
+#define TERN_BGP_RIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bgp_msg.h"
+
+#define BGP_MAX_PEERS 64   /* Adj-RIB-Out is a 64-bit mask per destination */
+#define BGP_DEFAULT_LOCAL_PREF 100
+
+struct bgp_rattrs {                  /* interned attributes */
+	struct bgp_rattrs *hnext;
+	uint32_t hash, refcnt;
+	struct bgp_attrs a;          /* byte views point into data */
+	uint8_t data[];
+};
+
+struct bgp_dest;
+
+struct bgp_path {
+	struct bgp_path *next;       /* the destination's paths */
+	struct bgp_path *pprev, *pnext; /* the peer's Adj-RIB-In */
+	struct bgp_dest *dest;
+	struct bgp_rattrs *attrs;
+	uint32_t label;
+	uint16_t peer;
+	bool stale;                  /* graceful restart (later slice) */
+};
+
+struct bgp_dest {
+	struct bgp_dest *hnext;
+	struct bgp_dest *dnext;      /* dirty list */
+	struct bgp_prefix p;
+	struct bgp_path *paths;
+	struct bgp_path *best;
+	uint64_t adv;                /* Adj-RIB-Out: peers that have it */
+	bool dirty;
+};
+
+struct bgp_table {
+	struct bgp_dest **b;
+	uint32_t nb, count;
+};
+
+/* What selection and export need to know about a peer. */
+struct bgp_rib_peer {
+	bool used;
+	bool ebgp;
+	bool rr_client;
+	uint32_t as;
+	uint32_t router_id;          /* from its OPEN, host order */
+	uint8_t addr[16];            /* IPv4 as ::ffff:a.b.c.d, for the last tie-break */
+	struct bgp_path *paths;      /* Adj-RIB-In */
+	uint32_t count[BGP_AF_COUNT];
+};
+
+struct bgp_rib {
+	uint32_t local_as, router_id, cluster_id;
+	struct bgp_table t[BGP_AF_COUNT];
+	struct bgp_rattrs **ab;      /* attribute intern table */
+	uint32_t anb, acount;
+	struct bgp_rib_peer peers[BGP_MAX_PEERS];
+	struct bgp_dest *dirty, *dirty_tail;
+};
+
+/* Returns 0 or -ENOMEM. */
+int bgp_rib_init(struct bgp_rib *rib, uint32_t local_as, uint32_t router_id, uint32_t cluster_id);
+/* Frees every destination, path and attribute. */
+void bgp_rib_free(struct bgp_rib *rib);
+
+/* One reference to the interned copy of a (fields of absent attributes are
+ * ignored). NULL when out of memory. */
+struct bgp_rattrs *bgp_rib_intern(struct bgp_rib *rib, const struct bgp_attrs *a);
+void bgp_rib_unref(struct bgp_rib *rib, struct bgp_rattrs *ra);
+
+/* Add or replace the path of peer for n (label and attributes a). Marks the
+ * destination dirty. Returns 0 or -ENOMEM. */
+int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
+		   const struct bgp_attrs *a);
+/* Remove the path of peer for p, if any. Returns 1 when one was removed. */
+int bgp_rib_withdraw(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix *p);
+/* Remove every path of peer (session down). Returns how many. */
+unsigned bgp_rib_peer_flush(struct bgp_rib *rib, uint16_t peer);
+
+struct bgp_dest *bgp_rib_lookup(struct bgp_rib *rib, const struct bgp_prefix *p);
+/* The next dirty destination (taken off the list), NULL when none. */
+struct bgp_dest *bgp_rib_dirty_pop(struct bgp_rib *rib);
+/* Free d when it has no path and no peer holds it (after its withdrawals
+ * went out). */
+void bgp_rib_dest_gc(struct bgp_rib *rib, struct bgp_dest *d);
+
+/* Walk a family's table; stops early when fn returns non-zero (returned). */
+int bgp_rib_walk(struct bgp_rib *rib, int af, int (*fn)(struct bgp_dest *d, void *arg),
+		 void *arg);
+
+/* Negative when path a is better than b (RFC 4271 §9.1.2.2, RFC 4456 §9). */
+int bgp_path_cmp(const struct bgp_rib *rib, const struct bgp_path *a, const struct bgp_path *b);
+
+/*
+ * Export rule and attribute rewrite for path p towards peer `to`:
+ * - never back to the peer it came from;
+ * - iBGP to iBGP only as a route reflector: from a client to everyone, from
+ *   a non-client to clients only; ORIGINATOR_ID set when absent, our cluster
+ *   id prepended to CLUSTER_LIST;
+ * - to eBGP: our AS prepended, LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST
+ *   removed; the next hop is kept (route-server behaviour: the label belongs
+ *   to the next hop, tern forwards nothing);
+ * - from eBGP to iBGP: LOCAL_PREF 100 when absent.
+ * Returns true and fills out (byte views in scratch, at least BGP_MAX_MSG
+ * bytes) when the path is to be advertised.
+ */
+bool bgp_rib_export(const struct bgp_rib *rib, const struct bgp_path *p, uint16_t to,
+		    struct bgp_attrs *out, uint8_t *scratch);
+
+/* RFC 4456 §8 loop checks on a path received from an iBGP peer: true when
+ * it carries our router id as ORIGINATOR_ID or our cluster id in
+ * CLUSTER_LIST, or (from eBGP) our AS in AS_PATH. */
+bool bgp_rib_is_loop(const struct bgp_rib *rib, uint16_t from, const struct bgp_attrs *a);
+
+#endif /* TERN_BGP_RIB_H */

@@ -1,0 +1,159 @@
+/* DOC: bgp_rib_test.c — interning, best path, Adj-RIB-In flush, reflection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bgp_rib.h"
+
+static struct bgp_rib R;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (bgp_rib_init(&R, 65000, 0x0a000001, 0x0a000001) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		R.peers[i].used = true;
+		R.peers[i].as = 65000;
+		R.peers[i].router_id = 0x0a000010u + (uint32_t)i;
+		R.peers[i].addr[15] = (uint8_t)(i + 1);
+		R.peers[i].rr_client = true;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	bgp_rib_free(&R);
+	return 0;
+}
+
+static struct bgp_attrs base(uint32_t lp)
+{
+	struct bgp_attrs a = { .has = BGP_HAS(BGP_ATTR_ORIGIN) | BGP_HAS(BGP_ATTR_AS_PATH) |
+				      BGP_HAS(BGP_ATTR_LOCAL_PREF),
+			       .local_pref = lp, .nh_len = 4, .nh = { 10, 0, 0, 2 } };
+	return a;
+}
+
+static struct bgp_nlri vpn(uint8_t third)
+{
+	struct bgp_nlri n = { .p = { .af = BGP_AF_VPNV4, .plen = 24, .rd = { 0, 0, 0, 1, 0, 0, 0, 1 },
+				     .addr = { 10, 2, third } }, .label = 100 };
+	return n;
+}
+
+static void test_intern_shares(void **state)
+{
+	(void)state;
+	struct bgp_attrs a = base(100), b = base(100);
+	a.med = 77; /* MED absent: the value must not matter */
+	struct bgp_rattrs *x = bgp_rib_intern(&R, &a), *y = bgp_rib_intern(&R, &b);
+	assert_ptr_equal(x, y);
+	assert_int_equal(x->refcnt, 2);
+	b.local_pref = 200;
+	struct bgp_rattrs *z = bgp_rib_intern(&R, &b);
+	assert_ptr_not_equal(x, z);
+	bgp_rib_unref(&R, x);
+	bgp_rib_unref(&R, y);
+	bgp_rib_unref(&R, z);
+	assert_int_equal(R.acount, 0);
+}
+
+static void test_best_path_and_flush(void **state)
+{
+	(void)state;
+	struct bgp_nlri n = vpn(0);
+	struct bgp_attrs lo = base(100), hi = base(200);
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &lo), 0);
+	assert_int_equal(bgp_rib_update(&R, 1, &n, &hi), 0);
+	struct bgp_dest *d = bgp_rib_lookup(&R, &n.p);
+	assert_non_null(d);
+	assert_int_equal(d->best->peer, 1); /* higher LOCAL_PREF */
+	/* equal attributes: the lower router id (peer 0) wins */
+	assert_int_equal(bgp_rib_update(&R, 1, &n, &lo), 0);
+	assert_int_equal(d->best->peer, 0);
+	/* shorter AS_PATH beats it */
+	uint8_t asp[6] = { 2, 1, 0, 0, 0xfd, 0xe9 };
+	struct bgp_attrs longer = base(100);
+	longer.as_path = (struct bgp_bytes){ asp, 6 };
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &longer), 0);
+	assert_int_equal(d->best->peer, 1);
+	assert_int_equal(R.peers[0].count[BGP_AF_VPNV4], 1);
+	assert_int_equal(bgp_rib_peer_flush(&R, 1), 1);
+	assert_int_equal(d->best->peer, 0);
+	assert_int_equal(bgp_rib_withdraw(&R, 0, &n.p), 1);
+	assert_null(d->paths);
+	while ((d = bgp_rib_dirty_pop(&R)))
+		bgp_rib_dest_gc(&R, d);
+	assert_null(bgp_rib_lookup(&R, &n.p));
+	assert_int_equal(R.acount, 0);
+}
+
+/* RFC 4456: client to client with ORIGINATOR_ID and CLUSTER_LIST; not back
+ * to the sender; non-client to non-client not at all; loops detected. */
+static void test_reflection(void **state)
+{
+	(void)state;
+	struct bgp_nlri n = vpn(1);
+	struct bgp_attrs a = base(100);
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a), 0);
+	struct bgp_dest *d = bgp_rib_lookup(&R, &n.p);
+	struct bgp_attrs out;
+	uint8_t scratch[BGP_MAX_MSG];
+	assert_false(bgp_rib_export(&R, d->best, 0, &out, scratch));
+	assert_true(bgp_rib_export(&R, d->best, 1, &out, scratch));
+	assert_true(out.has & BGP_HAS(BGP_ATTR_ORIGINATOR_ID));
+	assert_int_equal(out.originator_id, 0x0a000010);
+	assert_int_equal(out.cluster_list.len, 4);
+	assert_memory_equal(out.cluster_list.p, ((uint8_t[]){ 10, 0, 0, 1 }), 4);
+	assert_true(bgp_rib_is_loop(&R, 1, &out)); /* our cluster id in the list */
+	R.peers[0].rr_client = R.peers[2].rr_client = false;
+	assert_false(bgp_rib_export(&R, d->best, 2, &out, scratch));
+	R.peers[0].rr_client = R.peers[2].rr_client = true;
+	/* to eBGP: our AS first, no LOCAL_PREF */
+	R.peers[2].ebgp = true;
+	assert_true(bgp_rib_export(&R, d->best, 2, &out, scratch));
+	assert_int_equal(bgp_aspath_first(out.as_path), 65000);
+	assert_false(out.has & BGP_HAS(BGP_ATTR_LOCAL_PREF));
+	assert_true(bgp_rib_is_loop(&R, 2, &out));
+	R.peers[2].ebgp = false;
+	bgp_rib_peer_flush(&R, 0);
+	while ((d = bgp_rib_dirty_pop(&R)))
+		bgp_rib_dest_gc(&R, d);
+}
+
+/* Many routes: tables grow, everything is found and freed. */
+static void test_many(void **state)
+{
+	(void)state;
+	struct bgp_attrs a = base(100);
+	for (unsigned i = 0; i < 5000; i++) {
+		struct bgp_nlri n = vpn(0);
+		n.p.addr[1] = (uint8_t)(i >> 8);
+		n.p.addr[2] = (uint8_t)i;
+		assert_int_equal(bgp_rib_update(&R, 2, &n, &a), 0);
+	}
+	assert_int_equal(R.t[BGP_AF_VPNV4].count, 5000);
+	assert_int_equal(R.acount, 1);
+	assert_int_equal(bgp_rib_peer_flush(&R, 2), 5000);
+	struct bgp_dest *d;
+	while ((d = bgp_rib_dirty_pop(&R)))
+		bgp_rib_dest_gc(&R, d);
+	assert_int_equal(R.t[BGP_AF_VPNV4].count, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intern_shares),
+		cmocka_unit_test(test_best_path_and_flush),
+		cmocka_unit_test(test_reflection),
+		cmocka_unit_test(test_many),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,887 @@
+/*
+ * DOC: bgp_session.c — tern-control's sockets and poll loop: listeners,
+ * active and passive connections, message framing, the FSM's actions (timers,
+ * sends, connect, close), UPDATE processing into the RIB, and the outgoing
+ * side: every destination whose best path changed is offered to each
+ * Established peer through the export rules, and what goes out is packed
+ * into UPDATEs by attribute set.
+ *
+ * Single-threaded: one poll() over every descriptor, timers as deadlines.
+ */
+#include "bgp_daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t bgp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum bgp_state bgp_peer_state(const struct bgp_peer *p)
+{
+	enum bgp_state s = p->conn[0].fsm.state;
+	if (p->conn[1].fd >= 0 && p->conn[1].fsm.state > s)
+		s = p->conn[1].fsm.state;
+	return s;
+}
+
+/* Truncation of a log message is fine; the return value is checked only to
+ * say so to the compiler. */
+#define SET_ERROR(p, ...) do { \
+	if (snprintf((p)->last_error, sizeof((p)->last_error), __VA_ARGS__) < 0) \
+		(p)->last_error[0] = 0; \
+} while (0)
+
+static const char *peer_name(const struct bgp_peer *p)
+{
+	return p->cfg->name;
+}
+
+/* ---- output buffers ---- */
+
+/* Room for one more message at the end of c's write buffer. */
+static int wreserve(struct bgp_conn *c, struct tern_wbuf *w)
+{
+	if (c->woff == c->wlen)
+		c->woff = c->wlen = 0;
+	if (c->wcap - c->wlen < BGP_MAX_MSG) {
+		size_t cap = c->wcap ? c->wcap * 2 : 64 * 1024;
+		while (cap - c->wlen < BGP_MAX_MSG)
+			cap *= 2;
+		uint8_t *b = realloc(c->wbuf, cap);
+		if (!b)
+			return -ENOMEM;
+		c->wbuf = b;
+		c->wcap = cap;
+	}
+	tern_wbuf_init(w, c->wbuf + c->wlen, BGP_MAX_MSG);
+	return 0;
+}
+
+static void wcommit(struct bgp_peer *p, struct bgp_conn *c, int len)
+{
+	if (len > 0) {
+		c->wlen += (size_t)len;
+		p->msgs_out++;
+	}
+}
+
+static void conn_flush(struct bgp_conn *c)
+{
+	while (c->fd >= 0 && !c->connecting && c->woff < c->wlen) {
+		ssize_t n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
+		if (n <= 0)
+			return; /* EAGAIN: POLLOUT later; errors show up on read */
+		c->woff += (size_t)n;
+	}
+}
+
+/* ---- timers ---- */
+
+static void arm(int64_t *t, unsigned seconds)
+{
+	*t = bgp_now_ms() + (int64_t)seconds * 1000;
+}
+
+static void conn_reset(struct bgp_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->connecting = false;
+	c->rlen = 0;
+	c->wlen = c->woff = 0;
+	c->open_rcvd = false;
+	c->t_connretry = c->t_hold = c->t_keepalive = 0;
+}
+
+/* ---- the FSM's actions ---- */
+
+static void conn_event(struct bgp_daemon *d, struct bgp_peer *p, int ci,
+		       const struct bgp_fsm_in *in, const struct bgp_err *e);
+
+static void send_open(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_conn *c)
+{
+	struct bgp_open o = {
+		.version = BGP_VERSION,
+		.my_as = d->conf.as > 65535 ? BGP_AS_TRANS : (uint16_t)d->conf.as,
+		.hold = p->cfg->hold,
+		.router_id = d->conf.router_id,
+		.caps = { .afs = p->cfg->afs, .mp = true, .as4 = true, .as4_value = d->conf.as,
+			  .route_refresh = true },
+	};
+	struct tern_wbuf w;
+	if (wreserve(c, &w) == 0)
+		wcommit(p, c, bgp_open_encode(&w, &o));
+}
+
+static void send_simple(struct bgp_peer *p, struct bgp_conn *c, int type, uint8_t code,
+			uint8_t subcode, const struct bgp_err *e)
+{
+	struct tern_wbuf w;
+	if (wreserve(c, &w) < 0)
+		return;
+	if (type == BGP_KEEPALIVE) {
+		wcommit(p, c, bgp_keepalive_encode(&w));
+		return;
+	}
+	bool data = e && e->action == BGP_ERR_RESET && e->code == code && e->subcode == subcode;
+	wcommit(p, c, bgp_notif_encode(&w, code, subcode, data ? e->data : NULL,
+				       data ? e->data_len : 0));
+}
+
+static void peer_down(struct bgp_daemon *d, struct bgp_peer *p)
+{
+	unsigned n = bgp_rib_peer_flush(&d->rib, (uint16_t)p->idx);
+	d->rib.peers[p->idx].used = false;
+	p->est = -1;
+	p->flaps++;
+	p->afs = 0;
+	TLOG_INFO(&d->log, "peer %s: session down, %u routes withdrawn", peer_name(p), n);
+}
+
+static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af);
+
+static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
+{
+	struct bgp_conn *c = &p->conn[ci];
+	struct bgp_rib_peer *rp = &d->rib.peers[p->idx];
+	p->est = ci;
+	p->up_since = bgp_now_ms();
+	p->last_error[0] = 0; /* what went wrong before is history now */
+	rp->used = true;
+	rp->ebgp = p->cfg->as != d->conf.as;
+	rp->rr_client = p->cfg->rr_client;
+	rp->as = p->cfg->as;
+	rp->router_id = c->open.router_id;
+	memset(rp->addr, 0, sizeof(rp->addr));
+	if (p->cfg->addr.ss_family == AF_INET) {
+		rp->addr[10] = rp->addr[11] = 0xff;
+		memcpy(rp->addr + 12, &((const struct sockaddr_in *)&p->cfg->addr)->sin_addr, 4);
+	} else {
+		memcpy(rp->addr, &((const struct sockaddr_in6 *)&p->cfg->addr)->sin6_addr, 16);
+	}
+	char fams[64] = "";
+	for (int af = 0; af < BGP_AF_COUNT; af++)
+		if (p->afs & BGP_AF_BIT(af))
+			snprintf(fams + strlen(fams), sizeof(fams) - strlen(fams), "%s%s",
+				 fams[0] ? "," : "", bgp_af_table[af].name);
+	struct in_addr id = { htonl(c->open.router_id) };
+	TLOG_INFO(&d->log, "peer %s: Established (%s connection, router-id %s, AS %u, hold %us, "
+		  "families %s)", peer_name(p), c->outgoing ? "our" : "their", inet_ntoa(id),
+		  bgp_open_as(&c->open), c->fsm.hold_s, fams[0] ? fams : "none");
+	/* The other connection lost the race (§6.8). */
+	struct bgp_conn *o = &p->conn[1 - ci];
+	if (o->fd >= 0) {
+		struct bgp_fsm_in in = { .ev = BGP_EV_COLLISION };
+		conn_event(d, p, 1 - ci, &in, NULL);
+	}
+	for (int af = 0; af < BGP_AF_COUNT; af++)
+		if (p->afs & BGP_AF_BIT(af))
+			send_table(d, p, af);
+}
+
+static void do_connect(struct bgp_daemon *d, struct bgp_peer *p)
+{
+	struct bgp_conn *c = &p->conn[0];
+	const struct bgp_conf_neighbor *nb = p->cfg;
+	char a[80];
+	conn_reset(c);
+	c->outgoing = true;
+	int fd = socket(nb->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (nb->local.ss_family && bind(fd, (const struct sockaddr *)&nb->local, nb->local_len) < 0)
+		goto fail_fd;
+	if (connect(fd, (const struct sockaddr *)&nb->addr, nb->addr_len) < 0 &&
+	    errno != EINPROGRESS)
+		goto fail_fd;
+	c->fd = fd;
+	c->connecting = true;
+	TLOG_DEBUG(&d->log, "peer %s: connecting to %s", peer_name(p),
+		   bgp_sockaddr_str(&nb->addr, a, sizeof(a)));
+	return;
+fail_fd:
+	close(fd);
+fail:
+	SET_ERROR(p, "connect to %s: %s",
+		 bgp_sockaddr_str(&nb->addr, a, sizeof(a)), strerror(errno));
+	TLOG_WARN(&d->log, "peer %s: %s", peer_name(p), p->last_error);
+	struct bgp_fsm_in in = { .ev = BGP_EV_TCP_FAILED };
+	conn_event(d, p, 0, &in, NULL);
+}
+
+static void apply(struct bgp_daemon *d, struct bgp_peer *p, int ci, const struct bgp_fsm_out *o,
+		  const struct bgp_err *e)
+{
+	struct bgp_conn *c = &p->conn[ci];
+	uint32_t a = o->actions;
+	if (a & BGP_ACT_CONNRETRY_STOP)
+		c->t_connretry = 0;
+	if (a & BGP_ACT_HOLD_STOP)
+		c->t_hold = 0;
+	if (a & BGP_ACT_KEEPALIVE_STOP)
+		c->t_keepalive = 0;
+	if (a & BGP_ACT_CONNRETRY_START)
+		arm(&c->t_connretry, c->fsm.connretry_s);
+	if (a & BGP_ACT_HOLD_START)
+		arm(&c->t_hold, c->fsm.hold_s);
+	if ((a & BGP_ACT_KEEPALIVE_START) && c->fsm.keepalive_s)
+		arm(&c->t_keepalive, c->fsm.keepalive_s);
+	if (a & BGP_ACT_SEND_OPEN)
+		send_open(d, p, c);
+	if (a & BGP_ACT_SEND_KEEPALIVE)
+		send_simple(p, c, BGP_KEEPALIVE, 0, 0, NULL);
+	if (a & BGP_ACT_SEND_NOTIF) {
+		char n[120];
+		send_simple(p, c, BGP_NOTIFICATION, o->code, o->subcode, e);
+		SET_ERROR(p, "sent %s%s%s",
+			 bgp_notif_name(o->code, o->subcode, n, sizeof(n)), e ? ": " : "",
+			 e ? e->msg : "");
+		TLOG_WARN(&d->log, "peer %s: %s", peer_name(p), p->last_error);
+	}
+	if (a & BGP_ACT_DOWN)
+		peer_down(d, p);
+	if (a & BGP_ACT_CLOSE) {
+		conn_flush(c); /* a NOTIFICATION, if any, best effort */
+		conn_reset(c);
+	}
+	if (a & BGP_ACT_CONNECT)
+		do_connect(d, p);
+	if (a & BGP_ACT_ESTABLISHED)
+		peer_up(d, p, ci);
+}
+
+static void conn_event(struct bgp_daemon *d, struct bgp_peer *p, int ci,
+		       const struct bgp_fsm_in *in, const struct bgp_err *e)
+{
+	struct bgp_conn *c = &p->conn[ci];
+	struct bgp_fsm_out o = bgp_fsm_step(&c->fsm, in);
+	if (o.from != c->fsm.state)
+		TLOG_INFO(&d->log, "peer %s: %s -> %s on %s (%s connection)", peer_name(p),
+			  bgp_state_name(o.from), bgp_state_name(c->fsm.state),
+			  bgp_event_name(in->ev), ci == 0 ? "our" : "their");
+	apply(d, p, ci, &o, e);
+	/* Back in Idle: our side starts again after the connect-retry time
+	 * (AutomaticStart); their side just frees its slot. */
+	if (c->fsm.state == BGP_IDLE && p->conn[0].fsm.state == BGP_IDLE && p->est < 0 &&
+	    !p->cfg->passive && !d->stop && !p->t_restart)
+		arm(&p->t_restart, p->conn[0].fsm.connretry_s);
+}
+
+/* ---- receiving ---- */
+
+static void rx_open(struct bgp_daemon *d, struct bgp_peer *p, int ci, const uint8_t *body,
+		    size_t len)
+{
+	struct bgp_conn *c = &p->conn[ci];
+	struct bgp_err e;
+	struct bgp_fsm_in in = { .ev = BGP_EV_MSG_ERROR, .code = BGP_NOTIF_OPEN };
+	bgp_err_clear(&e);
+	if (bgp_open_parse(body, len, &c->open, &e) < 0) {
+		in.code = e.code;
+		in.subcode = e.subcode;
+		conn_event(d, p, ci, &in, &e);
+		return;
+	}
+	uint32_t as = bgp_open_as(&c->open);
+	if (!c->open.caps.as4) {
+		/* tern parses 4-octet AS_PATHs only (RFC 6793 speakers). */
+		uint8_t code = 65;
+		bgp_err_set(&e, BGP_ERR_RESET, BGP_NOTIF_OPEN, BGP_OPEN_CAPABILITY, &code, 1,
+			    "OPEN without the 4-octet AS capability");
+	} else if (as != p->cfg->as) {
+		bgp_err_set(&e, BGP_ERR_RESET, BGP_NOTIF_OPEN, BGP_OPEN_BAD_AS, NULL, 0,
+			    "OPEN from AS %u, configured %u", as, p->cfg->as);
+	} else if (c->open.router_id == d->conf.router_id && p->cfg->as == d->conf.as) {
+		bgp_err_set(&e, BGP_ERR_RESET, BGP_NOTIF_OPEN, BGP_OPEN_BAD_ID, NULL, 0,
+			    "OPEN with our own router-id from an internal peer");
+	}
+	if (e.action == BGP_ERR_RESET) {
+		in.code = e.code;
+		in.subcode = e.subcode;
+		conn_event(d, p, ci, &in, &e);
+		return;
+	}
+	/* Collision (§6.8): the other connection has reached OpenSent or more. */
+	struct bgp_conn *other = &p->conn[1 - ci];
+	if (other->fd >= 0 && other->fsm.state >= BGP_OPENSENT) {
+		int loser;
+		if (other->fsm.state == BGP_ESTABLISHED)
+			loser = ci;
+		else
+			loser = bgp_fsm_collision_close_ours(d->conf.router_id, c->open.router_id) ?
+				0 : 1;
+		TLOG_INFO(&d->log, "peer %s: connection collision, closing %s connection",
+			  peer_name(p), loser == 0 ? "our" : "their");
+		struct bgp_fsm_in col = { .ev = BGP_EV_COLLISION };
+		conn_event(d, p, loser, &col, NULL);
+		if (loser == ci)
+			return;
+	}
+	c->open_rcvd = true;
+	p->afs = c->open.caps.mp ? (c->open.caps.afs & p->cfg->afs)
+				 : (p->cfg->afs & BGP_AF_BIT(BGP_AF_IPV4));
+	struct bgp_fsm_in ok = { .ev = BGP_EV_OPEN, .peer_hold = c->open.hold };
+	conn_event(d, p, ci, &ok, NULL);
+}
+
+static void apply_nlri(struct bgp_daemon *d, struct bgp_peer *p, int af, struct bgp_bytes f,
+		       const struct bgp_attrs *a, bool withdraw, unsigned *n_ok)
+{
+	struct bgp_nlri_iter it;
+	struct bgp_nlri n;
+	char err[128];
+	bgp_nlri_iter_init(&it, af, f.p, f.len, withdraw);
+	while (bgp_nlri_next(&it, &n, err, sizeof(err)) == 1) {
+		if (withdraw) {
+			bgp_rib_withdraw(&d->rib, (uint16_t)p->idx, &n.p);
+		} else if (bgp_rib_update(&d->rib, (uint16_t)p->idx, &n, a) < 0) {
+			TLOG_ERR(&d->log, "peer %s: out of memory storing a route", peer_name(p));
+			return;
+		}
+		(*n_ok)++;
+	}
+}
+
+static void rx_update(struct bgp_daemon *d, struct bgp_peer *p, int ci, const uint8_t *body,
+		      size_t len)
+{
+	struct bgp_update *u = &d->upd;
+	struct bgp_err e;
+	const struct bgp_rib_peer *rp = &d->rib.peers[p->idx];
+	struct bgp_peer_ctx ctx = { .ebgp = rp->ebgp, .peer_as = p->cfg->as, .afs = p->afs };
+	bgp_err_clear(&e);
+	p->updates_in++;
+	if (bgp_update_parse(body, len, &ctx, u, &e) < 0) {
+		struct bgp_fsm_in in = { .ev = BGP_EV_UPDATE_ERROR, .code = e.code,
+					 .subcode = e.subcode };
+		conn_event(d, p, ci, &in, &e);
+		return;
+	}
+	struct bgp_fsm_in in = { .ev = BGP_EV_UPDATE };
+	conn_event(d, p, ci, &in, NULL);
+	if (e.action != BGP_ERR_NONE)
+		TLOG_WARN(&d->log, "peer %s: %s (%s)", peer_name(p), e.msg,
+			  e.action == BGP_ERR_WITHDRAW ? "treat-as-withdraw" : "attribute discard");
+	int eor = bgp_update_eor(u, len);
+	if (eor >= 0) {
+		TLOG_INFO(&d->log, "peer %s: End-of-RIB %s", peer_name(p), bgp_af_table[eor].name);
+		return;
+	}
+	bool wd = e.action == BGP_ERR_WITHDRAW || bgp_rib_is_loop(&d->rib, (uint16_t)p->idx,
+								  &u->attrs);
+	unsigned n = 0;
+	apply_nlri(d, p, BGP_AF_IPV4, u->withdrawn, NULL, true, &n);
+	if (u->unreach_af >= 0)
+		apply_nlri(d, p, u->unreach_af, u->unreach, NULL, true, &n);
+	apply_nlri(d, p, BGP_AF_IPV4, u->nlri, &u->attrs, wd, &n);
+	if (u->reach_af >= 0) {
+		struct bgp_attrs a = u->attrs;
+		a.has &= ~BGP_HAS(BGP_ATTR_NEXT_HOP);
+		a.nh_len = u->mp_nh_len;
+		memcpy(a.nh, u->mp_nh, sizeof(a.nh));
+		apply_nlri(d, p, u->reach_af, u->reach, &a, wd, &n);
+	}
+	TLOG_DEBUG(&d->log, "peer %s: UPDATE with %u prefixes%s", peer_name(p), n,
+		   wd ? " (withdrawn)" : "");
+}
+
+static void rx_message(struct bgp_daemon *d, struct bgp_peer *p, int ci, const struct bgp_hdr *h,
+		       const uint8_t *body, size_t len)
+{
+	struct bgp_conn *c = &p->conn[ci];
+	struct bgp_err e;
+	bgp_err_clear(&e);
+	p->msgs_in++;
+	switch (h->type) {
+	case BGP_OPEN:
+		rx_open(d, p, ci, body, len);
+		return;
+	case BGP_KEEPALIVE:
+		conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_KEEPALIVE }, NULL);
+		return;
+	case BGP_UPDATE:
+		if (c->fsm.state != BGP_ESTABLISHED) {
+			conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_UPDATE }, NULL);
+			return;
+		}
+		rx_update(d, p, ci, body, len);
+		return;
+	case BGP_NOTIFICATION: {
+		struct bgp_notif n = { 0 };
+		char name[120];
+		bgp_notif_parse(body, len, &n, &e);
+		SET_ERROR(p, "received %s",
+			 bgp_notif_name(n.code, n.subcode, name, sizeof(name)));
+		TLOG_WARN(&d->log, "peer %s: %s", peer_name(p), p->last_error);
+		conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_NOTIFICATION }, NULL);
+		return;
+	}
+	case BGP_ROUTE_REFRESH: {
+		struct bgp_route_refresh rr;
+		if (bgp_rr_parse(body, len, &rr, &e) < 0 || c->fsm.state != BGP_ESTABLISHED)
+			return;
+		int af = bgp_af_lookup(rr.afi, rr.safi);
+		if (af >= 0 && (p->afs & BGP_AF_BIT(af)) && rr.subtype == 0) {
+			TLOG_INFO(&d->log, "peer %s: route refresh %s", peer_name(p),
+				  bgp_af_table[af].name);
+			send_table(d, p, af);
+		}
+		return;
+	}
+	}
+}
+
+static void conn_read(struct bgp_daemon *d, struct bgp_peer *p, int ci)
+{
+	struct bgp_conn *c = &p->conn[ci];
+	ssize_t n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		SET_ERROR(p, "connection %s",
+			 n == 0 ? "closed by the peer" : strerror(errno));
+		TLOG_INFO(&d->log, "peer %s: %s", peer_name(p), p->last_error);
+		conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_TCP_FAILED }, NULL);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->rlen += (size_t)n;
+	size_t off = 0;
+	while (c->fd >= 0) {
+		struct bgp_hdr h;
+		struct bgp_err e;
+		bgp_err_clear(&e);
+		int rc = bgp_hdr_parse(c->rbuf + off, c->rlen - off, &h, &e);
+		if (rc == -EAGAIN || (rc == 0 && h.len > c->rlen - off))
+			break;
+		if (rc < 0) {
+			struct bgp_fsm_in in = { .ev = BGP_EV_MSG_ERROR, .code = e.code,
+						 .subcode = e.subcode };
+			conn_event(d, p, ci, &in, &e);
+			return;
+		}
+		rx_message(d, p, ci, &h, c->rbuf + off + BGP_HDR_LEN, h.len - BGP_HDR_LEN);
+		off += h.len;
+	}
+	if (c->fd < 0)
+		return;
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= off;
+}
+
+/* ---- sending routes ---- */
+
+static void batch_flush(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_batch *b)
+{
+	if (b->af < 0 || b->n == 0) {
+		b->af = -1;
+		return;
+	}
+	struct bgp_conn *c = p->est >= 0 ? &p->conn[p->est] : NULL;
+	struct tern_wbuf w;
+	if (c && c->fd >= 0 && wreserve(c, &w) == 0) {
+		int len = b->attrs ? bgp_update_encode(&w, b->af, &b->attrs->a, b->nlri, b->n, NULL, 0)
+				   : bgp_update_encode(&w, b->af, NULL, NULL, 0, b->nlri, b->n);
+		if (len < 0)
+			TLOG_ERR(&d->log, "peer %s: UPDATE of %zu prefixes did not fit (bug)",
+				 peer_name(p), b->n);
+		wcommit(p, c, len);
+		p->updates_out++;
+	}
+	bgp_rib_unref(&d->rib, b->attrs);
+	b->attrs = NULL;
+	b->n = 0;
+	b->af = -1;
+}
+
+static void batch_add(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_batch *b, int af,
+		      struct bgp_rattrs *ra, const struct bgp_nlri *n)
+{
+	size_t sz = bgp_nlri_size(n);
+	if (b->af != af || b->attrs != ra || b->n == BGP_BATCH || b->bytes + sz > BGP_MAX_MSG)
+		batch_flush(d, p, b);
+	if (b->af < 0) {
+		b->af = af;
+		b->attrs = ra;
+		if (ra)
+			ra->refcnt++;
+		/* header, two length fields, attributes (or MP_UNREACH header) */
+		b->bytes = BGP_HDR_LEN + 4 + (ra ? bgp_attrs_size(&ra->a, af) : 7 + 3);
+	}
+	b->nlri[b->n++] = *n;
+	b->bytes += sz;
+}
+
+/* Offer destination dst to peer p: announce its best path, or withdraw what
+ * p was given before. */
+static void offer(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst)
+{
+	uint64_t bit = 1ull << p->idx;
+	struct bgp_attrs out;
+	int af = dst->p.af;
+	if (dst->best && bgp_rib_export(&d->rib, dst->best, (uint16_t)p->idx, &out, d->scratch)) {
+		struct bgp_rattrs *ra = bgp_rib_intern(&d->rib, &out);
+		if (!ra) {
+			TLOG_ERR(&d->log, "peer %s: out of memory exporting a route", peer_name(p));
+			return;
+		}
+		struct bgp_nlri n = { .p = dst->p, .label = dst->best->label };
+		batch_add(d, p, &p->adv, af, ra, &n);
+		bgp_rib_unref(&d->rib, ra);
+		dst->adv |= bit;
+	} else if (dst->adv & bit) {
+		struct bgp_nlri n = { .p = dst->p, .label = BGP_LABEL_WITHDRAW };
+		batch_add(d, p, &p->wd, af, NULL, &n);
+		dst->adv &= ~bit;
+	}
+}
+
+static bool peer_wants(const struct bgp_peer *p, int af)
+{
+	return p->est >= 0 && (p->afs & BGP_AF_BIT(af));
+}
+
+static int send_one(struct bgp_dest *dst, void *arg)
+{
+	void **a = arg;
+	struct bgp_daemon *d = a[0];
+	struct bgp_peer *p = a[1];
+	offer(d, p, dst);
+	return 0;
+}
+
+/* The whole table of af to p (Established, route refresh), then End-of-RIB. */
+static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af)
+{
+	void *arg[2] = { d, p };
+	uint64_t bit = 1ull << p->idx;
+	(void)bit;
+	bgp_rib_walk(&d->rib, af, send_one, arg);
+	batch_flush(d, p, &p->wd);
+	batch_flush(d, p, &p->adv);
+	struct bgp_conn *c = &p->conn[p->est];
+	struct tern_wbuf w;
+	if (wreserve(c, &w) == 0)
+		wcommit(p, c, bgp_eor_encode(&w, af));
+}
+
+static void process_dirty(struct bgp_daemon *d)
+{
+	struct bgp_dest *dst;
+	int n = 0;
+	while ((dst = bgp_rib_dirty_pop(&d->rib))) {
+		for (int i = 0; i < d->n_peers; i++)
+			if (peer_wants(&d->peers[i], dst->p.af))
+				offer(d, &d->peers[i], dst);
+		/* A peer that is down holds nothing any more. */
+		for (int i = 0; i < d->n_peers; i++)
+			if (d->peers[i].est < 0)
+				dst->adv &= ~(1ull << i);
+		bgp_rib_dest_gc(&d->rib, dst);
+		n++;
+	}
+	if (!n)
+		return;
+	for (int i = 0; i < d->n_peers; i++) {
+		batch_flush(d, &d->peers[i], &d->peers[i].wd);
+		batch_flush(d, &d->peers[i], &d->peers[i].adv);
+	}
+}
+
+/* ---- listening and accepting ---- */
+
+static int listen_on(struct bgp_daemon *d, const struct sockaddr_storage *ss, socklen_t len,
+		     char *err, size_t errlen)
+{
+	char a[80];
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 16) < 0) {
+		close(fd);
+		goto fail;
+	}
+	d->lfd[d->n_lfd++] = fd;
+	TLOG_INFO(&d->log, "listening on %s", bgp_sockaddr_str(ss, a, sizeof(a)));
+	return 0;
+fail:
+	snprintf(err, errlen, "listen on %s: %s", bgp_sockaddr_str(ss, a, sizeof(a)),
+		 strerror(errno));
+	return -errno;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static void do_accept(struct bgp_daemon *d, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char a[80];
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct bgp_peer *p = NULL;
+	for (int i = 0; i < d->n_peers && !p; i++)
+		if (same_addr(&d->peers[i].cfg->addr, &ss))
+			p = &d->peers[i];
+	if (!p || p->conn[1].fd >= 0) {
+		TLOG_WARN(&d->log, "connection from %s refused: %s",
+			  bgp_sockaddr_str(&ss, a, sizeof(a)),
+			  p ? "a connection from that peer is already open" : "not a neighbor");
+		close(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct bgp_conn *c = &p->conn[1];
+	conn_reset(c);
+	bgp_fsm_init(&c->fsm, p->cfg->hold, d->conf.connretry, true);
+	c->fd = fd;
+	c->outgoing = false;
+	TLOG_INFO(&d->log, "peer %s: connection from %s", peer_name(p),
+		  bgp_sockaddr_str(&ss, a, sizeof(a)));
+	conn_event(d, p, 1, &(struct bgp_fsm_in){ .ev = BGP_EV_START_PASSIVE }, NULL);
+	conn_event(d, p, 1, &(struct bgp_fsm_in){ .ev = BGP_EV_TCP_CONNECTED }, NULL);
+}
+
+/* Our connect() finished: success or failure. */
+static void connect_done(struct bgp_daemon *d, struct bgp_peer *p)
+{
+	struct bgp_conn *c = &p->conn[0];
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+	c->connecting = false;
+	if (soerr) {
+		SET_ERROR(p, "connect: %s", strerror(soerr));
+		TLOG_DEBUG(&d->log, "peer %s: %s", peer_name(p), p->last_error);
+		conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_TCP_FAILED }, NULL);
+		return;
+	}
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_TCP_CONNECTED }, NULL);
+}
+
+/* ---- timers ---- */
+
+static void fire(struct bgp_daemon *d, struct bgp_peer *p, int ci, int64_t *t, enum bgp_event ev,
+		 int64_t now)
+{
+	if (*t && *t <= now) {
+		*t = 0;
+		conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = ev }, NULL);
+	}
+}
+
+static void run_timers(struct bgp_daemon *d, int64_t now)
+{
+	for (int i = 0; i < d->n_peers; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		if (p->t_restart && p->t_restart <= now) {
+			p->t_restart = 0;
+			if (p->conn[0].fsm.state == BGP_IDLE && p->est < 0)
+				conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_START }, NULL);
+		}
+		for (int ci = 0; ci < 2; ci++) {
+			struct bgp_conn *c = &p->conn[ci];
+			fire(d, p, ci, &c->t_connretry, BGP_EV_CONNRETRY_TIMER, now);
+			fire(d, p, ci, &c->t_hold, BGP_EV_HOLD_TIMER, now);
+			fire(d, p, ci, &c->t_keepalive, BGP_EV_KEEPALIVE_TIMER, now);
+		}
+	}
+}
+
+static int64_t next_deadline(const struct bgp_daemon *d)
+{
+	int64_t t = 0;
+	for (int i = 0; i < d->n_peers; i++) {
+		const struct bgp_peer *p = &d->peers[i];
+		int64_t ts[7] = { p->t_restart, p->conn[0].t_connretry, p->conn[0].t_hold,
+				  p->conn[0].t_keepalive, p->conn[1].t_connretry, p->conn[1].t_hold,
+				  p->conn[1].t_keepalive };
+		for (int k = 0; k < 7; k++)
+			if (ts[k] && (!t || ts[k] < t))
+				t = ts[k];
+	}
+	return t;
+}
+
+/* ---- life cycle and the loop ---- */
+
+int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
+{
+	struct bgp_conf *cf = &d->conf;
+	d->ctl_fd = -1;
+	for (int i = 0; i < BGP_CTL_CLIENTS; i++)
+		d->ctl[i].fd = -1;
+	d->started = bgp_now_ms();
+	if (bgp_rib_init(&d->rib, cf->as, cf->router_id, cf->cluster_id) < 0) {
+		snprintf(err, errlen, "out of memory for the RIB");
+		return -ENOMEM;
+	}
+	d->n_peers = cf->n_nb;
+	for (int i = 0; i < cf->n_nb; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		memset(p, 0, sizeof(*p));
+		p->idx = i;
+		p->cfg = &cf->nb[i];
+		p->est = -1;
+		p->adv.af = p->wd.af = -1;
+		for (int ci = 0; ci < 2; ci++) {
+			p->conn[ci].fd = -1;
+			bgp_fsm_init(&p->conn[ci].fsm, p->cfg->hold, cf->connretry, ci == 1);
+		}
+		p->conn[0].fsm.passive = p->cfg->passive;
+	}
+	if (cf->n_listen == 0) {
+		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
+					     .sin6_port = htons(BGP_DEFAULT_PORT) };
+		struct sockaddr_in any4 = { .sin_family = AF_INET,
+					    .sin_port = htons(BGP_DEFAULT_PORT) };
+		memcpy(&cf->listen[0], &any4, sizeof(any4));
+		cf->listen_len[0] = sizeof(any4);
+		memcpy(&cf->listen[1], &any6, sizeof(any6));
+		cf->listen_len[1] = sizeof(any6);
+		cf->n_listen = 2;
+	}
+	for (int i = 0; i < cf->n_listen; i++)
+		if (listen_on(d, &cf->listen[i], cf->listen_len[i], err, errlen) < 0)
+			return -EADDRNOTAVAIL;
+	int rc = bgp_ctl_open(d, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < d->n_peers; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		conn_event(d, p, 0, &(struct bgp_fsm_in){
+			.ev = p->cfg->passive ? BGP_EV_START_PASSIVE : BGP_EV_START }, NULL);
+	}
+	return 0;
+}
+
+void bgp_daemon_free(struct bgp_daemon *d)
+{
+	for (int i = 0; i < d->n_peers; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		for (int ci = 0; ci < 2; ci++) {
+			if (p->conn[ci].fd >= 0)
+				conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_STOP }, NULL);
+			conn_reset(&p->conn[ci]);
+			free(p->conn[ci].wbuf);
+			p->conn[ci].wbuf = NULL;
+		}
+		bgp_rib_unref(&d->rib, p->adv.attrs);
+		p->adv.attrs = NULL;
+	}
+	for (int i = 0; i < d->n_lfd; i++)
+		close(d->lfd[i]);
+	d->n_lfd = 0;
+	bgp_ctl_close(d);
+	bgp_rib_free(&d->rib);
+}
+
+#define MAX_FDS (BGP_CONF_MAX_LISTEN + 1 + BGP_CTL_CLIENTS + 2 * BGP_MAX_PEERS)
+
+int bgp_daemon_run(struct bgp_daemon *d)
+{
+	struct pollfd pf[MAX_FDS];
+	/* What each pollfd is: kind 0 listener, 1 ctl listener, 2 ctl client, 3 conn. */
+	struct { int kind, a, b; } what[MAX_FDS];
+	while (!d->stop) {
+		int n = 0;
+		for (int i = 0; i < d->n_lfd; i++) {
+			pf[n] = (struct pollfd){ .fd = d->lfd[i], .events = POLLIN };
+			what[n++] = (typeof(what[0])){ 0, i, 0 };
+		}
+		if (d->ctl_fd >= 0) {
+			pf[n] = (struct pollfd){ .fd = d->ctl_fd, .events = POLLIN };
+			what[n++] = (typeof(what[0])){ 1, 0, 0 };
+		}
+		for (int i = 0; i < BGP_CTL_CLIENTS; i++) {
+			struct bgp_ctl_client *c = &d->ctl[i];
+			if (c->fd < 0)
+				continue;
+			pf[n] = (struct pollfd){ .fd = c->fd, .events = c->reply ? POLLOUT : POLLIN };
+			what[n++] = (typeof(what[0])){ 2, i, 0 };
+		}
+		for (int i = 0; i < d->n_peers; i++) {
+			for (int ci = 0; ci < 2; ci++) {
+				struct bgp_conn *c = &d->peers[i].conn[ci];
+				if (c->fd < 0)
+					continue;
+				short ev = c->connecting ? POLLOUT : POLLIN;
+				if (c->woff < c->wlen)
+					ev |= POLLOUT;
+				pf[n] = (struct pollfd){ .fd = c->fd, .events = ev };
+				what[n++] = (typeof(what[0])){ 3, i, ci };
+			}
+		}
+		int64_t now = bgp_now_ms(), dl = next_deadline(d);
+		int timeout = dl ? (int)(dl > now ? dl - now : 0) : 1000;
+		if (timeout > 1000)
+			timeout = 1000; /* re-check the stop flag now and then */
+		int rc = poll(pf, (nfds_t)n, timeout);
+		if (rc < 0 && errno != EINTR) {
+			TLOG_ERR(&d->log, "poll: %s", strerror(errno));
+			return -errno;
+		}
+		for (int k = 0; rc > 0 && k < n; k++) {
+			if (!pf[k].revents)
+				continue;
+			switch (what[k].kind) {
+			case 0:
+				do_accept(d, pf[k].fd);
+				break;
+			case 1:
+				bgp_ctl_accept(d);
+				break;
+			case 2:
+				bgp_ctl_io(d, &d->ctl[what[k].a], pf[k].revents);
+				break;
+			default: {
+				struct bgp_peer *p = &d->peers[what[k].a];
+				struct bgp_conn *c = &p->conn[what[k].b];
+				if (c->fd != pf[k].fd)
+					break; /* closed by an earlier event of this round */
+				if (c->connecting)
+					connect_done(d, p);
+				else if (pf[k].revents & (POLLIN | POLLERR | POLLHUP))
+					conn_read(d, p, what[k].b);
+				break;
+			}
+			}
+		}
+		run_timers(d, bgp_now_ms());
+		process_dirty(d);
+		for (int i = 0; i < d->n_peers; i++)
+			for (int ci = 0; ci < 2; ci++)
+				conn_flush(&d->peers[i].conn[ci]);
+	}
+	TLOG_INFO(&d->log, "stopping");
+	return 0;
+}

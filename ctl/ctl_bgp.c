@@ -1,0 +1,234 @@
+/*
+ * DOC: ctl_bgp.c — `ternctl bgp ...`: tern-control's neighbors and RIB over
+ * its control socket (one request line, one JSON reply; see
+ * control/bgp_ctl.c).
+ *
+ *   ternctl bgp neighbors [--socket PATH] [-o json]
+ *   ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6] [--socket PATH] [-o json]
+ *
+ * -o json prints the daemon's document as it came; the default prints
+ * columns.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#define BGP_CTL_SOCK "/run/tern/control/ctl.sock"
+
+void ctl_bgp_usage(FILE *f)
+{
+	fprintf(f, "usage: ternctl bgp neighbors [--socket PATH] [-o json]\n"
+		   "       ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6] [--socket PATH] [-o json]\n"
+		   "  --socket PATH   tern-control's control socket (default " BGP_CTL_SOCK ")\n");
+}
+
+/* Send one request, read the whole reply, parse it. NULL after a message. */
+static json_t *request(const char *path, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		ctl_err("--socket %s: path too long", path);
+		return NULL;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ctl_err("cannot connect to tern-control socket %s: %s (is tern-control running? "
+			"--socket PATH)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	size_t rl = strlen(req);
+	if (write(fd, req, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
+		ctl_err("writing to %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 131072;
+			char *b = realloc(buf, cap);
+			if (!b) {
+				ctl_err("out of memory reading the reply");
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = b;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			ctl_err("reading from %s: %s", path, strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	json_error_t je;
+	json_t *j = json_loadb(buf ? buf : "", len, 0, &je);
+	free(buf);
+	if (!j) {
+		ctl_err("tern-control sent a reply that is not JSON: %s", je.text);
+		return NULL;
+	}
+	json_t *e = json_object_get(j, "error");
+	if (json_is_string(e)) {
+		ctl_err("tern-control: %s", json_string_value(e));
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}
+
+/* "a,b,c" of an array of strings or numbers. */
+static void join(json_t *arr, char *buf, size_t len)
+{
+	size_t i, off = 0;
+	json_t *v;
+	buf[0] = 0;
+	json_array_foreach(arr, i, v) {
+		char item[64];
+		if (json_is_string(v))
+			snprintf(item, sizeof(item), "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(item, sizeof(item), "%lld", (long long)json_integer_value(v));
+		else
+			snprintf(item, sizeof(item), "{set}");
+		int n = snprintf(buf + off, len - off, "%s%s", i ? "," : "", item);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
+static void print_neighbors(FILE *f, json_t *j)
+{
+	fprintf(f, "%-28s %-10s %-12s %-16s %8s %6s  %s\n", "Neighbor", "AS", "State", "Router-ID",
+		"Up(s)", "Flaps", "Prefixes");
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(j, "neighbors"), i, n) {
+		char addr[80], pfx[128] = "";
+		snprintf(addr, sizeof(addr), "%s:%lld", str(n, "address"),
+			 (long long)json_integer_value(json_object_get(n, "port")));
+		const char *k;
+		json_t *v;
+		size_t off = 0;
+		json_object_foreach(json_object_get(n, "prefixes"), k, v) {
+			int w = snprintf(pfx + off, sizeof(pfx) - off, "%s%s=%lld", off ? " " : "", k,
+					 (long long)json_integer_value(v));
+			if (w < 0 || (size_t)w >= sizeof(pfx) - off)
+				break;
+			off += (size_t)w;
+		}
+		fprintf(f, "%-28s %-10lld %-12s %-16s %8lld %6lld  %s\n", addr,
+			(long long)json_integer_value(json_object_get(n, "as")), str(n, "state"),
+			str(n, "router_id"), (long long)json_integer_value(json_object_get(n, "uptime")),
+			(long long)json_integer_value(json_object_get(n, "flaps")), pfx[0] ? pfx : "-");
+		const char *le = str(n, "last_error");
+		if (le[0] && strcmp(le, "-") != 0)
+			fprintf(f, "    last error: %s\n", le);
+	}
+}
+
+static void print_rib(FILE *f, json_t *j)
+{
+	fprintf(f, "Family %s. Flags: * best\n", str(j, "family"));
+	fprintf(f, "  %-20s %-20s %-8s %-18s %-16s %-6s %-14s %s\n", "RD", "Prefix", "Label",
+		"Next hop", "Peer", "LPref", "AS path", "Communities / ORIGINATOR_ID / CLUSTER_LIST");
+	size_t i, k;
+	json_t *r, *p;
+	json_array_foreach(json_object_get(j, "routes"), i, r) {
+		json_array_foreach(json_object_get(r, "paths"), k, p) {
+			char asp[128], ext[256], cl[128], label[16] = "-", lp[16] = "-";
+			join(json_object_get(p, "as_path"), asp, sizeof(asp));
+			join(json_object_get(p, "ext_communities"), ext, sizeof(ext));
+			join(json_object_get(p, "cluster_list"), cl, sizeof(cl));
+			if (json_object_get(p, "label"))
+				snprintf(label, sizeof(label), "%lld",
+					 (long long)json_integer_value(json_object_get(p, "label")));
+			if (json_object_get(p, "local_pref"))
+				snprintf(lp, sizeof(lp), "%lld",
+					 (long long)json_integer_value(json_object_get(p, "local_pref")));
+			fprintf(f, "%c %-20s %-20s %-8s %-18s %-16s %-6s %-14s %s %s %s\n",
+				json_is_true(json_object_get(p, "best")) ? '*' : ' ', str(r, "rd"),
+				str(r, "prefix"), label, str(p, "next_hop"), str(p, "peer"), lp, asp,
+				ext, str(p, "originator_id"), cl);
+		}
+	}
+}
+
+int ctl_bgp_main(struct ctl *c, int argc, char **argv)
+{
+	const char *sock = c->socket ? c->socket : BGP_CTL_SOCK;
+	const char *family = "ipv4";
+	const char *cmd = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			ctl_bgp_usage(stdout);
+			return CTL_OK;
+		} else if ((strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--family") == 0) &&
+			   i + 1 < argc) {
+			family = argv[++i];
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+			sock = argv[++i];
+		} else if (!cmd && argv[i][0] != '-') {
+			cmd = argv[i];
+		} else {
+			ctl_err("bgp: unexpected argument '%s'", argv[i]);
+			ctl_bgp_usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (!cmd || (strcmp(cmd, "neighbors") != 0 && strcmp(cmd, "rib") != 0)) {
+		ctl_bgp_usage(stderr);
+		return CTL_USAGE;
+	}
+	static const char *const fams[] = { "ipv4", "ipv6", "vpnv4", "vpnv6" };
+	bool ok = false;
+	for (unsigned i = 0; i < 4; i++)
+		ok |= strcmp(family, fams[i]) == 0;
+	if (!ok) {
+		ctl_err("-a %s: unknown family (ipv4, ipv6, vpnv4, vpnv6)", family);
+		return CTL_USAGE;
+	}
+	char req[64];
+	snprintf(req, sizeof(req), "%s%s%s", cmd, strcmp(cmd, "rib") == 0 ? " " : "",
+		 strcmp(cmd, "rib") == 0 ? family : "");
+	json_t *j = request(sock, req);
+	if (!j)
+		return CTL_ERR;
+	if (c->out.fmt == OUT_JSON) {
+		json_dumpf(j, c->out.f, JSON_INDENT(2));
+		fputc('\n', c->out.f);
+	} else if (strcmp(cmd, "neighbors") == 0) {
+		print_neighbors(c->out.f, j);
+	} else {
+		print_rib(c->out.f, j);
+	}
+	json_decref(j);
+	return CTL_OK;
+}
