@@ -6,4 +6,16 @@ cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
 dir=$(mktemp -d /tmp/tern-labtest.XXXXXX)
 rmdir "$dir"
-LAB_DIR=$dir LAB_PREFIX="lt$(printf '%x' $(( $$ % 65536 )))-" bash tests/lab/demo.sh
+LAB_OUT=$dir-out LAB_DIR=$dir LAB_PREFIX="lt$(printf '%x' $(( $$ % 65536 )))-" bash tests/lab/demo.sh
+rc=$?
+# the summary must be valid JSON that agrees with the run
+/usr/bin/python3 - "$dir-out/summary.json" "$rc" <<'PY' || rc=1
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert len(s["hosts"]) == 3 and len(s["pods"]) >= 5, "summary lists the hosts and pods"
+assert s["failed"] == 0 or sys.argv[2] != "0", "summary failures agree with the exit code"
+assert all(c["result"] in ("PASS", "FAIL") for c in s["checks"]) and s["checks"]
+PY
+if command -v dot >/dev/null; then test -s "$dir-out/topology.svg" -a -s "$dir-out/topology.png" || rc=1; fi
+rm -rf "$dir-out"
+exit $rc

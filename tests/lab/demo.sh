@@ -14,6 +14,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 LAB_DIR=${LAB_DIR:-/run/tern/lab}
+LAB_OUT=${LAB_OUT:-$BUILD/lab}     # summary.json, topology.{dot,svg,png}: kept after teardown
 KEEP=0 DPDK_POD=1
 for a in "$@"; do
 	case $a in
@@ -176,12 +177,13 @@ echo
 
 # ---- checks, each with real traffic
 passed=0 failed=0
+CHECKS=()
 check() { # check "what" cmd...
 	local what=$1; shift
 	if "$@" >/dev/null 2>&1; then
-		printf 'PASS  %s\n' "$what"; passed=$((passed + 1))
+		printf 'PASS  %s\n' "$what"; passed=$((passed + 1)); CHECKS+=("PASS|$what")
 	else
-		printf 'FAIL  %s\n' "$what"; failed=$((failed + 1))
+		printf 'FAIL  %s\n' "$what"; failed=$((failed + 1)); CHECKS+=("FAIL|$what")
 	fi
 }
 ping_from() { ip netns exec "${VL_NS[$1]}" ping -c 3 -i 0.2 -W 2 "$2"; }
@@ -202,6 +204,71 @@ fi
 drops=$(vl_ctl c1 vr drop 2>/dev/null)
 check "the refused blue packets are counted (drop statistics)" grep -qE 'NO_ROUTE|ARP_NOT_ME' <<<"$drops"
 
+# ---- a machine-readable summary and a picture of the topology
+dot_pods() { # the pods of one site, as nodes inside its cluster
+	local p
+	for p in "${PODS[@]}"; do
+		[ "${SITE[${POD_HOST[$p]}]}" = "$1" ] || continue
+		local color=firebrick; [ "${POD_VRF[$p]}" = 2 ] && color=royalblue
+		local shape=ellipse; [ "$p" = red-dpdk ] && shape=hexagon
+		echo "    \"$p\" [label=\"$p\\n${POD_IP[$p]}\", color=$color, fontcolor=$color, shape=$shape];"
+	done
+}
+write_outputs() {
+	mkdir -p "$LAB_OUT"
+	local secs=$1 sep="" h p c
+	{
+		printf '{\n  "duration_s": %s, "passed": %s, "failed": %s,\n  "hosts": [' "$secs" "$passed" "$failed"
+		for h in c1 c2 d1; do
+			printf '%s\n    {"name": "%s", "site": "%s", "fabric_ip": "%s", "vrouter": "%s%s", "lcore": %s}' \
+				"$sep" "$h" "${SITE[$h]}" "${FIP[$h]}" "$TL" "$h" "${LCORE[$h]}"
+			sep=","
+		done
+		printf '\n  ],\n  "pods": ['
+		sep=""
+		for p in "${PODS[@]}"; do
+			local kind=kernel; [ "$p" = red-dpdk ] && kind=memif
+			local tenant=red; [ "${POD_VRF[$p]}" = 2 ] && tenant=blue
+			printf '%s\n    {"name": "%s", "host": "%s", "tenant": "%s", "vrf": %s, "address": "%s", "label": %s, "kind": "%s"}' \
+				"$sep" "$p" "${POD_HOST[$p]}" "$tenant" "${POD_VRF[$p]}" "${POD_IP[$p]}" "${POD_LABEL[$p]}" "$kind"
+			sep=","
+		done
+		printf '\n  ],\n  "checks": ['
+		sep=""
+		for c in "${CHECKS[@]}"; do
+			printf '%s\n    {"result": "%s", "check": "%s"}' "$sep" "${c%%|*}" "${c#*|}"
+			sep=","
+		done
+		printf '\n  ]\n}\n'
+	} >"$LAB_OUT/summary.json"
+	{
+		echo 'graph tern_lab {'
+		echo '  rankdir=LR; node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];'
+		echo '  subgraph cluster_cloud { label="site cloud (10.255.1.0/24)"; style=rounded;'
+		echo '    fabric [label="fabric bridge", shape=box];'
+		for h in c1 c2; do echo "    $h [label=\"$h\\ntern-vrouter\\n${FIP[$h]}\", shape=box3d];"; done
+		dot_pods cloud
+		echo '  }'
+		echo '  subgraph cluster_dc { label="site dc (10.255.2.0/24)"; style=rounded;'
+		echo "    d1 [label=\"d1\\ntern-vrouter\\n${FIP[d1]}\", shape=box3d];"
+		dot_pods dc
+		echo '  }'
+		echo '  rtr [label="router\n(kernel IP forwarding)", shape=diamond];'
+		echo '  c1 -- fabric; c2 -- fabric; fabric -- rtr; rtr -- d1;'
+		for p in "${PODS[@]}"; do
+			local color=firebrick; [ "${POD_VRF[$p]}" = 2 ] && color=royalblue
+			echo "  ${POD_HOST[$p]} -- \"$p\" [color=$color, label=\"label ${POD_LABEL[$p]}\"];"
+		done
+		echo '}'
+	} >"$LAB_OUT/topology.dot"
+	if command -v dot >/dev/null; then
+		dot -Tsvg "$LAB_OUT/topology.dot" -o "$LAB_OUT/topology.svg"
+		dot -Tpng "$LAB_OUT/topology.dot" -o "$LAB_OUT/topology.png"
+	fi
+}
+secs=$(( $(date +%s) - start ))
+write_outputs "$secs"
 echo
-echo "$passed passed, $failed failed in $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed in $secs s"
+echo "summary: $LAB_OUT/summary.json, picture: $LAB_OUT/topology.$(command -v dot >/dev/null && echo svg || echo 'dot (install graphviz for SVG/PNG)')"
 [ "$failed" -eq 0 ]
