@@ -171,12 +171,36 @@ static void test_get_and_info(void **state)
 	vr_router_destroy(r);
 }
 
+static void test_fabric_vif_kinds(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	char msg[256];
+	struct vr_router *r = vt_router(&h);
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 9 };
+	struct vr_object o = vt_vif(0, VR_VIF_FABRIC, "", 0, mac);
+	vt_addr(&o.u.vif.ip, "192.0.2.1");
+	VR_SET(&o, VR_AT_IP);
+	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &o, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "neither"));
+	snprintf(o.u.vif.ifname, sizeof(o.u.vif.ifname), "eth1");
+	snprintf(o.u.vif.socket, sizeof(o.u.vif.socket), "/run/fab.sock");
+	VR_SET(&o, VR_AT_SOCKET);
+	assert_int_equal(vt_ctl_err(r, VR_OP_ADD, &o, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "both"));
+	o.u.vif.ifname[0] = 0;
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0); /* a memif fabric */
+	assert_int_equal(r->fabric_vif, 0);
+	vr_router_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_requests_change_nothing),
 		cmocka_unit_test(test_paged_dump),
 		cmocka_unit_test(test_get_and_info),
+		cmocka_unit_test(test_fabric_vif_kinds),
 	};
 	return cmocka_run_group_tests_name("vr_ctl", tests, NULL, NULL);
 }

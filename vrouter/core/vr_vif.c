@@ -11,6 +11,14 @@ static int vif_validate(const struct vr_router *r, const struct vr_obj_vif *v, s
 			       v->type);
 	switch (v->type) {
 	case VR_VIF_FABRIC:
+		/* The NIC: a kernel interface (af_packet) or, for user-space fabrics
+		 * and benchmarks, a memif socket. */
+		if (!v->ifname[0] == !v->socket[0])
+			return vr_errf(e, -EINVAL, "a fabric vif needs either a kernel interface (ifname) "
+				       "or a memif socket, not %s", v->ifname[0] ? "both" : "neither");
+		if (v->socket[0] && v->socket[0] != '/')
+			return vr_errf(e, -EINVAL, "socket path '%s' must be absolute", v->socket);
+		break;
 	case VR_VIF_HOST:
 	case VR_VIF_KERNEL:
 		if (!v->ifname[0])

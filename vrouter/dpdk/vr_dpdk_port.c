@@ -133,6 +133,13 @@ static int vif_devargs(const struct vr_obj_vif *v, char *name, size_t nlen, char
 	int n;
 	switch (v->type) {
 	case VR_VIF_FABRIC:
+		if (v->socket[0]) { /* a user-space fabric */
+			snprintf(name, nlen, "net_memif_v%u", v->id);
+			n = snprintf(args, alen, "role=%s,socket=%s,socket-abstract=no,id=0",
+				     v->role ? "client" : "server", v->socket);
+			break;
+		}
+		/* fall through */
 	case VR_VIF_KERNEL:
 		snprintf(name, nlen, "net_af_packet_v%u", v->id);
 		/* qdisc_bypass: the vrouter is the qdisc; framesz fits one mbuf. */
@@ -207,7 +214,8 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 		snprintf(err, errlen, "interface or socket name is too long or has ',', '=' or ' '");
 		return rc;
 	}
-	if ((v->type == VR_VIF_FABRIC || v->type == VR_VIF_KERNEL) && !if_nametoindex(v->ifname)) {
+	if ((v->type == VR_VIF_FABRIC || v->type == VR_VIF_KERNEL) && v->ifname[0] &&
+	    !if_nametoindex(v->ifname)) {
 		snprintf(err, errlen, "no kernel interface '%s' in the vrouter's network namespace",
 			 v->ifname);
 		return -ENODEV;

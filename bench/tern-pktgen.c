@@ -1,0 +1,668 @@
+/*
+ * DOC: tern-pktgen.c — the benchmarks' generator and sink.
+ *
+ * One lcore sends prebuilt frames on one DPDK port and counts what comes back
+ * on another (or the same) port, then reports packets per second over a
+ * measured window that starts after a warm-up. The ports are whatever vdevs
+ * the EAL arguments create (memif client, af_packet on a veth): this tool only
+ * knows port ids.
+ *
+ * Frames (all built once, sent many times by raising the mbuf's reference
+ * count, so the generator spends its cycles on I/O and not on building):
+ *   udp       Ethernet / IPv4 / UDP, 60 bytes (a 64-byte frame with its FCS):
+ *             what a pod sends, for the encapsulation cases.
+ *   mplsoudp  Ethernet / IPv4 / UDP 6635 / MPLS / IPv4 / UDP, sized so that the
+ *             decapsulated inner packet with its new Ethernet header is again
+ *             60 bytes: what a remote vrouter sends, for the decapsulation case.
+ * Flows differ by UDP source port (inner and, for mplsoudp, outer) so that
+ * anything hashing the 5-tuple sees --flows different flows.
+ *
+ * With --watch-tid the tool also reads that thread's CPU time (from
+ * /proc/TID/schedstat, nanoseconds) at both ends of the window: the
+ * forwarder's CPU time over exactly the packets counted, for its capacity.
+ *
+ * Output, one line on stdout:
+ *   pktgen: window_s=.. sent=.. rcvd=.. good=.. tx_full=.. tx_mpps=.. rx_mpps=..
+ *           gen_cpu_ns=.. fwd_cpu_ns=.. cpu_busy_ns=.. tsc_hz=..
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#define BURST 32
+#define MAX_FLOWS 4096
+#define RX_BURSTS_PER_TX 4   /* drain up to this many bursts per sent burst */
+#define RING_DESC 1024
+#define FRAME_LEN 60         /* 64 bytes on the wire with the FCS */
+#define UDP_PORT_MPLS 6635
+#define UDP_PORT_VXLAN 4789
+#define UDP_PORT_DATA 5000
+#define SPORT_BASE 10000
+
+enum payload { PL_UDP, PL_MPLSOUDP };
+enum expect { EX_ANY, EX_UDP, EX_MPLSOUDP, EX_VXLAN };
+
+struct options {
+	uint16_t tx_port, rx_port;
+	bool rx_port_set;
+	enum payload payload;
+	enum expect expect;
+	unsigned flows;
+	uint8_t dmac[6], smac[6];
+	uint32_t src, dst;           /* inner (or only) IPv4 addresses, network order */
+	uint32_t osrc, odst;         /* outer addresses for mplsoudp */
+	uint32_t label;
+	double warmup_s, duration_s, link_timeout_s;
+	int watch_tid;               /* 0: none */
+	int watch_cpu;               /* -1: none */
+};
+
+/* Counters of one run; the window is the difference of two snapshots. */
+struct counters {
+	uint64_t sent, rcvd, good, tx_full;
+	uint64_t tsc;
+	uint64_t gen_cpu_ns, fwd_cpu_ns, cpu_busy_ns;
+};
+
+struct gen {
+	struct options opt;
+	struct rte_mempool *pool;
+	struct rte_mbuf *tmpl[MAX_FLOWS];
+	unsigned next;               /* next template to send */
+	struct counters c;
+	sigset_t stop_signals;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+"usage: tern-pktgen EAL-ARGS -- [options]\n"
+"  --tx-port N         port to send on (default 0)\n"
+"  --rx-port N         port to count on (default 1 if there are two ports, else 0)\n"
+"  --payload udp|mplsoudp   frames to send (default udp)\n"
+"  --expect any|udp|mplsoudp|vxlan   what counts as good on receive (default any)\n"
+"  --flows N           UDP source ports to cycle through, 1..%d (default 256)\n"
+"  --dmac MAC --smac MAC    outer Ethernet addresses\n"
+"  --src IP --dst IP   (inner) IPv4 addresses (default 10.1.0.1 -> 10.1.0.2)\n"
+"  --outer-src IP --outer-dst IP --label N   mplsoudp outer header and label\n"
+"  --warmup S          seconds before the measured window (default 2)\n"
+"  --duration S        seconds measured (default 3)\n"
+"  --link-timeout S    seconds to wait for the ports' links (default 20)\n"
+"  --watch-tid TID     report that thread's CPU time over the window (fwd_cpu_ns)\n"
+"  --watch-cpu N       report core N's busy time over the window (cpu_busy_ns, from\n"
+"                      /proc/stat: for forwarders that are not one thread, the kernel)\n",
+		MAX_FLOWS);
+}
+
+static int parse_mac(const char *s, uint8_t *mac)
+{
+	unsigned b[6];
+	char extra;
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 255)
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+static int parse_ip(const char *s, uint32_t *ip)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*ip = a.s_addr;
+	return 0;
+}
+
+static int parse_num(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { O_TX = 1, O_RX, O_PAYLOAD, O_EXPECT, O_FLOWS, O_DMAC, O_SMAC, O_SRC, O_DST,
+	       O_OSRC, O_ODST, O_LABEL, O_WARMUP, O_DURATION, O_LINK, O_WATCH, O_WCPU, O_HELP };
+	static const struct option lo[] = {
+		{ "tx-port", required_argument, 0, O_TX }, { "rx-port", required_argument, 0, O_RX },
+		{ "payload", required_argument, 0, O_PAYLOAD }, { "expect", required_argument, 0, O_EXPECT },
+		{ "flows", required_argument, 0, O_FLOWS }, { "dmac", required_argument, 0, O_DMAC },
+		{ "smac", required_argument, 0, O_SMAC }, { "src", required_argument, 0, O_SRC },
+		{ "dst", required_argument, 0, O_DST }, { "outer-src", required_argument, 0, O_OSRC },
+		{ "outer-dst", required_argument, 0, O_ODST }, { "label", required_argument, 0, O_LABEL },
+		{ "warmup", required_argument, 0, O_WARMUP }, { "duration", required_argument, 0, O_DURATION },
+		{ "link-timeout", required_argument, 0, O_LINK }, { "watch-tid", required_argument, 0, O_WATCH },
+		{ "watch-cpu", required_argument, 0, O_WCPU },
+		{ "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	o->flows = 256;
+	o->warmup_s = 2;
+	o->duration_s = 3;
+	o->link_timeout_s = 20;
+	o->label = 100;
+	o->watch_cpu = -1;
+	parse_mac("02:00:00:00:00:02", o->smac);
+	parse_mac("00:00:5e:00:01:00", o->dmac);
+	parse_ip("10.1.0.1", &o->src);
+	parse_ip("10.1.0.2", &o->dst);
+	parse_ip("192.0.2.2", &o->osrc);
+	parse_ip("192.0.2.1", &o->odst);
+	int c;
+	double v;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		int rc = 0;
+		const char *what = NULL;
+		switch (c) {
+		case O_TX:
+			rc = parse_num(optarg, 0, RTE_MAX_ETHPORTS - 1, &v);
+			o->tx_port = (uint16_t)v;
+			what = "--tx-port takes a port number";
+			break;
+		case O_RX:
+			rc = parse_num(optarg, 0, RTE_MAX_ETHPORTS - 1, &v);
+			o->rx_port = (uint16_t)v;
+			o->rx_port_set = true;
+			what = "--rx-port takes a port number";
+			break;
+		case O_PAYLOAD:
+			if (!strcmp(optarg, "udp"))
+				o->payload = PL_UDP;
+			else if (!strcmp(optarg, "mplsoudp"))
+				o->payload = PL_MPLSOUDP;
+			else
+				rc = -EINVAL;
+			what = "--payload takes udp or mplsoudp";
+			break;
+		case O_EXPECT:
+			if (!strcmp(optarg, "any"))
+				o->expect = EX_ANY;
+			else if (!strcmp(optarg, "udp"))
+				o->expect = EX_UDP;
+			else if (!strcmp(optarg, "mplsoudp"))
+				o->expect = EX_MPLSOUDP;
+			else if (!strcmp(optarg, "vxlan"))
+				o->expect = EX_VXLAN;
+			else
+				rc = -EINVAL;
+			what = "--expect takes any, udp, mplsoudp or vxlan";
+			break;
+		case O_FLOWS:
+			rc = parse_num(optarg, 1, MAX_FLOWS, &v);
+			o->flows = (unsigned)v;
+			what = "--flows takes 1..4096";
+			break;
+		case O_DMAC:
+			rc = parse_mac(optarg, o->dmac);
+			what = "--dmac takes a MAC like 02:00:00:00:00:01";
+			break;
+		case O_SMAC:
+			rc = parse_mac(optarg, o->smac);
+			what = "--smac takes a MAC like 02:00:00:00:00:01";
+			break;
+		case O_SRC:
+			rc = parse_ip(optarg, &o->src);
+			what = "--src takes an IPv4 address";
+			break;
+		case O_DST:
+			rc = parse_ip(optarg, &o->dst);
+			what = "--dst takes an IPv4 address";
+			break;
+		case O_OSRC:
+			rc = parse_ip(optarg, &o->osrc);
+			what = "--outer-src takes an IPv4 address";
+			break;
+		case O_ODST:
+			rc = parse_ip(optarg, &o->odst);
+			what = "--outer-dst takes an IPv4 address";
+			break;
+		case O_LABEL:
+			rc = parse_num(optarg, 16, (1 << 20) - 1, &v);
+			o->label = (uint32_t)v;
+			what = "--label takes 16..1048575";
+			break;
+		case O_WARMUP:
+			rc = parse_num(optarg, 0, 600, &o->warmup_s);
+			what = "--warmup takes seconds, 0..600";
+			break;
+		case O_DURATION:
+			rc = parse_num(optarg, 0.1, 600, &o->duration_s);
+			what = "--duration takes seconds, 0.1..600";
+			break;
+		case O_LINK:
+			rc = parse_num(optarg, 0, 600, &o->link_timeout_s);
+			what = "--link-timeout takes seconds, 0..600";
+			break;
+		case O_WATCH:
+			rc = parse_num(optarg, 1, 1 << 30, &v);
+			o->watch_tid = (int)v;
+			what = "--watch-tid takes a thread id";
+			break;
+		case O_WCPU:
+			rc = parse_num(optarg, 0, RTE_MAX_LCORE - 1, &v);
+			o->watch_cpu = (int)v;
+			what = "--watch-cpu takes a core number";
+			break;
+		case O_HELP:
+			usage();
+			exit(0);
+		default:
+			usage();
+			return -EINVAL;
+		}
+		if (rc < 0) {
+			fprintf(stderr, "tern-pktgen: %s, not '%s'\n", what, optarg);
+			return rc;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tern-pktgen: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static uint16_t ip_csum(const uint8_t *ip)
+{
+	uint32_t sum = 0;
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* IPv4 (20 bytes, DF, TTL 64) + UDP header; len = IP total length. UDP
+ * checksum 0 (allowed for IPv4, and what tunnels send). */
+static void put_ip_udp(uint8_t *ip, uint32_t src, uint32_t dst, uint16_t len, uint16_t sport,
+		       uint16_t dport)
+{
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	put16(ip + 2, len);
+	ip[6] = 0x40;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, &dst, 4);
+	put16(ip + 10, ip_csum(ip));
+	put16(ip + 20, sport);
+	put16(ip + 22, dport);
+	put16(ip + 24, (uint16_t)(len - 20));
+}
+
+/* Frame of flow i into buf; returns its length. */
+static uint16_t build_frame(const struct options *o, unsigned i, uint8_t *buf)
+{
+	uint16_t sport = (uint16_t)(SPORT_BASE + i);
+	memcpy(buf, o->dmac, 6);
+	memcpy(buf + 6, o->smac, 6);
+	put16(buf + 12, 0x0800);
+	if (o->payload == PL_UDP) {
+		memset(buf + 14, 0, FRAME_LEN - 14);
+		put_ip_udp(buf + 14, o->src, o->dst, FRAME_LEN - 14, sport, UDP_PORT_DATA);
+		return FRAME_LEN;
+	}
+	/* The inner IP packet is what leaves the decapsulating router behind a new
+	 * 14-byte Ethernet header: FRAME_LEN - 14 bytes. */
+	const uint16_t inner = FRAME_LEN - 14;
+	const uint16_t outer = (uint16_t)(20 + 8 + 4 + inner);
+	uint8_t *ip = buf + 14;
+	memset(ip, 0, outer);
+	put_ip_udp(ip, o->osrc, o->odst, outer, (uint16_t)(49152 + (i & 0x3fff)), UDP_PORT_MPLS);
+	uint32_t lse = o->label << 12 | 0x100 | 64; /* bottom of stack, TTL 64 */
+	uint32_t be = htonl(lse);
+	memcpy(ip + 28, &be, 4);
+	put_ip_udp(ip + 32, o->src, o->dst, inner, sport, UDP_PORT_DATA);
+	return (uint16_t)(14 + outer);
+}
+
+static int build_templates(struct gen *g, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < g->opt.flows; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(g->pool);
+		if (!m) {
+			snprintf(err, errlen, "cannot allocate template %u of %u: pool too small", i,
+				 g->opt.flows);
+			return -ENOMEM;
+		}
+		uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+		uint16_t len = build_frame(&g->opt, i, p);
+		m->data_len = len;
+		m->pkt_len = len;
+		g->tmpl[i] = m;
+	}
+	return 0;
+}
+
+static int port_setup(struct gen *g, uint16_t port, char *err, size_t errlen)
+{
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc == 0) {
+		uint16_t nrx = RING_DESC, ntx = RING_DESC;
+		rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+		rc = rte_eth_rx_queue_setup(port, 0, nrx, rte_socket_id(), NULL, g->pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port, 0, ntx, rte_socket_id(), NULL);
+	}
+	if (rc == 0)
+		rc = rte_eth_dev_start(port);
+	if (rc < 0) {
+		snprintf(err, errlen, "port %u: setup failed: %s", port, rte_strerror(-rc));
+		return rc;
+	}
+	rte_eth_promiscuous_enable(port); /* not every PMD has it; frames flow anyway */
+	return 0;
+}
+
+static bool stop_requested(const struct gen *g)
+{
+	sigset_t pending;
+	sigset_t ours;
+	if (sigpending(&pending) < 0 || sigandset(&ours, &pending, &g->stop_signals) < 0)
+		return false;
+	return !sigisemptyset(&ours);
+}
+
+static int wait_links(struct gen *g, char *err, size_t errlen)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t end = rte_rdtsc() + (uint64_t)(g->opt.link_timeout_s * (double)hz);
+	uint16_t ports[2] = { g->opt.tx_port, g->opt.rx_port };
+	for (;;) {
+		bool up = true;
+		for (int i = 0; i < 2; i++) {
+			struct rte_eth_link l;
+			if (rte_eth_link_get_nowait(ports[i], &l) != 0 || !l.link_status)
+				up = false;
+		}
+		if (up)
+			return 0;
+		if (rte_rdtsc() > end || stop_requested(g)) {
+			snprintf(err, errlen, "links of ports %u and %u not up after %.0f s (is the "
+				 "forwarder running, listening on the memif socket?)", ports[0], ports[1],
+				 g->opt.link_timeout_s);
+			return -ETIMEDOUT;
+		}
+		rte_delay_ms(10);
+	}
+}
+
+/* A thread's time on CPU in nanoseconds (first field of schedstat). */
+static int thread_cpu_ns(int tid, uint64_t *ns)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	int n = fscanf(f, "%" SCNu64, ns);
+	fclose(f);
+	return n == 1 ? 0 : -EIO;
+}
+
+/* Core `cpu`'s busy time in nanoseconds: every /proc/stat column but idle and
+ * iowait (ticks of USER_HZ, so 10 ms resolution: fine over seconds). */
+static int core_busy_ns(int cpu, uint64_t *ns)
+{
+	char want[16], line[512];
+	snprintf(want, sizeof(want), "cpu%d ", cpu);
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return -errno;
+	int rc = -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		uint64_t v[8] = { 0 };
+		if (sscanf(line + strlen(want), "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %"
+			   SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &v[0], &v[1], &v[2], &v[3],
+			   &v[4], &v[5], &v[6], &v[7]) != 8) {
+			rc = -EIO;
+			break;
+		}
+		uint64_t busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* not idle (3), iowait (4) */
+		*ns = busy * (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
+static uint64_t self_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int snapshot(const struct gen *g, struct counters *s, char *err, size_t errlen)
+{
+	*s = g->c;
+	s->tsc = rte_rdtsc();
+	s->gen_cpu_ns = self_cpu_ns();
+	s->fwd_cpu_ns = 0;
+	if (g->opt.watch_tid) {
+		int rc = thread_cpu_ns(g->opt.watch_tid, &s->fwd_cpu_ns);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot read /proc/%d/schedstat: %s (has the forwarder "
+				 "exited?)", g->opt.watch_tid, strerror(-rc));
+			return rc;
+		}
+	}
+	s->cpu_busy_ns = 0;
+	if (g->opt.watch_cpu >= 0) {
+		int rc = core_busy_ns(g->opt.watch_cpu, &s->cpu_busy_ns);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot read core %d from /proc/stat: %s", g->opt.watch_cpu,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static bool is_good(enum expect ex, const struct rte_mbuf *m)
+{
+	if (ex == EX_ANY)
+		return true;
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	if (m->data_len < 14 + 28 || p[12] != 0x08 || p[13] != 0x00 || p[14 + 9] != 17)
+		return false;
+	const uint8_t *udp = p + 14 + (p[14] & 0x0f) * 4;
+	if (udp + 4 > p + m->data_len)
+		return false;
+	uint16_t dport = (uint16_t)(udp[2] << 8 | udp[3]);
+	switch (ex) {
+	case EX_UDP:
+		return dport == UDP_PORT_DATA;
+	case EX_MPLSOUDP:
+		return dport == UDP_PORT_MPLS;
+	case EX_VXLAN:
+		return dport == UDP_PORT_VXLAN;
+	default:
+		return true;
+	}
+}
+
+/* One round: a burst out, then drain what came back. */
+static void round_trip(struct gen *g)
+{
+	struct rte_mbuf *tx[BURST];
+	const struct options *o = &g->opt;
+	for (unsigned i = 0; i < BURST; i++) {
+		struct rte_mbuf *m = g->tmpl[g->next];
+		g->next = g->next + 1 == o->flows ? 0 : g->next + 1;
+		rte_mbuf_refcnt_update(m, 1); /* the driver's free drops it back to ours */
+		tx[i] = m;
+	}
+	uint16_t sent = rte_eth_tx_burst(o->tx_port, 0, tx, BURST);
+	g->c.sent += sent;
+	if (sent < BURST) {
+		g->c.tx_full += BURST - sent;
+		for (unsigned i = sent; i < BURST; i++)
+			rte_mbuf_refcnt_update(tx[i], -1);
+	}
+	for (int b = 0; b < RX_BURSTS_PER_TX; b++) {
+		struct rte_mbuf *rx[BURST];
+		uint16_t n = rte_eth_rx_burst(o->rx_port, 0, rx, BURST);
+		if (!n)
+			break;
+		g->c.rcvd += n;
+		for (uint16_t i = 0; i < n; i++)
+			g->c.good += is_good(o->expect, rx[i]);
+		rte_pktmbuf_free_bulk(rx, n);
+	}
+}
+
+/* Run until `until` (TSC), checking for a stop signal now and then. */
+static int run_until(struct gen *g, uint64_t until)
+{
+	for (unsigned k = 0;; k++) {
+		round_trip(g);
+		if ((k & 1023) == 0) {
+			if (rte_rdtsc() >= until)
+				return 0;
+			if (stop_requested(g))
+				return -EINTR;
+		}
+	}
+}
+
+static void report(const struct gen *g, const struct counters *a, const struct counters *b)
+{
+	double s = (double)(b->tsc - a->tsc) / (double)rte_get_tsc_hz();
+	uint64_t sent = b->sent - a->sent, rcvd = b->rcvd - a->rcvd;
+	printf("pktgen: window_s=%.3f sent=%" PRIu64 " rcvd=%" PRIu64 " good=%" PRIu64
+	       " tx_full=%" PRIu64 " tx_mpps=%.4f rx_mpps=%.4f gen_cpu_ns=%" PRIu64
+	       " fwd_cpu_ns=%" PRIu64 " cpu_busy_ns=%" PRIu64 " tsc_hz=%" PRIu64 "\n",
+	       s, sent, rcvd, b->good - a->good, b->tx_full - a->tx_full, (double)sent / s / 1e6,
+	       (double)rcvd / s / 1e6, b->gen_cpu_ns - a->gen_cpu_ns, b->fwd_cpu_ns - a->fwd_cpu_ns,
+	       b->cpu_busy_ns - a->cpu_busy_ns, rte_get_tsc_hz());
+	fflush(stdout);
+	(void)g;
+}
+
+static int run(struct gen *g, char *err, size_t errlen)
+{
+	uint16_t nports = rte_eth_dev_count_avail();
+	if (nports == 0) {
+		snprintf(err, errlen, "no ports: give the EAL a --vdev (net_memif, net_af_packet)");
+		return -ENODEV;
+	}
+	if (!g->opt.rx_port_set)
+		g->opt.rx_port = nports > 1 ? 1 : 0;
+	if (g->opt.tx_port >= nports || g->opt.rx_port >= nports) {
+		snprintf(err, errlen, "ports %u/%u asked for, %u exist", g->opt.tx_port,
+			 g->opt.rx_port, nports);
+		return -ENODEV;
+	}
+	/* Templates + both rings + bursts in flight, with room to spare. */
+	unsigned nb = g->opt.flows + 4 * RING_DESC + 4 * BURST + 1024;
+	g->pool = rte_pktmbuf_pool_create("pktgen", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					  (int)rte_socket_id());
+	if (!g->pool) {
+		snprintf(err, errlen, "cannot create %u buffers: %s (give the EAL more -m)", nb,
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	int rc = port_setup(g, g->opt.tx_port, err, errlen);
+	if (rc == 0 && g->opt.rx_port != g->opt.tx_port)
+		rc = port_setup(g, g->opt.rx_port, err, errlen);
+	if (rc == 0)
+		rc = build_templates(g, err, errlen);
+	if (rc == 0)
+		rc = wait_links(g, err, errlen);
+	if (rc < 0)
+		return rc;
+
+	uint64_t hz = rte_get_tsc_hz();
+	struct counters a, b;
+	rc = run_until(g, rte_rdtsc() + (uint64_t)(g->opt.warmup_s * (double)hz));
+	if (rc == 0)
+		rc = snapshot(g, &a, err, errlen);
+	if (rc == 0)
+		rc = run_until(g, a.tsc + (uint64_t)(g->opt.duration_s * (double)hz));
+	if (rc == 0)
+		rc = snapshot(g, &b, err, errlen);
+	if (rc == -EINTR)
+		snprintf(err, errlen, "stopped by a signal before the window ended");
+	if (rc < 0)
+		return rc;
+	report(g, &a, &b);
+	return 0;
+}
+
+static void cleanup(struct gen *g)
+{
+	uint16_t port;
+	RTE_ETH_FOREACH_DEV(port) {
+		rte_eth_dev_stop(port);
+		rte_eth_dev_close(port);
+	}
+	for (unsigned i = 0; i < g->opt.flows; i++)
+		if (g->tmpl[i])
+			rte_pktmbuf_free(g->tmpl[i]);
+	rte_mempool_free(g->pool);
+}
+
+int main(int argc, char **argv)
+{
+	static struct gen g; /* the process's one context (large template array) */
+	char err[300] = "";
+
+	/* Stop requests are polled (sigpending) from the loop: no handler, no global flag. */
+	sigemptyset(&g.stop_signals);
+	sigaddset(&g.stop_signals, SIGINT);
+	sigaddset(&g.stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &g.stop_signals, NULL);
+
+	int n = rte_eal_init(argc, argv);
+	if (n < 0) {
+		fprintf(stderr, "tern-pktgen: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	argv[n] = argv[0];
+	if (parse_options(argc - n, argv + n, &g.opt) < 0) {
+		rte_eal_cleanup();
+		return 2;
+	}
+	int rc = run(&g, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "tern-pktgen: %s\n", err);
+	cleanup(&g);
+	rte_eal_cleanup();
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,469 @@
+#!/usr/bin/env bash
+# bench/vrouter.sh — the vrouter benchmarks (bench/run vrouter). Cases:
+#   mplsoudp-encap, mplsoudp-decap   tern-vrouter vs dpdk-testpmd io-forward, same ports
+#   vxlan-encap                      tern-vrouter vs OVS-DPDK doing the same VXLAN encap
+#   kernel-vxlan                     tern-vrouter on veth (af_packet) vs the Linux kernel
+#   pipeline                         the core alone: ns/packet and instructions/packet
+# One line per case on stdout; progress on stderr. Method: docs/PERFORMANCE.md.
+#
+# Environment: BENCH_REPS (runs per forwarder, default 5), BENCH_WARMUP and
+# BENCH_DURATION (seconds per run, default 2 and 3), BENCH_CASES (subset, e.g.
+# "pipeline kernel-vxlan"), BENCH_KEEP=1 keeps the logs, BENCH_PROFILE=1
+# records tern's forwarding thread (perf record -e cpu-clock) in every run and
+# prints the top of the profile to stderr.
+set -u
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+BUILD=${BUILD:-build}
+VR=$BUILD/vrouter/tern-vrouter
+CTL=$BUILD/ctl/ternctl
+PKTGEN=$BUILD/bench/tern-pktgen
+PIPE=$BUILD/bench/vr_pipeline_bench
+REPS=${BENCH_REPS:-5}
+WARMUP=${BENCH_WARMUP:-2}
+DURATION=${BENCH_DURATION:-3}
+CASES=${BENCH_CASES:-"mplsoudp-encap mplsoudp-decap vxlan-encap kernel-vxlan pipeline"}
+
+GEN_LCORE=0          # the generator's core
+FWD_LCORE=1          # the forwarder's core (tern, testpmd, OVS's PMD thread, the kernel via RPS)
+FLOWS=256
+ROUTER_MAC=00:00:5e:00:01:00   # tern's default MAC for routed traffic
+POD_MAC=02:00:00:00:01:01
+REMOTE_MAC=02:00:00:00:01:02   # the remote pod's MAC (kernel case: neighbour on the VXLAN device)
+FAB_IP=192.0.2.1
+PEER_IP=192.0.2.2
+POD_IP=10.1.0.1
+REMOTE_IP=10.1.0.2
+LABEL_OUT=100        # pushed towards the remote node
+LABEL_IN=200         # ours: to the local pod
+VNI=5001
+
+for f in "$VR" "$CTL" "$PKTGEN" "$PIPE"; do
+	[ -x "$f" ] || bl_die "$f is not built (make build)"
+done
+[ "$(nproc)" -ge 2 ] || bl_die "needs 2 cores (generator and forwarder)"
+bl_init
+
+# --- helpers -----------------------------------------------------------------
+
+kv() { # kv "LINE" KEY: the value of KEY=... in LINE
+	sed -n "s/.*[ :]$2=\([^ ]*\).*/\1/p" <<<"$1" | head -1
+}
+
+# profile_start TID NAME / profile_stop: perf on the forwarding thread (BENCH_PROFILE=1).
+PERF_PID=
+profile_start() {
+	[ "${BENCH_PROFILE:-0}" = 1 ] && command -v perf >/dev/null || return 0
+	bl_start "perf-$2" "" perf record -q -e cpu-clock -t "$1" -o "$BL_DIR/perf-$2.data"
+	PERF_PID=$BL_PID
+}
+profile_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	bl_stop "$PERF_PID" INT
+	PERF_PID=
+	perf report -i "$BL_DIR/perf-$1.data" --stdio --sort symbol 2>/dev/null | grep -v '^#' | grep . |
+		head -15 | sed "s/^/  profile $1: /" >&2
+}
+
+ctl() { "$CTL" --socket "$BL_DIR/vr/ctl.sock" "$@"; }
+ctl_do() { # quietly, or say what failed
+	local out
+	out=$(ctl "$@" 2>&1) || { bl_log "ternctl $*: $out"; return 1; }
+}
+
+mac_of() { ip netns exec "$1" cat "/sys/class/net/$2/address"; }
+
+# Receive processing of a veth on core $3 (RPS): keeps the kernel's share of
+# moving packets off the other core and identical for every forwarder.
+rps() { ip netns exec "$1" sh -c "echo $3 > /sys/class/net/$2/queues/rx-0/rps_cpus"; }
+
+# The forwarding thread of a DPDK process: the one named rte-worker-N, or the
+# main thread when the process forwards on its main lcore (tern-vrouter).
+dpdk_worker_tid() {
+	local pid=$1 t
+	for t in /proc/"$pid"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "rte-worker-$FWD_LCORE" ] && { basename "$t"; return 0; }
+	done
+	return 1
+}
+
+# pktgen NAME EAL-VDEVS -- ARGS: one measured run; prints its result line.
+pktgen() {
+	local name=$1; shift
+	local eal=() 
+	while [ "$1" != -- ]; do eal+=("$1"); shift; done
+	shift
+	timeout 120 ip netns exec "$NS" "$PKTGEN" -l "$GEN_LCORE" --no-huge -m 256 --no-pci \
+		--no-shconf --file-prefix "${BL}g" --log-level error "${eal[@]}" -- \
+		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" "$@" \
+		2>"$BL_DIR/$name.log" | grep '^pktgen:'
+}
+
+# result FWD LINE [BUSY_CPP]: per-run numbers from a pktgen line, appended to
+# the arrays R_<fwd>, C_<fwd>, S_<fwd> (rate Mpps, cycles/packet, saturated 0/1).
+# cycles/packet = the forwarder's CPU time (thread, or the core for the kernel)
+# in TSC cycles over the packets that came back.
+declare -A R C S T
+result() {
+	local fwd=$1 line=$2 busy=${3:-}
+	local rcvd sent good full rate cpu tsc cpp sat
+	rcvd=$(kv "$line" rcvd); sent=$(kv "$line" sent); good=$(kv "$line" good)
+	full=$(kv "$line" tx_full); rate=$(kv "$line" rx_mpps); tsc=$(kv "$line" tsc_hz)
+	cpu=$(kv "$line" fwd_cpu_ns)
+	[ "$(kv "$line" cpu_busy_ns)" != 0 ] && cpu=$(kv "$line" cpu_busy_ns)
+	if [ -z "$rcvd" ] || [ "$rcvd" = 0 ]; then
+		BL_KEEP=1
+		bl_log "$fwd: no result (pktgen said: ${line:-nothing}; logs in $BL_DIR)"
+		return 1
+	fi
+	if [ "$good" -lt $(( rcvd * 99 / 100 )) ]; then
+		bl_log "$fwd: only $good of $rcvd received packets have the expected encapsulation"
+		return 1
+	fi
+	cpp=$(awk -v c="$cpu" -v h="$tsc" -v n="$rcvd" 'BEGIN { printf "%.0f", c * h / 1e9 / n }')
+	T[$fwd]="${T[$fwd]:-} $cpp"
+	# A peer's own busy-cycle count excludes its empty polls: better than CPU time.
+	# (Only a positive number: a peer that died before printing its count falls back.)
+	if awk -v b="$busy" 'BEGIN { exit !(b + 0 > 0) }'; then cpp=$(printf '%.0f' "$busy"); fi
+	# Saturated: the forwarder refused >1% of what the generator offered (its
+	# memif input ring was full), or >3% of what was sent never came back (an
+	# af_packet input drops in the kernel instead): the forwarder, not the
+	# generator, set the rate.
+	sat=$(awk -v f="$full" -v s="$sent" -v r="$rcvd" \
+		'BEGIN { print (f > 0.01 * (f + s) || r < 0.97 * s) ? 1 : 0 }')
+	R[$fwd]="${R[$fwd]:-} $rate"
+	C[$fwd]="${C[$fwd]:-} $cpp"
+	S[$fwd]="${S[$fwd]:-} $sat"
+	bl_log "  $fwd: ${rate} Mpps, ${cpp} cycles/pkt (from CPU time: ${T[$fwd]##* }), sent $(kv "$line" tx_mpps) Mpps, forwarder saturated=$sat"
+}
+
+# summary CASE TERN PEER: the case's one line from the medians.
+summary() {
+	local case=$1 peer=$2 extra=${3:-}
+	# shellcheck disable=SC2086
+	local tr pr tc pc trs prs sats basis ratio
+	tr=$(bl_median ${R[tern]:-}); pr=$(bl_median ${R[$peer]:-})
+	tc=$(bl_median ${C[tern]:-}); pc=$(bl_median ${C[$peer]:-})
+	trs=$(bl_spread ${R[tern]:-}); prs=$(bl_spread ${R[$peer]:-})
+	# When the peer never saturated, the generator set its rate and a rate
+	# ratio says nothing: compare capacities (cycles per packet) instead.
+	sats=$(awk '{ s += $0 } END { print s + 0 }' <<<"$(tr ' ' '\n' <<<"${S[$peer]:-}" | grep .)")
+	if [ "$sats" -gt $(( $(wc -w <<<"${S[$peer]:-}") / 2 )) ]; then
+		basis=rate; ratio=$(bl_div "$tr" "$pr")
+	else
+		basis=capacity; ratio=$(bl_div "$pc" "$tc")
+	fi
+	echo "bench vrouter.$case: tern=$tr $peer=$pr ratio=$ratio tern_cpp=$tc ${peer}_cpp=$pc" \
+		"cap_ratio=$(bl_div "$pc" "$tc") basis=$basis ${peer}_cputime_cpp=$(bl_median ${T[$peer]:-})" \
+		"spread_mpps=tern:$trs,$peer:$prs runs=tern:$(wc -w <<<"${R[tern]:-}"),$peer:$(wc -w <<<"${R[$peer]:-}")$extra"
+	unset R C S T
+	declare -gA R C S T
+}
+
+# --- memif cases: tern-vrouter and the peer are the memif servers --------------
+
+# The fabric port: memif if the vrouter accepts a fabric vif on a memif socket
+# (pure user space, as the issue asks); otherwise af_packet on a veth pair in
+# the bench's namespace, for tern and its peer alike.
+FABRIC=
+fabric_vdev_server() { # the forwarder's fabric vdev (testpmd, OVS)
+	if [ "$FABRIC" = memif ]; then
+		echo "net_memif1,role=server,socket=$BL_DIR/fab.sock,socket-abstract=no,id=0"
+	else
+		echo "net_af_packet1,iface=fab-fw,qpairs=1,qdisc_bypass=1"
+	fi
+}
+fabric_vdev_client() { # pktgen's side
+	if [ "$FABRIC" = memif ]; then
+		echo "net_memif1,role=client,socket=$BL_DIR/fab.sock,socket-abstract=no,id=0"
+	else
+		echo "net_af_packet1,iface=fab-gen,qpairs=1,qdisc_bypass=1"
+	fi
+}
+pod_vdev_client() { echo "net_memif0,role=client,socket=$BL_DIR/pod.sock,socket-abstract=no,id=0"; }
+pod_vdev_server() { echo "net_memif0,role=server,socket=$BL_DIR/pod.sock,socket-abstract=no,id=0"; }
+
+FAB_IF=fab-fw       # the forwarder's fabric interface, when it is af_packet
+memif_setup() {
+	NS=$(bl_netns mem)
+	bl_veth fab-fw "$NS" fab-gen "$NS"
+	# The kernel's part of receiving (veth -> af_packet ring) on the generator's
+	# core, like a NIC's DMA: on the forwarder's core it would run in
+	# ksoftirqd, fighting the busy-polling forwarder for the core.
+	rps "$NS" fab-fw 1
+	rps "$NS" fab-gen 1
+	FAB_MAC=$(mac_of "$NS" fab-fw)
+	SINK_MAC=$(mac_of "$NS" fab-gen)
+}
+
+# tern_start ENCAP [pod-vif-args...]: tern-vrouter in $NS, programmed for ENCAP.
+VR_PID=
+tern_start() {
+	local encap=$1 podvif=$2
+	rm -rf "$BL_DIR/vr"
+	mkdir -p "$BL_DIR/vr"
+	bl_start vrouter "$NS" "$VR" --name "$BL" --run-dir "$BL_DIR/vr" --lcores "$FWD_LCORE" --poll \
+		--huge no --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn
+	VR_PID=$BL_PID
+	bl_wait "the vrouter's control socket" 30 ctl vr info || return 1
+	if [ -z "$FABRIC" ] || [ "$FABRIC" = memif ]; then
+		if ctl vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
+			--ip "$FAB_IP" --mac "$FAB_MAC" >/dev/null 2>&1; then
+			FABRIC=memif
+		else
+			FABRIC=afpacket
+		fi
+		[ -n "${FABRIC_SAID:-}" ] || bl_log "fabric port: $FABRIC"
+		FABRIC_SAID=1
+	fi
+	if [ "$FABRIC" = afpacket ]; then
+		ctl_do vr vif add --id 0 --type fabric --ifname "$FAB_IF" --ip "$FAB_IP" --mac "$FAB_MAC" || return 1
+	fi
+	ctl_do vr vif add --id 1 $podvif --vrf 1 --mac "$POD_MAC" --name pod || return 1
+	ctl_do vr nh add 1 --type encap --vif 1 --vrf 1 || return 1
+	ctl_do vr route add --vrf 1 "$POD_IP/32" --nh 1 || return 1
+	ctl_do vr mpls add "$LABEL_IN" --nh 1 || return 1
+	local key="--label $LABEL_OUT"
+	[ "$encap" = vxlan ] && key="--vni $VNI"
+	ctl_do vr nh add 10 --type tunnel --vif 0 --vrf 1 --encap "$encap" --dip "$PEER_IP" \
+		--dmac "$SINK_MAC" $key || return 1
+	ctl_do vr route add --vrf 1 "$REMOTE_IP/32" --nh 10 || return 1
+}
+
+# tern's own busy cycles per packet (vr info: TSC cycles of loop rounds that
+# moved packets / packets they received; warm-up included, also under load).
+tern_busy() {
+	ctl vr info -o json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("%.1f" % (d["busy_cycles"] / d["busy_pkts"]) if d.get("busy_pkts") else "")'
+}
+
+tern_stop() {
+	[ -n "$VR_PID" ] && bl_stop "$VR_PID" TERM
+	VR_PID=
+}
+
+# Arguments of pktgen for a case's traffic (after the EAL part).
+traffic_args() {
+	case $1 in
+	mplsoudp-encap) echo "--tx-port 0 --rx-port 1 --payload udp --expect mplsoudp --dmac $ROUTER_MAC" \
+		"--smac $POD_MAC --src $POD_IP --dst $REMOTE_IP" ;;
+	vxlan-encap) echo "--tx-port 0 --rx-port 1 --payload udp --expect vxlan --dmac $ROUTER_MAC" \
+		"--smac $POD_MAC --src $POD_IP --dst $REMOTE_IP" ;;
+	mplsoudp-decap) echo "--tx-port 1 --rx-port 0 --payload mplsoudp --expect udp --dmac $FAB_MAC" \
+		"--smac $SINK_MAC --src $REMOTE_IP --dst $POD_IP --outer-src $PEER_IP --outer-dst $FAB_IP" \
+		"--label $LABEL_IN" ;;
+	esac
+}
+
+run_tern_memif() { # CASE ENCAP
+	local case=$1 encap=$2 line
+	tern_start "$encap" "--type memif --socket $BL_DIR/pod.sock --role server" || { tern_stop; return 1; }
+	profile_start "$VR_PID" "tern-$case"
+	# shellcheck disable=SC2046
+	line=$(pktgen "pktgen-tern-$case" --vdev="$(pod_vdev_client)" --vdev="$(fabric_vdev_client)" -- \
+		$(traffic_args "$case") --watch-tid "$VR_PID")
+	profile_stop "tern-$case"
+	local busy; busy=$(tern_busy)
+	tern_stop
+	result tern "$line" "$busy"
+}
+
+run_testpmd() { # CASE
+	local case=$1 line pid tid busy
+	bl_start "testpmd-$case" "$NS" dpdk-testpmd -l "$GEN_LCORE,$FWD_LCORE" --no-huge -m 512 --no-pci \
+		--no-shconf --file-prefix "${BL}t" --log-level error \
+		--vdev="$(pod_vdev_server)" --vdev="$(fabric_vdev_server)" -- \
+		--forward-mode=io --auto-start --record-core-cycles --total-num-mbufs=16384 \
+		--stats-period 3600
+	pid=$BL_PID
+	if ! bl_wait "testpmd's forwarding thread" 30 dpdk_worker_tid "$pid"; then
+		bl_stop "$pid"
+		return 1
+	fi
+	tid=$(dpdk_worker_tid "$pid")
+	# shellcheck disable=SC2046
+	line=$(pktgen "pktgen-testpmd-$case" --vdev="$(pod_vdev_client)" --vdev="$(fabric_vdev_client)" -- \
+		$(traffic_args "$case" | sed 's/--expect [a-z]*/--expect any/') --watch-tid "$tid")
+	bl_stop "$pid" INT   # SIGINT: testpmd prints its forwarding stats on the way out
+	busy=$(testpmd_busy "$BL_DIR/testpmd-$case.log")
+	result testpmd "$line" "$busy"
+}
+
+# testpmd's busy cycles per packet (--record-core-cycles: TSC cycles of
+# iterations that received packets). It divides by packets received, which its
+# memif server port counts as sent ("CPU cycles/packet=INF", the two memif
+# counters are swapped); io forwarding sends what it receives, so divide by the
+# larger of the two.
+testpmd_busy() {
+	awk '/Accumulated forward statistics/ { acc = 1 }
+	     acc && /RX-packets:/ { rx = $2 }
+	     acc && /TX-packets:/ { tx = $2 > rx ? $2 : rx; acc = 0 }
+	     /CPU cycles\/packet=/ { match($0, /total cycles=[0-9]+/); cyc = substr($0, RSTART + 13, RLENGTH - 13) }
+	     END { if (cyc != "" && tx > 0) printf "%.0f\n", cyc / tx }' "$1"
+}
+
+case_memif_testpmd() { # CASE ENCAP
+	local case=$1 encap=$2 i
+	for ((i = 1; i <= REPS; i++)); do
+		bl_log "$case: run $i/$REPS"
+		run_tern_memif "$case" "$encap"
+		run_testpmd "$case"
+	done
+	# shellcheck disable=SC2086
+	summary "$case" testpmd " fabric=$FABRIC"
+}
+
+# --- vxlan-encap vs OVS-DPDK -------------------------------------------------
+
+. bench/vrouter_ovs.sh
+
+# --- kernel-vxlan: veth + af_packet vs the kernel's VXLAN device ---------------
+# Namespaces: gen (tern-pktgen on kg-pod and kg-fab) and fwd (the forwarder on
+# kr-pod and kr-fab). Receive processing (RPS) of kr-pod: for the kernel it is
+# the forwarding itself, so on the forwarder's core; for tern it is the port's
+# job (filling the af_packet ring, a NIC's DMA), so on the generator's core,
+# as in the memif cases. The sink's kg-fab: on the generator's core for both.
+
+kernel_setup() {
+	KG=$(bl_netns kgen)
+	KR=$(bl_netns kfwd)
+	bl_veth kg-pod "$KG" kr-pod "$KR"
+	bl_veth kg-fab "$KG" kr-fab "$KR"
+	rps "$KR" kr-fab 1
+	rps "$KG" kg-pod 1
+	rps "$KG" kg-fab 1
+	KR_POD_MAC=$(mac_of "$KR" kr-pod)
+	KR_FAB_MAC=$(mac_of "$KR" kr-fab)
+	KG_POD_MAC=$(mac_of "$KG" kg-pod)
+	KG_FAB_MAC=$(mac_of "$KG" kg-fab)
+	# af_packet hands the vrouter whole frames only without offloads.
+	for i in kr-pod kr-fab; do ip netns exec "$KR" ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1; done
+	for i in kg-pod kg-fab; do ip netns exec "$KG" ethtool -K "$i" tx off tso off gso off gro off >/dev/null 2>&1; done
+}
+
+kernel_pktgen() { # NAME DMAC WATCH-ARGS...
+	local name=$1 dmac=$2; shift 2
+	NS=$KG pktgen "$name" --vdev=net_af_packet0,iface=kg-pod,qpairs=1,qdisc_bypass=1 \
+		--vdev=net_af_packet1,iface=kg-fab,qpairs=1,qdisc_bypass=1 -- \
+		--tx-port 0 --rx-port 1 --payload udp --expect vxlan --dmac "$dmac" --smac "$KG_POD_MAC" \
+		--src "$POD_IP" --dst "$REMOTE_IP" "$@"
+}
+
+run_tern_kernel() {
+	local line
+	NS=$KR
+	SINK_MAC=$KG_FAB_MAC
+	FAB_MAC=$KR_FAB_MAC
+	local saved=$FABRIC saved_if=$FAB_IF
+	FABRIC=afpacket
+	FAB_IF=kr-fab
+	POD_MAC_SAVED=$POD_MAC
+	POD_MAC=$KG_POD_MAC
+	rps "$KR" kr-pod 1
+	tern_start vxlan "--type kernel --ifname kr-pod"
+	local rc=$?
+	POD_MAC=$POD_MAC_SAVED
+	FABRIC=$saved
+	FAB_IF=$saved_if
+	if [ $rc -ne 0 ]; then tern_stop; return 1; fi
+	profile_start "$VR_PID" tern-kernel
+	line=$(kernel_pktgen pktgen-tern-kernel "$ROUTER_MAC" --watch-tid "$VR_PID")
+	profile_stop tern-kernel
+	tern_stop
+	result tern "$line"
+}
+
+# The same job in the kernel: route 10.1.0.2/32 into a VXLAN device (VNI 5001,
+# remote 192.0.2.2) whose underlay is kr-fab; static neighbours on both sides.
+kernel_fwd_up() {
+	local k="ip -n $KR"
+	$k addr add 10.1.0.254/24 dev kr-pod &&
+	$k addr add "$FAB_IP/24" dev kr-fab &&
+	$k link add vx0 type vxlan id "$VNI" local "$FAB_IP" remote "$PEER_IP" dstport 4789 dev kr-fab &&
+	$k link set vx0 up &&
+	$k route add "$REMOTE_IP/32" dev vx0 &&
+	$k neigh replace "$REMOTE_IP" lladdr "$REMOTE_MAC" dev vx0 nud permanent &&
+	$k neigh replace "$PEER_IP" lladdr "$KG_FAB_MAC" dev kr-fab nud permanent &&
+	ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.kr-pod.rp_filter=0
+}
+kernel_fwd_down() {
+	ip netns exec "$KR" sysctl -qw net.ipv4.ip_forward=0
+	ip -n "$KR" link del vx0 2>/dev/null
+	ip -n "$KR" addr flush dev kr-pod
+	ip -n "$KR" addr flush dev kr-fab
+	ip -n "$KR" neigh flush all 2>/dev/null
+}
+
+run_kernel() {
+	local line
+	rps "$KR" kr-pod 2
+	kernel_fwd_up || { bl_log "kernel: cannot set up the VXLAN device and routes"; kernel_fwd_down; return 1; }
+	line=$(kernel_pktgen pktgen-kernel "$KR_POD_MAC" --watch-cpu "$FWD_LCORE")
+	kernel_fwd_down
+	result kernel "$line"
+}
+
+case_kernel() {
+	local i
+	kernel_setup
+	for ((i = 1; i <= REPS; i++)); do
+		bl_log "kernel-vxlan: run $i/$REPS"
+		run_tern_kernel
+		run_kernel
+	done
+	summary kernel-vxlan kernel " fabric=afpacket"
+}
+
+# --- pipeline: the core alone --------------------------------------------------
+
+case_pipeline() {
+	local i ns=() line n1=3200 n2=67200 i1 i2 instr
+	for ((i = 1; i <= REPS; i++)); do
+		line=$("$PIPE" --path mplsoudp-encap --packets 20000000 2>>"$BL_DIR/pipeline.log") ||
+			{ bl_log "vr_pipeline_bench failed: $(tail -1 "$BL_DIR/pipeline.log")"; return 1; }
+		ns+=("$(kv "$line" ns_per_pkt)")
+	done
+	instr=-
+	if command -v valgrind >/dev/null; then
+		# Instructions in run_bursts only; the difference of two runs leaves the
+		# per-packet cost alone (warm-up and call overheads cancel).
+		for n in $n1 $n2; do
+			valgrind --tool=callgrind --callgrind-out-file="$BL_DIR/callgrind.$n" --collect-atstart=no \
+				--toggle-collect=run_bursts "$PIPE" --path mplsoudp-encap --packets "$n" \
+				>>"$BL_DIR/pipeline.log" 2>&1 || { bl_log "callgrind run failed (see $BL_DIR/pipeline.log)"; break; }
+		done
+		i1=$(sed -n 's/^totals: *//p' "$BL_DIR/callgrind.$n1" 2>/dev/null)
+		i2=$(sed -n 's/^totals: *//p' "$BL_DIR/callgrind.$n2" 2>/dev/null)
+		[ -n "$i1" ] && [ -n "$i2" ] && instr=$(awk -v a="$i1" -v b="$i2" -v n=$((n2 - n1)) \
+			'BEGIN { printf "%.0f", (b - a) / n }')
+	fi
+	echo "bench vrouter.pipeline: tern=$(bl_median "${ns[@]}") instr=$instr path=mplsoudp-encap" \
+		"spread_ns=$(bl_spread "${ns[@]}")"
+}
+
+# --- main --------------------------------------------------------------------
+
+rc=0
+started=$(date +%s)
+MEMIF_READY=
+for c in $CASES; do
+	case $c in
+	mplsoudp-encap|mplsoudp-decap|vxlan-encap)
+		[ -n "$MEMIF_READY" ] || { memif_setup; MEMIF_READY=1; }
+		;;
+	esac
+	case $c in
+	mplsoudp-encap) case_memif_testpmd mplsoudp-encap mplsoudp || rc=1 ;;
+	mplsoudp-decap) case_memif_testpmd mplsoudp-decap mplsoudp || rc=1 ;;
+	vxlan-encap) case_ovs || rc=1 ;;
+	kernel-vxlan) case_kernel || rc=1 ;;
+	pipeline) case_pipeline || rc=1 ;;
+	*) bl_log "unknown case '$c'"; rc=1 ;;
+	esac
+done
+bl_log "vrouter benchmarks took $(( $(date +%s) - started )) s"
+exit $rc

@@ -1,0 +1,136 @@
+# bench/vrouter_ovs.sh — sourced by bench/vrouter.sh: the vxlan-encap case,
+# tern-vrouter against Open vSwitch with DPDK doing the same job: a packet
+# from the pod's memif port is routed (MACs rewritten, TTL decremented) into a
+# VXLAN tunnel (VNI 5001, 192.0.2.1 -> 192.0.2.2) that leaves by the fabric
+# port. OVS's userspace tunnelling: br-int holds the pod port and the vxlan
+# port; br-phy holds the fabric port and the tunnel's source address.
+#
+# OVS-DPDK needs hugepages (it always adds --in-memory, which --no-huge
+# refuses; ../shared/MACHINE.md §2): this case reserves them, mounts its own
+# hugetlbfs, and gives both back at exit. The daemons run in the bench's
+# namespace, in the foreground, so they are stopped by PID.
+
+OVS_VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+OVS_HUGEPAGES=320    # 2 MiB pages: 512 MiB socket memory + slack
+
+ovs_vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=20 "$@"; }
+ovs_appctl() { ovs-appctl -t "$OVS_DIR/ovs-vswitchd.ctl" --timeout=20 "$@"; }
+
+# Reserve hugepages on top of what is there, and mount a hugetlbfs of our own.
+# Sets OVS_WHY and returns 1 when that is not possible. (Not in a subshell:
+# the undo steps must reach the exit trap.)
+ovs_hugepages() {
+	local f=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+	[ -w "$f" ] || { OVS_WHY="no 2 MiB hugepage support ($f)"; return 1; }
+	local before want got
+	before=$(cat "$f")
+	want=$((before + OVS_HUGEPAGES))
+	echo "$want" >"$f" 2>/dev/null
+	got=$(cat "$f")
+	bl_undo "echo $before > $f"
+	if [ "$got" -lt "$want" ]; then
+		OVS_WHY="could reserve only $((got - before)) of $OVS_HUGEPAGES 2 MiB hugepages"
+		return 1
+	fi
+	mkdir -p "$BL_DIR/huge"
+	mount -t hugetlbfs -o pagesize=2M nodev "$BL_DIR/huge" 2>/dev/null ||
+		{ OVS_WHY="cannot mount hugetlbfs on $BL_DIR/huge"; return 1; }
+	bl_undo "umount $BL_DIR/huge"
+	return 0
+}
+
+# The database, once per case; its configuration outlives vswitchd restarts.
+ovs_db_start() {
+	OVS_DIR=$BL_DIR/ovs
+	mkdir -p "$OVS_DIR"
+	export OVS_RUNDIR=$OVS_DIR OVS_DBDIR=$OVS_DIR OVS_LOGDIR=$OVS_DIR
+	ovsdb-tool create "$OVS_DIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema >/dev/null ||
+		{ OVS_WHY="ovsdb-tool create failed"; return 1; }
+	bl_start ovsdb "$NS" ovsdb-server --remote="punix:$OVS_DIR/db.sock" \
+		--remote=db:Open_vSwitch,Open_vSwitch,manager_options --pidfile="$OVS_DIR/ovsdb-server.pid" \
+		--unixctl="$OVS_DIR/ovsdb-server.ctl" --log-file="$OVS_DIR/ovsdb-server.log" "$OVS_DIR/conf.db"
+	OVSDB_PID=$BL_PID
+	bl_wait "ovsdb-server" 20 ovs_vsctl --no-wait show || { OVS_WHY="ovsdb-server did not start (see $OVS_DIR/ovsdb-server.log)"; return 1; }
+	ovs_vsctl --no-wait init
+	ovs_vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
+		"other_config:dpdk-extra=--no-pci --huge-dir $BL_DIR/huge --file-prefix ${BL}o" \
+		other_config:dpdk-socket-mem=512 other_config:dpdk-socket-limit=512 \
+		"other_config:dpdk-lcore-mask=0x$(printf '%x' $((1 << GEN_LCORE)))" \
+		"other_config:pmd-cpu-mask=0x$(printf '%x' $((1 << FWD_LCORE)))"
+}
+
+# vswitchd, with the bridges and flows; sets OVS_PID and OVS_PMD_TID.
+ovs_start() {
+	# A vswitchd that exited may leave its memif socket file: a new bind fails.
+	rm -f "$BL_DIR/ovs-pod.sock"
+	bl_start ovs-vswitchd "$NS" "$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
+		--pidfile="$OVS_DIR/ovs-vswitchd.pid" --unixctl="$OVS_DIR/ovs-vswitchd.ctl" \
+		--log-file="$OVS_DIR/ovs-vswitchd.log"
+	OVS_PID=$BL_PID
+	bl_wait "ovs-vswitchd" 60 ovs_appctl version || return 1
+	if [ -z "${OVS_BRIDGES:-}" ]; then
+		ovs_vsctl add-br br-int -- set bridge br-int datapath_type=netdev \
+			-- add-port br-int pM -- set Interface pM type=dpdk \
+				"options:dpdk-devargs=net_memif0,role=server,socket=$BL_DIR/ovs-pod.sock,socket-abstract=no,id=0" \
+			-- add-port br-int vx -- set Interface vx type=vxlan options:remote_ip="$PEER_IP" \
+				options:local_ip="$FAB_IP" options:key="$VNI" \
+			-- add-br br-phy -- set bridge br-phy datapath_type=netdev \
+				other-config:hwaddr="$FAB_MAC" \
+			-- add-port br-phy pF -- set Interface pF type=dpdk \
+				"options:dpdk-devargs=$(fabric_vdev_server)" ||
+			return 1
+		OVS_BRIDGES=1
+	fi
+	bl_wait "OVS ports pM and pF" 30 sh -c "[ \"\$(ovs-vsctl --db=unix:$OVS_DIR/db.sock get Interface pF ofport)\" -gt 0 ] &&
+		[ \"\$(ovs-vsctl --db=unix:$OVS_DIR/db.sock get Interface pM ofport)\" -gt 0 ]" || return 1
+	# The tunnel's underlay: br-phy's address, a static neighbour for the remote node.
+	ip -n "$NS" addr replace "$FAB_IP/24" dev br-phy && ip -n "$NS" link set br-phy up || return 1
+	ovs_appctl tnl/arp/set br-phy "$PEER_IP" "$SINK_MAC" >/dev/null || return 1
+	ovs-ofctl del-flows br-int
+	ovs-ofctl add-flow br-int "in_port=pM,ip,nw_dst=$REMOTE_IP,actions=mod_dl_src:$ROUTER_MAC,mod_dl_dst:$REMOTE_MAC,dec_ttl,output:vx" ||
+		return 1
+	local t
+	OVS_PMD_TID=
+	for t in /proc/"$OVS_PID"/task/*; do
+		case $(cat "$t/comm" 2>/dev/null) in pmd*) OVS_PMD_TID=$(basename "$t") ;; esac
+	done
+	[ -n "$OVS_PMD_TID" ] || { bl_log "OVS: no PMD thread"; return 1; }
+}
+
+ovs_stop() {
+	[ -n "${OVS_PID:-}" ] || return 0
+	ovs_appctl exit >/dev/null 2>&1
+	bl_stop "$OVS_PID" TERM
+	OVS_PID=
+}
+
+run_ovs() {
+	local line busy
+	ovs_start || { BL_KEEP=1; bl_log "OVS did not start (see $OVS_DIR/ovs-vswitchd.log)"; ovs_stop; return 1; }
+	ovs_appctl dpif-netdev/pmd-stats-clear >/dev/null
+	# shellcheck disable=SC2046
+	line=$(pktgen pktgen-ovs \
+		--vdev="net_memif0,role=client,socket=$BL_DIR/ovs-pod.sock,socket-abstract=no,id=0" \
+		--vdev="$(fabric_vdev_client)" -- $(traffic_args vxlan-encap) --watch-tid "$OVS_PMD_TID")
+	# OVS's own count: TSC cycles of PMD iterations that processed packets.
+	busy=$(ovs_appctl dpif-netdev/pmd-stats-show | sed -n 's/.*avg processing cycles per packet: *\([0-9.]*\).*/\1/p' | head -1)
+	ovs_stop
+	result ovs "$line" "$busy"
+}
+
+case_ovs() {
+	local i
+	if [ ! -x "$OVS_VSWITCHD" ] || ! command -v ovsdb-server >/dev/null; then
+		echo "bench vrouter.vxlan-encap: skipped (Open vSwitch with DPDK is not installed: apt-get install openvswitch-switch-dpdk)"
+		return 0
+	fi
+	OVS_WHY=
+	ovs_hugepages || { echo "bench vrouter.vxlan-encap: skipped ($OVS_WHY)"; return 0; }
+	ovs_db_start >/dev/null 2>&1 || { echo "bench vrouter.vxlan-encap: skipped (OVS: $OVS_WHY)"; return 0; }
+	for ((i = 1; i <= REPS; i++)); do
+		bl_log "vxlan-encap: run $i/$REPS"
+		run_tern_memif vxlan-encap vxlan
+		run_ovs
+	done
+	summary vxlan-encap ovs " fabric=$FABRIC"
+}
