@@ -137,6 +137,7 @@ static const struct col info_cols[] = {
 	C("MPLS labels", "labels", 0, F_NUM, VR_AT_COUNT, info.counts[VR_CNT_LABELS]),
 	C("VNIs", "vnis", 0, F_NUM, VR_AT_COUNT, info.counts[VR_CNT_VNIS]),
 	C("Bridge entries", "bridge_entries", 0, F_NUM, VR_AT_COUNT, info.counts[VR_CNT_BRIDGE]),
+	C("Flows", "flows", 0, F_NUM, VR_AT_COUNT, info.counts[VR_CNT_FLOWS]),
 };
 
 struct obj_cols {

@@ -19,7 +19,7 @@
 enum opt {
 	O_TYPE, O_IFNAME, O_SOCKET, O_ROLE, O_MAC, O_VRF, O_MTU, O_IP, O_NAME, O_ID,
 	O_L2, O_L3, O_FLOOD_NH, O_VNI, O_VIF, O_DMAC, O_ENCAP, O_SIP, O_DIP, O_LABEL,
-	O_MEMBERS, O_FAMILY, O_NH, O_PROXY_ARP, O_ALL, O_HELP, O_MAX_,
+	O_MEMBERS, O_FAMILY, O_NH, O_PROXY_ARP, O_ALL, O_HELP, O_POLICY, O_MAX_,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +49,7 @@ static const struct option long_opts[] = {
 	[O_PROXY_ARP] = { "proxy-arp", no_argument, NULL, O_PROXY_ARP },
 	[O_ALL] = { "all", no_argument, NULL, O_ALL },
 	[O_HELP] = { "help", no_argument, NULL, O_HELP },
+	[O_POLICY] = { "policy", no_argument, NULL, O_POLICY },
 	[O_MAX_] = { NULL, 0, NULL, 0 },
 };
 
@@ -445,11 +446,17 @@ static int cmd_vif_add(struct ctl *c, struct args *a)
 		ctl_err("vr vif add: a %s vif needs --socket PATH", vr_vif_type_name(v->type));
 		return CTL_USAGE;
 	}
-	if ((v->type == VR_VIF_FABRIC || v->type == VR_VIF_KERNEL || v->type == VR_VIF_HOST) &&
-	    !a->val[O_IFNAME]) {
+	if ((v->type == VR_VIF_KERNEL || v->type == VR_VIF_HOST) && !a->val[O_IFNAME]) {
 		ctl_err("vr vif add: a %s vif needs --ifname IF", vr_vif_type_name(v->type));
 		return CTL_USAGE;
 	}
+	if (v->type == VR_VIF_FABRIC && !a->val[O_IFNAME] == !a->val[O_SOCKET]) {
+		ctl_err("vr vif add: a fabric vif needs either --ifname IF (a NIC) or --socket PATH (memif)");
+		return CTL_USAGE;
+	}
+	if (a->val[O_POLICY])
+		v->flags |= VR_VIF_F_POLICY; /* stateful: its packets go through the flow table */
+	VR_SET(&o, VR_AT_FLAGS);
 	return change(c, VR_OP_ADD, &o, "added");
 }
 
@@ -614,7 +621,7 @@ static int cmd_drop_clear(struct ctl *c, struct args *a)
 /* ---- the command table ---- */
 
 #define VIF_ADD_OPTS (B(O_TYPE) | B(O_IFNAME) | B(O_SOCKET) | B(O_ROLE) | B(O_MAC) | B(O_VRF) | \
-		      B(O_MTU) | B(O_IP) | B(O_NAME) | B(O_ID))
+		      B(O_MTU) | B(O_IP) | B(O_NAME) | B(O_ID) | B(O_POLICY))
 #define NH_ADD_OPTS (B(O_TYPE) | B(O_VIF) | B(O_VRF) | B(O_DMAC) | B(O_ENCAP) | B(O_SIP) | \
 		     B(O_DIP) | B(O_LABEL) | B(O_VNI) | B(O_MEMBERS) | B(O_L2))
 
@@ -625,7 +632,7 @@ static const struct cmd cmds[] = {
 	{ "vif", "add", VR_OBJ_VIF, VIF_ADD_OPTS, 0, 0, cmd_vif_add,
 	  "vif add --type fabric|host|kernel|memif|vhost [--ifname IF] [--socket PATH]\n"
 	  "          [--role server|client] [--mac MAC] [--vrf N] [--mtu N] [--ip ADDR]\n"
-	  "          [--name NAME] [--id N]" },
+	  "          [--name NAME] [--id N] [--policy]" },
 	{ "vif", "del", VR_OBJ_VIF, 0, 1, 1, cmd_del, "vif del ID" },
 	{ "vif", "clear", VR_OBJ_VIF, 0, 0, 1, cmd_vif_clear, "vif clear [ID]" },
 	{ "vrf", "list", VR_OBJ_VRF, 0, 0, 0, cmd_list, "vrf list" },

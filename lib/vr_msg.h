@@ -94,7 +94,7 @@ struct vr_obj_bridge {
 
 enum vr_info_count {
 	VR_CNT_VIFS, VR_CNT_VRFS, VR_CNT_NHS, VR_CNT_ROUTES, VR_CNT_LABELS,
-	VR_CNT_VNIS, VR_CNT_BRIDGE, VR_CNT_MAX_
+	VR_CNT_VNIS, VR_CNT_BRIDGE, VR_CNT_FLOWS, VR_CNT_MAX_
 };
 
 struct vr_obj_info {

@@ -126,7 +126,7 @@ enum vr_vif_type {
 };
 
 /* vif flags */
-#define VR_VIF_F_POLICY   0x1u  /* reserved for the flow stage (later issue) */
+#define VR_VIF_F_POLICY   0x1u  /* packets from this vif go through the flow table (stateful) */
 
 enum vr_nh_type {
 	VR_NH_DISCARD = 1,  /* drop, counted as VR_DROP_DISCARD_NH */
@@ -188,6 +188,7 @@ enum vr_encap {
 	X(NO_MEMORY,         "no buffer for a copy (flood or ICMP)")           \
 	X(LOOP,              "packet would go back out the vif it came from")  \
 	X(FLOW_DENY,         "denied by the flow stage (policy)")              \
+	X(FLOW_TABLE_FULL,   "new flow refused: the flow table is full")       \
 	X(SRC_MISMATCH,      "tunnel source is not a known node")              \
 	X(MULTI_SEG,         "multi-segment buffer (jumbo) not supported")
 

@@ -245,12 +245,3 @@ void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_p
 		}
 	}
 }
-
-/* The flow stage (policy, NAT, load balancing) comes with its own issue; this
- * is its place in the pipeline, between classification and lookup. */
-void vr_stage_flow(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
-{
-	(void)r;
-	(void)pkts;
-	(void)n;
-}

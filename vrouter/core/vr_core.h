@@ -92,6 +92,7 @@ struct vr_config {
 	uint8_t mac[6];           /* the vrouter's MAC for routed traffic */
 	const char *lcores;       /* for the info reply */
 	int socket_id;            /* NUMA node for table memory */
+	uint32_t max_flows;       /* flow table entries (forward and reverse count apart), default 65536 */
 };
 
 struct vr_router;
@@ -138,6 +139,14 @@ struct vr_loop_stats {
 	uint64_t tsc_hz;
 };
 struct vr_loop_stats *vr_loop_stats(struct vr_router *r);
+
+/* The time the flow stage stamps and ages flows with, in milliseconds of a
+ * monotonic clock; the I/O loop sets it once per round (no clock in the core). */
+void vr_set_now(struct vr_router *r, uint64_t now_ms);
+/* Age out idle flows: look at up to `budget` entries from where the last call
+ * stopped. Returns the flow entries removed (two per connection). Cheap
+ * enough for every idle round. */
+unsigned vr_flow_age(struct vr_router *r, unsigned budget);
 
 /* The vifs that have ports, for the I/O loop: fills ids, returns the count. */
 unsigned vr_vif_list_ports(const struct vr_router *r, uint16_t *vif_ids, uint16_t *port_ids,

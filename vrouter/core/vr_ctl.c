@@ -435,6 +435,7 @@ static int ctl_info(struct ctl_req *q, uint16_t op)
 	i->counts[VR_CNT_LABELS] = r->n_labels;
 	i->counts[VR_CNT_VNIS] = r->n_vnis;
 	i->counts[VR_CNT_BRIDGE] = r->n_bridge;
+	i->counts[VR_CNT_FLOWS] = r->flow.n_used;
 	i->busy_cycles = r->loop.busy_cycles;
 	i->busy_pkts = r->loop.busy_pkts;
 	i->tsc_hz = r->loop.tsc_hz;

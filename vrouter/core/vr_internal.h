@@ -71,6 +71,45 @@ struct vr_fib {
 	uint32_t n_routes;
 };
 
+/* A flow: one direction of a connection. Its key is a multiple of 4 bytes
+ * (rte_jhash reads words). */
+struct vr_flow_key {
+	uint16_t vrf;
+	uint8_t family;
+	uint8_t proto;
+	uint16_t sport;          /* ICMP: the echo identifier, in both directions */
+	uint16_t dport;
+	uint8_t src[16];
+	uint8_t dst[16];
+};
+
+enum vr_flow_state {
+	VR_FS_NEW = 0, VR_FS_SYN = 1, VR_FS_ESTABLISHED = 2, VR_FS_FIN = 3, VR_FS_CLOSED = 4,
+	VR_FS_OTHER = 5,          /* UDP, ICMP and the rest: no handshake to track */
+};
+
+struct vr_flow {
+	struct vr_flow_key key;
+	uint32_t reverse;        /* index of the other direction */
+	uint8_t used;
+	uint8_t state;           /* enum vr_flow_state, shared by both directions */
+	uint8_t action;          /* 0 forward, 1 drop (set by the policy, later) */
+	uint8_t fin_seen;        /* bit 0: this direction sent FIN */
+	uint64_t pkts, bytes;
+	uint64_t first_ms, last_ms;
+};
+
+struct vr_flows {
+	struct rte_hash *hash;   /* key -> index */
+	struct vr_flow *flows;
+	uint32_t max;
+	uint32_t *free_idx;
+	uint32_t n_free;
+	uint32_t n_used;
+	uint32_t age_pos;        /* where the incremental ageing scan resumes */
+	uint64_t created, aged;  /* counters */
+};
+
 struct vr_router {
 	struct vr_config cfg;
 	char name[VR_NAME_LEN];
@@ -99,6 +138,8 @@ struct vr_router {
 	uint32_t n_bridge;
 
 	struct vr_fib fib;
+	struct vr_flows flow;
+	uint64_t now_ms;
 
 	uint64_t drops[VR_DROP_MAX_];
 	struct vr_loop_stats loop;
@@ -198,6 +239,12 @@ void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint1
 /* Remove every route of a VRF (VRF delete). */
 void vr_route_flush_vrf(struct vr_router *r, uint16_t vrf);
 uint32_t vr_route_count_vrf(const struct vr_router *r, uint16_t vrf);
+
+/* vr_flow.c */
+int vr_flow_init(struct vr_router *r, struct vr_err *e);
+void vr_flow_fini(struct vr_router *r);
+/* Idle timeout of a flow in its state, in ms. */
+uint64_t vr_flow_timeout_ms(const struct vr_flow *f);
 
 /* vr_mpls.c */
 int vr_mpls_init(struct vr_router *r, struct vr_err *e);

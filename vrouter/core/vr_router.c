@@ -34,6 +34,8 @@ struct vr_router *vr_router_create(const struct vr_config *cfg, struct tern_log 
 		r->cfg.fib_tbl8s = 65536;
 	if (!r->cfg.max_bridge)
 		r->cfg.max_bridge = 65536;
+	if (!r->cfg.max_flows)
+		r->cfg.max_flows = 65536;
 	if (vr_mac_is_zero(r->cfg.mac)) {
 		/* The MAC TF's vrouter answers ARP with: 00:00:5e:00:01:00 (IANA VRRP block). */
 		static const uint8_t def[6] = { 0x00, 0x00, 0x5e, 0x00, 0x01, 0x00 };
@@ -57,7 +59,7 @@ struct vr_router *vr_router_create(const struct vr_config *cfg, struct tern_log 
 		return NULL;
 	}
 	if (vr_vrf_init(r, &e) < 0 || vr_mpls_init(r, &e) < 0 || vr_bridge_init(r, &e) < 0 ||
-	    vr_fib_init(r, &e) < 0) {
+	    vr_fib_init(r, &e) < 0 || vr_flow_init(r, &e) < 0) {
 		snprintf(err, errlen, "%s", e.msg);
 		vr_router_destroy(r);
 		return NULL;
@@ -77,6 +79,7 @@ void vr_router_destroy(struct vr_router *r)
 	}
 	for (uint32_t i = 0; i < VR_MAX_NEXTHOPS; i++)
 		free(r->nhs[i]);
+	vr_flow_fini(r);
 	vr_fib_fini(r);
 	vr_bridge_fini(r);
 	vr_mpls_fini(r);
@@ -102,4 +105,9 @@ unsigned vr_vif_list_ports(const struct vr_router *r, uint16_t *vif_ids, uint16_
 struct vr_loop_stats *vr_loop_stats(struct vr_router *r)
 {
 	return &r->loop;
+}
+
+void vr_set_now(struct vr_router *r, uint64_t now_ms)
+{
+	r->now_ms = now_ms;
 }

@@ -94,8 +94,14 @@ void vt_eal_init(void)
 
 struct vr_router *vt_router(struct vt_host *h)
 {
+	return vt_router_flows(h, 1024);
+}
+
+struct vr_router *vt_router_flows(struct vt_host *h, uint32_t max_flows)
+{
 	static struct tern_log log;
-	struct vr_config cfg = { .name = "t", .max_routes = 16384, .fib_tbl8s = 32768, .max_bridge = 1024 };
+	struct vr_config cfg = { .name = "t", .max_routes = 16384, .fib_tbl8s = 32768, .max_bridge = 1024,
+				 .max_flows = max_flows };
 	char err[256];
 	vt_eal_init();
 	tern_log_init(&log, "vt", NULL, TERN_LOG_ERR);

@@ -34,6 +34,7 @@ extern const struct vr_host_ops vt_host_ops;
 /* Initialise DPDK's EAL once per process (no hugepages, no devices). */
 void vt_eal_init(void);
 struct vr_router *vt_router(struct vt_host *h);
+struct vr_router *vt_router_flows(struct vt_host *h, uint32_t max_flows);
 struct vr_pkt *vt_pkt(struct vt_host *h, const uint8_t *frame, size_t len);
 
 /* Send a control request; returns the reply's error (0 or negative errno) and

@@ -43,6 +43,7 @@ static void usage(FILE *out)
 "  --vrfs N             VRF ids 0..N-1 (default: %u, at most %u)\n"
 "  --routes N           IPv4 + IPv6 routes (default: 262144)\n"
 "  --fib-tbl8s N        FIB second-level groups per family (default: 16384)\n"
+"  --flows N            flow table entries, fixed at start (default: 65536)\n"
 "  --mac MAC            the vrouter MAC for routed traffic (default: 00:00:5e:00:01:00)\n"
 "  --poll               never sleep when idle (benchmarks)\n"
 "  --max-sleep-us N     longest idle sleep (default: 500)\n"
@@ -79,7 +80,7 @@ static int parse_mac(const char *s, uint8_t *mac)
 static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
-	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP };
+	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -88,6 +89,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "fib-tbl8s", required_argument, 0, O_TBL8 }, { "mac", required_argument, 0, O_MAC },
 		{ "poll", no_argument, 0, O_POLL }, { "max-sleep-us", required_argument, 0, O_SLEEP },
 		{ "log-level", required_argument, 0, O_LOG }, { "help", no_argument, 0, O_HELP },
+		{ "flows", required_argument, 0, O_FLOWS },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -153,6 +155,13 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 			if (parse_uint("--fib-tbl8s", optarg, 1u << 22, &v) < 0)
 				return -EINVAL;
 			o->cfg.fib_tbl8s = v;
+			break;
+		case O_FLOWS:
+			if (parse_uint("--flows", optarg, 1u << 26, &v) < 0 || v < 2) {
+				fprintf(stderr, "tern-vrouter: --flows takes 2..%u\n", 1u << 26);
+				return -EINVAL;
+			}
+			o->cfg.max_flows = v;
 			break;
 		case O_MAC:
 			if (parse_mac(optarg, o->cfg.mac) < 0) {
@@ -283,10 +292,16 @@ static void forward_loop(struct vrd *d)
 	unsigned idle = 0, sleep_us = 0;
 	struct vr_loop_stats *ls = vr_loop_stats(d->router);
 	ls->tsc_hz = rte_get_tsc_hz();
+	uint64_t tsc_per_ms = ls->tsc_hz / 1000 ? ls->tsc_hz / 1000 : 1;
+	unsigned rounds = 0;
 	rebuild_rx(d);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
 		uint64_t t0 = rte_rdtsc();
+		vr_set_now(d->router, t0 / tsc_per_ms);
+		/* Ageing in small steps: when idle, and every 256 busy rounds. */
+		if (idle || (++rounds & 255) == 0)
+			vr_flow_age(d->router, 64);
 		for (unsigned i = 0; i < d->n_rx; i++)
 			got += vrd_rx_burst(d, d->rx_vifs[i]);
 		vrd_flush_tx(d);
