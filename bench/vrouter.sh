@@ -207,7 +207,11 @@ tern_start() {
 		--huge no --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn
 	VR_PID=$BL_PID
 	bl_wait "the vrouter's control socket" 30 ctl vr info || return 1
-	if [ -z "$FABRIC" ] || [ "$FABRIC" = memif ]; then
+	if [ "$FABRIC" = memif ]; then
+		# chosen once: a failure now is this run's, never a silent switch to af_packet
+		ctl_do vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
+			--ip "$FAB_IP" --mac "$FAB_MAC" || return 1
+	elif [ -z "$FABRIC" ]; then
 		if ctl vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
 			--ip "$FAB_IP" --mac "$FAB_MAC" >/dev/null 2>&1; then
 			FABRIC=memif

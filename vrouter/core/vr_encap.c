@@ -61,6 +61,9 @@ int vr_nh_build_tunnel(struct vr_router *r, struct vr_nh *nh, struct vr_err *e)
 		return vr_errf(e, -EINVAL, "unknown encapsulation %u", c->encap);
 	}
 	nh->mtu = fab->cfg.mtu ? fab->cfg.mtu : 1500;
+	/* Only the total length changes per packet: sum the rest once here. */
+	if (!v6)
+		nh->ip_csum_base = vr_csum_partial(h + 14, 20, 0);
 	return 0;
 }
 
@@ -262,8 +265,9 @@ static void output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct 
 	if (c->dip.family == 6)
 		vr_wr16(ip + 4, (uint16_t)(pkt->len - l4));
 	else {
-		vr_wr16(ip + 2, (uint16_t)(pkt->len - ETH_HLEN));
-		vr_wr16(ip + 10, vr_ipv4_csum(ip, 20));
+		uint16_t tot = (uint16_t)(pkt->len - ETH_HLEN);
+		vr_wr16(ip + 2, tot);
+		vr_wr16(ip + 10, vr_csum_fold(nh->ip_csum_base + tot));
 	}
 	if (c->encap != VR_ENCAP_MPLSOGRE) {
 		uint8_t *udp = h + l4;

@@ -46,6 +46,7 @@ struct vr_nh {
 	uint8_t hdr[VR_TUNNEL_HDR_MAX];
 	uint16_t hdr_len;
 	uint16_t mtu;             /* of the fabric vif, for the path MTU check */
+	uint32_t ip_csum_base;    /* IPv4 outer: the header's sum without its total length */
 };
 
 /* A route slot: the value stored in the FIB's LPMs (21 bits in rte_lpm6). */
@@ -192,9 +193,27 @@ uint16_t vr_ipv4_csum(const uint8_t *ip, size_t ihl_bytes);
 /* The L4 checksum over an IPv6 pseudo-header and payload. */
 uint16_t vr_ipv6_l4_csum(const uint8_t *ip6, const uint8_t *l4, uint32_t l4_len, uint8_t proto);
 uint32_t vr_flow_hash(const struct vr_pkt *pkt);
-/* Move data by delta bytes (negative: grow at the front). false when no room. */
-bool vr_pkt_push(struct vr_pkt *pkt, uint16_t n);
-bool vr_pkt_pull(struct vr_pkt *pkt, uint16_t n);
+/* Grow the packet by n bytes at the front; false when there is no headroom. */
+static inline bool vr_pkt_push(struct vr_pkt *pkt, uint16_t n)
+{
+	if (pkt->headroom < n)
+		return false;
+	pkt->data -= n;
+	pkt->headroom = (uint16_t)(pkt->headroom - n);
+	pkt->len = (uint16_t)(pkt->len + n);
+	return true;
+}
+
+/* Remove n bytes from the front; false when the packet is shorter. */
+static inline bool vr_pkt_pull(struct vr_pkt *pkt, uint16_t n)
+{
+	if (pkt->len < n)
+		return false;
+	pkt->data += n;
+	pkt->headroom = (uint16_t)(pkt->headroom + n);
+	pkt->len = (uint16_t)(pkt->len - n);
+	return true;
+}
 
 /* Drop with a reason (counts it and frees the buffer). */
 void vr_pkt_drop(struct vr_router *r, struct vr_pkt *pkt, enum vr_drop_reason why);

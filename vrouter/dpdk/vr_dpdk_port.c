@@ -10,6 +10,10 @@
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <string.h>
 #include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
@@ -203,6 +207,24 @@ static int port_setup(struct vrd *d, uint16_t port, char *err, size_t errlen)
 	return 0;
 }
 
+/* A memif server socket left by a process that died (a vrouter restart):
+ * nobody accepts on it, so it is removed; one somebody listens on is kept and
+ * the attach fails with EADDRINUSE as it should. */
+static void remove_stale_socket(const char *path)
+{
+	struct stat st;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+}
+
 static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *port_id,
 			   char *err, size_t errlen)
 {
@@ -220,6 +242,8 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 			 v->ifname);
 		return -ENODEV;
 	}
+	if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
+		remove_stale_socket(v->socket);
 	rc = rte_vdev_init(p->vdev, args);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s %s: %s (does the interface exist, is the socket directory "
