@@ -11,7 +11,7 @@ ONLY       ?=
 # Debian packages the build, the tests and the lab need.
 DEPS = gcc clang meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
        libcmocka-dev libjansson-dev iproute2 iputils-ping tshark iperf3 \
-       tcpdump valgrind util-linux procps ethtool graphviz gobgpd frr libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev curl
+       tcpdump valgrind util-linux procps ethtool graphviz gobgpd frr libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev curl etcd-server etcd-client
 
 .PHONY: all deps build build-asan test unit demo demo-down bench fuzz clean
 

@@ -42,6 +42,8 @@ int api_core_init(struct api_core *c, struct api_store *s, struct tern_log *lg, 
 	c->store = s;
 	c->log = lg;
 	c->asn = asn;
+	/* a shared store (etcd) has other writers: watchers poll it */
+	c->poll_ms = strcmp(s->ops->name, "etcd") == 0 ? API_POLL_MS : 0;
 	pthread_mutex_init(&c->ev_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -86,15 +88,30 @@ static void notify(struct api_core *c, int64_t rev)
 	pthread_mutex_unlock(&c->ev_lock);
 }
 
+/* Another tern-api on the same store does not wake our watchers: read the
+ * store's revision and wake them if it moved. */
+static void refresh(struct api_core *c)
+{
+	int64_t rev;
+	if (ST(c)->begin(c->store, false) < 0)
+		return;
+	int rc = ST(c)->revision(c->store, &rev);
+	ST(c)->commit(c->store);
+	if (rc == 0)
+		notify(c, rev);
+}
+
 int64_t api_revision(struct api_core *c)
 {
+	if (c->poll_ms > 0)
+		refresh(c); /* other replicas may have written since our last look */
 	pthread_mutex_lock(&c->ev_lock);
 	int64_t r = c->rev;
 	pthread_mutex_unlock(&c->ev_lock);
 	return r;
 }
 
-int64_t api_wait(struct api_core *c, int64_t after, int timeout_ms)
+static int64_t wait_local(struct api_core *c, int64_t after, int timeout_ms)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -111,6 +128,34 @@ int64_t api_wait(struct api_core *c, int64_t after, int timeout_ms)
 	int64_t r = c->stopping ? -1 : c->rev;
 	pthread_mutex_unlock(&c->ev_lock);
 	return r;
+}
+
+
+int64_t api_wait(struct api_core *c, int64_t after, int timeout_ms)
+{
+	if (c->poll_ms <= 0)
+		return wait_local(c, after, timeout_ms);
+	for (;;) {
+		int slice = timeout_ms < c->poll_ms ? timeout_ms : c->poll_ms;
+		int64_t r = wait_local(c, after, slice);
+		if (r < 0 || r > after)
+			return r;
+		/* one look at the store per poll interval for the whole process,
+		 * however many watchers wait: they all wake on what it finds */
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		int64_t now_ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+		pthread_mutex_lock(&c->ev_lock);
+		bool mine = now_ms - c->polled_ms >= c->poll_ms;
+		if (mine)
+			c->polled_ms = now_ms;
+		pthread_mutex_unlock(&c->ev_lock);
+		if (mine)
+			refresh(c);
+		timeout_ms -= slice;
+		if (timeout_ms <= 0)
+			return wait_local(c, INT64_MAX, 0); /* the revision as it is now */
+	}
 }
 
 /* ---- authorisation ------------------------------------------------------- */
@@ -632,6 +677,23 @@ static int write_obj(struct api_core *c, const struct api_ident *id, const struc
 	return 0;
 }
 
+/* finish's answer when another writer (a tern-api on the same etcd)
+ * committed first: the whole request is redone on a fresh snapshot. */
+#define API_RETRY (-2)
+#define API_RETRIES 50
+
+/* Sleep a little before a retry, longer each time and jittered by the
+ * clock, so two replicas racing for the next revision do not collide again
+ * in lockstep. */
+static void backoff(int attempt)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long us = 50 + (now.tv_nsec / 1000) % 500;
+	struct timespec d = { 0, us * 1000L * (attempt < 8 ? attempt + 1 : 8) };
+	nanosleep(&d, NULL);
+}
+
 static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t **out,
 		  struct api_err *e)
 {
@@ -641,6 +703,11 @@ static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t *
 		return -1;
 	}
 	int r = ST(c)->commit(c->store);
+	if (r == -EAGAIN) {
+		json_decref(obj);
+		api_errf(e, 503, "", "another tern-api kept writing to the store; try again");
+		return API_RETRY;
+	}
 	if (r < 0) {
 		json_decref(obj);
 		return api_errf(e, 500, "", "the store could not commit: %s", strerror(-r));
@@ -650,7 +717,7 @@ static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t *
 	return 0;
 }
 
-int api_create(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+static int create_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *body, size_t len, json_t **out, struct api_err *e)
 {
 	json_t *obj;
@@ -699,6 +766,20 @@ int api_create(struct api_core *c, const struct api_ident *id, const struct api_
 	return finish(c, rc, rev, obj, out, e);
 }
 
+int api_create(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	const char *body, size_t len, json_t **out, struct api_err *e)
+{
+	for (int i = 0;; i++) {
+		int rc = create_once(c, id, k, body, len, out, e);
+		if (rc != API_RETRY)
+			return rc;
+		if (i == API_RETRIES)
+			return -1; /* e says 503 */
+		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", i + 1);
+		backoff(i);
+	}
+}
+
 /* The stored object uuid of kind k, authorised for id; -1 with e. */
 static int load(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 		const char *uuid, bool write, json_t **old, struct api_err *e)
@@ -743,7 +824,7 @@ static int check_update(const struct api_kind *k, json_t *old, json_t *obj, stru
 	return 0;
 }
 
-int api_update(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+static int update_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *uuid, const char *body, size_t len, json_t **out, struct api_err *e)
 {
 	json_t *obj, *old = NULL;
@@ -784,6 +865,20 @@ int api_update(struct api_core *c, const struct api_ident *id, const struct api_
 	return finish(c, rc, rev, obj, out, e);
 }
 
+int api_update(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	const char *uuid, const char *body, size_t len, json_t **out, struct api_err *e)
+{
+	for (int i = 0;; i++) {
+		int rc = update_once(c, id, k, uuid, body, len, out, e);
+		if (rc != API_RETRY)
+			return rc;
+		if (i == API_RETRIES)
+			return -1; /* e says 503 */
+		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", i + 1);
+		backoff(i);
+	}
+}
+
 static int refused_delete(json_t *obj, json_t *refs, struct api_err *e)
 {
 	char who[API_MSG_LEN / 2];
@@ -803,7 +898,7 @@ static int refused_delete(json_t *obj, json_t *refs, struct api_err *e)
 			str(obj, "kind"), str(obj, "fq_name"), who);
 }
 
-int api_delete(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+static int delete_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *uuid, json_t **out, struct api_err *e)
 {
 	json_t *obj = NULL, *refs = NULL;
@@ -828,6 +923,20 @@ int api_delete(struct api_core *c, const struct api_ident *id, const struct api_
 			  id->name, (long long)rev);
 	json_decref(refs);
 	return finish(c, rc, rev, obj, out, e);
+}
+
+int api_delete(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	const char *uuid, json_t **out, struct api_err *e)
+{
+	for (int i = 0;; i++) {
+		int rc = delete_once(c, id, k, uuid, out, e);
+		if (rc != API_RETRY)
+			return rc;
+		if (i == API_RETRIES)
+			return -1; /* e says 503 */
+		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", i + 1);
+		backoff(i);
+	}
 }
 
 /* ---- reads -------------------------------------------------------------------- */

@@ -39,7 +39,13 @@ struct api_core {
 	pthread_cond_t ev_cond;
 	int64_t rev;
 	bool stopping;
+	/* >0: also re-read the store's revision this often while waiting,
+	 * because other tern-api processes write to the same store (etcd) */
+	int poll_ms;
+	int64_t polled_ms;      /* CLOCK_MONOTONIC of the last such look */
 };
+
+#define API_POLL_MS 50
 
 /* Auto-assigned ranges (documented in docs/API.md). */
 #define API_VNI_AUTO_LO   4096

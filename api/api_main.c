@@ -20,6 +20,7 @@
 
 struct opts {
 	const char *db, *listen, *tokens, *cert, *key, *port_file, *log_level;
+	const char *store, *etcd_endpoints, *etcd_prefix;
 	int no_auth;
 	uint32_t asn;
 };
@@ -28,7 +29,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: tern-api [options]\n"
+		"  --store sqlite|etcd   where objects live (default sqlite)\n"
 		"  --db PATH             SQLite store file (default /var/lib/tern/api.db)\n"
+		"  --etcd-endpoints URLS etcd v3 endpoints, http://HOST:PORT[,...] (default\n"
+		"                        http://127.0.0.1:2379); several tern-api may share one\n"
+		"  --etcd-prefix P       key prefix in etcd (default tern/)\n"
 		"  --listen ADDR[:PORT]  address to serve on (default 127.0.0.1:8082; port 0: any\n"
 		"                        free port, see --port-file); IPv6 as [::1]:8082\n"
 		"  --tokens FILE         bearer tokens: TOKEN admin|read-only [project=P] [name=L]\n"
@@ -95,6 +100,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
+		{ "etcd-endpoints", required_argument, NULL, 'e' },
+		{ "etcd-prefix", required_argument, NULL, 'P' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "tokens", required_argument, NULL, 't' },
 		{ "no-auth", no_argument, NULL, 'N' },
@@ -112,6 +120,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		char *end;
 		switch (c) {
 		case 'd': o->db = optarg; break;
+		case 's': o->store = optarg; break;
+		case 'e': o->etcd_endpoints = optarg; break;
+		case 'P': o->etcd_prefix = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 't': o->tokens = optarg; break;
 		case 'N': o->no_auth = 1; break;
@@ -137,6 +148,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tern-api: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (strcmp(o->store, "sqlite") != 0 && strcmp(o->store, "etcd") != 0) {
+		fprintf(stderr, "tern-api: --store %s: use sqlite or etcd\n", o->store);
 		return 2;
 	}
 	if (!o->tokens && !o->no_auth) {
@@ -186,13 +201,17 @@ static int serve(const struct opts *o, struct tern_log *lg)
 		TLOG_ERR(lg, "TLS: %s", err);
 		goto out_auth;
 	}
-	struct api_store *st = api_store_open(o->db, err, sizeof(err));
+	bool etcd = strcmp(o->store, "etcd") == 0;
+	const char *where = etcd ? o->etcd_endpoints : o->db;
+	struct api_store *st = etcd ? api_store_etcd_open(o->etcd_endpoints, o->etcd_prefix, err,
+							  sizeof(err))
+				    : api_store_sqlite_open(o->db, err, sizeof(err));
 	if (!st) {
 		TLOG_ERR(lg, "%s", err);
 		goto out_auth;
 	}
 	if (api_core_init(&core, st, lg, o->asn, &e) < 0) {
-		TLOG_ERR(lg, "%s: %s", o->db, e.msg);
+		TLOG_ERR(lg, "%s: %s", where, e.msg);
 		goto out_store;
 	}
 	char addr[64];
@@ -206,8 +225,9 @@ static int serve(const struct opts *o, struct tern_log *lg)
 		TLOG_ERR(lg, "%s", err);
 		goto out_core;
 	}
-	TLOG_INFO(lg, "serving %s://%s:%u, store %s at revision %lld, %s", cert ? "https" : "http",
-		  addr, api_http_port(http), o->db, (long long)api_revision(&core),
+	TLOG_INFO(lg, "serving %s://%s:%u, store %s %s at revision %lld, %s",
+		  cert ? "https" : "http", addr, api_http_port(http), o->store, where,
+		  (long long)api_revision(&core),
 		  auth ? "tokens required" : "NO AUTHENTICATION (--no-auth)");
 	if (o->port_file && (rc = write_port(o->port_file, api_http_port(http))) < 0) {
 		TLOG_ERR(lg, "--port-file %s: %s", o->port_file, strerror(-rc));
@@ -237,7 +257,8 @@ out_auth:
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .db = "/var/lib/tern/api.db", .listen = "127.0.0.1:8082",
+	struct opts o = { .db = "/var/lib/tern/api.db", .store = "sqlite",
+			  .etcd_endpoints = "http://127.0.0.1:2379", .listen = "127.0.0.1:8082",
 			  .log_level = "info", .asn = 64512 };
 	int rc = parse_opts(argc, argv, &o);
 	if (rc)

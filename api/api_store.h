@@ -1,7 +1,8 @@
 /*
  * DOC: api_store.h — where tern-api keeps objects, references, allocations
  * and the event log, behind one small table of operations so that SQLite
- * (the default, api_store_sqlite.c) and etcd (next) are interchangeable.
+ * (the default, api_store_sqlite.c) and etcd (api_store_etcd.c) are
+ * interchangeable.
  *
  * Model of a store:
  *  - objects: JSON bodies keyed by UUID, unique by (kind, fq_name), with the
@@ -49,6 +50,7 @@ struct api_store_ops {
 	void (*close)(struct api_store *s);
 	/* write=true serialises against every other writer. -EIO on failure. */
 	int (*begin)(struct api_store *s, bool write);
+	/* -EAGAIN (etcd): another writer committed first; nothing was written. */
 	int (*commit)(struct api_store *s);
 	void (*rollback)(struct api_store *s);
 	/* *obj is a new reference; -ENOENT when absent. */
@@ -91,5 +93,13 @@ void api_store_close(struct api_store *s);
 
 /* The SQLite implementation (api_store_sqlite.c). */
 struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errlen);
+
+/* The etcd implementation (api_store_etcd.c): endpoints "http://H:P[,...]",
+ * keys under prefix (NULL: "tern/"). Fails (err says why) when no endpoint
+ * answers. Writers on one etcd (several tern-api) are kept consistent by
+ * optimistic transactions: commit returns -EAGAIN when another writer got
+ * in first, and the caller redoes the whole transaction. */
+struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix, char *err,
+				      size_t errlen);
 
 #endif /* TERN_API_STORE_H */

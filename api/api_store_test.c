@@ -1,10 +1,13 @@
 /*
- * DOC: api_store_test.c — the SQLite store: objects, uniqueness, refs,
- * claims, and the event log: revisions strictly increase and a reader
- * resuming from any revision gets every later event once, also after the
- * store is closed and opened again.
+ * DOC: api_store_test.c — every store (SQLite, and etcd started here on
+ * loopback) passes the same tests: objects, uniqueness, refs, claims, and
+ * the event log: revisions strictly increase and a reader resuming from any
+ * revision gets every later event once, also after the store is closed and
+ * opened again; 8 writers with their own connections claiming from one pool
+ * at once never get the same value.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,35 +19,77 @@
 #include <cmocka.h>
 
 #include "api_store.h"
+#include "api_testetcd.h"
+
+/* Which store a test runs on: the prestate of each test. */
+struct param {
+	const char *store;     /* "sqlite" or "etcd" */
+	struct test_etcd *etcd; /* etcd: the running server (pid 0: none) */
+	int *seq;              /* etcd: numbers a fresh key prefix per test */
+};
 
 struct fx {
+	const struct param *p;
 	char dir[64];
-	char path[128];
+	char path[128];        /* SQLite file, or etcd key prefix */
 	struct api_store *s;
 };
 
+/* Another connection to the fixture's store (a second tern-api, in effect). */
+static struct api_store *open_again(struct fx *f)
+{
+	char err[256];
+	struct api_store *s = strcmp(f->p->store, "etcd") == 0
+		? api_store_etcd_open(f->p->etcd->endpoint, f->path, err, sizeof(err))
+		: api_store_open(f->path, err, sizeof(err));
+	if (!s)
+		fprintf(stderr, "# %s\n", err);
+	return s;
+}
+
 static int setup(void **state)
 {
+	const struct param *p = *state;
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/api_store_test.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/api.db", f->dir);
-	char err[256];
-	f->s = api_store_open(f->path, err, sizeof(err));
-	if (!f->s) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
+	f->p = p;
+	if (strcmp(p->store, "etcd") == 0) {
+		if (!p->etcd->pid) {
+			free(f);
+			*state = NULL;
+			return 0; /* the test skips */
+		}
+		snprintf(f->path, sizeof(f->path), "test%d/", ++*p->seq);
+	} else {
+		snprintf(f->dir, sizeof(f->dir), "/tmp/api_store_test.XXXXXX");
+		if (!mkdtemp(f->dir))
+			return -1;
+		snprintf(f->path, sizeof(f->path), "%s/api.db", f->dir);
 	}
+	if (!(f->s = open_again(f)))
+		return -1;
 	*state = f;
 	return 0;
 }
+
+#define NEED_STORE(f)                                              \
+	do {                                                       \
+		if (!(f)) {                                        \
+			fprintf(stderr, "# no etcd: skipped\n"); \
+			skip();                                    \
+		}                                                  \
+	} while (0)
 
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	char p[160];
+	if (!f)
+		return 0;
 	api_store_close(f->s);
+	if (!f->dir[0]) {
+		free(f);
+		return 0;
+	}
 	static const char *const sfx[] = { "", "-wal", "-shm" };
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
@@ -81,6 +126,7 @@ static int64_t put(struct api_store *s, json_t *o, json_t *refs)
 static void test_objects(void **state)
 {
 	struct fx *f = *state;
+	NEED_STORE(f);
 	struct api_store *s = f->s;
 	assert_int_equal(put(s, obj("project", U1, "demo"), NULL), 1);
 	assert_int_equal(put(s, obj("virtual-network", U2, "demo:vn1"),
@@ -120,6 +166,7 @@ static void test_objects(void **state)
 static void test_claims(void **state)
 {
 	struct fx *f = *state;
+	NEED_STORE(f);
 	struct api_store *s = f->s;
 	char holder[37];
 	uint64_t v;
@@ -173,6 +220,7 @@ static void events(struct api_store *s, int64_t since, int limit, struct seen *x
 static void test_events_resume(void **state)
 {
 	struct fx *f = *state;
+	NEED_STORE(f);
 	char uuid[37], fq[16];
 	for (int i = 1; i <= 20; i++) {
 		snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", i);
@@ -191,9 +239,8 @@ static void test_events_resume(void **state)
 		cursor = x.revs[x.n - 1];
 		if (cursor == 13) {
 			/* a restart in the middle of the reading */
-			char err[256];
 			api_store_close(f->s);
-			f->s = api_store_open(f->path, err, sizeof(err));
+			f->s = open_again(f);
 			assert_non_null(f->s);
 		}
 	}
@@ -210,23 +257,165 @@ static void test_events_resume(void **state)
 	assert_int_equal(rev, 21);
 }
 
+/* ---- 8 writers at once, each with its own connection ------------------------ */
+
+#define N_WRITERS 8
+#define N_CLAIMS 25
+
+struct writer {
+	struct fx *f;
+	int id;
+	uint64_t got[N_CLAIMS];
+	int retries, fails;
+};
+
+static void *writer_run(void *arg)
+{
+	struct writer *w = arg;
+	struct api_store *s = open_again(w->f);
+	if (!s) {
+		w->fails = N_CLAIMS;
+		return NULL;
+	}
+	for (int i = 0; i < N_CLAIMS; i++) {
+		char owner[37];
+		snprintf(owner, sizeof(owner), "00000000-0000-4000-8000-%06d%06d", w->id, i);
+		for (;;) {
+			uint64_t v = 0;
+			if (s->ops->begin(s, true) < 0) {
+				w->fails++;
+				break;
+			}
+			int rc = s->ops->claim_free(s, "pool", 1, 100000, owner, &v);
+			if (rc < 0) {
+				s->ops->rollback(s);
+				w->fails++;
+				break;
+			}
+			rc = s->ops->commit(s);
+			if (rc == -EAGAIN) { /* etcd: another writer was first */
+				w->retries++;
+				continue;
+			}
+			if (rc < 0)
+				w->fails++;
+			else
+				w->got[i] = v;
+			break;
+		}
+	}
+	api_store_close(s);
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void test_concurrent_claims(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct writer w[N_WRITERS];
+	pthread_t t[N_WRITERS];
+	for (int i = 0; i < N_WRITERS; i++) {
+		w[i] = (struct writer){ .f = f, .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, writer_run, &w[i]), 0);
+	}
+	uint64_t all[N_WRITERS * N_CLAIMS];
+	int n = 0, retries = 0;
+	for (int i = 0; i < N_WRITERS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].fails, 0);
+		retries += w[i].retries;
+		for (int j = 0; j < N_CLAIMS; j++)
+			all[n++] = w[i].got[j];
+	}
+	qsort(all, (size_t)n, sizeof(all[0]), cmp_u64);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(all[i], (uint64_t)i + 1); /* 1..200, each once: no duplicate */
+	fprintf(stderr, "# %s: %d claims by %d writers, %d optimistic retries\n", f->p->store, n,
+		N_WRITERS, retries);
+}
+
+/* A write through one connection is seen by another, and the revision goes
+ * on from it: what two tern-api on one store rely on. */
+static void test_two_connections(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct api_store *b = open_again(f);
+	assert_non_null(b);
+	assert_int_equal(put(f->s, obj("project", U1, "a"), NULL), 1);
+	assert_int_equal(put(b, obj("project", U2, "b"), NULL), 2);
+	assert_int_equal(put(f->s, obj("project", U3, "b"), NULL), -EEXIST);
+	json_t *o;
+	assert_int_equal(b->ops->begin(b, false), 0);
+	assert_int_equal(b->ops->get(b, U1, &o), 0);
+	b->ops->commit(b);
+	json_decref(o);
+	struct seen x;
+	events(f->s, 0, 100, &x);
+	assert_int_equal(x.n, 2);
+	api_store_close(b);
+}
+
+/* etcd: an endpoint that does not answer is passed over for the next one. */
+static void test_failover(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	char eps[160], err[256];
+	snprintf(eps, sizeof(eps), "http://127.0.0.1:1,%s", f->p->etcd->endpoint);
+	struct api_store *s = api_store_etcd_open(eps, f->path, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(put(s, obj("project", U1, "a"), NULL), 1);
+	assert_int_equal(put(s, obj("project", U2, "b"), NULL), 2);
+	api_store_close(s);
+}
+
 static void test_open_errors(void **state)
 {
 	(void)state;
 	char err[256];
 	assert_null(api_store_open("/nonexistent/dir/api.db", err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/dir/api.db"));
-	assert_null(api_store_open("etcd:http://127.0.0.1:2379", err, sizeof(err)));
-	assert_non_null(strstr(err, "not built yet"));
+	/* port 1: nothing listens there */
+	assert_null(api_store_open("etcd:http://127.0.0.1:1", err, sizeof(err)));
+	assert_non_null(strstr(err, "http://127.0.0.1:1"));
+	assert_non_null(strstr(err, "is etcd running"));
+	assert_null(api_store_etcd_open("127.0.0.1:2379", NULL, err, sizeof(err)));
+	assert_non_null(strstr(err, "http://HOST:PORT"));
 }
+
+/* The same tests on each store, named "<store>: test" in the TAP output. */
+#define STORE_TEST(label, f, p) { label ": " #f, f, setup, teardown, p }
+#define STORE_TESTS(label, p)                                                   \
+	STORE_TEST(label, test_objects, p), STORE_TEST(label, test_claims, p),  \
+	STORE_TEST(label, test_events_resume, p),                               \
+	STORE_TEST(label, test_concurrent_claims, p),                           \
+	STORE_TEST(label, test_two_connections, p)
 
 int main(void)
 {
+	struct test_etcd etcd;
+	int seq = 0;
+	int erc = test_etcd_start(&etcd);
+	if (erc == -ENOENT)
+		fprintf(stderr, "# no etcd installed (apt-get install etcd-server): etcd tests skip\n");
+	else if (erc < 0)
+		fprintf(stderr, "# etcd would not start: %s\n", strerror(-erc));
+	struct param sqlite = { "sqlite", NULL, NULL }, etcdp = { "etcd", &etcd, &seq };
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claims, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_events_resume, setup, teardown),
+		STORE_TESTS("sqlite", &sqlite),
+		STORE_TESTS("etcd", &etcdp),
+		STORE_TEST("etcd", test_failover, &etcdp),
 		cmocka_unit_test(test_open_errors),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	test_etcd_stop(&etcd);
+	/* etcd installed but not starting is a failure, not a skip */
+	return rc ? rc : (erc < 0 && erc != -ENOENT);
 }

@@ -6,6 +6,8 @@
 #           keep-alive clients, one small put per request) for scale
 #   watch   from just before a create's POST to its ADDED event on a watch of
 #           the same tern-api (etcd store): p50 and p99 in ms
+#   watch-replica  the same with the watch on a second tern-api on that etcd
+#           (it learns of the write by polling etcd, every 50 ms)
 # One line per case on stdout; progress on stderr. Method: docs/PERFORMANCE.md.
 # Environment: BENCH_REPS (default 3; the median is printed), BENCH_COUNT
 # (pairs per client per run, default 50), BENCH_PUTS (raw puts per client per
@@ -57,6 +59,10 @@ start_api() { # start_api NAME STORE_ARGS... -> URL in $URL
 }
 start_api sqlite --db "$BL_DIR/api.db"; URL_SQLITE=$URL
 start_api etcd --store etcd --etcd-endpoints "$ETCD"; URL_ETCD=$URL
+bl_start etcd2 "" "$API" --store etcd --etcd-endpoints "$ETCD" --listen 127.0.0.1:0 \
+	--tokens "$BL_DIR/tokens" --port-file "$BL_DIR/etcd2.port" --log-level warn
+bl_wait "tern-api etcd2" 10 test -s "$BL_DIR/etcd2.port" || bl_die "second replica did not start"
+URL_ETCD2=http://127.0.0.1:$(cat "$BL_DIR/etcd2.port")
 
 rate() { sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
 sq=() et=() raw=()
@@ -75,3 +81,6 @@ echo "bench api.create: tern-sqlite=$S tern-etcd=$E etcd-raw=$R ratio=$(bl_div "
 w=$("$LOAD" watch "$URL_ETCD" "$TOKEN" demo:vnb "$EVENTS") || bl_die "watch latency run failed"
 bl_log "watch: $w"
 echo "bench api.watch: p50=$(sed -n 's/.*p50=\([0-9.]*\).*/\1/p' <<<"$w") p99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$w")"
+w=$("$LOAD" watch "$URL_ETCD" "$TOKEN" demo:vnb "$EVENTS" "$URL_ETCD2") || bl_die "replica watch run failed"
+bl_log "watch on the other replica: $w"
+echo "bench api.watch-replica: p50=$(sed -n 's/.*p50=\([0-9.]*\).*/\1/p' <<<"$w") p99=$(sed -n 's/.*p99=\([0-9.]*\).*/\1/p' <<<"$w")"

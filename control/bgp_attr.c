@@ -306,7 +306,10 @@ static int p_mp_reach(struct attr_in *in, char *why, size_t n)
 	uint8_t nhl = tern_get_u8(&in->v);
 	size_t rd = f->rd ? 8 : 0;
 	size_t ip = nhl >= rd ? nhl - rd : 0;
-	bool ok = nhl >= rd && (ip == f->addr_len || (f->addr_len == 16 && ip == 32));
+	/* EVPN: an IPv4 or IPv6 next hop (RFC 7432 §7, RFC 8365 §5.1.3). */
+	bool ok = nhl >= rd && (ip == f->addr_len || (f->addr_len == 16 && ip == 32) ||
+				(af == BGP_AF_EVPN && ip == 4) ||
+				(af == BGP_AF_RTC && (ip == 4 || ip == 16)));
 	if (in->v.err || !ok) {
 		snprintf(why, n, "%s next hop length %u", f->name, nhl);
 		return -1;

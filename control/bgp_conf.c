@@ -15,6 +15,7 @@
 struct pctx {
 	struct bgp_conf *c;
 	struct bgp_conf_neighbor *nb;   /* current [neighbor] section, NULL: global */
+	struct bgp_vrf_conf *vrf;       /* current [instance] section */
 	const char *name;
 	int line;
 	char *err;
@@ -203,7 +204,7 @@ static int k_families(struct pctx *p, int n, char **w)
 	for (int i = 1; i < n; i++) {
 		int af = bgp_af_by_name(w[i]);
 		if (af < 0)
-			return fail(p, "families: unknown family '%s' (ipv4, ipv6, vpnv4, vpnv6)",
+			return fail(p, "families: unknown family '%s' (ipv4, ipv6, vpnv4, vpnv6, evpn, rtc)",
 				    w[i]);
 		p->nb->afs |= BGP_AF_BIT(af);
 	}
@@ -226,6 +227,84 @@ static int k_rr_client(struct pctx *p, int n, char **w)
 	return 0;
 }
 
+/* ---- instance keys ---- */
+
+static int k_rd(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	if (bgp_vrf_parse_rt(w[1], p->vrf->rd, true) < 0)
+		return fail(p, "rd: '%s' is not ASN:NN or a.b.c.d:NN", w[1]);
+	p->vrf->has_rd = true;
+	return 0;
+}
+
+static int k_target(struct pctx *p, int n, char **w)
+{
+	bool imp = strcmp(w[0], "import-target") == 0;
+	struct bgp_vrf_conf *v = p->vrf;
+	int *cnt = imp ? &v->n_import : &v->n_export;
+	for (int i = 1; i < n; i++) {
+		if (*cnt == BGP_VRF_MAX_RT)
+			return fail(p, "%s: at most %d targets", w[0], BGP_VRF_MAX_RT);
+		uint8_t *rt = imp ? v->import[*cnt] : v->export[*cnt];
+		if (bgp_vrf_parse_rt(w[i], rt, false) < 0)
+			return fail(p, "%s: '%s' is not ASN:NN or a.b.c.d:NN", w[0], w[i]);
+		(*cnt)++;
+	}
+	return 0;
+}
+
+/* route PREFIX/LEN label N next-hop ADDRESS */
+static int k_route(struct pctx *p, int n, char **w)
+{
+	struct bgp_vrf_conf *v = p->vrf;
+	if (n != 6 || strcmp(w[2], "label") || strcmp(w[4], "next-hop"))
+		return fail(p, "route is written: route PREFIX/LEN label N next-hop ADDRESS");
+	if (v->n_routes == BGP_VRF_MAX_ROUTES)
+		return fail(p, "route: at most %d per instance", BGP_VRF_MAX_ROUTES);
+	struct bgp_vrf_route *r = &v->routes[v->n_routes];
+	memset(r, 0, sizeof(*r));
+	char addr[64];
+	const char *slash = strchr(w[1], '/');
+	if (!slash || (size_t)(slash - w[1]) >= sizeof(addr))
+		return fail(p, "route: '%s' is not PREFIX/LEN", w[1]);
+	memcpy(addr, w[1], (size_t)(slash - w[1]));
+	addr[slash - w[1]] = 0;
+	uint32_t plen, label;
+	bool v6 = inet_pton(AF_INET6, addr, r->p.addr) == 1;
+	if (!v6 && inet_pton(AF_INET, addr, r->p.addr) != 1)
+		return fail(p, "route: '%s' is not an IPv4 or IPv6 address", addr);
+	if (parse_u32(p, "route prefix length", slash + 1, 0, v6 ? 128 : 32, &plen) < 0 ||
+	    parse_u32(p, "route label", w[3], 16, 0xfffff, &label) < 0)
+		return -EINVAL;
+	r->p.af = v6 ? BGP_AF_IPV6 : BGP_AF_IPV4;
+	r->p.plen = (uint8_t)plen;
+	for (unsigned bit = plen; bit < 128; bit++) /* host bits: must be zero */
+		if (r->p.addr[bit / 8] & (0x80 >> (bit % 8)))
+			return fail(p, "route: %s has bits set past /%u", w[1], plen);
+	r->label = label;
+	if (inet_pton(AF_INET, w[5], r->nh) == 1)
+		r->nh_len = 4;
+	else if (inet_pton(AF_INET6, w[5], r->nh) == 1 && v6)
+		r->nh_len = 16;
+	else
+		return fail(p, "route: next-hop '%s' is not an IPv4%s address", w[5],
+			    v6 ? " or IPv6" : "");
+	v->n_routes++;
+	return 0;
+}
+
+static int k_password(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	/* TCP_MD5SIG_MAXKEYLEN */
+	if (strlen(w[1]) >= sizeof(p->nb->password))
+		return fail(p, "password: at most %zu characters (the kernel's limit)",
+			    sizeof(p->nb->password) - 1);
+	snprintf(p->nb->password, sizeof(p->nb->password), "%s", w[1]);
+	return 0;
+}
+
 static const struct key global_keys[] = {
 	{ "router-id", 1, 1, k_router_id }, { "as", 1, 1, k_as },
 	{ "cluster-id", 1, 1, k_cluster_id }, { "listen", 1, 2, k_listen },
@@ -238,8 +317,36 @@ static const struct key nb_keys[] = {
 	{ "as", 1, 1, k_as }, { "port", 1, 1, k_port }, { "local-address", 1, 1, k_local },
 	{ "families", 1, BGP_AF_COUNT, k_families }, { "passive", 0, 0, k_passive },
 	{ "rr-client", 0, 0, k_rr_client }, { "hold-time", 1, 1, k_hold },
+	{ "password", 1, 1, k_password },
 	{ NULL, 0, 0, NULL },
 };
+
+static const struct key vrf_keys[] = {
+	{ "rd", 1, 1, k_rd }, { "import-target", 1, MAXW - 1, k_target },
+	{ "export-target", 1, MAXW - 1, k_target }, { "route", 1, MAXW - 1, k_route },
+	{ NULL, 0, 0, NULL },
+};
+
+static int instance_section(struct pctx *p, const char *name)
+{
+	struct bgp_conf *c = p->c;
+	if (strlen(name) >= sizeof(c->vrf[0].name))
+		return fail(p, "instance name '%s' longer than %zu bytes", name,
+			    sizeof(c->vrf[0].name) - 1);
+	for (int i = 0; i < c->n_vrf; i++)
+		if (strcmp(c->vrf[i].name, name) == 0)
+			return fail(p, "instance %s is already defined at line %d", name,
+				    c->vrf[i].line);
+	if (c->n_vrf == BGP_VRF_MAX)
+		return fail(p, "at most %d instances", BGP_VRF_MAX);
+	struct bgp_vrf_conf *v = &c->vrf[c->n_vrf++];
+	memset(v, 0, sizeof(*v));
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->line = p->line;
+	p->vrf = v;
+	p->nb = NULL;
+	return 0;
+}
 
 static int section(struct pctx *p, char *line)
 {
@@ -248,11 +355,14 @@ static int section(struct pctx *p, char *line)
 		return fail(p, "a section is written [neighbor ADDRESS]");
 	*end = 0;
 	char addr[64];
+	if (sscanf(line + 1, "instance %63s", addr) == 1)
+		return instance_section(p, addr);
 	if (sscanf(line + 1, "neighbor %63s", addr) != 1)
-		return fail(p, "unknown section '%s' (only [neighbor ADDRESS])", line + 1);
+		return fail(p, "unknown section '%s' ([neighbor ADDRESS] or [instance NAME])",
+			    line + 1);
 	struct bgp_conf *c = p->c;
-	if (c->n_nb == BGP_MAX_PEERS)
-		return fail(p, "at most %d neighbors", BGP_MAX_PEERS);
+	if (c->n_nb == BGP_MAX_PEERS - 1) /* the last RIB peer is BGP_RIB_LOCAL */
+		return fail(p, "at most %d neighbors", BGP_MAX_PEERS - 1);
 	struct bgp_conf_neighbor *nb = &c->nb[c->n_nb];
 	memset(nb, 0, sizeof(*nb));
 	if (parse_addr(p, "neighbor", addr, BGP_DEFAULT_PORT, &nb->addr, &nb->addr_len) < 0)
@@ -266,6 +376,7 @@ static int section(struct pctx *p, char *line)
 	nb->line = p->line;
 	c->n_nb++;
 	p->nb = nb;
+	p->vrf = NULL;
 	return 0;
 }
 
@@ -291,7 +402,7 @@ static int one_line(struct pctx *p, char *line)
 		snprintf(joined, sizeof(joined), "%s %s", w[0], w[1]);
 		return section(p, joined);
 	}
-	const struct key *k = p->nb ? nb_keys : global_keys;
+	const struct key *k = p->nb ? nb_keys : p->vrf ? vrf_keys : global_keys;
 	for (; k->name; k++) {
 		if (strcmp(k->name, w[0]) != 0)
 			continue;
@@ -301,7 +412,8 @@ static int one_line(struct pctx *p, char *line)
 		return k->fn(p, n, w);
 	}
 	return fail(p, "unknown key '%s'%s", w[0],
-		    p->nb ? " in a [neighbor] section" : " (global keys come before any [neighbor])");
+		    p->nb ? " in a [neighbor] section" : p->vrf ? " in an [instance] section" :
+		    " (global keys come before any section)");
 }
 
 int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
@@ -342,6 +454,14 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 		}
 		if (!nb->hold)
 			nb->hold = c->hold;
+	}
+	for (int i = 0; i < c->n_vrf; i++) {
+		struct bgp_vrf_conf *v = &c->vrf[i];
+		p.line = v->line;
+		if (v->n_routes && !v->has_rd)
+			return fail(&p, "instance %s: routes need an rd", v->name);
+		if (v->n_routes && !v->n_export)
+			return fail(&p, "instance %s: routes need an export-target", v->name);
 	}
 	return 0;
 }

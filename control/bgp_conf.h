@@ -1,6 +1,7 @@
 /*
  * DOC: bgp_conf.h — the tern-control configuration file: "key value" lines,
- * then one [neighbor ADDRESS] section per peer. Small and strict: every error
+ * then one [neighbor ADDRESS] section per peer and one [instance NAME]
+ * section per routing instance. Small and strict: every error
  * names file:line and what was expected. Format: docs/ARCHITECTURE.md
  * (tern-control).
  */
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "bgp_rib.h"
+#include "bgp_vrf.h"
 
 #define BGP_CONF_MAX_LISTEN 4
 #define BGP_DEFAULT_PORT 179
@@ -30,6 +32,7 @@ struct bgp_conf_neighbor {
 	uint16_t hold;
 	bool passive;
 	bool rr_client;
+	char password[81];              /* TCP MD5 (RFC 2385) key; "" when none */
 	char name[64];                  /* the address as written */
 	int line;
 };
@@ -46,6 +49,8 @@ struct bgp_conf {
 	char log_level[16];
 	struct bgp_conf_neighbor nb[BGP_MAX_PEERS];
 	int n_nb;
+	struct bgp_vrf_conf vrf[BGP_VRF_MAX];   /* [instance NAME] sections */
+	int n_vrf;
 };
 
 /*

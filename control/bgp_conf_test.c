@@ -31,7 +31,8 @@ static void test_full(void **state)
 		"passive\n"
 		"[neighbor fd00::2]\n"
 		"as 65002\n"
-		"local-address fd00::1\n";
+		"local-address fd00::1\n"
+		"password s3cret\n";
 	char err[256] = "";
 	assert_int_equal(bgp_conf_parse(&C, "t.conf", t, err, sizeof(err)), 0);
 	assert_int_equal(C.router_id, 0x0a000001);
@@ -42,10 +43,49 @@ static void test_full(void **state)
 	assert_true(C.nb[0].passive && C.nb[0].rr_client);
 	assert_int_equal(C.nb[0].hold, 30);
 	assert_int_equal(C.nb[1].as, 65002);
+	assert_string_equal(C.nb[1].password, "s3cret");
+	assert_string_equal(C.nb[0].password, "");
 	assert_string_equal(C.ctl_sock, "/tmp/x.sock");
 	char a[80];
 	assert_string_equal(bgp_sockaddr_str(&C.nb[0].addr, a, sizeof(a)), "127.0.0.2:10179");
 	assert_string_equal(bgp_sockaddr_str(&C.nb[1].addr, a, sizeof(a)), "[fd00::2]:179");
+}
+
+static void test_instances(void **state)
+{
+	(void)state;
+	const char *t =
+		"router-id 10.0.0.1\n"
+		"as 65000\n"
+		"[instance red]\n"
+		"import-target 65000:1 10.0.0.1:5\n"
+		"import-target 70000:2\n"
+		"[neighbor 10.0.0.2]\n"
+		"as 65000\n"
+		"[instance blue]\n"
+		"rd 65000:20\n"
+		"import-target 65000:2\n"
+		"export-target 65000:2\n"
+		"route 10.20.0.0/24 label 1000 next-hop 10.0.0.1\n"
+		"route 2001:db8:20::/64 label 1001 next-hop fd00::1\n";
+	char err[256] = "";
+	assert_int_equal(bgp_conf_parse(&C, "t.conf", t, err, sizeof(err)), 0);
+	assert_int_equal(C.n_nb, 1);
+	assert_int_equal(C.n_vrf, 2);
+	assert_string_equal(C.vrf[0].name, "red");
+	assert_int_equal(C.vrf[0].n_import, 3);
+	assert_int_equal(C.vrf[0].n_export, 0);
+	static const uint8_t rt_ip[8] = { 0x01, 0x02, 10, 0, 0, 1, 0, 5 };
+	assert_memory_equal(C.vrf[0].import[1], rt_ip, 8);
+	static const uint8_t rd[8] = { 0, 0, 0xfd, 0xe8, 0, 0, 0, 20 };
+	assert_memory_equal(C.vrf[1].rd, rd, 8);
+	assert_int_equal(C.vrf[1].n_routes, 2);
+	assert_int_equal(C.vrf[1].routes[0].p.af, BGP_AF_IPV4);
+	assert_int_equal(C.vrf[1].routes[0].p.plen, 24);
+	assert_int_equal(C.vrf[1].routes[0].label, 1000);
+	assert_int_equal(C.vrf[1].routes[0].nh_len, 4);
+	assert_int_equal(C.vrf[1].routes[1].p.af, BGP_AF_IPV6);
+	assert_int_equal(C.vrf[1].routes[1].nh_len, 16);
 }
 
 static void bad(const char *text, const char *want)
@@ -65,8 +105,8 @@ static void test_errors(void **state)
 	bad("router-id 1.2.3.4\nas 1\nfoo 2\n", "b.conf:3: unknown key 'foo'");
 	bad("router-id 1.2.3.4\nas 1\nhold-time 2\n", "b.conf:3: hold-time: 0 or at least 3");
 	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\n", "b.conf:3: neighbor 1.2.3.5: as is missing");
-	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\nfamilies evpn\n",
-	    "b.conf:5: families: unknown family 'evpn'");
+	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\nfamilies mvpn\n",
+	    "b.conf:5: families: unknown family 'mvpn'");
 	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\n[neighbor 1.2.3.5]\n",
 	    "b.conf:5: neighbor 1.2.3.5 is already defined at line 3");
 	bad("router-id 1.2.3.4\nas 1\n[peer x]\n", "b.conf:3: unknown section");
@@ -74,6 +114,23 @@ static void test_errors(void **state)
 	    "b.conf:5: local-address ::1: not of the neighbor's address family");
 	bad("router-id 1.2.3.4\nas x\n", "b.conf:2: as: 'x' is not a number");
 	bad("router-id 1.2.3.4\nas 1 2\n", "b.conf:2: as takes 1 to 1 values, not 2");
+	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\npassword "
+	    "123456789012345678901234567890123456789012345678901234567890123456789012345678901\n",
+	    "b.conf:5: password: at most 80 characters");
+#define I "router-id 1.2.3.4\nas 1\n[instance a]\n"
+	bad(I "rd 1\n", "b.conf:4: rd: '1' is not ASN:NN");
+	bad(I "import-target 65000:1 x:2\n", "b.conf:4: import-target: 'x:2' is not");
+	bad(I "route 10.0.0.0/24 label 100\n", "b.conf:4: route is written");
+	bad(I "route 10.0.0.1/24 label 100 next-hop 1.1.1.1\n", "b.conf:4: route: 10.0.0.1/24 has bits");
+	bad(I "route 10.0.0.0/33 label 100 next-hop 1.1.1.1\n", "b.conf:4: route prefix length");
+	bad(I "route 10.0.0.0/24 label 3 next-hop 1.1.1.1\n", "b.conf:4: route label");
+	bad(I "route 10.0.0.0/24 label 100 next-hop ::1\n", "b.conf:4: route: next-hop '::1'");
+	bad(I "route 10.0.0.0/24 label 100 next-hop 1.1.1.1\n", "b.conf:3: instance a: routes need an rd");
+	bad(I "rd 1:1\nroute 10.0.0.0/24 label 100 next-hop 1.1.1.1\n",
+	    "b.conf:3: instance a: routes need an export-target");
+	bad(I "[instance a]\n", "b.conf:4: instance a is already defined at line 3");
+	bad(I "as 5\n", "b.conf:4: unknown key 'as' in an [instance] section");
+#undef I
 }
 
 int main(void)
@@ -81,6 +138,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_instances),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

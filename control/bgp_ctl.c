@@ -3,8 +3,9 @@
  * client writes one request line, the daemon answers one JSON document and
  * closes. Requests:
  *   neighbors          every peer: state, counters, families, last error
- *   rib FAMILY         the Loc-RIB of FAMILY (ipv4, ipv6, vpnv4, vpnv6): every
- *                      destination with every path, the best one marked
+ *   rib FAMILY         the Loc-RIB of FAMILY (ipv4, ipv6, vpnv4, vpnv6, evpn, rtc):
+ *                      every destination with every path, the best one marked
+ *   rib FAMILY NAME    the Loc-RIB of routing instance NAME (ipv4, ipv6)
  * An error is {"error": "..."}. This file is the only one that formats RIB
  * and peer data (ternctl prints it as columns).
  */
@@ -199,16 +200,23 @@ static json_t *u32_list_json(struct bgp_bytes b, bool as_ids)
 	return a;
 }
 
-static json_t *path_json(struct bgp_daemon *d, const struct bgp_dest *dst,
-			 const struct bgp_path *p)
+static const char *peer_label(struct bgp_daemon *d, uint16_t peer)
+{
+	return peer == BGP_RIB_LOCAL ? "local" : d->peers[peer].cfg->name;
+}
+
+static json_t *path_json(struct bgp_daemon *d, uint16_t peer, uint32_t label,
+			 const struct bgp_rattrs *ra, bool best, bool stale)
 {
 	static const char *const origins[] = { "igp", "egp", "incomplete" };
-	const struct bgp_attrs *a = &p->attrs->a;
+	const struct bgp_attrs *a = &ra->a;
 	json_t *o = json_object();
-	json_object_set_new(o, "peer", json_string(d->peers[p->peer].cfg->name));
-	json_object_set_new(o, "best", json_boolean(dst->best == p));
-	if (p->label != BGP_LABEL_NONE)
-		json_object_set_new(o, "label", json_integer(p->label));
+	json_object_set_new(o, "peer", json_string(peer_label(d, peer)));
+	json_object_set_new(o, "best", json_boolean(best));
+	if (stale)
+		json_object_set_new(o, "stale", json_true());
+	if (label != BGP_LABEL_NONE)
+		json_object_set_new(o, "label", json_integer(label));
 	if (a->nh_len == 4 || a->nh_len == 16 || a->nh_len == 32)
 		json_object_set_new(o, "next_hop", addr_json(a->nh, a->nh_len == 4 ? 4 : 16));
 	if (a->has & BGP_HAS(BGP_ATTR_ORIGIN))
@@ -238,6 +246,72 @@ static json_t *path_json(struct bgp_daemon *d, const struct bgp_dest *dst,
 	return o;
 }
 
+static json_t *hex_json(const uint8_t *b, size_t n, char sep)
+{
+	char s[64];
+	size_t off = 0;
+	s[0] = 0;
+	for (size_t i = 0; i < n && off + 4 < sizeof(s); i++) {
+		if (i && sep)
+			s[off++] = sep;
+		off += (size_t)snprintf(s + off, sizeof(s) - off, "%02x", b[i]);
+	}
+	return json_string(s);
+}
+
+static uint32_t be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* An EVPN route's key fields, spelt out (RFC 7432 §7.2, §7.3; RFC 9136 §3.1),
+ * and per path the label field read both ways: MPLS label and VNI. */
+static json_t *evpn_dest_json(struct bgp_daemon *d, const struct bgp_dest *dst)
+{
+	const struct bgp_prefix *p = &dst->p;
+	json_t *o = json_object();
+	char rd[48], ip[INET6_ADDRSTRLEN], key[160];
+	bgp_rd_format(p->rd, rd, sizeof(rd));
+	bgp_evpn_format(p, key, sizeof(key));
+	json_object_set_new(o, "key", json_string(key));
+	json_object_set_new(o, "route_type", json_integer(p->evpn_type));
+	json_object_set_new(o, "rd", json_string(rd));
+	json_object_set_new(o, "eth_tag", json_integer(be32(p->eth_tag)));
+	bool v6 = p->evpn_type == 5 ? p->evpn_v6 : p->plen == 128;
+	if (p->evpn_type != 2 || p->plen) {
+		inet_ntop(v6 ? AF_INET6 : AF_INET, p->addr, ip, sizeof(ip));
+		if (p->evpn_type == 5) {
+			char pfx[INET6_ADDRSTRLEN + 8];
+			snprintf(pfx, sizeof(pfx), "%s/%u", ip, p->plen);
+			json_object_set_new(o, "prefix", json_string(pfx));
+		} else {
+			json_object_set_new(o, "ip", json_string(ip));
+		}
+	}
+	if (p->evpn_type == 2)
+		json_object_set_new(o, "mac", hex_json(p->mac, 6, ':'));
+	if (p->evpn_type == 2 || p->evpn_type == 5)
+		json_object_set_new(o, "esi", hex_json(p->esi, 10, ':'));
+	if (p->evpn_type == 5) {
+		inet_ntop(v6 ? AF_INET6 : AF_INET, p->gw, ip, sizeof(ip));
+		json_object_set_new(o, "gateway", json_string(ip));
+	}
+	json_t *paths = json_array();
+	for (const struct bgp_path *pa = dst->paths; pa; pa = pa->next) {
+		json_t *j = path_json(d, pa->peer, BGP_LABEL_NONE, pa->attrs, dst->best == pa,
+					  pa->stale);
+		if (pa->label != BGP_LABEL_NONE) {
+			json_object_set_new(j, "label", json_integer(pa->label >> 4));
+			json_object_set_new(j, "vni", json_integer(pa->label));
+		}
+		if (p->n_labels == 2)
+			json_object_set_new(j, "label2_field", hex_json(p->label2, 3, 0));
+		json_array_append_new(paths, j);
+	}
+	json_object_set_new(o, "paths", paths);
+	return o;
+}
+
 static int dest_json(struct bgp_dest *dst, void *arg)
 {
 	void **v = arg;
@@ -245,10 +319,18 @@ static int dest_json(struct bgp_dest *dst, void *arg)
 	json_t *arr = v[1];
 	if (!dst->paths)
 		return 0;
+	if (dst->p.af == BGP_AF_EVPN) {
+		json_array_append_new(arr, evpn_dest_json(d, dst));
+		return 0;
+	}
 	const struct bgp_af_info *f = &bgp_af_table[dst->p.af];
-	char pfx[INET6_ADDRSTRLEN + 8], ip[INET6_ADDRSTRLEN];
-	inet_ntop(f->addr_len == 4 ? AF_INET : AF_INET6, dst->p.addr, ip, sizeof(ip));
-	snprintf(pfx, sizeof(pfx), "%s/%u", ip, dst->p.plen);
+	char pfx[80], ip[INET6_ADDRSTRLEN];
+	if (dst->p.af == BGP_AF_RTC) {
+		bgp_rtc_format(&dst->p, pfx, sizeof(pfx));
+	} else {
+		inet_ntop(f->addr_len == 4 ? AF_INET : AF_INET6, dst->p.addr, ip, sizeof(ip));
+		snprintf(pfx, sizeof(pfx), "%s/%u", ip, dst->p.plen);
+	}
 	json_t *o = json_object();
 	json_object_set_new(o, "prefix", json_string(pfx));
 	if (f->rd) {
@@ -258,7 +340,8 @@ static int dest_json(struct bgp_dest *dst, void *arg)
 	}
 	json_t *paths = json_array();
 	for (const struct bgp_path *p = dst->paths; p; p = p->next)
-		json_array_append_new(paths, path_json(d, dst, p));
+		json_array_append_new(paths, path_json(d, p->peer, p->label, p->attrs,
+						       dst->best == p, p->stale));
 	json_object_set_new(o, "paths", paths);
 	json_array_append_new(arr, o);
 	return 0;
@@ -272,21 +355,65 @@ static json_t *rib_json(struct bgp_daemon *d, int af)
 	return json_pack("{s:s, s:o}", "family", bgp_af_table[af].name, "routes", arr);
 }
 
+static int vrf_dest_json(const struct bgp_vrf_dest *dst, void *arg)
+{
+	void **v = arg;
+	struct bgp_daemon *d = v[0];
+	json_t *arr = v[1];
+	char pfx[INET6_ADDRSTRLEN + 8], ip[INET6_ADDRSTRLEN];
+	inet_ntop(dst->p.af == BGP_AF_IPV4 ? AF_INET : AF_INET6, dst->p.addr, ip, sizeof(ip));
+	snprintf(pfx, sizeof(pfx), "%s/%u", ip, dst->p.plen);
+	json_t *paths = json_array();
+	for (const struct bgp_vrf_path *p = dst->paths; p; p = p->next) {
+		json_t *o = path_json(d, p->peer, p->label, p->attrs, dst->best == p, false);
+		char rd[48];
+		bgp_rd_format(p->rd, rd, sizeof(rd));
+		json_object_set_new(o, "rd", json_string(rd)); /* where it was imported from */
+		json_array_append_new(paths, o);
+	}
+	json_array_append_new(arr, json_pack("{s:s, s:o}", "prefix", pfx, "paths", paths));
+	return 0;
+}
+
+/* An instance's Loc-RIB: family ipv4 or ipv6 (vpnv4/vpnv6 mean the same). */
+static json_t *vrf_rib_json(struct bgp_daemon *d, int af, const char *name)
+{
+	if (af == BGP_AF_VPNV4)
+		af = BGP_AF_IPV4;
+	else if (af == BGP_AF_VPNV6)
+		af = BGP_AF_IPV6;
+	else if (af == BGP_AF_EVPN)
+		return json_pack("{s:s}", "error", "routing instances hold ipv4 and ipv6 routes");
+	for (int i = 0; i < d->n_vrf; i++) {
+		if (strcmp(d->vrf[i].cf->name, name) != 0)
+			continue;
+		json_t *arr = json_array();
+		void *arg[2] = { d, arr };
+		bgp_vrf_walk(&d->vrf[i], af, vrf_dest_json, arg);
+		return json_pack("{s:s, s:s, s:o}", "family", bgp_af_table[af].name, "instance",
+				 name, "routes", arr);
+	}
+	char msg[96];
+	snprintf(msg, sizeof(msg), "no routing instance '%.40s' in the configuration", name);
+	return json_pack("{s:s}", "error", msg);
+}
+
 static json_t *handle(struct bgp_daemon *d, char *req)
 {
 	char *save = NULL;
 	char *cmd = strtok_r(req, " \t\r\n", &save);
 	char *arg = strtok_r(NULL, " \t\r\n", &save);
+	char *inst = strtok_r(NULL, " \t\r\n", &save);
 	if (cmd && strcmp(cmd, "neighbors") == 0)
 		return neighbors_json(d);
 	if (cmd && strcmp(cmd, "rib") == 0) {
 		int af = bgp_af_by_name(arg ? arg : "ipv4");
 		if (af < 0)
 			return json_pack("{s:s}", "error",
-					 "unknown family (ipv4, ipv6, vpnv4, vpnv6)");
-		return rib_json(d, af);
+					 "unknown family (ipv4, ipv6, vpnv4, vpnv6, evpn, rtc)");
+		return inst ? vrf_rib_json(d, af, inst) : rib_json(d, af);
 	}
-	return json_pack("{s:s}", "error", "unknown request (neighbors, rib FAMILY)");
+	return json_pack("{s:s}", "error", "unknown request (neighbors, rib FAMILY [INSTANCE])");
 }
 
 void bgp_ctl_io(struct bgp_daemon *d, struct bgp_ctl_client *c, short revents)

@@ -14,6 +14,8 @@
 #include "bgp_fsm.h"
 #include "bgp_msg.h"
 #include "bgp_rib.h"
+#include "bgp_rtc.h"
+#include "bgp_vrf.h"
 #include "tern_log.h"
 
 /* A TCP connection to a peer and its own FSM (RFC 4271 §6.8). */
@@ -47,10 +49,18 @@ struct bgp_peer {
 	int est;                     /* conn index in Established, -1 */
 	uint32_t afs;                /* negotiated families */
 	int64_t t_restart;           /* automatic start of conn[0], ms; 0: none */
+	/* Graceful restart, receiving side (RFC 4724 §4.2): the peer's
+	 * capability as of its last session; while it restarts, its routes of
+	 * stale_afs stay, marked stale, until t_gr (its restart time, session
+	 * down) or t_stale (session up again, no End-of-RIB yet). */
+	struct bgp_caps caps;
+	uint32_t stale_afs;
+	int64_t t_gr, t_stale;
 	int64_t up_since;            /* ms, when Established */
 	uint64_t msgs_in, msgs_out, updates_in, updates_out, flaps;
 	char last_error[200];
 	struct bgp_batch adv, wd;
+	struct bgp_rtc_set rtc;      /* its route-target memberships (when it speaks rtc) */
 };
 
 #define BGP_CTL_CLIENTS 8
@@ -68,6 +78,8 @@ struct bgp_daemon {
 	struct bgp_rib rib;
 	struct bgp_peer peers[BGP_MAX_PEERS];
 	int n_peers;
+	struct bgp_vrf vrf[BGP_VRF_MAX];  /* one per conf.vrf */
+	int n_vrf;
 	int lfd[BGP_CONF_MAX_LISTEN];
 	int n_lfd;
 	int ctl_fd;

@@ -41,6 +41,13 @@ const struct bgp_af_info bgp_af_table[BGP_AF_COUNT] = {
 	[BGP_AF_IPV6] = { BGP_AFI_IPV6, BGP_SAFI_UNICAST, 16, false, false, "ipv6" },
 	[BGP_AF_VPNV4] = { BGP_AFI_IPV4, BGP_SAFI_VPN, 4, true, true, "vpnv4" },
 	[BGP_AF_VPNV6] = { BGP_AFI_IPV6, BGP_SAFI_VPN, 16, true, true, "vpnv6" },
+	/* EVPN: RD and labels sit inside its own NLRI format (bgp_evpn_*), so
+	 * rd/label stay false here (they describe the generic format and the
+	 * MP_REACH next hop, which has no RD). */
+	[BGP_AF_EVPN] = { BGP_AFI_L2VPN, BGP_SAFI_EVPN, 16, false, false, "evpn" },
+	/* RTC: a prefix of up to 96 bits (origin AS + route target, RFC 4684
+	 * §4) in the generic format; the next hop is IPv4 or IPv6. */
+	[BGP_AF_RTC] = { BGP_AFI_IPV4, BGP_SAFI_RTC, 12, false, false, "rtc" },
 };
 
 int bgp_af_lookup(uint16_t afi, uint8_t safi)
@@ -59,6 +66,193 @@ int bgp_af_by_name(const char *name)
 	return -1;
 }
 
+/* ---- EVPN NLRI: <route type> <length> <route> (RFC 7432 §7, RFC 9136 §3) ---- */
+
+#define EVPN_MAC_IP 2
+#define EVPN_IMET 3
+#define EVPN_IP_PREFIX 5
+
+static int evpn_bad(char *err, size_t errlen, size_t at, unsigned type, unsigned len,
+		    const char *why)
+{
+	snprintf(err, errlen, "evpn NLRI at %zu: route type %u, length %u: %s", at, type, len,
+		 why);
+	return -EBADMSG;
+}
+
+static uint32_t get_u24(struct tern_rbuf *r)
+{
+	uint8_t l[3] = { 0 };
+	tern_get_bytes(r, l, 3);
+	return (uint32_t)l[0] << 16 | (uint32_t)l[1] << 8 | l[2];
+}
+
+/* One route of a known type whose length was checked; r holds exactly it. */
+static int evpn_route(struct tern_rbuf *r, unsigned type, unsigned len, struct bgp_nlri *n,
+		      size_t at, char *err, size_t errlen)
+{
+	struct bgp_prefix *p = &n->p;
+	p->evpn_type = (uint8_t)type;
+	tern_get_bytes(r, p->rd, 8);
+	if (type == EVPN_MAC_IP) {
+		/* RD 8, ESI 10, tag 4, MAC length 1, MAC 6, IP length 1, IP, label1 3 [, label2 3] */
+		if (len < 33)
+			return evpn_bad(err, errlen, at, type, len, "shorter than 33");
+		tern_get_bytes(r, p->esi, 10);
+		tern_get_bytes(r, p->eth_tag, 4);
+		if (tern_get_u8(r) != 48)
+			return evpn_bad(err, errlen, at, type, len, "MAC length is not 48");
+		tern_get_bytes(r, p->mac, 6);
+		unsigned ipl = tern_get_u8(r);
+		if (ipl != 0 && ipl != 32 && ipl != 128)
+			return evpn_bad(err, errlen, at, type, len, "IP length not 0, 32 or 128");
+		unsigned rest = len - 30 - ipl / 8;
+		if (len < 30 + ipl / 8 || (rest != 3 && rest != 6))
+			return evpn_bad(err, errlen, at, type, len,
+					"length does not fit the IP and 1 or 2 labels");
+		tern_get_bytes(r, p->addr, ipl / 8);
+		p->plen = (uint8_t)ipl;
+		n->label = get_u24(r);
+		p->n_labels = 1;
+		if (rest == 6) {
+			tern_get_bytes(r, p->label2, 3);
+			p->n_labels = 2;
+		}
+	} else if (type == EVPN_IMET) {
+		/* RD 8, tag 4, IP length 1, originating router's IP 4 or 16 */
+		if (len != 17 && len != 29)
+			return evpn_bad(err, errlen, at, type, len, "not 17 or 29");
+		tern_get_bytes(r, p->eth_tag, 4);
+		unsigned ipl = tern_get_u8(r);
+		if (ipl != (len == 17 ? 32u : 128u))
+			return evpn_bad(err, errlen, at, type, len, "IP length does not match");
+		tern_get_bytes(r, p->addr, ipl / 8);
+		p->plen = (uint8_t)ipl;
+	} else {
+		/* RD 8, ESI 10, tag 4, prefix length 1, prefix 4|16, gateway 4|16, label 3 */
+		if (len != 34 && len != 58)
+			return evpn_bad(err, errlen, at, type, len, "not 34 (IPv4) or 58 (IPv6)");
+		unsigned alen = len == 34 ? 4 : 16;
+		tern_get_bytes(r, p->esi, 10);
+		tern_get_bytes(r, p->eth_tag, 4);
+		unsigned pl = tern_get_u8(r);
+		if (pl > alen * 8)
+			return evpn_bad(err, errlen, at, type, len, "prefix length too long");
+		tern_get_bytes(r, p->addr, alen);
+		for (unsigned bit = pl; bit < alen * 8; bit++) /* the key compares whole */
+			p->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+		tern_get_bytes(r, p->gw, alen);
+		p->plen = (uint8_t)pl;
+		p->evpn_v6 = alen == 16;
+		n->label = get_u24(r);
+	}
+	return r->err ? evpn_bad(err, errlen, at, type, len, "truncated") : 1;
+}
+
+/* Next EVPN route; route types tern does not handle (1, 4, ...) are skipped
+ * whole (RFC 7432 §7: their length is known). */
+static int evpn_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen)
+{
+	struct tern_rbuf *r = &it->r;
+	for (;;) {
+		if (tern_rbuf_left(r) == 0)
+			return 0;
+		size_t at = r->off;
+		unsigned type = tern_get_u8(r), len = tern_get_u8(r);
+		if (r->err) {
+			snprintf(err, errlen, "evpn NLRI at %zu: truncated route type/length", at);
+			return -EBADMSG;
+		}
+		if (tern_rbuf_left(r) < len) {
+			snprintf(err, errlen, "evpn NLRI at %zu: truncated (route length %u, %zu left)",
+				 at, len, tern_rbuf_left(r));
+			return -EBADMSG;
+		}
+		if (type != EVPN_MAC_IP && type != EVPN_IMET && type != EVPN_IP_PREFIX) {
+			r->off += len;
+			continue;
+		}
+		memset(n, 0, sizeof(*n));
+		n->p.af = BGP_AF_EVPN;
+		n->label = BGP_LABEL_NONE;
+		struct tern_rbuf one;
+		tern_rbuf_init(&one, r->buf + r->off, len);
+		r->off += len;
+		return evpn_route(&one, type, len, n, at, err, errlen);
+	}
+}
+
+static size_t evpn_size(const struct bgp_nlri *n)
+{
+	const struct bgp_prefix *p = &n->p;
+	switch (p->evpn_type) {
+	case EVPN_MAC_IP:
+		return 2 + 30 + p->plen / 8u + (p->n_labels == 2 ? 6u : 3u);
+	case EVPN_IMET:
+		return 2 + 13 + p->plen / 8u;
+	default:
+		return 2 + (p->evpn_v6 ? 58u : 34u);
+	}
+}
+
+static void put_u24(struct tern_wbuf *w, uint32_t v)
+{
+	tern_put_u8(w, (uint8_t)(v >> 16));
+	tern_put_u8(w, (uint8_t)(v >> 8));
+	tern_put_u8(w, (uint8_t)v);
+}
+
+static void evpn_put(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw)
+{
+	const struct bgp_prefix *p = &n->p;
+	/* A withdrawal's label fields carry no meaning (RFC 7432 §7.2): zero. */
+	uint32_t label = withdraw || n->label == BGP_LABEL_NONE ? 0 : n->label & 0xffffff;
+	tern_put_u8(w, p->evpn_type);
+	tern_put_u8(w, (uint8_t)(evpn_size(n) - 2));
+	tern_put_bytes(w, p->rd, 8);
+	if (p->evpn_type == EVPN_MAC_IP) {
+		tern_put_bytes(w, p->esi, 10);
+		tern_put_bytes(w, p->eth_tag, 4);
+		tern_put_u8(w, 48);
+		tern_put_bytes(w, p->mac, 6);
+		tern_put_u8(w, p->plen);
+		tern_put_bytes(w, p->addr, p->plen / 8u);
+		put_u24(w, label);
+		if (p->n_labels == 2)
+			tern_put_bytes(w, withdraw ? (const uint8_t[3]){ 0 } : p->label2, 3);
+	} else if (p->evpn_type == EVPN_IMET) {
+		tern_put_bytes(w, p->eth_tag, 4);
+		tern_put_u8(w, p->plen);
+		tern_put_bytes(w, p->addr, p->plen / 8u);
+	} else {
+		size_t alen = p->evpn_v6 ? 16 : 4;
+		tern_put_bytes(w, p->esi, 10);
+		tern_put_bytes(w, p->eth_tag, 4);
+		tern_put_u8(w, p->plen);
+		tern_put_bytes(w, p->addr, alen);
+		tern_put_bytes(w, p->gw, alen);
+		put_u24(w, label);
+	}
+}
+
+void bgp_evpn_format(const struct bgp_prefix *p, char *buf, size_t len)
+{
+	char rd[32], ip[INET6_ADDRSTRLEN] = "";
+	bgp_rd_format(p->rd, rd, sizeof(rd));
+	uint32_t tag = (uint32_t)p->eth_tag[0] << 24 | (uint32_t)p->eth_tag[1] << 16 |
+		       (uint32_t)p->eth_tag[2] << 8 | p->eth_tag[3];
+	bool v6 = p->evpn_type == EVPN_IP_PREFIX ? p->evpn_v6 : p->plen == 128;
+	if (p->evpn_type != EVPN_MAC_IP || p->plen)
+		inet_ntop(v6 ? AF_INET6 : AF_INET, p->addr, ip, sizeof(ip));
+	if (p->evpn_type == EVPN_MAC_IP)
+		snprintf(buf, len, "[2][%s][%u][%02x:%02x:%02x:%02x:%02x:%02x][%s]", rd, tag,
+			 p->mac[0], p->mac[1], p->mac[2], p->mac[3], p->mac[4], p->mac[5], ip);
+	else if (p->evpn_type == EVPN_IMET)
+		snprintf(buf, len, "[3][%s][%u][%s]", rd, tag, ip);
+	else
+		snprintf(buf, len, "[5][%s][%u][%s/%u]", rd, tag, ip, p->plen);
+}
+
 /* ---- NLRI: <length in bits> [labels] [RD] <prefix> (RFC 4271, 8277, 4364) ---- */
 
 void bgp_nlri_iter_init(struct bgp_nlri_iter *it, int af, const uint8_t *p, size_t len,
@@ -71,6 +265,8 @@ void bgp_nlri_iter_init(struct bgp_nlri_iter *it, int af, const uint8_t *p, size
 
 int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen)
 {
+	if (it->af == BGP_AF_EVPN)
+		return evpn_next(it, n, err, errlen);
 	const struct bgp_af_info *f = &bgp_af_table[it->af];
 	struct tern_rbuf *r = &it->r;
 	if (tern_rbuf_left(r) == 0)
@@ -136,12 +332,18 @@ int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_
 
 size_t bgp_nlri_size(const struct bgp_nlri *n)
 {
+	if (n->p.af == BGP_AF_EVPN)
+		return evpn_size(n);
 	const struct bgp_af_info *f = &bgp_af_table[n->p.af];
 	return 1 + (f->label ? 3 : 0) + (f->rd ? 8 : 0) + (n->p.plen + 7u) / 8;
 }
 
 void bgp_nlri_put(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw)
 {
+	if (n->p.af == BGP_AF_EVPN) {
+		evpn_put(w, n, withdraw);
+		return;
+	}
 	const struct bgp_af_info *f = &bgp_af_table[n->p.af];
 	unsigned bits = n->p.plen + (f->label ? 24u : 0) + (f->rd ? 64u : 0);
 	tern_put_u8(w, (uint8_t)bits);

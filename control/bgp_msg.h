@@ -83,12 +83,16 @@ void bgp_err_set(struct bgp_err *e, int action, uint8_t code, uint8_t subcode,
 
 /* ---- address families: one table (EVPN, RT constraint add rows) ---- */
 
-enum bgp_af { BGP_AF_IPV4, BGP_AF_IPV6, BGP_AF_VPNV4, BGP_AF_VPNV6, BGP_AF_COUNT };
+enum bgp_af { BGP_AF_IPV4, BGP_AF_IPV6, BGP_AF_VPNV4, BGP_AF_VPNV6, BGP_AF_EVPN,
+	      BGP_AF_RTC, BGP_AF_COUNT };
 #define BGP_AF_BIT(af) (1u << (af))
 #define BGP_AFI_IPV4 1
 #define BGP_AFI_IPV6 2
 #define BGP_SAFI_UNICAST 1
 #define BGP_SAFI_VPN 128
+#define BGP_AFI_L2VPN 25
+#define BGP_SAFI_EVPN 70
+#define BGP_SAFI_RTC 132   /* route-target constraint, RFC 4684 (AFI 1) */
 
 struct bgp_af_info {
 	uint16_t afi;
@@ -106,21 +110,37 @@ int bgp_af_lookup(uint16_t afi, uint8_t safi);
 int bgp_af_by_name(const char *name);
 
 /*
- * One destination. Comparable with memcmp (build with memset 0 first): the
- * bits past plen are zero. An EVPN row will add its route key in a union
- * after addr; the RIB treats the struct as an opaque key.
+ * One destination. The route key is the first BGP_PREFIX_KEY_LEN bytes,
+ * comparable with memcmp (build with memset 0 first): the bits past plen are
+ * zero. EVPN fields that RFC 7432 §7.2 and RFC 9136 §3.1 leave out of the
+ * route key (ESI, gateway IP, second label) follow it: they travel with the
+ * destination and are refreshed by each update of it.
  */
 struct bgp_prefix {
 	uint8_t af;            /* enum bgp_af */
-	uint8_t plen;          /* bits of addr */
-	uint8_t pad[2];
-	uint8_t rd[8];         /* route distinguisher (VPN families), else zero */
-	uint8_t addr[16];
+	uint8_t plen;          /* bits of addr; EVPN: IP length (types 2, 3: 0, 32 or
+				* 128) or IP prefix length (type 5) */
+	uint8_t evpn_type;     /* EVPN route type: 2, 3 or 5; else 0 */
+	uint8_t evpn_v6;       /* EVPN type 5: an IPv6 prefix */
+	uint8_t rd[8];         /* route distinguisher (VPN families, EVPN), else zero */
+	uint8_t addr[16];      /* EVPN: IP address (2), originating router (3), prefix (5);
+				* RTC: origin AS (4 bytes) + route target (8), plen 0..96 */
+	uint8_t eth_tag[4];    /* EVPN Ethernet tag ID */
+	uint8_t mac[6];        /* EVPN type 2 */
+	uint8_t pad2[2];
+	/* ---- not part of the route key ---- */
+	uint8_t esi[10];       /* EVPN types 2 and 5 */
+	uint8_t gw[16];        /* EVPN type 5 gateway IP (4 bytes used for IPv4) */
+	uint8_t n_labels;      /* EVPN type 2: 1 or 2 label fields */
+	uint8_t label2[3];     /* EVPN type 2: the second label field, as on the wire */
 };
+#define BGP_PREFIX_KEY_LEN offsetof(struct bgp_prefix, esi)
 
 struct bgp_nlri {
 	struct bgp_prefix p;
-	uint32_t label;        /* 20-bit label, BGP_LABEL_NONE for unlabelled families */
+	uint32_t label;        /* 20-bit label, BGP_LABEL_NONE for unlabelled families;
+				* EVPN types 2 and 5: the 24-bit label field as on the
+				* wire (an MPLS label << 4 | S, or a VNI, RFC 8365 §5.1.3) */
 };
 
 /* Walks a validated NLRI field. withdraw: MP_UNREACH / withdrawn routes,
@@ -136,6 +156,9 @@ void bgp_nlri_iter_init(struct bgp_nlri_iter *it, int af, const uint8_t *p, size
  * (message in err: bad prefix length, truncated, label stack without bottom
  * of stack). */
 int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen);
+/* "[2][65000:1][0][00:11:22:33:44:55][10.0.0.1]"-like text of an EVPN key,
+ * for logs; the control socket spells the fields out. */
+void bgp_evpn_format(const struct bgp_prefix *p, char *buf, size_t len);
 /* Bytes one NLRI takes on the wire. */
 size_t bgp_nlri_size(const struct bgp_nlri *n);
 void bgp_nlri_put(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw);

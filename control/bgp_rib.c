@@ -25,6 +25,10 @@ int bgp_rib_init(struct bgp_rib *rib, uint32_t local_as, uint32_t router_id, uin
 	rib->local_as = local_as;
 	rib->router_id = router_id;
 	rib->cluster_id = cluster_id;
+	struct bgp_rib_peer *lp = &rib->peers[BGP_RIB_LOCAL];
+	lp->used = lp->local = true;
+	lp->as = local_as;
+	lp->router_id = router_id;
 	for (int af = 0; af < BGP_AF_COUNT; af++) {
 		rib->t[af].nb = 256;
 		rib->t[af].b = calloc(256, sizeof(*rib->t[af].b));
@@ -221,14 +225,14 @@ void bgp_rib_unref(struct bgp_rib *rib, struct bgp_rattrs *ra)
 
 static uint32_t prefix_hash(const struct bgp_prefix *p)
 {
-	return fnv(FNV_INIT, p, sizeof(*p));
+	return fnv(FNV_INIT, p, BGP_PREFIX_KEY_LEN);
 }
 
 struct bgp_dest *bgp_rib_lookup(struct bgp_rib *rib, const struct bgp_prefix *p)
 {
 	struct bgp_table *t = &rib->t[p->af];
 	for (struct bgp_dest *d = t->b[prefix_hash(p) & (t->nb - 1)]; d; d = d->hnext)
-		if (memcmp(&d->p, p, sizeof(*p)) == 0)
+		if (memcmp(&d->p, p, BGP_PREFIX_KEY_LEN) == 0)
 			return d;
 	return NULL;
 }
@@ -393,10 +397,21 @@ int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
 		bgp_rib_unref(rib, ra);
 		return -ENOMEM;
 	}
+	/* The non-key EVPN fields (ESI, gateway, second label) follow the
+	 * latest update of the destination. */
+	bool tail_changed = false;
+	if (n->p.af == BGP_AF_EVPN) { /* other families have no such fields */
+		const size_t tail = sizeof(n->p) - BGP_PREFIX_KEY_LEN;
+		const uint8_t *src_tail = (const uint8_t *)&n->p + BGP_PREFIX_KEY_LEN;
+		uint8_t *dst_tail = (uint8_t *)&d->p + BGP_PREFIX_KEY_LEN;
+		tail_changed = memcmp(dst_tail, src_tail, tail) != 0;
+		if (tail_changed)
+			memcpy(dst_tail, src_tail, tail);
+	}
 	struct bgp_path **pp = path_find(d, peer);
 	struct bgp_path *p = *pp;
 	if (p) {
-		if (p->attrs == ra && p->label == n->label && !p->stale) {
+		if (p->attrs == ra && p->label == n->label && !p->stale && !tail_changed) {
 			bgp_rib_unref(rib, ra); /* the same again: nothing changes */
 			return 0;
 		}
@@ -455,6 +470,27 @@ int bgp_rib_withdraw(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix
 		return 0;
 	path_remove(rib, path);
 	return 1;
+}
+
+unsigned bgp_rib_peer_sweep(struct bgp_rib *rib, uint16_t peer, uint32_t afs,
+			    enum bgp_sweep how)
+{
+	unsigned n = 0;
+	struct bgp_path *p = rib->peers[peer].paths;
+	while (p) {
+		struct bgp_path *next = p->pnext;
+		if (afs & BGP_AF_BIT(p->dest->p.af)) {
+			if (how == BGP_SWEEP_MARK_STALE) {
+				p->stale = true;
+				n++;
+			} else if (how == BGP_SWEEP_ALL || p->stale) {
+				path_remove(rib, p);
+				n++;
+			}
+		}
+		p = next;
+	}
+	return n;
 }
 
 unsigned bgp_rib_peer_flush(struct bgp_rib *rib, uint16_t peer)
@@ -541,7 +577,7 @@ bool bgp_rib_export(const struct bgp_rib *rib, const struct bgp_path *p, uint16_
 		out->has &= ~BGP_HAS(BGP_ATTR_MED);
 		return true;
 	}
-	if (from->ebgp) {
+	if (from->ebgp || from->local) {
 		if (!(out->has & BGP_HAS(BGP_ATTR_LOCAL_PREF))) {
 			out->has |= BGP_HAS(BGP_ATTR_LOCAL_PREF);
 			out->local_pref = BGP_DEFAULT_LOCAL_PREF;

@@ -12,9 +12,9 @@
  * same attributes into one UPDATE. Adj-RIB-Out is one bit per peer in each
  * destination ("advertised to"), enough to send withdrawals exactly once.
  *
- * Routing instances (per virtual network tables, RT import/export) come in
- * the next slice: they will be further struct bgp_table sets fed by the same
- * paths; nothing here assumes a single table per family.
+ * Routing instances (per virtual network tables, RT import/export) are in
+ * bgp_vrf.[ch], fed from the VPN tables' dirty destinations; the routes they
+ * originate are paths of the pseudo-peer BGP_RIB_LOCAL.
  */
 #ifndef TERN_BGP_RIB_H
 #define TERN_BGP_RIB_H
@@ -25,6 +25,9 @@
 #include "bgp_msg.h"
 
 #define BGP_MAX_PEERS 64   /* Adj-RIB-Out is a 64-bit mask per destination */
+/* The pseudo-peer of the routes tern originates itself (routing instances):
+ * the last index, so sessions get 0 .. BGP_MAX_PEERS - 2. */
+#define BGP_RIB_LOCAL (BGP_MAX_PEERS - 1)
 #define BGP_DEFAULT_LOCAL_PREF 100
 
 struct bgp_rattrs {                  /* interned attributes */
@@ -43,7 +46,7 @@ struct bgp_path {
 	struct bgp_rattrs *attrs;
 	uint32_t label;
 	uint16_t peer;
-	bool stale;                  /* graceful restart (later slice) */
+	bool stale;                  /* graceful restart: kept from a session that went down */
 };
 
 struct bgp_dest {
@@ -66,6 +69,7 @@ struct bgp_rib_peer {
 	bool used;
 	bool ebgp;
 	bool rr_client;
+	bool local;                  /* BGP_RIB_LOCAL: our own routes */
 	uint32_t as;
 	uint32_t router_id;          /* from its OPEN, host order */
 	uint8_t addr[16];            /* IPv4 as ::ffff:a.b.c.d, for the last tie-break */
@@ -98,6 +102,14 @@ int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
 		   const struct bgp_attrs *a);
 /* Remove the path of peer for p, if any. Returns 1 when one was removed. */
 int bgp_rib_withdraw(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix *p);
+/* Graceful restart (RFC 4724 §4.2, receiving speaker): over the paths of
+ * peer in the families afs (BGP_AF_BIT set), mark them stale, remove the
+ * stale ones (End-of-RIB, timer), or remove them all. A stale path becomes
+ * fresh again when the peer sends it anew (bgp_rib_update). Returns how many
+ * paths it touched. */
+enum bgp_sweep { BGP_SWEEP_MARK_STALE, BGP_SWEEP_STALE, BGP_SWEEP_ALL };
+unsigned bgp_rib_peer_sweep(struct bgp_rib *rib, uint16_t peer, uint32_t afs,
+			    enum bgp_sweep how);
 /* Remove every path of peer (session down). Returns how many. */
 unsigned bgp_rib_peer_flush(struct bgp_rib *rib, uint16_t peer);
 
@@ -124,7 +136,8 @@ int bgp_path_cmp(const struct bgp_rib *rib, const struct bgp_path *a, const stru
  * - to eBGP: our AS prepended, LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST
  *   removed; the next hop is kept (route-server behaviour: the label belongs
  *   to the next hop, tern forwards nothing);
- * - from eBGP to iBGP: LOCAL_PREF 100 when absent.
+ * - from eBGP or from BGP_RIB_LOCAL to iBGP: LOCAL_PREF 100 when absent
+ *   (our own routes go to every peer, without ORIGINATOR_ID/CLUSTER_LIST).
  * Returns true and fills out (byte views in scratch, at least BGP_MAX_MSG
  * bytes) when the path is to be advertised.
  */

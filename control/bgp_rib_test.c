@@ -147,6 +147,38 @@ static void test_many(void **state)
 	assert_int_equal(R.t[BGP_AF_VPNV4].count, 0);
 }
 
+/* RFC 4724 §4.2 receiving speaker: the families kept are marked stale, the
+ * others go at once; a route sent again is fresh; End-of-RIB sweeps the rest. */
+static void test_graceful_restart(void **state)
+{
+	(void)state;
+	struct bgp_attrs a = base(100);
+	struct bgp_nlri v1 = vpn(50), v2 = vpn(51);
+	struct bgp_nlri u4 = { .p = { .af = BGP_AF_IPV4, .plen = 16, .addr = { 10, 50 } },
+			       .label = BGP_LABEL_NONE };
+	assert_int_equal(bgp_rib_update(&R, 2, &v1, &a), 0);
+	assert_int_equal(bgp_rib_update(&R, 2, &v2, &a), 0);
+	assert_int_equal(bgp_rib_update(&R, 2, &u4, &a), 0);
+	uint32_t keep = BGP_AF_BIT(BGP_AF_VPNV4);
+	assert_int_equal(bgp_rib_peer_sweep(&R, 2, ~keep, BGP_SWEEP_ALL), 1);
+	assert_null(bgp_rib_lookup(&R, &u4.p) ? bgp_rib_lookup(&R, &u4.p)->paths : NULL);
+	assert_int_equal(bgp_rib_peer_sweep(&R, 2, keep, BGP_SWEEP_MARK_STALE), 2);
+	struct bgp_dest *d1 = bgp_rib_lookup(&R, &v1.p), *d2 = bgp_rib_lookup(&R, &v2.p);
+	assert_true(d1->paths->stale && d2->paths->stale);
+	assert_ptr_equal(d1->best, d1->paths); /* stale routes stay in use */
+	assert_int_equal(bgp_rib_update(&R, 2, &v1, &a), 0); /* refreshed */
+	assert_false(d1->paths->stale);
+	assert_int_equal(bgp_rib_peer_sweep(&R, 2, keep, BGP_SWEEP_STALE), 1); /* End-of-RIB */
+	assert_non_null(bgp_rib_lookup(&R, &v1.p)->paths);
+	d2 = bgp_rib_lookup(&R, &v2.p);
+	assert_true(d2 == NULL || d2->paths == NULL);
+	assert_int_equal(R.peers[2].count[BGP_AF_VPNV4], 1);
+	bgp_rib_peer_flush(&R, 2);
+	struct bgp_dest *d;
+	while ((d = bgp_rib_dirty_pop(&R)))
+		bgp_rib_dest_gc(&R, d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_best_path_and_flush),
 		cmocka_unit_test(test_reflection),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_graceful_restart),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -118,8 +118,11 @@ static void send_open(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_conn 
 		.my_as = d->conf.as > 65535 ? BGP_AS_TRANS : (uint16_t)d->conf.as,
 		.hold = p->cfg->hold,
 		.router_id = d->conf.router_id,
+		/* Graceful restart with no family and restart time 0: tern keeps
+		 * a restarting peer's routes (receiving speaker, RFC 4724 §3) but
+		 * preserves no forwarding state of its own. */
 		.caps = { .afs = p->cfg->afs, .mp = true, .as4 = true, .as4_value = d->conf.as,
-			  .route_refresh = true },
+			  .route_refresh = true, .gr = true },
 	};
 	struct tern_wbuf w;
 	if (wreserve(c, &w) == 0)
@@ -141,14 +144,46 @@ static void send_simple(struct bgp_peer *p, struct bgp_conn *c, int type, uint8_
 				       data ? e->data_len : 0));
 }
 
-static void peer_down(struct bgp_daemon *d, struct bgp_peer *p)
+#define BGP_GR_STALE_S 360 /* stale routes wait this long for End-of-RIB */
+
+static void stale_purge(struct bgp_daemon *d, struct bgp_peer *p, uint32_t afs, const char *why)
 {
-	unsigned n = bgp_rib_peer_flush(&d->rib, (uint16_t)p->idx);
+	if (!(p->stale_afs & afs))
+		return;
+	unsigned n = bgp_rib_peer_sweep(&d->rib, (uint16_t)p->idx, p->stale_afs & afs,
+					BGP_SWEEP_STALE);
+	p->stale_afs &= ~afs;
+	if (!p->stale_afs)
+		p->t_gr = p->t_stale = 0;
+	TLOG_INFO(&d->log, "peer %s: graceful restart: %u stale routes removed (%s)", peer_name(p),
+		  n, why);
+}
+
+/* graceful: the session ended without a NOTIFICATION either way, the case
+ * where a peer that advertised graceful restart keeps its routes. */
+static void peer_down(struct bgp_daemon *d, struct bgp_peer *p, bool graceful)
+{
+	uint16_t idx = (uint16_t)p->idx;
+	uint32_t keep = graceful && !d->stop && p->caps.gr && p->caps.gr_time ?
+				p->caps.gr_afs & p->afs : 0;
+	/* Routes still stale from an earlier restart do not wait twice. */
+	if (p->stale_afs)
+		stale_purge(d, p, p->stale_afs, "the session went down again");
+	unsigned n = bgp_rib_peer_sweep(&d->rib, idx, ~keep, BGP_SWEEP_ALL);
 	d->rib.peers[p->idx].used = false;
+	p->rtc.all = false;
+	p->rtc.n = 0;
 	p->est = -1;
 	p->flaps++;
 	p->afs = 0;
 	TLOG_INFO(&d->log, "peer %s: session down, %u routes withdrawn", peer_name(p), n);
+	if (keep) {
+		unsigned k = bgp_rib_peer_sweep(&d->rib, idx, keep, BGP_SWEEP_MARK_STALE);
+		p->stale_afs = keep;
+		p->t_gr = bgp_now_ms() + 1000 * (int64_t)p->caps.gr_time;
+		TLOG_INFO(&d->log, "peer %s: graceful restart: %u routes kept as stale for up to "
+			  "%us", peer_name(p), k, p->caps.gr_time);
+	}
 }
 
 static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af);
@@ -165,6 +200,16 @@ static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
 	rp->rr_client = p->cfg->rr_client;
 	rp->as = p->cfg->as;
 	rp->router_id = c->open.router_id;
+	p->caps = c->open.caps;
+	if (p->stale_afs) {
+		/* RFC 4724 §4.2: families the peer no longer preserves lose their
+		 * stale routes now; the others wait for End-of-RIB. */
+		p->t_gr = 0;
+		uint32_t kept = c->open.caps.gr ? c->open.caps.gr_fwd & p->afs : 0;
+		stale_purge(d, p, p->stale_afs & ~kept, "forwarding state not preserved");
+		if (p->stale_afs)
+			p->t_stale = bgp_now_ms() + 1000 * (int64_t)BGP_GR_STALE_S;
+	}
 	memset(rp->addr, 0, sizeof(rp->addr));
 	if (p->cfg->addr.ss_family == AF_INET) {
 		rp->addr[10] = rp->addr[11] = 0xff;
@@ -192,6 +237,28 @@ static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
 			send_table(d, p, af);
 }
 
+/*
+ * RFC 2385: the kernel signs and checks every segment exchanged with addr
+ * once a key is installed for it (on a listener, accepted sockets inherit
+ * it). A segment without the right signature is dropped silently, so a
+ * wrong password shows as a session that never gets past Connect/Active.
+ */
+static int md5_key(int fd, const struct sockaddr_storage *addr, const char *password)
+{
+	struct tcp_md5sig m;
+	memset(&m, 0, sizeof(m));
+	memcpy(&m.tcpm_addr, addr, sizeof(m.tcpm_addr));
+	/* the key is for the address, whatever the port */
+	if (addr->ss_family == AF_INET)
+		((struct sockaddr_in *)&m.tcpm_addr)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&m.tcpm_addr)->sin6_port = 0;
+	size_t len = strlen(password);
+	m.tcpm_keylen = (uint16_t)len;
+	memcpy(m.tcpm_key, password, len);
+	return setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &m, sizeof(m));
+}
+
 static void do_connect(struct bgp_daemon *d, struct bgp_peer *p)
 {
 	struct bgp_conn *c = &p->conn[0];
@@ -204,6 +271,14 @@ static void do_connect(struct bgp_daemon *d, struct bgp_peer *p)
 		goto fail;
 	if (nb->local.ss_family && bind(fd, (const struct sockaddr *)&nb->local, nb->local_len) < 0)
 		goto fail_fd;
+	if (nb->password[0] && md5_key(fd, &nb->addr, nb->password) < 0) {
+		SET_ERROR(p, "TCP MD5 key for %s: %s (kernel without CONFIG_TCP_MD5SIG?)",
+			  bgp_sockaddr_str(&nb->addr, a, sizeof(a)), strerror(errno));
+		TLOG_WARN(&d->log, "peer %s: %s", peer_name(p), p->last_error);
+		close(fd);
+		conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_TCP_FAILED }, NULL);
+		return;
+	}
 	if (connect(fd, (const struct sockaddr *)&nb->addr, nb->addr_len) < 0 &&
 	    errno != EINPROGRESS)
 		goto fail_fd;
@@ -222,7 +297,8 @@ fail:
 	conn_event(d, p, 0, &in, NULL);
 }
 
-static void apply(struct bgp_daemon *d, struct bgp_peer *p, int ci, const struct bgp_fsm_out *o,
+static void apply(struct bgp_daemon *d, struct bgp_peer *p, int ci, enum bgp_event ev,
+		  const struct bgp_fsm_out *o,
 		  const struct bgp_err *e)
 {
 	struct bgp_conn *c = &p->conn[ci];
@@ -252,7 +328,8 @@ static void apply(struct bgp_daemon *d, struct bgp_peer *p, int ci, const struct
 		TLOG_WARN(&d->log, "peer %s: %s", peer_name(p), p->last_error);
 	}
 	if (a & BGP_ACT_DOWN)
-		peer_down(d, p);
+		peer_down(d, p, !(a & BGP_ACT_SEND_NOTIF) && ev != BGP_EV_NOTIFICATION &&
+				ev != BGP_EV_STOP);
 	if (a & BGP_ACT_CLOSE) {
 		conn_flush(c); /* a NOTIFICATION, if any, best effort */
 		conn_reset(c);
@@ -272,7 +349,7 @@ static void conn_event(struct bgp_daemon *d, struct bgp_peer *p, int ci,
 		TLOG_INFO(&d->log, "peer %s: %s -> %s on %s (%s connection)", peer_name(p),
 			  bgp_state_name(o.from), bgp_state_name(c->fsm.state),
 			  bgp_event_name(in->ev), ci == 0 ? "our" : "their");
-	apply(d, p, ci, &o, e);
+	apply(d, p, ci, in->ev, &o, e);
 	/* Back in Idle: our side starts again after the connect-retry time
 	 * (AutomaticStart); their side just frees its slot. */
 	if (c->fsm.state == BGP_IDLE && p->conn[0].fsm.state == BGP_IDLE && p->est < 0 &&
@@ -337,6 +414,23 @@ static void rx_open(struct bgp_daemon *d, struct bgp_peer *p, int ci, const uint
 	conn_event(d, p, ci, &ok, NULL);
 }
 
+static void offer_family(struct bgp_daemon *d, struct bgp_peer *p, int af);
+
+/* The peer's memberships changed: collect them again and offer it the
+ * filtered families anew (routes now wanted go out, the others are
+ * withdrawn). A whole-table walk, fine while memberships change rarely. */
+static void rtc_refresh(struct bgp_daemon *d, struct bgp_peer *p)
+{
+	if (p->est < 0 || !(p->afs & BGP_AF_BIT(BGP_AF_RTC)))
+		return;
+	bgp_rtc_collect(&d->rib, (uint16_t)p->idx, &p->rtc);
+	TLOG_DEBUG(&d->log, "peer %s: route-target membership: %s%u prefixes", peer_name(p),
+		   p->rtc.all ? "all routes, " : "", p->rtc.n);
+	for (int af = 0; af < BGP_AF_COUNT; af++)
+		if (bgp_rtc_filtered(af) && (p->afs & BGP_AF_BIT(af)))
+			offer_family(d, p, af);
+}
+
 static void apply_nlri(struct bgp_daemon *d, struct bgp_peer *p, int af, struct bgp_bytes f,
 		       const struct bgp_attrs *a, bool withdraw, unsigned *n_ok)
 {
@@ -378,6 +472,7 @@ static void rx_update(struct bgp_daemon *d, struct bgp_peer *p, int ci, const ui
 	int eor = bgp_update_eor(u, len);
 	if (eor >= 0) {
 		TLOG_INFO(&d->log, "peer %s: End-of-RIB %s", peer_name(p), bgp_af_table[eor].name);
+		stale_purge(d, p, BGP_AF_BIT(eor), "End-of-RIB");
 		return;
 	}
 	bool wd = e.action == BGP_ERR_WITHDRAW || bgp_rib_is_loop(&d->rib, (uint16_t)p->idx,
@@ -396,6 +491,8 @@ static void rx_update(struct bgp_daemon *d, struct bgp_peer *p, int ci, const ui
 	}
 	TLOG_DEBUG(&d->log, "peer %s: UPDATE with %u prefixes%s", peer_name(p), n,
 		   wd ? " (withdrawn)" : "");
+	if (u->reach_af == BGP_AF_RTC || u->unreach_af == BGP_AF_RTC)
+		rtc_refresh(d, p);
 }
 
 static void rx_message(struct bgp_daemon *d, struct bgp_peer *p, int ci, const struct bgp_hdr *h,
@@ -531,7 +628,11 @@ static void offer(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst
 	uint64_t bit = 1ull << p->idx;
 	struct bgp_attrs out;
 	int af = dst->p.af;
-	if (dst->best && bgp_rib_export(&d->rib, dst->best, (uint16_t)p->idx, &out, d->scratch)) {
+	/* RFC 4684: a peer speaking rtc gets only the VPN routes it asked for. */
+	bool wanted = !bgp_rtc_filtered(af) || !(p->afs & BGP_AF_BIT(BGP_AF_RTC)) ||
+		      (dst->best && bgp_rtc_match(&p->rtc, &dst->best->attrs->a));
+	if (dst->best && wanted &&
+	    bgp_rib_export(&d->rib, dst->best, (uint16_t)p->idx, &out, d->scratch)) {
 		struct bgp_rattrs *ra = bgp_rib_intern(&d->rib, &out);
 		if (!ra) {
 			TLOG_ERR(&d->log, "peer %s: out of memory exporting a route", peer_name(p));
@@ -562,15 +663,19 @@ static int send_one(struct bgp_dest *dst, void *arg)
 	return 0;
 }
 
-/* The whole table of af to p (Established, route refresh), then End-of-RIB. */
-static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af)
+/* Every destination of af offered to p, the batches flushed. */
+static void offer_family(struct bgp_daemon *d, struct bgp_peer *p, int af)
 {
 	void *arg[2] = { d, p };
-	uint64_t bit = 1ull << p->idx;
-	(void)bit;
 	bgp_rib_walk(&d->rib, af, send_one, arg);
 	batch_flush(d, p, &p->wd);
 	batch_flush(d, p, &p->adv);
+}
+
+/* The whole table of af to p (Established, route refresh), then End-of-RIB. */
+static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af)
+{
+	offer_family(d, p, af);
 	struct bgp_conn *c = &p->conn[p->est];
 	struct tern_wbuf w;
 	if (wreserve(c, &w) == 0)
@@ -582,6 +687,10 @@ static void process_dirty(struct bgp_daemon *d)
 	struct bgp_dest *dst;
 	int n = 0;
 	while ((dst = bgp_rib_dirty_pop(&d->rib))) {
+		for (int i = 0; i < d->n_vrf; i++)
+			if (bgp_vrf_import(&d->rib, &d->vrf[i], dst) < 0)
+				TLOG_ERR(&d->log, "instance %s: out of memory importing a route",
+					 d->vrf[i].cf->name);
 		for (int i = 0; i < d->n_peers; i++)
 			if (peer_wants(&d->peers[i], dst->p.af))
 				offer(d, &d->peers[i], dst);
@@ -616,6 +725,19 @@ static int listen_on(struct bgp_daemon *d, const struct sockaddr_storage *ss, so
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 16) < 0) {
 		close(fd);
 		goto fail;
+	}
+	for (int i = 0; i < d->conf.n_nb; i++) {
+		const struct bgp_conf_neighbor *nb = &d->conf.nb[i];
+		if (!nb->password[0] || nb->addr.ss_family != ss->ss_family)
+			continue;
+		if (md5_key(fd, &nb->addr, nb->password) < 0) {
+			int e = errno;
+			close(fd);
+			snprintf(err, errlen, "listen on %s: TCP MD5 key for neighbor %s: %s "
+				 "(kernel without CONFIG_TCP_MD5SIG?)",
+				 bgp_sockaddr_str(ss, a, sizeof(a)), nb->name, strerror(e));
+			return -e;
+		}
 	}
 	d->lfd[d->n_lfd++] = fd;
 	TLOG_INFO(&d->log, "listening on %s", bgp_sockaddr_str(ss, a, sizeof(a)));
@@ -703,6 +825,10 @@ static void run_timers(struct bgp_daemon *d, int64_t now)
 {
 	for (int i = 0; i < d->n_peers; i++) {
 		struct bgp_peer *p = &d->peers[i];
+		if (p->t_gr && p->t_gr <= now)
+			stale_purge(d, p, p->stale_afs, "restart time over, the peer is not back");
+		if (p->t_stale && p->t_stale <= now)
+			stale_purge(d, p, p->stale_afs, "no End-of-RIB in time");
 		if (p->t_restart && p->t_restart <= now) {
 			p->t_restart = 0;
 			if (p->conn[0].fsm.state == BGP_IDLE && p->est < 0)
@@ -722,10 +848,10 @@ static int64_t next_deadline(const struct bgp_daemon *d)
 	int64_t t = 0;
 	for (int i = 0; i < d->n_peers; i++) {
 		const struct bgp_peer *p = &d->peers[i];
-		int64_t ts[7] = { p->t_restart, p->conn[0].t_connretry, p->conn[0].t_hold,
+		int64_t ts[9] = { p->t_restart, p->conn[0].t_connretry, p->conn[0].t_hold,
 				  p->conn[0].t_keepalive, p->conn[1].t_connretry, p->conn[1].t_hold,
-				  p->conn[1].t_keepalive };
-		for (int k = 0; k < 7; k++)
+				  p->conn[1].t_keepalive, p->t_gr, p->t_stale };
+		for (int k = 0; k < 9; k++)
 			if (ts[k] && (!t || ts[k] < t))
 				t = ts[k];
 	}
@@ -744,6 +870,29 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 	if (bgp_rib_init(&d->rib, cf->as, cf->router_id, cf->cluster_id) < 0) {
 		snprintf(err, errlen, "out of memory for the RIB");
 		return -ENOMEM;
+	}
+	for (int i = 0; i < cf->n_vrf; i++) {
+		if (bgp_vrf_init(&d->vrf[i], &cf->vrf[i]) < 0) {
+			snprintf(err, errlen, "out of memory for routing instance %s",
+				 cf->vrf[i].name);
+			return -ENOMEM;
+		}
+		d->n_vrf = i + 1;
+		int rc = bgp_vrf_originate(&d->rib, &cf->vrf[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "instance %s: cannot originate its routes: %s",
+				 cf->vrf[i].name, strerror(-rc));
+			return rc;
+		}
+	}
+	for (int i = 0; i < cf->n_nb; i++) {
+		if (!(cf->nb[i].afs & BGP_AF_BIT(BGP_AF_RTC)))
+			continue;
+		if (bgp_rtc_originate_default(&d->rib, cf->router_id) < 0) {
+			snprintf(err, errlen, "out of memory for the default rtc route");
+			return -ENOMEM;
+		}
+		break;
 	}
 	d->n_peers = cf->n_nb;
 	for (int i = 0; i < cf->n_nb; i++) {
@@ -802,6 +951,8 @@ void bgp_daemon_free(struct bgp_daemon *d)
 		close(d->lfd[i]);
 	d->n_lfd = 0;
 	bgp_ctl_close(d);
+	for (int i = 0; i < d->n_vrf; i++)
+		bgp_vrf_free(&d->rib, &d->vrf[i]);
 	bgp_rib_free(&d->rib);
 }
 

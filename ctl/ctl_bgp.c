@@ -4,7 +4,10 @@
  * control/bgp_ctl.c).
  *
  *   ternctl bgp neighbors [--socket PATH] [-o json]
- *   ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6] [--socket PATH] [-o json]
+ *   ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6|evpn|rtc] [--instance NAME] [--socket PATH] [-o json]
+ *
+ * --instance shows the Loc-RIB of a routing instance (plain prefixes; the
+ * RD column is the RD of the VPN route each path was imported from).
  *
  * -o json prints the daemon's document as it came; the default prints
  * columns.
@@ -26,7 +29,8 @@
 void ctl_bgp_usage(FILE *f)
 {
 	fprintf(f, "usage: ternctl bgp neighbors [--socket PATH] [-o json]\n"
-		   "       ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6] [--socket PATH] [-o json]\n"
+		   "       ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6|evpn|rtc] [--instance NAME] [--socket PATH]"
+		   " [-o json]\n"
 		   "  --socket PATH   tern-control's control socket (default " BGP_CTL_SOCK ")\n");
 }
 
@@ -156,7 +160,11 @@ static void print_neighbors(FILE *f, json_t *j)
 
 static void print_rib(FILE *f, json_t *j)
 {
-	fprintf(f, "Family %s. Flags: * best\n", str(j, "family"));
+	if (json_object_get(j, "instance"))
+		fprintf(f, "Instance %s, family %s. Flags: * best\n", str(j, "instance"),
+			str(j, "family"));
+	else
+		fprintf(f, "Family %s. Flags: * best\n", str(j, "family"));
 	fprintf(f, "  %-20s %-20s %-8s %-18s %-16s %-6s %-14s %s\n", "RD", "Prefix", "Label",
 		"Next hop", "Peer", "LPref", "AS path", "Communities / ORIGINATOR_ID / CLUSTER_LIST");
 	size_t i, k;
@@ -174,8 +182,9 @@ static void print_rib(FILE *f, json_t *j)
 				snprintf(lp, sizeof(lp), "%lld",
 					 (long long)json_integer_value(json_object_get(p, "local_pref")));
 			fprintf(f, "%c %-20s %-20s %-8s %-18s %-16s %-6s %-14s %s %s %s\n",
-				json_is_true(json_object_get(p, "best")) ? '*' : ' ', str(r, "rd"),
-				str(r, "prefix"), label, str(p, "next_hop"), str(p, "peer"), lp, asp,
+				json_is_true(json_object_get(p, "best")) ? '*' : ' ',
+				json_object_get(p, "rd") ? str(p, "rd") : str(r, "rd"),
+				json_object_get(r, "key") ? str(r, "key") : str(r, "prefix"), label, str(p, "next_hop"), str(p, "peer"), lp, asp,
 				ext, str(p, "originator_id"), cl);
 		}
 	}
@@ -185,7 +194,7 @@ int ctl_bgp_main(struct ctl *c, int argc, char **argv)
 {
 	const char *sock = c->socket ? c->socket : BGP_CTL_SOCK;
 	const char *family = "ipv4";
-	const char *cmd = NULL;
+	const char *cmd = NULL, *instance = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			ctl_bgp_usage(stdout);
@@ -195,6 +204,8 @@ int ctl_bgp_main(struct ctl *c, int argc, char **argv)
 			family = argv[++i];
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			sock = argv[++i];
+		} else if (strcmp(argv[i], "--instance") == 0 && i + 1 < argc) {
+			instance = argv[++i];
 		} else if (!cmd && argv[i][0] != '-') {
 			cmd = argv[i];
 		} else {
@@ -207,17 +218,24 @@ int ctl_bgp_main(struct ctl *c, int argc, char **argv)
 		ctl_bgp_usage(stderr);
 		return CTL_USAGE;
 	}
-	static const char *const fams[] = { "ipv4", "ipv6", "vpnv4", "vpnv6" };
+	static const char *const fams[] = { "ipv4", "ipv6", "vpnv4", "vpnv6", "evpn", "rtc" };
 	bool ok = false;
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < 6; i++)
 		ok |= strcmp(family, fams[i]) == 0;
 	if (!ok) {
-		ctl_err("-a %s: unknown family (ipv4, ipv6, vpnv4, vpnv6)", family);
+		ctl_err("-a %s: unknown family (ipv4, ipv6, vpnv4, vpnv6, evpn, rtc)", family);
 		return CTL_USAGE;
 	}
-	char req[64];
-	snprintf(req, sizeof(req), "%s%s%s", cmd, strcmp(cmd, "rib") == 0 ? " " : "",
-		 strcmp(cmd, "rib") == 0 ? family : "");
+	bool rib = strcmp(cmd, "rib") == 0;
+	if (instance && (!rib || !instance[0] || strlen(instance) > 31 ||
+			 strpbrk(instance, " \t\r\n"))) {
+		ctl_err("--instance %s: only with rib, a name of 1 to 31 characters without spaces",
+			instance);
+		return CTL_USAGE;
+	}
+	char req[96];
+	snprintf(req, sizeof(req), "%s%s%s%s%s", cmd, rib ? " " : "", rib ? family : "",
+		 instance ? " " : "", instance ? instance : "");
 	json_t *j = request(sock, req);
 	if (!j)
 		return CTL_ERR;

@@ -57,7 +57,8 @@ static void update(const uint8_t *body, size_t len, const struct bgp_peer_ctx *c
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct bgp_peer_ctx ibgp = { .ebgp = false, .peer_as = 65001, .afs = 0xf };
+	static const struct bgp_peer_ctx ibgp = { .ebgp = false, .peer_as = 65001,
+						  .afs = (1u << BGP_AF_COUNT) - 1 };
 	static const struct bgp_peer_ctx ebgp = { .ebgp = true, .peer_as = 65001, .afs = 0x5 };
 	size_t off = 0;
 	while (off < size) {

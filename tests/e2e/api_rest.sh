@@ -4,7 +4,12 @@
 # gets 400/413 naming the field; conflicts get 409 (duplicate, stale version,
 # delete of a referenced object); 401/403 change nothing (the revision stays);
 # a watch from a revision, cut by a restart of tern-api and resumed from the
-# last event it saw, gets every event exactly once.
+# last event it saw, gets every event exactly once; 8 clients creating
+# interfaces with instance IPs at once get no duplicate address.
+# API_STORE=etcd (tests/e2e/api_rest_etcd.sh) runs all of it on an etcd this
+# script starts on loopback, and then also two tern-api replicas on that one
+# etcd: concurrent allocation through both, and a watch on one sees writes
+# made through the other.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -23,10 +28,28 @@ printf '%s admin name=op\n%s read-only name=dash\n%s admin project=demo name=dem
 chmod 600 "$TL_DIR/tokens"
 DB=$TL_DIR/api.db
 rm -f "$TL_DIR/port"
+STORE=${API_STORE:-sqlite}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+case $STORE in
+sqlite) STORE_ARGS=(--db "$DB") ;;
+etcd)
+	command -v etcd >/dev/null || tl_skip "etcd (apt-get install etcd-server etcd-client)"
+	EP=$(free_port) PP=$(free_port)
+	ETCD=http://127.0.0.1:$EP
+	tl_start etcd "" etcd --name t --data-dir "$TL_DIR/etcd" --listen-client-urls "$ETCD" \
+		--advertise-client-urls "$ETCD" --listen-peer-urls "http://127.0.0.1:$PP" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+		--initial-cluster "t=http://127.0.0.1:$PP" --max-txn-ops 4096
+	ETCD_PID=$TL_LAST_PID
+	tl_wait "etcd on $ETCD" 20 curl -sf -X POST -d '{"key":"eA=="}' "$ETCD/v3/kv/range"
+	tl_log "etcd pid $ETCD_PID on $ETCD"
+	STORE_ARGS=(--store etcd --etcd-endpoints "$ETCD") ;;
+*) tl_fail "API_STORE=$STORE: use sqlite or etcd" ;;
+esac
 
 start_api() { # start_api PORT
 	rm -f "$TL_DIR/port"
-	tl_start "api$N_START" "" "$API" --db "$DB" --listen "127.0.0.1:$1" \
+	tl_start "api$N_START" "" "$API" "${STORE_ARGS[@]}" --listen "127.0.0.1:$1" \
 		--tokens "$TL_DIR/tokens" --port-file "$TL_DIR/port"
 	API_PID=$TL_LAST_PID
 	N_START=$((N_START + 1))
@@ -37,7 +60,7 @@ start_api() { # start_api PORT
 }
 N_START=0
 start_api 0
-tl_log "tern-api pid $API_PID on port $PORT"
+tl_log "tern-api pid $API_PID on port $PORT, store $STORE"
 export TERN_API=$URL TERN_TOKEN=$ADMIN
 
 # req METHOD PATH TOKEN [BODY|@FILE] -> prints "STATUS BODY"
@@ -177,6 +200,68 @@ want=$(seq $((W0 + 1)) "$FINAL" | tr '\n' ' ')
 [ "$got" = "$want" ] || tl_fail "watch across the restart: got revisions [$got], wanted [$want]"
 tl_log "PASS watch across a restart: revisions $want each once"
 grep -q '^event: DELETED' "$TL_DIR/watch2.log" || tl_fail "watch2 has no DELETED event"
+
+# ---- a second replica (etcd): writes through one are seen through the other ----
+URLS=("$URL")
+if [ "$STORE" = etcd ]; then
+	rm -f "$TL_DIR/port"
+	tl_start apiB "" "$API" "${STORE_ARGS[@]}" --listen 127.0.0.1:0 --tokens "$TL_DIR/tokens" \
+		--port-file "$TL_DIR/port"
+	tl_wait "replica B to listen" 10 test -s "$TL_DIR/port"
+	URLB=http://127.0.0.1:$(cat "$TL_DIR/port")
+	tl_wait "replica B health" 10 curl -sf "$URLB/v1/health"
+	URLS+=("$URLB")
+	W0=$(rev)
+	tl_start watchA "" curl -sN -H "Authorization: Bearer $ADMIN" "$URL/v1/watch?since=$W0"
+	sleep 0.3
+	printf 'kind: vmi\nname: via-b\nproject: demo\nvirtual_network: vn1\n' >"$TL_DIR/viab.yaml"
+	out=$("$CTL" apply --api "$URLB" -f "$TL_DIR/viab.yaml" 2>&1) || tl_fail "apply through replica B: $out"
+	RB=$(curl -sf "$URLB/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+	[ "$RB" = $((W0 + 1)) ] || tl_fail "replica B wrote revision $RB, wanted $((W0 + 1))"
+	tl_wait "replica A's watch to see the write through B" 5 grep -q "^id: $RB\$" "$TL_DIR/watchA.log"
+	grep -q '"name":"via-b"' "$TL_DIR/watchA.log" || tl_fail "watch on A: no via-b object"
+	out=$("$CTL" get vmi demo:via-b 2>&1) || tl_fail "replica A does not see via-b: $out"
+	tl_log "PASS replica A's watch and reads see a write made through replica B (rev $RB)"
+fi
+
+# ---- 8 clients at once: no duplicate address ----------------------------------------
+N_CLIENTS=8 PER_CLIENT=10
+tl_check "create vnc" expect 201 "" '"cidr":"10.3.0.0/24"' POST /v1/virtual-network "$ADMIN" \
+	'{"name":"vnc","project":"demo","subnets":[{"cidr":"10.3.0.0/24"}]}'
+client() { # client N BASE_URL: PER_CLIENT interfaces, each with an instance IP
+	local n=$1 base=$2 j code kind body
+	for j in $(seq 1 $PER_CLIENT); do
+		for kind in virtual-machine-interface instance-ip; do
+			if [ $kind = instance-ip ]; then
+				body="{\"name\":\"c$n-$j-v4\",\"project\":\"demo\",\"virtual_network\":\"vnc\",\"virtual_machine_interface\":\"c$n-$j\"}"
+			else
+				body="{\"name\":\"c$n-$j\",\"project\":\"demo\",\"virtual_network\":\"vnc\"}"
+			fi
+			code=$(curl -s -o "$TL_DIR/c$n.resp" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+				-H 'Content-Type: application/json' --data-binary "$body" "$base/v1/$kind")
+			[ "$code" = 201 ] || { echo "client $n: $kind $j: $code $(cat "$TL_DIR/c$n.resp")"; return 1; }
+		done
+	done
+}
+pids=()
+for n in $(seq 1 $N_CLIENTS); do
+	client "$n" "${URLS[$((n % ${#URLS[@]}))]}" >"$TL_DIR/client$n.log" 2>&1 &
+	pids+=($!)
+done
+for n in $(seq 1 $N_CLIENTS); do
+	wait "${pids[$((n - 1))]}" || tl_fail "concurrent client $n: $(cat "$TL_DIR/client$n.log")"
+done
+curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/instance-ip" >"$TL_DIR/iips.json" ||
+	tl_fail "list instance IPs"
+python3 -c '
+import collections, json, sys
+items = [i for i in json.load(open(sys.argv[1]))["items"] if i["virtual_network"] == "demo:vnc"]
+addrs = collections.Counter(i["address"] for i in items)
+dups = [a for a, n in addrs.items() if n > 1]
+if len(items) != int(sys.argv[2]) or dups:
+    sys.exit(f"{len(items)} instance IPs (wanted {sys.argv[2]}), duplicates: {dups}")
+' "$TL_DIR/iips.json" $((N_CLIENTS * PER_CLIENT)) || tl_fail "concurrent allocation"
+tl_log "PASS $N_CLIENTS clients through ${#URLS[@]} tern-api at once: $((N_CLIENTS * PER_CLIENT)) addresses, no duplicate"
 
 # ---- TLS ----------------------------------------------------------------------------------
 if command -v openssl >/dev/null; then
