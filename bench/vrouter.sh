@@ -277,6 +277,7 @@ run_tern_memif() { # CASE ENCAP
 
 run_testpmd() { # CASE
 	local case=$1 line pid tid busy
+	rm -f "$BL_DIR/pod.sock" "$BL_DIR/fab.sock" # a previous forwarder's: a memif server cannot bind over it
 	bl_start "testpmd-$case" "$NS" dpdk-testpmd -l "$GEN_LCORE,$FWD_LCORE" --no-huge -m 512 --no-pci \
 		--no-shconf --file-prefix "${BL}t" --log-level error \
 		--vdev="$(pod_vdev_server)" --vdev="$(fabric_vdev_server)" -- \

@@ -62,7 +62,7 @@ ovs_db_start() {
 # vswitchd, with the bridges and flows; sets OVS_PID and OVS_PMD_TID.
 ovs_start() {
 	# A vswitchd that exited may leave its memif socket file: a new bind fails.
-	rm -f "$BL_DIR/ovs-pod.sock"
+	rm -f "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
 	bl_start ovs-vswitchd "$NS" "$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
 		--pidfile="$OVS_DIR/ovs-vswitchd.pid" --unixctl="$OVS_DIR/ovs-vswitchd.ctl" \
 		--log-file="$OVS_DIR/ovs-vswitchd.log"

@@ -23,6 +23,7 @@ struct vrd_port {
 	uint16_t port_id;
 	uint16_t vif;
 	char vdev[48];                 /* the vdev name, for rte_vdev_uninit */
+	char server_socket[VR_PATH_LEN]; /* a memif socket we listen on: removed with the vif */
 	uint16_t tx_n;
 	struct rte_mbuf *tx[VRD_TX_BUF];
 	uint64_t tx_dropped;           /* queue full: freed here, counted as tx errors */

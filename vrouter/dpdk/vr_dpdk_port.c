@@ -264,6 +264,9 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 	}
 	p->used = true;
 	p->port_id = port;
+	p->server_socket[0] = 0;
+	if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
+		snprintf(p->server_socket, sizeof(p->server_socket), "%s", v->socket);
 	p->vif = (uint16_t)v->id;
 	p->tx_n = 0;
 	p->tx_dropped = 0;
@@ -281,6 +284,8 @@ static void host_vif_detach(void *host, uint16_t vif, uint16_t port_id)
 	rte_eth_dev_stop(port_id);
 	rte_eth_dev_close(port_id);
 	rte_vdev_uninit(p->vdev);
+	if (p->server_socket[0])
+		unlink(p->server_socket); /* the PMD leaves it; a later bind would fail */
 	memset(p, 0, sizeof(*p));
 }
 
