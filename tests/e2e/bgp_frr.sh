@@ -16,15 +16,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
+source tests/lib/bgplab.sh
 BUILD=${BUILD:-build}
 tl_init
 FRR_BGPD=/usr/lib/frr/bgpd
 [ -x "$FRR_BGPD" ] && command -v vtysh >/dev/null || tl_skip "no FRR bgpd/vtysh (Debian package frr)"
-command -v gobgpd >/dev/null && command -v gobgp >/dev/null ||
-	tl_skip "no gobgpd (Debian package gobgpd)"
-[ -x "$BUILD/control/tern-control" ] || tl_fail "no $BUILD/control/tern-control: build first"
-TC=$BUILD/control/tern-control
-CTL=$BUILD/ctl/ternctl
+bgp_lab_need
 ns=$(tl_netns bgpfrr)
 for a in 10.0.0.1/32 10.0.0.2/32 10.0.0.3/32; do ip -n "$ns" addr add "$a" dev lo; done
 for a in fd00::1/128 fd00::2/128 fd00::3/128; do ip -n "$ns" addr add "$a" dev lo nodad; done
@@ -133,9 +130,6 @@ TERN_PID=$TL_LAST_PID
 
 vty() { ip netns exec "$ns" vtysh --vty_socket "$FRR_DIR" "$@"; }
 gb() { ip netns exec "$ns" gobgp -u 127.0.0.1 -p 50071 "$@"; }
-state_of() { "$CTL" bgp neighbors --socket "$SOCK" -o json |
-	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([n['state'] for n in d['neighbors'] if n['address']=='$1'][0])"; }
-established() { [ "$(state_of "$1")" = Established ]; }
 frr_established() { # NEIGHBOR: FRR's own view of the session
 	vty -c "show bgp neighbors $1 json" | /usr/bin/python3 -c \
 		"import json,sys; d=json.load(sys.stdin); assert d['$1']['bgpState']=='Established'"

@@ -11,13 +11,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
+source tests/lib/bgplab.sh
 BUILD=${BUILD:-build}
 tl_init
-command -v gobgpd >/dev/null && command -v gobgp >/dev/null ||
-	tl_skip "no gobgpd (Debian package gobgpd)"
-[ -x "$BUILD/control/tern-control" ] || tl_fail "no $BUILD/control/tern-control: build first"
-TC=$BUILD/control/tern-control
-CTL=$BUILD/ctl/ternctl
+bgp_lab_need
 ns=$(tl_netns bgp)
 ip -n "$ns" addr add fd00::1/128 dev lo nodad
 ip -n "$ns" addr add fd00::3/128 dev lo nodad
@@ -82,9 +79,6 @@ tl_start tern-control "$ns" "$TC" -c "$TL_DIR/tern.conf" --log-level debug
 TERN_PID=$TL_LAST_PID
 
 gb() { local n=$1; shift; local v="API_$n"; ip netns exec "$ns" gobgp -u 127.0.0.1 -p "${!v}" "$@"; }
-state_of() { "$CTL" bgp neighbors --socket "$SOCK" -o json |
-	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([n['state'] for n in d['neighbors'] if n['address']=='$1'][0])"; }
-established() { [ "$(state_of "$1")" = Established ]; }
 
 for p in 127.0.0.2 127.0.0.3 fd00::3; do
 	tl_wait "session with $p Established" 40 established "$p"

@@ -10,13 +10,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
+source tests/lib/bgplab.sh
 BUILD=${BUILD:-build}
 tl_init
-command -v gobgpd >/dev/null && command -v gobgp >/dev/null ||
-	tl_skip "no gobgpd (Debian package gobgpd)"
-[ -x "$BUILD/control/tern-control" ] || tl_fail "no $BUILD/control/tern-control: build first"
-TC=$BUILD/control/tern-control
-CTL=$BUILD/ctl/ternctl
+bgp_lab_need
 ns=$(tl_netns bgpgr)
 for a in 10.0.0.1/32 10.0.0.3/32 10.0.0.4/32 10.0.0.5/32; do ip -n "$ns" addr add "$a" dev lo; done
 SOCK=$TL_DIR/ctl.sock
@@ -91,9 +88,6 @@ tl_start tern-control "$ns" "$TC" -c "$TL_DIR/tern.conf" --log-level debug
 TERN_PID=$TL_LAST_PID
 ga() { ip netns exec "$ns" gobgp -u 127.0.0.1 -p 50111 "$@"; }
 gbb() { ip netns exec "$ns" gobgp -u 127.0.0.1 -p 50112 "$@"; }
-state_of() { "$CTL" bgp neighbors --socket "$SOCK" -o json |
-	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([n['state'] for n in d['neighbors'] if n['address']=='$1'][0])"; }
-established() { [ "$(state_of "$1")" = Established ]; }
 not_established() { [ "$(state_of "$1")" != Established ]; }
 for p in 10.0.0.3 10.0.0.4 10.0.0.5; do
 	tl_wait "session with $p Established" 40 established "$p"

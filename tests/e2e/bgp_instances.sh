@@ -9,13 +9,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
+source tests/lib/bgplab.sh
 BUILD=${BUILD:-build}
 tl_init
-command -v gobgpd >/dev/null && command -v gobgp >/dev/null ||
-	tl_skip "no gobgpd (Debian package gobgpd)"
-[ -x "$BUILD/control/tern-control" ] || tl_fail "no $BUILD/control/tern-control: build first"
-TC=$BUILD/control/tern-control
-CTL=$BUILD/ctl/ternctl
+bgp_lab_need
 ns=$(tl_netns bgpvrf)
 for a in 10.0.0.1/32 10.0.0.3/32; do ip -n "$ns" addr add "$a" dev lo; done
 for a in fd00::1/128 fd00::3/128; do ip -n "$ns" addr add "$a" dev lo nodad; done

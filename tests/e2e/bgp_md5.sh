@@ -9,13 +9,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
+source tests/lib/bgplab.sh
 BUILD=${BUILD:-build}
 tl_init
-command -v gobgpd >/dev/null && command -v gobgp >/dev/null ||
-	tl_skip "no gobgpd (Debian package gobgpd)"
-[ -x "$BUILD/control/tern-control" ] || tl_fail "no $BUILD/control/tern-control: build first"
-TC=$BUILD/control/tern-control
-CTL=$BUILD/ctl/ternctl
+bgp_lab_need
 FRR_BGPD=/usr/lib/frr/bgpd
 HAVE_FRR=0
 [ -x "$FRR_BGPD" ] && command -v vtysh >/dev/null && HAVE_FRR=1
@@ -121,9 +118,6 @@ fi
 tl_start tern-control "$ns" "$TC" -c "$TL_DIR/tern.conf" --log-level debug
 TERN_PID=$TL_LAST_PID
 
-state_of() { "$CTL" bgp neighbors --socket "$SOCK" -o json |
-	/usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print([n['state'] for n in d['neighbors'] if n['address']=='$1'][0])"; }
-established() { [ "$(state_of "$1")" = Established ]; }
 
 tl_wait "signed session with 10.0.0.3 (tern active) Established" 40 established 10.0.0.3
 tl_log "PASS MD5, tern active: 10.0.0.3 Established"
