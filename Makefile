@@ -11,14 +11,24 @@ ONLY       ?=
 # Debian packages the build, the tests and the lab need.
 DEPS = gcc clang meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
        libcmocka-dev libjansson-dev iproute2 iputils-ping tshark iperf3 \
-       tcpdump valgrind util-linux procps ethtool graphviz gobgpd frr libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev curl etcd-server etcd-client
+       tcpdump valgrind util-linux procps ethtool graphviz gobgpd frr \
+       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev curl \
+       etcd-server etcd-client
+# The benchmarks' peers and profilers, installed by `make bench` only.
+BENCH_DEPS = openvswitch-switch-dpdk linux-perf bird2
 
-.PHONY: all deps build build-asan test unit demo demo-down bench fuzz clean
+.PHONY: all deps bench-deps install-packages build build-asan test unit demo demo-down bench fuzz clean
 
 all: build
 
 deps:
-	@missing=""; for p in $(DEPS); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEPS)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_DEPS)"
+
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -52,7 +62,7 @@ demo: build
 demo-down:
 	tests/lab/demo.sh --down
 
-bench: build
+bench: bench-deps build
 	BUILD=$(BUILD) bench/run $(ONLY)
 
 fuzz: deps
