@@ -114,6 +114,10 @@ run_ovs() {
 		--vdev="$(fabric_vdev_client)" -- $(traffic_args vxlan-encap) --watch-tid "$OVS_PMD_TID")
 	# OVS's own count: TSC cycles of PMD iterations that processed packets.
 	busy=$(ovs_appctl dpif-netdev/pmd-stats-show | sed -n 's/.*avg processing cycles per packet: *\([0-9.]*\).*/\1/p' | head -1)
+	if [ "${BENCH_OVS_DEBUG:-0}" = 1 ]; then
+		{ ovs_appctl dpctl/dump-flows; ovs_appctl ovs/route/show; ovs_appctl tnl/arp/show
+		  ovs-ofctl dump-flows br-int; ovs-ofctl dump-ports br-phy; ovs-ofctl dump-ports br-int; } >&2
+	fi
 	ovs_stop
 	result ovs "$line" "$busy"
 }
