@@ -68,6 +68,7 @@ struct options {
 	double warmup_s, duration_s, link_timeout_s;
 	int watch_tid;               /* 0: none */
 	int watch_cpu;               /* -1: none */
+	uint16_t rx_queues;          /* receive queues per port, 1 or 2 */
 };
 
 /* Counters of one run; the window is the difference of two snapshots. */
@@ -82,6 +83,7 @@ struct gen {
 	struct rte_mempool *pool;
 	struct rte_mbuf *tmpl[MAX_FLOWS];
 	unsigned next;               /* next template to send */
+	uint16_t nrxq[RTE_MAX_ETHPORTS]; /* receive queues opened per port */
 	struct counters c;
 	sigset_t stop_signals;
 };
@@ -94,6 +96,7 @@ static void usage(void)
 "  --rx-port N         port to count on (default 1 if there are two ports, else 0)\n"
 "  --payload udp|mplsoudp   frames to send (default udp)\n"
 "  --expect any|udp|mplsoudp|vxlan   what counts as good on receive (default any)\n"
+"  --rx-queues 1|2     receive queues per port (2: the forwarder sends on two, as OVS does)\n"
 "  --flows N           UDP source ports to cycle through, 1..%d (default 256)\n"
 "  --dmac MAC --smac MAC    outer Ethernet addresses\n"
 "  --src IP --dst IP   (inner) IPv4 addresses (default 10.1.0.1 -> 10.1.0.2)\n"
@@ -144,7 +147,8 @@ static int parse_num(const char *s, double min, double max, double *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_TX = 1, O_RX, O_PAYLOAD, O_EXPECT, O_FLOWS, O_DMAC, O_SMAC, O_SRC, O_DST,
-	       O_OSRC, O_ODST, O_LABEL, O_WARMUP, O_DURATION, O_LINK, O_WATCH, O_WCPU, O_HELP };
+	       O_OSRC, O_ODST, O_LABEL, O_WARMUP, O_DURATION, O_LINK, O_WATCH, O_WCPU, O_HELP,
+	       O_RXQ };
 	static const struct option lo[] = {
 		{ "tx-port", required_argument, 0, O_TX }, { "rx-port", required_argument, 0, O_RX },
 		{ "payload", required_argument, 0, O_PAYLOAD }, { "expect", required_argument, 0, O_EXPECT },
@@ -154,7 +158,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "outer-dst", required_argument, 0, O_ODST }, { "label", required_argument, 0, O_LABEL },
 		{ "warmup", required_argument, 0, O_WARMUP }, { "duration", required_argument, 0, O_DURATION },
 		{ "link-timeout", required_argument, 0, O_LINK }, { "watch-tid", required_argument, 0, O_WATCH },
-		{ "watch-cpu", required_argument, 0, O_WCPU },
+		{ "watch-cpu", required_argument, 0, O_WCPU }, { "rx-queues", required_argument, 0, O_RXQ },
 		{ "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -164,6 +168,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->link_timeout_s = 20;
 	o->label = 100;
 	o->watch_cpu = -1;
+	o->rx_queues = 1;
 	parse_mac("02:00:00:00:00:02", o->smac);
 	parse_mac("00:00:5e:00:01:00", o->dmac);
 	parse_ip("10.1.0.1", &o->src);
@@ -181,6 +186,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			rc = parse_num(optarg, 0, RTE_MAX_ETHPORTS - 1, &v);
 			o->tx_port = (uint16_t)v;
 			what = "--tx-port takes a port number";
+			break;
+		case O_RXQ:
+			rc = parse_num(optarg, 1, 2, &v);
+			o->rx_queues = (uint16_t)v;
+			what = "--rx-queues takes 1 or 2";
 			break;
 		case O_RX:
 			rc = parse_num(optarg, 0, RTE_MAX_ETHPORTS - 1, &v);
@@ -364,18 +374,30 @@ static int build_templates(struct gen *g, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * With --rx-queues 2, two receive queues where the device allows it: a forwarder may transmit on
+ * a second queue (OVS-DPDK sends from its PMD thread on tx queue 1 of a port,
+ * queue 0 being its main thread's); with a memif peer that queue needs a ring
+ * on our side too, or every packet it sends is dropped.
+ */
 static int port_setup(struct gen *g, uint16_t port, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
 	memset(&conf, 0, sizeof(conf));
-	int rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	uint16_t nq = 1;
+	if (g->opt.rx_queues > 1 && rte_eth_dev_info_get(port, &info) == 0 && info.max_rx_queues >= 2)
+		nq = 2;
+	int rc = rte_eth_dev_configure(port, nq, 1, &conf);
 	if (rc == 0) {
 		uint16_t nrx = RING_DESC, ntx = RING_DESC;
 		rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
-		rc = rte_eth_rx_queue_setup(port, 0, nrx, rte_socket_id(), NULL, g->pool);
+		for (uint16_t q = 0; q < nq && rc == 0; q++)
+			rc = rte_eth_rx_queue_setup(port, q, nrx, rte_socket_id(), NULL, g->pool);
 		if (rc == 0)
 			rc = rte_eth_tx_queue_setup(port, 0, ntx, rte_socket_id(), NULL);
 	}
+	g->nrxq[port] = nq;
 	if (rc == 0)
 		rc = rte_eth_dev_start(port);
 	if (rc < 0) {
@@ -535,15 +557,17 @@ static void round_trip(struct gen *g)
 		for (unsigned i = sent; i < BURST; i++)
 			rte_mbuf_refcnt_update(tx[i], -1);
 	}
-	for (int b = 0; b < RX_BURSTS_PER_TX; b++) {
-		struct rte_mbuf *rx[BURST];
-		uint16_t n = rte_eth_rx_burst(o->rx_port, 0, rx, BURST);
-		if (!n)
-			break;
-		g->c.rcvd += n;
-		for (uint16_t i = 0; i < n; i++)
-			g->c.good += is_good(o->expect, rx[i]);
-		rte_pktmbuf_free_bulk(rx, n);
+	for (uint16_t q = 0; q < g->nrxq[o->rx_port]; q++) {
+		for (int b = 0; b < RX_BURSTS_PER_TX; b++) {
+			struct rte_mbuf *rx[BURST];
+			uint16_t n = rte_eth_rx_burst(o->rx_port, q, rx, BURST);
+			if (!n)
+				break;
+			g->c.rcvd += n;
+			for (uint16_t i = 0; i < n; i++)
+				g->c.good += is_good(o->expect, rx[i]);
+			rte_pktmbuf_free_bulk(rx, n);
+		}
 	}
 }
 

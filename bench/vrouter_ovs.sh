@@ -111,11 +111,13 @@ run_ovs() {
 	# shellcheck disable=SC2046
 	line=$(pktgen pktgen-ovs \
 		--vdev="net_memif0,role=client,socket=$BL_DIR/ovs-pod.sock,socket-abstract=no,id=0" \
-		--vdev="$(fabric_vdev_client)" -- $(traffic_args vxlan-encap) --watch-tid "$OVS_PMD_TID")
+		--vdev="$(fabric_vdev_client)" -- $(traffic_args vxlan-encap) --watch-tid "$OVS_PMD_TID" \
+		--rx-queues 2) # OVS transmits from its PMD on the port's second queue
 	# OVS's own count: TSC cycles of PMD iterations that processed packets.
 	busy=$(ovs_appctl dpif-netdev/pmd-stats-show | sed -n 's/.*avg processing cycles per packet: *\([0-9.]*\).*/\1/p' | head -1)
 	if [ "${BENCH_OVS_DEBUG:-0}" = 1 ]; then
 		{ ovs_appctl dpctl/dump-flows; ovs_appctl ovs/route/show; ovs_appctl tnl/arp/show
+		  ovs_vsctl get interface pF link_state; ovs_vsctl get interface pM link_state; ovs_vsctl get interface pF statistics
 		  ovs-ofctl dump-flows br-int; ovs-ofctl dump-ports br-phy; ovs-ofctl dump-ports br-int; } >&2
 	fi
 	ovs_stop
