@@ -16,6 +16,9 @@
 # Never kills by name: only PIDs it started (and, for a namespace it created,
 # whatever still runs inside it).
 
+# Stopping by PID is the tests' (tl_stop): one implementation.
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/netns.sh"
+
 BL_PIDS=()
 BL_UNDO=()
 
@@ -90,20 +93,12 @@ bl_start() {
 	BL_PIDS+=("$BL_PID")
 }
 
-bl_stop() {
-	local pid=$1 sig=${2:-TERM} i
+bl_stop() { # PID [SIGNAL]: forget it, then stop it as the tests do
+	local pid=$1 i
 	for i in "${!BL_PIDS[@]}"; do
 		[ "${BL_PIDS[$i]}" = "$pid" ] && unset 'BL_PIDS[i]'
 	done
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	kill "-$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
+	tl_stop "$pid" "${2:-TERM}"
 }
 
 bl_wait() {

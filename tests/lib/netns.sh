@@ -8,7 +8,7 @@
 #   tl_veth a "$ns1" b "$ns2"       # veth pair a (in ns1) <-> b (in ns2)
 #   tl_start name ns cmd...         # background process, log in $TL_DIR/name.log;
 #                                   # its PID in $TL_LAST_PID, stopped at exit
-#   tl_stop "$pid"                  # TERM, then KILL after 10 s
+#   tl_stop "$pid" [SIG]            # SIG (TERM), then KILL after 10 s
 #   tl_wait "what" 10 cmd...        # retry cmd until it succeeds or 10 s pass
 #   tl_skip "no tshark"             # exit 77 naming the missing capability
 #   tl_fail "message"               # exit 1
@@ -108,10 +108,11 @@ tl_start() {
 	TL_PIDS+=("$TL_LAST_PID")
 }
 
+# tl_stop PID [SIGNAL]: SIGNAL (TERM by default), then KILL after 10 s.
 tl_stop() {
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null
+	local pid=$1 sig=${2:-TERM} i
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+	kill "-$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
 		sleep 0.1
