@@ -58,21 +58,8 @@ static int parse_id(struct pctx *p, const char *key, const char *s, uint32_t *ou
 static int parse_addr(struct pctx *p, const char *key, const char *s, uint16_t port,
 		      struct sockaddr_storage *ss, socklen_t *len)
 {
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		*len = sizeof(*s4);
+	if (bgp_sock_addr(s, port, ss, len) == 0)
 		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		*len = sizeof(*s6);
-		return 0;
-	}
 	return fail(p, "%s: '%s' is not an IPv4 or IPv6 address", key, s);
 }
 
@@ -503,19 +490,4 @@ int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen
 	int rc = bgp_conf_parse(c, path, text ? text : "", err, errlen);
 	free(text);
 	return rc;
-}
-
-const char *bgp_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
-	}
-	return buf;
 }

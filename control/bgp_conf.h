@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "bgp_rib.h"
+#include "bgp_sock.h"
 #include "bgp_vrf.h"
 
 #define BGP_CONF_MAX_LISTEN 4
@@ -61,8 +62,5 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 		   size_t errlen);
 /* Read and parse a file. Returns 0, -errno when it cannot be read, -EINVAL. */
 int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen);
-
-/* "a.b.c.d" or "[v6]" with the port: for logs. */
-const char *bgp_sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
 
 #endif /* TERN_BGP_CONF_H */

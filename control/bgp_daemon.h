@@ -15,6 +15,7 @@
 #include "bgp_msg.h"
 #include "bgp_rib.h"
 #include "bgp_rtc.h"
+#include "bgp_sock.h"
 #include "bgp_vrf.h"
 #include "tern_log.h"
 
@@ -28,8 +29,7 @@ struct bgp_conn {
 	bool open_rcvd;
 	uint8_t rbuf[2 * BGP_MAX_MSG];
 	size_t rlen;
-	uint8_t *wbuf;               /* messages not yet written */
-	size_t wlen, woff, wcap;
+	struct bgp_wq wq;            /* messages not yet written */
 	int64_t t_connretry, t_hold, t_keepalive;   /* ms deadlines; 0: stopped */
 };
 
@@ -95,7 +95,6 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen);
 /* The poll loop, until d->stop. Returns 0, or -errno when poll fails. */
 int bgp_daemon_run(struct bgp_daemon *d);
 void bgp_daemon_free(struct bgp_daemon *d);
-int64_t bgp_now_ms(void);
 /* The state shown for a peer: the most advanced of its connections. */
 enum bgp_state bgp_peer_state(const struct bgp_peer *p);
 

@@ -21,13 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t bgp_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum bgp_state bgp_peer_state(const struct bgp_peer *p)
 {
 	enum bgp_state s = p->conn[0].fsm.state;
@@ -50,41 +43,22 @@ static const char *peer_name(const struct bgp_peer *p)
 
 /* ---- output buffers ---- */
 
-/* Room for one more message at the end of c's write buffer. */
 static int wreserve(struct bgp_conn *c, struct tern_wbuf *w)
 {
-	if (c->woff == c->wlen)
-		c->woff = c->wlen = 0;
-	if (c->wcap - c->wlen < BGP_MAX_MSG) {
-		size_t cap = c->wcap ? c->wcap * 2 : 64 * 1024;
-		while (cap - c->wlen < BGP_MAX_MSG)
-			cap *= 2;
-		uint8_t *b = realloc(c->wbuf, cap);
-		if (!b)
-			return -ENOMEM;
-		c->wbuf = b;
-		c->wcap = cap;
-	}
-	tern_wbuf_init(w, c->wbuf + c->wlen, BGP_MAX_MSG);
-	return 0;
+	return bgp_wq_reserve(&c->wq, w);
 }
 
 static void wcommit(struct bgp_peer *p, struct bgp_conn *c, int len)
 {
-	if (len > 0) {
-		c->wlen += (size_t)len;
+	if (bgp_wq_commit(&c->wq, len))
 		p->msgs_out++;
-	}
 }
 
 static void conn_flush(struct bgp_conn *c)
 {
-	while (c->fd >= 0 && !c->connecting && c->woff < c->wlen) {
-		ssize_t n = write(c->fd, c->wbuf + c->woff, c->wlen - c->woff);
-		if (n <= 0)
-			return; /* EAGAIN: POLLOUT later; errors show up on read */
-		c->woff += (size_t)n;
-	}
+	/* errors show up on the read side; EAGAIN: POLLOUT later */
+	if (c->fd >= 0 && !c->connecting)
+		(void)bgp_wq_flush(&c->wq, c->fd);
 }
 
 /* ---- timers ---- */
@@ -101,7 +75,7 @@ static void conn_reset(struct bgp_conn *c)
 	c->fd = -1;
 	c->connecting = false;
 	c->rlen = 0;
-	c->wlen = c->woff = 0;
+	bgp_wq_clear(&c->wq);
 	c->open_rcvd = false;
 	c->t_connretry = c->t_hold = c->t_keepalive = 0;
 }
@@ -237,28 +211,6 @@ static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
 			send_table(d, p, af);
 }
 
-/*
- * RFC 2385: the kernel signs and checks every segment exchanged with addr
- * once a key is installed for it (on a listener, accepted sockets inherit
- * it). A segment without the right signature is dropped silently, so a
- * wrong password shows as a session that never gets past Connect/Active.
- */
-static int md5_key(int fd, const struct sockaddr_storage *addr, const char *password)
-{
-	struct tcp_md5sig m;
-	memset(&m, 0, sizeof(m));
-	memcpy(&m.tcpm_addr, addr, sizeof(m.tcpm_addr));
-	/* the key is for the address, whatever the port */
-	if (addr->ss_family == AF_INET)
-		((struct sockaddr_in *)&m.tcpm_addr)->sin_port = 0;
-	else
-		((struct sockaddr_in6 *)&m.tcpm_addr)->sin6_port = 0;
-	size_t len = strlen(password);
-	m.tcpm_keylen = (uint16_t)len;
-	memcpy(m.tcpm_key, password, len);
-	return setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &m, sizeof(m));
-}
-
 static void do_connect(struct bgp_daemon *d, struct bgp_peer *p)
 {
 	struct bgp_conn *c = &p->conn[0];
@@ -271,9 +223,11 @@ static void do_connect(struct bgp_daemon *d, struct bgp_peer *p)
 		goto fail;
 	if (nb->local.ss_family && bind(fd, (const struct sockaddr *)&nb->local, nb->local_len) < 0)
 		goto fail_fd;
-	if (nb->password[0] && md5_key(fd, &nb->addr, nb->password) < 0) {
+	/* RFC 2385 on our own connection; bgp_sock_md5() says why it fails */
+	int rc = nb->password[0] ? bgp_sock_md5(fd, &nb->addr, nb->password) : 0;
+	if (rc < 0) {
 		SET_ERROR(p, "TCP MD5 key for %s: %s (kernel without CONFIG_TCP_MD5SIG?)",
-			  bgp_sockaddr_str(&nb->addr, a, sizeof(a)), strerror(errno));
+			  bgp_sockaddr_str(&nb->addr, a, sizeof(a)), strerror(-rc));
 		TLOG_WARN(&d->log, "peer %s: %s", peer_name(p), p->last_error);
 		close(fd);
 		conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_TCP_FAILED }, NULL);
@@ -730,8 +684,8 @@ static int listen_on(struct bgp_daemon *d, const struct sockaddr_storage *ss, so
 		const struct bgp_conf_neighbor *nb = &d->conf.nb[i];
 		if (!nb->password[0] || nb->addr.ss_family != ss->ss_family)
 			continue;
-		if (md5_key(fd, &nb->addr, nb->password) < 0) {
-			int e = errno;
+		int e = -bgp_sock_md5(fd, &nb->addr, nb->password);
+		if (e > 0) {
 			close(fd);
 			snprintf(err, errlen, "listen on %s: TCP MD5 key for neighbor %s: %s "
 				 "(kernel without CONFIG_TCP_MD5SIG?)",
@@ -941,8 +895,7 @@ void bgp_daemon_free(struct bgp_daemon *d)
 			if (p->conn[ci].fd >= 0)
 				conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_STOP }, NULL);
 			conn_reset(&p->conn[ci]);
-			free(p->conn[ci].wbuf);
-			p->conn[ci].wbuf = NULL;
+			bgp_wq_free(&p->conn[ci].wq);
 		}
 		bgp_rib_unref(&d->rib, p->adv.attrs);
 		p->adv.attrs = NULL;
@@ -986,7 +939,7 @@ int bgp_daemon_run(struct bgp_daemon *d)
 				if (c->fd < 0)
 					continue;
 				short ev = c->connecting ? POLLOUT : POLLIN;
-				if (c->woff < c->wlen)
+				if (bgp_wq_pending(&c->wq))
 					ev |= POLLOUT;
 				pf[n] = (struct pollfd){ .fd = c->fd, .events = ev };
 				what[n++] = (typeof(what[0])){ 3, i, ci };

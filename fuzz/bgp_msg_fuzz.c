@@ -1,5 +1,5 @@
 /*
- * DOC: bgp_msg_fuzz.c — libFuzzer target for tern-control's BGP codec.
+ * DOC: bgp_msg_fuzz.c — libFuzzer target for the shared BGP codec (lib/bgp_msg.c).
  *
  * The input is a stream of BGP messages, as a socket would deliver it. Each
  * framed message goes to its parser (OPEN, UPDATE under an iBGP and an eBGP

@@ -1,0 +1,251 @@
+/*
+ * DOC: agent_internal.h — the state of one tern-agent process (internal to
+ * agent/): configuration, the mirror of tern-api, the node's ports and the
+ * ids they hold in the vrouter, the paths learned from the controllers.
+ * One struct, passed explicitly; no globals.
+ *
+ * Modules: agent_model.c (tern-api objects), agent_plan.c (what a pod gets:
+ * interfaces, addresses, routes), agent_vr.c (vrouter programming: local
+ * ports and remote routes), agent_cni.c (the plugin's socket),
+ * agent_state.c (the state file), agent_arp.c (underlay MACs),
+ * agent_main.c (options, loop).
+ */
+#ifndef TERN_AGENT_INTERNAL_H
+#define TERN_AGENT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent_api.h"
+#include "agent_bgp.h"
+#include "tern_log.h"
+#include "vr_client.h"
+
+#define AGENT_DEFAULT_CNI_SOCK "/run/tern/agent.sock"
+#define AGENT_DEFAULT_STATE_DIR "/var/lib/tern/agent"
+#define AGENT_DEFAULT_POD_DIR "/run/tern/pods"
+#define AGENT_DEFAULT_MTU 1450
+#define AGENT_MAX_ADDRS 4
+#define AGENT_MAX_IFS 16          /* interfaces of one pod */
+#define AGENT_MAX_ECMP 16
+#define AGENT_LABEL_MIN 16        /* 0..15 are reserved (RFC 3032) */
+#define AGENT_RECEIVE_NH 1        /* the node itself: one receive nexthop */
+
+struct agent_conf {
+	char node[64];
+	char api_url[256];
+	char token[300];
+	char ca_file[256];
+	char vr_socket[108];
+	char cni_socket[108];
+	char state_dir[200];
+	char pod_dir[200];
+	uint16_t pod_mtu;
+	uint8_t fabric_plen;           /* the fabric subnet: tunnel ends inside it are ARPed directly */
+	char fabric_gw[64];            /* "" none: every tunnel end is on the fabric subnet */
+	struct agent_bgp_conf bgp;
+	enum tern_log_level level;
+};
+
+/* An address with its prefix length. */
+struct agent_ip {
+	uint8_t family;                /* 4 or 6 */
+	uint8_t plen;
+	uint8_t a[16];
+};
+
+/* One interface of a pod, as planned from tern-api. */
+struct agent_if {
+	char vmi[40];                  /* uuid */
+	char ifname[16];
+	char kind[12];                 /* kernel, memif, vhost-user */
+	char host_ifname[16];          /* kernel: the veth's node end */
+	char network[200];             /* the virtual network's fq_name */
+	uint8_t mac[6];
+	uint16_t mtu;
+	int n_addrs;
+	struct agent_ip addrs[AGENT_MAX_ADDRS];
+	struct agent_ip gw4, gw6;      /* family 0 when none */
+	bool default_route;            /* the pod's first interface */
+	json_t *dns;                   /* {"nameservers": [...], ...} (owned) */
+	char socket_path[256];         /* memif / vhost-user */
+};
+
+/* An interface attached to the vrouter: the ids it holds (persisted). */
+struct agent_port {
+	bool used;
+	char container_id[128];
+	struct agent_if i;             /* as planned when attached (dns not kept) */
+	uint16_t vrf;
+	uint32_t vif, nh, label;
+};
+
+/* A local VRF for one virtual network (persisted id). */
+struct agent_vrf {
+	bool used;
+	uint16_t id;
+	char network[200];
+	uint32_t vni;                  /* registered in the vrouter's VNI table, 0 none */
+	int n_import;
+	uint8_t import[32][8];         /* route targets imported (ext community form) */
+};
+
+/* A path learned from the controllers. */
+struct agent_rpath {
+	bool used;
+	struct agent_bgp_path p;
+};
+
+/* A remote route in one VRF and the nexthops it holds. */
+struct agent_rroute {
+	bool used;
+	uint16_t vrf;
+	struct agent_ip dst;           /* host or prefix */
+	uint32_t nh;                   /* installed: a tunnel nh or the ecmp nh */
+	uint32_t ecmp;                 /* 0 none */
+	int n_tnh;
+	uint32_t tnh[AGENT_MAX_ECMP];
+};
+
+/* A tunnel nexthop shared by the routes that use it. */
+struct agent_tnh {
+	bool used;
+	uint32_t id, refs;
+	uint16_t vrf;
+	uint8_t encap;                 /* enum vr_encap */
+	uint32_t label;
+	struct agent_ip dip;
+};
+
+/* Interfaces the agent created in tern-api for a pod (NPWG), removed on DEL. */
+struct agent_created {
+	bool used;
+	char container_id[128];
+	int n;
+	char kind[2 * AGENT_MAX_IFS][24];
+	char uuid[2 * AGENT_MAX_IFS][40];
+};
+
+#define AGENT_MAX_PORTS 1024
+#define AGENT_MAX_VRFS 4095
+#define AGENT_MAX_RPATHS 16384
+#define AGENT_MAX_RROUTES 16384
+#define AGENT_MAX_TNHS 16384
+#define AGENT_MAX_CREATED 1024
+#define AGENT_NH_IDS 65536
+#define AGENT_LABELS (1u << 20)
+#define AGENT_VR_REPLY_CAP (160 * 1024)
+#define AGENT_MAX_STALE 65536
+
+struct agent_arp;
+
+struct agent {
+	struct agent_conf conf;
+	struct tern_log log;
+	volatile int *stop;
+
+	/* tern-api mirror: kind -> {uuid -> object} */
+	json_t *model;
+	bool api_synced;
+	struct agent_api *api;
+
+	struct vr_client *vr;
+	uint8_t *vr_reply;             /* AGENT_VR_REPLY_CAP: one reply at a time */
+	uint8_t fabric_mac[6];
+	struct agent_ip fabric_ip;
+	char fabric_ifname[32];
+	struct agent_arp *arp;
+
+	struct agent_bgp *bgp;
+	bool bgp_initial_sent;
+	int64_t all_up_ms;             /* every controller Established since (ms after start) */
+
+	struct agent_port *ports;      /* AGENT_MAX_PORTS */
+	struct agent_vrf *vrfs;        /* indexed by vrf id (1..AGENT_MAX_VRFS) */
+	struct agent_rpath *rpaths;
+	struct agent_rroute *rroutes;
+	struct agent_tnh *tnhs;
+	struct agent_created *created;
+	uint8_t *nh_used;              /* AGENT_NH_IDS bytes: 1 used */
+	uint8_t *vif_used;             /* VR_MAX_VIFS */
+	uint8_t *label_used;           /* AGENT_LABELS bits */
+	uint32_t *stale_labels;        /* labels found in the vrouter at start, not ours */
+	int n_stale_labels;
+	int cni_fd;
+	bool state_dirty;
+	bool resolve_pending;          /* a tunnel end's MAC is unknown: retry */
+	uint64_t cni_requests;
+};
+
+/* ---- agent_model.c ---- */
+int agent_model_init(struct agent *a);
+void agent_model_apply(struct agent *a, const struct agent_api_event *ev);
+/* Upsert an object the agent itself created (before the watch brings it). */
+void agent_model_put(struct agent *a, const char *kind, json_t *obj);
+json_t *agent_model_get(struct agent *a, const char *kind, const char *uuid);
+json_t *agent_model_by_fq(struct agent *a, const char *kind, const char *fq_name);
+/* A reference as written in tern-api ("p:n", "n" with project, or a uuid). */
+json_t *agent_model_ref(struct agent *a, const char *kind, const char *ref, const char *project);
+/* Called after an object changed: re-derive what depends on it. */
+void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool deleted);
+
+/* ---- agent_plan.c ---- */
+struct agent_req {                 /* one CNI request's attachment fields */
+	const char *op;
+	const char *container_id, *netns, *ifname;
+	const char *pod_namespace, *pod_name, *project, *network;
+	json_t *networks;              /* annotation: string or array, may be NULL */
+};
+/* The interfaces of a pod, creating NPWG ones in tern-api when needed.
+ * Returns the count, or a negative CNI error code (-7, -11, -101) with err. */
+int agent_plan(struct agent *a, const struct agent_req *r, bool create,
+	       struct agent_if *out, int max, char *err, size_t errlen);
+void agent_if_free(struct agent_if *ifs, int n);
+json_t *agent_if_json(const struct agent_if *i);
+void agent_host_ifname(const char *container_id, const char *ifname, char out[16]);
+int agent_ip_parse(const char *s, struct agent_ip *ip);   /* "a.b.c.d[/n]" */
+const char *agent_ip_str(const struct agent_ip *ip, char *buf, size_t len, bool with_plen);
+int agent_rt_parse(const char *s, uint8_t out[8]);        /* "target:A:N" */
+bool agent_ip_contains(const struct agent_ip *net, const struct agent_ip *x);
+/* Delete what agent_plan created for a container in tern-api. */
+void agent_created_forget(struct agent *a, const char *container_id, bool delete_in_api);
+
+/* ---- agent_vr.c ---- */
+int agent_vr_connect(struct agent *a, char *err, size_t errlen);
+int agent_vr_attach(struct agent *a, const char *container_id, struct agent_if *ifs, int n,
+		    char *err, size_t errlen);
+/* Remove a container's ports; fills host ifnames into out (may be NULL). */
+int agent_vr_detach(struct agent *a, const char *container_id, json_t *out);
+struct agent_port *agent_port_find(struct agent *a, const char *container_id, const char *vmi);
+void agent_vr_path(struct agent *a, bool add, const struct agent_bgp_path *p);
+/* Re-derive every remote route (after underlay MACs could not be resolved). */
+void agent_vr_recompute_all(struct agent *a);
+/* Re-announce and re-route after the VN of a VRF changed (route targets). */
+void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v);
+void agent_vr_announce_all(struct agent *a);
+/* After a restart: reserve every id the vrouter already uses, then, once the
+ * controllers' routes are in (agent_vr_converged), remove what nobody claimed. */
+void agent_vr_adopt(struct agent *a);
+bool agent_vr_converged(struct agent *a, int64_t since_start_ms);
+void agent_vr_sweep(struct agent *a);
+/* Re-program everything the state file holds (after start). */
+int agent_vr_restore(struct agent *a, char *err, size_t errlen);
+
+/* ---- agent_state.c ---- */
+int agent_state_load(struct agent *a, char *err, size_t errlen);
+int agent_state_save(struct agent *a, char *err, size_t errlen);
+
+/* ---- agent_cni.c ---- */
+int agent_cni_listen(struct agent *a, char *err, size_t errlen);
+void agent_cni_accept(struct agent *a);
+
+/* ---- agent_arp.c ---- */
+struct agent_arp *agent_arp_new(const char *ifname, const uint8_t mac[6],
+				const struct agent_ip *ip, char *err, size_t errlen);
+void agent_arp_free(struct agent_arp *r);
+/* MAC of addr on the fabric (cached; asks with ARP, waits up to timeout_ms). */
+int agent_arp_resolve(struct agent_arp *r, const uint8_t ip4[4], uint8_t mac[6],
+		      unsigned timeout_ms);
+
+#endif /* TERN_AGENT_INTERNAL_H */

@@ -1,0 +1,1181 @@
+/*
+ * DOC: agent_vr.c — the agent's hands on the vrouter: local ports (vif,
+ * encap nexthop, host routes, MPLS label, the network's VRF and VNI) and
+ * remote routes (tunnel nexthops to other nodes, ECMP when several nodes
+ * announce one address), over the vrouter's control socket.
+ *
+ * Every object is written with ADD, which replaces an object of the same id
+ * in place (a route's nexthop changes with no gap, a vif keeps its port), so
+ * re-programming what is already there is harmless: that is how a restarted
+ * agent takes over without a lost packet.
+ *
+ * Remote routes: every learned path is kept; the routes of a VRF are derived
+ * from the paths whose route targets the VRF's network imports. A local
+ * address always wins over a remote path for the same address.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent_internal.h"
+
+/* One request; 0 or the vrouter's negative errno with its message in err. */
+static int vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen)
+{
+	struct vr_msg_view v;
+	if (!a->vr) {
+		snprintf(err, errlen, "not connected to the vrouter at %s", a->conf.vr_socket);
+		return -ENOTCONN;
+	}
+	int rc = vr_client_request(a->vr, op, o->obj, o, 0, a->vr_reply, AGENT_VR_REPLY_CAP, &v,
+				   err, errlen);
+	if (rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT) {
+		TLOG_ERR(&a->log, "vrouter connection lost: %s", err);
+		vr_client_close(a->vr);
+		a->vr = NULL;
+	}
+	return rc;
+}
+
+static void obj_init(struct vr_object *o, uint16_t type)
+{
+	memset(o, 0, sizeof(*o));
+	o->obj = type;
+}
+
+/* ---- ids ---- */
+
+static uint32_t nh_alloc(struct agent *a)
+{
+	for (uint32_t i = AGENT_RECEIVE_NH + 1; i < AGENT_NH_IDS; i++)
+		if (!a->nh_used[i]) {
+			a->nh_used[i] = 1;
+			return i;
+		}
+	return 0;
+}
+
+static uint32_t vif_alloc(struct agent *a)
+{
+	for (uint32_t i = 1; i < VR_MAX_VIFS; i++)
+		if (!a->vif_used[i]) {
+			a->vif_used[i] = 1;
+			return i;
+		}
+	return 0;
+}
+
+static bool label_is_used(const struct agent *a, uint32_t l)
+{
+	return a->label_used[l >> 3] & (1u << (l & 7));
+}
+
+static void label_set(struct agent *a, uint32_t l, bool used)
+{
+	if (used)
+		a->label_used[l >> 3] |= (uint8_t)(1u << (l & 7));
+	else
+		a->label_used[l >> 3] &= (uint8_t)~(1u << (l & 7));
+}
+
+static uint32_t label_alloc(struct agent *a)
+{
+	for (uint32_t l = AGENT_LABEL_MIN; l < AGENT_LABELS; l++)
+		if (!label_is_used(a, l)) {
+			label_set(a, l, true);
+			return l;
+		}
+	return 0;
+}
+
+/* ---- objects ---- */
+
+static int route_set(struct agent *a, uint16_t vrf, const struct agent_ip *dst, uint32_t nh,
+		     bool add, char *err, size_t errlen)
+{
+	struct vr_object o;
+	obj_init(&o, VR_OBJ_ROUTE);
+	o.u.route.vrf = vrf;
+	o.u.route.prefix.family = dst->family;
+	memcpy(o.u.route.prefix.a, dst->a, 16);
+	o.u.route.plen = dst->plen;
+	VR_SET(&o, VR_AT_VRF);
+	VR_SET(&o, VR_AT_PREFIX);
+	VR_SET(&o, VR_AT_PLEN);
+	if (add) {
+		o.u.route.nh = nh;
+		VR_SET(&o, VR_AT_NH);
+	}
+	return vr_do(a, add ? VR_OP_ADD : VR_OP_DEL, &o, err, errlen);
+}
+
+static int nh_del(struct agent *a, uint32_t id)
+{
+	struct vr_object o;
+	char err[256];
+	obj_init(&o, VR_OBJ_NH);
+	o.u.nh.id = id;
+	VR_SET(&o, VR_AT_ID);
+	int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT)
+		TLOG_WARN(&a->log, "deleting nexthop %u: %s", id, err);
+	if (rc == 0 || rc == -ENOENT)
+		a->nh_used[id] = 0;
+	return rc;
+}
+
+static struct agent_vrf *vrf_find(struct agent *a, const char *network)
+{
+	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
+		if (a->vrfs[i].used && !strcmp(a->vrfs[i].network, network))
+			return &a->vrfs[i];
+	return NULL;
+}
+
+static bool vrf_in_use(struct agent *a, uint16_t id)
+{
+	for (int i = 0; i < AGENT_MAX_PORTS; i++)
+		if (a->ports[i].used && a->ports[i].vrf == id)
+			return true;
+	return false;
+}
+
+/* Read the network's import route targets and VNI into v. */
+static void vrf_read_vn(struct agent_vrf *v, json_t *vn)
+{
+	v->n_import = 0;
+	size_t i;
+	json_t *rt;
+	json_array_foreach(json_object_get(vn, "route_target_import"), i, rt)
+		if (v->n_import < 32 && agent_rt_parse(json_string_value(rt), v->import[v->n_import]) == 0)
+			v->n_import++;
+	json_t *vni = json_object_get(vn, "vni");
+	v->vni = json_is_integer(vni) ? (uint32_t)json_integer_value(vni) : 0;
+}
+
+/* The gateway and DNS addresses of the network's subnets: the pods ARP for
+ * them, so they route to the node (receive). */
+static int vrf_service_routes(struct agent *a, struct agent_vrf *v, json_t *vn, bool add)
+{
+	size_t i;
+	json_t *sn;
+	int rc = 0;
+	json_array_foreach(json_object_get(vn, "subnets"), i, sn) {
+		static const char *const keys[] = { "gateway", "dns" };
+		for (int k = 0; k < 2; k++) {
+			struct agent_ip ip;
+			char err[256];
+			if (agent_ip_parse(json_string_value(json_object_get(sn, keys[k])), &ip) < 0)
+				continue;
+			int r = route_set(a, v->id, &ip, AGENT_RECEIVE_NH, add, err, sizeof(err));
+			if (r < 0 && !(r == -ENOENT && !add)) {
+				TLOG_WARN(&a->log, "vrf %u: %s route: %s", v->id, keys[k], err);
+				rc = r;
+			}
+		}
+	}
+	return rc;
+}
+
+static json_t *vn_of(struct agent *a, const char *network)
+{
+	return agent_model_by_fq(a, "virtual-network", network);
+}
+
+static void recompute_vrf(struct agent *a, struct agent_vrf *v);
+
+/* The VRF of a network on this node, made on first use. */
+static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *err,
+				    size_t errlen)
+{
+	struct agent_vrf *v = vrf_find(a, network);
+	json_t *vn = vn_of(a, network);
+	bool fresh = !v;
+	if (!v) {
+		for (int i = 1; i <= AGENT_MAX_VRFS && !v; i++)
+			if (!a->vrfs[i].used) {
+				v = &a->vrfs[i];
+				memset(v, 0, sizeof(*v));
+				v->id = (uint16_t)i;
+				v->used = true;
+				snprintf(v->network, sizeof(v->network), "%s", network);
+			}
+		if (!v) {
+			snprintf(err, errlen, "every VRF id (1..%d) is in use on this node", AGENT_MAX_VRFS);
+			return NULL;
+		}
+		a->state_dirty = true;
+	}
+	if (vn)
+		vrf_read_vn(v, vn);
+	struct vr_object o;
+	obj_init(&o, VR_OBJ_VRF);
+	o.u.vrf.id = v->id;
+	o.u.vrf.flags = VR_VRF_F_L3;
+	VR_SET(&o, VR_AT_ID);
+	VR_SET(&o, VR_AT_FLAGS);
+	int rc = vr_do(a, VR_OP_ADD, &o, err, errlen);
+	if (rc == 0 && v->vni) {
+		obj_init(&o, VR_OBJ_VNI);
+		o.u.vni.vni = v->vni;
+		o.u.vni.vrf = v->id;
+		VR_SET(&o, VR_AT_VNI);
+		VR_SET(&o, VR_AT_VRF);
+		rc = vr_do(a, VR_OP_ADD, &o, err, errlen);
+	}
+	if (rc == 0 && vn)
+		rc = vrf_service_routes(a, v, vn, true);
+	if (rc < 0) {
+		if (fresh)
+			v->used = false;
+		return NULL;
+	}
+	if (fresh) {
+		TLOG_INFO(&a->log, "vrf %u for network %s (vni %u, %d import targets)", v->id,
+			  network, v->vni, v->n_import);
+		recompute_vrf(a, v);
+	}
+	return v;
+}
+
+static void rroute_release(struct agent *a, struct agent_rroute *r, bool del_route);
+
+/* The last port of a network left: its VRF goes, with its remote routes. */
+static void vrf_release(struct agent *a, struct agent_vrf *v)
+{
+	char err[256];
+	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
+		if (a->rroutes[i].used && a->rroutes[i].vrf == v->id)
+			rroute_release(a, &a->rroutes[i], true);
+	json_t *vn = vn_of(a, v->network);
+	if (vn)
+		vrf_service_routes(a, v, vn, false);
+	struct vr_object o;
+	if (v->vni) {
+		obj_init(&o, VR_OBJ_VNI);
+		o.u.vni.vni = v->vni;
+		VR_SET(&o, VR_AT_VNI);
+		if (vr_do(a, VR_OP_DEL, &o, err, sizeof(err)) < 0)
+			TLOG_WARN(&a->log, "vrf %u: deleting vni %u: %s", v->id, v->vni, err);
+	}
+	obj_init(&o, VR_OBJ_VRF);
+	o.u.vrf.id = v->id;
+	VR_SET(&o, VR_AT_ID);
+	int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT) /* e.g. routes the agent does not know; keep the id */
+		TLOG_WARN(&a->log, "vrf %u: %s", v->id, err);
+	TLOG_INFO(&a->log, "vrf %u of network %s released", v->id, v->network);
+	v->used = false;
+	a->state_dirty = true;
+}
+
+/* ---- BGP: what a local port announces ---- */
+
+static void rd_of(const struct agent *a, uint16_t vrf, uint8_t rd[8])
+{
+	uint32_t id = a->conf.bgp.router_id;
+	rd[0] = 0; rd[1] = 1;  /* type 1: IPv4 address : number */
+	rd[2] = (uint8_t)(id >> 24); rd[3] = (uint8_t)(id >> 16);
+	rd[4] = (uint8_t)(id >> 8); rd[5] = (uint8_t)id;
+	rd[6] = (uint8_t)(vrf >> 8); rd[7] = (uint8_t)vrf;
+}
+
+static void path_prefix(const struct agent *a, uint16_t vrf, const struct agent_ip *ip,
+			struct bgp_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->af = ip->family == 4 ? BGP_AF_VPNV4 : BGP_AF_VPNV6;
+	p->plen = ip->family == 4 ? 32 : 128;
+	rd_of(a, vrf, p->rd);
+	memcpy(p->addr, ip->a, ip->family == 4 ? 4 : 16);
+}
+
+/* Encapsulations of a network, in its order (tern-api's default: all three). */
+static int vn_encaps(json_t *vn, uint8_t out[3])
+{
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(vn, "encapsulation"), i, e) {
+		const char *s = json_string_value(e);
+		if (!s || n >= 3)
+			continue;
+		if (!strcmp(s, "MPLSoUDP"))
+			out[n++] = VR_ENCAP_MPLSOUDP;
+		else if (!strcmp(s, "MPLSoGRE"))
+			out[n++] = VR_ENCAP_MPLSOGRE;
+		else if (!strcmp(s, "VXLAN"))
+			out[n++] = VR_ENCAP_VXLAN;
+	}
+	if (!n) {
+		out[0] = VR_ENCAP_MPLSOUDP; out[1] = VR_ENCAP_MPLSOGRE; out[2] = VR_ENCAP_VXLAN;
+		n = 3;
+	}
+	return n;
+}
+
+static uint16_t encap_tunnel(uint8_t e)
+{
+	return e == VR_ENCAP_MPLSOUDP ? BGP_TUNNEL_MPLS_UDP :
+	       e == VR_ENCAP_MPLSOGRE ? BGP_TUNNEL_MPLS_GRE : BGP_TUNNEL_VXLAN;
+}
+
+static void port_announce(struct agent *a, const struct agent_port *p)
+{
+	if (!a->bgp)
+		return;
+	json_t *vn = vn_of(a, p->i.network);
+	struct agent_bgp_path path;
+	memset(&path, 0, sizeof(path));
+	path.label = p->label;
+	path.nh_len = a->fabric_ip.family == 4 ? 4 : 16;
+	memcpy(path.nh, a->fabric_ip.a, path.nh_len);
+	size_t i;
+	json_t *rt;
+	json_array_foreach(json_object_get(vn, "route_target_export"), i, rt)
+		if (path.n_ext < AGENT_BGP_MAX_EXT - 3 &&
+		    agent_rt_parse(json_string_value(rt), path.ext[path.n_ext]) == 0)
+			path.n_ext++;
+	uint8_t enc[3];
+	int n = vn_encaps(vn, enc);
+	for (int k = 0; k < n; k++)
+		if (enc[k] != VR_ENCAP_VXLAN)  /* a VPN route's label is an MPLS label */
+			bgp_ext_encap(path.ext[path.n_ext++], encap_tunnel(enc[k]));
+	for (int k = 0; k < p->i.n_addrs; k++) {
+		char err[256];
+		path_prefix(a, p->vrf, &p->i.addrs[k], &path.prefix);
+		if (agent_bgp_announce(a->bgp, &path, err, sizeof(err)) < 0)
+			TLOG_WARN(&a->log, "announcing %s: %s", p->i.ifname, err);
+	}
+}
+
+static void port_withdraw(struct agent *a, const struct agent_port *p)
+{
+	if (!a->bgp)
+		return;
+	for (int k = 0; k < p->i.n_addrs; k++) {
+		struct bgp_prefix pfx;
+		path_prefix(a, p->vrf, &p->i.addrs[k], &pfx);
+		agent_bgp_withdraw(a->bgp, &pfx);
+	}
+}
+
+/* ---- local ports ---- */
+
+struct agent_port *agent_port_find(struct agent *a, const char *container_id, const char *vmi)
+{
+	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
+		struct agent_port *p = &a->ports[i];
+		if (p->used && !strcmp(p->container_id, container_id) && !strcmp(p->i.vmi, vmi))
+			return p;
+	}
+	return NULL;
+}
+
+static void recompute_dst(struct agent *a, struct agent_vrf *v, const struct agent_ip *dst);
+
+/* Remove a port's objects from the vrouter, last made first. */
+static void port_unprogram(struct agent *a, struct agent_port *p)
+{
+	char err[256];
+	struct vr_object o;
+	port_withdraw(a, p);
+	for (int k = 0; k < p->i.n_addrs; k++) {
+		struct agent_ip host = p->i.addrs[k];
+		host.plen = host.family == 4 ? 32 : 128;
+		int rc = route_set(a, p->vrf, &host, 0, false, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT)
+			TLOG_WARN(&a->log, "%s: deleting route: %s", p->i.ifname, err);
+	}
+	if (p->label) {
+		obj_init(&o, VR_OBJ_MPLS);
+		o.u.mpls.label = p->label;
+		VR_SET(&o, VR_AT_LABEL);
+		int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT)
+			TLOG_WARN(&a->log, "%s: deleting label %u: %s", p->i.ifname, p->label, err);
+		label_set(a, p->label, false);
+	}
+	if (p->nh)
+		nh_del(a, p->nh);
+	if (p->vif) {
+		obj_init(&o, VR_OBJ_VIF);
+		o.u.vif.id = p->vif;
+		VR_SET(&o, VR_AT_ID);
+		int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT)
+			TLOG_WARN(&a->log, "%s: deleting vif %u: %s", p->i.ifname, p->vif, err);
+		a->vif_used[p->vif] = 0;
+	}
+	uint16_t vrf = p->vrf;
+	struct agent_if gone = p->i;
+	p->used = false;
+	a->state_dirty = true;
+	struct agent_vrf *v = vrf && vrf <= AGENT_MAX_VRFS ? &a->vrfs[vrf] : NULL;
+	if (v && v->used) {
+		if (!vrf_in_use(a, vrf))
+			vrf_release(a, v);
+		else  /* a remote path for the same address may now apply */
+			for (int k = 0; k < gone.n_addrs; k++) {
+				struct agent_ip host = gone.addrs[k];
+				host.plen = host.family == 4 ? 32 : 128;
+				recompute_dst(a, v, &host);
+			}
+	}
+}
+
+/* Program one port (ids already in p, or allocated here). */
+static int port_program(struct agent *a, struct agent_port *p, char *err, size_t errlen)
+{
+	char e[256];
+	struct vr_object o;
+	int rc;
+	struct agent_vrf *v = vrf_ensure(a, p->i.network, e, sizeof(e));
+	if (!v) {
+		snprintf(err, errlen, "%s: vrf for %s: %s", p->i.ifname, p->i.network, e);
+		return -EIO;
+	}
+	p->vrf = v->id;
+	if (!p->vif && !(p->vif = vif_alloc(a))) {
+		snprintf(err, errlen, "%s: every vif id is in use", p->i.ifname);
+		return -ENOSPC;
+	}
+	if (!p->nh && !(p->nh = nh_alloc(a))) {
+		snprintf(err, errlen, "%s: every nexthop id is in use", p->i.ifname);
+		return -ENOSPC;
+	}
+	if (!p->label && !(p->label = label_alloc(a))) {
+		snprintf(err, errlen, "%s: every MPLS label is in use", p->i.ifname);
+		return -ENOSPC;
+	}
+	a->state_dirty = true;
+
+	obj_init(&o, VR_OBJ_VIF);
+	struct vr_obj_vif *vif = &o.u.vif;
+	vif->id = p->vif;
+	vif->vrf = p->vrf;
+	vif->mtu = p->i.mtu;
+	memcpy(vif->mac, p->i.mac, 6);
+	snprintf(vif->name, sizeof(vif->name), "%.12s/%.15s", p->container_id, p->i.ifname);
+	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VRF);
+	VR_SET(&o, VR_AT_MAC); VR_SET(&o, VR_AT_NAME); VR_SET(&o, VR_AT_MTU);
+	if (!strcmp(p->i.kind, "kernel")) {
+		vif->type = VR_VIF_KERNEL;
+		snprintf(vif->ifname, sizeof(vif->ifname), "%s", p->i.host_ifname);
+		VR_SET(&o, VR_AT_IFNAME);
+	} else {
+		vif->type = !strcmp(p->i.kind, "memif") ? VR_VIF_MEMIF : VR_VIF_VHOST;
+		char dir[256];
+		snprintf(dir, sizeof(dir), "%s", p->i.socket_path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		/* One directory per pod, root only: the pod's mount is the way in. */
+		if (mkdir(a->conf.pod_dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: cannot create %s: %s", p->i.ifname, a->conf.pod_dir,
+				 strerror(errno));
+			return -errno;
+		}
+		if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || chmod(dir, 0700) < 0) {
+			snprintf(err, errlen, "%s: cannot create %s: %s", p->i.ifname, dir,
+				 strerror(errno));
+			return -errno;
+		}
+		if (strlen(p->i.socket_path) >= sizeof(vif->socket)) {
+			snprintf(err, errlen, "%s: socket path %s is longer than %zu bytes", p->i.ifname,
+				 p->i.socket_path, sizeof(vif->socket) - 1);
+			return -ENAMETOOLONG;
+		}
+		memcpy(vif->socket, p->i.socket_path, strlen(p->i.socket_path) + 1);
+		vif->role = 0;
+		VR_SET(&o, VR_AT_SOCKET);
+		VR_SET(&o, VR_AT_ROLE);
+	}
+	if ((rc = vr_do(a, VR_OP_ADD, &o, e, sizeof(e))) < 0) {
+		snprintf(err, errlen, "%s: vif %u: %s", p->i.ifname, p->vif, e);
+		return rc;
+	}
+	obj_init(&o, VR_OBJ_NH);
+	o.u.nh.id = p->nh;
+	o.u.nh.type = VR_NH_ENCAP;
+	o.u.nh.vif = p->vif;
+	o.u.nh.vrf = p->vrf;
+	memcpy(o.u.nh.dmac, p->i.mac, 6);
+	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VIF);
+	VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_DMAC);
+	if ((rc = vr_do(a, VR_OP_ADD, &o, e, sizeof(e))) < 0) {
+		snprintf(err, errlen, "%s: nexthop %u: %s", p->i.ifname, p->nh, e);
+		return rc;
+	}
+	for (int k = 0; k < p->i.n_addrs; k++) {
+		struct agent_ip host = p->i.addrs[k];
+		host.plen = host.family == 4 ? 32 : 128;
+		if ((rc = route_set(a, p->vrf, &host, p->nh, true, e, sizeof(e))) < 0) {
+			char ip[64];
+			snprintf(err, errlen, "%s: route %s: %s", p->i.ifname,
+				 agent_ip_str(&host, ip, sizeof(ip), true), e);
+			return rc;
+		}
+	}
+	obj_init(&o, VR_OBJ_MPLS);
+	o.u.mpls.label = p->label;
+	o.u.mpls.nh = p->nh;
+	VR_SET(&o, VR_AT_LABEL);
+	VR_SET(&o, VR_AT_NH);
+	if ((rc = vr_do(a, VR_OP_ADD, &o, e, sizeof(e))) < 0) {
+		snprintf(err, errlen, "%s: label %u: %s", p->i.ifname, p->label, e);
+		return rc;
+	}
+	port_announce(a, p);
+	return 0;
+}
+
+int agent_vr_attach(struct agent *a, const char *container_id, struct agent_if *ifs, int n,
+		    char *err, size_t errlen)
+{
+	struct agent_port *made[AGENT_MAX_IFS];
+	int n_made = 0;
+	for (int i = 0; i < n; i++) {
+		struct agent_port *p = agent_port_find(a, container_id, ifs[i].vmi);
+		if (!p) {
+			for (int k = 0; k < AGENT_MAX_PORTS && !p; k++)
+				if (!a->ports[k].used)
+					p = &a->ports[k];
+			if (!p) {
+				snprintf(err, errlen, "%s: the node has %d ports already", ifs[i].ifname,
+					 AGENT_MAX_PORTS);
+				goto undo;
+			}
+			memset(p, 0, sizeof(*p));
+			p->used = true;
+			snprintf(p->container_id, sizeof(p->container_id), "%s", container_id);
+			made[n_made++] = p;
+		}
+		p->i = ifs[i];
+		p->i.dns = NULL;
+		if (port_program(a, p, err, errlen) < 0)
+			goto undo;
+		TLOG_INFO(&a->log, "container %.12s %s: vif %u vrf %u label %u (%s)", container_id,
+			  p->i.ifname, p->vif, p->vrf, p->label, p->i.kind);
+		/* A remote path may have held this address until now. */
+		for (int k = 0; k < AGENT_MAX_RROUTES; k++) {
+			struct agent_rroute *r = &a->rroutes[k];
+			for (int j = 0; r->used && j < p->i.n_addrs; j++)
+				if (r->vrf == p->vrf && r->dst.family == p->i.addrs[j].family &&
+				    !memcmp(r->dst.a, p->i.addrs[j].a, 16) &&
+				    r->dst.plen == (r->dst.family == 4 ? 32 : 128))
+					rroute_release(a, r, false);
+		}
+	}
+	return 0;
+undo:
+	TLOG_WARN(&a->log, "container %.12s: attach failed, undoing: %s", container_id, err);
+	for (int i = n_made - 1; i >= 0; i--)
+		port_unprogram(a, made[i]);
+	return -EIO;
+}
+
+int agent_vr_detach(struct agent *a, const char *container_id, json_t *out)
+{
+	int n = 0;
+	for (int i = AGENT_MAX_PORTS - 1; i >= 0; i--) {
+		struct agent_port *p = &a->ports[i];
+		if (!p->used || strcmp(p->container_id, container_id))
+			continue;
+		if (out)
+			json_array_append_new(out, json_pack("{s:s, s:s}", "ifname", p->i.ifname,
+				"host_ifname", p->i.host_ifname));
+		char dir[256] = "";
+		if (p->i.socket_path[0]) {
+			snprintf(dir, sizeof(dir), "%s", p->i.socket_path);
+			char *slash = strrchr(dir, '/');
+			if (slash)
+				*slash = 0;
+		}
+		TLOG_INFO(&a->log, "container %.12s %s: detached (vif %u)", container_id,
+			  p->i.ifname, p->vif);
+		port_unprogram(a, p);
+		if (dir[0])
+			rmdir(dir);  /* the vrouter removed its socket with the vif */
+		n++;
+	}
+	return n;
+}
+
+/* ---- remote routes ---- */
+
+static bool path_imported(const struct agent_vrf *v, const struct agent_bgp_path *p)
+{
+	for (int i = 0; i < p->n_ext; i++)
+		for (int k = 0; k < v->n_import; k++)
+			if (!memcmp(p->ext[i], v->import[k], 8))
+				return true;
+	return false;
+}
+
+static void path_dst(const struct agent_bgp_path *p, struct agent_ip *dst)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->family = p->prefix.af == BGP_AF_VPNV4 ? 4 : 6;
+	dst->plen = p->prefix.plen;
+	memcpy(dst->a, p->prefix.addr, dst->family == 4 ? 4 : 16);
+}
+
+static bool ip_eq(const struct agent_ip *x, const struct agent_ip *y)
+{
+	return x->family == y->family && x->plen == y->plen && !memcmp(x->a, y->a, 16);
+}
+
+static bool is_local(struct agent *a, uint16_t vrf, const struct agent_ip *dst)
+{
+	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
+		const struct agent_port *p = &a->ports[i];
+		if (!p->used || p->vrf != vrf)
+			continue;
+		for (int k = 0; k < p->i.n_addrs; k++)
+			if (p->i.addrs[k].family == dst->family &&
+			    dst->plen == (dst->family == 4 ? 32 : 128) &&
+			    !memcmp(p->i.addrs[k].a, dst->a, 16))
+				return true;
+	}
+	return false;
+}
+
+/* The encapsulation for a path: the network's first that the path allows. */
+static uint8_t pick_encap(struct agent *a, const struct agent_vrf *v,
+			  const struct agent_bgp_path *p)
+{
+	uint8_t enc[3];
+	int n = vn_encaps(vn_of(a, v->network), enc);
+	bool any = false;
+	for (int i = 0; i < p->n_ext; i++)
+		any |= p->ext[i][0] == 0x03 && p->ext[i][1] == 0x0c;
+	for (int k = 0; k < n; k++) {
+		if (enc[k] == VR_ENCAP_VXLAN)
+			continue;
+		if (!any)
+			return enc[k];
+		for (int i = 0; i < p->n_ext; i++)
+			if (p->ext[i][0] == 0x03 && p->ext[i][1] == 0x0c &&
+			    ((p->ext[i][6] << 8) | p->ext[i][7]) == encap_tunnel(enc[k]))
+				return enc[k];
+	}
+	return VR_ENCAP_MPLSOUDP;
+}
+
+/* The MAC of the next underlay hop towards a tunnel end. */
+static int underlay_mac(struct agent *a, const struct agent_ip *dip, uint8_t mac[6])
+{
+	if (dip->family != 4 || a->fabric_ip.family != 4 || !a->arp)
+		return -EAFNOSUPPORT;
+	struct agent_ip net = a->fabric_ip;
+	net.plen = a->conf.fabric_plen;
+	struct agent_ip target = *dip;
+	if (!agent_ip_contains(&net, dip)) {
+		if (agent_ip_parse(a->conf.fabric_gw, &target) < 0)
+			return -EHOSTUNREACH;
+	}
+	return agent_arp_resolve(a->arp, target.a, mac, 300);
+}
+
+static struct agent_tnh *tnh_get(struct agent *a, uint16_t vrf, uint8_t encap, uint32_t label,
+				 const struct agent_ip *dip)
+{
+	struct agent_tnh *free_slot = NULL;
+	for (int i = 0; i < AGENT_MAX_TNHS; i++) {
+		struct agent_tnh *t = &a->tnhs[i];
+		if (t->used && t->vrf == vrf && t->encap == encap && t->label == label &&
+		    ip_eq(&t->dip, dip)) {
+			t->refs++;
+			return t;
+		}
+		if (!t->used && !free_slot)
+			free_slot = t;
+	}
+	if (!free_slot)
+		return NULL;
+	uint8_t mac[6];
+	char ip[64], err[256];
+	int rc = underlay_mac(a, dip, mac);
+	if (rc < 0) {
+		TLOG_WARN(&a->log, "no underlay MAC for tunnel end %s (%s); retrying",
+			  agent_ip_str(dip, ip, sizeof(ip), false), strerror(-rc));
+		a->resolve_pending = true;
+		return NULL;
+	}
+	uint32_t id = nh_alloc(a);
+	if (!id)
+		return NULL;
+	struct vr_object o;
+	obj_init(&o, VR_OBJ_NH);
+	o.u.nh.id = id;
+	o.u.nh.type = VR_NH_TUNNEL;
+	o.u.nh.vif = 0;
+	o.u.nh.vrf = vrf;
+	o.u.nh.encap = encap;
+	memcpy(o.u.nh.dmac, mac, 6);
+	o.u.nh.sip.family = a->fabric_ip.family;
+	memcpy(o.u.nh.sip.a, a->fabric_ip.a, 16);
+	o.u.nh.dip.family = dip->family;
+	memcpy(o.u.nh.dip.a, dip->a, 16);
+	o.u.nh.label = label;
+	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VIF);
+	VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_ENCAP); VR_SET(&o, VR_AT_DMAC);
+	VR_SET(&o, VR_AT_SIP); VR_SET(&o, VR_AT_DIP); VR_SET(&o, VR_AT_LABEL);
+	if (vr_do(a, VR_OP_ADD, &o, err, sizeof(err)) < 0) {
+		TLOG_WARN(&a->log, "tunnel nexthop to %s: %s",
+			  agent_ip_str(dip, ip, sizeof(ip), false), err);
+		a->nh_used[id] = 0;
+		return NULL;
+	}
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = true;
+	free_slot->id = id;
+	free_slot->refs = 1;
+	free_slot->vrf = vrf;
+	free_slot->encap = encap;
+	free_slot->label = label;
+	free_slot->dip = *dip;
+	return free_slot;
+}
+
+static void tnh_put(struct agent *a, uint32_t id)
+{
+	for (int i = 0; i < AGENT_MAX_TNHS; i++) {
+		struct agent_tnh *t = &a->tnhs[i];
+		if (t->used && t->id == id) {
+			if (--t->refs == 0) {
+				nh_del(a, id);
+				t->used = false;
+			}
+			return;
+		}
+	}
+}
+
+/* Drop a remote route's nexthops (and the route itself when del_route). */
+static void rroute_release(struct agent *a, struct agent_rroute *r, bool del_route)
+{
+	char err[256];
+	if (del_route) {
+		int rc = route_set(a, r->vrf, &r->dst, 0, false, err, sizeof(err));
+		if (rc < 0 && rc != -ENOENT)
+			TLOG_WARN(&a->log, "vrf %u: deleting remote route: %s", r->vrf, err);
+	}
+	if (r->ecmp)
+		nh_del(a, r->ecmp);
+	for (int i = 0; i < r->n_tnh; i++)
+		tnh_put(a, r->tnh[i]);
+	r->used = false;
+}
+
+/* Bring one destination of one VRF in line with the learned paths. */
+static void recompute_dst(struct agent *a, struct agent_vrf *v, const struct agent_ip *dst)
+{
+	struct agent_rroute *r = NULL, *free_slot = NULL;
+	for (int i = 0; i < AGENT_MAX_RROUTES && !r; i++) {
+		if (a->rroutes[i].used && a->rroutes[i].vrf == v->id && ip_eq(&a->rroutes[i].dst, dst))
+			r = &a->rroutes[i];
+		else if (!a->rroutes[i].used && !free_slot)
+			free_slot = &a->rroutes[i];
+	}
+	uint32_t tnh[AGENT_MAX_ECMP];
+	int n = 0;
+	if (!is_local(a, v->id, dst)) {
+		for (int i = 0; i < AGENT_MAX_RPATHS && n < AGENT_MAX_ECMP; i++) {
+			const struct agent_rpath *rp = &a->rpaths[i];
+			struct agent_ip pd, dip;
+			if (!rp->used)
+				continue;
+			path_dst(&rp->p, &pd);
+			if (!ip_eq(&pd, dst) || !path_imported(v, &rp->p))
+				continue;
+			memset(&dip, 0, sizeof(dip));
+			dip.family = rp->p.nh_len == 4 ? 4 : 6;
+			dip.plen = dip.family == 4 ? 32 : 128;
+			memcpy(dip.a, rp->p.nh, rp->p.nh_len);
+			struct agent_tnh *t = tnh_get(a, v->id, pick_encap(a, v, &rp->p),
+						      rp->p.label & 0xfffff, &dip);
+			if (t)
+				tnh[n++] = t->id;
+		}
+	}
+	char err[256], ip[64];
+	if (!n) {
+		if (r)
+			rroute_release(a, r, true);
+		return;
+	}
+	if (!r) {
+		if (!free_slot) {
+			TLOG_WARN(&a->log, "remote route table full (%d)", AGENT_MAX_RROUTES);
+			for (int i = 0; i < n; i++)
+				tnh_put(a, tnh[i]);
+			return;
+		}
+		r = free_slot;
+		memset(r, 0, sizeof(*r));
+		r->used = true;
+		r->vrf = v->id;
+		r->dst = *dst;
+	}
+	uint32_t nh = tnh[0], ecmp = 0;
+	if (n > 1) {
+		ecmp = nh_alloc(a);
+		struct vr_object o;
+		obj_init(&o, VR_OBJ_NH);
+		o.u.nh.id = ecmp;
+		o.u.nh.type = VR_NH_ECMP;
+		o.u.nh.vrf = v->id;
+		o.u.nh.n_members = (uint16_t)n;
+		memcpy(o.u.nh.members, tnh, sizeof(uint32_t) * (size_t)n);
+		VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VRF);
+		VR_SET(&o, VR_AT_MEMBERS);
+		if (!ecmp || vr_do(a, VR_OP_ADD, &o, err, sizeof(err)) < 0) {
+			TLOG_WARN(&a->log, "vrf %u: ecmp nexthop: %s", v->id, ecmp ? err : "no id");
+			if (ecmp)
+				a->nh_used[ecmp] = 0;
+			ecmp = 0;
+		} else {
+			nh = ecmp;
+		}
+	}
+	if (route_set(a, v->id, dst, nh, true, err, sizeof(err)) < 0)
+		TLOG_WARN(&a->log, "vrf %u: route %s: %s", v->id,
+			  agent_ip_str(dst, ip, sizeof(ip), true), err);
+	else
+		TLOG_DEBUG(&a->log, "vrf %u: %s via %d path(s), nexthop %u", v->id,
+			   agent_ip_str(dst, ip, sizeof(ip), true), n, nh);
+	/* The old nexthops go only after the route moved off them. */
+	uint32_t old_ecmp = r->ecmp;
+	int old_n = r->n_tnh;
+	uint32_t old[AGENT_MAX_ECMP];
+	memcpy(old, r->tnh, sizeof(old));
+	r->nh = nh;
+	r->ecmp = ecmp;
+	r->n_tnh = n;
+	memcpy(r->tnh, tnh, sizeof(uint32_t) * (size_t)n);
+	if (old_ecmp)
+		nh_del(a, old_ecmp);
+	for (int i = 0; i < old_n; i++)
+		tnh_put(a, old[i]);
+}
+
+static void recompute_vrf(struct agent *a, struct agent_vrf *v)
+{
+	for (int i = 0; i < AGENT_MAX_RPATHS; i++) {
+		struct agent_ip d;
+		if (!a->rpaths[i].used)
+			continue;
+		path_dst(&a->rpaths[i].p, &d);
+		recompute_dst(a, v, &d);
+	}
+	/* Routes whose paths are no longer imported. */
+	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
+		if (a->rroutes[i].used && a->rroutes[i].vrf == v->id) {
+			struct agent_ip d = a->rroutes[i].dst;
+			recompute_dst(a, v, &d);
+		}
+}
+
+void agent_vr_recompute_all(struct agent *a)
+{
+	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
+		if (a->vrfs[i].used)
+			recompute_vrf(a, &a->vrfs[i]);
+}
+
+void agent_vr_path(struct agent *a, bool add, const struct agent_bgp_path *p)
+{
+	if (p->prefix.af != BGP_AF_VPNV4 && p->prefix.af != BGP_AF_VPNV6)
+		return;  /* EVPN: L2 networks come later */
+	struct agent_rpath *slot = NULL, *free_slot = NULL;
+	for (int i = 0; i < AGENT_MAX_RPATHS && !slot; i++) {
+		struct agent_rpath *rp = &a->rpaths[i];
+		if (rp->used && !memcmp(&rp->p.prefix, &p->prefix, BGP_PREFIX_KEY_LEN) &&
+		    rp->p.nh_len == p->nh_len && !memcmp(rp->p.nh, p->nh, p->nh_len))
+			slot = rp;
+		else if (!rp->used && !free_slot)
+			free_slot = rp;
+	}
+	if (add) {
+		if (!slot)
+			slot = free_slot;
+		if (!slot) {
+			TLOG_WARN(&a->log, "learned path table full (%d)", AGENT_MAX_RPATHS);
+			return;
+		}
+		slot->used = true;
+		slot->p = *p;
+	} else if (slot) {
+		slot->used = false;
+	} else {
+		return;
+	}
+	struct agent_ip d;
+	path_dst(p, &d);
+	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
+		if (a->vrfs[i].used)
+			recompute_dst(a, &a->vrfs[i], &d);
+}
+
+void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v)
+{
+	json_t *vn = vn_of(a, v->network);
+	if (!vn)
+		return;
+	vrf_read_vn(v, vn);
+	for (int i = 0; i < AGENT_MAX_PORTS; i++)
+		if (a->ports[i].used && a->ports[i].vrf == v->id)
+			port_announce(a, &a->ports[i]);
+	recompute_vrf(a, v);
+}
+
+void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool deleted)
+{
+	if (deleted || strcmp(kind, "virtual-network"))
+		return;
+	const char *fq = json_string_value(json_object_get(obj, "fq_name"));
+	struct agent_vrf *v = fq ? vrf_find(a, fq) : NULL;
+	if (v)
+		agent_vr_vrf_changed(a, v);
+}
+
+/* ---- connection, restore ---- */
+
+int agent_vr_connect(struct agent *a, char *err, size_t errlen)
+{
+	if (a->vr)
+		return 0;
+	a->vr = vr_client_open(a->conf.vr_socket, NULL, err, errlen);
+	if (!a->vr)
+		return -errno;
+	/* The fabric vif (0) gives the node's tunnel address and MAC. */
+	struct vr_object o;
+	obj_init(&o, VR_OBJ_VIF);
+	o.u.vif.id = 0;
+	VR_SET(&o, VR_AT_ID);
+	struct vr_msg_view v;
+	int rc = vr_client_request(a->vr, VR_OP_GET, VR_OBJ_VIF, &o, 0, a->vr_reply,
+				   AGENT_VR_REPLY_CAP, &v,
+				   err, errlen);
+	struct vr_object f;
+	if (rc == 0 && vr_msg_next_object(&v, &f, err, errlen) == 1 && f.u.vif.ip.family) {
+		memcpy(a->fabric_mac, f.u.vif.mac, 6);
+		memset(&a->fabric_ip, 0, sizeof(a->fabric_ip));
+		a->fabric_ip.family = f.u.vif.ip.family;
+		a->fabric_ip.plen = f.u.vif.ip.family == 4 ? 32 : 128;
+		memcpy(a->fabric_ip.a, f.u.vif.ip.a, 16);
+		snprintf(a->fabric_ifname, sizeof(a->fabric_ifname), "%s", f.u.vif.ifname);
+	} else {
+		if (rc == 0)
+			snprintf(err, errlen, "the vrouter has no fabric vif (0) with an address yet");
+		vr_client_close(a->vr);
+		a->vr = NULL;
+		return rc < 0 ? rc : -EAGAIN;
+	}
+	/* The node itself: where pods' packets to the gateway go. */
+	obj_init(&o, VR_OBJ_NH);
+	o.u.nh.id = AGENT_RECEIVE_NH;
+	o.u.nh.type = VR_NH_RECEIVE;
+	VR_SET(&o, VR_AT_ID);
+	VR_SET(&o, VR_AT_TYPE);
+	a->nh_used[AGENT_RECEIVE_NH] = 1;
+	return vr_do(a, VR_OP_ADD, &o, err, errlen);
+}
+
+int agent_vr_restore(struct agent *a, char *err, size_t errlen)
+{
+	int fails = 0;
+	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
+		struct agent_port *p = &a->ports[i];
+		if (!p->used)
+			continue;
+		char e[512];
+		if (port_program(a, p, e, sizeof(e)) < 0) {
+			TLOG_WARN(&a->log, "restoring container %.12s %s: %s", p->container_id,
+				  p->i.ifname, e);
+			fails++;
+		}
+	}
+	if (fails)
+		snprintf(err, errlen, "%d port(s) could not be restored", fails);
+	return fails ? -EIO : 0;
+}
+
+void agent_vr_announce_all(struct agent *a)
+{
+	for (int i = 0; i < AGENT_MAX_PORTS; i++)
+		if (a->ports[i].used)
+			port_announce(a, &a->ports[i]);
+}
+
+/* ---- taking over after a restart ---- */
+
+typedef void (*dump_fn)(struct agent *a, const struct vr_object *o, void *arg);
+
+/* Every object of a type (filtered by filter when not NULL), page by page. */
+static int dump(struct agent *a, uint16_t type, const struct vr_object *filter, dump_fn fn,
+		void *arg)
+{
+	uint64_t cursor = 0;
+	char err[256];
+	struct vr_object none;
+	obj_init(&none, type);
+	do {
+		struct vr_msg_view v;
+		struct vr_object o;
+		int rc = vr_client_request(a->vr, VR_OP_DUMP, type, filter ? filter : &none, cursor,
+					   a->vr_reply, AGENT_VR_REPLY_CAP, &v, err, sizeof(err));
+		if (rc < 0) {
+			TLOG_WARN(&a->log, "dumping %s: %s", vr_obj_name(type), err);
+			return rc;
+		}
+		while ((rc = vr_msg_next_object(&v, &o, err, sizeof(err))) == 1)
+			fn(a, &o, arg);
+		if (rc < 0)
+			return rc;
+		uint64_t next = v.has_cursor ? v.cursor : 0;
+		if (next == cursor && !v.n_objects)
+			break;
+		cursor = next;
+	} while (cursor);
+	return 0;
+}
+
+static void adopt_nh(struct agent *a, const struct vr_object *o, void *arg)
+{
+	(void)arg;
+	if (o->u.nh.id < AGENT_NH_IDS && !a->nh_used[o->u.nh.id])
+		a->nh_used[o->u.nh.id] = 2;  /* a previous run's: reserved until the sweep */
+}
+
+static void adopt_label(struct agent *a, const struct vr_object *o, void *arg)
+{
+	(void)arg;
+	uint32_t l = o->u.mpls.label;
+	if (l < AGENT_LABELS && !label_is_used(a, l)) {
+		label_set(a, l, true);
+		if (a->n_stale_labels < AGENT_MAX_STALE)
+			a->stale_labels[a->n_stale_labels++] = l;
+	}
+}
+
+static void adopt_vif(struct agent *a, const struct vr_object *o, void *arg)
+{
+	(void)arg;
+	if (o->u.vif.id < VR_MAX_VIFS && !a->vif_used[o->u.vif.id])
+		a->vif_used[o->u.vif.id] = 2;  /* not the agent's (fabric, host, ...): kept */
+}
+
+void agent_vr_adopt(struct agent *a)
+{
+	dump(a, VR_OBJ_NH, NULL, adopt_nh, NULL);
+	dump(a, VR_OBJ_MPLS, NULL, adopt_label, NULL);
+	dump(a, VR_OBJ_VIF, NULL, adopt_vif, NULL);
+}
+
+bool agent_vr_converged(struct agent *a, int64_t since_start_ms)
+{
+	if (since_start_ms > 60000 || !a->bgp)
+		return true;
+	struct agent_bgp_peer_status st[AGENT_BGP_MAX_PEERS];
+	int n = agent_bgp_status(a->bgp, st, AGENT_BGP_MAX_PEERS);
+	for (int i = 0; i < n; i++)
+		if (strcmp(st[i].state, "Established"))
+			return false;
+	/* Established everywhere: give the routes a moment to arrive. */
+	if (!a->all_up_ms)
+		a->all_up_ms = since_start_ms;
+	return since_start_ms - a->all_up_ms >= 3000;
+}
+
+static bool route_wanted(struct agent *a, uint16_t vrf, const struct agent_ip *dst)
+{
+	if (is_local(a, vrf, dst))
+		return true;
+	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
+		if (a->rroutes[i].used && a->rroutes[i].vrf == vrf && ip_eq(&a->rroutes[i].dst, dst))
+			return true;
+	json_t *vn = vn_of(a, a->vrfs[vrf].network);
+	size_t i;
+	json_t *sn;
+	json_array_foreach(json_object_get(vn, "subnets"), i, sn) {
+		static const char *const keys[] = { "gateway", "dns" };
+		for (int k = 0; k < 2; k++) {
+			struct agent_ip ip;
+			if (agent_ip_parse(json_string_value(json_object_get(sn, keys[k])), &ip) == 0 &&
+			    ip_eq(&ip, dst))
+				return true;
+		}
+	}
+	return false;
+}
+
+struct stale_routes {
+	int n;
+	struct agent_ip dst[256];
+};
+
+static void collect_route(struct agent *a, const struct vr_object *o, void *arg)
+{
+	struct stale_routes *s = arg;
+	struct agent_ip d = { .family = o->u.route.prefix.family, .plen = o->u.route.plen };
+	memcpy(d.a, o->u.route.prefix.a, 16);
+	if (!route_wanted(a, o->u.route.vrf, &d) && s->n < 256)
+		s->dst[s->n++] = d;
+}
+
+void agent_vr_sweep(struct agent *a)
+{
+	int routes = 0, nhs = 0, labels = 0;
+	char err[256];
+	struct stale_routes *s = malloc(sizeof(*s));
+	for (int v = 1; s && v <= AGENT_MAX_VRFS; v++) {
+		if (!a->vrfs[v].used)
+			continue;
+		struct vr_object f;
+		obj_init(&f, VR_OBJ_ROUTE);
+		f.u.route.vrf = (uint16_t)v;
+		VR_SET(&f, VR_AT_VRF);
+		do {  /* 256 at a time: deleting while paging would move the cursor */
+			s->n = 0;
+			dump(a, VR_OBJ_ROUTE, &f, collect_route, s);
+			for (int i = 0; i < s->n; i++)
+				if (route_set(a, (uint16_t)v, &s->dst[i], 0, false, err, sizeof(err)) == 0)
+					routes++;
+		} while (s->n == 256);
+	}
+	free(s);
+	for (int i = 0; i < a->n_stale_labels; i++) {
+		uint32_t l = a->stale_labels[i];
+		bool ours = false;
+		for (int k = 0; k < AGENT_MAX_PORTS && !ours; k++)
+			ours = a->ports[k].used && a->ports[k].label == l;
+		if (ours)
+			continue;
+		struct vr_object o;
+		obj_init(&o, VR_OBJ_MPLS);
+		o.u.mpls.label = l;
+		VR_SET(&o, VR_AT_LABEL);
+		if (vr_do(a, VR_OP_DEL, &o, err, sizeof(err)) == 0) {
+			labels++;
+			label_set(a, l, false);
+		}
+	}
+	a->n_stale_labels = 0;
+	/* Composites first: they hold the tunnel nexthops. */
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t id = 1; id < AGENT_NH_IDS; id++)
+			if (a->nh_used[id] == 2 && nh_del(a, id) == 0)
+				nhs++;
+	for (uint32_t id = 1; id < AGENT_NH_IDS; id++)
+		if (a->nh_used[id] == 2)  /* still referenced by something not ours */
+			a->nh_used[id] = 1;
+	TLOG_INFO(&a->log, "take-over complete: removed %d stale route(s), %d nexthop(s), "
+		  "%d label(s)", routes, nhs, labels);
+}
