@@ -1034,14 +1034,16 @@ fail:
 	return NULL;
 }
 
-void agent_bgp_free(struct agent_bgp *b)
+void agent_bgp_free(struct agent_bgp *b, bool graceful)
 {
 	if (!b)
 		return;
 	b->stopping = true;
 	for (int i = 0; i < b->n_peers; i++) {
 		struct peer *x = &b->peers[i];
-		if (x->fd >= 0) /* Established: Cease, then close */
+		/* Graceful: no NOTIFICATION, so the controllers keep the agent's
+		 * routes for the restart time (RFC 4724 §4.2) while it comes back. */
+		if (x->fd >= 0 && !graceful) /* Established: Cease, then close */
 			peer_event(b, x, &(struct bgp_fsm_in){ .ev = BGP_EV_STOP }, NULL);
 		conn_close(x);
 		bgp_wq_free(&x->wq);

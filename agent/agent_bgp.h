@@ -82,8 +82,10 @@ struct agent_bgp;
  * the first agent_bgp_run(). */
 struct agent_bgp *agent_bgp_new(const struct agent_bgp_conf *conf, struct tern_log *log,
 				agent_bgp_cb cb, void *arg, char *err, size_t errlen);
-/* Send Cease to established peers, close everything, free. NULL accepted. */
-void agent_bgp_free(struct agent_bgp *b);
+/* Close everything and free; NULL accepted. graceful: close the sessions
+ * without a NOTIFICATION (the agent restarts: controllers keep its routes
+ * for the restart time); else send Cease first (the agent goes away). */
+void agent_bgp_free(struct agent_bgp *b, bool graceful);
 
 /* Announce (or replace: same prefix key) one local path, now and to every
  * controller that comes up later; the same path again sends nothing.

@@ -413,7 +413,7 @@ static struct t *t_new(int n_fakes, bool restarting, uint16_t gr_time)
 
 static void t_free(struct t *t)
 {
-	agent_bgp_free(t->b);
+	agent_bgp_free(t->b, false);
 	for (int i = 0; i < t->nf; i++) {
 		fake_drop(&t->f[i]);
 		close(t->f[i].lfd);
@@ -447,8 +447,8 @@ static void test_conf_errors(void **state)
 	p.nh_len = 0;
 	p.label = 1u << 20;
 	assert_int_equal(agent_bgp_announce(b, &p, err, sizeof(err)), -EINVAL);
-	agent_bgp_free(b);
-	agent_bgp_free(NULL);
+	agent_bgp_free(b, false);
+	agent_bgp_free(NULL, false);
 }
 
 static void test_open_caps(void **state)

@@ -123,7 +123,7 @@ struct agent_created {
 	bool used;
 	char container_id[128];
 	int n;
-	char kind[2 * AGENT_MAX_IFS][24];
+	char kind[2 * AGENT_MAX_IFS][32];
 	char uuid[2 * AGENT_MAX_IFS][40];
 };
 
@@ -143,7 +143,7 @@ struct agent_arp;
 struct agent {
 	struct agent_conf conf;
 	struct tern_log log;
-	volatile int *stop;
+	bool graceful;                 /* stopping for a restart */
 
 	/* tern-api mirror: kind -> {uuid -> object} */
 	json_t *model;

@@ -8,8 +8,10 @@
  * Start-up never flushes anything: the state file says which ids the ports
  * hold, the agent writes them again (hitless), adopts whatever else the
  * vrouter has, and removes only what is still unclaimed once the controllers
- * have sent their routes (agent_vr_sweep). SIGINT/SIGTERM set a flag (a
- * handler gets no argument, hence the one static pointer).
+ * have sent their routes (agent_vr_sweep). Signals set a flag (a handler
+ * gets no argument, hence the one static pointer): SIGTERM/SIGINT stop for a
+ * restart (BGP graceful restart: the controllers keep the node's routes),
+ * SIGUSR1 stops for good (Cease: the routes are withdrawn at once).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,9 +30,8 @@ static volatile int *stop_flag;
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	if (stop_flag)
-		*stop_flag = 1;
+		*stop_flag = sig;
 }
 
 static int64_t now_ms(void)
@@ -239,7 +240,7 @@ static int agent_alloc(struct agent *a)
 
 static void agent_release(struct agent *a)
 {
-	agent_bgp_free(a->bgp);
+	agent_bgp_free(a->bgp, a->graceful);
 	agent_api_free(a->api);
 	agent_arp_free(a->arp);
 	vr_client_close(a->vr);
@@ -317,6 +318,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);  /* leave for good: withdraw the routes */
 	signal(SIGPIPE, SIG_IGN);
 
 	int rc = 1;
@@ -394,7 +396,10 @@ int main(int argc, char **argv)
 		if (fds[1].revents & POLLIN)
 			agent_cni_accept(a);
 	}
-	TLOG_INFO(&a->log, "stopping; the vrouter keeps forwarding");
+	a->graceful = stop == SIGTERM || stop == SIGINT;
+	TLOG_INFO(&a->log, "stopping (%s); the vrouter keeps forwarding",
+		  a->graceful ? "graceful restart: the controllers keep its routes" :
+		  "withdrawing its routes");
 	rc = 0;
 	if (a->state_dirty && agent_state_save(a, err, sizeof(err)) < 0) {
 		TLOG_ERR(&a->log, "saving state: %s", err);

@@ -1,0 +1,146 @@
+# tests/lib/agentlab.sh — a tern network run the way it runs in production:
+# a control namespace with tern-api and tern-control, compute hosts each with
+# its own tern-vrouter and tern-agent, pods given their interfaces by tern-cni
+# called as a container runtime calls it. On top of netns.sh and vrlab.sh.
+#
+#   al_init                           # control namespace: bridges, tern-api, token
+#   al_host h1 0 10.255.0.1 10.254.0.11   # vrouter on lcore 0, fabric and management addresses
+#   al_control h1 h2                  # tern-control peering with the agents of h1, h2
+#   al_agent h1                       # tern-agent of h1 (AL_AGENT_PID[h1])
+#   al_apply <<EOF ... EOF            # ternctl apply -f - against tern-api
+#   al_cni h1 ADD cid1 "$podns" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p1" <netconf
+AL_API=$BUILD/api/tern-api
+AL_CONTROL=$BUILD/control/tern-control
+AL_AGENT=$BUILD/agent/tern-agent
+AL_CNI=$BUILD/cni/tern-cni
+declare -A AL_MGMT AL_AGENT_PID
+AL_HOSTS=()
+
+al_need() {
+	local b
+	for b in "$AL_API" "$AL_CONTROL" "$AL_AGENT" "$AL_CNI" "$VL_VROUTER" "$VL_CTL"; do
+		[ -x "$b" ] || tl_fail "$b is not built"
+	done
+}
+
+# The control namespace: a management bridge (10.254.0.1/24) and a fabric
+# bridge (the underlay switch); tern-api listens on the management address.
+al_init() {
+	al_need
+	AL_NS=$(tl_netns ctl)
+	ip -n "$AL_NS" link add mgmt type bridge
+	ip -n "$AL_NS" link add fabric type bridge
+	ip -n "$AL_NS" link set mgmt up
+	ip -n "$AL_NS" link set fabric up
+	ip -n "$AL_NS" addr add 10.254.0.1/24 dev mgmt
+	AL_TOKEN=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+	echo "$AL_TOKEN admin name=lab" >"$TL_DIR/tokens"
+	echo "$AL_TOKEN" >"$TL_DIR/token"
+	chmod 600 "$TL_DIR/tokens" "$TL_DIR/token"
+	tl_start tern-api "$AL_NS" "$AL_API" --db "$TL_DIR/api.db" --listen 10.254.0.1:8082 \
+		--tokens "$TL_DIR/tokens" --log-level warn
+	AL_URL=http://10.254.0.1:8082
+	tl_wait "tern-api" 20 ip netns exec "$AL_NS" curl -sf "$AL_URL/v1/health"
+}
+
+# al_host NAME LCORE FABRIC_IP MGMT_IP
+al_host() {
+	local h=$1 lcore=$2 fip=$3 mip=$4
+	vl_host "$h" "$lcore"
+	local ns=${VL_NS[$h]}
+	tl_veth "fab-$h" "$ns" "f-$h" "$AL_NS"
+	ip -n "$AL_NS" link set "f-$h" master fabric
+	vl_quiet_if "$ns" "fab-$h"
+	VL_FABMAC[$h]=$(ip netns exec "$ns" cat "/sys/class/net/fab-$h/address")
+	VL_FABIP[$h]=$fip
+	vl_do "$h" vr vif add --id 0 --type fabric --ifname "fab-$h" --ip "$fip" --mac "${VL_FABMAC[$h]}"
+	tl_veth "mg-$h" "$ns" "m-$h" "$AL_NS"
+	ip -n "$AL_NS" link set "m-$h" master mgmt
+	ip -n "$ns" addr add "$mip/24" dev "mg-$h"
+	AL_MGMT[$h]=$mip
+	AL_HOSTS+=("$h")
+}
+
+# al_control HOST...: tern-control on 10.254.0.1, a passive route-reflector
+# client session per agent.
+al_control() {
+	local h
+	{
+		printf 'router-id 10.254.0.1\nas 64512\nlisten 10.254.0.1 179\nhold-time 30\n'
+		printf 'connect-retry 1\ncontrol-socket %s\n' "$TL_DIR/control.sock"
+		for h in "$@"; do
+			printf '\n[neighbor %s]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\npassive\n' \
+				"${AL_MGMT[$h]}"
+		done
+	} >"$TL_DIR/control.conf"
+	tl_start tern-control "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/control.conf" --log-level info
+	tl_wait "tern-control" 20 "$VL_CTL" bgp neighbors --socket "$TL_DIR/control.sock"
+}
+
+al_agent() {
+	local h=$1
+	mkdir -p "$TL_DIR/$h/state"
+	tl_start "agent-$h" "${VL_NS[$h]}" "$AL_AGENT" --node "$h" --api "$AL_URL" \
+		--token-file "$TL_DIR/token" --vrouter-socket "$TL_DIR/$h/ctl.sock" \
+		--controller 10.254.0.1 --cni-socket "$TL_DIR/$h/agent.sock" \
+		--state-dir "$TL_DIR/$h/state" --pod-dir "$TL_DIR/$h/pods" --pod-mtu 1400 \
+		--log-level "${AL_AGENT_LOG:-info}"
+	AL_AGENT_PID[$h]=$TL_LAST_PID
+	tl_wait "agent $h ready" 30 al_status_ok "$h"
+}
+
+al_status() { # the agent's status as tern-cni's STATUS sees it
+	local h=$1
+	al_cni "$h" STATUS "" "" "" "" <<<"$(al_netconf "$h" red)"
+}
+al_status_ok() { al_status "$1" >/dev/null 2>&1; }
+
+# al_netconf HOST NETWORK [ANNOTATION]
+al_netconf() {
+	local h=$1 net=$2 ann=${3:-}
+	printf '{"cniVersion": "1.1.0", "name": "tern", "type": "tern-cni", "agentSocket": "%s", "project": "demo", "network": "%s"' \
+		"$TL_DIR/$h/agent.sock" "$net"
+	[ -n "$ann" ] && printf ', "runtimeConfig": {"k8s.v1.cni.cncf.io/networks": "%s"}' "$ann"
+	printf '}\n'
+}
+
+# al_cni HOST COMMAND CONTAINER_ID NETNS_NAME IFNAME CNI_ARGS < netconf
+al_cni() {
+	local h=$1 cmd=$2 cid=$3 pns=$4 ifn=$5 args=$6
+	local netns=""
+	[ -n "$pns" ] && netns=/run/netns/$pns
+	ip netns exec "${VL_NS[$h]}" env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" \
+		CNI_NETNS="$netns" CNI_IFNAME="$ifn" CNI_ARGS="$args" CNI_PATH="$(dirname "$AL_CNI")" \
+		"$AL_CNI"
+}
+
+al_apply() {
+	ip netns exec "$AL_NS" env TERN_API="$AL_URL" TERN_TOKEN="$AL_TOKEN" "$VL_CTL" apply -f - >/dev/null
+}
+
+al_ctl() {
+	ip netns exec "$AL_NS" env TERN_API="$AL_URL" TERN_TOKEN="$AL_TOKEN" "$VL_CTL" "$@"
+}
+
+# al_prev NETCONF RESULT: the netconf with prevResult, as runtimes send CHECK and DEL
+al_prev() {
+	python3 -c 'import json,sys; c=json.loads(sys.argv[1]); c["prevResult"]=json.loads(sys.argv[2]); print(json.dumps(c))' "$1" "$2"
+}
+
+# al_networks NAME=CIDR[,CIDR...] ...: project "demo" and its virtual networks
+al_networks() {
+	local spec name c sep
+	{
+		printf 'kind: project\nname: demo\n'
+		for spec in "$@"; do
+			name=${spec%%=*}
+			printf -- '---\nkind: virtual-network\nproject: demo\nname: %s\nsubnets: [' "$name"
+			sep=""
+			for c in $(tr ',' ' ' <<<"${spec#*=}"); do
+				printf '%s{cidr: "%s"}' "$sep" "$c"
+				sep=", "
+			done
+			printf ']\n'
+		done
+	} | al_apply || tl_fail "cannot create the networks in tern-api"
+}
