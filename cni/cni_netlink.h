@@ -46,10 +46,11 @@ struct cni_link {
 int cni_nl_link_get(struct cni_nl *nl, const char *name, struct cni_link *l, char *err,
 		    size_t errlen);
 
-/* A veth pair name <-> peer, both here, both with mtu (0: default), down.
+/* A veth pair name <-> peer, both with mtu (0: default), down; name here,
+ * peer here too or, when peer_netns_fd >= 0, created in that namespace.
  * -EEXIST when either name is taken. */
-int cni_nl_veth_add(struct cni_nl *nl, const char *name, const char *peer, unsigned mtu,
-		    char *err, size_t errlen);
+int cni_nl_veth_add(struct cni_nl *nl, const char *name, const char *peer, int peer_netns_fd,
+		    unsigned mtu, char *err, size_t errlen);
 /* Move link ifindex into the namespace netns_fd. */
 int cni_nl_link_move(struct cni_nl *nl, int ifindex, int netns_fd, char *err, size_t errlen);
 /* Set any of name (NULL: keep), mac (NULL: keep), mtu (0: keep) on a down

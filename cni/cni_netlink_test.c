@@ -147,8 +147,8 @@ static void test_primitives(void **state)
 	struct ns *s = need(state);
 	char err[256];
 	struct cni_link h, p;
-	OK(cni_nl_veth_add(&s->host, "tnh1", "tnt1", 1400, err_, sizeof(err_)));
-	assert_int_equal(cni_nl_veth_add(&s->host, "tnh1", "tnt9", 0, err, sizeof(err)),
+	OK(cni_nl_veth_add(&s->host, "tnh1", "tnt1", -1, 1400, err_, sizeof(err_)));
+	assert_int_equal(cni_nl_veth_add(&s->host, "tnh1", "tnt9", -1, 0, err, sizeof(err)),
 			 -EEXIST);
 	assert_non_null(strstr(err, "tnh1"));
 	OK(cni_nl_link_get(&s->host, "tnh1", &h, err_, sizeof(err_)));
@@ -289,7 +289,7 @@ static void test_name_taken(void **state)
 {
 	struct ns *s = need(state);
 	char err[256];
-	OK(cni_nl_veth_add(&s->pod, "net2", "other2", 0, err_, sizeof(err_)));
+	OK(cni_nl_veth_add(&s->pod, "net2", "other2", -1, 0, err_, sizeof(err_)));
 	struct cni_iface f = iface("net2", "tnhost3");
 	assert_int_equal(cni_pod_names_free(&s->host, &s->pod, &f, err, sizeof(err)), -EEXIST);
 	assert_string_equal(err, "interface name already exists in the pod's namespace");

@@ -76,13 +76,11 @@ int cni_pod_add(struct cni_nl *host, struct cni_nl *pod, int pod_ns_fd, struct c
 {
 	char tmp[IFNAMSIZ];
 	temp_name(tmp);
-	int r = cni_nl_veth_add(host, f->host_ifname, tmp, f->mtu, err, errlen);
+	int r = cni_nl_veth_add(host, f->host_ifname, tmp, pod_ns_fd, f->mtu, err, errlen);
 	if (r < 0)
 		return r;
 	struct cni_link l;
-	if ((r = cni_nl_link_get(host, tmp, &l, err, errlen)) < 0 ||
-	    (r = cni_nl_link_move(host, l.index, pod_ns_fd, err, errlen)) < 0 ||
-	    (r = pod_end(pod, f, tmp, err, errlen)) < 0 ||
+	if ((r = pod_end(pod, f, tmp, err, errlen)) < 0 ||
 	    (r = cni_ipv6_disable(f->host_ifname, err, errlen)) < 0 ||
 	    (r = cni_nl_link_get(host, f->host_ifname, &l, err, errlen)) < 0 ||
 	    (r = cni_nl_link_up(host, l.index, err, errlen)) < 0) {
