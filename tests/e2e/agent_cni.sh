@@ -11,7 +11,8 @@
 # through tern-control), isolation between networks, failure paths (agent
 # down: 11 and nothing made; unknown network: 7; a name taken in the pod:
 # the ADD rolls back; DEL twice; DEL after the namespace is gone), and the
-# agent restarted under traffic: no lost packet, the TCP connection lives.
+# agent restarted under traffic: no lost packet, the TCP connection lives;
+# the controller stopped: forwarding goes on (headless), and resumes BGP.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -144,6 +145,15 @@ wait "$IPERF"; rc=$?
 tl_check "the iperf3 TCP connection survived the restart (rc $rc)" test "$rc" -eq 0
 tl_wait "restarted agent back in BGP" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
 tl_check "after the restart, p2 -> p1 on blue still works" png "$P2" "$P1_BLUE"
+
+# ---- headless: with the controller gone, the vrouters keep forwarding
+tl_stop "$AL_CONTROL_PID"
+tl_check "controller down: p3 -> p1 on red still works" png "$P3" "$P1_RED"
+tl_check "controller down: p2 -> p1 on blue still works" png "$P2" "$P1_BLUE"
+al_control "${AL_CONTROL_HOSTS[@]}"
+tl_wait "agents back in BGP after the controller's restart" 40 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+sleep 2  # End-of-RIB from the controller: stale paths swept
+tl_check "controller back: p3 -> p1 on red" png "$P3" "$P1_RED"
 
 # ---- DEL
 tl_check "DEL p3" al_cni h2 DEL cid-p3 "$P3" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p3" <<<"$(al_netconf h2 red)"

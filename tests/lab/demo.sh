@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
-# The laboratory (make demo): a tern network on one machine, every host a
-# network namespace, every piece a real process, proven with real traffic.
+# The laboratory (make demo): a two-site tern network on one machine, every
+# host a network namespace, every piece a real process, proven with real
+# traffic.
 #
-#   site "cloud": hosts c1, c2 on a bridged fabric 10.255.1.0/24
-#   site "dc":    host d1 on 10.255.2.0/24, behind router rtr (kernel IP forwarding)
-#   each host runs its own tern-vrouter; tenants red and blue both use 10.1.0.0/24;
-#   pods talk across hosts and sites over MPLSoUDP; a DPDK pod sits on memif.
+#   site "cloud": hosts c1 c2 c3 on a bridged fabric 10.255.1.0/24, each with
+#                 tern-vrouter + tern-agent; tern-api and two tern-control
+#                 (ctl1, ctl2) on the controller host
+#   site "dc":    servers d1 d2 on 10.255.2.0/24 behind router rtr (kernel IP
+#                 forwarding), each with tern-vrouter + tern-agent; their own
+#                 tern-control (ctl3)
+#   gateway:      FRR's bgpd (AS 65000), eBGP VPNv4 with ctl1 and ctl3
+# Tenants red and blue both use 10.1.0.0/24; pods get their interfaces from
+# tern-cni called as a container runtime calls it (one with three interfaces,
+# one DPDK pod on memif); the agents advertise them over BGP and install what
+# the controllers reflect as MPLSoUDP tunnels, across sites too.
+# The management network (tern-api, BGP) is one bridge for both sites here.
 #
-# Until tern-control and tern-agent exist, this script programs the vrouters
-# itself (ternctl), as the agent will. Options: --keep (leave it running),
-# --down (tear down a kept lab), --no-dpdk-pod.
+# Options: --keep (leave it running), --down (tear down a kept lab),
+# --no-dpdk-pod, --small (shorter traffic runs: what make test uses).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 LAB_DIR=${LAB_DIR:-/run/tern/lab}
 LAB_OUT=${LAB_OUT:-$BUILD/lab}     # summary.json, topology.{dot,svg,png}: kept after teardown
-KEEP=0 DPDK_POD=1
+KEEP=0 DPDK_POD=1 SMALL=0
 for a in "$@"; do
 	case $a in
 	--keep) KEEP=1;;
 	--down) DOWN=1;;
 	--no-dpdk-pod) DPDK_POD=0;;
-	*) echo "usage: $0 [--keep] [--down] [--no-dpdk-pod]" >&2; exit 2;;
+	--small) SMALL=1;;
+	*) echo "usage: $0 [--keep] [--down] [--no-dpdk-pod] [--small]" >&2; exit 2;;
 	esac
 done
 
@@ -44,6 +53,7 @@ if [ "${DOWN:-0}" = 1 ]; then down; exit 0; fi
 
 source tests/lib/netns.sh
 source tests/lib/vrlab.sh
+source tests/lib/agentlab.sh
 # The lab uses the test library with a fixed prefix and directory, so that
 # --keep and --down can find it again.
 TL=${LAB_PREFIX:-lab-}
@@ -57,10 +67,11 @@ lab_exit() {
 		cat <<MSG
 
 The lab is running. Look around:
-  ip netns list | grep lab-
-  ip netns exec lab-red-web ping 10.1.0.3
+  ip netns list | grep ${TL}
+  ip netns exec ${TL}red-web ping ${POD_IP[red-db]:-10.1.0.3}
   $VL_CTL --socket $TL_DIR/c1/ctl.sock vr route list --vrf 1
-  $VL_CTL --socket $TL_DIR/c1/ctl.sock vr drop
+  $VL_CTL bgp neighbors --socket $TL_DIR/ctl1.sock
+  ip netns exec ${TL}ctl env TERN_API=$AL_URL TERN_TOKEN=\$(cat $TL_DIR/token) $VL_CTL get vmi
 Stop it: make demo-down
 MSG
 		exit 0
@@ -74,104 +85,222 @@ trap lab_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 tl_fail() { echo "lab: $*" >&2; exit 1; }
+lab_wait() { # lab_wait SECS cmd...: 1 when cmd never succeeded (the checks then say what)
+	local end=$(( $(date +%s) + $1 )); shift
+	until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.3; done
+}
 start=$(date +%s)
+FRR_BGPD=/usr/lib/frr/bgpd
 
-# ---- underlay: cloud bridge, dc link, router
-FAB=$(tl_netns fabric)
-ip -n "$FAB" link add br0 type bridge
-ip -n "$FAB" link set br0 up
+# ---- management network, tern-api, the underlay of both sites
+al_init
 RTR=$(tl_netns rtr)
 ip netns exec "$RTR" sysctl -qw net.ipv4.ip_forward=1
-tl_veth rtr-c "$RTR" br-rtr "$FAB"
-ip -n "$FAB" link set br-rtr master br0
+tl_veth rtr-c "$RTR" f-rtr "$AL_NS"
+ip -n "$AL_NS" link set f-rtr master fabric
 ip -n "$RTR" addr add 10.255.1.254/24 dev rtr-c
-declare -A GWMAC SUBNET_GW
-GWMAC[cloud]=$(ip netns exec "$RTR" cat /sys/class/net/rtr-c/address)
+ip -n "$RTR" link add dcfab type bridge
+ip -n "$RTR" link set dcfab up
+ip -n "$RTR" addr add 10.255.2.254/24 dev dcfab
 
-declare -A SITE LCORE=( [c1]=0 [c2]=1 [d1]=0 )
-SITE=( [c1]=cloud [c2]=cloud [d1]=dc )
-declare -A FIP=( [c1]=10.255.1.1 [c2]=10.255.1.2 [d1]=10.255.2.3 )
-for h in c1 c2 d1; do
-	vl_host "$h" "${LCORE[$h]}"
-	ns=${VL_NS[$h]}
+HOSTS=(c1 c2 c3 d1 d2)
+declare -A SITE=( [c1]=cloud [c2]=cloud [c3]=cloud [d1]=dc [d2]=dc )
+declare -A FIP=( [c1]=10.255.1.1 [c2]=10.255.1.2 [c3]=10.255.1.3 [d1]=10.255.2.1 [d2]=10.255.2.2 )
+declare -A MIP=( [c1]=10.254.0.11 [c2]=10.254.0.12 [c3]=10.254.0.13 [d1]=10.254.0.21 [d2]=10.254.0.22 )
+declare -A LCORE=( [c1]=0 [c2]=1 [c3]=0 [d1]=1 [d2]=0 )
+for h in "${HOSTS[@]}"; do
 	if [ "${SITE[$h]}" = cloud ]; then
-		tl_veth "fab-$h" "$ns" "br-$h" "$FAB"
-		ip -n "$FAB" link set "br-$h" master br0
+		al_host "$h" "${LCORE[$h]}" "${FIP[$h]}" "${MIP[$h]}"
+		AL_CTRL[$h]="10.254.0.2 10.254.0.3" AL_FGW[$h]=10.255.1.254
 	else
-		tl_veth "fab-$h" "$ns" rtr-d "$RTR"
-		ip -n "$RTR" addr add 10.255.2.254/24 dev rtr-d
-		GWMAC[dc]=$(ip netns exec "$RTR" cat /sys/class/net/rtr-d/address)
+		al_host "$h" "${LCORE[$h]}" "${FIP[$h]}" "${MIP[$h]}" "$RTR" dcfab
+		AL_CTRL[$h]=10.254.0.4 AL_FGW[$h]=10.255.2.254
 	fi
-	vl_quiet_if "$ns" "fab-$h"
-	VL_FABMAC[$h]=$(ip netns exec "$ns" cat "/sys/class/net/fab-$h/address")
-	VL_FABIP[$h]=${FIP[$h]}
-	vl_do "$h" vr vif add --id 0 --type fabric --ifname "fab-$h" --ip "${FIP[$h]}" --mac "${VL_FABMAC[$h]}"
-	vl_do "$h" vr nh add 3 --type receive
 done
-# The router resolves the vrouters' fabric addresses by ARP: each vrouter
-# answers for its own address.
 
-# ---- overlay: what the agent will do. Each pod: a local route and an incoming
-# label on its host; a tunnel route on every other host.
-declare -A POD_HOST POD_VRF POD_IP POD_LABEL POD_VIF
-PODS=()
-LABEL=100
-tunnel_mac() { # MAC of the next underlay hop from host $1 towards host $2
-	if [ "${SITE[$1]}" = "${SITE[$2]}" ]; then echo "${VL_FABMAC[$2]}"; else echo "${GWMAC[${SITE[$1]}]}"; fi
-}
-add_kernel_pod() { # add_kernel_pod HOST POD VRF IP [IFNAME]
-	local h=$1 pod=$2 vrf=$3 ip=$4
-	vl_pod "$h" "$pod" "$vrf" "$ip/24"
-	ip -n "${VL_NS[$pod]}" route add default via 10.1.0.254 2>/dev/null
-	POD_VIF[$pod]=$VL_VIF
-	register_pod "$h" "$pod" "$vrf" "$ip" "$VL_VIF"
-}
-register_pod() { # program the pod's reachability everywhere
-	local h=$1 pod=$2 vrf=$3 ip=$4 vif=$5
-	LABEL=$((LABEL + 1))
-	POD_HOST[$pod]=$h POD_VRF[$pod]=$vrf POD_IP[$pod]=$ip POD_LABEL[$pod]=$LABEL
-	PODS+=("$pod")
-	vl_do "$h" vr nh add "$LABEL" --type encap --vif "$vif" --vrf "$vrf"
-	vl_do "$h" vr route add --vrf "$vrf" "$ip/32" --nh "$LABEL"
-	vl_do "$h" vr route add --vrf "$vrf" 10.1.0.254/32 --nh 3
-	vl_do "$h" vr mpls add "$LABEL" --nh "$LABEL"
-	for other in c1 c2 d1; do
-		[ "$other" = "$h" ] && continue
-		vl_do "$other" vr nh add "$LABEL" --type tunnel --vif 0 --vrf "$vrf" --encap mplsoudp \
-			--dip "${FIP[$h]}" --dmac "$(tunnel_mac "$other" "$h")" --label "$LABEL"
-		vl_do "$other" vr route add --vrf "$vrf" "$ip/32" --nh "$LABEL"
+# ---- controllers: ctl1, ctl2 (cloud) next to tern-api; ctl3 in the dc
+ip -n "$AL_NS" addr add 10.254.0.2/24 dev mgmt
+ip -n "$AL_NS" addr add 10.254.0.3/24 dev mgmt
+DCCTL=$(tl_netns dcctl)
+tl_veth mg-dcctl "$DCCTL" m-dcctl "$AL_NS"
+ip -n "$AL_NS" link set m-dcctl master mgmt
+ip -n "$DCCTL" addr add 10.254.0.4/24 dev mg-dcctl
+HAVE_FRR=0
+[ -x "$FRR_BGPD" ] && command -v vtysh >/dev/null && HAVE_FRR=1
+control_conf() { # control_conf NAME ADDRESS AGENT-HOSTS...
+	local name=$1 addr=$2 peer h
+	shift 2
+	printf 'router-id %s\nas 64512\nlisten %s 179\nhold-time 30\nconnect-retry 1\n' "$addr" "$addr"
+	printf 'control-socket %s\n' "$TL_DIR/$name.sock"
+	for h in "$@"; do
+		printf '\n[neighbor %s]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\npassive\n' "${MIP[$h]}"
 	done
+	for peer in 10.254.0.2 10.254.0.3 10.254.0.4; do  # the controllers' iBGP mesh
+		[ "$peer" = "$addr" ] && continue
+		printf '\n[neighbor %s]\nas 64512\nfamilies vpnv4 vpnv6\nlocal-address %s\n' "$peer" "$addr"
+	done
+	if [ "$HAVE_FRR" = 1 ] && [ "$name" != ctl2 ]; then
+		printf '\n[neighbor 10.254.0.10]\nas 65000\nfamilies vpnv4\nlocal-address %s\n' "$addr"
+	fi
 }
+control_conf ctl1 10.254.0.2 c1 c2 c3 >"$TL_DIR/ctl1.conf"
+control_conf ctl2 10.254.0.3 c1 c2 c3 >"$TL_DIR/ctl2.conf"
+control_conf ctl3 10.254.0.4 d1 d2 >"$TL_DIR/ctl3.conf"
+tl_start ctl1 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl1.conf"
+tl_start ctl2 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl2.conf"
+tl_start ctl3 "$DCCTL" "$AL_CONTROL" -c "$TL_DIR/ctl3.conf"
 
-add_kernel_pod c1 red-web 1 10.1.0.2
-add_kernel_pod c2 red-db 1 10.1.0.3
-add_kernel_pod d1 red-dc 1 10.1.0.4
-add_kernel_pod c1 blue-a 2 10.1.0.2
-add_kernel_pod d1 blue-b 2 10.1.0.4
-if [ "$DPDK_POD" = 1 ] && command -v dpdk-testpmd >/dev/null; then
-	mkdir -p "$TL_DIR/pods/red-dpdk" && chmod 0700 "$TL_DIR/pods/red-dpdk"
-	vl_do c2 vr vif add --id 20 --type memif --socket "$TL_DIR/pods/red-dpdk/memif.sock" --role server \
-		--vrf 1 --mac 02:dd:00:00:00:05 --name red-dpdk
-	register_pod c2 red-dpdk 1 10.1.0.5 20
-	tl_start red-dpdk "" dpdk-testpmd --no-huge -m 256 --no-pci -l 0,1 --file-prefix lab-dpdk --no-shconf \
-		--log-level error "--vdev=net_memif0,role=client,socket=$TL_DIR/pods/red-dpdk/memif.sock,socket-abstract=no,id=0,mac=02:dd:00:00:00:05" \
-		-- --forward-mode=icmpecho --auto-start --total-num-mbufs=2048 --stats-period 60
-	sleep 2
+# ---- the DC gateway: FRR's bgpd by hand (no zebra, no systemd)
+if [ "$HAVE_FRR" = 1 ]; then
+	GW=$(tl_netns gw)
+	tl_veth mg-gw "$GW" m-gw "$AL_NS"
+	ip -n "$AL_NS" link set m-gw master mgmt
+	ip -n "$GW" addr add 10.254.0.10/24 dev mg-gw
+	mkdir -p "$TL_DIR/frr"
+	cat >"$TL_DIR/frr/bgpd.conf" <<'CONF'
+hostname dc-gateway
+log stdout informational
+!
+router bgp 65000
+ bgp router-id 10.254.0.10
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ timers bgp 10 30
+ neighbor 10.254.0.2 remote-as 64512
+ neighbor 10.254.0.2 timers connect 1
+ neighbor 10.254.0.4 remote-as 64512
+ neighbor 10.254.0.4 timers connect 1
+ !
+ address-family ipv4 vpn
+  neighbor 10.254.0.2 activate
+  neighbor 10.254.0.4 activate
+ exit-address-family
+!
+CONF
+	chmod -R a+rwX "$TL_DIR/frr"
+	tl_start dc-gateway "$GW" "$FRR_BGPD" -f "$TL_DIR/frr/bgpd.conf" -i "$TL_DIR/frr/bgpd.pid" \
+		--vty_socket "$TL_DIR/frr" -Z -n -S -l 10.254.0.10 -P 0
 fi
 
+# ---- configuration of record: two tenants, overlapping addresses
+al_apply <<'EOF' || tl_fail "cannot create the tenants' networks in tern-api"
+kind: project
+name: red
+---
+kind: project
+name: blue
+---
+kind: virtual-network
+project: red
+name: front
+subnets: [{cidr: 10.1.0.0/24}]
+---
+kind: virtual-network
+project: red
+name: back
+subnets: [{cidr: 10.2.0.0/24}]
+---
+kind: virtual-network
+project: red
+name: ops
+subnets: [{cidr: 10.3.0.0/24}]
+---
+kind: virtual-network
+project: blue
+name: front
+subnets: [{cidr: 10.1.0.0/24}]
+EOF
+if [ "$DPDK_POD" = 1 ] && command -v dpdk-testpmd >/dev/null; then
+	# The DPDK pod's interface, made as an orchestrator makes it: memif.
+	al_apply <<'EOF' || tl_fail "cannot create the DPDK pod's interface"
+kind: virtual-machine-interface
+project: red
+name: red-dpdk-eth0
+virtual_network: front
+owner_type: pod
+owner: red/red-dpdk
+node: c2
+ifname: eth0
+interface_type: memif
+---
+kind: instance-ip
+project: red
+name: red-dpdk-eth0-v4
+virtual_network: front
+virtual_machine_interface: red-dpdk-eth0
+EOF
+else
+	DPDK_POD=0
+fi
+for h in "${HOSTS[@]}"; do al_agent "$h"; done
+
+# ---- pods, through tern-cni as a container runtime calls it
+declare -A POD_HOST POD_TENANT POD_IFS POD_IP POD_KIND
+PODS=()
+add_pod() { # add_pod HOST TENANT POD NETWORK [ANNOTATION]
+	local h=$1 tenant=$2 pod=$3 net=$4 ann=${5:-} pns out
+	pns=$(tl_netns "$pod")
+	out=$(al_cni "$h" ADD "cid-$pod" "$pns" eth0 "K8S_POD_NAMESPACE=$tenant;K8S_POD_NAME=$pod" \
+		<<<"$(al_netconf "$h" "$net" "$ann" "$tenant")") || tl_fail "ADD $pod: $out"
+	VL_NS[$pod]=$pns
+	POD_HOST[$pod]=$h POD_TENANT[$pod]=$tenant
+	POD_KIND[$pod]=kernel
+	POD_IFS[$pod]=$(python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+names = [i["name"] for i in r["interfaces"] if "sandbox" in i]
+for ip in r["ips"]:
+    i = r["interfaces"][ip["interface"]]
+    print("%s=%s" % (i["name"], ip["address"].split("/")[0]), end=" ")
+' "$out")
+	POD_IP[$pod]=$(sed 's/^eth0=\([^ ]*\).*/\1/' <<<"${POD_IFS[$pod]}")
+	grep -q socketPath <<<"$out" && POD_KIND[$pod]="dpdk (memif)"
+	PODS+=("$pod")
+	RESULT[$pod]=$out
+}
+declare -A RESULT
+add_pod c1 red red-web front
+add_pod c2 red red-db front back
+add_pod c3 red red-ops front "back, ops"
+add_pod d1 red red-dc front
+add_pod d2 red red-dc2 back ops
+add_pod c1 blue blue-a front
+add_pod d2 blue blue-b front
+if [ "$DPDK_POD" = 1 ]; then
+	add_pod c2 red red-dpdk front
+	sock=$(python3 -c 'import json,sys; print([i["socketPath"] for i in json.loads(sys.argv[1])["interfaces"] if i.get("socketPath")][0])' "${RESULT[red-dpdk]}")
+	mac=$(python3 -c 'import json,sys; print([i["mac"] for i in json.loads(sys.argv[1])["interfaces"] if i.get("socketPath")][0])' "${RESULT[red-dpdk]}")
+	tl_start red-dpdk "" dpdk-testpmd --no-huge -m 256 --no-pci -l 0,1 --file-prefix "${TL}dpdk" --no-shconf \
+		--log-level error "--vdev=net_memif0,role=client,socket=$sock,socket-abstract=no,id=0,mac=$mac" \
+		-- --forward-mode=icmpecho --auto-start --total-num-mbufs=2048 --stats-period 60
+fi
+if_ip() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"${POD_IFS[$1]}"; }
+
 # ---- what was built
+sessions() { # NAME: the controller's sessions, "peer state" per line
+	"$VL_CTL" bgp neighbors --socket "$TL_DIR/$1.sock" -o json 2>/dev/null | python3 -c '
+import json, sys
+for n in json.load(sys.stdin)["neighbors"]:
+    print(n["address"], n["state"])' 2>/dev/null
+}
+all_up() { ! { sessions ctl1; sessions ctl2; sessions ctl3; } | grep -qv Established; }
+lab_wait 40 all_up
 echo
 echo "tern lab: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-printf '%-6s %-6s %-12s %-18s %s\n' HOST SITE FABRIC-IP VROUTER "INSTANCE / LCORE"
-for h in c1 c2 d1; do
-	printf '%-6s %-6s %-12s %-18s %s\n' "$h" "${SITE[$h]}" "${FIP[$h]}" "tern-vrouter" "lab-$h / ${LCORE[$h]}"
+printf '%-6s %-6s %-12s %-13s %-22s %s\n' HOST SITE FABRIC-IP MGMT-IP CONTROLLERS "VROUTER / LCORE"
+for h in "${HOSTS[@]}"; do
+	printf '%-6s %-6s %-12s %-13s %-22s %s\n' "$h" "${SITE[$h]}" "${FIP[$h]}" "${MIP[$h]}" \
+		"${AL_CTRL[$h]// /,}" "$TL$h / ${LCORE[$h]}"
 done
 echo
-printf '%-10s %-6s %-6s %-10s %-6s %s\n' POD HOST TENANT ADDRESS LABEL KIND
+printf '%-9s %-5s %-6s %-13s %s\n' POD HOST TENANT KIND INTERFACES
 for p in "${PODS[@]}"; do
-	kind=kernel; [ "$p" = red-dpdk ] && kind="dpdk (memif)"
-	tenant=red; [ "${POD_VRF[$p]}" = 2 ] && tenant=blue
-	printf '%-10s %-6s %-6s %-10s %-6s %s\n' "$p" "${POD_HOST[$p]}" "$tenant" "${POD_IP[$p]}" "${POD_LABEL[$p]}" "$kind"
+	printf '%-9s %-5s %-6s %-13s %s\n' "$p" "${POD_HOST[$p]}" "${POD_TENANT[$p]}" "${POD_KIND[$p]}" "${POD_IFS[$p]}"
+done
+echo
+printf '%-10s %-14s %s\n' CONTROLLER PEER STATE
+for c in ctl1 ctl2 ctl3; do
+	sessions "$c" | while read -r peer state; do printf '%-10s %-14s %s\n' "$c" "$peer" "$state"; done
 done
 echo
 
@@ -188,50 +317,82 @@ check() { # check "what" cmd...
 }
 ping_from() { ip netns exec "${VL_NS[$1]}" ping -c 3 -i 0.2 -W 2 "$2"; }
 no_ping_from() { ! ip netns exec "${VL_NS[$1]}" ping -c 2 -i 0.2 -W 1 "$2"; }
-check "red: c1 -> c2 across the cloud fabric (MPLSoUDP)" ping_from red-web 10.1.0.3
-check "red: cloud -> dc across the routed L3 network" ping_from red-web 10.1.0.4
-check "red: dc -> cloud" ping_from red-dc 10.1.0.3
-check "blue: cloud -> dc, same addresses as red" ping_from blue-a 10.1.0.4
-check "tenants isolated: blue cannot reach red's 10.1.0.3" no_ping_from blue-a 10.1.0.3
-if [ -n "${POD_HOST[red-dpdk]:-}" ]; then
-	check "red: dc kernel pod -> cloud DPDK pod on memif" ping_from red-dc 10.1.0.5
+# Routes arrive over BGP: give the first packet of the lab a moment.
+lab_wait 20 ping_from red-web "${POD_IP[red-dc]}"
+check "red: c1 -> c2 across the cloud fabric (MPLSoUDP)" ping_from red-web "${POD_IP[red-db]}"
+check "red: cloud -> dc across the routed L3 network" ping_from red-web "${POD_IP[red-dc]}"
+check "red: dc -> cloud" ping_from red-dc "${POD_IP[red-ops]}"
+check "3-interface pod red-ops: eth0 (front) -> red-web" ping_from red-ops "${POD_IP[red-web]}"
+check "3-interface pod red-ops: net1 (back) -> red-db's back" ping_from red-ops "$(if_ip red-db net1)"
+check "3-interface pod red-ops: net2 (ops) -> red-dc2 in the dc" ping_from red-ops "$(if_ip red-dc2 net1)"
+check "blue: cloud -> dc, the same addresses as red" ping_from blue-a "${POD_IP[blue-b]}"
+check "tenants isolated: blue-a cannot reach red-db" no_ping_from blue-a "${POD_IP[red-db]}"
+check "networks isolated: red-web (front) cannot reach red-dc2 (back)" no_ping_from red-web "$(if_ip red-dc2 eth0)"
+if [ "$DPDK_POD" = 1 ]; then
+	check "red: dc kernel pod -> cloud DPDK pod on memif" ping_from red-dc "${POD_IP[red-dpdk]}"
 fi
+secs=2; [ "$SMALL" = 1 ] && secs=1
 if command -v iperf3 >/dev/null; then
-	tl_start iperf-red-dc "${VL_NS[red-dc]}" iperf3 -s -1 -B 10.1.0.4 -p 5201
+	tl_start iperf-red-dc "${VL_NS[red-dc]}" iperf3 -s -1 -B "${POD_IP[red-dc]}" -p 5201
 	sleep 0.5
-	check "red: TCP cloud -> dc (iperf3, 2 s)" ip netns exec "${VL_NS[red-web]}" iperf3 -c 10.1.0.4 -p 5201 -t 2 --connect-timeout 3000
+	check "red: TCP cloud -> dc (iperf3, $secs s)" ip netns exec "${VL_NS[red-web]}" iperf3 -c "${POD_IP[red-dc]}" -p 5201 -t "$secs" --connect-timeout 3000
 fi
 drops=$(vl_ctl c1 vr drop 2>/dev/null)
 check "the refused blue packets are counted (drop statistics)" grep -qE 'NO_ROUTE|ARP_NOT_ME' <<<"$drops"
+if [ "$HAVE_FRR" = 1 ]; then
+	gw_routes() {
+		ip netns exec "$GW" vtysh --vty_socket "$TL_DIR/frr" -c "show bgp ipv4 vpn json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin).get("routes", {}).get("routeDistinguishers", {})
+print(sum(len(v) for v in d.values()))'
+	}
+	n_gw=$(gw_routes 2>/dev/null || echo 0)
+	check "the DC gateway (FRR) learned the pods' VPNv4 /32s from both sites ($n_gw)" test "${n_gw:-0}" -ge 8
+fi
+# A pod keeps its connection while its node's agent restarts.
+restart_keeps_traffic() {
+	local t=$((secs + 2)) ping_pid loss
+	tl_start iperf-red-db "${VL_NS[red-db]}" iperf3 -s -1 -B "${POD_IP[red-db]}" -p 5202
+	sleep 0.5
+	ip netns exec "${VL_NS[red-web]}" iperf3 -c "${POD_IP[red-db]}" -p 5202 -t "$t" -b 10M >"$TL_DIR/restart-iperf.txt" 2>&1 &
+	local iperf_pid=$!
+	ip netns exec "${VL_NS[red-web]}" ping -c $((t * 50)) -i 0.02 -W 1 "${POD_IP[red-db]}" >"$TL_DIR/restart-ping.txt" 2>&1 &
+	ping_pid=$!
+	sleep 1
+	tl_stop "${AL_AGENT_PID[c1]}"
+	al_agent c1
+	wait "$ping_pid"
+	wait "$iperf_pid" || return 1
+	grep -q ' 0% packet loss' "$TL_DIR/restart-ping.txt"
+}
+check "red-web keeps its TCP connection, no packet lost, while c1's agent restarts" restart_keeps_traffic
 
 # ---- a machine-readable summary and a picture of the topology
-dot_pods() { # the pods of one site, as nodes inside its cluster
-	local p
-	for p in "${PODS[@]}"; do
-		[ "${SITE[${POD_HOST[$p]}]}" = "$1" ] || continue
-		local color=firebrick; [ "${POD_VRF[$p]}" = 2 ] && color=royalblue
-		local shape=ellipse; [ "$p" = red-dpdk ] && shape=hexagon
-		echo "    \"$p\" [label=\"$p\\n${POD_IP[$p]}\", color=$color, fontcolor=$color, shape=$shape];"
-	done
-}
 write_outputs() {
 	mkdir -p "$LAB_OUT"
 	local secs=$1 sep="" h p c
 	{
 		printf '{\n  "duration_s": %s, "passed": %s, "failed": %s,\n  "hosts": [' "$secs" "$passed" "$failed"
-		for h in c1 c2 d1; do
-			printf '%s\n    {"name": "%s", "site": "%s", "fabric_ip": "%s", "vrouter": "%s%s", "lcore": %s}' \
-				"$sep" "$h" "${SITE[$h]}" "${FIP[$h]}" "$TL" "$h" "${LCORE[$h]}"
+		for h in "${HOSTS[@]}"; do
+			printf '%s\n    {"name": "%s", "site": "%s", "fabric_ip": "%s", "mgmt_ip": "%s", "vrouter": "%s%s", "lcore": %s, "controllers": "%s"}' \
+				"$sep" "$h" "${SITE[$h]}" "${FIP[$h]}" "${MIP[$h]}" "$TL" "$h" "${LCORE[$h]}" "${AL_CTRL[$h]}"
 			sep=","
 		done
 		printf '\n  ],\n  "pods": ['
 		sep=""
 		for p in "${PODS[@]}"; do
-			local kind=kernel; [ "$p" = red-dpdk ] && kind=memif
-			local tenant=red; [ "${POD_VRF[$p]}" = 2 ] && tenant=blue
-			printf '%s\n    {"name": "%s", "host": "%s", "tenant": "%s", "vrf": %s, "address": "%s", "label": %s, "kind": "%s"}' \
-				"$sep" "$p" "${POD_HOST[$p]}" "$tenant" "${POD_VRF[$p]}" "${POD_IP[$p]}" "${POD_LABEL[$p]}" "$kind"
+			printf '%s\n    {"name": "%s", "host": "%s", "tenant": "%s", "kind": "%s", "interfaces": "%s"}' \
+				"$sep" "$p" "${POD_HOST[$p]}" "${POD_TENANT[$p]}" "${POD_KIND[$p]}" "${POD_IFS[$p]% }"
 			sep=","
+		done
+		printf '\n  ],\n  "bgp_sessions": ['
+		sep=""
+		for c in ctl1 ctl2 ctl3; do
+			while read -r peer state; do
+				[ -n "$peer" ] || continue
+				printf '%s\n    {"controller": "%s", "peer": "%s", "state": "%s"}' "$sep" "$c" "$peer" "$state"
+				sep=","
+			done < <(sessions "$c")
 		done
 		printf '\n  ],\n  "checks": ['
 		sep=""
@@ -244,20 +405,33 @@ write_outputs() {
 	{
 		echo 'graph tern_lab {'
 		echo '  rankdir=LR; node [fontname="Helvetica", fontsize=10]; edge [fontname="Helvetica", fontsize=9];'
-		echo '  subgraph cluster_cloud { label="site cloud (10.255.1.0/24)"; style=rounded;'
-		echo '    fabric [label="fabric bridge", shape=box];'
-		for h in c1 c2; do echo "    $h [label=\"$h\\ntern-vrouter\\n${FIP[$h]}\", shape=box3d];"; done
-		dot_pods cloud
-		echo '  }'
-		echo '  subgraph cluster_dc { label="site dc (10.255.2.0/24)"; style=rounded;'
-		echo "    d1 [label=\"d1\\ntern-vrouter\\n${FIP[d1]}\", shape=box3d];"
-		dot_pods dc
-		echo '  }'
+		for site in cloud dc; do
+			echo "  subgraph cluster_$site { label=\"site $site\"; style=rounded;"
+			[ "$site" = cloud ] && echo '    fabric [label="fabric bridge\n10.255.1.0/24", shape=box]; api [label="tern-api", shape=cylinder]; ctl1 [label="tern-control ctl1", shape=component]; ctl2 [label="tern-control ctl2", shape=component];'
+			[ "$site" = dc ] && echo '    dcfab [label="dc fabric\n10.255.2.0/24", shape=box]; ctl3 [label="tern-control ctl3", shape=component];'
+			for h in "${HOSTS[@]}"; do
+				[ "${SITE[$h]}" = "$site" ] || continue
+				echo "    $h [label=\"$h\\ntern-vrouter + agent\\n${FIP[$h]}\", shape=box3d];"
+			done
+			for p in "${PODS[@]}"; do
+				[ "${SITE[${POD_HOST[$p]}]}" = "$site" ] || continue
+				local color=firebrick shape=ellipse
+				[ "${POD_TENANT[$p]}" = blue ] && color=royalblue
+				[ "${POD_KIND[$p]}" = kernel ] || shape=hexagon
+				echo "    \"$p\" [label=\"$p\\n${POD_IFS[$p]// /\\n}\", color=$color, fontcolor=$color, shape=$shape];"
+			done
+			echo '  }'
+		done
 		echo '  rtr [label="router\n(kernel IP forwarding)", shape=diamond];'
-		echo '  c1 -- fabric; c2 -- fabric; fabric -- rtr; rtr -- d1;'
+		[ "$HAVE_FRR" = 1 ] && echo '  gw [label="DC gateway\nFRR bgpd AS 65000", shape=octagon]; gw -- ctl1 [style=dashed, label="eBGP VPNv4"]; gw -- ctl3 [style=dashed, label="eBGP VPNv4"];'
+		echo '  fabric -- rtr; rtr -- dcfab; ctl1 -- ctl2 [style=dashed]; ctl1 -- ctl3 [style=dashed, label="iBGP"]; ctl2 -- ctl3 [style=dashed];'
+		for h in "${HOSTS[@]}"; do
+			if [ "${SITE[$h]}" = cloud ]; then echo "  $h -- fabric; $h -- ctl1 [style=dotted]; $h -- ctl2 [style=dotted];"
+			else echo "  $h -- dcfab; $h -- ctl3 [style=dotted];"; fi
+		done
 		for p in "${PODS[@]}"; do
-			local color=firebrick; [ "${POD_VRF[$p]}" = 2 ] && color=royalblue
-			echo "  ${POD_HOST[$p]} -- \"$p\" [color=$color, label=\"label ${POD_LABEL[$p]}\"];"
+			local color=firebrick; [ "${POD_TENANT[$p]}" = blue ] && color=royalblue
+			echo "  ${POD_HOST[$p]} -- \"$p\" [color=$color];"
 		done
 		echo '}'
 	} >"$LAB_OUT/topology.dot"

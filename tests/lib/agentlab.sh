@@ -14,6 +14,8 @@ AL_CONTROL=$BUILD/control/tern-control
 AL_AGENT=$BUILD/agent/tern-agent
 AL_CNI=$BUILD/cni/tern-cni
 declare -A AL_MGMT AL_AGENT_PID
+# Per host, optional: its controllers (default 10.254.0.1) and underlay gateway.
+declare -A AL_CTRL AL_FGW
 AL_HOSTS=()
 
 al_need() {
@@ -43,13 +45,14 @@ al_init() {
 	tl_wait "tern-api" 20 ip netns exec "$AL_NS" curl -sf "$AL_URL/v1/health"
 }
 
-# al_host NAME LCORE FABRIC_IP MGMT_IP
+# al_host NAME LCORE FABRIC_IP MGMT_IP [BRIDGE_NS BRIDGE]: the fabric port
+# joins BRIDGE in BRIDGE_NS (default: the control namespace's "fabric").
 al_host() {
-	local h=$1 lcore=$2 fip=$3 mip=$4
+	local h=$1 lcore=$2 fip=$3 mip=$4 brns=${5:-$AL_NS} br=${6:-fabric}
 	vl_host "$h" "$lcore"
 	local ns=${VL_NS[$h]}
-	tl_veth "fab-$h" "$ns" "f-$h" "$AL_NS"
-	ip -n "$AL_NS" link set "f-$h" master fabric
+	tl_veth "fab-$h" "$ns" "f-$h" "$brns"
+	ip -n "$brns" link set "f-$h" master "$br"
 	vl_quiet_if "$ns" "fab-$h"
 	VL_FABMAC[$h]=$(ip netns exec "$ns" cat "/sys/class/net/fab-$h/address")
 	VL_FABIP[$h]=$fip
@@ -65,6 +68,7 @@ al_host() {
 # client session per agent.
 al_control() {
 	local h
+	AL_CONTROL_HOSTS=("$@")
 	{
 		printf 'router-id 10.254.0.1\nas 64512\nlisten 10.254.0.1 179\nhold-time 30\n'
 		printf 'connect-retry 1\ncontrol-socket %s\n' "$TL_DIR/control.sock"
@@ -74,15 +78,19 @@ al_control() {
 		done
 	} >"$TL_DIR/control.conf"
 	tl_start tern-control "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/control.conf" --log-level info
+	AL_CONTROL_PID=$TL_LAST_PID
 	tl_wait "tern-control" 20 "$VL_CTL" bgp neighbors --socket "$TL_DIR/control.sock"
 }
 
 al_agent() {
 	local h=$1
+	local extra=() c
+	for c in ${AL_CTRL[$h]:-10.254.0.1}; do extra+=(--controller "$c"); done
+	[ -n "${AL_FGW[$h]:-}" ] && extra+=(--fabric-gw "${AL_FGW[$h]}")
 	mkdir -p "$TL_DIR/$h/state"
 	tl_start "agent-$h" "${VL_NS[$h]}" "$AL_AGENT" --node "$h" --api "$AL_URL" \
 		--token-file "$TL_DIR/token" --vrouter-socket "$TL_DIR/$h/ctl.sock" \
-		--controller 10.254.0.1 --cni-socket "$TL_DIR/$h/agent.sock" \
+		"${extra[@]}" --cni-socket "$TL_DIR/$h/agent.sock" \
 		--state-dir "$TL_DIR/$h/state" --pod-dir "$TL_DIR/$h/pods" --pod-mtu 1400 \
 		--log-level "${AL_AGENT_LOG:-info}"
 	AL_AGENT_PID[$h]=$TL_LAST_PID
@@ -95,11 +103,11 @@ al_status() { # the agent's status as tern-cni's STATUS sees it
 }
 al_status_ok() { al_status "$1" >/dev/null 2>&1; }
 
-# al_netconf HOST NETWORK [ANNOTATION]
+# al_netconf HOST NETWORK [ANNOTATION [PROJECT]]
 al_netconf() {
-	local h=$1 net=$2 ann=${3:-}
-	printf '{"cniVersion": "1.1.0", "name": "tern", "type": "tern-cni", "agentSocket": "%s", "project": "demo", "network": "%s"' \
-		"$TL_DIR/$h/agent.sock" "$net"
+	local h=$1 net=$2 ann=${3:-} project=${4:-demo}
+	printf '{"cniVersion": "1.1.0", "name": "tern", "type": "tern-cni", "agentSocket": "%s", "project": "%s", "network": "%s"' \
+		"$TL_DIR/$h/agent.sock" "$project" "$net"
 	[ -n "$ann" ] && printf ', "runtimeConfig": {"k8s.v1.cni.cncf.io/networks": "%s"}' "$ann"
 	printf '}\n'
 }
