@@ -19,6 +19,7 @@
 
 #include "agent_api.h"
 #include "agent_bgp.h"
+#include "agent_parse.h"
 #include "tern_log.h"
 #include "vr_client.h"
 
@@ -27,7 +28,6 @@
 #define AGENT_DEFAULT_POD_DIR "/run/tern/pods"
 #define AGENT_DEFAULT_MTU 1450
 #define AGENT_MAX_ADDRS 4
-#define AGENT_MAX_IFS 16          /* interfaces of one pod */
 #define AGENT_MAX_ECMP 16
 #define AGENT_LABEL_MIN 16        /* 0..15 are reserved (RFC 3032) */
 #define AGENT_RECEIVE_NH 1        /* the node itself: one receive nexthop */
@@ -46,13 +46,6 @@ struct agent_conf {
 	char fabric_gw[64];            /* "" none: every tunnel end is on the fabric subnet */
 	struct agent_bgp_conf bgp;
 	enum tern_log_level level;
-};
-
-/* An address with its prefix length. */
-struct agent_ip {
-	uint8_t family;                /* 4 or 6 */
-	uint8_t plen;
-	uint8_t a[16];
 };
 
 /* One interface of a pod, as planned from tern-api. */
@@ -203,11 +196,6 @@ int agent_plan(struct agent *a, const struct agent_req *r, bool create,
 	       struct agent_if *out, int max, char *err, size_t errlen);
 void agent_if_free(struct agent_if *ifs, int n);
 json_t *agent_if_json(const struct agent_if *i);
-void agent_host_ifname(const char *container_id, const char *ifname, char out[16]);
-int agent_ip_parse(const char *s, struct agent_ip *ip);   /* "a.b.c.d[/n]" */
-const char *agent_ip_str(const struct agent_ip *ip, char *buf, size_t len, bool with_plen);
-int agent_rt_parse(const char *s, uint8_t out[8]);        /* "target:A:N" */
-bool agent_ip_contains(const struct agent_ip *net, const struct agent_ip *x);
 /* Delete what agent_plan created for a container in tern-api. */
 void agent_created_forget(struct agent *a, const char *container_id, bool delete_in_api);
 

@@ -95,16 +95,6 @@ int agent_state_save(struct agent *a, char *err, size_t errlen)
 	return rc;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned b[6];
-	if (!s || sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
-
 static void copy_str(char *dst, size_t len, json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -160,7 +150,7 @@ int agent_state_load(struct agent *a, char *err, size_t errlen)
 		copy_str(p->i.host_ifname, sizeof(p->i.host_ifname), v, "host_ifname");
 		copy_str(p->i.network, sizeof(p->i.network), v, "network");
 		copy_str(p->i.socket_path, sizeof(p->i.socket_path), v, "socket_path");
-		parse_mac(json_string_value(json_object_get(v, "mac")), p->i.mac);
+		agent_mac_parse(json_string_value(json_object_get(v, "mac")), p->i.mac);
 		p->i.mtu = (uint16_t)json_integer_value(json_object_get(v, "mtu"));
 		size_t j;
 		json_t *ip;
