@@ -147,6 +147,7 @@ control_conf ctl1 10.254.0.2 c1 c2 c3 >"$TL_DIR/ctl1.conf"
 control_conf ctl2 10.254.0.3 c1 c2 c3 >"$TL_DIR/ctl2.conf"
 control_conf ctl3 10.254.0.4 d1 d2 >"$TL_DIR/ctl3.conf"
 tl_start ctl1 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl1.conf"
+CTL1_PID=$TL_LAST_PID
 tl_start ctl2 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl2.conf"
 tl_start ctl3 "$DCCTL" "$AL_CONTROL" -c "$TL_DIR/ctl3.conf"
 
@@ -366,6 +367,17 @@ restart_keeps_traffic() {
 	grep -q ' 0% packet loss' "$TL_DIR/restart-ping.txt"
 }
 check "red-web keeps its TCP connection, no packet lost, while c1's agent restarts" restart_keeps_traffic
+# The cloud agents peer with ctl1 and ctl2: with ctl1 gone, ctl2 carries on.
+failover() {
+	tl_stop "$CTL1_PID"
+	add_pod c3 red red-late front
+	lab_wait 15 ping_from red-web "${POD_IP[red-late]}" || return 1
+	ping_from red-web "${POD_IP[red-db]}" || return 1
+	tl_start ctl1 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl1.conf"
+	CTL1_PID=$TL_LAST_PID
+	lab_wait 40 all_up
+}
+check "ctl1 stopped: a pod started afterwards on c3 is reachable from c1 (through ctl2)" failover
 
 # ---- a machine-readable summary and a picture of the topology
 write_outputs() {
