@@ -198,6 +198,28 @@ static json_t *do_status(struct agent *a)
 	return r;
 }
 
+/* Every attached interface, for ternctl agent ports. */
+static json_t *do_ports(struct agent *a)
+{
+	json_t *list = json_array();
+	char buf[64];
+	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
+		const struct agent_port *p = &a->ports[i];
+		if (!p->used)
+			continue;
+		json_t *addrs = json_array();
+		for (int k = 0; k < p->i.n_addrs; k++)
+			json_array_append_new(addrs, json_string(agent_ip_str(&p->i.addrs[k], buf,
+									     sizeof(buf), true)));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:o}",
+			"container_id", p->container_id, "ifname", p->i.ifname, "kind", p->i.kind,
+			"host_ifname", p->i.host_ifname, "socket_path", p->i.socket_path,
+			"network", p->i.network, "vif", (int)p->vif, "vrf", (int)p->vrf,
+			"label", (int)p->label, "addresses", addrs));
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "ports", list);
+}
+
 static json_t *handle(struct agent *a, json_t *req)
 {
 	struct agent_req r;
@@ -208,6 +230,8 @@ static json_t *handle(struct agent *a, json_t *req)
 		return do_status(a);
 	if (!strcmp(r.op, "gc"))
 		return do_gc(a, req);
+	if (!strcmp(r.op, "ports"))
+		return do_ports(a);
 	if (!r.container_id || !*r.container_id)
 		return fail(CNI_E_CONFIG, "request without \"container_id\"");
 	if (!strcmp(r.op, "add"))

@@ -5,6 +5,8 @@
 #ifndef TERN_CTL_H
 #define TERN_CTL_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "ctl_out.h"
 #include "vr_client.h"
@@ -30,6 +32,15 @@ int ctl_vr_main(struct ctl *c, int argc, char **argv);
 void ctl_vr_usage(FILE *f);
 int ctl_bgp_main(struct ctl *c, int argc, char **argv);
 void ctl_bgp_usage(FILE *f);
+
+int ctl_agent_main(struct ctl *c, int argc, char **argv);
+void ctl_agent_usage(FILE *f);
+
+/* One JSON request over a UNIX socket and its parsed reply (ctl_sock.c);
+ * half_close: end the request with shutdown(SHUT_WR) (tern-agent reads to the
+ * end). NULL after printing what failed, naming daemon and hint. */
+json_t *ctl_unix_json(const char *path, const char *req, bool half_close, const char *daemon,
+		      const char *hint);
 
 /* Print "ternctl: <message>" to stderr. */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

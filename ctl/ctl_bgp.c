@@ -18,9 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "ctl.h"
 
@@ -34,63 +31,11 @@ void ctl_bgp_usage(FILE *f)
 		   "  --socket PATH   tern-control's control socket (default " BGP_CTL_SOCK ")\n");
 }
 
-/* Send one request, read the whole reply, parse it. NULL after a message. */
+/* One request line, the whole reply, parsed; NULL after a message. */
 static json_t *request(const char *path, const char *req)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		ctl_err("--socket %s: path too long", path);
-		return NULL;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ctl_err("cannot connect to tern-control socket %s: %s (is tern-control running? "
-			"--socket PATH)", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	size_t rl = strlen(req);
-	if (write(fd, req, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
-		ctl_err("writing to %s: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	for (;;) {
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 131072;
-			char *b = realloc(buf, cap);
-			if (!b) {
-				ctl_err("out of memory reading the reply");
-				free(buf);
-				close(fd);
-				return NULL;
-			}
-			buf = b;
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			ctl_err("reading from %s: %s", path, strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	json_error_t je;
-	json_t *j = json_loadb(buf ? buf : "", len, 0, &je);
-	free(buf);
-	if (!j) {
-		ctl_err("tern-control sent a reply that is not JSON: %s", je.text);
-		return NULL;
-	}
-	json_t *e = json_object_get(j, "error");
+	json_t *j = ctl_unix_json(path, req, false, "tern-control", "is tern-control running? --socket PATH");
+	json_t *e = j ? json_object_get(j, "error") : NULL;
 	if (json_is_string(e)) {
 		ctl_err("tern-control: %s", json_string_value(e));
 		json_decref(j);

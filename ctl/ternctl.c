@@ -24,6 +24,7 @@ struct family {
 static const struct family families[] = {
 	{ "vr", ctl_vr_main, ctl_vr_usage, "the vrouter's tables: vifs, VRFs, nexthops, routes, ..." },
 	{ "bgp", ctl_bgp_main, ctl_bgp_usage, "tern-control: BGP neighbors and RIB" },
+	{ "agent", ctl_agent_main, ctl_agent_usage, "tern-agent: its node, controllers and ports" },
 	{ "apply", ctl_apply_main, ctl_api_usage, "create or update tern-api objects from a YAML/JSON file" },
 	{ "get", ctl_get_main, ctl_api_usage, "list or show tern-api objects (vn, vmi, iip, ...)" },
 	{ "delete", ctl_delete_main, ctl_api_usage, "delete tern-api objects" },

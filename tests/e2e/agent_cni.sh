@@ -87,6 +87,11 @@ tl_check "tern-api holds p2's three interfaces, made by the agent" test "$(owned
 out3=$(al_cni h2 ADD cid-p3 "$P3" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p3" <<<"$(al_netconf h2 red)")
 P3_RED=$(ip_of "$out3" 10.1.)
 
+tl_check "ternctl agent ports lists p1's three interfaces on h1" \
+	test "$(ip netns exec "${VL_NS[h1]}" "$VL_CTL" agent ports --socket "$TL_DIR/h1/agent.sock" | grep -c cid-p1)" = 3
+tl_check "ternctl agent status: h1's controller session is Established" \
+	eval '"$VL_CTL" agent status --socket "$TL_DIR/h1/agent.sock" | grep -q "10.254.0.1 .*Established"'
+
 # ---- traffic
 png() { ip netns exec "$1" ping -c 3 -i 0.2 -W 2 "$2" >/dev/null 2>&1; }
 tl_wait "p1 -> p2 on red (eth0, across hosts, MPLSoUDP)" 15 png "$P1" "$P2_RED"
