@@ -44,6 +44,8 @@ struct agent_conf {
 	uint16_t pod_mtu;
 	uint8_t fabric_plen;           /* the fabric subnet: tunnel ends inside it are ARPed directly */
 	char fabric_gw[64];            /* "" none: every tunnel end is on the fabric subnet */
+	char fabric_if[32];            /* "" : the vrouter's fabric vif is someone else's job */
+	struct agent_ip fabric_addr;   /* with fabric_if */
 	struct agent_bgp_conf bgp;
 	enum tern_log_level level;
 };
@@ -217,6 +219,10 @@ void agent_vr_announce_all(struct agent *a);
 void agent_vr_adopt(struct agent *a);
 bool agent_vr_converged(struct agent *a, int64_t since_start_ms);
 void agent_vr_sweep(struct agent *a);
+/* The vrouter restarted: forget the remote routes believed installed. */
+void agent_vr_forget_remote(struct agent *a);
+/* A cheap request; closes the connection when the vrouter is gone. */
+void agent_vr_alive(struct agent *a);
 /* Re-program everything the state file holds (after start). */
 int agent_vr_restore(struct agent *a, char *err, size_t errlen);
 

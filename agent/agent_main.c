@@ -54,6 +54,8 @@ static void usage(FILE *f)
 "  --controller ADDR[:PORT]  a tern-control node (at most %d; iBGP)\n"
 "  --asn N                the AS of the agent and its controllers (default 64512)\n"
 "  --bgp-password KEY     TCP MD5 key for the controller sessions\n"
+"  --fabric-if IF --fabric-ip IP  the node's fabric NIC and tunnel address: the agent\n"
+"                         adds it to the vrouter (vif 0) when the vrouter lacks it\n"
 "  --fabric-plen N        prefix length of the fabric subnet (default 24)\n"
 "  --fabric-gw IP         underlay gateway for tunnel ends outside the fabric subnet\n"
 "  --cni-socket PATH      the plugin's socket (default " AGENT_DEFAULT_CNI_SOCK ")\n"
@@ -79,7 +81,7 @@ static int read_token(const char *path, char *out, size_t len)
 static int parse_args(int argc, char **argv, struct agent_conf *c)
 {
 	enum { O_NODE = 256, O_API, O_TOKEN, O_CA, O_VR, O_VRSOCK, O_CTRL, O_ASN, O_PW, O_PLEN,
-	       O_GW, O_CNI, O_STATE, O_PODDIR, O_MTU, O_LOG };
+	       O_GW, O_CNI, O_STATE, O_PODDIR, O_MTU, O_LOG, O_FIF, O_FIP };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, O_NODE },
 		{ "api", required_argument, NULL, O_API },
@@ -95,6 +97,8 @@ static int parse_args(int argc, char **argv, struct agent_conf *c)
 		{ "cni-socket", required_argument, NULL, O_CNI },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "pod-dir", required_argument, NULL, O_PODDIR },
+		{ "fabric-if", required_argument, NULL, O_FIF },
+		{ "fabric-ip", required_argument, NULL, O_FIP },
 		{ "pod-mtu", required_argument, NULL, O_MTU },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "help", no_argument, NULL, 'h' },
@@ -188,6 +192,21 @@ static int parse_args(int argc, char **argv, struct agent_conf *c)
 		case O_CNI: snprintf(c->cni_socket, sizeof(c->cni_socket), "%s", optarg); break;
 		case O_STATE: snprintf(c->state_dir, sizeof(c->state_dir), "%s", optarg); break;
 		case O_PODDIR: snprintf(c->pod_dir, sizeof(c->pod_dir), "%s", optarg); break;
+		case O_FIF:
+			if (strlen(optarg) >= sizeof(c->fabric_if)) {
+				fprintf(stderr, "tern-agent: --fabric-if %s: longer than %zu\n", optarg,
+					sizeof(c->fabric_if) - 1);
+				return -1;
+			}
+			snprintf(c->fabric_if, sizeof(c->fabric_if), "%s", optarg);
+			break;
+		case O_FIP:
+			if (agent_ip_parse(optarg, &c->fabric_addr) < 0 ||
+			    c->fabric_addr.plen != (c->fabric_addr.family == 4 ? 32 : 128)) {
+				fprintf(stderr, "tern-agent: --fabric-ip %s: not an address\n", optarg);
+				return -1;
+			}
+			break;
 		case O_MTU:
 			v = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || v < 576 || v > 9000) {
@@ -205,6 +224,10 @@ static int parse_args(int argc, char **argv, struct agent_conf *c)
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
+	}
+	if (!c->fabric_if[0] != !c->fabric_addr.family) {
+		fprintf(stderr, "tern-agent: --fabric-if and --fabric-ip go together\n");
+		return -1;
 	}
 	if (optind != argc || !c->node[0]) {
 		if (!c->node[0])
@@ -270,8 +293,10 @@ static void on_path(void *arg, bool add, const struct agent_bgp_path *p)
 static int vrouter_up(struct agent *a, bool restarting)
 {
 	char err[512];
-	if (agent_vr_connect(a, err, sizeof(err)) < 0)
+	if (agent_vr_connect(a, err, sizeof(err)) < 0) {
+		TLOG_DEBUG(&a->log, "vrouter: %s", err);
 		return -1;
+	}
 	char ip[64];
 	TLOG_INFO(&a->log, "vrouter %s: fabric %s on %s", a->conf.vr_socket,
 		  agent_ip_str(&a->fabric_ip, ip, sizeof(ip), false), a->fabric_ifname);
@@ -280,9 +305,13 @@ static int vrouter_up(struct agent *a, bool restarting)
 		if (!a->arp)
 			TLOG_WARN(&a->log, "underlay resolution off: %s", err);
 	}
+	/* A vrouter that came back empty (restarted): what the agent believed
+	 * installed is gone; re-derive every remote route after the ports. */
+	agent_vr_forget_remote(a);
 	agent_vr_adopt(a);
 	if (agent_vr_restore(a, err, sizeof(err)) < 0)
 		TLOG_WARN(&a->log, "%s", err);
+	agent_vr_recompute_all(a);
 	if (!a->bgp && a->conf.bgp.n_peers) {
 		struct agent_bgp_conf bc = a->conf.bgp;
 		if (a->fabric_ip.family == 4)
@@ -348,7 +377,7 @@ int main(int argc, char **argv)
 		  a->conf.node, a->conf.api_url, a->conf.vr_socket, a->conf.cni_socket,
 		  a->conf.bgp.n_peers, restarting ? ", restarting" : "");
 
-	int64_t next_vr = 0, next_resolve = 0, started = now_ms(), swept = 0;
+	int64_t next_vr = 0, next_resolve = 0, next_alive = 0, started = now_ms(), swept = 0;
 	bool vr_warned = false;
 	while (!stop) {
 		int64_t now = now_ms();
@@ -366,6 +395,11 @@ int main(int argc, char **argv)
 		if (a->vr && a->api_synced && a->bgp && !a->bgp_initial_sent) {
 			agent_bgp_initial_done(a->bgp);
 			a->bgp_initial_sent = true;
+		}
+		/* An idle agent notices a vrouter restart by asking now and then. */
+		if (a->vr && now >= next_alive) {
+			agent_vr_alive(a);
+			next_alive = now + 2000;
 		}
 		if (a->resolve_pending && a->vr && now >= next_resolve) {
 			a->resolve_pending = false;

@@ -947,6 +947,64 @@ void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool delete
 
 /* ---- connection, restore ---- */
 
+void agent_vr_forget_remote(struct agent *a)
+{
+	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
+		a->rroutes[i].used = false;
+	for (int i = 0; i < AGENT_MAX_TNHS; i++) {
+		if (a->tnhs[i].used)
+			a->nh_used[a->tnhs[i].id] = 0;
+		a->tnhs[i].used = false;
+	}
+	for (uint32_t id = 1; id < AGENT_NH_IDS; id++)
+		if (a->nh_used[id] == 2)
+			a->nh_used[id] = 0;
+	a->n_stale_labels = 0;
+}
+
+void agent_vr_alive(struct agent *a)
+{
+	struct vr_object o;
+	char err[256];
+	obj_init(&o, VR_OBJ_INFO);
+	if (vr_do(a, VR_OP_GET, &o, err, sizeof(err)) < 0 && !a->vr)
+		TLOG_WARN(&a->log, "vrouter gone (%s): reconnecting; its forwarding state will be "
+			  "written again", err);
+}
+
+/* The node's fabric NIC as vif 0, when the agent was told which it is. */
+static int fabric_add(struct agent *a, char *err, size_t errlen)
+{
+	char path[96], mac[32] = "";
+	snprintf(path, sizeof(path), "/sys/class/net/%s/address", a->conf.fabric_if);
+	FILE *f = fopen(path, "r");
+	if (!f || !fgets(mac, sizeof(mac), f)) {
+		snprintf(err, errlen, "fabric interface %s: %s", a->conf.fabric_if, strerror(errno));
+		if (f)
+			fclose(f);
+		return -ENODEV;
+	}
+	fclose(f);
+	mac[strcspn(mac, "\n")] = 0;
+	struct vr_object o;
+	obj_init(&o, VR_OBJ_VIF);
+	o.u.vif.id = 0;
+	o.u.vif.type = VR_VIF_FABRIC;
+	snprintf(o.u.vif.ifname, sizeof(o.u.vif.ifname), "%s", a->conf.fabric_if);
+	if (agent_mac_parse(mac, o.u.vif.mac) < 0) {
+		snprintf(err, errlen, "fabric interface %s: no MAC", a->conf.fabric_if);
+		return -ENODEV;
+	}
+	o.u.vif.ip.family = a->conf.fabric_addr.family;
+	memcpy(o.u.vif.ip.a, a->conf.fabric_addr.a, 16);
+	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_IFNAME);
+	VR_SET(&o, VR_AT_MAC); VR_SET(&o, VR_AT_IP);
+	int rc = vr_do(a, VR_OP_ADD, &o, err, errlen);
+	if (rc == 0)
+		TLOG_INFO(&a->log, "fabric vif 0 added: %s", a->conf.fabric_if);
+	return rc;
+}
+
 int agent_vr_connect(struct agent *a, char *err, size_t errlen)
 {
 	if (a->vr)
@@ -964,6 +1022,16 @@ int agent_vr_connect(struct agent *a, char *err, size_t errlen)
 				   AGENT_VR_REPLY_CAP, &v,
 				   err, errlen);
 	struct vr_object f;
+	if (rc == -ENOENT && a->conf.fabric_if[0]) {
+		if ((rc = fabric_add(a, err, errlen)) < 0) {
+			vr_client_close(a->vr);
+			a->vr = NULL;
+			return rc;
+		}
+		vr_client_close(a->vr);  /* and read it back as any start does */
+		a->vr = NULL;
+		return agent_vr_connect(a, err, errlen);
+	}
 	if (rc == 0 && vr_msg_next_object(&v, &f, err, errlen) == 1 && f.u.vif.ip.family) {
 		memcpy(a->fabric_mac, f.u.vif.mac, 6);
 		memset(&a->fabric_ip, 0, sizeof(a->fabric_ip));

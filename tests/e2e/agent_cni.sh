@@ -12,7 +12,8 @@
 # down: 11 and nothing made; unknown network: 7; a name taken in the pod:
 # the ADD rolls back; DEL twice; DEL after the namespace is gone), and the
 # agent restarted under traffic: no lost packet, the TCP connection lives;
-# the controller stopped: forwarding goes on (headless), and resumes BGP.
+# the vrouter restarted empty: the agent writes its state again; the
+# controller stopped: forwarding goes on (headless), and resumes BGP.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -150,6 +151,14 @@ wait "$IPERF"; rc=$?
 tl_check "the iperf3 TCP connection survived the restart (rc $rc)" test "$rc" -eq 0
 tl_wait "restarted agent back in BGP" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
 tl_check "after the restart, p2 -> p1 on blue still works" png "$P2" "$P1_BLUE"
+
+# ---- the vrouter of h1 restarts (empty tables): its agent writes everything again
+tl_stop "${VL_PID[h1]}"
+vl_vrouter_start h1
+tl_wait "p2 -> p1 on red after h1's vrouter restarted" 20 png "$P2" "$P1_RED"
+tl_log "PASS h1's vrouter restarted empty: its agent re-added the fabric, p1's vifs and routes"
+tl_check "after the vrouter restart, p1 -> p2 on blue" png "$P1" "$P2_BLUE"
+tl_check "after the vrouter restart, p1 (eth0) -> p3" png "$P1" "$P3_RED"
 
 # ---- headless: with the controller gone, the vrouters keep forwarding
 tl_stop "$AL_CONTROL_PID"

@@ -87,6 +87,8 @@ al_agent() {
 	local extra=() c
 	for c in ${AL_CTRL[$h]:-10.254.0.1}; do extra+=(--controller "$c"); done
 	[ -n "${AL_FGW[$h]:-}" ] && extra+=(--fabric-gw "${AL_FGW[$h]}")
+	# The agent owns the fabric vif from now on: it adds it again to a restarted vrouter.
+	extra+=(--fabric-if "fab-$h" --fabric-ip "${VL_FABIP[$h]}")
 	mkdir -p "$TL_DIR/$h/state"
 	tl_start "agent-$h" "${VL_NS[$h]}" "$AL_AGENT" --node "$h" --api "$AL_URL" \
 		--token-file "$TL_DIR/token" --vrouter-socket "$TL_DIR/$h/ctl.sock" \

@@ -9,7 +9,7 @@
 BUILD=${BUILD:-build}
 VL_VROUTER=$BUILD/vrouter/tern-vrouter
 VL_CTL=$BUILD/ctl/ternctl
-declare -A VL_NS VL_FABMAC VL_FABIP VL_NEXTVIF
+declare -A VL_NS VL_FABMAC VL_FABIP VL_NEXTVIF VL_PID VL_LCORE
 
 vl_ctl() {
 	local h=$1; shift
@@ -28,9 +28,18 @@ vl_host() {
 	local ns; ns=$(tl_netns "$h")
 	VL_NS[$h]=$ns
 	VL_NEXTVIF[$h]=1
+	VL_LCORE[$h]=$lcore
 	mkdir -p "$TL_DIR/$h"
-	tl_start "vrouter-$h" "$ns" "$VL_VROUTER" --name "$TL$h" --run-dir "$TL_DIR/$h" \
-		--lcores "$lcore" --mem 512 --mbufs 8192 --fib-tbl8s 4096 --routes 65536 --log-level info
+	vl_vrouter_start "$h"
+}
+
+# (Re)start host h's tern-vrouter (empty tables); VL_PID[h] is its PID.
+vl_vrouter_start() {
+	local h=$1
+	tl_start "vrouter-$h" "${VL_NS[$h]}" "$VL_VROUTER" --name "$TL$h" --run-dir "$TL_DIR/$h" \
+		--lcores "${VL_LCORE[$h]}" --mem 512 --mbufs 8192 --fib-tbl8s 4096 --routes 65536 \
+		--log-level info
+	VL_PID[$h]=$TL_LAST_PID
 	tl_wait "vrouter $h control socket" 20 vl_ctl "$h" vr info
 }
 
