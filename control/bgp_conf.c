@@ -130,6 +130,16 @@ static int k_hold(struct pctx *p, int n, char **w)
 	return 0;
 }
 
+static int k_startup_defer(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	uint32_t v;
+	if (parse_u32(p, w[0], w[1], 0, 3600, &v) < 0)
+		return -EINVAL;
+	p->c->startup_defer = (uint16_t)v;
+	return 0;
+}
+
 static int k_connretry(struct pctx *p, int n, char **w)
 {
 	(void)n;
@@ -296,7 +306,7 @@ static const struct key global_keys[] = {
 	{ "router-id", 1, 1, k_router_id }, { "as", 1, 1, k_as },
 	{ "cluster-id", 1, 1, k_cluster_id }, { "listen", 1, 2, k_listen },
 	{ "hold-time", 1, 1, k_hold }, { "connect-retry", 1, 1, k_connretry },
-	{ "control-socket", 1, 1, k_ctl }, { "log-level", 1, 1, k_log },
+	{ "startup-defer", 1, 1, k_startup_defer }, { "control-socket", 1, 1, k_ctl }, { "log-level", 1, 1, k_log },
 	{ NULL, 0, 0, NULL },
 };
 
@@ -409,6 +419,7 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 	memset(c, 0, sizeof(*c));
 	c->hold = BGP_DEFAULT_HOLD;
 	c->connretry = BGP_DEFAULT_CONNRETRY;
+	c->startup_defer = BGP_DEFAULT_STARTUP_DEFER;
 	snprintf(c->ctl_sock, sizeof(c->ctl_sock), "%s", BGP_DEFAULT_CTL_SOCK);
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	struct pctx p = { .c = c, .name = name, .err = err, .errlen = errlen };

@@ -21,6 +21,7 @@
 #define BGP_DEFAULT_PORT 179
 #define BGP_DEFAULT_HOLD 90
 #define BGP_DEFAULT_CONNRETRY 5
+#define BGP_DEFAULT_STARTUP_DEFER 15
 #define BGP_DEFAULT_CTL_SOCK "/run/tern/control/ctl.sock"
 
 struct bgp_conf_neighbor {
@@ -43,6 +44,7 @@ struct bgp_conf {
 	uint32_t as;
 	uint32_t cluster_id;            /* default: router-id */
 	uint16_t hold, connretry;
+	uint16_t startup_defer;         /* s: End-of-RIB waits for every peer's (RFC 4724 §4.1) */
 	struct sockaddr_storage listen[BGP_CONF_MAX_LISTEN];
 	socklen_t listen_len[BGP_CONF_MAX_LISTEN];
 	int n_listen;                   /* 0: 0.0.0.0 and :: port 179 */

@@ -57,6 +57,8 @@ struct bgp_peer {
 	uint32_t stale_afs;
 	int64_t t_gr, t_stale;
 	int64_t up_since;            /* ms, when Established */
+	uint32_t eor_rcvd;           /* families whose End-of-RIB came in this session */
+	uint32_t eor_owed;           /* families whose End-of-RIB we hold back (start-up) */
 	uint64_t msgs_in, msgs_out, updates_in, updates_out, flaps;
 	char last_error[200];
 	struct bgp_batch adv, wd;
@@ -88,6 +90,12 @@ struct bgp_daemon {
 	uint8_t scratch[BGP_MAX_MSG];
 	volatile sig_atomic_t stop;  /* set by the signal handler */
 	int64_t started;
+	/* Start-up (RFC 4724 §4.1, as a restarting speaker would): a fresh
+	 * controller knows no routes, and its End-of-RIB would make every agent
+	 * drop the paths it kept. So End-of-RIB waits until every neighbour has
+	 * sent its own, or until t_converge. */
+	bool converged;
+	int64_t t_converge;
 };
 
 /* bgp_session.c */

@@ -168,6 +168,8 @@ static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
 	struct bgp_rib_peer *rp = &d->rib.peers[p->idx];
 	p->est = ci;
 	p->up_since = bgp_now_ms();
+	p->eor_rcvd = 0;
+	p->eor_owed = 0;
 	p->last_error[0] = 0; /* what went wrong before is history now */
 	rp->used = true;
 	rp->ebgp = p->cfg->as != d->conf.as;
@@ -427,6 +429,7 @@ static void rx_update(struct bgp_daemon *d, struct bgp_peer *p, int ci, const ui
 	if (eor >= 0) {
 		TLOG_INFO(&d->log, "peer %s: End-of-RIB %s", peer_name(p), bgp_af_table[eor].name);
 		stale_purge(d, p, BGP_AF_BIT(eor), "End-of-RIB");
+		p->eor_rcvd |= BGP_AF_BIT(eor);
 		return;
 	}
 	bool wd = e.action == BGP_ERR_WITHDRAW || bgp_rib_is_loop(&d->rib, (uint16_t)p->idx,
@@ -626,14 +629,49 @@ static void offer_family(struct bgp_daemon *d, struct bgp_peer *p, int af)
 	batch_flush(d, p, &p->adv);
 }
 
-/* The whole table of af to p (Established, route refresh), then End-of-RIB. */
-static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af)
+static void send_eor(struct bgp_peer *p, int af)
 {
-	offer_family(d, p, af);
 	struct bgp_conn *c = &p->conn[p->est];
 	struct tern_wbuf w;
 	if (wreserve(c, &w) == 0)
 		wcommit(p, c, bgp_eor_encode(&w, af));
+}
+
+/* The whole table of af to p (Established, route refresh), then End-of-RIB
+ * (held back while the daemon is starting up). */
+static void send_table(struct bgp_daemon *d, struct bgp_peer *p, int af)
+{
+	offer_family(d, p, af);
+	if (d->converged)
+		send_eor(p, af);
+	else
+		p->eor_owed |= BGP_AF_BIT(af);
+}
+
+/* Start-up is over when every neighbour is Established and has sent
+ * End-of-RIB for each family, or when the defer time ran out: the owed
+ * End-of-RIBs go out then. */
+static void check_converged(struct bgp_daemon *d, int64_t now)
+{
+	if (d->converged)
+		return;
+	bool all = true;
+	for (int i = 0; i < d->n_peers && all; i++) {
+		const struct bgp_peer *p = &d->peers[i];
+		all = p->est >= 0 && (p->eor_rcvd & p->afs) == p->afs;
+	}
+	if (!all && now < d->t_converge)
+		return;
+	d->converged = true;
+	TLOG_INFO(&d->log, "start-up over (%s): End-of-RIB to every peer",
+		  all ? "every neighbour sent its routes" : "startup-defer time over");
+	for (int i = 0; i < d->n_peers; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		for (int af = 0; af < BGP_AF_COUNT; af++)
+			if ((p->eor_owed & BGP_AF_BIT(af)) && p->est >= 0)
+				send_eor(p, af);
+		p->eor_owed = 0;
+	}
 }
 
 static void process_dirty(struct bgp_daemon *d)
@@ -777,6 +815,7 @@ static void fire(struct bgp_daemon *d, struct bgp_peer *p, int ci, int64_t *t, e
 
 static void run_timers(struct bgp_daemon *d, int64_t now)
 {
+	check_converged(d, now);
 	for (int i = 0; i < d->n_peers; i++) {
 		struct bgp_peer *p = &d->peers[i];
 		if (p->t_gr && p->t_gr <= now)
@@ -809,6 +848,8 @@ static int64_t next_deadline(const struct bgp_daemon *d)
 			if (ts[k] && (!t || ts[k] < t))
 				t = ts[k];
 	}
+	if (!d->converged && (!t || d->t_converge < t))
+		t = d->t_converge;
 	return t;
 }
 
@@ -821,6 +862,8 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 	for (int i = 0; i < BGP_CTL_CLIENTS; i++)
 		d->ctl[i].fd = -1;
 	d->started = bgp_now_ms();
+	d->t_converge = d->started + 1000 * (int64_t)cf->startup_defer;
+	d->converged = cf->startup_defer == 0;
 	if (bgp_rib_init(&d->rib, cf->as, cf->router_id, cf->cluster_id) < 0) {
 		snprintf(err, errlen, "out of memory for the RIB");
 		return -ENOMEM;
