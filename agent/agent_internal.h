@@ -82,6 +82,7 @@ struct agent_vrf {
 	uint16_t id;
 	char network[200];
 	uint32_t vni;                  /* registered in the vrouter's VNI table, 0 none */
+	bool programmed;               /* VRF, VNI and gateway routes are in the vrouter */
 	int n_import;
 	uint8_t import[32][8];         /* route targets imported (ext community form) */
 };

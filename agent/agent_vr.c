@@ -212,6 +212,8 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 	}
 	if (vn)
 		vrf_read_vn(v, vn);
+	if (v->programmed)  /* one port more on a network the node has: nothing to write */
+		return v;
 	struct vr_object o;
 	obj_init(&o, VR_OBJ_VRF);
 	o.u.vrf.id = v->id;
@@ -234,6 +236,7 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 			v->used = false;
 		return NULL;
 	}
+	v->programmed = true;
 	if (fresh) {
 		TLOG_INFO(&a->log, "vrf %u for network %s (vni %u, %d import targets)", v->id,
 			  network, v->vni, v->n_import);
@@ -928,7 +931,19 @@ void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v)
 	json_t *vn = vn_of(a, v->network);
 	if (!vn)
 		return;
-	vrf_read_vn(v, vn);
+	char err[256];
+	uint32_t old_vni = v->vni;
+	v->programmed = false;  /* the VNI or the subnets' gateways may have changed */
+	if (!vrf_ensure(a, v->network, err, sizeof(err)))
+		TLOG_WARN(&a->log, "vrf %u of network %s: %s", v->id, v->network, err);
+	if (old_vni && old_vni != v->vni) {
+		struct vr_object o;
+		obj_init(&o, VR_OBJ_VNI);
+		o.u.vni.vni = old_vni;
+		VR_SET(&o, VR_AT_VNI);
+		if (vr_do(a, VR_OP_DEL, &o, err, sizeof(err)) < 0)
+			TLOG_WARN(&a->log, "vrf %u: deleting the old vni %u: %s", v->id, old_vni, err);
+	}
 	for (int i = 0; i < AGENT_MAX_PORTS; i++)
 		if (a->ports[i].used && a->ports[i].vrf == v->id)
 			port_announce(a, &a->ports[i]);
@@ -949,6 +964,8 @@ void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool delete
 
 void agent_vr_forget_remote(struct agent *a)
 {
+	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
+		a->vrfs[i].programmed = false;
 	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
 		a->rroutes[i].used = false;
 	for (int i = 0; i < AGENT_MAX_TNHS; i++) {
