@@ -70,6 +70,7 @@ if command -v dpdk-testpmd >/dev/null; then
 	tl_start p1-dpdk "" dpdk-testpmd --no-huge -m 256 --no-pci -l 0,1 --file-prefix "${TL}p1" --no-shconf \
 		--log-level error "--vdev=net_memif0,role=client,socket=$SOCK,socket-abstract=no,id=0,mac=$MAC" \
 		-- --forward-mode=icmpecho --auto-start --total-num-mbufs=2048 --stats-period 60
+	P1_DPDK=$TL_LAST_PID
 fi
 
 out2=$(al_cni h2 ADD cid-p2 "$P2" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p2" <<<"$(al_netconf h2 red "blue, demo/green@net2")")
@@ -101,9 +102,34 @@ tl_check "p3 -> p1 on red" png "$P3" "$P1_RED"
 if command -v dpdk-testpmd >/dev/null; then
 	tl_wait "p2 -> p1's DPDK interface on green (memif)" 15 png "$P2" "$P1_GREEN"
 	tl_log "PASS p2 -> p1's DPDK interface (memif, testpmd icmpecho) on green"
+	tl_stop "$P1_DPDK"  # it polls two cores: not while the rest measures loss
 fi
 tl_check "isolation: p3 (red only) cannot reach p2's blue address" \
 	bash -c "! ip netns exec $P3 ping -c 2 -i 0.2 -W 1 $P2_BLUE >/dev/null 2>&1"
+
+# ---- a DPDK pod on vhost-user (the vrouter is the server, the pod's
+# virtio-user connects to the socket in its own directory); then GC.
+if command -v dpdk-testpmd >/dev/null; then
+	vmi p5-eth0 green eth0 vhost-user | sed 's#demo/p1#demo/p5#' | al_apply || tl_fail "cannot create p5's interface"
+	P5=$(tl_netns p5)
+	out5=$(al_cni h1 ADD cid-p5 "$P5" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p5" <<<"$(al_netconf h1 green)")
+	vsock=$(python3 -c 'import json,sys; print([i["socketPath"] for i in json.loads(sys.argv[1])["interfaces"] if i.get("socketPath")][0])' "$out5")
+	vmac=$(python3 -c 'import json,sys; print([i["mac"] for i in json.loads(sys.argv[1])["interfaces"] if i.get("socketPath")][0])' "$out5")
+	P5_IP=$(ip_of "$out5" 10.3.)
+	tl_check "p5 (vhost-user): the vrouter's socket is in the pod's own directory" test -S "$vsock"
+	tl_start p5-dpdk "" dpdk-testpmd --no-huge -m 256 --no-pci -l 0,1 --file-prefix "${TL}p5" --no-shconf \
+		--log-level error "--vdev=net_virtio_user0,path=$vsock,queues=1,mac=$vmac" \
+		-- --forward-mode=icmpecho --auto-start --total-num-mbufs=2048 --stats-period 60
+	P5_DPDK=$TL_LAST_PID
+	tl_wait "p2 -> p5's vhost-user interface on green" 20 png "$P2" "$P5_IP"
+	tl_log "PASS p2 -> p5's DPDK interface (vhost-user, testpmd icmpecho) on green"
+	tl_stop "$P5_DPDK"
+	# GC: the runtime says only p1 is valid on h1: p5's attachment goes.
+	gc_conf=$(python3 -c 'import json,sys; c=json.loads(sys.argv[1]); c["cni.dev/valid-attachments"]=[{"containerID": "cid-p1", "ifname": "eth0"}]; print(json.dumps(c))' "$(al_netconf h1 red)")
+	tl_check "GC with only p1 valid succeeds" al_cni h1 GC "" "" "" "" <<<"$gc_conf"
+	tl_check "after GC, p5's vif and socket are gone, p1's three stay" \
+		eval '[ "$(vl_ctl h1 vr vif list | grep -c cid-p5)" = 0 ] && [ ! -e "$vsock" ] && [ "$(vl_ctl h1 vr vif list | grep -c cid-p1)" = 3 ]'
+fi
 
 # ---- CHECK
 tl_check "CHECK p1 passes" al_cni h1 CHECK cid-p1 "$P1" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p1" <<<"$(al_prev "$(al_netconf h1 red)" "$RES1")"
