@@ -345,6 +345,66 @@ static int instance_section(struct pctx *p, const char *name)
 	return 0;
 }
 
+static int range_section(struct pctx *p, char *prefix)
+{
+	struct bgp_conf *c = p->c;
+	if (c->n_range == BGP_CONF_MAX_RANGES)
+		return fail(p, "at most %d [neighbors PREFIX] sections", BGP_CONF_MAX_RANGES);
+	struct bgp_conf_range *r = &c->range[c->n_range];
+	memset(r, 0, sizeof(*r));
+	char *slash = strchr(prefix, '/'), *end;
+	if (!slash)
+		return fail(p, "neighbors: '%s' is not a prefix like 10.254.0.0/24", prefix);
+	*slash = 0;
+	long plen = strtol(slash + 1, &end, 10);
+	socklen_t len;
+	if (parse_addr(p, "neighbors", prefix, 0, &r->net, &len) < 0)
+		return -EINVAL;
+	if (!slash[1] || *end || plen < 0 || plen > (r->net.ss_family == AF_INET ? 32 : 128))
+		return fail(p, "neighbors: bad prefix length '%s'", slash + 1);
+	r->plen = (uint8_t)plen;
+	snprintf(r->tmpl.name, sizeof(r->tmpl.name), "%.56s/%ld", prefix, plen);
+	r->tmpl.afs = BGP_AF_BIT(BGP_AF_IPV4);
+	r->tmpl.passive = true;  /* we do not know whom to call */
+	r->tmpl.line = p->line;
+	c->n_range++;
+	p->nb = &r->tmpl;
+	p->vrf = NULL;
+	return 0;
+}
+
+static bool prefix_has(const struct sockaddr_storage *net, unsigned plen,
+		       const struct sockaddr_storage *a)
+{
+	const uint8_t *x, *y;
+	if (net->ss_family != a->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		x = (const uint8_t *)&((const struct sockaddr_in *)net)->sin_addr;
+		y = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+	} else {
+		x = (const uint8_t *)&((const struct sockaddr_in6 *)net)->sin6_addr;
+		y = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+	}
+	for (unsigned i = 0; plen; i++) {
+		unsigned n = plen >= 8 ? 8 : plen;
+		uint8_t mask = (uint8_t)(0xff00 >> n);
+		if ((x[i] & mask) != (y[i] & mask))
+			return false;
+		plen -= n;
+	}
+	return true;
+}
+
+const struct bgp_conf_range *bgp_conf_range_of(const struct bgp_conf *c,
+					       const struct sockaddr_storage *addr)
+{
+	for (int i = 0; i < c->n_range; i++)
+		if (prefix_has(&c->range[i].net, c->range[i].plen, addr))
+			return &c->range[i];
+	return NULL;
+}
+
 static int section(struct pctx *p, char *line)
 {
 	char *end = strchr(line, ']');
@@ -354,8 +414,11 @@ static int section(struct pctx *p, char *line)
 	char addr[64];
 	if (sscanf(line + 1, "instance %63s", addr) == 1)
 		return instance_section(p, addr);
+	if (sscanf(line + 1, "neighbors %63s", addr) == 1)
+		return range_section(p, addr);
 	if (sscanf(line + 1, "neighbor %63s", addr) != 1)
-		return fail(p, "unknown section '%s' ([neighbor ADDRESS] or [instance NAME])",
+		return fail(p, "unknown section '%s' ([neighbor ADDRESS], [neighbors PREFIX] or "
+			    "[instance NAME])",
 			    line + 1);
 	struct bgp_conf *c = p->c;
 	if (c->n_nb == BGP_MAX_PEERS - 1) /* the last RIB peer is BGP_RIB_LOCAL */
@@ -449,6 +512,15 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 		if (!nb->as) {
 			p.line = nb->line;
 			return fail(&p, "neighbor %s: as is missing", nb->name);
+		}
+		if (!nb->hold)
+			nb->hold = c->hold;
+	}
+	for (int i = 0; i < c->n_range; i++) {
+		struct bgp_conf_neighbor *nb = &c->range[i].tmpl;
+		if (!nb->as) {
+			p.line = nb->line;
+			return fail(&p, "neighbors %s: as is missing", nb->name);
 		}
 		if (!nb->hold)
 			nb->hold = c->hold;

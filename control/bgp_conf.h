@@ -39,6 +39,15 @@ struct bgp_conf_neighbor {
 	int line;
 };
 
+/* [neighbors PREFIX]: any speaker connecting from PREFIX becomes a passive
+ * neighbor with tmpl's settings (agents of a whole fabric in one section). */
+#define BGP_CONF_MAX_RANGES 8
+struct bgp_conf_range {
+	struct bgp_conf_neighbor tmpl;
+	struct sockaddr_storage net;    /* port 0 */
+	uint8_t plen;
+};
+
 struct bgp_conf {
 	uint32_t router_id;             /* host order */
 	uint32_t as;
@@ -51,7 +60,9 @@ struct bgp_conf {
 	char ctl_sock[108];
 	char log_level[16];
 	struct bgp_conf_neighbor nb[BGP_MAX_PEERS];
-	int n_nb;
+	int n_nb;                       /* configured, then dynamic ones appended */
+	struct bgp_conf_range range[BGP_CONF_MAX_RANGES];
+	int n_range;
 	struct bgp_vrf_conf vrf[BGP_VRF_MAX];   /* [instance NAME] sections */
 	int n_vrf;
 };
@@ -62,6 +73,10 @@ struct bgp_conf {
  */
 int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
 		   size_t errlen);
+/* The range whose prefix holds addr (any port), or NULL. */
+const struct bgp_conf_range *bgp_conf_range_of(const struct bgp_conf *c,
+					       const struct sockaddr_storage *addr);
+
 /* Read and parse a file. Returns 0, -errno when it cannot be read, -EINVAL. */
 int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen);
 

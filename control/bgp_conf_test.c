@@ -96,6 +96,37 @@ static void bad(const char *text, const char *want)
 	assert_non_null(strstr(err, want));
 }
 
+static void test_ranges(void **state)
+{
+	(void)state;
+	struct bgp_conf c;
+	char err[256];
+	const char *t = "router-id 10.254.0.1\nas 64512\n[neighbor 10.254.0.2]\nas 64512\n"
+			"[neighbors 10.254.0.0/24]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\n"
+			"[neighbors fd00::/64]\nas 65001\n";
+	assert_int_equal(bgp_conf_parse(&c, "r.conf", t, err, sizeof(err)), 0);
+	assert_int_equal(c.n_nb, 1);
+	assert_int_equal(c.n_range, 2);
+	assert_string_equal(c.range[0].tmpl.name, "10.254.0.0/24");
+	assert_true(c.range[0].tmpl.passive);
+	assert_true(c.range[0].tmpl.rr_client);
+	assert_int_equal(c.range[0].tmpl.afs, BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6));
+	assert_int_equal(c.range[0].tmpl.hold, BGP_DEFAULT_HOLD);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	assert_int_equal(bgp_sock_addr("10.254.0.77", 40000, &ss, &len), 0);
+	assert_ptr_equal(bgp_conf_range_of(&c, &ss), &c.range[0]);
+	assert_int_equal(bgp_sock_addr("10.254.1.77", 179, &ss, &len), 0);
+	assert_null(bgp_conf_range_of(&c, &ss));
+	assert_int_equal(bgp_sock_addr("fd00::9", 179, &ss, &len), 0);
+	assert_ptr_equal(bgp_conf_range_of(&c, &ss), &c.range[1]);
+	assert_int_equal(bgp_sock_addr("fd01::9", 179, &ss, &len), 0);
+	assert_null(bgp_conf_range_of(&c, &ss));
+	bad("router-id 1.2.3.4\nas 1\n[neighbors 10.0.0.0]\n", "b.conf:3: neighbors: '10.0.0.0' is not a prefix");
+	bad("router-id 1.2.3.4\nas 1\n[neighbors 10.0.0.0/33]\n", "b.conf:3: neighbors: bad prefix length");
+	bad("router-id 1.2.3.4\nas 1\n[neighbors 10.0.0.0/8]\n", "b.conf:3: neighbors 10.0.0.0/8: as is missing");
+}
+
 static void test_errors(void **state)
 {
 	(void)state;
@@ -138,6 +169,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_instances),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

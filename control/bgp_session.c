@@ -660,6 +660,10 @@ static void check_converged(struct bgp_daemon *d, int64_t now)
 		const struct bgp_peer *p = &d->peers[i];
 		all = p->est >= 0 && (p->eor_rcvd & p->afs) == p->afs;
 	}
+	/* Speakers of a [neighbors] range are not known before they call: give
+	 * them half the defer time (agents retry every 5 s) before "all". */
+	if (d->conf.n_range && now < d->started + 500 * (int64_t)d->conf.startup_defer)
+		all = false;
 	if (!all && now < d->t_converge)
 		return;
 	d->converged = true;
@@ -751,6 +755,9 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 }
 
+static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_conf_range *r,
+					const struct sockaddr_storage *ss);
+
 static void do_accept(struct bgp_daemon *d, int lfd)
 {
 	struct sockaddr_storage ss;
@@ -763,6 +770,11 @@ static void do_accept(struct bgp_daemon *d, int lfd)
 	for (int i = 0; i < d->n_peers && !p; i++)
 		if (same_addr(&d->peers[i].cfg->addr, &ss))
 			p = &d->peers[i];
+	const struct bgp_conf_range *r = p ? NULL : bgp_conf_range_of(&d->conf, &ss);
+	if (r && !(p = peer_from_range(d, r, &ss))) {
+		close(fd);
+		return;
+	}
 	if (!p || p->conn[1].fd >= 0) {
 		TLOG_WARN(&d->log, "connection from %s refused: %s",
 			  bgp_sockaddr_str(&ss, a, sizeof(a)),
@@ -855,6 +867,57 @@ static int64_t next_deadline(const struct bgp_daemon *d)
 
 /* ---- life cycle and the loop ---- */
 
+static void peer_init(struct bgp_daemon *d, int i)
+{
+	struct bgp_peer *p = &d->peers[i];
+	memset(p, 0, sizeof(*p));
+	p->idx = i;
+	p->cfg = &d->conf.nb[i];
+	p->est = -1;
+	p->adv.af = p->wd.af = -1;
+	for (int ci = 0; ci < 2; ci++) {
+		p->conn[ci].fd = -1;
+		bgp_fsm_init(&p->conn[ci].fsm, p->cfg->hold, d->conf.connretry, ci == 1);
+	}
+	p->conn[0].fsm.passive = p->cfg->passive;
+}
+
+/* A speaker from a [neighbors PREFIX] range connected: it becomes a passive
+ * neighbor of its own, for good (its slot and routes follow the usual rules
+ * when it goes away). NULL when there is no room. */
+static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_conf_range *r,
+					const struct sockaddr_storage *ss)
+{
+	struct bgp_conf *cf = &d->conf;
+	char a[80];
+	if (cf->n_nb >= BGP_MAX_PEERS - 1) {
+		TLOG_WARN(&d->log, "connection from %s (range %s) refused: %d neighbors already",
+			  bgp_sockaddr_str(ss, a, sizeof(a)), r->tmpl.name, BGP_MAX_PEERS - 1);
+		return NULL;
+	}
+	struct bgp_conf_neighbor *nb = &cf->nb[cf->n_nb];
+	*nb = r->tmpl;
+	nb->addr = *ss;
+	nb->addr_len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+			sizeof(struct sockaddr_in6);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)&nb->addr)->sin_port = htons(BGP_DEFAULT_PORT);
+	else
+		((struct sockaddr_in6 *)&nb->addr)->sin6_port = htons(BGP_DEFAULT_PORT);
+	/* The address without the port, as a configured neighbor is named. */
+	const void *ip = ss->ss_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (!inet_ntop(ss->ss_family, ip, nb->name, sizeof(nb->name)))
+		snprintf(nb->name, sizeof(nb->name), "?");
+	cf->n_nb++;
+	peer_init(d, d->n_peers);
+	struct bgp_peer *p = &d->peers[d->n_peers++];
+	conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_START_PASSIVE }, NULL);
+	TLOG_INFO(&d->log, "peer %s: a new neighbor from range %s", nb->name, r->tmpl.name);
+	return p;
+}
+
 int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 {
 	struct bgp_conf *cf = &d->conf;
@@ -882,8 +945,10 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	for (int i = 0; i < cf->n_nb; i++) {
-		if (!(cf->nb[i].afs & BGP_AF_BIT(BGP_AF_RTC)))
+	for (int i = 0; i < cf->n_nb + cf->n_range; i++) {
+		const struct bgp_conf_neighbor *nb = i < cf->n_nb ? &cf->nb[i] :
+						     &cf->range[i - cf->n_nb].tmpl;
+		if (!(nb->afs & BGP_AF_BIT(BGP_AF_RTC)))
 			continue;
 		if (bgp_rtc_originate_default(&d->rib, cf->router_id) < 0) {
 			snprintf(err, errlen, "out of memory for the default rtc route");
@@ -892,19 +957,8 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 		break;
 	}
 	d->n_peers = cf->n_nb;
-	for (int i = 0; i < cf->n_nb; i++) {
-		struct bgp_peer *p = &d->peers[i];
-		memset(p, 0, sizeof(*p));
-		p->idx = i;
-		p->cfg = &cf->nb[i];
-		p->est = -1;
-		p->adv.af = p->wd.af = -1;
-		for (int ci = 0; ci < 2; ci++) {
-			p->conn[ci].fd = -1;
-			bgp_fsm_init(&p->conn[ci].fsm, p->cfg->hold, cf->connretry, ci == 1);
-		}
-		p->conn[0].fsm.passive = p->cfg->passive;
-	}
+	for (int i = 0; i < cf->n_nb; i++)
+		peer_init(d, i);
 	if (cf->n_listen == 0) {
 		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
 					     .sin6_port = htons(BGP_DEFAULT_PORT) };

@@ -127,14 +127,12 @@ ip -n "$AL_NS" link set m-dcctl master mgmt
 ip -n "$DCCTL" addr add 10.254.0.4/24 dev mg-dcctl
 HAVE_FRR=0
 [ -x "$FRR_BGPD" ] && command -v vtysh >/dev/null && HAVE_FRR=1
-control_conf() { # control_conf NAME ADDRESS AGENT-HOSTS...
-	local name=$1 addr=$2 peer h
-	shift 2
+control_conf() { # control_conf NAME ADDRESS AGENTS-PREFIX
+	local name=$1 addr=$2 agents=$3 peer
 	printf 'router-id %s\nas 64512\nlisten %s 179\nhold-time 30\nconnect-retry 1\n' "$addr" "$addr"
 	printf 'control-socket %s\n' "$TL_DIR/$name.sock"
-	for h in "$@"; do
-		printf '\n[neighbor %s]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\npassive\n' "${MIP[$h]}"
-	done
+	# the site's agents, whoever they are: one section for the range
+	printf '\n[neighbors %s]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\n' "$agents"
 	for peer in 10.254.0.2 10.254.0.3 10.254.0.4; do  # the controllers' iBGP mesh
 		[ "$peer" = "$addr" ] && continue
 		printf '\n[neighbor %s]\nas 64512\nfamilies vpnv4 vpnv6\nlocal-address %s\n' "$peer" "$addr"
@@ -143,9 +141,9 @@ control_conf() { # control_conf NAME ADDRESS AGENT-HOSTS...
 		printf '\n[neighbor 10.254.0.10]\nas 65000\nfamilies vpnv4\nlocal-address %s\n' "$addr"
 	fi
 }
-control_conf ctl1 10.254.0.2 c1 c2 c3 >"$TL_DIR/ctl1.conf"
-control_conf ctl2 10.254.0.3 c1 c2 c3 >"$TL_DIR/ctl2.conf"
-control_conf ctl3 10.254.0.4 d1 d2 >"$TL_DIR/ctl3.conf"
+control_conf ctl1 10.254.0.2 10.254.0.8/29 >"$TL_DIR/ctl1.conf"   # c1..c3: .11-.13
+control_conf ctl2 10.254.0.3 10.254.0.8/29 >"$TL_DIR/ctl2.conf"
+control_conf ctl3 10.254.0.4 10.254.0.16/28 >"$TL_DIR/ctl3.conf"  # d1, d2: .21, .22
 tl_start ctl1 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl1.conf"
 CTL1_PID=$TL_LAST_PID
 tl_start ctl2 "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/ctl2.conf"

@@ -64,18 +64,15 @@ al_host() {
 	AL_HOSTS+=("$h")
 }
 
-# al_control HOST...: tern-control on 10.254.0.1, a passive route-reflector
-# client session per agent.
+# al_control HOST...: tern-control on 10.254.0.1; the agents of the
+# management network connect as route-reflector clients through one
+# [neighbors 10.254.0.0/24] section (HOSTs: who is expected, for re-starts).
 al_control() {
-	local h
 	AL_CONTROL_HOSTS=("$@")
 	{
 		printf 'router-id 10.254.0.1\nas 64512\nlisten 10.254.0.1 179\nhold-time 30\n'
 		printf 'connect-retry 1\ncontrol-socket %s\n' "$TL_DIR/control.sock"
-		for h in "$@"; do
-			printf '\n[neighbor %s]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\npassive\n' \
-				"${AL_MGMT[$h]}"
-		done
+		printf '\n[neighbors 10.254.0.0/24]\nas 64512\nfamilies vpnv4 vpnv6\nrr-client\n'
 	} >"$TL_DIR/control.conf"
 	tl_start tern-control "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/control.conf" --log-level info
 	AL_CONTROL_PID=$TL_LAST_PID
