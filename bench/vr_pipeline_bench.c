@@ -9,7 +9,13 @@
  * are reused, and each burst first rewrites its 32 packets from the templates
  * (what a receive does anyway: the packet bytes land in the buffer).
  *
- * Prints "pipeline: path=P packets=N ns_per_pkt=X". Under callgrind, only
+ * --policy N: the pod vif gets a policy of N rules (policy_out on the encap
+ * paths, policy_in on decap) whose last rule passes the traffic, so every
+ * packet goes through the flow table (established flows after the warm-up)
+ * and the 256 flows were decided by rte_acl: the established-flow cost of
+ * stateful policy against the same run without it.
+ *
+ * Prints "pipeline: path=P packets=N ns_per_pkt=X" (and " policy=N"). Under callgrind, only
  * run_bursts() is worth counting: run with --collect-atstart=no
  * --toggle-collect=run_bursts, twice with different --packets, and divide the
  * difference (bench/vrouter.sh does this).
@@ -60,6 +66,7 @@ struct bench {
 	uint8_t tmpl[FLOWS][128];
 	uint16_t tmpl_len;
 	uint16_t in_vif;
+	unsigned policy_rules;  /* --policy N, 0 none */
 	uint64_t tx, freed;
 	uint8_t req[VR_MSG_MAX], rep[VR_MSG_MAX];
 };
@@ -194,6 +201,48 @@ static int program(struct bench *b, char *err, size_t errlen)
 	o.u.mpls.label = LABEL_IN;
 	o.u.mpls.nh = NH_POD;
 	o.have = 1u << VR_AT_LABEL | 1u << VR_AT_NH;
+	if ((rc = ctl(b, &o, err, errlen)) < 0 || !b->policy_rules)
+		return rc;
+
+	/* N-1 rules that match nothing here (TCP from 172.16/12), then "pass UDP" */
+	static uint8_t recs[VR_POLICY_MAX_RULES * VR_RULE_LEN];
+	for (unsigned i = 0; i < b->policy_rules; i++) {
+		struct vr_rule ru = { .id = i + 1, .action = VR_ACT_PASS, .proto = 6, .family = 4,
+				      .src_plen = 24, .sport_hi = 65535, .dport_lo = (uint16_t)(i % 60000),
+				      .dport_hi = (uint16_t)(i % 60000) };
+		ru.src[0] = 172;
+		ru.src[1] = (uint8_t)(16 + i / 256 % 16);
+		ru.src[2] = (uint8_t)i;
+		if (i == b->policy_rules - 1) {
+			ru.proto = 17;
+			ru.src_plen = 0;
+			memset(ru.src, 0, 4);
+			ru.dport_lo = 0;
+			ru.dport_hi = 65535;
+		}
+		vr_rule_pack(&ru, recs + (size_t)i * VR_RULE_LEN);
+	}
+	memset(&o, 0, sizeof(o));
+	o.obj = VR_OBJ_POLICY;
+	o.u.policy.id = 1;
+	o.u.policy.action = VR_ACT_DENY;
+	o.u.policy.rules = (struct vr_recs){ recs, (uint16_t)b->policy_rules };
+	o.have = (uint64_t)1 << VR_AT_ID | (uint64_t)1 << VR_AT_ACTION | (uint64_t)1 << VR_AT_RULES;
+	if ((rc = ctl(b, &o, err, errlen)) < 0)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	o.obj = VR_OBJ_VIF;
+	o.u.vif.id = VIF_POD;
+	o.u.vif.type = VR_VIF_KERNEL;
+	snprintf(o.u.vif.ifname, sizeof(o.u.vif.ifname), "pod0");
+	memcpy(o.u.vif.mac, pod_mac, 6);
+	o.u.vif.vrf = VRF;
+	if (b->path == P_MPLSOUDP_DECAP)
+		o.u.vif.policy_in = 1;
+	else
+		o.u.vif.policy_out = 1;
+	o.have = 1u << VR_AT_ID | 1u << VR_AT_TYPE | 1u << VR_AT_IFNAME | 1u << VR_AT_MAC |
+		 1u << VR_AT_VRF | (uint64_t)1 << VR_AT_POLICY_IN | (uint64_t)1 << VR_AT_POLICY_OUT;
 	return ctl(b, &o, err, errlen);
 }
 
@@ -279,7 +328,7 @@ static int parse_args(int argc, char **argv, struct bench *b)
 {
 	static const struct option lo[] = {
 		{ "path", required_argument, 0, 'p' }, { "packets", required_argument, 0, 'n' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "policy", required_argument, 0, 'P' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	b->path = P_MPLSOUDP_ENCAP;
@@ -311,9 +360,21 @@ static int parse_args(int argc, char **argv, struct bench *b)
 			b->packets = n;
 			break;
 		}
+		case 'P': {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || n < 1 || n > VR_POLICY_MAX_RULES) {
+				fprintf(stderr, "vr_pipeline_bench: --policy takes a rule count from 1 to %d, "
+					"not '%s'\n", VR_POLICY_MAX_RULES, optarg);
+				return -EINVAL;
+			}
+			b->policy_rules = (unsigned)n;
+			break;
+		}
 		case 'h':
 			printf("usage: vr_pipeline_bench [--path mplsoudp-encap|mplsoudp-decap|"
-			       "vxlan-encap] [--packets N]\n");
+			       "vxlan-encap] [--packets N] [--policy RULES]\n");
 			exit(0);
 		default:
 			return -EINVAL;
@@ -373,8 +434,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "\n");
 		goto out;
 	}
-	printf("pipeline: path=%s packets=%" PRIu64 " ns_per_pkt=%.2f\n", path_names[b.path], n,
+	printf("pipeline: path=%s packets=%" PRIu64 " ns_per_pkt=%.2f", path_names[b.path], n,
 	       ns / (double)n);
+	if (b.policy_rules)
+		printf(" policy=%u flows=%" PRIu64, b.policy_rules, (uint64_t)FLOWS);
+	printf("\n");
 	rc = 0;
 out:
 	if (b.r)

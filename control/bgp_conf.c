@@ -363,7 +363,7 @@ static int range_section(struct pctx *p, char *prefix)
 	if (!slash[1] || *end || plen < 0 || plen > (r->net.ss_family == AF_INET ? 32 : 128))
 		return fail(p, "neighbors: bad prefix length '%s'", slash + 1);
 	r->plen = (uint8_t)plen;
-	snprintf(r->tmpl.name, sizeof(r->tmpl.name), "%.56s/%ld", prefix, plen);
+	snprintf(r->tmpl.name, sizeof(r->tmpl.name), "%.56s/%u", prefix, (unsigned)r->plen);
 	r->tmpl.afs = BGP_AF_BIT(BGP_AF_IPV4);
 	r->tmpl.passive = true;  /* we do not know whom to call */
 	r->tmpl.line = p->line;

@@ -25,6 +25,12 @@ enum fmt {
 	F_FLAGS,    /* letters in a table, names in JSON */
 	F_MEMBERS,  /* nexthop members, "1,2,3" / JSON array */
 	F_UPTIME,   /* seconds: "2d 03:04:05" in a table */
+	F_ACTION,   /* pass / deny */
+	F_PROTO,    /* tcp, udp, icmp, icmp6, any or the number */
+	F_STATE,    /* flow state name */
+	F_ENDPOINT, /* flow address:port; sip with sport, dip with dport */
+	F_RULE,     /* flow rule id; "default" for 0 when a policy decided */
+	F_MS,       /* milliseconds shown as seconds */
 };
 
 struct flag_desc {
@@ -34,6 +40,7 @@ struct flag_desc {
 };
 
 #define COL_ZERO_NONE 0x1  /* 0 means "none": shown as "-", left out of JSON */
+#define COL_NO_JSON   0x2  /* a table convenience (JSON has the parts) */
 
 struct col {
 	const char *head;
@@ -49,6 +56,8 @@ struct col {
 #define FSIZE(m) sizeof(((struct vr_object *)0)->u.m)
 #define C(h, k, w, f, at, m) { h, k, w, f, at, 0, offsetof(struct vr_object, u.m), FSIZE(m), NULL }
 #define CZ(h, k, w, f, at, m) { h, k, w, f, at, COL_ZERO_NONE, offsetof(struct vr_object, u.m), \
+	FSIZE(m), NULL }
+#define CN(h, k, w, f, at, m) { h, k, w, f, at, COL_NO_JSON, offsetof(struct vr_object, u.m), \
 	FSIZE(m), NULL }
 #define CF(h, k, w, at, m, fl) { h, k, w, F_FLAGS, at, 0, offsetof(struct vr_object, u.m), \
 	FSIZE(m), fl }
@@ -74,6 +83,8 @@ static const struct col vif_cols[] = {
 	C("Port", "port_id", 4, F_NUM, VR_AT_PORT_ID, vif.port_id),
 	C("Link", "link", 4, F_LINK, VR_AT_LINK, vif.link),
 	CF("Flags", "flags", 5, VR_AT_FLAGS, vif.flags, vif_flags),
+	CZ("Pol in", "policy_in", 6, F_NUM, VR_AT_POLICY_IN, vif.policy_in),
+	CZ("Pol out", "policy_out", 7, F_NUM, VR_AT_POLICY_OUT, vif.policy_out),
 	C("RX pkts", "rx_pkts", 10, F_NUM, VR_AT_STATS, vif.stats.rx_pkts),
 	C("RX bytes", "rx_bytes", 0, F_NUM, VR_AT_STATS, vif.stats.rx_bytes),
 	C("RX errors", "rx_errors", 0, F_NUM, VR_AT_STATS, vif.stats.rx_errors),
@@ -140,6 +151,34 @@ static const struct col info_cols[] = {
 	C("Flows", "flows", 0, F_NUM, VR_AT_COUNT, info.counts[VR_CNT_FLOWS]),
 };
 
+static const struct col policy_cols[] = {
+	C("Policy", "id", 6, F_NUM, VR_AT_ID, policy.id),
+	C("Default", "default", 7, F_ACTION, VR_AT_ACTION, policy.action),
+	C("Rules", "rules", 5, F_NUM, VR_AT_N_RULES, policy.n_rules),
+	C("Refs", "refcnt", 4, F_NUM, VR_AT_REFCNT, policy.refcnt),
+};
+static const struct col flow_cols[] = {
+	C("VRF", "vrf", 5, F_NUM, VR_AT_VRF, flow.vrf),
+	C("Proto", "proto", 5, F_PROTO, VR_AT_PROTO, flow.proto),
+	CN("Source", "source", 30, F_ENDPOINT, VR_AT_SIP, flow.sip),
+	CN("Destination", "destination", 30, F_ENDPOINT, VR_AT_DIP, flow.dip),
+	C("Source IP", "sip", 0, F_ADDR, VR_AT_SIP, flow.sip),
+	C("Source port", "sport", 0, F_NUM, VR_AT_SPORT, flow.sport),
+	C("Destination IP", "dip", 0, F_ADDR, VR_AT_DIP, flow.dip),
+	C("Destination port", "dport", 0, F_NUM, VR_AT_DPORT, flow.dport),
+	C("Action", "action", 6, F_ACTION, VR_AT_ACTION, flow.action),
+	CZ("Policy", "policy", 6, F_NUM, VR_AT_POLICY, flow.policy),
+	C("Rule", "rule", 8, F_RULE, VR_AT_RULE, flow.rule),
+	C("State", "state", 11, F_STATE, VR_AT_STATE, flow.state),
+	C("Vif", "vif", 4, F_NUM, VR_AT_VIF, flow.vif),
+	C("Pkts", "pkts", 8, F_NUM, VR_AT_FLOW_STATS, flow.stats[VR_FC_FWD_PKTS]),
+	C("Bytes", "bytes", 10, F_NUM, VR_AT_FLOW_STATS, flow.stats[VR_FC_FWD_BYTES]),
+	C("RPkts", "reverse_pkts", 8, F_NUM, VR_AT_FLOW_STATS, flow.stats[VR_FC_REV_PKTS]),
+	C("RBytes", "reverse_bytes", 10, F_NUM, VR_AT_FLOW_STATS, flow.stats[VR_FC_REV_BYTES]),
+	C("Age", "age_ms", 8, F_MS, VR_AT_FLOW_STATS, flow.stats[VR_FC_AGE_MS]),
+	C("Idle", "idle_ms", 0, F_MS, VR_AT_FLOW_STATS, flow.stats[VR_FC_IDLE_MS]),
+};
+
 struct obj_cols {
 	const struct col *cols;
 	unsigned n;
@@ -149,6 +188,7 @@ static const struct obj_cols obj_cols[] = {
 	[VR_OBJ_INFO] = OC(info_cols), [VR_OBJ_VIF] = OC(vif_cols), [VR_OBJ_VRF] = OC(vrf_cols),
 	[VR_OBJ_NH] = OC(nh_cols), [VR_OBJ_ROUTE] = OC(route_cols), [VR_OBJ_MPLS] = OC(mpls_cols),
 	[VR_OBJ_VNI] = OC(vni_cols), [VR_OBJ_BRIDGE] = OC(bridge_cols),
+	[VR_OBJ_POLICY] = OC(policy_cols), [VR_OBJ_FLOW] = OC(flow_cols),
 };
 
 static const struct obj_cols *cols_of(unsigned obj)
@@ -227,6 +267,24 @@ static const char *role_name(unsigned r)
 	return r == 0 ? "server" : r == 1 ? "client" : "?";
 }
 
+static void fmt_proto(unsigned p, char *buf, size_t n)
+{
+	const char *s = p == 0 ? "any" : p == 1 ? "icmp" : p == 6 ? "tcp" : p == 17 ? "udp"
+		      : p == 58 ? "icmp6" : NULL;
+	if (s)
+		snprintf(buf, n, "%s", s);
+	else
+		snprintf(buf, n, "%u", p);
+}
+
+/* "10.1.0.1:80", "[fd00::1]:80" */
+static void fmt_endpoint(const struct vr_addr *a, unsigned port, char *buf, size_t n)
+{
+	char t[INET6_ADDRSTRLEN];
+	fmt_addr(a, t, sizeof(t));
+	snprintf(buf, n, a->family == 6 ? "[%s]:%u" : "%s:%u", t, port);
+}
+
 /* The value as text, for tables and detail lines. */
 static void cell_text(const struct vr_object *obj, const struct col *c, char *buf, size_t n)
 {
@@ -237,7 +295,7 @@ static void cell_text(const struct vr_object *obj, const struct col *c, char *bu
 		return;
 	}
 	if (c->fmt != F_STR && c->fmt != F_MAC && c->fmt != F_ADDR && c->fmt != F_PREFIX &&
-	    c->fmt != F_MEMBERS)
+	    c->fmt != F_MEMBERS && c->fmt != F_ENDPOINT)
 		v = load_num(obj, c);
 	switch (c->fmt) {
 	case F_NUM: snprintf(buf, n, "%" PRIu64, v); break;
@@ -275,6 +333,19 @@ static void cell_text(const struct vr_object *obj, const struct col *c, char *bu
 		snprintf(buf, n, "%" PRIu64 "d %02u:%02u:%02u", v / 86400, (unsigned)(v % 86400 / 3600),
 			 (unsigned)(v % 3600 / 60), (unsigned)(v % 60));
 		break;
+	case F_ACTION: snprintf(buf, n, "%s", vr_action_name((unsigned)v)); break;
+	case F_PROTO: fmt_proto((unsigned)v, buf, n); break;
+	case F_STATE: snprintf(buf, n, "%s", vr_flow_state_name((unsigned)v)); break;
+	case F_ENDPOINT:
+		fmt_endpoint(p, c->attr == VR_AT_SIP ? obj->u.flow.sport : obj->u.flow.dport, buf, n);
+		break;
+	case F_RULE:
+		if (v || !obj->u.flow.policy)
+			snprintf(buf, n, v ? "%" PRIu64 : "-", v);
+		else
+			snprintf(buf, n, "default");
+		break;
+	case F_MS: snprintf(buf, n, "%" PRIu64 ".%01" PRIu64 "s", v / 1000, v % 1000 / 100); break;
 	}
 }
 
@@ -284,8 +355,12 @@ static json_t *cell_json(const struct vr_object *obj, const struct col *c)
 	if (!VR_HAVE(obj, c->attr) || ((c->opt & COL_ZERO_NONE) && is_zero(obj, c)))
 		return NULL;
 	char text[512];
+	if (c->opt & COL_NO_JSON)
+		return NULL;
 	switch (c->fmt) {
 	case F_NUM:
+	case F_MS:
+	case F_RULE:
 	case F_UPTIME: /* counters stay below 2^63 in practice; jansson ints are signed */
 		return json_integer((json_int_t)load_num(obj, c));
 	case F_LINK:
@@ -522,4 +597,123 @@ int out_done(struct out *o, const struct vr_object *key, const struct vr_object 
 	}
 	fprintf(o->f, "%s%s%s %s\n", vr_obj_name(key->obj), k[0] ? " " : "", k, what);
 	return 0;
+}
+
+/* ---- policies ---- */
+
+/* A rule's ports ("any", "5432", "1000-2000"), protocol and prefixes as text. */
+static void port_text(uint16_t lo, uint16_t hi, char *buf, size_t n)
+{
+	if (lo == 0 && hi == 65535)
+		snprintf(buf, n, "any");
+	else if (lo == hi)
+		snprintf(buf, n, "%u", lo);
+	else
+		snprintf(buf, n, "%u-%u", lo, hi);
+}
+
+static void prefix_text(uint8_t family, const uint8_t *addr, uint8_t plen, char *buf, size_t n)
+{
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	snprintf(buf, n, "%s/%u", a, plen);
+}
+
+static json_t *rule_json(const struct vr_rule *ru, const struct vr_rule_stats *st)
+{
+	char src[64], dst[64], proto[16];
+	prefix_text(ru->family, ru->src, ru->src_plen, src, sizeof(src));
+	prefix_text(ru->family, ru->dst, ru->dst_plen, dst, sizeof(dst));
+	fmt_proto(ru->proto, proto, sizeof(proto));
+	return json_pack("{s:I, s:s, s:b, s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I}",
+			 "id", (json_int_t)ru->id, "action", vr_action_name(ru->action),
+			 "log", (ru->flags & VR_RULE_F_LOG) != 0, "proto", proto, "family", ru->family,
+			 "src", src, "dst", dst, "sport_lo", ru->sport_lo, "sport_hi", ru->sport_hi,
+			 "dport_lo", ru->dport_lo, "dport_hi", ru->dport_hi,
+			 "hits", (json_int_t)st->hits, "denied", (json_int_t)st->denied);
+}
+
+int out_policy(struct out *o, const struct vr_object *obj)
+{
+	const struct vr_obj_policy *p = &obj->u.policy;
+	unsigned n = VR_HAVE(obj, VR_AT_RULES) ? p->rules.n : 0;
+	unsigned ns = VR_HAVE(obj, VR_AT_RULE_STATS) ? p->rule_stats.n : 0;
+	struct vr_rule_stats none = { 0, 0 };
+	if (o->fmt == OUT_JSON) {
+		json_t *j = obj_json(obj), *arr = json_array();
+		for (unsigned i = 0; j && arr && i < n; i++) {
+			struct vr_rule ru;
+			struct vr_rule_stats st = none;
+			vr_rule_unpack(p->rules.p + (size_t)i * VR_RULE_LEN, &ru);
+			if (i < ns)
+				vr_rule_stats_unpack(p->rule_stats.p + (size_t)i * VR_RULE_STATS_LEN, &st);
+			if (json_array_append_new(arr, rule_json(&ru, &st)) < 0) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		}
+		struct vr_rule_stats dst = none;
+		if (ns > n)
+			vr_rule_stats_unpack(p->rule_stats.p + (size_t)n * VR_RULE_STATS_LEN, &dst);
+		if (!j || !arr || json_object_set_new(j, "rule_list", arr) < 0 ||
+		    json_object_set_new(j, "default_stats", json_pack("{s:I, s:I}", "hits",
+					(json_int_t)dst.hits, "denied", (json_int_t)dst.denied)) < 0) {
+			json_decref(j);
+			return -ENOMEM;
+		}
+		int rc = emit_json(o, j, JSON_INDENT(2));
+		fprintf(o->f, "\n");
+		return rc;
+	}
+	int rc = out_detail(o, obj);
+	if (rc < 0)
+		return rc;
+	fprintf(o->f, "\n%-5s %-10s %-8s %-5s %-43s %-43s %-11s %-11s %10s %12s\n", "#", "Rule",
+		"Action", "Proto", "Source", "Destination", "Sport", "Dport", "Hits", "Denied");
+	for (unsigned i = 0; i <= n; i++) {
+		struct vr_rule_stats st = none;
+		if (i < ns)
+			vr_rule_stats_unpack(p->rule_stats.p + (size_t)i * VR_RULE_STATS_LEN, &st);
+		if (i == n) {
+			fprintf(o->f, "%-5s %-10s %-8s %-5s %-43s %-43s %-11s %-11s %10" PRIu64 " %12" PRIu64
+				"\n", "-", "default", vr_action_name(p->action), "any", "any", "any", "any",
+				"any", st.hits, st.denied);
+			break;
+		}
+		struct vr_rule ru;
+		char src[64], dst[64], sp[16], dp[16], proto[16], act[16];
+		vr_rule_unpack(p->rules.p + (size_t)i * VR_RULE_LEN, &ru);
+		prefix_text(ru.family, ru.src, ru.src_plen, src, sizeof(src));
+		prefix_text(ru.family, ru.dst, ru.dst_plen, dst, sizeof(dst));
+		port_text(ru.sport_lo, ru.sport_hi, sp, sizeof(sp));
+		port_text(ru.dport_lo, ru.dport_hi, dp, sizeof(dp));
+		fmt_proto(ru.proto, proto, sizeof(proto));
+		snprintf(act, sizeof(act), "%s%s", vr_action_name(ru.action),
+			 ru.flags & VR_RULE_F_LOG ? "+log" : "");
+		fprintf(o->f, "%-5u %-10u %-8s %-5s %-43s %-43s %-11s %-11s %10" PRIu64 " %12" PRIu64 "\n",
+			i, ru.id, act, proto, src, dst, sp, dp, st.hits, st.denied);
+	}
+	return 0;
+}
+
+void out_policy_denies(struct out *o, const struct vr_object *obj, unsigned *shown)
+{
+	const struct vr_obj_policy *p = &obj->u.policy;
+	for (unsigned i = 0; i < p->rule_stats.n; i++) {
+		struct vr_rule_stats st;
+		vr_rule_stats_unpack(p->rule_stats.p + (size_t)i * VR_RULE_STATS_LEN, &st);
+		if (!st.denied)
+			continue;
+		if (!(*shown)++)
+			fprintf(o->f, "\nPOLICY_DENY by rule:\n%-8s %-10s %14s\n", "Policy", "Rule", "Packets");
+		char rule[16];
+		if (i < p->rules.n) {
+			struct vr_rule ru;
+			vr_rule_unpack(p->rules.p + (size_t)i * VR_RULE_LEN, &ru);
+			snprintf(rule, sizeof(rule), "%u", ru.id);
+		} else {
+			snprintf(rule, sizeof(rule), "default");
+		}
+		fprintf(o->f, "%-8u %-10s %14" PRIu64 "\n", p->id, rule, st.denied);
+	}
 }

@@ -39,6 +39,14 @@ int out_detail(struct out *o, const struct vr_object *obj);
  * is set. Returns 0 or -ENOMEM. */
 int out_drops(struct out *o, const struct vr_object *obj, int all);
 
+/* A policy with its rules and their counters (GET): detail lines and a rule
+ * table, or one JSON object with "rule_list". Returns 0 or -ENOMEM. */
+int out_policy(struct out *o, const struct vr_object *obj);
+
+/* Table only: the rules of a policy (GET reply) that denied packets, under a
+ * "POLICY_DENY by rule" title printed before the first (*shown counts them). */
+void out_policy_denies(struct out *o, const struct vr_object *obj, unsigned *shown);
+
 /* The outcome of a change: "vif 3 added" or, in JSON, the object the vrouter
  * returned, else {"object":..,"key":..,"result":what}. Returns 0 or -ENOMEM. */
 int out_done(struct out *o, const struct vr_object *key, const struct vr_object *reply,

@@ -19,7 +19,8 @@
 enum opt {
 	O_TYPE, O_IFNAME, O_SOCKET, O_ROLE, O_MAC, O_VRF, O_MTU, O_IP, O_NAME, O_ID,
 	O_L2, O_L3, O_FLOOD_NH, O_VNI, O_VIF, O_DMAC, O_ENCAP, O_SIP, O_DIP, O_LABEL,
-	O_MEMBERS, O_FAMILY, O_NH, O_PROXY_ARP, O_ALL, O_HELP, O_POLICY, O_MAX_,
+	O_MEMBERS, O_FAMILY, O_NH, O_PROXY_ARP, O_ALL, O_HELP, O_POLICY, O_POLICY_IN,
+	O_POLICY_OUT, O_DEFAULT, O_RULE, O_RULES_FILE, O_PORT, O_MAX_,
 };
 
 static const struct option long_opts[] = {
@@ -50,10 +51,16 @@ static const struct option long_opts[] = {
 	[O_ALL] = { "all", no_argument, NULL, O_ALL },
 	[O_HELP] = { "help", no_argument, NULL, O_HELP },
 	[O_POLICY] = { "policy", no_argument, NULL, O_POLICY },
+	[O_POLICY_IN] = { "policy-in", required_argument, NULL, O_POLICY_IN },
+	[O_POLICY_OUT] = { "policy-out", required_argument, NULL, O_POLICY_OUT },
+	[O_DEFAULT] = { "default", required_argument, NULL, O_DEFAULT },
+	[O_RULE] = { "rule", required_argument, NULL, O_RULE },
+	[O_RULES_FILE] = { "rules-file", required_argument, NULL, O_RULES_FILE },
+	[O_PORT] = { "port", required_argument, NULL, O_PORT },
 	[O_MAX_] = { NULL, 0, NULL, 0 },
 };
 
-#define B(o) (1u << (o))
+#define B(o) (1ull << (o))
 
 struct cmd;
 
@@ -61,6 +68,8 @@ struct cmd;
 struct args {
 	const struct cmd *cmd;
 	const char *val[O_MAX_];  /* option values ("" for flags), NULL when absent */
+	const char *rules[VR_POLICY_MAX_RULES]; /* --rule, repeatable, in order */
+	unsigned n_rules;
 	int npos;
 	char **pos;
 };
@@ -69,7 +78,7 @@ struct cmd {
 	const char *noun;
 	const char *verb;         /* NULL: the noun alone */
 	uint16_t obj;
-	uint32_t opts;            /* B(O_x) for each option accepted */
+	uint64_t opts;            /* B(O_x) for each option accepted */
 	uint8_t min_pos, max_pos;
 	int (*fn)(struct ctl *c, struct args *a);
 	const char *usage;        /* after "ternctl vr " */
@@ -326,6 +335,12 @@ static int build_key(struct args *a, uint16_t obj, struct vr_object *o)
 		o->u.vni.vni = (uint32_t)v;
 		VR_SET(o, VR_AT_VNI);
 		return 0;
+	case VR_OBJ_POLICY:
+		if (parse_num("policy ID", p, VR_MAX_POLICIES - 1, &v) < 0)
+			return -EINVAL;
+		o->u.policy.id = (uint32_t)v;
+		VR_SET(o, VR_AT_ID);
+		return 0;
 	case VR_OBJ_ROUTE:
 		if (need(a, O_VRF, "N") < 0 || have(o, VR_AT_VRF,
 		    opt_num(a, O_VRF, VR_MAX_VRFS_LIMIT - 1, &o->u.route.vrf, 2)) < 0)
@@ -457,6 +472,10 @@ static int cmd_vif_add(struct ctl *c, struct args *a)
 	if (a->val[O_POLICY])
 		v->flags |= VR_VIF_F_POLICY; /* stateful: its packets go through the flow table */
 	VR_SET(&o, VR_AT_FLAGS);
+	if (have(&o, VR_AT_POLICY_IN, opt_num(a, O_POLICY_IN, VR_MAX_POLICIES - 1, &v->policy_in, 4)) < 0 ||
+	    have(&o, VR_AT_POLICY_OUT, opt_num(a, O_POLICY_OUT, VR_MAX_POLICIES - 1, &v->policy_out,
+						4)) < 0)
+		return CTL_USAGE;
 	return change(c, VR_OP_ADD, &o, "added");
 }
 
@@ -572,6 +591,292 @@ static int cmd_bridge_add(struct ctl *c, struct args *a)
 	return change(c, VR_OP_ADD, &o, "added");
 }
 
+
+/* ---- policies and flows ---- */
+
+static int parse_proto(const char *what, const char *s, uint8_t *proto)
+{
+	static const struct { const char *n; uint8_t p; } names[] = {
+		{ "any", 0 }, { "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "icmp6", 58 },
+		{ "icmpv6", 58 },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].n) == 0) {
+			*proto = names[i].p;
+			return 0;
+		}
+	unsigned long long v;
+	if (parse_num(what, s, 255, &v) < 0)
+		return -EINVAL;
+	*proto = (uint8_t)v;
+	return 0;
+}
+
+/* "5432" or "1000-2000" */
+static int parse_range(const char *what, const char *s, uint16_t *lo, uint16_t *hi)
+{
+	char buf[32];
+	unsigned long long a, b;
+	const char *dash = strchr(s, '-');
+	if (!dash)
+		dash = s + strlen(s);
+	if ((size_t)(dash - s) >= sizeof(buf)) {
+		ctl_err("%s: '%s' is not a port or a range like 1000-2000", what, s);
+		return -EINVAL;
+	}
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (parse_num(what, buf, 65535, &a) < 0 || parse_num(what, *dash ? dash + 1 : buf, 65535, &b) < 0)
+		return -EINVAL;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
+/* "10.1.0.0/24", "fd00::/64", a bare address (host prefix) or "any". */
+static int parse_rule_prefix(const char *what, const char *s, uint8_t *family, uint8_t *addr,
+			     uint8_t *plen)
+{
+	struct vr_addr a;
+	if (strcmp(s, "any") == 0) {
+		*plen = 0;
+		return 0;
+	}
+	if (strchr(s, '/')) {
+		if (parse_prefix(s, &a, plen) < 0) {
+			ctl_err("%s: '%s'", what, s);
+			return -EINVAL;
+		}
+	} else {
+		if (parse_addr(what, s, &a) < 0)
+			return -EINVAL;
+		*plen = a.family == 4 ? 32 : 128;
+	}
+	if (*family && *family != a.family) {
+		ctl_err("%s: '%s' is IPv%u but the rule is IPv%u", what, s, a.family, *family);
+		return -EINVAL;
+	}
+	*family = a.family;
+	memcpy(addr, a.a, 16);
+	return 0;
+}
+
+/*
+ * One rule: comma-separated key=value, e.g.
+ * "id=10,action=pass,proto=tcp,src=10.1.0.0/24,dst=10.2.0.5/32,dport=5432".
+ * Keys: id (required), action pass|deny (default pass), log, proto any|tcp|
+ * udp|icmp|icmp6|N, src, dst (prefix, address or any), sport, dport (N or
+ * LO-HI), family 4|6 (needed only when neither src nor dst gives it; default 4).
+ */
+static int parse_rule(const char *spec, unsigned idx, struct vr_rule *ru)
+{
+	char buf[512], what[64];
+	memset(ru, 0, sizeof(*ru));
+	ru->action = VR_ACT_PASS;
+	ru->sport_hi = ru->dport_hi = 65535;
+	if (strlen(spec) >= sizeof(buf)) {
+		ctl_err("rule %u: too long", idx);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", spec);
+	uint8_t family = 0;
+	int have_id = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		const char *val = eq ? eq + 1 : "";
+		if (eq)
+			*eq = '\0';
+		snprintf(what, sizeof(what), "rule %u: %s", idx, t);
+		int rc = 0;
+		unsigned long long v;
+		if (strcmp(t, "log") == 0 && !eq) {
+			ru->flags |= VR_RULE_F_LOG;
+		} else if (!eq) {
+			ctl_err("rule %u: '%s' is not key=value", idx, t);
+			return -EINVAL;
+		} else if (strcmp(t, "id") == 0) {
+			rc = parse_num(what, val, UINT32_MAX, &v);
+			ru->id = (uint32_t)v;
+			have_id = 1;
+		} else if (strcmp(t, "action") == 0) {
+			if (strcmp(val, "pass") == 0 || strcmp(val, "allow") == 0)
+				ru->action = VR_ACT_PASS;
+			else if (strcmp(val, "deny") == 0 || strcmp(val, "drop") == 0)
+				ru->action = VR_ACT_DENY;
+			else if (strcmp(val, "log") == 0)
+				ru->flags |= VR_RULE_F_LOG;
+			else {
+				ctl_err("%s: '%s' is not one of pass|deny|log", what, val);
+				return -EINVAL;
+			}
+		} else if (strcmp(t, "proto") == 0) {
+			rc = parse_proto(what, val, &ru->proto);
+		} else if (strcmp(t, "family") == 0) {
+			uint8_t f = strcmp(val, "4") == 0 || strcmp(val, "inet") == 0 ? 4
+				  : strcmp(val, "6") == 0 || strcmp(val, "inet6") == 0 ? 6 : 0;
+			if (!f || (family && family != f)) {
+				ctl_err("%s: '%s' is not 4|6 or contradicts an address", what, val);
+				return -EINVAL;
+			}
+			family = f;
+		} else if (strcmp(t, "src") == 0) {
+			rc = parse_rule_prefix(what, val, &family, ru->src, &ru->src_plen);
+		} else if (strcmp(t, "dst") == 0) {
+			rc = parse_rule_prefix(what, val, &family, ru->dst, &ru->dst_plen);
+		} else if (strcmp(t, "sport") == 0) {
+			rc = parse_range(what, val, &ru->sport_lo, &ru->sport_hi);
+		} else if (strcmp(t, "dport") == 0) {
+			rc = parse_range(what, val, &ru->dport_lo, &ru->dport_hi);
+		} else {
+			ctl_err("rule %u: unknown key '%s' (id, action, log, proto, family, src, dst, "
+				"sport, dport)", idx, t);
+			return -EINVAL;
+		}
+		if (rc < 0)
+			return -EINVAL;
+	}
+	if (!have_id) {
+		ctl_err("rule %u: id=N is required ('%s')", idx, spec);
+		return -EINVAL;
+	}
+	ru->family = family ? family : ru->proto == 58 ? 6 : 4;
+	char err[256];
+	if (vr_rule_check(ru, idx, err, sizeof(err)) < 0) {
+		ctl_err("%s ('%s')", err, spec);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --rules-file: one rule per line as for --rule; blank lines and # comments skipped. */
+static int read_rules_file(const char *path, struct vr_rule *rules, unsigned *n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		ctl_err("--rules-file %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	char line[600];
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *s = line;
+		s[strcspn(s, "\r\n")] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s || *s == '#')
+			continue;
+		if (*n == VR_POLICY_MAX_RULES) {
+			ctl_err("--rules-file %s: more than %d rules", path, VR_POLICY_MAX_RULES);
+			rc = -EINVAL;
+			break;
+		}
+		rc = parse_rule(s, *n, &rules[*n]);
+		(*n)++;
+	}
+	fclose(f);
+	return rc;
+}
+
+static int cmd_policy_add(struct ctl *c, struct args *a)
+{
+	static struct vr_rule rules[VR_POLICY_MAX_RULES];
+	static uint8_t recs[VR_POLICY_MAX_RULES * VR_RULE_LEN];
+	struct vr_object o;
+	unsigned n = 0;
+	if (build_key(a, VR_OBJ_POLICY, &o) < 0 || need(a, O_DEFAULT, "pass|deny") < 0)
+		return CTL_USAGE;
+	if (strcmp(a->val[O_DEFAULT], "pass") == 0 || strcmp(a->val[O_DEFAULT], "allow") == 0) {
+		o.u.policy.action = VR_ACT_PASS;
+	} else if (strcmp(a->val[O_DEFAULT], "deny") == 0 || strcmp(a->val[O_DEFAULT], "drop") == 0) {
+		o.u.policy.action = VR_ACT_DENY;
+	} else {
+		ctl_err("--default %s: unknown; one of pass|deny", a->val[O_DEFAULT]);
+		return CTL_USAGE;
+	}
+	for (unsigned i = 0; i < a->n_rules; i++)
+		if (parse_rule(a->rules[i], n, &rules[n]) < 0)
+			return CTL_USAGE;
+		else
+			n++;
+	if (a->val[O_RULES_FILE] && read_rules_file(a->val[O_RULES_FILE], rules, &n) < 0)
+		return CTL_USAGE;
+	for (unsigned i = 0; i < n; i++)
+		vr_rule_pack(&rules[i], recs + (size_t)i * VR_RULE_LEN);
+	o.u.policy.rules = (struct vr_recs){ recs, (uint16_t)n };
+	VR_SET(&o, VR_AT_ACTION);
+	VR_SET(&o, VR_AT_RULES);
+	return change(c, VR_OP_ADD, &o, "added");
+}
+
+static int cmd_policy_get(struct ctl *c, struct args *a)
+{
+	struct vr_object k, o;
+	struct vr_msg_view v;
+	if (build_key(a, VR_OBJ_POLICY, &k) < 0)
+		return CTL_USAGE;
+	if (request(c, VR_OP_GET, k.obj, &k, 0, &v) < 0)
+		return CTL_ERR;
+	int rc = reply_object(&v, &o);
+	if (rc == 0)
+		ctl_err("the vrouter answered without the policy");
+	if (rc <= 0)
+		return CTL_ERR;
+	return out_policy(&c->out, &o) < 0 ? CTL_ERR : CTL_OK;
+}
+
+static int cmd_policy_clear(struct ctl *c, struct args *a)
+{
+	struct vr_object k = { .obj = VR_OBJ_POLICY };
+	if (a->npos && build_key(a, VR_OBJ_POLICY, &k) < 0)
+		return CTL_USAGE;
+	return change(c, VR_OP_CLEAR, &k, "counters cleared");
+}
+
+static int cmd_flow_list(struct ctl *c, struct args *a)
+{
+	struct vr_object f = { .obj = VR_OBJ_FLOW };
+	if (have(&f, VR_AT_VRF, opt_num(a, O_VRF, VR_MAX_VRFS_LIMIT - 1, &f.u.flow.vrf, 2)) < 0 ||
+	    have(&f, VR_AT_IP, opt_addr(a, O_IP, &f.u.flow.ip)) < 0 ||
+	    have(&f, VR_AT_PORT, opt_num(a, O_PORT, 65535, &f.u.flow.port, 2)) < 0)
+		return CTL_USAGE;
+	return dump(c, VR_OBJ_FLOW, f.have ? &f : NULL);
+}
+
+/* After the drop counters: which policy rules denied packets (table only). */
+static int policy_denies(struct ctl *c)
+{
+	static uint32_t ids[VR_MAX_POLICIES];
+	unsigned n = 0, shown = 0;
+	uint64_t cursor = 0;
+	do {
+		struct vr_msg_view v;
+		struct vr_object o;
+		int rc;
+		if (request(c, VR_OP_DUMP, VR_OBJ_POLICY, NULL, cursor, &v) < 0)
+			return CTL_ERR;
+		while ((rc = reply_object(&v, &o)) == 1)
+			if (n < VR_MAX_POLICIES)
+				ids[n++] = o.u.policy.id;
+		if (rc < 0)
+			return CTL_ERR;
+		uint64_t next = v.has_cursor ? v.cursor : 0;
+		if (next && next == cursor)
+			break;
+		cursor = next;
+	} while (cursor);
+	for (unsigned i = 0; i < n; i++) {
+		struct vr_object k = { .obj = VR_OBJ_POLICY }, o;
+		struct vr_msg_view v;
+		k.u.policy.id = ids[i];
+		VR_SET(&k, VR_AT_ID);
+		if (request(c, VR_OP_GET, VR_OBJ_POLICY, &k, 0, &v) < 0)
+			continue; /* deleted meanwhile */
+		if (reply_object(&v, &o) == 1)
+			out_policy_denies(&c->out, &o, &shown);
+	}
+	return CTL_OK;
+}
+
 /* ---- info, counters, drops ---- */
 
 static int cmd_info(struct ctl *c, struct args *a)
@@ -608,7 +913,12 @@ static int cmd_drop(struct ctl *c, struct args *a)
 		ctl_err("the vrouter answered without drop statistics");
 	if (rc <= 0)
 		return CTL_ERR;
-	return out_drops(&c->out, &o, a->val[O_ALL] != NULL) < 0 ? CTL_ERR : CTL_OK;
+	if (out_drops(&c->out, &o, a->val[O_ALL] != NULL) < 0)
+		return CTL_ERR;
+	if (c->out.fmt == OUT_TABLE && o.u.drops.n > VR_DROP_POLICY_DENY &&
+	    o.u.drops.drops[VR_DROP_POLICY_DENY])
+		return policy_denies(c);
+	return CTL_OK;
 }
 
 static int cmd_drop_clear(struct ctl *c, struct args *a)
@@ -621,7 +931,8 @@ static int cmd_drop_clear(struct ctl *c, struct args *a)
 /* ---- the command table ---- */
 
 #define VIF_ADD_OPTS (B(O_TYPE) | B(O_IFNAME) | B(O_SOCKET) | B(O_ROLE) | B(O_MAC) | B(O_VRF) | \
-		      B(O_MTU) | B(O_IP) | B(O_NAME) | B(O_ID) | B(O_POLICY))
+		      B(O_MTU) | B(O_IP) | B(O_NAME) | B(O_ID) | B(O_POLICY) | B(O_POLICY_IN) | \
+		      B(O_POLICY_OUT))
 #define NH_ADD_OPTS (B(O_TYPE) | B(O_VIF) | B(O_VRF) | B(O_DMAC) | B(O_ENCAP) | B(O_SIP) | \
 		     B(O_DIP) | B(O_LABEL) | B(O_VNI) | B(O_MEMBERS) | B(O_L2))
 
@@ -632,7 +943,7 @@ static const struct cmd cmds[] = {
 	{ "vif", "add", VR_OBJ_VIF, VIF_ADD_OPTS, 0, 0, cmd_vif_add,
 	  "vif add --type fabric|host|kernel|memif|vhost [--ifname IF] [--socket PATH]\n"
 	  "          [--role server|client] [--mac MAC] [--vrf N] [--mtu N] [--ip ADDR]\n"
-	  "          [--name NAME] [--id N] [--policy]" },
+	  "          [--name NAME] [--id N] [--policy] [--policy-in ID] [--policy-out ID]" },
 	{ "vif", "del", VR_OBJ_VIF, 0, 1, 1, cmd_del, "vif del ID" },
 	{ "vif", "clear", VR_OBJ_VIF, 0, 0, 1, cmd_vif_clear, "vif clear [ID]" },
 	{ "vrf", "list", VR_OBJ_VRF, 0, 0, 0, cmd_list, "vrf list" },
@@ -665,6 +976,19 @@ static const struct cmd cmds[] = {
 	{ "bridge", "add", VR_OBJ_BRIDGE, B(O_VRF) | B(O_NH), 1, 1, cmd_bridge_add,
 	  "bridge add --vrf N MAC --nh N" },
 	{ "bridge", "del", VR_OBJ_BRIDGE, B(O_VRF), 1, 1, cmd_del, "bridge del --vrf N MAC" },
+	{ "policy", "list", VR_OBJ_POLICY, 0, 0, 0, cmd_list, "policy list" },
+	{ "policy", "get", VR_OBJ_POLICY, 0, 1, 1, cmd_policy_get,
+	  "policy get ID            rules with hit and deny counters" },
+	{ "policy", "add", VR_OBJ_POLICY, B(O_DEFAULT) | B(O_RULE) | B(O_RULES_FILE), 1, 1,
+	  cmd_policy_add,
+	  "policy add ID --default pass|deny [--rule SPEC]... [--rules-file FILE]\n"
+	  "          SPEC: id=N[,action=pass|deny][,log][,proto=any|tcp|udp|icmp|icmp6|N]\n"
+	  "                [,src=PREFIX|any][,dst=PREFIX|any][,sport=N[-M]][,dport=N[-M]][,family=4|6]\n"
+	  "          (first match wins; FILE: one SPEC per line; replacing re-evaluates flows)" },
+	{ "policy", "del", VR_OBJ_POLICY, 0, 1, 1, cmd_del, "policy del ID" },
+	{ "policy", "clear", VR_OBJ_POLICY, 0, 0, 1, cmd_policy_clear, "policy clear [ID]" },
+	{ "flow", "list", VR_OBJ_FLOW, B(O_VRF) | B(O_IP) | B(O_PORT), 0, 0, cmd_flow_list,
+	  "flow list [--vrf N] [--ip ADDR] [--port N]   connections, both directions" },
 	{ "drop", NULL, VR_OBJ_DROPSTATS, B(O_ALL), 0, 0, cmd_drop,
 	  "drop [--all]            drop counters (non-zero only unless --all)" },
 	{ "drop", "clear", VR_OBJ_DROPSTATS, 0, 0, 0, cmd_drop_clear, "drop clear" },
@@ -707,6 +1031,13 @@ static int parse_args(const struct cmd *cmd, int argc, char **argv, struct args 
 			return -EINVAL;
 		}
 		a->val[ch] = optarg ? optarg : "";
+		if (ch == O_RULE) {
+			if (a->n_rules == VR_POLICY_MAX_RULES) {
+				ctl_err("--rule: more than %d rules", VR_POLICY_MAX_RULES);
+				return -EINVAL;
+			}
+			a->rules[a->n_rules++] = optarg;
+		}
 	}
 	a->npos = argc - optind;
 	a->pos = argv + optind;

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,54 +25,70 @@ enum at_kind {
 	K_U32S,   /* array of u32, count in a separate field */
 	K_U64S,   /* array of u64 */
 	K_STATS,  /* nested VR_AT_S_* u64 counters */
+	K_RECS,   /* packed fixed-size records (struct vr_recs), size in at_desc.rec */
 };
 
 struct at_desc {
 	const char *name;
 	uint8_t kind;
+	uint8_t rec;     /* K_RECS: bytes per record */
 };
 
 static const struct at_desc at_table[VR_AT_MAX_] = {
-	[VR_AT_ID] = { "id", K_U32 },
-	[VR_AT_TYPE] = { "type", K_U8 },
-	[VR_AT_NAME] = { "name", K_STR },
-	[VR_AT_IFNAME] = { "ifname", K_STR },
-	[VR_AT_SOCKET] = { "socket", K_STR },
-	[VR_AT_MAC] = { "mac", K_MAC },
-	[VR_AT_VRF] = { "vrf", K_U16 },
-	[VR_AT_MTU] = { "mtu", K_U16 },
-	[VR_AT_IP] = { "ip", K_ADDR },
-	[VR_AT_FLAGS] = { "flags", K_U32 },
-	[VR_AT_VIF] = { "vif", K_U32 },
-	[VR_AT_NH] = { "nh", K_U32 },
-	[VR_AT_ENCAP] = { "encap", K_U8 },
-	[VR_AT_SIP] = { "sip", K_ADDR },
-	[VR_AT_DIP] = { "dip", K_ADDR },
-	[VR_AT_LABEL] = { "label", K_U32 },
-	[VR_AT_VNI] = { "vni", K_U32 },
-	[VR_AT_MEMBERS] = { "members", K_U32S },
-	[VR_AT_PREFIX] = { "prefix", K_ADDR },
-	[VR_AT_PLEN] = { "plen", K_U8 },
-	[VR_AT_DMAC] = { "dmac", K_MAC },
-	[VR_AT_REFCNT] = { "refcnt", K_U32 },
-	[VR_AT_ROLE] = { "role", K_U8 },
-	[VR_AT_STATS] = { "stats", K_STATS },
-	[VR_AT_DROPS] = { "drops", K_U64S },
-	[VR_AT_VERSION] = { "version", K_STR },
-	[VR_AT_COUNT] = { "count", K_U32S },
-	[VR_AT_UPTIME] = { "uptime", K_U64 },
-	[VR_AT_LCORES] = { "lcores", K_STR },
-	[VR_AT_BUSY_CYCLES] = { "busy_cycles", K_U64 },
-	[VR_AT_BUSY_PKTS] = { "busy_pkts", K_U64 },
-	[VR_AT_TSC_HZ] = { "tsc_hz", K_U64 },
-	[VR_AT_PORT_ID] = { "port_id", K_U16 },
-	[VR_AT_LINK] = { "link", K_U8 },
-	[VR_AT_S_RX_PKTS] = { "rx_pkts", K_U64 },
-	[VR_AT_S_RX_BYTES] = { "rx_bytes", K_U64 },
-	[VR_AT_S_RX_ERRORS] = { "rx_errors", K_U64 },
-	[VR_AT_S_TX_PKTS] = { "tx_pkts", K_U64 },
-	[VR_AT_S_TX_BYTES] = { "tx_bytes", K_U64 },
-	[VR_AT_S_TX_ERRORS] = { "tx_errors", K_U64 },
+	[VR_AT_ID] = { .name = "id", .kind = K_U32 },
+	[VR_AT_TYPE] = { .name = "type", .kind = K_U8 },
+	[VR_AT_NAME] = { .name = "name", .kind = K_STR },
+	[VR_AT_IFNAME] = { .name = "ifname", .kind = K_STR },
+	[VR_AT_SOCKET] = { .name = "socket", .kind = K_STR },
+	[VR_AT_MAC] = { .name = "mac", .kind = K_MAC },
+	[VR_AT_VRF] = { .name = "vrf", .kind = K_U16 },
+	[VR_AT_MTU] = { .name = "mtu", .kind = K_U16 },
+	[VR_AT_IP] = { .name = "ip", .kind = K_ADDR },
+	[VR_AT_FLAGS] = { .name = "flags", .kind = K_U32 },
+	[VR_AT_VIF] = { .name = "vif", .kind = K_U32 },
+	[VR_AT_NH] = { .name = "nh", .kind = K_U32 },
+	[VR_AT_ENCAP] = { .name = "encap", .kind = K_U8 },
+	[VR_AT_SIP] = { .name = "sip", .kind = K_ADDR },
+	[VR_AT_DIP] = { .name = "dip", .kind = K_ADDR },
+	[VR_AT_LABEL] = { .name = "label", .kind = K_U32 },
+	[VR_AT_VNI] = { .name = "vni", .kind = K_U32 },
+	[VR_AT_MEMBERS] = { .name = "members", .kind = K_U32S },
+	[VR_AT_PREFIX] = { .name = "prefix", .kind = K_ADDR },
+	[VR_AT_PLEN] = { .name = "plen", .kind = K_U8 },
+	[VR_AT_DMAC] = { .name = "dmac", .kind = K_MAC },
+	[VR_AT_REFCNT] = { .name = "refcnt", .kind = K_U32 },
+	[VR_AT_ROLE] = { .name = "role", .kind = K_U8 },
+	[VR_AT_STATS] = { .name = "stats", .kind = K_STATS },
+	[VR_AT_DROPS] = { .name = "drops", .kind = K_U64S },
+	[VR_AT_VERSION] = { .name = "version", .kind = K_STR },
+	[VR_AT_COUNT] = { .name = "count", .kind = K_U32S },
+	[VR_AT_UPTIME] = { .name = "uptime", .kind = K_U64 },
+	[VR_AT_LCORES] = { .name = "lcores", .kind = K_STR },
+	[VR_AT_BUSY_CYCLES] = { .name = "busy_cycles", .kind = K_U64 },
+	[VR_AT_BUSY_PKTS] = { .name = "busy_pkts", .kind = K_U64 },
+	[VR_AT_TSC_HZ] = { .name = "tsc_hz", .kind = K_U64 },
+	[VR_AT_PORT_ID] = { .name = "port_id", .kind = K_U16 },
+	[VR_AT_LINK] = { .name = "link", .kind = K_U8 },
+	[VR_AT_S_RX_PKTS] = { .name = "rx_pkts", .kind = K_U64 },
+	[VR_AT_S_RX_BYTES] = { .name = "rx_bytes", .kind = K_U64 },
+	[VR_AT_S_RX_ERRORS] = { .name = "rx_errors", .kind = K_U64 },
+	[VR_AT_S_TX_PKTS] = { .name = "tx_pkts", .kind = K_U64 },
+	[VR_AT_S_TX_BYTES] = { .name = "tx_bytes", .kind = K_U64 },
+	[VR_AT_S_TX_ERRORS] = { .name = "tx_errors", .kind = K_U64 },
+	[VR_AT_POLICY_IN] = { .name = "policy_in", .kind = K_U32 },
+	[VR_AT_POLICY_OUT] = { .name = "policy_out", .kind = K_U32 },
+	[VR_AT_RULES] = { .name = "rules", .kind = K_RECS, .rec = VR_RULE_LEN },
+	[VR_AT_RULE_STATS] = { .name = "rule_stats", .kind = K_RECS, .rec = VR_RULE_STATS_LEN },
+	[VR_AT_ACTION] = { .name = "action", .kind = K_U8 },
+	[VR_AT_PROTO] = { .name = "proto", .kind = K_U8 },
+	[VR_AT_SPORT] = { .name = "sport", .kind = K_U16 },
+	[VR_AT_DPORT] = { .name = "dport", .kind = K_U16 },
+	[VR_AT_RULE] = { .name = "rule", .kind = K_U32 },
+	[VR_AT_STATE] = { .name = "state", .kind = K_U8 },
+	[VR_AT_FLOW_STATS] = { .name = "flow_stats", .kind = K_U64S },
+	[VR_AT_N_RULES] = { .name = "n_rules", .kind = K_U32 },
+	[VR_AT_POLICY] = { .name = "policy", .kind = K_U32 },
+	[VR_AT_PORT] = { .name = "port", .kind = K_U16 },
 };
 
 /* Wire size of the fixed-size kinds (0: variable). */
@@ -100,6 +117,7 @@ static const struct vr_field vif_fields[] = {
 	F(VR_AT_MAC, vif.mac), F(VR_AT_VRF, vif.vrf), F(VR_AT_MTU, vif.mtu),
 	F(VR_AT_IP, vif.ip), F(VR_AT_FLAGS, vif.flags), F(VR_AT_PORT_ID, vif.port_id),
 	F(VR_AT_LINK, vif.link), F(VR_AT_STATS, vif.stats),
+	F(VR_AT_POLICY_IN, vif.policy_in), F(VR_AT_POLICY_OUT, vif.policy_out),
 };
 static const struct vr_field vrf_fields[] = {
 	F(VR_AT_ID, vrf.id), F(VR_AT_FLAGS, vrf.flags), F(VR_AT_NH, vrf.nh), F(VR_AT_VNI, vrf.vni),
@@ -134,6 +152,20 @@ static const struct vr_field drops_fields[] = {
 	F(VR_AT_VIF, drops.vif), FA(VR_AT_DROPS, drops.drops, drops.n),
 };
 
+static const struct vr_field policy_fields[] = {
+	F(VR_AT_ID, policy.id), F(VR_AT_ACTION, policy.action), F(VR_AT_RULES, policy.rules),
+	F(VR_AT_RULE_STATS, policy.rule_stats), F(VR_AT_N_RULES, policy.n_rules),
+	F(VR_AT_REFCNT, policy.refcnt),
+};
+static const struct vr_field flow_fields[] = {
+	F(VR_AT_VRF, flow.vrf), F(VR_AT_PROTO, flow.proto), F(VR_AT_SIP, flow.sip),
+	F(VR_AT_DIP, flow.dip), F(VR_AT_SPORT, flow.sport), F(VR_AT_DPORT, flow.dport),
+	F(VR_AT_ACTION, flow.action), F(VR_AT_POLICY, flow.policy), F(VR_AT_RULE, flow.rule),
+	F(VR_AT_STATE, flow.state), F(VR_AT_VIF, flow.vif),
+	FA(VR_AT_FLOW_STATS, flow.stats, flow.n_stats), F(VR_AT_IP, flow.ip),
+	F(VR_AT_PORT, flow.port),
+};
+
 struct obj_desc {
 	const char *name;
 	const struct vr_field *fields;
@@ -151,6 +183,8 @@ static const struct obj_desc obj_table[] = {
 	[VR_OBJ_VNI] = OBJ("vni", vni_fields),
 	[VR_OBJ_BRIDGE] = OBJ("bridge", bridge_fields),
 	[VR_OBJ_DROPSTATS] = OBJ("dropstats", drops_fields),
+	[VR_OBJ_POLICY] = OBJ("policy", policy_fields),
+	[VR_OBJ_FLOW] = OBJ("flow", flow_fields),
 };
 #define N_OBJ (sizeof(obj_table) / sizeof(obj_table[0]))
 
@@ -521,6 +555,18 @@ static int decode_attr(struct vr_object *o, const struct vr_field *f, struct ter
 		return decode_array(o, f, kind, val, on, err, errlen);
 	case K_STATS:
 		return decode_stats((struct vr_stats *)p, val, on, err, errlen);
+	case K_RECS: {
+		struct vr_recs rs;
+		unsigned rec = at_table[f->attr].rec;
+		if (n % rec)
+			return fail(err, errlen, -EINVAL,
+				    "%s attribute '%s' has %zu bytes, not a multiple of its %u-byte records",
+				    on, an, n, rec);
+		rs.p = val->buf + val->off; /* zero copy: the records stay in the message */
+		rs.n = (uint16_t)(n / rec);
+		memcpy(p, &rs, sizeof(rs));
+		return 0;
+	}
 	default:
 		return fail(err, errlen, -EINVAL, "%s attribute '%s' cannot be decoded", on, an);
 	}
@@ -628,6 +674,18 @@ static void encode_attr(struct tern_wbuf *w, const struct vr_object *o, const st
 			put_uint(w, kind_size[kind], load_uint(p + i * kind_size[kind], kind_size[kind]));
 		tern_tlv_end(w, start);
 		break;
+	case K_RECS: {
+		struct vr_recs rs;
+		memcpy(&rs, p, sizeof(rs));
+		size_t bytes = (size_t)rs.n * at_table[f->attr].rec;
+		if (bytes > 65535) { /* a TLV length is 16 bits: a caller bug */
+			if (!w->err)
+				w->err = -EMSGSIZE;
+			break;
+		}
+		tern_tlv_put(w, f->attr, rs.n ? (const void *)rs.p : "", bytes);
+		break;
+	}
 	case K_STATS:
 		start = tern_tlv_begin(w, f->attr);
 		for (unsigned i = 0; i < N_STATS; i++)
@@ -672,4 +730,133 @@ int vr_msg_finish(struct tern_wbuf *w)
 		return -ENOSPC;
 	tern_patch_u32(w, 8, (uint32_t)w->len);
 	return w->err ? w->err : (int)w->len;
+}
+
+/* ---- policy rule records ---- */
+
+void vr_rule_pack(const struct vr_rule *rule, uint8_t *rec)
+{
+	struct tern_wbuf w;
+	tern_wbuf_init(&w, rec, VR_RULE_LEN);
+	tern_put_u32(&w, rule->id);
+	tern_put_u8(&w, rule->action);
+	tern_put_u8(&w, rule->flags);
+	tern_put_u8(&w, rule->proto);
+	tern_put_u8(&w, rule->family);
+	tern_put_u8(&w, rule->src_plen);
+	tern_put_u8(&w, rule->dst_plen);
+	tern_put_u16(&w, 0);
+	tern_put_u16(&w, rule->sport_lo);
+	tern_put_u16(&w, rule->sport_hi);
+	tern_put_u16(&w, rule->dport_lo);
+	tern_put_u16(&w, rule->dport_hi);
+	tern_put_bytes(&w, rule->src, 16);
+	tern_put_bytes(&w, rule->dst, 16);
+}
+
+void vr_rule_unpack(const uint8_t *rec, struct vr_rule *rule)
+{
+	struct tern_rbuf r;
+	tern_rbuf_init(&r, rec, VR_RULE_LEN);
+	rule->id = tern_get_u32(&r);
+	rule->action = tern_get_u8(&r);
+	rule->flags = tern_get_u8(&r);
+	rule->proto = tern_get_u8(&r);
+	rule->family = tern_get_u8(&r);
+	rule->src_plen = tern_get_u8(&r);
+	rule->dst_plen = tern_get_u8(&r);
+	(void)tern_get_u16(&r); /* reserved */
+	rule->sport_lo = tern_get_u16(&r);
+	rule->sport_hi = tern_get_u16(&r);
+	rule->dport_lo = tern_get_u16(&r);
+	rule->dport_hi = tern_get_u16(&r);
+	tern_get_bytes(&r, rule->src, 16);
+	tern_get_bytes(&r, rule->dst, 16);
+}
+
+void vr_rule_stats_pack(const struct vr_rule_stats *st, uint8_t *rec)
+{
+	struct tern_wbuf w;
+	tern_wbuf_init(&w, rec, VR_RULE_STATS_LEN);
+	tern_put_u32(&w, st->hits > UINT32_MAX ? UINT32_MAX : (uint32_t)st->hits);
+	tern_put_u64(&w, st->denied);
+}
+
+void vr_rule_stats_unpack(const uint8_t *rec, struct vr_rule_stats *st)
+{
+	struct tern_rbuf r;
+	tern_rbuf_init(&r, rec, VR_RULE_STATS_LEN);
+	st->hits = tern_get_u32(&r);
+	st->denied = tern_get_u64(&r);
+}
+
+const char *vr_action_name(unsigned action)
+{
+	static const char *const n[] = { [VR_ACT_PASS] = "pass", [VR_ACT_DENY] = "deny" };
+	return NAME_OF(n, action);
+}
+
+const char *vr_flow_state_name(unsigned state)
+{
+	static const char *const n[] = { "new", "syn", "established", "fin", "closed", "other" };
+	return NAME_OF(n, state);
+}
+
+/* Are the address bits after plen all zero? */
+static bool host_bits_clear(const uint8_t *a, unsigned plen, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++) {
+		unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
+		uint8_t mask = (uint8_t)(keep ? 0xffu << (8 - keep) : 0);
+		if (a[i] & (uint8_t)~mask)
+			return false;
+	}
+	return true;
+}
+
+int vr_rule_check(const struct vr_rule *rule, unsigned idx, char *err, size_t errlen)
+{
+	unsigned id = rule->id;
+	unsigned max = rule->family == 4 ? 32 : 128;
+	if (!rule->id)
+		return fail(err, errlen, -EINVAL, "rule %u: id: 0 is reserved for the default action",
+			    idx);
+	if (rule->action != VR_ACT_PASS && rule->action != VR_ACT_DENY)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): action: %u is neither pass (1) "
+			    "nor deny (2)", idx, id, rule->action);
+	if (rule->flags & ~VR_RULE_F_LOG)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): flags: unknown bits 0x%x", idx, id,
+			    rule->flags & ~VR_RULE_F_LOG);
+	if (rule->family != 4 && rule->family != 6)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): family: %u is neither 4 nor 6", idx,
+			    id, rule->family);
+	if (rule->proto != 0 && rule->proto != 1 && rule->proto != 6 && rule->proto != 17 &&
+	    rule->proto != 58)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): proto: %u is not one of 0 (any), "
+			    "1 (icmp), 6 (tcp), 17 (udp), 58 (icmpv6)", idx, id, rule->proto);
+	if ((rule->proto == 1 && rule->family != 4) || (rule->proto == 58 && rule->family != 6))
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): proto: %s with family %u",
+			    idx, id, rule->proto == 1 ? "icmp" : "icmpv6", rule->family);
+	if (rule->src_plen > max || rule->dst_plen > max)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): %s: prefix length %u is above %u",
+			    idx, id, rule->src_plen > max ? "src" : "dst",
+			    rule->src_plen > max ? rule->src_plen : rule->dst_plen, max);
+	/* 16 bytes whatever the family: an IPv4 record leaves bytes 4..15 zero */
+	if (!host_bits_clear(rule->src, rule->src_plen, 16))
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): src: address bits set beyond /%u",
+			    idx, id, rule->src_plen);
+	if (!host_bits_clear(rule->dst, rule->dst_plen, 16))
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): dst: address bits set beyond /%u",
+			    idx, id, rule->dst_plen);
+	if (rule->sport_lo > rule->sport_hi || rule->dport_lo > rule->dport_hi)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): %s: range %u-%u is empty (lo > hi)",
+			    idx, id, rule->sport_lo > rule->sport_hi ? "sport" : "dport",
+			    rule->sport_lo > rule->sport_hi ? rule->sport_lo : rule->dport_lo,
+			    rule->sport_lo > rule->sport_hi ? rule->sport_hi : rule->dport_hi);
+	bool all_ports = rule->sport_lo == 0 && rule->sport_hi == 65535 && rule->dport_lo == 0 &&
+			 rule->dport_hi == 65535;
+	if (!all_ports && rule->proto != 6 && rule->proto != 17)
+		return fail(err, errlen, -EINVAL, "rule %u (id %u): ports: port ranges need proto tcp "
+			    "or udp", idx, id);
+	return 0;
 }

@@ -38,6 +38,8 @@ struct vr_obj_vif {
 	uint16_t mtu;
 	struct vr_addr ip;            /* fabric vif: the node's tunnel address */
 	uint32_t flags;
+	uint32_t policy_in;           /* policy for packets delivered to the pod, 0 none */
+	uint32_t policy_out;          /* policy for packets from the pod, 0 none */
 	/* replies only */
 	uint16_t port_id;
 	uint8_t link;
@@ -115,6 +117,60 @@ struct vr_obj_drops {
 	uint64_t drops[VR_DROP_MAX_]; /* indexed by enum vr_drop_reason */
 };
 
+/*
+ * A packed array of fixed-size records on the wire (VR_AT_RULES,
+ * VR_AT_RULE_STATS), kept as the wire bytes: decoding points p into the
+ * message buffer (valid as long as that buffer), encoding writes n records
+ * from p. Records are read and written with vr_rule_unpack / vr_rule_pack.
+ */
+struct vr_recs {
+	const uint8_t *p;
+	uint16_t n;
+};
+
+/* One policy rule, host order (the record layout is in vr_proto.h). */
+struct vr_rule {
+	uint32_t id;
+	uint8_t action;               /* enum vr_action */
+	uint8_t flags;                /* VR_RULE_F_* */
+	uint8_t proto;                /* 0 any */
+	uint8_t family;               /* 4 or 6 */
+	uint8_t src_plen, dst_plen;
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint8_t src[16], dst[16];
+};
+
+struct vr_rule_stats {
+	uint64_t hits;                /* new flows this rule decided (u32 on the wire, saturating) */
+	uint64_t denied;              /* packets dropped because of it */
+};
+
+struct vr_obj_policy {
+	uint32_t id;                  /* 1..VR_MAX_POLICIES-1 */
+	uint8_t action;               /* default action: enum vr_action */
+	struct vr_recs rules;         /* VR_RULE_LEN records, first match wins */
+	struct vr_recs rule_stats;    /* replies only: n_rules + 1 records (last: default) */
+	uint32_t n_rules;             /* replies only */
+	uint32_t refcnt;              /* replies only: vifs using it */
+};
+
+struct vr_obj_flow {
+	uint16_t vrf;
+	uint8_t proto;
+	struct vr_addr sip, dip;      /* the direction of the first packet */
+	uint16_t sport, dport;        /* ICMP echo: the identifier in both */
+	uint8_t action;               /* enum vr_action */
+	uint32_t policy;              /* the policy that decided, 0 none */
+	uint32_t rule;                /* its rule id, 0: default action */
+	uint8_t state;
+	uint32_t vif;                 /* the vif the first packet came from */
+	uint16_t n_stats;
+	uint64_t stats[VR_FC_MAX_];   /* enum vr_flow_cnt */
+	/* DUMP request filters */
+	struct vr_addr ip;            /* either end */
+	uint16_t port;                /* either port */
+};
+
 /* One decoded object: which attributes were present, and their values. */
 struct vr_object {
 	uint16_t obj;                 /* enum vr_obj */
@@ -129,6 +185,8 @@ struct vr_object {
 		struct vr_obj_bridge bridge;
 		struct vr_obj_info info;
 		struct vr_obj_drops drops;
+		struct vr_obj_policy policy;
+		struct vr_obj_flow flow;
 	} u;
 };
 
@@ -185,6 +243,25 @@ int vr_msg_parse(const uint8_t *buf, size_t len, struct vr_msg_view *v,
  */
 int vr_msg_next_object(struct vr_msg_view *v, struct vr_object *o,
 		       char *err, size_t errlen);
+
+/* Policy rule records: pack writes VR_RULE_LEN bytes, unpack reads them. */
+void vr_rule_pack(const struct vr_rule *rule, uint8_t *rec);
+void vr_rule_unpack(const uint8_t *rec, struct vr_rule *rule);
+void vr_rule_stats_pack(const struct vr_rule_stats *st, uint8_t *rec);
+void vr_rule_stats_unpack(const uint8_t *rec, struct vr_rule_stats *st);
+/* Name of an action ("pass", "deny"); "?" when unknown. */
+const char *vr_action_name(unsigned action);
+/* Name of a flow state ("established"); "?" when unknown. */
+const char *vr_flow_state_name(unsigned state);
+
+/*
+ * Check one rule (index idx in its policy, for the message): known action,
+ * family 4/6, protocol 0/1/6/17/58 (1 only with IPv4, 58 only with IPv6),
+ * prefix lengths within the family, no address bits beyond the prefix length,
+ * port ranges lo <= hi and only for TCP/UDP, flags known, id not 0.
+ * Returns 0 or -EINVAL with "rule N (id I): field: what is wrong" in err.
+ */
+int vr_rule_check(const struct vr_rule *rule, unsigned idx, char *err, size_t errlen);
 
 /* Encoding. Errors accumulate in w->err (-ENOSPC); check vr_msg_finish(). */
 void vr_msg_begin(struct tern_wbuf *w, uint16_t op, uint32_t seq, uint16_t obj);

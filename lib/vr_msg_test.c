@@ -111,9 +111,11 @@ static void fill(struct vr_object *o, uint16_t type)
 		v->port_id = 4;
 		v->link = 1;
 		v->stats = (struct vr_stats){ 1, 2, 3, 4, 5, UINT64_MAX };
+		v->policy_in = 7;
+		v->policy_out = 65535;
 		SET_ALL(o, VR_AT_ID, VR_AT_TYPE, VR_AT_NAME, VR_AT_IFNAME, VR_AT_SOCKET, VR_AT_ROLE,
 			VR_AT_MAC, VR_AT_VRF, VR_AT_MTU, VR_AT_IP, VR_AT_FLAGS, VR_AT_PORT_ID,
-			VR_AT_LINK, VR_AT_STATS);
+			VR_AT_LINK, VR_AT_STATS, VR_AT_POLICY_IN, VR_AT_POLICY_OUT);
 		break;
 	}
 	case VR_OBJ_VRF:
@@ -186,12 +188,35 @@ static void fill(struct vr_object *o, uint16_t type)
 			o->u.drops.drops[i] = (uint64_t)i << 40;
 		SET_ALL(o, VR_AT_VIF, VR_AT_DROPS);
 		break;
+	case VR_OBJ_FLOW: {
+		struct vr_obj_flow *f = &o->u.flow;
+		f->vrf = 4;
+		f->proto = 6;
+		set_addr(&f->sip, 6, 1);
+		set_addr(&f->dip, 6, 40);
+		f->sport = 40000;
+		f->dport = 5432;
+		f->action = VR_ACT_DENY;
+		f->policy = 12;
+		f->rule = 0xfffffff0u;
+		f->state = 2;
+		f->vif = 3;
+		f->n_stats = VR_FC_MAX_;
+		for (unsigned i = 0; i < VR_FC_MAX_; i++)
+			f->stats[i] = (uint64_t)(i + 1) << 33;
+		set_addr(&f->ip, 4, 9);
+		f->port = 443;
+		SET_ALL(o, VR_AT_VRF, VR_AT_PROTO, VR_AT_SIP, VR_AT_DIP, VR_AT_SPORT, VR_AT_DPORT,
+			VR_AT_ACTION, VR_AT_POLICY, VR_AT_RULE, VR_AT_STATE, VR_AT_VIF, VR_AT_FLOW_STATS,
+			VR_AT_IP, VR_AT_PORT);
+		break;
+	}
 	}
 }
 
 static const uint16_t all_objs[] = {
 	VR_OBJ_INFO, VR_OBJ_VIF, VR_OBJ_VRF, VR_OBJ_NH, VR_OBJ_ROUTE, VR_OBJ_MPLS,
-	VR_OBJ_VNI, VR_OBJ_BRIDGE, VR_OBJ_DROPSTATS,
+	VR_OBJ_VNI, VR_OBJ_BRIDGE, VR_OBJ_DROPSTATS, VR_OBJ_FLOW,
 };
 #define N_OBJS (sizeof(all_objs) / sizeof(all_objs[0]))
 
@@ -209,6 +234,160 @@ static void corpus_save(const char *tag, const uint8_t *buf, size_t len)
 	assert_non_null(f);
 	assert_int_equal(fwrite(buf, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+}
+
+
+/* ---- policy: rule records ---- */
+
+static struct vr_rule mk_rule(uint32_t id, uint8_t family)
+{
+	struct vr_rule r = { .id = id, .action = VR_ACT_PASS, .proto = 6, .family = family,
+			     .src_plen = family == 4 ? 24 : 64, .dst_plen = family == 4 ? 32 : 128,
+			     .sport_lo = 0, .sport_hi = 65535, .dport_lo = 5432, .dport_hi = 5433 };
+	if (family == 4) {
+		memcpy(r.src, "\x0a\x01\x00\x00", 4);
+		memcpy(r.dst, "\x0a\x02\x00\x05", 4);
+	} else {
+		memcpy(r.src, "\xfd\x00\x00\x01\x00\x00\x00\x00", 8);
+		memset(r.dst, 0xfd, 16);
+	}
+	return r;
+}
+
+static void test_rule_record_layout(void **state)
+{
+	(void)state;
+	struct vr_rule r = mk_rule(0x01020304, 4), back;
+	r.flags = VR_RULE_F_LOG;
+	uint8_t rec[VR_RULE_LEN];
+	vr_rule_pack(&r, rec);
+	static const uint8_t want_head[20] = { 1, 2, 3, 4, VR_ACT_PASS, VR_RULE_F_LOG, 6, 4, 24, 32,
+					       0, 0, 0, 0, 0xff, 0xff, 0x15, 0x38, 0x15, 0x39 };
+	assert_memory_equal(rec, want_head, sizeof(want_head));
+	assert_memory_equal(rec + 20, "\x0a\x01\x00\x00", 4);
+	assert_memory_equal(rec + 36, "\x0a\x02\x00\x05", 4);
+	vr_rule_unpack(rec, &back);
+	assert_memory_equal(&back, &r, sizeof(r));
+	struct vr_rule_stats st = { 7, UINT64_MAX }, st2;
+	uint8_t srec[VR_RULE_STATS_LEN];
+	vr_rule_stats_pack(&st, srec);
+	vr_rule_stats_unpack(srec, &st2);
+	assert_memory_equal(&st, &st2, sizeof(st));
+	assert_int_equal(srec[3], 7);
+	assert_string_equal(vr_action_name(VR_ACT_DENY), "deny");
+	assert_string_equal(vr_action_name(0), "?");
+	assert_string_equal(vr_flow_state_name(2), "established");
+}
+
+/* 1,000 rules in one policy with their counters: the largest GET reply fits
+ * one object (16-bit TLV length) and so a 128 KiB page. */
+static void test_policy_round_trip_max(void **state)
+{
+	(void)state;
+	static uint8_t recs[VR_POLICY_MAX_RULES * VR_RULE_LEN];
+	static uint8_t stats[(VR_POLICY_MAX_RULES + 1) * VR_RULE_STATS_LEN];
+	assert_true(VR_POLICY_MAX_RULES >= 1000);
+	static uint8_t buf[VR_MSG_MAX];
+	for (unsigned i = 0; i < VR_POLICY_MAX_RULES; i++) {
+		struct vr_rule r = mk_rule(i + 1, i & 1 ? 6 : 4);
+		vr_rule_pack(&r, recs + i * VR_RULE_LEN);
+	}
+	for (unsigned i = 0; i <= VR_POLICY_MAX_RULES; i++) {
+		struct vr_rule_stats st = { i, (uint64_t)i << 32 };
+		vr_rule_stats_pack(&st, stats + i * VR_RULE_STATS_LEN);
+	}
+	struct vr_object in = { .obj = VR_OBJ_POLICY }, out;
+	in.u.policy.id = 65535;
+	in.u.policy.action = VR_ACT_DENY;
+	in.u.policy.rules = (struct vr_recs){ recs, VR_POLICY_MAX_RULES };
+	in.u.policy.rule_stats = (struct vr_recs){ stats, VR_POLICY_MAX_RULES + 1 };
+	in.u.policy.n_rules = VR_POLICY_MAX_RULES;
+	in.u.policy.refcnt = 3;
+	SET_ALL(&in, VR_AT_ID, VR_AT_ACTION, VR_AT_RULES, VR_AT_RULE_STATS, VR_AT_N_RULES,
+		VR_AT_REFCNT);
+	size_t len = encode_one(buf, sizeof(buf), VR_OP_REPLY, &in);
+	assert_true(len <= 128 * 1024);
+	char err[ERRLEN] = "";
+	assert_int_equal(decode_first(buf, len, &out, err), 1);
+	assert_int_equal(out.have, in.have);
+	assert_int_equal(out.u.policy.id, 65535);
+	assert_int_equal(out.u.policy.action, VR_ACT_DENY);
+	assert_int_equal(out.u.policy.rules.n, VR_POLICY_MAX_RULES);
+	assert_int_equal(out.u.policy.rule_stats.n, VR_POLICY_MAX_RULES + 1);
+	assert_memory_equal(out.u.policy.rules.p, recs, sizeof(recs));
+	assert_memory_equal(out.u.policy.rule_stats.p, stats, sizeof(stats));
+	/* an empty rule list is valid: only the default action */
+	in.u.policy.rules.n = 0;
+	len = encode_one(buf, sizeof(buf), VR_OP_ADD, &in);
+	assert_int_equal(decode_first(buf, len, &out, err), 1);
+	assert_true(VR_HAVE(&out, VR_AT_RULES));
+	assert_int_equal(out.u.policy.rules.n, 0);
+}
+
+static void test_policy_reject_records(void **state)
+{
+	(void)state;
+	struct mb m;
+	uint8_t junk[VR_RULE_LEN + 1] = { 0 };
+	mb_begin(&m, VR_OBJ_POLICY);
+	tern_tlv_put(&m.w, VR_AT_RULES, junk, sizeof(junk));
+	expect_reject(&m, -EINVAL, "policy attribute 'rules' has 53 bytes, not a multiple of its "
+		      "52-byte records");
+	mb_begin(&m, VR_OBJ_POLICY);
+	tern_tlv_put(&m.w, VR_AT_RULE_STATS, junk, 8);
+	expect_reject(&m, -EINVAL, "'rule_stats' has 8 bytes");
+	mb_begin(&m, VR_OBJ_VIF);
+	tern_tlv_put(&m.w, VR_AT_RULES, junk, VR_RULE_LEN);
+	expect_reject(&m, -EINVAL, "attribute 'rules' does not apply to a vif");
+	mb_begin(&m, VR_OBJ_VIF);
+	tern_tlv_u16(&m.w, VR_AT_POLICY_IN, 1);
+	expect_reject(&m, -EINVAL, "vif attribute 'policy_in' has 2 bytes, expected 4");
+}
+
+static void expect_rule_bad(struct vr_rule r, const char *needle)
+{
+	char err[ERRLEN] = "";
+	assert_int_equal(vr_rule_check(&r, 7, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void test_rule_check(void **state)
+{
+	(void)state;
+	char err[ERRLEN];
+	struct vr_rule r = mk_rule(10, 4);
+	assert_int_equal(vr_rule_check(&r, 0, err, sizeof(err)), 0);
+	r = mk_rule(10, 6);
+	assert_int_equal(vr_rule_check(&r, 0, err, sizeof(err)), 0);
+	r = mk_rule(0, 4);
+	expect_rule_bad(r, "rule 7: id: 0 is reserved");
+	r = mk_rule(10, 4); r.action = 3;
+	expect_rule_bad(r, "rule 7 (id 10): action: 3");
+	r = mk_rule(10, 4); r.family = 5;
+	expect_rule_bad(r, "rule 7 (id 10): family: 5");
+	r = mk_rule(10, 4); r.proto = 132;
+	expect_rule_bad(r, "rule 7 (id 10): proto: 132");
+	r = mk_rule(10, 6); r.proto = 1; r.dport_lo = 0; r.dport_hi = 65535;
+	expect_rule_bad(r, "proto: icmp with family 6");
+	r = mk_rule(10, 4); r.src_plen = 33;
+	expect_rule_bad(r, "rule 7 (id 10): src: prefix length 33 is above 32");
+	r = mk_rule(10, 6); r.dst_plen = 129;
+	expect_rule_bad(r, "dst: prefix length 129 is above 128");
+	r = mk_rule(10, 4); r.src_plen = 8;
+	expect_rule_bad(r, "src: address bits set beyond /8");
+	r = mk_rule(10, 4); r.dst_plen = 24;
+	expect_rule_bad(r, "dst: address bits set beyond /24");
+	r = mk_rule(10, 4); r.dport_lo = 6000;
+	expect_rule_bad(r, "dport: range 6000-5433 is empty");
+	r = mk_rule(10, 4); r.sport_lo = 2; r.sport_hi = 1;
+	expect_rule_bad(r, "sport: range 2-1");
+	r = mk_rule(10, 4); r.proto = 0;
+	expect_rule_bad(r, "ports: port ranges need proto tcp or udp");
+	r = mk_rule(10, 4); r.flags = 0x80;
+	expect_rule_bad(r, "flags: unknown bits 0x80");
+	r = mk_rule(10, 4); r.proto = 1; r.dport_lo = 0; r.dport_hi = 65535;
+	assert_int_equal(vr_rule_check(&r, 0, err, sizeof(err)), 0);
 }
 
 /* ---- names ---- */
@@ -455,7 +634,7 @@ static void test_frame(void **state)
 	b[0] = 'X';
 	assert_int_equal(vr_msg_frame(b, sizeof(b), &flen), -EPROTO);
 	memcpy(b, buf, sizeof(b));
-	b[5] = 2;
+	b[5] = 9;
 	assert_int_equal(vr_msg_frame(b, sizeof(b), &flen), -EPROTONOSUPPORT);
 	memcpy(b, buf, sizeof(b));
 	b[8] = b[9] = b[10] = 0;
@@ -563,7 +742,7 @@ static void body_error_size(struct tern_wbuf *w)
 }
 static void body_unknown_obj(struct tern_wbuf *w)
 {
-	tern_tlv_u16(w, VR_A_OBJ, 10);
+	tern_tlv_u16(w, VR_A_OBJ, 99);
 }
 static void body_object_without_obj(struct tern_wbuf *w)
 {
@@ -599,7 +778,7 @@ static void test_top_level_rejections(void **state)
 	expect_top_reject(body_obj_size, -EBADMSG, "'obj' has 4 bytes, expected 2");
 	expect_top_reject(body_cursor_size, -EBADMSG, "'cursor' has 4 bytes, expected 8");
 	expect_top_reject(body_error_size, -EBADMSG, "'error' has 2 bytes, expected 4");
-	expect_top_reject(body_unknown_obj, -EBADMSG, "unknown object type 10");
+	expect_top_reject(body_unknown_obj, -EBADMSG, "unknown object type 99");
 	expect_top_reject(body_object_without_obj, -EBADMSG, "no 'obj'");
 	expect_top_reject(body_errmsg_long, -EBADMSG, "'errmsg' is 256 bytes");
 	expect_top_reject(body_errmsg_nul, -EBADMSG, "'errmsg' contains a NUL");
@@ -982,6 +1161,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_rule_record_layout),
+		cmocka_unit_test(test_policy_round_trip_max),
+		cmocka_unit_test(test_policy_reject_records),
+		cmocka_unit_test(test_rule_check),
 		cmocka_unit_test(test_round_trip_every_object),
 		cmocka_unit_test(test_round_trip_partial),
 		cmocka_unit_test(test_round_trip_ipv4_ipv6_route),

@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #define VR_PROTO_MAGIC   0x5445524eu /* "TERN" */
-#define VR_PROTO_VERSION 1
+#define VR_PROTO_VERSION 2 /* 2: policy, flow, policy_in/out, POLICY_DENY */
 #define VR_MSG_HDR_LEN   16
 #define VR_MSG_MAX       (256 * 1024) /* largest request or reply, header included */
 
@@ -57,6 +57,8 @@ enum vr_obj {
 	VR_OBJ_VNI = 7,
 	VR_OBJ_BRIDGE = 8,
 	VR_OBJ_DROPSTATS = 9,
+	VR_OBJ_POLICY = 10,  /* a stateful policy: ordered rules, evaluated per new flow */
+	VR_OBJ_FLOW = 11,    /* a connection of the flow table (DUMP only) */
 };
 
 /* Top-level attributes. */
@@ -113,7 +115,66 @@ enum vr_attr {
 	VR_AT_BUSY_CYCLES = 46, /* u64, replies only (INFO): TSC cycles of loop rounds that moved packets */
 	VR_AT_BUSY_PKTS = 47,   /* u64, replies only (INFO): packets received in those rounds */
 	VR_AT_TSC_HZ = 48,      /* u64, replies only (INFO): TSC frequency */
-	VR_AT_MAX_ = 49,
+	VR_AT_POLICY_IN = 49,  /* u32: vif: policy for packets delivered to the pod, 0 none */
+	VR_AT_POLICY_OUT = 50, /* u32: vif: policy for packets from the pod, 0 none */
+	VR_AT_RULES = 51,      /* policy: packed array of VR_RULE_LEN-byte rule records */
+	VR_AT_RULE_STATS = 52, /* policy, replies only: VR_RULE_STATS_LEN-byte records, one
+				* per rule then one for the default action */
+	VR_AT_ACTION = 53,     /* u8 enum vr_action: policy default action; flow verdict */
+	VR_AT_PROTO = 54,      /* u8 IP protocol (flow) */
+	VR_AT_SPORT = 55,      /* u16 (flow) */
+	VR_AT_DPORT = 56,      /* u16 (flow) */
+	VR_AT_RULE = 57,       /* u32 rule id that decided a flow (0: the default action) */
+	VR_AT_STATE = 58,      /* u8 (flow): 0 new, 1 syn, 2 established, 3 fin, 4 closed, 5 other */
+	VR_AT_FLOW_STATS = 59, /* u64 array indexed by enum vr_flow_cnt, replies only */
+	VR_AT_N_RULES = 60,    /* u32: policy rule count, replies only */
+	VR_AT_POLICY = 61,     /* u32: the policy that decided a flow (0: none) */
+	VR_AT_PORT = 62,       /* u16: flow dump filter, either port */
+	VR_AT_MAX_ = 63,       /* attributes live in a 64-bit presence mask: at most 63 */
+};
+
+/* Policy: rule actions and the default action. */
+enum vr_action {
+	VR_ACT_PASS = 1,
+	VR_ACT_DENY = 2,
+	VR_ACT_MAX_ = 3,
+};
+#define VR_RULE_F_LOG      0x1u  /* count and log the match (flags of a rule record) */
+
+#define VR_MAX_POLICIES    65536 /* policy ids 1..VR_MAX_POLICIES-1 */
+/* Rules of one policy: the rules and their counters must fit one object, whose
+ * TLV length is 16 bits (1000 x 52 + 1001 x 12 = 64,012 bytes). */
+#define VR_POLICY_MAX_RULES 1000
+
+/*
+ * One rule record of VR_AT_RULES, VR_RULE_LEN bytes, integers in network order:
+ *
+ *   0  u32 id          the operator's / agent's rule id (unique in the policy, not 0)
+ *   4  u8  action      enum vr_action
+ *   5  u8  flags       VR_RULE_F_*
+ *   6  u8  proto       0 any, 1 ICMP, 6 TCP, 17 UDP, 58 ICMPv6
+ *   7  u8  family      4 or 6
+ *   8  u8  src_plen    <= 32 / 128
+ *   9  u8  dst_plen
+ *  10  u16 reserved    0
+ *  12  u16 sport_lo    port ranges, inclusive; TCP and UDP only (0..65535 otherwise)
+ *  14  u16 sport_hi
+ *  16  u16 dport_lo
+ *  18  u16 dport_hi
+ *  20  16  src         IPv4 in the first 4 bytes, the rest zero
+ *  36  16  dst
+ */
+#define VR_RULE_LEN        52
+/* One record of VR_AT_RULE_STATS: u32 hits (new flows the rule decided,
+ * saturating), u64 denied (packets dropped under POLICY_DENY because of it). */
+#define VR_RULE_STATS_LEN  12
+
+/* Flow counters (VR_AT_FLOW_STATS). */
+enum vr_flow_cnt {
+	VR_FC_FWD_PKTS, VR_FC_FWD_BYTES, VR_FC_REV_PKTS, VR_FC_REV_BYTES,
+	VR_FC_AGE_MS,   /* since the first packet */
+	VR_FC_IDLE_MS,  /* since the last packet of either direction */
+	VR_FC_MAX_
 };
 
 enum vr_vif_type {
@@ -126,7 +187,8 @@ enum vr_vif_type {
 };
 
 /* vif flags */
-#define VR_VIF_F_POLICY   0x1u  /* packets from this vif go through the flow table (stateful) */
+#define VR_VIF_F_POLICY   0x1u  /* packets from this vif go through the flow table (stateful),
+				 * even without a policy_in / policy_out */
 
 enum vr_nh_type {
 	VR_NH_DISCARD = 1,  /* drop, counted as VR_DROP_DISCARD_NH */
@@ -190,7 +252,8 @@ enum vr_encap {
 	X(FLOW_DENY,         "denied by the flow stage (policy)")              \
 	X(FLOW_TABLE_FULL,   "new flow refused: the flow table is full")       \
 	X(SRC_MISMATCH,      "tunnel source is not a known node")              \
-	X(MULTI_SEG,         "multi-segment buffer (jumbo) not supported")
+	X(MULTI_SEG,         "multi-segment buffer (jumbo) not supported")      \
+	X(POLICY_DENY,       "denied by a policy rule or default action")
 
 enum vr_drop_reason {
 #define VR_DROP_ENUM_(name, text) VR_DROP_##name,

@@ -15,6 +15,7 @@
 #ifndef TERN_VR_CORE_H
 #define TERN_VR_CORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "vr_proto.h"
@@ -110,9 +111,9 @@ struct vr_router *vr_router_create(const struct vr_config *cfg, struct tern_log 
 void vr_router_destroy(struct vr_router *r);
 
 /*
- * Run one burst received on vif `in_vif` through the pipeline: classify, flow
- * (reserved), ARP/ND proxy, route/bridge lookup, nexthop, rewrite/encapsulate,
- * transmit. Every packet ends transmitted or dropped under a reason.
+ * Run one burst received on vif `in_vif` through the pipeline: classify, ARP/ND
+ * proxy, route/bridge lookup, flow table and policy, nexthop,
+ * rewrite/encapsulate, transmit. Every packet ends transmitted or dropped under a reason.
  */
 void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts, uint16_t n);
 
@@ -147,6 +148,10 @@ void vr_set_now(struct vr_router *r, uint64_t now_ms);
  * stopped. Returns the flow entries removed (two per connection). Cheap
  * enough for every idle round. */
 unsigned vr_flow_age(struct vr_router *r, unsigned budget);
+/* True while flows are being re-evaluated after a policy change: the loop
+ * should call vr_flow_age every round and not sleep, so that flows the new
+ * rules deny stop within a second. */
+bool vr_flow_busy(const struct vr_router *r);
 
 /* The vifs that have ports, for the I/O loop: fills ids, returns the count. */
 unsigned vr_vif_list_ports(const struct vr_router *r, uint16_t *vif_ids, uint16_t *port_ids,

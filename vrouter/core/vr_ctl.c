@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define DUMP_RESERVE 2048 /* stop a dump page when less than this is left */
 
@@ -62,6 +63,8 @@ static void put_vif(struct ctl_req *q, const struct vr_vif *v)
 		VR_SET(&o, VR_AT_ROLE);
 	}
 	if (o.u.vif.ip.family) VR_SET(&o, VR_AT_IP);
+	if (o.u.vif.policy_in) VR_SET(&o, VR_AT_POLICY_IN);
+	if (o.u.vif.policy_out) VR_SET(&o, VR_AT_POLICY_OUT);
 	vr_msg_put_object(q->w, &o);
 }
 
@@ -414,6 +417,160 @@ static int ctl_bridge(struct ctl_req *q, uint16_t op)
 	return vr_errf(&q->e, -EOPNOTSUPP, "bridge supports add, del and dump");
 }
 
+/* ---- policy ---- */
+
+/* A policy; with_rules: its rule records and counters too (GET), packed into
+ * a scratch buffer the encoder copies from. Returns 0 or -ENOMEM. */
+static int put_policy(struct ctl_req *q, const struct vr_policy *p, bool with_rules)
+{
+	struct vr_object o = { .obj = VR_OBJ_POLICY };
+	struct vr_obj_policy *op = &o.u.policy;
+	uint8_t *buf = NULL;
+	op->id = p->id;
+	op->action = p->action;
+	op->n_rules = p->n_rules;
+	op->refcnt = vr_policy_refcnt(q->r, p->id);
+	SET_HAVE(&o, VR_AT_ID, VR_AT_ACTION, VR_AT_N_RULES, VR_AT_REFCNT);
+	if (with_rules) {
+		size_t rl = (size_t)p->n_rules * VR_RULE_LEN;
+		buf = malloc(rl + (size_t)(p->n_rules + 1) * VR_RULE_STATS_LEN);
+		if (!buf)
+			return vr_errf(&q->e, -ENOMEM, "cannot allocate the reply for policy %u", p->id);
+		for (uint32_t i = 0; i < p->n_rules; i++)
+			vr_rule_pack(&p->rules[i], buf + (size_t)i * VR_RULE_LEN);
+		for (uint32_t i = 0; i <= p->n_rules; i++) {
+			struct vr_rule_stats st = { p->hits[i], p->denied[i] };
+			vr_rule_stats_pack(&st, buf + rl + (size_t)i * VR_RULE_STATS_LEN);
+		}
+		op->rules = (struct vr_recs){ buf, (uint16_t)p->n_rules };
+		op->rule_stats = (struct vr_recs){ buf + rl, (uint16_t)(p->n_rules + 1) };
+		SET_HAVE(&o, VR_AT_RULES, VR_AT_RULE_STATS);
+	}
+	vr_msg_put_object(q->w, &o);
+	free(buf);
+	return 0;
+}
+
+static int ctl_policy(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_policy *in = &q->in.u.policy;
+	int rc;
+	if (op != VR_OP_DUMP && (rc = need(q, VR_AT_ID, "the policy id")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_ACTION, "a default action")) < 0 ||
+		    (rc = vr_policy_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "policy %u set: %u rules, default %s", in->id, in->rules.n,
+			  vr_action_name(in->action));
+		return put_policy(q, r->policies[in->id], false);
+	case VR_OP_DEL:
+		if ((rc = vr_policy_del(r, in->id, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "policy %u deleted", in->id);
+		return 0;
+	case VR_OP_GET:
+		if (!vr_policy_get(r, in->id))
+			return vr_errf(&q->e, -ENOENT, "no policy %u", in->id);
+		return put_policy(q, r->policies[in->id], true);
+	case VR_OP_DUMP: /* without rules: GET one policy for them */
+		for (uint64_t i = q->v->cursor; i < VR_MAX_POLICIES; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			if (r->policies[i] && (rc = put_policy(q, r->policies[i], false)) < 0)
+				return rc;
+		}
+		return 0;
+	case VR_OP_CLEAR:
+		for (uint32_t i = 0; i < VR_MAX_POLICIES; i++) {
+			struct vr_policy *p = r->policies[i];
+			if (!p || (HAVE(q, VR_AT_ID) && in->id != i))
+				continue;
+			memset(p->hits, 0, (p->n_rules + 1) * sizeof(*p->hits));
+			memset(p->denied, 0, (p->n_rules + 1) * sizeof(*p->denied));
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "policy does not support this operation");
+}
+
+/* ---- flows ---- */
+
+static bool flow_matches(const struct ctl_req *q, const struct vr_flow *f)
+{
+	const struct vr_obj_flow *in = &q->in.u.flow;
+	if (HAVE(q, VR_AT_VRF) && f->key.vrf != in->vrf)
+		return false;
+	if (HAVE(q, VR_AT_IP)) {
+		size_t n = in->ip.family == 4 ? 4 : 16;
+		if (f->key.family != in->ip.family ||
+		    (memcmp(f->key.src, in->ip.a, n) && memcmp(f->key.dst, in->ip.a, n)))
+			return false;
+	}
+	if (HAVE(q, VR_AT_PORT) && f->key.sport != in->port && f->key.dport != in->port)
+		return false;
+	return true;
+}
+
+static void put_flow(struct ctl_req *q, const struct vr_flow *f)
+{
+	const struct vr_flow *rf = &q->r->flow.flows[f->reverse];
+	struct vr_object o = { .obj = VR_OBJ_FLOW };
+	struct vr_obj_flow *of = &o.u.flow;
+	size_t n = f->key.family == 4 ? 4 : 16;
+	uint64_t last = f->last_ms > rf->last_ms ? f->last_ms : rf->last_ms;
+	of->vrf = f->key.vrf;
+	of->proto = f->key.proto;
+	of->sip.family = of->dip.family = f->key.family;
+	memcpy(of->sip.a, f->key.src, n);
+	memcpy(of->dip.a, f->key.dst, n);
+	of->sport = f->key.sport;
+	of->dport = f->key.dport;
+	of->action = f->action;
+	of->policy = f->policy;
+	of->rule = f->rule_id;
+	of->state = f->state;
+	of->vif = f->in_vif;
+	of->n_stats = VR_FC_MAX_;
+	of->stats[VR_FC_FWD_PKTS] = f->pkts;
+	of->stats[VR_FC_FWD_BYTES] = f->bytes;
+	of->stats[VR_FC_REV_PKTS] = rf->pkts;
+	of->stats[VR_FC_REV_BYTES] = rf->bytes;
+	of->stats[VR_FC_AGE_MS] = q->r->now_ms - f->first_ms;
+	of->stats[VR_FC_IDLE_MS] = q->r->now_ms - last;
+	SET_HAVE(&o, VR_AT_VRF, VR_AT_PROTO, VR_AT_SIP, VR_AT_DIP, VR_AT_SPORT, VR_AT_DPORT,
+		 VR_AT_ACTION, VR_AT_POLICY, VR_AT_RULE, VR_AT_STATE, VR_AT_VIF, VR_AT_FLOW_STATS);
+	vr_msg_put_object(q->w, &o);
+}
+
+/* Scanned entries per page at most, so that a sparse table never makes one
+ * request a long pause of the forwarding core. */
+#define FLOW_DUMP_SCAN 65536
+
+static int ctl_flow(struct ctl_req *q, uint16_t op)
+{
+	const struct vr_flows *ft = &q->r->flow;
+	if (op != VR_OP_DUMP)
+		return vr_errf(&q->e, -EOPNOTSUPP, "flow supports dump only");
+	if (HAVE(q, VR_AT_IP) && q->in.u.flow.ip.family != 4 && q->in.u.flow.ip.family != 6)
+		return vr_errf(&q->e, -EINVAL, "flow filter: bad address");
+	uint64_t end = q->v->cursor + FLOW_DUMP_SCAN;
+	for (uint64_t i = q->v->cursor; i < ft->max; i++) {
+		if (page_full(q) || i >= end) {
+			q->cursor = i;
+			return 0;
+		}
+		const struct vr_flow *f = &ft->flows[i];
+		if (f->used && f->initiator && flow_matches(q, f))
+			put_flow(q, f);
+	}
+	return 0;
+}
+
 /* ---- info and drop statistics ---- */
 
 static int ctl_info(struct ctl_req *q, uint16_t op)
@@ -474,6 +631,8 @@ static const ctl_fn handlers[] = {
 	[VR_OBJ_VNI] = ctl_vni,
 	[VR_OBJ_BRIDGE] = ctl_bridge,
 	[VR_OBJ_DROPSTATS] = ctl_drops,
+	[VR_OBJ_POLICY] = ctl_policy,
+	[VR_OBJ_FLOW] = ctl_flow,
 };
 
 static int ctl_decode(struct ctl_req *q)

@@ -10,9 +10,13 @@
  * out by an incremental scan (a bounded number of entries per call), so the
  * table never fills with dead flows and forwarding never pauses for a sweep.
  *
- * This is the stateful base; policy evaluation (rte_acl), NAT and load
- * balancing attach to the flow's action in the next steps of the flows issue.
- * Only packets from or to a vif flagged `policy` go through the table.
+ * Policies (vr_policy.c, rte_acl) decide a new flow once: the source vif's
+ * policy_out, then the local destination vif's policy_in; both directions
+ * share the verdict, so replies need no rule. Denied flows stay in the table
+ * (their packets are dropped under POLICY_DENY, counted for the rule). When a
+ * policy or a vif's policies change, every flow is decided again by an
+ * incremental scan like ageing. Only packets from or to a vif with a policy
+ * (or flagged `policy`) go through the table.
  */
 #include "vr_internal.h"
 
@@ -20,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rte_hash.h>
-#include <rte_jhash.h>
+#include <rte_hash_crc.h>
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -34,7 +38,7 @@ int vr_flow_init(struct vr_router *r, struct vr_err *e)
 	snprintf(name, sizeof(name), "flow_%lx", (unsigned long)(uintptr_t)r);
 	struct rte_hash_parameters p = {
 		.name = name, .entries = r->cfg.max_flows, .key_len = sizeof(struct vr_flow_key),
-		.hash_func = rte_jhash, .socket_id = r->cfg.socket_id,
+		.hash_func = rte_hash_crc, .socket_id = r->cfg.socket_id,
 		/* extendable buckets: every insert succeeds up to the configured size */
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
@@ -194,6 +198,7 @@ static struct vr_flow *flow_create(struct vr_router *r, const struct vr_flow_key
 	f->reverse = ri;
 	rf->reverse = fi;
 	f->used = rf->used = 1;
+	f->out_vif = rf->out_vif = rf->in_vif = VR_VIF_NONE;
 	f->state = rf->state = k->proto == 6 ? VR_FS_NEW : VR_FS_OTHER;
 	f->first_ms = rf->first_ms = f->last_ms = rf->last_ms = r->now_ms;
 	ft->n_used += 2;
@@ -201,73 +206,214 @@ static struct vr_flow *flow_create(struct vr_router *r, const struct vr_flow_key
 	return f;
 }
 
-/* Does this packet go through the flow table? From a policy vif, or to one. */
-static bool flow_wanted(const struct vr_router *r, const struct vr_pkt *pkt)
+/* The local vif a resolved packet goes to, or NULL (tunnel, host, flood...).
+ * An ECMP nexthop is resolved the way the nexthop stage will (same hash). */
+static const struct vr_vif *dest_vif(const struct vr_router *r, struct vr_pkt *pkt)
 {
-	if (pkt->l3 != 4 && pkt->l3 != 6)
-		return false;
-	if (pkt->kind == VR_K_ROUTE) {
-		const struct vr_vif *in = vr_vif_get(r, pkt->in_vif);
-		return in && (in->cfg.flags & VR_VIF_F_POLICY);
+	const struct vr_nh *nh = vr_nh_get(r, pkt->nh);
+	if (nh && nh->cfg.type == VR_NH_ECMP) {
+		if (!pkt->hash)
+			pkt->hash = vr_flow_hash(pkt);
+		nh = vr_nh_get(r, nh->cfg.members[pkt->hash % nh->cfg.n_members]);
 	}
-	if (pkt->kind == VR_K_NH && !(pkt->flags & VR_PF_L2)) {
-		const struct vr_nh *nh = vr_nh_get(r, pkt->nh);
-		const struct vr_vif *out = nh && nh->cfg.type == VR_NH_ENCAP ? vr_vif_get(r, nh->cfg.vif) : NULL;
-		return out && (out->cfg.flags & VR_VIF_F_POLICY);
-	}
-	return false;
+	return nh && nh->cfg.type == VR_NH_ENCAP ? vr_vif_get(r, nh->cfg.vif) : NULL;
 }
 
-void vr_stage_flow(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
+/* Both directions carry the verdict. */
+static void set_verdict(struct vr_flows *ft, struct vr_flow *f, uint8_t action, uint16_t policy,
+			uint16_t rule_idx, uint32_t rule_id)
 {
+	struct vr_flow *rf = &ft->flows[f->reverse];
+	f->action = rf->action = action;
+	f->policy = rf->policy = policy;
+	f->rule_idx = rf->rule_idx = rule_idx;
+	f->rule_id = rf->rule_id = rule_id;
+}
+
+/* The policy of phase 0 (the source vif's policy_out) or phase 1 (the
+ * destination vif's policy_in) for a flow; 0 none. */
+static uint32_t phase_policy(const struct vr_router *r, const struct vr_flow *f, int phase)
+{
+	const struct vr_vif *v = vr_vif_get(r, phase ? f->out_vif : f->in_vif);
+	return v ? (phase ? v->cfg.policy_in : v->cfg.policy_out) : 0;
+}
+
+/*
+ * Decide n (<= VR_BURST) initiator flows: the source vif's policy_out, then,
+ * for those it passed, the destination vif's policy_in. Flows are classified
+ * in bulk, one rte_acl call per (policy, family) present. count: add to the
+ * rules' hit counters (not for re-evaluation, which is not a new flow).
+ */
+static void flow_decide(struct vr_router *r, const uint32_t *fidx, unsigned n, bool count)
+{
+	struct vr_flows *ft = &r->flow;
+	for (unsigned i = 0; i < n; i++)
+		set_verdict(ft, &ft->flows[fidx[i]], VR_ACT_PASS, 0, 0, 0);
+	for (int phase = 0; phase < 2; phase++) {
+		uint32_t pid[VR_BURST];
+		bool todo[VR_BURST];
+		for (unsigned i = 0; i < n; i++) {
+			const struct vr_flow *f = &ft->flows[fidx[i]];
+			pid[i] = f->action == VR_ACT_PASS ? phase_policy(r, f, phase) : 0;
+			todo[i] = pid[i] != 0;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (!todo[i])
+				continue;
+			const struct vr_policy *p = vr_policy_get(r, pid[i]);
+			uint8_t fam = ft->flows[fidx[i]].key.family;
+			const struct vr_flow_key *keys[VR_BURST];
+			unsigned which[VR_BURST], m = 0;
+			uint32_t res[VR_BURST];
+			for (unsigned j = i; j < n; j++)
+				if (todo[j] && pid[j] == pid[i] && ft->flows[fidx[j]].key.family == fam) {
+					todo[j] = false;
+					which[m] = j;
+					keys[m++] = &ft->flows[fidx[j]].key;
+				}
+			if (!p) /* a vif may only name an existing policy: defensive */
+				continue;
+			vr_policy_classify(p, fam, keys, res, m);
+			for (unsigned k = 0; k < m; k++) {
+				uint32_t ri = res[k];
+				uint8_t act = ri < p->n_rules ? p->rules[ri].action : p->action;
+				if (count)
+					p->hits[ri]++;
+				set_verdict(ft, &ft->flows[fidx[which[k]]], act, (uint16_t)p->id, (uint16_t)ri,
+					    ri < p->n_rules ? p->rules[ri].id : 0);
+			}
+		}
+	}
+}
+
+void vr_flow_reeval_all(struct vr_router *r)
+{
+	r->flow.reeval_left = r->flow.max;
+}
+
+/* Drop under POLICY_DENY, counted for the rule that denied. */
+static void deny(struct vr_router *r, struct vr_pkt *pkt, const struct vr_flow *f)
+{
+	struct vr_policy *p = vr_policy_get(r, f->policy);
+	if (p && f->rule_idx <= p->n_rules) /* stale until re-evaluated after a replace */
+		p->denied[f->rule_idx]++;
+	vr_pkt_drop(r, pkt, VR_DROP_POLICY_DENY);
+}
+
+/*
+ * The flow stage runs after the route lookup, so that the destination is
+ * known: a packet goes through the flow table when its source vif or its
+ * local destination vif has a policy (or the policy flag). Existing flows are
+ * looked up in bulk; new ones are created (both directions), then decided in
+ * bulk, then every packet is counted, tracked and passed or dropped. A burst
+ * comes from one vif, so the source side is checked once.
+ */
+void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n)
+{
+	if (!r->n_policy_vifs) /* no vif wants flows: the stage costs nothing */
+		return;
 	struct vr_flows *ft = &r->flow;
 	struct vr_flow_key keys[VR_BURST];
 	const void *kp[VR_BURST];
 	void *data[VR_BURST];
-	uint16_t idx[VR_BURST];
+	uint16_t idx[VR_BURST], outv[VR_BURST];
+	uint32_t fl[VR_BURST], fresh[VR_BURST];
 	uint64_t hits = 0;
-	unsigned m = 0;
+	unsigned m = 0, n_new = 0;
+	bool from_policy = vr_vif_wants_flows(&in->cfg);
 
 	for (uint16_t i = 0; i < n; i++) {
-		if (pkts[i] && flow_wanted(r, pkts[i]) && flow_key(pkts[i], &keys[m])) {
-			kp[m] = &keys[m];
-			idx[m++] = i;
-		}
+		struct vr_pkt *pkt = pkts[i];
+		if (!pkt || pkt->kind != VR_K_NH || (pkt->flags & VR_PF_L2) ||
+		    (pkt->l3 != 4 && pkt->l3 != 6))
+			continue;
+		const struct vr_vif *out = dest_vif(r, pkt);
+		if (!from_policy && !(out && vr_vif_wants_flows(&out->cfg)))
+			continue;
+		if (!flow_key(pkt, &keys[m]))
+			continue;
+		kp[m] = &keys[m];
+		outv[m] = out ? (uint16_t)out->cfg.id : VR_VIF_NONE;
+		idx[m++] = i;
 	}
 	if (!m)
 		return;
 	rte_hash_lookup_bulk_data(ft->hash, kp, m, &hits, data);
 	for (unsigned j = 0; j < m; j++) {
-		struct vr_pkt *pkt = pkts[idx[j]];
-		struct vr_flow *f;
 		if ((hits >> j) & 1) {
-			f = &ft->flows[(uintptr_t)data[j]];
-		} else {
-			/* an earlier packet of this burst may have created it */
-			void *d;
-			f = rte_hash_lookup_data(ft->hash, &keys[j], &d) >= 0 ? &ft->flows[(uintptr_t)d]
-									    : flow_create(r, &keys[j]);
-			if (!f) {
-				vr_pkt_drop(r, pkt, VR_DROP_FLOW_TABLE_FULL);
-				pkts[idx[j]] = NULL;
-				continue;
-			}
+			fl[j] = (uint32_t)(uintptr_t)data[j];
+			continue;
 		}
+		/* an earlier packet of this burst may have created it */
+		void *d;
+		if (rte_hash_lookup_data(ft->hash, &keys[j], &d) >= 0) {
+			fl[j] = (uint32_t)(uintptr_t)d;
+			continue;
+		}
+		struct vr_flow *f = flow_create(r, &keys[j]);
+		if (!f) {
+			vr_pkt_drop(r, pkts[idx[j]], VR_DROP_FLOW_TABLE_FULL);
+			pkts[idx[j]] = NULL;
+			fl[j] = UINT32_MAX;
+			continue;
+		}
+		f->initiator = 1;
+		f->in_vif = (uint16_t)in->cfg.id;
+		f->out_vif = outv[j];
+		fl[j] = (uint32_t)(f - ft->flows);
+		fresh[n_new++] = fl[j];
+	}
+	if (n_new)
+		flow_decide(r, fresh, n_new, true);
+	for (unsigned j = 0; j < m; j++) {
+		struct vr_pkt *pkt = pkts[idx[j]];
+		if (fl[j] == UINT32_MAX)
+			continue;
+		struct vr_flow *f = &ft->flows[fl[j]];
 		f->pkts++;
 		f->bytes += pkt->len;
 		f->last_ms = r->now_ms;
 		flow_track(ft, f, pkt);
-		if (f->action == 1) {
-			vr_pkt_drop(r, pkt, VR_DROP_FLOW_DENY);
+		if (f->action == VR_ACT_DENY) {
+			deny(r, pkt, f);
 			pkts[idx[j]] = NULL;
 		}
 	}
+}
+
+/* Re-evaluate up to `budget` entries of the table from where the last call
+ * stopped; initiator entries are decided again in bulk. */
+static void flow_reeval(struct vr_router *r, unsigned budget)
+{
+	struct vr_flows *ft = &r->flow;
+	uint32_t batch[VR_BURST];
+	unsigned nb = 0;
+	while (budget-- && ft->reeval_left) {
+		uint32_t i = ft->reeval_pos;
+		ft->reeval_pos = ft->reeval_pos + 1 >= ft->max ? 0 : ft->reeval_pos + 1;
+		ft->reeval_left--;
+		if (ft->flows[i].used && ft->flows[i].initiator)
+			batch[nb++] = i;
+		if (nb == VR_BURST) {
+			flow_decide(r, batch, nb, false);
+			nb = 0;
+		}
+	}
+	if (nb)
+		flow_decide(r, batch, nb, false);
+}
+
+bool vr_flow_busy(const struct vr_router *r)
+{
+	return r->flow.reeval_left != 0;
 }
 
 unsigned vr_flow_age(struct vr_router *r, unsigned budget)
 {
 	struct vr_flows *ft = &r->flow;
 	unsigned removed = 0;
+	if (ft->reeval_left) /* a policy changed: 4x the ageing step, so 1M entries take < 1 s */
+		flow_reeval(r, budget * 4);
 	if (!ft->n_used)
 		return 0;
 	for (unsigned k = 0; k < budget; k++) {

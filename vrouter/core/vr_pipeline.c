@@ -50,9 +50,10 @@ void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts,
 	while (n) {
 		uint16_t m = n > VR_BURST ? VR_BURST : n;
 		vr_stage_classify(r, in, pkts, m);
-		vr_stage_flow(r, pkts, m);
 		vr_stage_proxy(r, pkts, m);
 		vr_stage_lookup(r, pkts, m);
+		/* after the lookup: the destination vif's policy_in is known */
+		vr_stage_flow(r, in, pkts, m);
 		vr_stage_nexthop(r, pkts, m);
 		vr_stage_tx(r, pkts, m);
 		pkts += m;

@@ -50,6 +50,12 @@ static int vif_validate(const struct vr_router *r, const struct vr_obj_vif *v, s
 		return vr_errf(e, -ERANGE, "mtu %u is out of range (576..9000)", v->mtu);
 	if (v->role > 1)
 		return vr_errf(e, -EINVAL, "memif role %u is neither 0 (server) nor 1 (client)", v->role);
+	if (v->policy_in && !vr_policy_get(r, v->policy_in))
+		return vr_errf(e, -ENOENT, "vif %u: policy_in %u does not exist; add the policy first",
+			       v->id, v->policy_in);
+	if (v->policy_out && !vr_policy_get(r, v->policy_out))
+		return vr_errf(e, -ENOENT, "vif %u: policy_out %u does not exist; add the policy first",
+			       v->id, v->policy_out);
 	return 0;
 }
 
@@ -80,7 +86,12 @@ int vr_vif_add(struct vr_router *r, struct vr_obj_vif *v, struct vr_err *e)
 			return vr_errf(e, -EEXIST, "vif %u exists with another port (%s %s%s); delete it first",
 				       v->id, vr_vif_type_name(old->cfg.type), old->cfg.ifname,
 				       old->cfg.socket);
+		bool policies_changed = old->cfg.policy_in != v->policy_in ||
+					old->cfg.policy_out != v->policy_out;
+		r->n_policy_vifs += (uint32_t)vr_vif_wants_flows(v) - (uint32_t)vr_vif_wants_flows(&old->cfg);
 		old->cfg = *v;
+		if (policies_changed) /* existing flows follow the vif's new policies */
+			vr_flow_reeval_all(r);
 		return 0;
 	}
 	for (uint32_t i = 0; i < VR_MAX_VIFS; i++) {
@@ -107,6 +118,7 @@ int vr_vif_add(struct vr_router *r, struct vr_obj_vif *v, struct vr_err *e)
 	}
 	r->vifs[v->id] = n;
 	r->n_vifs++;
+	r->n_policy_vifs += vr_vif_wants_flows(v);
 	if (v->type == VR_VIF_FABRIC)
 		r->fabric_vif = (int32_t)v->id;
 	if (v->type == VR_VIF_HOST)
@@ -128,6 +140,7 @@ int vr_vif_del(struct vr_router *r, uint32_t id, struct vr_err *e)
 		r->fabric_vif = -1;
 	if (r->host_vif == (int32_t)id)
 		r->host_vif = -1;
+	r->n_policy_vifs -= vr_vif_wants_flows(&v->cfg);
 	r->vifs[id] = NULL;
 	r->n_vifs--;
 	free(v);

@@ -299,8 +299,10 @@ static void forward_loop(struct vrd *d)
 		unsigned got = 0;
 		uint64_t t0 = rte_rdtsc();
 		vr_set_now(d->router, t0 / tsc_per_ms);
-		/* Ageing in small steps: when idle, and every 256 busy rounds. */
-		if (idle || (++rounds & 255) == 0)
+		/* Ageing in small steps: when idle, and every 256 busy rounds; every
+		 * round while flows are re-evaluated after a policy change. */
+		bool reeval = vr_flow_busy(d->router);
+		if (idle || reeval || (++rounds & 255) == 0)
 			vr_flow_age(d->router, 64);
 		for (unsigned i = 0; i < d->n_rx; i++)
 			got += vrd_rx_burst(d, d->rx_vifs[i]);
@@ -316,7 +318,7 @@ static void forward_loop(struct vrd *d)
 			sleep_us = 0;
 			continue;
 		}
-		if (got || d->opt.poll) {
+		if (got || d->opt.poll || reeval) {
 			idle = 0;
 			sleep_us = 0;
 			continue;

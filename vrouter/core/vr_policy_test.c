@@ -1,0 +1,466 @@
+/* DOC: vr_policy_test.c — policies in the data path: first match in rule
+ * order, the default action, IPv4 and IPv6, port ranges, stateful replies,
+ * denials counted under POLICY_DENY with the rule, policy_in on traffic from
+ * the fabric, re-evaluation after a replace, refusals over the control
+ * protocol (validation naming the rule, a policy in use), the flow dump. */
+#include "vr_test_support.h"
+#include "vr_internal.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+
+static const uint8_t mac1[6] = { 0x02, 0, 0, 0, 1, 1 };
+static const uint8_t mac2[6] = { 0x02, 0, 0, 0, 1, 2 };
+static const uint8_t fab_mac[6] = { 0x02, 0xfa, 0, 0, 0, 1 };
+static const uint8_t peer_mac[6] = { 0x02, 0xfa, 0, 0, 0, 2 };
+
+enum { FAB = 0, POD1 = 1, POD2 = 2 };
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+/* A rule from a compact description. */
+static struct vr_rule rule(uint32_t id, uint8_t action, uint8_t proto, const char *src, uint8_t splen,
+			   const char *dst, uint8_t dplen, uint16_t dlo, uint16_t dhi)
+{
+	struct vr_rule ru = { .id = id, .action = action, .proto = proto, .src_plen = splen,
+			      .dst_plen = dplen, .sport_hi = 65535, .dport_lo = dlo, .dport_hi = dhi };
+	ru.family = strchr(src, ':') ? 6 : 4;
+	assert_int_equal(inet_pton(ru.family == 4 ? AF_INET : AF_INET6, src, ru.src), 1);
+	assert_int_equal(inet_pton(ru.family == 4 ? AF_INET : AF_INET6, dst, ru.dst), 1);
+	return ru;
+}
+
+/* ADD policy id; returns the reply's error, the message in msg. */
+static int policy_add(struct vr_router *r, uint32_t id, uint8_t dflt, const struct vr_rule *rules,
+		      unsigned n, char *msg)
+{
+	static uint8_t recs[VR_POLICY_MAX_RULES * VR_RULE_LEN];
+	struct vr_object o = { .obj = VR_OBJ_POLICY };
+	for (unsigned i = 0; i < n; i++)
+		vr_rule_pack(&rules[i], recs + i * VR_RULE_LEN);
+	o.u.policy.id = id;
+	o.u.policy.action = dflt;
+	o.u.policy.rules = (struct vr_recs){ recs, (uint16_t)n };
+	VR_SET(&o, VR_AT_ID);
+	VR_SET(&o, VR_AT_ACTION);
+	VR_SET(&o, VR_AT_RULES);
+	char buf[256];
+	return vt_ctl_err(r, VR_OP_ADD, &o, msg ? msg : buf, 256);
+}
+
+static int vif_policies(struct vr_router *r, uint32_t id, uint32_t pin, uint32_t pout, char *msg)
+{
+	struct vr_object o = vt_vif(id, VR_VIF_KERNEL, id == POD1 ? "v1" : "v2", 1, id == POD1 ? mac1 : mac2);
+	o.u.vif.policy_in = pin;
+	o.u.vif.policy_out = pout;
+	VR_SET(&o, VR_AT_POLICY_IN);
+	VR_SET(&o, VR_AT_POLICY_OUT);
+	char buf[256];
+	return vt_ctl_err(r, VR_OP_ADD, &o, msg ? msg : buf, 256);
+}
+
+/* pods 1 (10.1.0.1, fd00::1) and 2 (10.1.0.2, fd00::2) in vrf 1, a fabric
+ * vif with label 200 -> pod 2; no policies yet. */
+static struct vr_router *setup(struct vt_host *h)
+{
+	struct vr_router *r = vt_router_flows(h, 256);
+	struct vr_object o = vt_vif(FAB, VR_VIF_FABRIC, "fab0", 0, fab_mac);
+	vt_addr(&o.u.vif.ip, "192.0.2.1");
+	VR_SET(&o, VR_AT_IP);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	for (uint32_t i = 1; i <= 2; i++) {
+		o = vt_vif(i, VR_VIF_KERNEL, i == 1 ? "v1" : "v2", 1, i == 1 ? mac1 : mac2);
+		assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+		o = vt_nh_encap(i, i, 1, i == 1 ? mac1 : mac2);
+		assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+		o = vt_route(1, i == 1 ? "10.1.0.1" : "10.1.0.2", 32, i);
+		assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+		o = vt_route(1, i == 1 ? "fd00::1" : "fd00::2", 128, i);
+		assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	}
+	struct vr_object l = { .obj = VR_OBJ_MPLS };
+	l.u.mpls.label = 200;
+	l.u.mpls.nh = POD2;
+	VR_SET(&l, VR_AT_LABEL);
+	VR_SET(&l, VR_AT_NH);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &l, NULL), 0);
+	vr_set_now(r, 1000);
+	return r;
+}
+
+/* A frame from pod `from` to the other pod: TCP (proto 6) or UDP / ICMP echo. */
+static size_t frame(uint8_t *f, int from, int v6, uint8_t proto, uint16_t sport, uint16_t dport,
+		    uint8_t flags)
+{
+	const uint8_t *smac = from == POD1 ? mac1 : mac2;
+	size_t n;
+	if (!v6) {
+		n = vt_ipv4_udp(f, vt_router_mac, smac, from == POD1 ? "10.1.0.1" : "10.1.0.2",
+				from == POD1 ? "10.1.0.2" : "10.1.0.1", sport, dport, 24, 64);
+		f[14 + 9] = proto;
+		f[14 + 10] = f[14 + 11] = 0;
+		vr_wr16(f + 24, (uint16_t)~vt_sum16(f + 14, 20));
+		if (proto == 6) {
+			f[34 + 12] = 0x50;
+			f[34 + 13] = flags;
+		} else if (proto == 1) {
+			f[34] = 8; /* echo request, identifier = sport */
+			f[35] = 0;
+			vr_wr16(f + 38, sport);
+		}
+	} else {
+		n = vt_ipv6_udp(f, vt_router_mac, smac, from == POD1 ? "fd00::1" : "fd00::2",
+				from == POD1 ? "fd00::2" : "fd00::1", sport, dport, 24);
+		f[14 + 6] = proto;
+		if (proto == 6) {
+			f[54 + 12] = 0x50;
+			f[54 + 13] = flags;
+		}
+	}
+	return n;
+}
+
+/* Send one packet; true when it was transmitted. */
+static bool send_pkt(struct vr_router *r, struct vt_host *h, int from, int v6, uint8_t proto,
+		 uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	uint8_t f[256];
+	size_t n = frame(f, from, v6, proto, sport, dport, flags);
+	unsigned before = h->n_sent;
+	struct vr_pkt *p = vt_pkt(h, f, n);
+	vr_pipeline_run(r, (uint16_t)from, &p, 1);
+	return h->n_sent == before + 1;
+}
+
+static const struct vr_flow *find(const struct vr_router *r, uint16_t sport, uint16_t dport)
+{
+	for (uint32_t i = 0; i < r->flow.max; i++) {
+		const struct vr_flow *f = &r->flow.flows[i];
+		if (f->used && f->initiator && f->key.sport == sport && f->key.dport == dport)
+			return f;
+	}
+	return NULL;
+}
+
+static void done(struct vr_router *r, struct vt_host *h)
+{
+	assert_int_equal(h->live, 0);
+	vr_router_destroy(r);
+}
+
+static void test_first_match_and_default(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const struct vr_rule rules[] = {
+		rule(10, VR_ACT_DENY, 6, "0.0.0.0", 0, "10.1.0.2", 32, 22, 22),
+		rule(20, VR_ACT_PASS, 6, "10.1.0.0", 24, "10.1.0.0", 24, 1, 1000), /* also matches 22 */
+		rule(30, VR_ACT_PASS, 17, "10.1.0.1", 32, "10.1.0.2", 32, 53, 53),
+	};
+	assert_int_equal(policy_add(r, 1, VR_ACT_DENY, rules, 3, NULL), 0);
+	assert_int_equal(vif_policies(r, POD1, 0, 1, NULL), 0);
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 22, TCP_SYN));   /* rule 10 first */
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_SYN));    /* rule 20 */
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40002, 1001, TCP_SYN)); /* default */
+	assert_true(send_pkt(r, &h, POD1, 0, 17, 5000, 53, 0));          /* rule 30 */
+	assert_false(send_pkt(r, &h, POD1, 0, 17, 5000, 54, 0));         /* default */
+	assert_false(send_pkt(r, &h, POD1, 0, 1, 7, 7, 0));              /* ICMP: default */
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 22, TCP_SYN));   /* retransmit: same flow */
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 5);
+	const struct vr_policy *p = vr_policy_get(r, 1);
+	assert_int_equal(p->denied[0], 2);                           /* rule 10, both SYNs */
+	assert_int_equal(p->hits[0], 1);                             /* one new flow */
+	assert_int_equal(p->hits[1], 1);
+	assert_int_equal(p->hits[2], 1);
+	assert_int_equal(p->denied[3], 3);                           /* the default */
+	assert_int_equal(find(r, 40000, 22)->rule_id, 10);
+	assert_int_equal(find(r, 40000, 22)->policy, 1);
+	assert_int_equal(find(r, 40001, 80)->rule_id, 20);
+	assert_int_equal(find(r, 40001, 80)->action, VR_ACT_PASS);
+	assert_int_equal(find(r, 40002, 1001)->rule_id, 0);
+	/* a policy that denies by default but has no IPv6 rule: IPv6 gets the default */
+	assert_false(send_pkt(r, &h, POD1, 1, 6, 40000, 80, TCP_SYN));
+	done(r, &h);
+}
+
+static void test_ipv6_and_port_ranges(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	struct vr_rule rules[] = {
+		rule(1, VR_ACT_PASS, 6, "fd00::", 64, "fd00::2", 128, 5432, 5433),
+		rule(2, VR_ACT_PASS, 17, "fd00::1", 128, "::", 0, 0, 65535),
+		rule(3, VR_ACT_DENY, 0, "::", 0, "::", 0, 0, 65535),
+		rule(4, VR_ACT_PASS, 6, "10.1.0.1", 32, "10.1.0.2", 32, 0, 65535),
+	};
+	rules[1].sport_lo = 1000; /* UDP from source ports 1000-2000 only */
+	rules[1].sport_hi = 2000;
+	assert_int_equal(policy_add(r, 7, VR_ACT_PASS, rules, 4, NULL), 0);
+	assert_int_equal(vif_policies(r, POD2, 7, 0, NULL), 0);      /* to pod 2 */
+	assert_true(send_pkt(r, &h, POD1, 1, 6, 40000, 5432, TCP_SYN));
+	assert_true(send_pkt(r, &h, POD1, 1, 6, 40001, 5433, TCP_SYN));
+	assert_false(send_pkt(r, &h, POD1, 1, 6, 40002, 5431, TCP_SYN)); /* rule 3 */
+	assert_false(send_pkt(r, &h, POD1, 1, 6, 40003, 5434, TCP_SYN));
+	assert_true(send_pkt(r, &h, POD1, 1, 17, 1000, 9, 0));
+	assert_true(send_pkt(r, &h, POD1, 1, 17, 2000, 9, 0));
+	assert_false(send_pkt(r, &h, POD1, 1, 17, 2001, 9, 0));
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 1, TCP_SYN));     /* IPv4: rule 4 */
+	assert_true(send_pkt(r, &h, POD1, 0, 17, 5, 5, 0));              /* IPv4: default pass */
+	assert_int_equal(find(r, 40002, 5431)->rule_id, 3);
+	assert_int_equal(find(r, 2001, 9)->rule_id, 3);
+	assert_int_equal(find(r, 1000, 9)->rule_id, 2);
+	assert_int_equal(vr_policy_get(r, 7)->denied[2], 3);
+	done(r, &h);
+}
+
+/* web (pod 1) may open to db (pod 2) on 5432; db may open nothing to web. */
+static void test_stateful_reply(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const struct vr_rule db_in[] = { rule(10, VR_ACT_PASS, 6, "10.1.0.1", 32, "10.1.0.2", 32, 5432, 5432) };
+	assert_int_equal(policy_add(r, 1, VR_ACT_DENY, db_in, 1, NULL), 0);
+	assert_int_equal(policy_add(r, 2, VR_ACT_DENY, NULL, 0, NULL), 0); /* web: nothing in */
+	assert_int_equal(vif_policies(r, POD2, 1, 0, NULL), 0);
+	assert_int_equal(vif_policies(r, POD1, 2, 0, NULL), 0);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 5432, TCP_SYN));
+	assert_true(send_pkt(r, &h, POD2, 0, 6, 5432, 40000, TCP_SYN | TCP_ACK)); /* the reply passes */
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 5432, TCP_ACK));
+	assert_int_equal(find(r, 40000, 5432)->state, VR_FS_ESTABLISHED);
+	for (int i = 0; i < 3; i++)
+		assert_true(send_pkt(r, &h, POD2, 0, 6, 5432, 40000, TCP_ACK));
+	assert_false(send_pkt(r, &h, POD2, 0, 6, 5432, 41000, TCP_SYN)); /* db -> web: web's default */
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40001, 22, TCP_SYN));   /* web -> db other port */
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 2);
+	assert_int_equal(vr_policy_get(r, 1)->denied[1], 1);
+	assert_int_equal(vr_policy_get(r, 2)->denied[0], 1);
+	assert_int_equal(r->flow.n_used, 6);
+	done(r, &h);
+}
+
+/* MPLSoUDP from the fabric, label 200 -> pod 2 with a policy_in. */
+static bool send_fabric(struct vr_router *r, struct vt_host *h, uint16_t sport, uint16_t dport)
+{
+	uint8_t inner[256], f[512];
+	size_t in = frame(inner, POD1, 0, 6, sport, dport, TCP_SYN);
+	inet_pton(AF_INET, "10.9.0.1", inner + 14 + 12); /* a remote pod */
+	vr_wr16(inner + 24, 0);
+	vr_wr16(inner + 24, (uint16_t)~vt_sum16(inner + 14, 20));
+	size_t plen = in - 14;
+	memset(f, 0, 46);
+	memcpy(f, fab_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	vr_wr16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[8] = 64;
+	ip[9] = 17;
+	inet_pton(AF_INET, "192.0.2.2", ip + 12);
+	inet_pton(AF_INET, "192.0.2.1", ip + 16);
+	vr_wr16(ip + 2, (uint16_t)(20 + 12 + plen));
+	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
+	vr_wr16(f + 34, 50000);
+	vr_wr16(f + 36, 6635);
+	vr_wr16(f + 38, (uint16_t)(12 + plen));
+	vr_wr32(f + 42, 200u << 12 | 0x100 | 64);
+	memcpy(f + 46, inner + 14, plen);
+	unsigned before = h->n_sent;
+	struct vr_pkt *p = vt_pkt(h, f, 46 + plen);
+	vr_pipeline_run(r, FAB, &p, 1);
+	return h->n_sent == before + 1;
+}
+
+static void test_policy_in_from_fabric(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const struct vr_rule in[] = { rule(10, VR_ACT_PASS, 6, "10.9.0.0", 16, "10.1.0.2", 32, 5432, 5432) };
+	assert_int_equal(policy_add(r, 3, VR_ACT_DENY, in, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD2, 3, 0, NULL), 0);
+	assert_true(send_fabric(r, &h, 40000, 5432));
+	assert_false(send_fabric(r, &h, 40000, 5433));
+	const struct vr_flow *f = find(r, 40000, 5433);
+	assert_non_null(f);
+	assert_int_equal(f->in_vif, FAB);
+	assert_int_equal(f->out_vif, POD2);
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 1);
+	/* the fabric vif itself wants no flows: traffic to pod 1 is untracked */
+	uint32_t used = r->flow.n_used;
+	assert_int_equal(used, 4);
+	done(r, &h);
+}
+
+static void test_reeval_after_replace(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const struct vr_rule v1[] = { rule(10, VR_ACT_PASS, 6, "10.1.0.0", 24, "10.1.0.2", 32, 0, 65535) };
+	assert_int_equal(policy_add(r, 1, VR_ACT_DENY, v1, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD1, 0, 1, NULL), 0);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 5432, TCP_SYN));
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_SYN));
+	assert_true(send_pkt(r, &h, POD2, 0, 6, 80, 40001, TCP_SYN | TCP_ACK));
+	/* replace: 5432 stays allowed, the rest is now denied by rule 20 */
+	const struct vr_rule v2[] = {
+		rule(10, VR_ACT_PASS, 6, "10.1.0.0", 24, "10.1.0.2", 32, 5432, 5432),
+		rule(20, VR_ACT_DENY, 6, "0.0.0.0", 0, "0.0.0.0", 0, 0, 65535),
+	};
+	assert_int_equal(policy_add(r, 1, VR_ACT_DENY, v2, 2, NULL), 0);
+	assert_true(vr_flow_busy(r));
+	/* incremental: 256 entries at 4 x 64 per call */
+	vr_flow_age(r, 64);
+	assert_false(vr_flow_busy(r));
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 5432, TCP_ACK));
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_ACK));
+	assert_false(send_pkt(r, &h, POD2, 0, 6, 80, 40001, TCP_ACK));  /* the reply stops too */
+	assert_int_equal(find(r, 40001, 80)->rule_id, 20);
+	assert_int_equal(vr_policy_get(r, 1)->denied[1], 2);
+	assert_int_equal(vr_policy_get(r, 1)->hits[1], 0);        /* re-evaluation is no new flow */
+	/* removing the policy from the vif lets the flow through again */
+	assert_int_equal(vif_policies(r, POD1, 0, 0, NULL), 0);
+	vr_flow_age(r, 64);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_ACK)); /* no vif wants flows */
+	done(r, &h);
+}
+
+static void test_control_refusals(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	char msg[256];
+	struct vr_rule rules[] = {
+		rule(10, VR_ACT_PASS, 6, "10.1.0.0", 24, "10.1.0.2", 32, 0, 65535),
+		rule(11, VR_ACT_PASS, 6, "10.1.0.0", 24, "10.1.0.2", 32, 0, 65535),
+	};
+	rules[1].dst_plen = 33;
+	assert_int_equal(policy_add(r, 1, VR_ACT_PASS, rules, 2, msg), -EINVAL);
+	assert_non_null(strstr(msg, "rule 1 (id 11): dst: prefix length 33"));
+	rules[1].dst_plen = 32;
+	rules[1].id = 10;
+	assert_int_equal(policy_add(r, 1, VR_ACT_PASS, rules, 2, msg), -EINVAL);
+	assert_non_null(strstr(msg, "rule 1: id: 10 is also the id of rule 0"));
+	assert_int_equal(policy_add(r, 0, VR_ACT_PASS, NULL, 0, msg), -ERANGE);
+	assert_int_equal(policy_add(r, 1, 0, NULL, 0, msg), -EINVAL);
+	assert_non_null(strstr(msg, "default action"));
+	assert_null(vr_policy_get(r, 1));
+	/* a vif may only name an existing policy */
+	assert_int_equal(vif_policies(r, POD2, 1, 0, msg), -ENOENT);
+	assert_non_null(strstr(msg, "policy_in 1 does not exist"));
+	rules[1].id = 11;
+	assert_int_equal(policy_add(r, 1, VR_ACT_PASS, rules, 2, msg), 0);
+	assert_int_equal(vif_policies(r, POD2, 0, 1, NULL), 0);
+	struct vr_object k = { .obj = VR_OBJ_POLICY }, out;
+	k.u.policy.id = 1;
+	VR_SET(&k, VR_AT_ID);
+	assert_int_equal(vt_ctl_err(r, VR_OP_DEL, &k, msg, sizeof(msg)), -EBUSY);
+	assert_non_null(strstr(msg, "policy 1 is the policy_out of vif 2"));
+	/* GET returns the rules and their counters */
+	assert_int_equal(vt_ctl(r, VR_OP_GET, &k, &out), 0);
+	assert_int_equal(out.u.policy.rules.n, 2);
+	assert_int_equal(out.u.policy.rule_stats.n, 3);
+	assert_int_equal(out.u.policy.refcnt, 1);
+	struct vr_rule back;
+	vr_rule_unpack(out.u.policy.rules.p + VR_RULE_LEN, &back);
+	assert_int_equal(back.id, 11);
+	/* a failed replace changes nothing */
+	rules[0].sport_lo = 9;
+	rules[0].sport_hi = 8;
+	assert_int_equal(policy_add(r, 1, VR_ACT_DENY, rules, 2, msg), -EINVAL);
+	assert_non_null(strstr(msg, "rule 0 (id 10): sport"));
+	assert_int_equal(vr_policy_get(r, 1)->action, VR_ACT_PASS);
+	assert_int_equal(vif_policies(r, POD2, 0, 0, NULL), 0);
+	assert_int_equal(vt_ctl(r, VR_OP_DEL, &k, NULL), 0);
+	assert_int_equal(vt_ctl(r, VR_OP_GET, &k, NULL), -ENOENT);
+	done(r, &h);
+}
+
+static void test_flow_dump(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const struct vr_rule rules[] = { rule(10, VR_ACT_DENY, 6, "0.0.0.0", 0, "0.0.0.0", 0, 22, 22) };
+	assert_int_equal(policy_add(r, 4, VR_ACT_PASS, rules, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD1, 0, 4, NULL), 0);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 80, TCP_SYN));
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40001, 22, TCP_SYN));
+	vr_set_now(r, 3000);
+	struct vr_object f = { .obj = VR_OBJ_FLOW }, out;
+	f.u.flow.port = 22;
+	VR_SET(&f, VR_AT_PORT);
+	assert_int_equal(vt_ctl(r, VR_OP_DUMP, &f, &out), 0);
+	assert_int_equal(out.u.flow.dport, 22);
+	assert_int_equal(out.u.flow.action, VR_ACT_DENY);
+	assert_int_equal(out.u.flow.rule, 10);
+	assert_int_equal(out.u.flow.policy, 4);
+	assert_int_equal(out.u.flow.state, VR_FS_SYN);
+	assert_int_equal(out.u.flow.stats[VR_FC_FWD_PKTS], 1);
+	assert_int_equal(out.u.flow.stats[VR_FC_AGE_MS], 2000);
+	assert_int_equal(out.u.flow.vif, POD1);
+	done(r, &h);
+}
+
+static void test_no_policy_no_flows(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	assert_int_equal(policy_add(r, 1, VR_ACT_DENY, NULL, 0, NULL), 0); /* unused */
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 22, TCP_SYN));
+	assert_int_equal(r->flow.n_used, 0);
+	assert_int_equal(r->n_policy_vifs, 0);
+	done(r, &h);
+}
+
+/* The largest policy builds and classifies; the build time is printed. */
+static void test_thousand_rules(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	static struct vr_rule rules[VR_POLICY_MAX_RULES];
+	for (unsigned i = 0; i < VR_POLICY_MAX_RULES; i++) {
+		char src[32];
+		snprintf(src, sizeof(src), "10.%u.%u.0", 100 + i / 256, i % 256);
+		rules[i] = rule(i + 1, VR_ACT_PASS, 6, src, 24, "10.1.0.0", 16,
+				(uint16_t)(1000 + i), (uint16_t)(1000 + i));
+		if (i % 2)
+			rules[i] = rule(i + 1, VR_ACT_PASS, 17, "fd00::", 64, "fd01::", 64, (uint16_t)i,
+					(uint16_t)(i + 10));
+	}
+	rules[VR_POLICY_MAX_RULES - 2] = rule(VR_POLICY_MAX_RULES - 1, VR_ACT_PASS, 6, "10.1.0.1", 32,
+					      "10.1.0.2", 32, 443, 443);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(policy_add(r, 9, VR_ACT_DENY, rules, VR_POLICY_MAX_RULES, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("policy of %u rules built in %.1f ms\n", VR_POLICY_MAX_RULES,
+		      (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	assert_int_equal(vif_policies(r, POD1, 0, 9, NULL), 0);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 443, TCP_SYN));
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 444, TCP_SYN));
+	assert_int_equal(find(r, 40000, 443)->rule_id, VR_POLICY_MAX_RULES - 1);
+	done(r, &h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_match_and_default),
+		cmocka_unit_test(test_ipv6_and_port_ranges),
+		cmocka_unit_test(test_stateful_reply),
+		cmocka_unit_test(test_policy_in_from_fabric),
+		cmocka_unit_test(test_reeval_after_replace),
+		cmocka_unit_test(test_control_refusals),
+		cmocka_unit_test(test_flow_dump),
+		cmocka_unit_test(test_no_policy_no_flows),
+		cmocka_unit_test(test_thousand_rules),
+	};
+	return cmocka_run_group_tests_name("vr_policy", tests, NULL, NULL);
+}
