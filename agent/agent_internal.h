@@ -83,6 +83,7 @@ struct agent_vrf {
 	char network[200];
 	uint32_t vni;                  /* registered in the vrouter's VNI table, 0 none */
 	bool programmed;               /* VRF, VNI and gateway routes are in the vrouter */
+	uint32_t policy;               /* the network's policies as vrouter policy (id = vrf id), 0 none */
 	int n_import;
 	uint8_t import[32][8];         /* route targets imported (ext community form) */
 };

@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 		.url = a->conf.api_url, .token = a->conf.token[0] ? a->conf.token : NULL,
 		.ca_file = a->conf.ca_file[0] ? a->conf.ca_file : NULL,
 		.kinds = { "virtual-network", "virtual-machine-interface", "instance-ip",
-			   "network-ipam", NULL },
+			   "network-ipam", "network-policy", NULL },
 	};
 	a->api = agent_api_new(&ac, &a->log, err, sizeof(err));
 	if (!a->api) {

@@ -144,15 +144,50 @@ static bool vrf_in_use(struct agent *a, uint16_t id)
 	return false;
 }
 
-/* Read the network's import route targets and VNI into v. */
-static void vrf_read_vn(struct agent_vrf *v, json_t *vn)
+static void add_imports(struct agent_vrf *v, json_t *list)
 {
-	v->n_import = 0;
 	size_t i;
 	json_t *rt;
-	json_array_foreach(json_object_get(vn, "route_target_import"), i, rt)
+	json_array_foreach(list, i, rt)
 		if (v->n_import < 32 && agent_rt_parse(json_string_value(rt), v->import[v->n_import]) == 0)
 			v->n_import++;
+}
+
+/* Each policy of a network, resolved (NULL entries skipped by the caller). */
+#define FOREACH_POLICY(a, vn, i, ref, pol) \
+	json_array_foreach(json_object_get(vn, "network_policies"), i, ref) \
+		if (((pol) = agent_model_ref(a, "network-policy", json_string_value(ref), \
+			json_string_value(json_object_get(vn, "project")))) != NULL)
+
+/* The network named by a rule end ({"virtual_network": ...}), or NULL. */
+static json_t *end_vn(struct agent *a, json_t *pol, json_t *end)
+{
+	return agent_model_ref(a, "virtual-network",
+		json_string_value(json_object_get(end, "virtual_network")),
+		json_string_value(json_object_get(pol, "project")));
+}
+
+/* Read the network's import route targets and VNI into v. A network policy
+ * that lets this network talk to another imports that network's routes (as
+ * Tungsten Fabric leaks routes between networks a policy joins). */
+static void vrf_read_vn(struct agent *a, struct agent_vrf *v, json_t *vn)
+{
+	v->n_import = 0;
+	add_imports(v, json_object_get(vn, "route_target_import"));
+	size_t i, k;
+	json_t *ref, *pol, *rule;
+	FOREACH_POLICY(a, vn, i, ref, pol) {
+		json_array_foreach(json_object_get(pol, "rules"), k, rule) {
+			const char *act = json_string_value(json_object_get(rule, "action"));
+			if (!act || strcmp(act, "pass"))
+				continue;
+			json_t *ends[2] = { end_vn(a, pol, json_object_get(rule, "source")),
+					    end_vn(a, pol, json_object_get(rule, "destination")) };
+			for (int e = 0; e < 2; e++)
+				if (ends[e] && ends[e] != vn)
+					add_imports(v, json_object_get(ends[e], "route_target_export"));
+		}
+	}
 	json_t *vni = json_object_get(vn, "vni");
 	v->vni = json_is_integer(vni) ? (uint32_t)json_integer_value(vni) : 0;
 }
@@ -186,6 +221,214 @@ static json_t *vn_of(struct agent *a, const char *network)
 	return agent_model_by_fq(a, "virtual-network", network);
 }
 
+/* ---- network policies -> one vrouter policy per network ---- */
+
+#define MAX_SETS 16
+struct ipset { int n; struct agent_ip p[MAX_SETS]; };
+struct portset { int n; uint16_t lo[MAX_SETS], hi[MAX_SETS]; };
+
+static void set_add(struct ipset *s, const struct agent_ip *ip)
+{
+	if (s->n < MAX_SETS)
+		s->p[s->n++] = *ip;
+}
+
+static void vn_subnets(json_t *vn, struct ipset *s)
+{
+	size_t i;
+	json_t *sn;
+	json_array_foreach(json_object_get(vn, "subnets"), i, sn) {
+		struct agent_ip net;
+		if (agent_ip_parse(json_string_value(json_object_get(sn, "cidr")), &net) == 0)
+			set_add(s, &net);
+	}
+}
+
+/* The addresses a rule end stands for; false when it cannot be expressed
+ * (labels: not yet). An end that names nothing is anything. */
+static bool end_set(struct agent *a, json_t *pol, json_t *end, struct ipset *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (json_object_get(end, "labels"))
+		return false;
+	json_t *vn = end_vn(a, pol, end);
+	if (json_object_get(end, "virtual_network") && !vn)
+		return false;  /* a network the agent does not know (yet): no rule */
+	if (vn)
+		vn_subnets(vn, s);
+	struct agent_ip ip;
+	if (agent_ip_parse(json_string_value(json_object_get(end, "cidr")), &ip) == 0)
+		set_add(s, &ip);
+	if (!vn && !json_object_get(end, "cidr")) {
+		agent_ip_parse("0.0.0.0/0", &ip);
+		set_add(s, &ip);
+		agent_ip_parse("::/0", &ip);
+		set_add(s, &ip);
+	}
+	return true;
+}
+
+static void end_ports(json_t *end, struct portset *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	size_t i;
+	json_t *pr;
+	json_array_foreach(json_object_get(end, "ports"), i, pr) {
+		if (ps->n == MAX_SETS)
+			break;
+		json_int_t lo = json_integer_value(json_object_get(pr, "start"));
+		json_t *e = json_object_get(pr, "end");
+		json_int_t hi = e ? json_integer_value(e) : lo;
+		if (lo < 0 || hi > 65535 || lo > hi)
+			continue;
+		ps->lo[ps->n] = (uint16_t)lo;
+		ps->hi[ps->n++] = (uint16_t)hi;
+	}
+	if (!ps->n) {
+		ps->lo[0] = 0;
+		ps->hi[0] = 65535;
+		ps->n = 1;
+	}
+}
+
+static int proto_of(json_t *rule)
+{
+	json_t *p = json_object_get(rule, "protocol");
+	if (json_is_integer(p))
+		return (int)json_integer_value(p);
+	const char *s = json_string_value(p);
+	if (!s || !strcmp(s, "any"))
+		return 0;
+	if (!strcmp(s, "tcp"))
+		return 6;
+	if (!strcmp(s, "udp"))
+		return 17;
+	if (!strcmp(s, "icmp"))
+		return 1;
+	if (!strcmp(s, "icmp6") || !strcmp(s, "ipv6-icmp"))
+		return 58;
+	return atoi(s);
+}
+
+/* Append src x dst x ports as rules (family-matched). */
+static void add_rules(struct vr_rule *out, int *n, int max, uint32_t *id, uint8_t action,
+		      int proto, const struct ipset *src, const struct ipset *dst,
+		      const struct portset *sp, const struct portset *dp)
+{
+	for (int i = 0; i < src->n; i++)
+		for (int j = 0; j < dst->n; j++) {
+			if (src->p[i].family != dst->p[j].family)
+				continue;
+			uint8_t fam = src->p[i].family;
+			if ((proto == 1 && fam != 4) || (proto == 58 && fam != 6))
+				continue;
+			bool ports = proto == 6 || proto == 17;
+			for (int x = 0; x < (ports ? sp->n : 1); x++)
+				for (int y = 0; y < (ports ? dp->n : 1); y++) {
+					if (*n >= max)
+						return;
+					struct vr_rule *r = &out[(*n)++];
+					memset(r, 0, sizeof(*r));
+					r->id = (*id)++;
+					r->action = action;
+					r->proto = (uint8_t)proto;
+					r->family = fam;
+					r->src_plen = src->p[i].plen;
+					r->dst_plen = dst->p[j].plen;
+					memcpy(r->src, src->p[i].a, 16);
+					memcpy(r->dst, dst->p[j].a, 16);
+					/* without ports (any protocol, ICMP): the full range */
+					r->sport_lo = ports ? sp->lo[x] : 0;
+					r->sport_hi = ports ? sp->hi[x] : 65535;
+					r->dport_lo = ports ? dp->lo[y] : 0;
+					r->dport_hi = ports ? dp->hi[y] : 65535;
+				}
+		}
+}
+
+/* The rules of a network with policies: its own traffic passes, then every
+ * rule of every policy in order, then deny. Rule ids: policy index * 1000 +
+ * rule index * 10 + expansion, so `ternctl vr drop` points back at the rule. */
+static int vn_rules(struct agent *a, json_t *vn, struct vr_rule *out, int max)
+{
+	int n = 0;
+	uint32_t id = 1;
+	struct ipset own;
+	struct portset any;
+	memset(&own, 0, sizeof(own));
+	vn_subnets(vn, &own);
+	end_ports(NULL, &any);
+	add_rules(out, &n, max, &id, VR_ACT_PASS, 0, &own, &own, &any, &any);
+	size_t i, k;
+	json_t *ref, *pol, *rule;
+	FOREACH_POLICY(a, vn, i, ref, pol) {
+		json_array_foreach(json_object_get(pol, "rules"), k, rule) {
+			struct ipset src, dst;
+			struct portset sp, dp;
+			const char *act = json_string_value(json_object_get(rule, "action"));
+			json_t *s = json_object_get(rule, "source"), *d = json_object_get(rule, "destination");
+			if (!end_set(a, pol, s, &src) || !end_set(a, pol, d, &dst)) {
+				TLOG_WARN(&a->log, "policy %s rule %zu: labels or an unknown network: "
+					  "not applied", json_string_value(json_object_get(pol, "fq_name")), k);
+				continue;
+			}
+			end_ports(s, &sp);
+			end_ports(d, &dp);
+			id = (uint32_t)((i + 1) * 1000 + k * 10);
+			add_rules(out, &n, max, &id, act && !strcmp(act, "pass") ? VR_ACT_PASS : VR_ACT_DENY,
+				  proto_of(rule), &src, &dst, &sp, &dp);
+		}
+	}
+	return n;
+}
+
+static bool vn_has_policies(struct agent *a, json_t *vn)
+{
+	size_t i;
+	json_t *ref, *pol;
+	FOREACH_POLICY(a, vn, i, ref, pol)
+		return true;
+	return false;
+}
+
+/* Write the network's policy (or nothing when it has none). */
+static int vrf_policy(struct agent *a, struct agent_vrf *v, json_t *vn, char *err, size_t errlen)
+{
+	if (!vn || !vn_has_policies(a, vn)) {
+		v->policy = 0;
+		return 0;
+	}
+	struct vr_rule *rules = calloc(VR_POLICY_MAX_RULES, sizeof(*rules));
+	uint8_t *recs = calloc(VR_POLICY_MAX_RULES, VR_RULE_LEN);
+	if (!rules || !recs) {
+		free(rules);
+		free(recs);
+		snprintf(err, errlen, "out of memory for the policy");
+		return -ENOMEM;
+	}
+	int n = vn_rules(a, vn, rules, VR_POLICY_MAX_RULES);
+	for (int i = 0; i < n; i++)
+		vr_rule_pack(&rules[i], recs + (size_t)i * VR_RULE_LEN);
+	struct vr_object o;
+	obj_init(&o, VR_OBJ_POLICY);
+	o.u.policy.id = v->id;
+	o.u.policy.action = VR_ACT_DENY;
+	o.u.policy.rules.p = recs;
+	o.u.policy.rules.n = (uint16_t)n;
+	VR_SET(&o, VR_AT_ID);
+	VR_SET(&o, VR_AT_ACTION);
+	VR_SET(&o, VR_AT_RULES);
+	int rc = vr_do(a, VR_OP_ADD, &o, err, errlen);
+	free(rules);
+	free(recs);
+	if (rc == 0) {
+		if (!v->policy)
+			TLOG_INFO(&a->log, "vrf %u: policy %u with %d rule(s)", v->id, v->id, n);
+		v->policy = v->id;
+	}
+	return rc;
+}
+
 static void recompute_vrf(struct agent *a, struct agent_vrf *v);
 
 /* The VRF of a network on this node, made on first use. */
@@ -211,7 +454,7 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 		a->state_dirty = true;
 	}
 	if (vn)
-		vrf_read_vn(v, vn);
+		vrf_read_vn(a, v, vn);
 	if (v->programmed)  /* one port more on a network the node has: nothing to write */
 		return v;
 	struct vr_object o;
@@ -231,6 +474,8 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 	}
 	if (rc == 0 && vn)
 		rc = vrf_service_routes(a, v, vn, true);
+	if (rc == 0)
+		rc = vrf_policy(a, v, vn, err, errlen);
 	if (rc < 0) {
 		if (fresh)
 			v->used = false;
@@ -243,6 +488,18 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 		recompute_vrf(a, v);
 	}
 	return v;
+}
+
+static void policy_del(struct agent *a, uint32_t id)
+{
+	struct vr_object o;
+	char err[256];
+	obj_init(&o, VR_OBJ_POLICY);
+	o.u.policy.id = id;
+	VR_SET(&o, VR_AT_ID);
+	int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT)
+		TLOG_WARN(&a->log, "deleting policy %u: %s", id, err);
 }
 
 static void rroute_release(struct agent *a, struct agent_rroute *r, bool del_route);
@@ -271,6 +528,9 @@ static void vrf_release(struct agent *a, struct agent_vrf *v)
 	int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
 	if (rc < 0 && rc != -ENOENT) /* e.g. routes the agent does not know; keep the id */
 		TLOG_WARN(&a->log, "vrf %u: %s", v->id, err);
+	if (v->policy)
+		policy_del(a, v->policy);
+	v->policy = 0;
 	TLOG_INFO(&a->log, "vrf %u of network %s released", v->id, v->network);
 	v->used = false;
 	a->state_dirty = true;
@@ -464,6 +724,8 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	vif->mtu = p->i.mtu;
 	memcpy(vif->mac, p->i.mac, 6);
 	snprintf(vif->name, sizeof(vif->name), "%.12s/%.15s", p->container_id, p->i.ifname);
+	vif->policy_in = vif->policy_out = v->policy;
+	VR_SET(&o, VR_AT_POLICY_IN); VR_SET(&o, VR_AT_POLICY_OUT);
 	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VRF);
 	VR_SET(&o, VR_AT_MAC); VR_SET(&o, VR_AT_NAME); VR_SET(&o, VR_AT_MTU);
 	if (!strcmp(p->i.kind, "kernel")) {
@@ -932,8 +1194,8 @@ void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v)
 	if (!vn)
 		return;
 	char err[256];
-	uint32_t old_vni = v->vni;
-	v->programmed = false;  /* the VNI or the subnets' gateways may have changed */
+	uint32_t old_vni = v->vni, old_policy = v->policy;
+	v->programmed = false;  /* the VNI, the gateways or the policies may have changed */
 	if (!vrf_ensure(a, v->network, err, sizeof(err)))
 		TLOG_WARN(&a->log, "vrf %u of network %s: %s", v->id, v->network, err);
 	if (old_vni && old_vni != v->vni) {
@@ -944,14 +1206,29 @@ void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v)
 		if (vr_do(a, VR_OP_DEL, &o, err, sizeof(err)) < 0)
 			TLOG_WARN(&a->log, "vrf %u: deleting the old vni %u: %s", v->id, old_vni, err);
 	}
-	for (int i = 0; i < AGENT_MAX_PORTS; i++)
-		if (a->ports[i].used && a->ports[i].vrf == v->id)
-			port_announce(a, &a->ports[i]);
+	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
+		struct agent_port *p = &a->ports[i];
+		if (!p->used || p->vrf != v->id)
+			continue;
+		/* Written again in place: the vif takes its network's policy now. */
+		if (old_policy != v->policy && port_program(a, p, err, sizeof(err)) < 0)
+			TLOG_WARN(&a->log, "%s: %s", p->i.ifname, err);
+		port_announce(a, p);
+	}
+	if (old_policy && !v->policy)
+		policy_del(a, old_policy);
 	recompute_vrf(a, v);
 }
 
 void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool deleted)
 {
+	if (!strcmp(kind, "network-policy")) {
+		/* Few networks per node: re-derive every VRF's policy and imports. */
+		for (int i = 1; i <= AGENT_MAX_VRFS; i++)
+			if (a->vrfs[i].used)
+				agent_vr_vrf_changed(a, &a->vrfs[i]);
+		return;
+	}
 	if (deleted || strcmp(kind, "virtual-network"))
 		return;
 	const char *fq = json_string_value(json_object_get(obj, "fq_name"));

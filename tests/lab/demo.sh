@@ -199,6 +199,26 @@ project: red
 name: back
 subnets: [{cidr: 10.2.0.0/24}]
 ---
+kind: network-policy
+project: red
+name: web-to-db
+rules:
+- {action: pass, protocol: tcp, source: {virtual_network: front},
+   destination: {virtual_network: back, ports: [{start: 5432, end: 5432}]}}
+---
+# the policy and the networks refer to each other: attach it once both exist
+kind: virtual-network
+project: red
+name: front
+subnets: [{cidr: 10.1.0.0/24}]
+network_policies: [web-to-db]
+---
+kind: virtual-network
+project: red
+name: back
+subnets: [{cidr: 10.2.0.0/24}]
+network_policies: [web-to-db]
+---
 kind: virtual-network
 project: red
 name: ops
@@ -326,7 +346,30 @@ check "3-interface pod red-ops: net1 (back) -> red-db's back" ping_from red-ops 
 check "3-interface pod red-ops: net2 (ops) -> red-dc2 in the dc" ping_from red-ops "$(if_ip red-dc2 net1)"
 check "blue: cloud -> dc, the same addresses as red" ping_from blue-a "${POD_IP[blue-b]}"
 check "tenants isolated: blue-a cannot reach red-db" no_ping_from blue-a "${POD_IP[red-db]}"
-check "networks isolated: red-web (front) cannot reach red-dc2 (back)" no_ping_from red-web "$(if_ip red-dc2 eth0)"
+check "networks isolated: red-web (front) cannot ping red-dc2 (back)" no_ping_from red-web "$(if_ip red-dc2 eth0)"
+# The policy web-to-db: front may open TCP 5432 on back, nothing else.
+serve() { # serve POD PORT...: accept and close, in the background
+	local pod=$1; shift
+	tl_start "listen-$pod" "${VL_NS[$pod]}" python3 -c '
+import socket, sys, select
+ss = []
+for p in sys.argv[1:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(p))); s.listen(64); ss.append(s)
+while True:
+    for s in select.select(ss, [], [])[0]:
+        c, _ = s.accept(); c.close()' "$@"
+}
+tcp_ok() { ip netns exec "${VL_NS[$1]}" python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)' "$2" "$3"; }
+tcp_refused() { ! tcp_ok "$@"; }
+serve red-dc2 5432 5433
+serve red-web 8080
+sleep 0.5
+check "policy web-to-db: red-web (front) opens TCP 5432 on red-dc2 (back, in the dc)" tcp_ok red-web "$(if_ip red-dc2 eth0)" 5432
+check "policy web-to-db: TCP 5433 from red-web to red-dc2 is dropped" tcp_refused red-web "$(if_ip red-dc2 eth0)" 5433
+check "policy web-to-db: red-dc2 (back) cannot open a connection to red-web" tcp_refused red-dc2 "${POD_IP[red-web]}" 8080
+policy_drops() { vl_ctl c1 vr drop | grep -q POLICY_DENY; }
+check "the policy's drops are counted (POLICY_DENY, by rule)" policy_drops
 if [ "$DPDK_POD" = 1 ]; then
 	check "red: dc kernel pod -> cloud DPDK pod on memif" ping_from red-dc "${POD_IP[red-dpdk]}"
 fi
