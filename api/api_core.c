@@ -35,6 +35,14 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+static void notify(struct api_core *c, int64_t rev);
+
+/* The store learnt of another tern-api's write: wake our watchers now. */
+static void on_store_write(void *arg, int64_t rev)
+{
+	notify(arg, rev);
+}
+
 int api_core_init(struct api_core *c, struct api_store *s, struct tern_log *lg, uint32_t asn,
 		  struct api_err *e)
 {
@@ -42,8 +50,10 @@ int api_core_init(struct api_core *c, struct api_store *s, struct tern_log *lg, 
 	c->store = s;
 	c->log = lg;
 	c->asn = asn;
-	/* a shared store (etcd) has other writers: watchers poll it */
-	c->poll_ms = strcmp(s->ops->name, "etcd") == 0 ? API_POLL_MS : 0;
+	/* a shared store (etcd) has other writers: watchers poll it, rarely
+	 * when the store tells us of their writes itself (its etcd watch) */
+	c->poll_ms = strcmp(s->ops->name, "etcd") == 0
+		     ? (s->ops->subscribe ? API_POLL_PUSHED_MS : API_POLL_MS) : 0;
 	pthread_mutex_init(&c->ev_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -62,6 +72,8 @@ int api_core_init(struct api_core *c, struct api_store *s, struct tern_log *lg, 
 		api_core_fini(c);
 		return api_errf(e, 500, "", "cannot read the store's revision: %s", strerror(-rc));
 	}
+	if (s->ops->subscribe)
+		s->ops->subscribe(s, on_store_write, c);
 	return 0;
 }
 
@@ -75,6 +87,8 @@ void api_core_stop(struct api_core *c)
 
 void api_core_fini(struct api_core *c)
 {
+	if (c->store && c->store->ops->subscribe)
+		c->store->ops->subscribe(c->store, NULL, NULL);
 	pthread_cond_destroy(&c->ev_cond);
 	pthread_mutex_destroy(&c->ev_lock);
 }
@@ -698,8 +712,13 @@ static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t *
 		  struct api_err *e)
 {
 	if (rc < 0) {
-		ST(c)->rollback(c->store);
+		int r = ST(c)->rollback(c->store);
 		json_decref(obj);
+		if (r == -EAGAIN) {
+			/* the failure was decided on writes that did not commit */
+			api_errf(e, 503, "", "another tern-api kept writing to the store; try again");
+			return API_RETRY;
+		}
 		return -1;
 	}
 	int r = ST(c)->commit(c->store);
@@ -853,8 +872,13 @@ static int update_once(struct api_core *c, const struct api_ident *id, const str
 		rc = write_obj(c, id, k, obj, old, &rev, e);
 	if (rc == 1) {
 		/* unchanged: answer with the stored object, write nothing */
-		ST(c)->rollback(c->store);
+		int r = ST(c)->rollback(c->store);
 		json_decref(obj);
+		if (r == -EAGAIN) {
+			json_decref(old);
+			api_errf(e, 503, "", "another tern-api kept writing to the store; try again");
+			return API_RETRY;
+		}
 		*out = old;
 		return 0;
 	}

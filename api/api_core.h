@@ -46,6 +46,9 @@ struct api_core {
 };
 
 #define API_POLL_MS 50
+/* ...and when the store pushes other writers' revisions (etcd's watch):
+ * the poll is then only a safety net */
+#define API_POLL_PUSHED_MS 1000
 
 /* Auto-assigned ranges (documented in docs/API.md). */
 #define API_VNI_AUTO_LO   4096

@@ -52,7 +52,12 @@ struct api_store_ops {
 	int (*begin)(struct api_store *s, bool write);
 	/* -EAGAIN (etcd): another writer committed first; nothing was written. */
 	int (*commit)(struct api_store *s);
-	void (*rollback)(struct api_store *s);
+	/* Ends the transaction writing nothing. 0, or -EAGAIN (etcd) when what
+	 * the transaction read (other requests' writes of the same group commit,
+	 * or a mirror that had not yet seen another replica's write) did not
+	 * hold: whatever made the caller give up must be decided again, so the
+	 * caller redoes the request as for commit's -EAGAIN. */
+	int (*rollback)(struct api_store *s);
 	/* *obj is a new reference; -ENOENT when absent. */
 	int (*get)(struct api_store *s, const char *uuid, json_t **obj);
 	int (*find)(struct api_store *s, const char *kind, const char *fq_name, json_t **obj);
@@ -79,6 +84,10 @@ struct api_store_ops {
 	int (*events)(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg);
 	/* The newest revision (0 in a new store). */
 	int (*revision)(struct api_store *s, int64_t *rev);
+	/* Optional (NULL: the store has no other writers). cb(arg, rev) is
+	 * called, from another thread, whenever the store learns that another
+	 * process wrote revision rev; cb NULL stops it. */
+	void (*subscribe)(struct api_store *s, void (*cb)(void *arg, int64_t rev), void *arg);
 };
 
 struct api_store {
@@ -98,7 +107,10 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
  * keys under prefix (NULL: "tern/"). Fails (err says why) when no endpoint
  * answers. Writers on one etcd (several tern-api) are kept consistent by
  * optimistic transactions: commit returns -EAGAIN when another writer got
- * in first, and the caller redoes the whole transaction. */
+ * in first, and the caller redoes the whole transaction. Concurrent writers
+ * in one process are committed together (group commit): a commit may wait
+ * for the writers queued behind it. Keeps a copy of the store (but the
+ * event log) in memory, followed by an etcd watch (one thread). */
 struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix, char *err,
 				      size_t errlen);
 

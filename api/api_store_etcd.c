@@ -1,9 +1,11 @@
 /*
  * DOC: api_store_etcd.c — the store on etcd 3.4, through its v3 JSON gateway
- * (POST /v3/kv/range and /v3/kv/txn, keys and values in base64) with libcurl.
+ * (POST /v3/kv/range, /v3/kv/txn and the streaming /v3/watch; keys and values
+ * in base64) with libcurl.
  *
  * Keys, under a prefix P (default "tern/"):
- *   P rev                       tern's revision N (decimal)
+ *   P rev                       "N TOKEN": tern's revision N, and which batch
+ *                               wrote it (TOKEN; older stores: "N" alone)
  *   P obj/<kind>/<fq_name>      object body (JSON); key order = fq_name order
  *   P uuid/<uuid>               "<kind>/<fq_name>": where the body is
  *   P refs/<from>               [[field, to], ...] of that object
@@ -13,16 +15,45 @@
  *   P hint/<pool>               "LO NEXT": [LO, NEXT) all claimed (see get_hint)
  *   P ev/<%020 rev>             {"type","kind","uuid","body"}
  *
- * Transactions are optimistic: begin reads P rev (its value N, its
- * mod_revision M and etcd's revision H); every read of the transaction is
- * made at etcd revision H (a consistent snapshot); writes are buffered and
- * reads see them. Commit is one etcd txn: "if P rev's mod_revision is still
- * M, write everything, P rev included". Every writing transaction rewrites
- * P rev, so two writers that overlap in time cannot both commit: the second
- * gets -EAGAIN and api_core redoes the request. That makes allocation
- * race-free across several tern-api processes on one etcd, which one mutex
- * per process alone could not. Within one process a mutex still serialises
- * transactions, so conflicts only happen between processes.
+ * Why a mirror: a write used to make about ten sequential round trips to the
+ * gateway (~1 ms each) to read what it validates against. Now the process
+ * keeps every key under P but the events in memory (api_etcd_map.h), loaded
+ * once at open and kept current by an etcd watch on P (a thread reading the
+ * /v3/watch stream); a write's reads are then local, and only its commit goes
+ * to etcd. The mirror is at etcd revision mrev; P rev's mod_revision there is
+ * rev_mod.
+ *
+ * Commits stay optimistic, as before: one etcd txn "if P rev is still what
+ * this state was computed on, write everything, P rev included". Every tern
+ * write rewrites P rev with a value no other write ever had (TOKEN: this
+ * process's random number and a batch counter), so a mirror whose P rev is
+ * current holds exactly what etcd holds; one that missed another replica's
+ * write fails the compare, and the txn's failure branch reads P rev, so we
+ * know which revision the watch must bring before the request is redone
+ * (-EAGAIN: api_core redoes it). The compare is on P rev's value, not on
+ * its mod_revision, so that a batch can name the state of a batch not yet
+ * answered (ED_PIPELINE).
+ *
+ * Group commit: writers that arrive while a transaction is open queue on the
+ * lock. A request that commits while others queue does not go to etcd: its
+ * writes join the open batch and it waits; the next request builds on the
+ * batch's writes (it sees them, and numbers its events after them). The
+ * last request of the batch (nobody queueing, or the batch full) sends the
+ * whole batch as one etcd txn with one compare, and every request of it gets
+ * the result. The lock is let go while etcd answers, so the next batch forms
+ * meanwhile, and a batch waits a little (ED_GROUP_WAIT_US) for the clients
+ * the previous one just answered. A request that fails validation fails
+ * alone, but only once the batches it saw committed: had one lost its
+ * compare, the failure was decided on writes that never happened, and
+ * rollback says -EAGAIN.
+ *
+ * Reads of objects (get, find, list, referrers) check first that the mirror
+ * has P rev's current mod_revision (one small range), so a read on one
+ * replica sees a write acknowledged by another; the watch is what brings
+ * the mirror there. The newest events are kept in memory too (a ring), so
+ * a watcher that keeps up needs no round trip; the watch thread tells
+ * api_core of other replicas' writes (subscribe), so their watchers wake at
+ * once instead of at the next poll.
  *
  * Why tern counts its own revision N in P rev rather than using etcd's:
  * an object carries its version inside its body, written in the same txn,
@@ -37,28 +68,116 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "api_etcd_map.h"
 #include "api_store.h"
 
-#define ED_PAGE 512
+/* etcd refuses a txn of more than --max-txn-ops operations (default 128):
+ * a batch is sent before it would pass ED_TXN_OPS, or once it holds
+ * ED_BATCH_KEYS keys or ED_BATCH_MAX requests. */
+#define ED_TXN_OPS    127
+#define ED_BATCH_KEYS 100
+#define ED_BATCH_MAX  64
+/* How long a write or read waits for the watch to bring a revision another
+ * replica wrote before reading everything again instead. */
+#define ED_CATCHUP_MS 2000
+/* Batches in flight at once. One: with 4 (2026-11-22) etcd evaluated a
+ * batch sent behind another before that one in 196 of 199 cases (the
+ * gateway does not keep the order of requests that come on separate
+ * connections), so nearly every one was sent twice, slower than waiting;
+ * 2 gained nothing. Kept as a knob for a transport that keeps order (gRPC). */
+#define ED_PIPELINE   1
+/* How long a batch may wait for the requests expected to join it (see
+ * settle); never when the load is one request at a time. */
+#define ED_GROUP_WAIT_US 4000
+/* The newest events kept in memory, so that a watcher's next events need
+ * no round trip to etcd (older ones are read from P ev/). */
+#define ED_EVRING     2048
+
+/* ---- the store ------------------------------------------------------------------ */
+
+/* A request whose writes joined a batch (or whose failure depends on one)
+ * waits here for the batch's outcome. */
+struct ed_waiter {
+	int rc;
+	bool done;
+	bool sent;             /* its batch is on its way to etcd */
+	struct ed_waiter *next;
+};
+
+/* A group commit: the writes of several requests, one etcd txn. */
+struct ed_batch {
+	json_t *set;           /* key -> string (put) or null (delete) */
+	char *cmp;             /* P rev's value it was computed on (NULL: no P rev yet) */
+	char val[64];          /* P rev's value it writes: "<rev> <token>" */
+	int64_t brev;          /* tern's revision after it */
+	int n;                 /* requests in it */
+	bool chained;          /* sent while the batch before it was in flight */
+	struct ed_waiter *w;   /* who waits for it */
+	struct ed_batch *next; /* in flight: the next one sent */
+};
 
 struct ed_store {
 	struct api_store base; /* first: the generic code casts */
-	CURL *curl;
-	struct curl_slist *hdrs;
 	char **urls;           /* endpoints; a failing one is rotated out */
-	int n_urls, cur_url;
+	int n_urls, cur_url;   /* cur_url: read and written atomically */
 	char prefix[128];
+	struct curl_slist *hdrs;
+	/* lock: the mirror, the batch and the open transaction. A transaction
+	 * holds it from begin to commit or rollback; curl is used only under it */
 	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* a batch was sent or done, or the mirror moved */
+	CURL *curl;            /* reloads and checks made under lock */
+	int want;              /* writers waiting for lock (atomic) */
+	/* the mirror */
+	struct api_emap map;
+	int64_t mrev;          /* etcd revision the mirror is at */
+	int64_t rev_mod;       /* mod_revision of P rev in the mirror (0: absent) */
+	int64_t trev;          /* tern's committed revision (P rev's value) */
+	char *rev_val;         /* P rev's whole value (NULL: absent) */
+	int64_t need_mod;      /* the mirror must reach this rev_mod before the next txn */
+	bool need_check;       /* a commit's outcome is unknown: ask etcd first */
+	/* the newest events: revisions [ring_lo, ring_hi], each at rev % ED_EVRING */
+	struct { int64_t rev; char *txt; } ring[ED_EVRING];
+	int64_t ring_lo, ring_hi;
 	/* the open transaction */
-	bool in_txn;
-	int64_t snap;          /* etcd revision the reads are made at */
-	int64_t rev_mod;       /* mod_revision of P rev at begin (0: absent) */
+	bool in_txn, txn_write;
+	bool fresh;            /* a reading one checked the mirror is current */
 	int64_t rev;           /* tern's revision, with this transaction's events */
-	json_t *wset;          /* key -> string (put) or null (delete) */
-	json_t *rset;          /* snapshot reads so far: key -> string or null (absent);
-				* a request reads some keys twice, and each read is a
-				* round trip to etcd */
+	int64_t txn_mod;       /* rev_mod when it began: what its reads were made at */
+	json_t *wset;          /* this request's writes: key -> string (put) or null (delete) */
+	/* group commit: the batch requests are joining, and the batches sent
+	 * but not yet answered, oldest first; each is computed on the ones
+	 * before it and its compare names the value the one before writes */
+	struct ed_batch *open;
+	struct ed_batch *flying, *flying_tail;
+	CURL *slot[ED_PIPELINE]; /* one connection per batch in flight */
+	bool slot_busy[ED_PIPELINE];
+	uint64_t token, seq;   /* make each batch's P rev value unique */
+	int expect;            /* requests likely to join the next batch */
+	struct timespec done_at; /* when the last batch was answered */
+	/* reads' freshness checks and the event log: their own connection */
+	pthread_mutex_t rlock;
+	CURL *rcurl;
+	/* the watch thread, its connection and its stop */
+	pthread_t wthread;
+	bool watching;
+	CURL *wcurl;
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;
+	bool stopping;
+	int wfd;               /* the watch's socket, shut down to stop it */
+	char *wbuf;            /* the stream's incomplete line */
+	size_t wn;
+	bool wreload;          /* the watch fell behind compaction: read all again */
+	/* who hears of other replicas' writes */
+	pthread_mutex_t sub_lock;
+	void (*sub_cb)(void *arg, int64_t rev);
+	void *sub_arg;
 	char err[256];         /* the last transport error, for open() */
 };
 
@@ -66,6 +185,8 @@ static struct ed_store *ed(struct api_store *s)
 {
 	return (struct ed_store *)s;
 }
+
+#define KEY(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
 
 /* ---- base64 (the gateway's bytes fields) -------------------------------- */
 
@@ -143,9 +264,14 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *arg)
 	return sz * nm;
 }
 
-/* POST req (stolen) to path; *resp: the parsed answer. A connection failure
- * moves on to the next endpoint. */
-static int call(struct ed_store *q, const char *path, json_t *req, json_t **resp)
+static int cur_url(struct ed_store *q)
+{
+	return __atomic_load_n(&q->cur_url, __ATOMIC_RELAXED) % q->n_urls;
+}
+
+/* POST req (stolen) to path on connection h; *resp: the parsed answer. A
+ * connection failure moves on to the next endpoint. */
+static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json_t **resp)
 {
 	char *body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
@@ -155,28 +281,31 @@ static int call(struct ed_store *q, const char *path, json_t *req, json_t **resp
 	for (int tries = 0; tries < q->n_urls; tries++) {
 		char url[512];
 		struct buf b = { NULL, 0 };
-		snprintf(url, sizeof(url), "%s%s", q->urls[q->cur_url], path);
-		curl_easy_setopt(q->curl, CURLOPT_URL, url);
-		curl_easy_setopt(q->curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(q->curl, CURLOPT_WRITEDATA, &b);
-		CURLcode cc = curl_easy_perform(q->curl);
+		int u = cur_url(q);
+		snprintf(url, sizeof(url), "%s%s", q->urls[u], path);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+		CURLcode cc = curl_easy_perform(h);
 		long code = 0;
-		curl_easy_getinfo(q->curl, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		if (cc != CURLE_OK) {
-			snprintf(q->err, sizeof(q->err), "%s: %s (is etcd running there?)",
-				 q->urls[q->cur_url], curl_easy_strerror(cc));
+			snprintf(q->err, sizeof(q->err), "%s: %s (is etcd running there?)", q->urls[u],
+				 curl_easy_strerror(cc));
 			/* an errno that says what happened, for the 500's text */
 			rc = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
 			     : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 			free(b.p);
-			q->cur_url = (q->cur_url + 1) % q->n_urls;
+			__atomic_store_n(&q->cur_url, (u + 1) % q->n_urls, __ATOMIC_RELAXED);
 			continue;
 		}
 		*resp = b.p ? json_loads(b.p, 0, NULL) : NULL;
 		rc = -EIO;
 		if (code != 200 || !*resp) {
-			snprintf(q->err, sizeof(q->err), "%s%s: HTTP %ld: %.120s", q->urls[q->cur_url],
-				 path, code, b.p ? b.p : "");
+			snprintf(q->err, sizeof(q->err), "%s%s: HTTP %ld: %.120s", q->urls[u], path,
+				 code, b.p ? b.p : "");
 			json_decref(*resp);
 			*resp = NULL;
 			free(b.p);
@@ -207,23 +336,26 @@ static json_t *jb64(const char *s)
 	return j;
 }
 
-/* ---- reads: the snapshot merged with this transaction's writes ---------- */
+/* The key just past every key starting with pfx. */
+static void prefix_end(char *end, size_t len, const char *pfx)
+{
+	snprintf(end, len, "%s", pfx);
+	size_t n = strlen(end);
+	if (n)
+		end[n - 1]++;
+}
 
-/* [key, end) at the snapshot, at most limit (0: all) in key order; *out an
- * array of [key, value] (value null with keys_only); *more when cut. */
-static int range_raw(struct ed_store *q, const char *key, const char *end, int limit,
-		     bool keys_only, json_t **out, bool *more)
+/* [key, end) at etcd's newest revision, at most limit (0: all) in key order;
+ * *out an array of [key, value]. Only for what the mirror does not hold. */
+static int range_raw(struct ed_store *q, CURL *h, const char *key, const char *end, int limit,
+		     json_t **out)
 {
 	json_t *req = json_pack("{s:o}", "key", jb64(key)), *resp;
 	if (end)
 		json_object_set_new(req, "range_end", jb64(end));
 	if (limit)
 		json_object_set_new(req, "limit", json_integer(limit));
-	if (keys_only)
-		json_object_set_new(req, "keys_only", json_true());
-	if (q->snap)
-		json_object_set_new(req, "revision", json_integer(q->snap));
-	int rc = call(q, "/v3/kv/range", req, &resp);
+	int rc = call(q, h, "/v3/kv/range", req, &resp);
 	if (rc < 0)
 		return rc;
 	json_t *a = json_array(), *kv;
@@ -231,19 +363,17 @@ static int range_raw(struct ed_store *q, const char *key, const char *end, int l
 	json_array_foreach(json_object_get(resp, "kvs"), i, kv) {
 		char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
 		const char *vs = json_string_value(json_object_get(kv, "value"));
-		char *v = keys_only ? NULL : b64dec(vs ? vs : "");
-		if (!k || (!keys_only && !v)) {
+		char *v = b64dec(vs ? vs : "");
+		if (!k || !v) {
 			free(k);
 			free(v);
 			rc = -EIO;
 			break;
 		}
-		json_array_append_new(a, json_pack("[s,o]", k, v ? json_string(v) : json_null()));
+		json_array_append_new(a, json_pack("[s,s]", k, v));
 		free(k);
 		free(v);
 	}
-	if (more)
-		*more = json_is_true(json_object_get(resp, "more"));
 	json_decref(resp);
 	if (rc < 0) {
 		json_decref(a);
@@ -253,26 +383,388 @@ static int range_raw(struct ed_store *q, const char *key, const char *end, int l
 	return 0;
 }
 
+/* P rev's mod_revision in etcd now (0: absent). */
+static int rev_mod_now(struct ed_store *q, CURL *h, int64_t *mod)
+{
+	char key[160];
+	json_t *resp;
+	KEY(key, "%srev", q->prefix);
+	int rc = call(q, h, "/v3/kv/range", json_pack("{s:o}", "key", jb64(key)), &resp);
+	if (rc < 0)
+		return rc;
+	json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
+	*mod = kv ? i64(kv, "mod_revision") : 0;
+	json_decref(resp);
+	return 0;
+}
+
+/* ---- the mirror: loading and following it ------------------------------------- */
+
+static bool is_event_key(struct ed_store *q, const char *key)
+{
+	size_t n = strlen(q->prefix);
+	return strncmp(key, q->prefix, n) == 0 && strncmp(key + n, "ev/", 3) == 0;
+}
+
+/* The ring holds nothing, and continues after revision at. */
+static void ring_reset(struct ed_store *q, int64_t at)
+{
+	for (int i = 0; i < ED_EVRING; i++) {
+		free(q->ring[i].txt);
+		q->ring[i].txt = NULL;
+	}
+	q->ring_lo = at + 1;
+	q->ring_hi = at;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_array_get(*(json_t *const *)a, 0)),
+		      json_string_value(json_array_get(*(json_t *const *)b, 0)));
+}
+
+/* evs: [[event key, record], ...] of one etcd revision, in any order (a
+ * txn's keys come from a hash): into the ring in revision order. */
+static void ring_add(struct ed_store *q, json_t *evs)
+{
+	size_t n = json_array_size(evs), plen = strlen(q->prefix) + 3;
+	json_t **v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v) {
+		ring_reset(q, q->trev);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_array_get(evs, i);
+	qsort(v, n, sizeof(*v), cmp_pair); /* %020 revisions: key order is number order */
+	for (size_t i = 0; i < n; i++) {
+		int64_t rev = strtoll(json_string_value(json_array_get(v[i], 0)) + plen, NULL, 10);
+		if (rev >= q->ring_lo && rev <= q->ring_hi)
+			continue; /* our own commit, which the watch brought first */
+		if (rev != q->ring_hi + 1)
+			ring_reset(q, rev - 1); /* a gap: the ring starts again here */
+		int slot = (int)(rev % ED_EVRING);
+		free(q->ring[slot].txt);
+		q->ring[slot].rev = rev;
+		q->ring[slot].txt = strdup(json_string_value(json_array_get(v[i], 1)));
+		if (!q->ring[slot].txt) {
+			ring_reset(q, rev);
+			continue;
+		}
+		q->ring_hi = rev;
+		if (q->ring_hi - q->ring_lo + 1 > ED_EVRING)
+			q->ring_lo = q->ring_hi - ED_EVRING + 1;
+	}
+	free(v);
+}
+
+/* One key of P as etcd has it at mod (value NULL: deleted) into the mirror;
+ * P rev also moves trev and rev_mod. */
+static int mirror_apply(struct ed_store *q, const char *key, const char *val, int64_t mod)
+{
+	if (is_event_key(q, key))
+		return 0;
+	size_t n = strlen(q->prefix);
+	if (strncmp(key, q->prefix, n) == 0 && strcmp(key + n, "rev") == 0) {
+		char *rv = val ? strdup(val) : NULL;
+		if (val && !rv)
+			return -ENOMEM;
+		free(q->rev_val);
+		q->rev_val = rv;
+		q->rev_mod = val ? mod : 0;
+		q->trev = val ? strtoll(val, NULL, 10) : 0; /* "<rev>" or "<rev> <token>" */
+	}
+	if (!val) {
+		api_emap_del(&q->map, key);
+		return 0;
+	}
+	return api_emap_set(&q->map, key, val);
+}
+
+/* Read every key of P but the events, in one txn (one etcd revision), into a
+ * new mirror. Under lock; h: a connection this thread may use. */
+static int reload(struct ed_store *q, CURL *h)
+{
+	char a[160], b[160], c[160], d[160];
+	KEY(a, "%s", q->prefix);
+	KEY(b, "%sev/", q->prefix);
+	KEY(c, "%sev0", q->prefix);
+	prefix_end(d, sizeof(d), q->prefix);
+	json_t *req = json_pack("{s:[{s:{s:o,s:o}},{s:{s:o,s:o}}]}", "success",
+				"request_range", "key", jb64(a), "range_end", jb64(b),
+				"request_range", "key", jb64(c), "range_end", jb64(d)), *resp;
+	int rc = call(q, h, "/v3/kv/txn", req, &resp);
+	if (rc < 0)
+		return rc;
+	api_emap_clear(&q->map);
+	q->rev_mod = q->trev = 0;
+	json_t *r, *kv;
+	size_t i, j;
+	json_array_foreach(json_object_get(resp, "responses"), i, r) {
+		json_array_foreach(json_object_get(json_object_get(r, "response_range"), "kvs"), j,
+				   kv) {
+			const char *vs = json_string_value(json_object_get(kv, "value"));
+			char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
+			char *v = b64dec(vs ? vs : "");
+			rc = k && v ? mirror_apply(q, k, v, i64(kv, "mod_revision")) : -EIO;
+			free(k);
+			free(v);
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0)
+			break;
+	}
+	q->mrev = i64(json_object_get(resp, "header"), "revision");
+	json_decref(resp);
+	ring_reset(q, q->trev); /* the events were not read */
+	pthread_cond_broadcast(&q->cond);
+	if (rc < 0)
+		snprintf(q->err, sizeof(q->err), "etcd sent a key or value that is not base64, or "
+			 "memory ran out");
+	return rc;
+}
+
+/* Tell the subscriber (api_core) of a revision another process wrote. */
+static void announce(struct ed_store *q, int64_t rev)
+{
+	pthread_mutex_lock(&q->sub_lock);
+	if (q->sub_cb)
+		q->sub_cb(q->sub_arg, rev);
+	pthread_mutex_unlock(&q->sub_lock);
+}
+
+/* One message of the watch stream. Events at or below mrev are already in
+ * the mirror (our own commits, or what a reload read). */
+static int watch_msg(struct ed_store *q, const char *line)
+{
+	json_t *m = json_loads(line, 0, NULL), *r = json_object_get(m, "result"), *ev;
+	if (!m)
+		return 0; /* a blank line */
+	if (!r || i64(r, "compact_revision") > 0 || json_is_true(json_object_get(r, "canceled"))) {
+		/* the revisions we need are compacted away (or etcd said no) */
+		q->wreload = true;
+		json_decref(m);
+		return -ESTALE;
+	}
+	pthread_mutex_lock(&q->lock);
+	int64_t before = q->trev, top = q->mrev;
+	int rc = 0;
+	size_t i;
+	json_t *evs = json_array();
+	json_array_foreach(json_object_get(r, "events"), i, ev) {
+		json_t *kv = json_object_get(ev, "kv");
+		int64_t mod = i64(kv, "mod_revision");
+		if (mod <= q->mrev)
+			continue;
+		bool del = json_is_string(json_object_get(ev, "type")) &&
+			   strcmp(json_string_value(json_object_get(ev, "type")), "DELETE") == 0;
+		const char *vs = json_string_value(json_object_get(kv, "value"));
+		char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
+		char *v = del ? NULL : b64dec(vs ? vs : "");
+		rc = k && (del || v) ? mirror_apply(q, k, v, mod) : -EIO;
+		if (rc == 0 && v && is_event_key(q, k))
+			json_array_append_new(evs, json_pack("[ss]", k, v));
+		free(k);
+		free(v);
+		if (rc < 0)
+			break;
+		if (mod > top)
+			top = mod;
+	}
+	if (rc < 0) {
+		q->wreload = true;
+	} else {
+		q->mrev = top;
+		ring_add(q, evs);
+	}
+	json_decref(evs);
+	int64_t after = q->trev;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	json_decref(m);
+	if (after != before)
+		announce(q, after);
+	return rc;
+}
+
+static size_t on_watch(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct ed_store *q = arg;
+	size_t len = sz * nm;
+	char *p = realloc(q->wbuf, q->wn + len + 1);
+	if (!p)
+		return 0;
+	q->wbuf = p;
+	memcpy(p + q->wn, data, len);
+	q->wn += len;
+	p[q->wn] = 0;
+	char *nl;
+	/* grpc-gateway ends each message of a stream with a newline */
+	while ((nl = memchr(q->wbuf, '\n', q->wn))) {
+		*nl = 0;
+		int rc = watch_msg(q, q->wbuf);
+		size_t used = (size_t)(nl + 1 - q->wbuf);
+		memmove(q->wbuf, nl + 1, q->wn - used + 1);
+		q->wn -= used;
+		if (rc < 0)
+			return 0; /* ends the stream: the thread reads all again */
+	}
+	return len;
+}
+
+static curl_socket_t watch_open(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct ed_store *q = arg;
+	(void)purpose;
+	int fd = socket(a->family, a->socktype, a->protocol);
+	pthread_mutex_lock(&q->wlock);
+	if (q->stopping && fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	q->wfd = fd;
+	pthread_mutex_unlock(&q->wlock);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int watch_close(void *arg, curl_socket_t fd)
+{
+	struct ed_store *q = arg;
+	pthread_mutex_lock(&q->wlock);
+	if (q->wfd == fd)
+		q->wfd = -1;
+	pthread_mutex_unlock(&q->wlock);
+	return close(fd);
+}
+
+static bool watch_stopping(struct ed_store *q)
+{
+	pthread_mutex_lock(&q->wlock);
+	bool s = q->stopping;
+	pthread_mutex_unlock(&q->wlock);
+	return s;
+}
+
+/* Sleep ms unless the store closes first. */
+static void watch_pause(struct ed_store *q, int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_nsec += (long)ms * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&q->wlock);
+	while (!q->stopping)
+		if (pthread_cond_timedwait(&q->wcond, &q->wlock, &t) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&q->wlock);
+}
+
+/* The watch thread: follows P from mrev + 1 for as long as the store is
+ * open; reconnects after an error, reads everything again after a
+ * compaction. */
+static void *watch_main(void *arg)
+{
+	struct ed_store *q = arg;
+	char key[160], end[160], url[512];
+	KEY(key, "%s", q->prefix);
+	prefix_end(end, sizeof(end), q->prefix);
+	while (!watch_stopping(q)) {
+		pthread_mutex_lock(&q->lock);
+		if (q->wreload) {
+			int rc = reload(q, q->wcurl);
+			if (rc == 0)
+				q->wreload = false;
+			pthread_mutex_unlock(&q->lock);
+			if (rc < 0) {
+				watch_pause(q, 200);
+				continue;
+			}
+			pthread_mutex_lock(&q->lock);
+		}
+		int64_t from = q->mrev + 1;
+		pthread_mutex_unlock(&q->lock);
+		json_t *req = json_pack("{s:{s:o,s:o,s:I}}", "create_request", "key", jb64(key),
+					"range_end", jb64(end), "start_revision", (json_int_t)from);
+		char *body = json_dumps(req, JSON_COMPACT);
+		json_decref(req);
+		if (!body) {
+			watch_pause(q, 200);
+			continue;
+		}
+		snprintf(url, sizeof(url), "%s/v3/watch", q->urls[cur_url(q)]);
+		q->wn = 0;
+		curl_easy_setopt(q->wcurl, CURLOPT_URL, url);
+		curl_easy_setopt(q->wcurl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(q->wcurl, CURLOPT_WRITEFUNCTION, on_watch);
+		curl_easy_setopt(q->wcurl, CURLOPT_WRITEDATA, q);
+		curl_easy_setopt(q->wcurl, CURLOPT_TIMEOUT_MS, 0L); /* a stream: no end */
+		curl_easy_perform(q->wcurl);
+		free(body);
+		/* the stream ended: etcd went away, or we asked for a reload */
+		if (!q->wreload)
+			watch_pause(q, 100);
+	}
+	return NULL;
+}
+
+/* ---- reads: the mirror, under the batch's and this request's writes ----------- */
+
+/* The value of key as this transaction sees it (borrowed); NULL when absent.
+ * A read-only transaction sees only what is committed. */
+static const char *kval(struct ed_store *q, const char *key)
+{
+	if (q->txn_write) {
+		json_t *w = json_object_get(q->wset, key);
+		if (!w && q->open)
+			w = json_object_get(q->open->set, key);
+		if (w)
+			return json_string_value(w); /* NULL for a delete */
+		/* the newest batch in flight that wrote it */
+		for (struct ed_batch *b = q->flying; b; b = b->next) {
+			json_t *x = json_object_get(b->set, key);
+			if (x)
+				w = x;
+		}
+		if (w)
+			return json_string_value(w);
+	}
+	return api_emap_get(&q->map, key);
+}
+
+/* *val: new string (caller frees), or -ENOENT. */
+static int kget(struct ed_store *q, const char *key, char **val)
+{
+	const char *v = kval(q, key);
+	if (!v)
+		return -ENOENT;
+	*val = strdup(v);
+	return *val ? 0 : -ENOMEM;
+}
+
+static void kput(struct ed_store *q, const char *key, const char *val)
+{
+	json_object_set_new(q->wset, key, json_string(val));
+}
+
+static void kdel(struct ed_store *q, const char *key)
+{
+	json_object_set_new(q->wset, key, json_null());
+}
+
 static int cmp_key(const void *a, const void *b)
 {
 	return strcmp(json_string_value(json_array_get(*(json_t *const *)a, 0)),
 		      json_string_value(json_array_get(*(json_t *const *)b, 0)));
 }
 
-/* Every key with prefix pfx, this transaction's writes applied, in order. */
-static int range_prefix(struct ed_store *q, const char *pfx, json_t **out)
+/* Apply the writes in set to a's [key, value] pairs with prefix pfx. */
+static void overlay(json_t *a, json_t *set, const char *pfx)
 {
-	char end[512];
-	snprintf(end, sizeof(end), "%s", pfx);
-	size_t n = strlen(end);
-	end[n - 1]++; /* prefixes end in '/': "x/" .. "x0" */
-	json_t *a;
-	int rc = range_raw(q, pfx, end, 0, false, &a, NULL);
-	if (rc < 0)
-		return rc;
+	size_t n = strlen(pfx);
 	const char *k;
 	json_t *v;
-	json_object_foreach(q->wset, k, v) {
+	json_object_foreach(set, k, v) {
 		if (strncmp(k, pfx, n) != 0)
 			continue;
 		size_t i;
@@ -291,6 +783,28 @@ static int range_prefix(struct ed_store *q, const char *pfx, json_t **out)
 		else if (!json_is_null(v))
 			json_array_append_new(a, json_pack("[s,O]", k, v));
 	}
+}
+
+/* Every key with prefix pfx as this transaction sees it, in key order:
+ * *out an array of [key, value]. */
+static int range_prefix(struct ed_store *q, const char *pfx, json_t **out)
+{
+	size_t n = strlen(pfx);
+	json_t *a = json_array();
+	if (!a)
+		return -ENOMEM;
+	for (const struct api_emap_node *x = api_emap_seek(&q->map, pfx);
+	     x && strncmp(x->key, pfx, n) == 0; x = api_emap_next(x))
+		json_array_append_new(a, json_pack("[s,s]", x->key, x->val));
+	if (!q->txn_write) {
+		*out = a;
+		return 0;
+	}
+	for (struct ed_batch *b = q->flying; b; b = b->next)
+		overlay(a, b->set, pfx);
+	if (q->open)
+		overlay(a, q->open->set, pfx);
+	overlay(a, q->wset, pfx);
 	/* sort the array in place through a plain vector of its items */
 	size_t cnt = json_array_size(a);
 	json_t **items = malloc((cnt ? cnt : 1) * sizeof(*items));
@@ -309,114 +823,132 @@ static int range_prefix(struct ed_store *q, const char *pfx, json_t **out)
 	return 0;
 }
 
-/* *val: new string (caller frees), or -ENOENT. */
-static int kget(struct ed_store *q, const char *key, char **val)
-{
-	json_t *w = json_object_get(q->wset, key);
-	if (w) {
-		if (json_is_null(w))
-			return -ENOENT;
-		*val = strdup(json_string_value(w));
-		return *val ? 0 : -ENOMEM;
-	}
-	json_t *r = json_object_get(q->rset, key);
-	if (!r) {
-		json_t *a;
-		int rc = range_raw(q, key, NULL, 1, false, &a, NULL);
-		if (rc < 0)
-			return rc;
-		r = json_array_size(a) ? json_array_get(json_array_get(a, 0), 1) : json_null();
-		json_object_set(q->rset, key, r);
-		json_decref(a);
-	}
-	if (json_is_null(r))
-		return -ENOENT;
-	*val = strdup(json_string_value(r));
-	return *val ? 0 : -ENOMEM;
-}
-
-static void kput(struct ed_store *q, const char *key, const char *val)
-{
-	json_object_set_new(q->wset, key, json_string(val));
-}
-
-static void kdel(struct ed_store *q, const char *key)
-{
-	json_object_set_new(q->wset, key, json_null());
-}
-
-#define KEY(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
-
 /* ---- transactions --------------------------------------------------------------- */
+
+static void batch_free(struct ed_batch *b)
+{
+	if (b) {
+		json_decref(b->set);
+		free(b->cmp);
+		free(b);
+	}
+}
 
 static void ed_close(struct api_store *s)
 {
 	struct ed_store *q = ed(s);
+	if (q->watching) {
+		pthread_mutex_lock(&q->wlock);
+		q->stopping = true;
+		if (q->wfd >= 0)
+			shutdown(q->wfd, SHUT_RDWR); /* wakes the thread out of its stream */
+		pthread_cond_broadcast(&q->wcond);
+		pthread_mutex_unlock(&q->wlock);
+		pthread_join(q->wthread, NULL);
+	}
 	if (q->curl)
 		curl_easy_cleanup(q->curl);
+	if (q->rcurl)
+		curl_easy_cleanup(q->rcurl);
+	if (q->wcurl)
+		curl_easy_cleanup(q->wcurl);
+	for (int i = 0; i < ED_PIPELINE; i++)
+		if (q->slot[i])
+			curl_easy_cleanup(q->slot[i]);
 	curl_slist_free_all(q->hdrs);
 	for (int i = 0; i < q->n_urls; i++)
 		free(q->urls[i]);
 	free(q->urls);
+	free(q->wbuf);
+	free(q->rev_val);
+	ring_reset(q, 0);
 	json_decref(q->wset);
-	json_decref(q->rset);
+	batch_free(q->open); /* none open or in flight once every request ended */
+	api_emap_free(&q->map);
 	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->rlock);
+	pthread_mutex_destroy(&q->wlock);
+	pthread_cond_destroy(&q->wcond);
+	pthread_mutex_destroy(&q->sub_lock);
 	free(q);
+}
+
+/* Under lock: wait until the mirror holds P rev's mod_revision need_mod
+ * (the watch brings it); after ED_CATCHUP_MS, read everything instead. */
+static int catch_up(struct ed_store *q)
+{
+	if (q->rev_mod >= q->need_mod)
+		return 0;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ED_CATCHUP_MS / 1000;
+	t.tv_nsec += (long)(ED_CATCHUP_MS % 1000) * 1000000L;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	while (q->rev_mod < q->need_mod)
+		if (pthread_cond_timedwait(&q->cond, &q->lock, &t) == ETIMEDOUT)
+			return reload(q, q->curl); /* as new as need_mod, or newer */
+	return 0;
+}
+
+static void note_need(struct ed_store *q, int64_t mod)
+{
+	if (mod > q->need_mod)
+		q->need_mod = mod;
+}
+
+/* The top of the chain a new batch builds on: the newest batch in flight,
+ * else the mirror. */
+static int64_t chain_rev(struct ed_store *q)
+{
+	return q->open ? q->open->brev : q->flying_tail ? q->flying_tail->brev : q->trev;
 }
 
 static int ed_begin(struct api_store *s, bool write)
 {
 	struct ed_store *q = ed(s);
-	char key[160];
-	(void)write; /* every transaction may write; commit checks */
-	pthread_mutex_lock(&q->lock);
-	KEY(key, "%srev", q->prefix);
-	json_t *resp;
-	int rc = call(q, "/v3/kv/range", json_pack("{s:o}", "key", jb64(key)), &resp);
-	if (rc < 0) {
+	int rc;
+	if (!write) {
+		/* the check that the mirror is current waits for the first read
+		 * of the mirror (fresh_read): events and revision need none */
+		pthread_mutex_lock(&q->lock);
+		q->fresh = false;
+	} else {
+		/* counted while queueing: a committer that sees others coming
+		 * leaves its writes in the batch for the last of them to send */
+		__atomic_add_fetch(&q->want, 1, __ATOMIC_SEQ_CST);
+		pthread_mutex_lock(&q->lock);
+		__atomic_sub_fetch(&q->want, 1, __ATOMIC_SEQ_CST);
+		if (q->need_check) {
+			int64_t mod;
+			if ((rc = rev_mod_now(q, q->curl, &mod)) < 0) {
+				pthread_mutex_unlock(&q->lock);
+				return rc;
+			}
+			note_need(q, mod);
+			q->need_check = false;
+		}
+	}
+	if ((rc = catch_up(q)) < 0) {
 		pthread_mutex_unlock(&q->lock);
 		return rc;
 	}
-	q->snap = i64(json_object_get(resp, "header"), "revision");
-	json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
-	q->rev_mod = kv ? i64(kv, "mod_revision") : 0;
-	q->rev = 0;
-	if (kv) {
-		char *v = b64dec(json_string_value(json_object_get(kv, "value")) ?: "");
-		q->rev = v ? strtoll(v, NULL, 10) : 0;
-		free(v);
-	}
-	json_decref(resp);
-	q->wset = json_object();
-	q->rset = json_object();
 	q->in_txn = true;
+	q->txn_write = write;
+	q->txn_mod = q->rev_mod;
+	q->rev = write ? chain_rev(q) : q->trev;
 	return 0;
 }
 
-static void end_txn(struct ed_store *q)
+/* The txn of batch b: "if P rev is what the batch before wrote, write b". */
+static json_t *batch_txn(struct ed_store *q, struct ed_batch *b)
 {
-	json_decref(q->wset);
-	json_decref(q->rset);
-	q->wset = q->rset = NULL;
-	q->snap = 0;
-	q->in_txn = false;
-	pthread_mutex_unlock(&q->lock);
-}
-
-static int ed_commit(struct api_store *s)
-{
-	struct ed_store *q = ed(s);
-	if (!json_object_size(q->wset)) {
-		end_txn(q);
-		return 0;
-	}
-	char key[160], num[32];
+	char key[160];
 	KEY(key, "%srev", q->prefix);
-	KEY(num, "%" PRId64, q->rev);
-	kput(q, key, num);
-	json_t *ops = json_array(), *v;
+	json_t *ops = json_array(), *v, *cmp;
 	const char *k;
-	json_object_foreach(q->wset, k, v) {
+	json_object_foreach(b->set, k, v) {
 		if (json_is_null(v))
 			json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
 							     "key", jb64(k)));
@@ -425,23 +957,279 @@ static int ed_commit(struct api_store *s)
 							     jb64(k), "value",
 							     jb64(json_string_value(v))));
 	}
-	json_t *req = json_pack("{s:[{s:o,s:s,s:s,s:I}],s:o}", "compare", "key", jb64(key),
-				"target", "MOD", "result", "EQUAL", "mod_revision",
-				(json_int_t)q->rev_mod, "success", ops), *resp;
-	int rc = call(q, "/v3/kv/txn", req, &resp);
-	if (rc == 0) {
-		/* another writer (another tern-api) got in first: redo */
-		if (!json_is_true(json_object_get(resp, "succeeded")))
-			rc = -EAGAIN;
+	json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key", jb64(key),
+					     "value", jb64(b->val)));
+	if (b->cmp)
+		cmp = json_pack("{s:o,s:s,s:s,s:o}", "key", jb64(key), "target", "VALUE", "result",
+				"EQUAL", "value", jb64(b->cmp));
+	else
+		cmp = json_pack("{s:o,s:s,s:s,s:i}", "key", jb64(key), "target", "CREATE", "result",
+				"EQUAL", "create_revision", 0);
+	return json_pack("{s:[o],s:o,s:[{s:{s:o}}]}", "compare", cmp, "success", ops, "failure",
+			 "request_range", "key", jb64(key));
+}
+
+/* b's answer, in the order the batches were sent (b is the oldest in
+ * flight): the mirror takes its writes, its requests their outcome. */
+static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *resp)
+{
+	char key[160];
+	KEY(key, "%srev", q->prefix);
+	if (rc == 0 && json_is_true(json_object_get(resp, "succeeded"))) {
+		int64_t h = i64(json_object_get(resp, "header"), "revision");
+		json_t *v;
+		const char *k;
+		bool lost = mirror_apply(q, key, b->val, h) < 0;
+		json_t *evs = json_array();
+		json_object_foreach(b->set, k, v) {
+			if (mirror_apply(q, k, json_string_value(v), h) < 0)
+				lost = true;
+			if (json_is_string(v) && is_event_key(q, k))
+				json_array_append_new(evs, json_pack("[sO]", k, v));
+		}
+		ring_add(q, evs);
+		json_decref(evs);
+		if (h > q->mrev)
+			q->mrev = h;
+		if (lost && reload(q, q->curl) < 0)
+			q->need_check = true; /* out of memory: read it all again */
+	} else if (rc == 0) {
+		/* another writer (another tern-api) got in first, or the batch
+		 * before this one failed: redo, once the watch has brought what
+		 * is in etcd now */
+		json_t *r = json_array_get(json_object_get(resp, "responses"), 0);
+		json_t *kv = json_array_get(json_object_get(json_object_get(r, "response_range"),
+							    "kvs"), 0);
+		note_need(q, kv ? i64(kv, "mod_revision") : q->rev_mod + 1);
+		rc = -EAGAIN;
+	} else {
+		q->need_check = true; /* it may have been written: ask before the next */
+	}
+	for (struct ed_waiter *w = b->w, *nx; w; w = nx) {
+		nx = w->next; /* w's stack frame may be gone once done is seen */
+		w->rc = rc;
+		w->done = true;
+	}
+}
+
+/* Send the open batch (under lock; the lock is let go while etcd answers,
+ * so the next batch can form and be sent behind this one). */
+static void flush(struct ed_store *q)
+{
+	int slot = -1;
+	for (;;) {
+		for (int i = 0; i < ED_PIPELINE && slot < 0; i++)
+			if (!q->slot_busy[i])
+				slot = i;
+		if (slot >= 0 || !q->open)
+			break;
+		pthread_cond_wait(&q->cond, &q->lock); /* the batch may grow meanwhile */
+	}
+	struct ed_batch *b = q->open;
+	if (!b)
+		return; /* another thread sent it while this one waited */
+	q->open = NULL;
+	q->slot_busy[slot] = true;
+	for (struct ed_waiter *w = b->w; w; w = w->next)
+		w->sent = true;
+	if (q->flying_tail)
+		q->flying_tail->next = b;
+	else
+		q->flying = b;
+	q->flying_tail = b;
+	snprintf(b->val, sizeof(b->val), "%" PRId64 " %016" PRIx64 "-%" PRIu64, b->brev, q->token,
+		 ++q->seq);
+	b->chained = b != q->flying;
+	json_t *req = batch_txn(q, b), *resp = NULL;
+	pthread_mutex_unlock(&q->lock);
+	int rc = call(q, q->slot[slot], "/v3/kv/txn", req, &resp);
+	pthread_mutex_lock(&q->lock);
+	while (q->flying != b)
+		pthread_cond_wait(&q->cond, &q->lock);
+	if (rc == 0 && !json_is_true(json_object_get(resp, "succeeded")) && b->chained &&
+	    (b->cmp && q->rev_val ? strcmp(b->cmp, q->rev_val) == 0 : b->cmp == q->rev_val)) {
+		/* it overtook the batch before it on the way to etcd (separate
+		 * connections), which has committed since: send it again */
 		json_decref(resp);
+		resp = NULL;
+		req = batch_txn(q, b);
+		pthread_mutex_unlock(&q->lock);
+		rc = call(q, q->slot[slot], "/v3/kv/txn", req, &resp);
+		pthread_mutex_lock(&q->lock);
+	}
+	q->slot_busy[slot] = false;
+	/* the requests just answered usually come back at once: with those
+	 * queued meanwhile, they are the next batch (settle waits for them) */
+	q->expect = b->n + (q->open ? q->open->n : 0);
+	clock_gettime(CLOCK_MONOTONIC, &q->done_at);
+	batch_done(q, b, rc, resp);
+	json_decref(resp);
+	q->flying = b->next;
+	if (!q->flying)
+		q->flying_tail = NULL;
+	batch_free(b);
+	pthread_cond_broadcast(&q->cond);
+}
+
+static bool slot_free(const struct ed_store *q)
+{
+	for (int i = 0; i < ED_PIPELINE; i++)
+		if (!q->slot_busy[i])
+			return true;
+	return false;
+}
+
+static bool batch_full(const struct ed_batch *b)
+{
+	return b->n >= ED_BATCH_MAX || json_object_size(b->set) >= ED_BATCH_KEYS;
+}
+
+/* Under lock: w waits for the batch it joined (b), which it sends itself
+ * when nobody else is coming to add to it, or it is full. */
+static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
+{
+	w->next = b->w;
+	b->w = w;
+	w->sent = b != q->open;
+	pthread_cond_broadcast(&q->cond); /* a waiting batch may be complete now */
+	struct timespec until = q->done_at;
+	until.tv_nsec += ED_GROUP_WAIT_US * 1000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	bool waited = false;
+	while (!w->done) {
+		/* (with every connection busy it waits: the batch grows meanwhile) */
+		bool send = !w->sent && slot_free(q) &&
+			    (__atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0 || batch_full(q->open));
+		/* Under steady load the clients whose requests the last batch
+		 * answered send their next ones within a millisecond or so: a
+		 * batch that waits for them (while nothing is in flight) goes
+		 * out with all of them, instead of half now and half after one
+		 * more round trip. */
+		if (send && !waited && !q->flying && q->open->n < q->expect) {
+			waited = pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT;
+			continue;
+		}
+		if (send)
+			flush(q);
+		else
+			pthread_cond_wait(&q->cond, &q->lock);
+	}
+	return w->rc;
+}
+
+/* The batch whose writes this transaction read, if any: the open one, else
+ * the newest in flight. */
+static struct ed_batch *read_batch(struct ed_store *q)
+{
+	return q->open ? q->open : q->flying_tail;
+}
+
+static void end_txn(struct ed_store *q)
+{
+	json_object_clear(q->wset);
+	q->in_txn = false;
+	q->txn_write = false;
+}
+
+/* Before a reading transaction's first read of the mirror: a read sees
+ * every write acknowledged before it, on any replica. Nothing was read yet,
+ * so the lock may go while etcd is asked. */
+static int fresh_read(struct ed_store *q)
+{
+	if (q->txn_write || q->fresh)
+		return 0;
+	int64_t mod;
+	pthread_mutex_unlock(&q->lock);
+	pthread_mutex_lock(&q->rlock);
+	int rc = rev_mod_now(q, q->rcurl, &mod);
+	pthread_mutex_unlock(&q->rlock);
+	pthread_mutex_lock(&q->lock);
+	q->in_txn = true; /* a writer may have run meanwhile */
+	q->txn_write = false;
+	if (rc < 0)
+		return rc;
+	note_need(q, mod);
+	if ((rc = catch_up(q)) < 0)
+		return rc;
+	q->fresh = true;
+	q->rev = q->trev;
+	return 0;
+}
+
+static int ed_commit(struct api_store *s)
+{
+	struct ed_store *q = ed(s);
+	struct ed_waiter w = { 0, false, false, NULL };
+	int rc = 0;
+	if (!q->txn_write) {
+		end_txn(q);
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	size_t n = json_object_size(q->wset);
+	if (n && q->open && json_object_size(q->open->set) + n + 1 > ED_TXN_OPS) {
+		/* no room in one txn: this request goes in the next batch, on top
+		 * of this one. Cannot wait here (its writes would be lost to the
+		 * next transaction), so it is redone: rare with ED_BATCH_KEYS. */
+		end_txn(q);
+		rc = settle(q, q->open, &w);
+		pthread_mutex_unlock(&q->lock);
+		return rc < 0 ? rc : -EAGAIN;
+	}
+	struct ed_batch *b = n ? q->open : read_batch(q);
+	if (n && !b) {
+		/* the first request of a batch: on top of the newest one in flight */
+		b = calloc(1, sizeof(*b));
+		if (!b || !(b->set = json_object())) {
+			free(b);
+			end_txn(q);
+			pthread_mutex_unlock(&q->lock);
+			return -ENOMEM;
+		}
+		const char *top = q->flying_tail ? q->flying_tail->val : q->rev_val;
+		b->cmp = top ? strdup(top) : NULL;
+		if (top && !b->cmp) {
+			batch_free(b);
+			end_txn(q);
+			pthread_mutex_unlock(&q->lock);
+			return -ENOMEM;
+		}
+		q->open = b;
+	}
+	if (n) {
+		json_object_update(b->set, q->wset);
+		b->brev = q->rev;
+		b->n++;
 	}
 	end_txn(q);
+	if (b)
+		rc = settle(q, b, &w); /* it wrote, or read what batches wrote */
+	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
 
-static void ed_rollback(struct api_store *s)
+static int ed_rollback(struct api_store *s)
 {
-	end_txn(ed(s));
+	struct ed_store *q = ed(s);
+	int rc = 0;
+	bool write = q->txn_write;
+	end_txn(q);
+	struct ed_batch *b = write ? read_batch(q) : NULL;
+	if (b) {
+		/* it failed on batches' writes: only true if they commit */
+		struct ed_waiter w = { 0, false, false, NULL };
+		rc = settle(q, b, &w) == -EAGAIN ? -EAGAIN : 0;
+	} else if (write) {
+		/* it failed on the mirror: only true if the mirror was current */
+		int64_t mod;
+		if (rev_mod_now(q, q->curl, &mod) == 0 && mod > q->txn_mod) {
+			note_need(q, mod);
+			rc = -EAGAIN;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 /* ---- objects ------------------------------------------------------------------- */
@@ -455,7 +1243,10 @@ static int load_path(struct ed_store *q, const char *path, json_t **obj)
 {
 	char key[1024], *v;
 	KEY(key, "%sobj/%s", q->prefix, path);
-	int rc = kget(q, key, &v);
+	int rc = fresh_read(q);
+	if (rc < 0)
+		return rc;
+	rc = kget(q, key, &v);
 	if (rc < 0)
 		return rc;
 	*obj = json_loads(v, 0, NULL);
@@ -466,9 +1257,11 @@ static int load_path(struct ed_store *q, const char *path, json_t **obj)
 static int ed_get(struct api_store *s, const char *uuid, json_t **obj)
 {
 	struct ed_store *q = ed(s);
-	char key[256], *path;
+	char key[256], *path = NULL;
 	KEY(key, "%suuid/%s", q->prefix, uuid);
-	int rc = kget(q, key, &path);
+	int rc = fresh_read(q);
+	if (rc == 0)
+		rc = kget(q, key, &path);
 	if (rc < 0)
 		return rc;
 	rc = load_path(q, path, obj);
@@ -495,7 +1288,9 @@ static int ed_list(struct api_store *s, const struct api_filter *f, api_obj_cb c
 	char pfx[256];
 	json_t *a, *e;
 	KEY(pfx, "%sobj/%s/", q->prefix, f->kind);
-	int rc = range_prefix(q, pfx, &a);
+	int rc = fresh_read(q);
+	if (rc == 0)
+		rc = range_prefix(q, pfx, &a);
 	if (rc < 0)
 		return rc;
 	size_t i;
@@ -650,7 +1445,9 @@ static int ed_referrers(struct api_store *s, const char *uuid, json_t **out)
 	json_t *a, *e;
 	KEY(pfx, "%sref/%s/", q->prefix, uuid);
 	size_t plen = strlen(pfx);
-	int rc = range_prefix(q, pfx, &a);
+	int rc = fresh_read(q);
+	if (rc == 0)
+		rc = range_prefix(q, pfx, &a);
 	if (rc < 0)
 		return rc;
 	size_t i, n = 0;
@@ -708,16 +1505,6 @@ static int ed_claim(struct api_store *s, const char *pool, uint64_t value, const
 	return 0;
 }
 
-/* Held by this transaction's writes (1), freed by them (0), or not
- * touched (-1). */
-static int written(struct ed_store *q, const char *pool, uint64_t v)
-{
-	char key[512];
-	KEY(key, "%sclaim/%s/%020" PRIu64, q->prefix, pool, v);
-	json_t *w = json_object_get(q->wset, key);
-	return !w ? -1 : json_is_null(w) ? 0 : 1;
-}
-
 /*
  * The scan for the lowest free value would read every taken value of the
  * pool on each allocation (a /16 pool: thousands of keys per request). So
@@ -767,64 +1554,25 @@ static int ed_claim_free(struct api_store *s, const char *pool, uint64_t lo, uin
 			 const char *owner, uint64_t *value)
 {
 	struct ed_store *q = ed(s);
-	char from[512], end[512], holder[37];
+	char key[512], holder[37];
 	if (lo > hi)
 		return -ENOSPC;
-	KEY(end, "%sclaim/%s0", q->prefix, pool); /* the pool's end */
-	if (hi < UINT64_MAX)
-		KEY(end, "%sclaim/%s/%020" PRIu64, q->prefix, pool, hi + 1);
-	size_t plen = strlen(q->prefix) + strlen("claim/") + strlen(pool) + 1;
 	uint64_t v = lo, hlo, hnext;
-	bool more = true, found = false;
 	int rc = get_hint(q, pool, &hlo, &hnext);
 	if (rc < 0)
 		return rc;
 	if (rc == 0 && hlo == lo && hnext > lo)
 		v = hnext; /* [lo, hnext) is all taken: start after it */
-	/* walk the taken values page by page; the first hole not taken by this
-	 * transaction itself is the answer */
-	while (!found && more && v <= hi) {
-		json_t *a, *e;
-		size_t i;
-		KEY(from, "%sclaim/%s/%020" PRIu64, q->prefix, pool, v);
-		rc = range_raw(q, from, end, ED_PAGE, true, &a, &more);
-		if (rc < 0)
-			return rc;
-		json_array_foreach(a, i, e) {
-			uint64_t t = strtoull(json_string_value(json_array_get(e, 0)) + plen, NULL, 10);
-			for (; v < t; v++)
-				if (written(q, pool, v) != 1) {
-					found = true;
-					break;
-				}
-			if (found)
-				break;
-			if (written(q, pool, v) == 0) {
-				found = true;
-				break;
-			}
-			v = t + 1;
-			if (t == hi)
-				break;
-		}
-		if (!json_array_size(a))
-			more = false;
-		json_decref(a);
-	}
-	for (; !found && v <= hi; v++) {
-		if (written(q, pool, v) != 1) {
-			found = true;
+	/* the first value neither the mirror, the batch nor this request holds */
+	for (;; v++) {
+		if (v > hi)
+			return -ENOSPC;
+		KEY(key, "%sclaim/%s/%020" PRIu64, q->prefix, pool, v);
+		if (!kval(q, key))
 			break;
-		}
 		if (v == hi)
-			break;
+			return -ENOSPC;
 	}
-	if (!found || v > hi)
-		return -ENOSPC;
-	/* the scan just saw v free at the snapshot: ed_claim need not ask again */
-	KEY(from, "%sclaim/%s/%020" PRIu64, q->prefix, pool, v);
-	if (!json_object_get(q->wset, from))
-		json_object_set_new(q->rset, from, json_null());
 	rc = ed_claim(s, pool, v, owner, holder);
 	if (rc == 0) {
 		*value = v;
@@ -856,32 +1604,65 @@ static int ed_release(struct api_store *s, const char *owner)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg)
+/* Hand the events (JSON records) of a to cb, in order. */
+static int events_cb(struct ed_store *q, json_t *a, api_event_cb cb, void *arg)
 {
-	struct ed_store *q = ed(s);
-	char from[160], end[160];
-	json_t *a, *e;
-	KEY(from, "%sev/%020" PRId64, q->prefix, since + 1);
-	KEY(end, "%sev0", q->prefix);
-	/* events are only read in reading transactions: no writes to merge */
-	int rc = range_raw(q, from, end, limit, false, &a, NULL);
-	if (rc < 0)
-		return rc;
 	size_t i, plen = strlen(q->prefix) + 3;
+	json_t *e;
+	int rc = 0;
 	json_array_foreach(a, i, e) {
 		int64_t r = strtoll(json_string_value(json_array_get(e, 0)) + plen, NULL, 10);
 		json_t *ev = json_loads(json_string_value(json_array_get(e, 1)), 0, NULL);
-		if (!ev) {
-			rc = -EIO;
-			break;
-		}
+		if (!ev)
+			return -EIO;
 		rc = cb(arg, r, str_of(ev, "type"), str_of(ev, "kind"), str_of(ev, "uuid"),
 			str_of(ev, "body"));
 		json_decref(ev);
 		if (rc)
 			break;
 	}
+	return rc;
+}
+
+/* The newest events are in the ring (what this process committed and what
+ * the watch brought): a watcher that keeps up reads them there, with no
+ * round trip. Older ones are read from etcd, without the lock, so a slow
+ * watcher does not hold up writers. Called in a reading transaction. */
+static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg)
+{
+	struct ed_store *q = ed(s);
+	char from[160], end[160];
+	json_t *a = json_array();
+	if (!a)
+		return -ENOMEM;
+	int rc = 0;
+	bool ring = since + 1 >= q->ring_lo;
+	for (int64_t r = since + 1; ring && r <= q->ring_hi && (!limit || r <= since + limit); r++) {
+		int slot = (int)(r % ED_EVRING);
+		KEY(from, "%sev/%020" PRId64, q->prefix, r);
+		ring = q->ring[slot].rev == r && q->ring[slot].txt;
+		if (ring)
+			json_array_append_new(a, json_pack("[ss]", from, q->ring[slot].txt));
+	}
+	if (ring) {
+		rc = events_cb(q, a, cb, arg);
+		json_decref(a);
+		return rc;
+	}
 	json_decref(a);
+	KEY(from, "%sev/%020" PRId64, q->prefix, since + 1);
+	KEY(end, "%sev0", q->prefix);
+	pthread_mutex_unlock(&q->lock);
+	pthread_mutex_lock(&q->rlock);
+	rc = range_raw(q, q->rcurl, from, end, limit, &a);
+	pthread_mutex_unlock(&q->rlock);
+	if (rc == 0) {
+		rc = events_cb(q, a, cb, arg);
+		json_decref(a);
+	}
+	pthread_mutex_lock(&q->lock);
+	q->in_txn = true; /* a writer may have run meanwhile */
+	q->txn_write = false;
 	return rc;
 }
 
@@ -889,6 +1670,15 @@ static int ed_revision(struct api_store *s, int64_t *rev)
 {
 	*rev = ed(s)->rev;
 	return 0;
+}
+
+static void ed_subscribe(struct api_store *s, void (*cb)(void *arg, int64_t rev), void *arg)
+{
+	struct ed_store *q = ed(s);
+	pthread_mutex_lock(&q->sub_lock);
+	q->sub_cb = cb;
+	q->sub_arg = arg;
+	pthread_mutex_unlock(&q->sub_lock);
 }
 
 static const struct api_store_ops etcd_ops = {
@@ -908,7 +1698,26 @@ static const struct api_store_ops etcd_ops = {
 	.release = ed_release,
 	.events = ed_events,
 	.revision = ed_revision,
+	.subscribe = ed_subscribe,
 };
+
+static int xferinfo(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	return watch_stopping(arg); /* non-zero aborts the watch's transfer */
+}
+
+static CURL *new_conn(struct ed_store *q)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, q->hdrs);
+	return h;
+}
 
 struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix, char *err,
 				      size_t errlen)
@@ -919,7 +1728,25 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 		return NULL;
 	}
 	q->base.ops = &etcd_ops;
+	q->wfd = -1;
+	/* tells this process's batches apart from another's in P rev's value */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	q->token = (uint64_t)now.tv_sec * 1000000007u ^ (uint64_t)now.tv_nsec << 20 ^
+		   (uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)q;
+	uint64_t rnd;
+	if (getrandom(&rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
+		q->token ^= rnd;
 	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_cond_init(&q->wcond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&q->rlock, NULL);
+	pthread_mutex_init(&q->wlock, NULL);
+	pthread_mutex_init(&q->sub_lock, NULL);
 	snprintf(q->prefix, sizeof(q->prefix), "%s", prefix && *prefix ? prefix : "tern/");
 	char *list = strdup(endpoints), *save = NULL;
 	for (char *t = list ? strtok_r(list, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
@@ -944,30 +1771,43 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 		ed_close(&q->base);
 		return NULL;
 	}
-	q->curl = curl_easy_init();
-	if (!q->curl) {
-		snprintf(err, errlen, "libcurl could not start");
+	q->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	/* no "Expect: 100-continue" round trip before bodies over 1 KiB */
+	q->hdrs = curl_slist_append(q->hdrs, "Expect:");
+	q->curl = new_conn(q);
+	q->rcurl = new_conn(q);
+	q->wcurl = new_conn(q);
+	q->wset = json_object();
+	bool conns = true;
+	for (int i = 0; i < ED_PIPELINE; i++)
+		conns = (q->slot[i] = new_conn(q)) && conns;
+	if (!q->curl || !q->rcurl || !q->wcurl || !conns || !q->wset || api_emap_init(&q->map) < 0) {
+		snprintf(err, errlen, "libcurl could not start, or out of memory");
 		ed_close(&q->base);
 		return NULL;
 	}
-	curl_easy_setopt(q->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(q->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(q->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(q->curl, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(q->curl, CURLOPT_TCP_NODELAY, 1L);
-	static const char *const hdr = "Content-Type: application/json";
-	q->hdrs = curl_slist_append(NULL, hdr);
-	/* no "Expect: 100-continue" round trip before bodies over 1 KiB */
-	q->hdrs = curl_slist_append(q->hdrs, "Expect:");
-	curl_easy_setopt(q->curl, CURLOPT_HTTPHEADER, q->hdrs);
+	curl_easy_setopt(q->wcurl, CURLOPT_OPENSOCKETFUNCTION, watch_open);
+	curl_easy_setopt(q->wcurl, CURLOPT_OPENSOCKETDATA, q);
+	curl_easy_setopt(q->wcurl, CURLOPT_CLOSESOCKETFUNCTION, watch_close);
+	curl_easy_setopt(q->wcurl, CURLOPT_CLOSESOCKETDATA, q);
+	curl_easy_setopt(q->wcurl, CURLOPT_XFERINFOFUNCTION, xferinfo);
+	curl_easy_setopt(q->wcurl, CURLOPT_XFERINFODATA, q);
+	curl_easy_setopt(q->wcurl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(q->wcurl, CURLOPT_TCP_KEEPALIVE, 1L);
 	/* reach etcd now, so a wrong endpoint is reported at start */
-	int64_t rev;
-	if (ed_begin(&q->base, false) < 0) {
+	pthread_mutex_lock(&q->lock);
+	int rc = reload(q, q->curl);
+	pthread_mutex_unlock(&q->lock);
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot reach the etcd store: %s", q->err);
 		ed_close(&q->base);
 		return NULL;
 	}
-	ed_revision(&q->base, &rev);
-	ed_rollback(&q->base);
+	if ((rc = pthread_create(&q->wthread, NULL, watch_main, q)) != 0) {
+		snprintf(err, errlen, "cannot start the etcd watch thread: %s", strerror(rc));
+		ed_close(&q->base);
+		return NULL;
+	}
+	q->watching = true;
 	return &q->base;
 }

@@ -149,13 +149,14 @@ static int sq_commit(struct api_store *s)
 	return rc;
 }
 
-static void sq_rollback(struct api_store *s)
+static int sq_rollback(struct api_store *s)
 {
 	struct sq_store *q = sq(s);
 	reset_all(q);
 	exec(q, "ROLLBACK");
 	q->in_txn = false;
 	pthread_mutex_unlock(&q->lock);
+	return 0; /* one writer at a time, on its own snapshot: what it read held */
 }
 
 static int body_of(sqlite3_stmt *st, int col, json_t **obj)

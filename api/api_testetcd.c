@@ -130,3 +130,30 @@ void test_etcd_stop(struct test_etcd *e)
 		e->dir[0] = 0;
 	}
 }
+
+int test_store_place(const struct test_store_param *p, const char *name, char *dir,
+		     size_t dlen, char *path, size_t plen)
+{
+	if (strcmp(p->store, "etcd") == 0) {
+		if (!p->etcd->pid)
+			return 1;
+		snprintf(path, plen, "%s%d/", name, ++*p->seq);
+		return 0;
+	}
+	snprintf(dir, dlen, "/tmp/api_%s_test.XXXXXX", name);
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, plen, "%s/api.db", dir);
+	return 0;
+}
+
+struct api_store *test_store_open(const struct test_store_param *p, const char *path)
+{
+	char err[256];
+	struct api_store *s = strcmp(p->store, "etcd") == 0
+		? api_store_etcd_open(p->etcd->endpoint, path, err, sizeof(err))
+		: api_store_open(path, err, sizeof(err));
+	if (!s)
+		fprintf(stderr, "# %s\n", err);
+	return s;
+}

@@ -18,4 +18,20 @@ struct test_etcd {
 int test_etcd_start(struct test_etcd *e);
 void test_etcd_stop(struct test_etcd *e);
 
+/* The store a parameterised test runs on. */
+struct test_store_param {
+	const char *store;       /* "sqlite" or "etcd" */
+	struct test_etcd *etcd;  /* etcd: the running server (pid 0: none) */
+	int *seq;                /* etcd: numbers a fresh key prefix per test */
+};
+
+struct api_store;
+/* A fresh place for one test's store: an etcd key prefix "<name><n>/", or
+ * an SQLite file in a new temporary directory (dir; the caller removes it).
+ * Returns 1 when the test skips (etcd case without etcd), 0, or -1. */
+int test_store_place(const struct test_store_param *p, const char *name, char *dir,
+		     size_t dlen, char *path, size_t plen);
+/* Open the store at path (printing why not). */
+struct api_store *test_store_open(const struct test_store_param *p, const char *path);
+
 #endif

@@ -7,7 +7,7 @@
 #   watch   from just before a create's POST to its ADDED event on a watch of
 #           the same tern-api (etcd store): p50 and p99 in ms
 #   watch-replica  the same with the watch on a second tern-api on that etcd
-#           (it learns of the write by polling etcd, every 50 ms)
+#           (it learns of the write through its etcd watch on tern's keys)
 # One line per case on stdout; progress on stderr. Method: docs/PERFORMANCE.md.
 # Environment: BENCH_REPS (default 3; the median is printed), BENCH_COUNT
 # (pairs per client per run, default 50), BENCH_PUTS (raw puts per client per
