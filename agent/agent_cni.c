@@ -69,6 +69,7 @@ static void req_fields(json_t *req, struct agent_req *r)
 	memset(r, 0, sizeof(*r));
 	r->op = json_string_value(json_object_get(req, "op"));
 	r->container_id = json_string_value(json_object_get(req, "container_id"));
+	r->cni_network = json_string_value(json_object_get(req, "cni_network"));
 	r->netns = json_string_value(json_object_get(req, "netns"));
 	r->ifname = json_string_value(json_object_get(req, "ifname"));
 	r->pod_namespace = json_string_value(json_object_get(req, "pod_namespace"));
@@ -129,7 +130,7 @@ static json_t *do_attach(struct agent *a, const struct agent_req *r, json_t *req
 			return fail(CNI_E_CONFIG, err);
 		}
 	}
-	int rc = agent_vr_attach(a, r->container_id, ifs, n, err, sizeof(err));
+	int rc = agent_vr_attach(a, r, ifs, n, err, sizeof(err));
 	agent_if_free(ifs, n);
 	if (rc < 0)
 		return fail(a->vr ? CNI_E_VROUTER : CNI_E_AGAIN, err);
@@ -146,9 +147,13 @@ static json_t *do_del(struct agent *a, const char *cid, json_t *list)
 static json_t *do_gc(struct agent *a, json_t *req)
 {
 	json_t *valid = json_object_get(req, "valid"), *list = json_array();
+	const char *net = json_string_value(json_object_get(req, "cni_network"));
 	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
 		struct agent_port *p = &a->ports[i];
 		if (!p->used)
+			continue;
+		/* Only what was attached under this network configuration. */
+		if (net && *net && p->cni_network[0] && strcmp(net, p->cni_network))
 			continue;
 		bool keep = false;
 		size_t k;

@@ -71,6 +71,7 @@ struct agent_if {
 struct agent_port {
 	bool used;
 	char container_id[128];
+	char cni_network[64];          /* the netconf name it was attached under ("" unknown) */
 	struct agent_if i;             /* as planned when attached (dns not kept) */
 	uint16_t vrf;
 	uint32_t vif, nh, label;
@@ -190,7 +191,7 @@ void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool delete
 /* ---- agent_plan.c ---- */
 struct agent_req {                 /* one CNI request's attachment fields */
 	const char *op;
-	const char *container_id, *netns, *ifname;
+	const char *container_id, *netns, *ifname, *cni_network;
 	const char *pod_namespace, *pod_name, *project, *network;
 	json_t *networks;              /* annotation: string or array, may be NULL */
 };
@@ -205,7 +206,7 @@ void agent_created_forget(struct agent *a, const char *container_id, bool delete
 
 /* ---- agent_vr.c ---- */
 int agent_vr_connect(struct agent *a, char *err, size_t errlen);
-int agent_vr_attach(struct agent *a, const char *container_id, struct agent_if *ifs, int n,
+int agent_vr_attach(struct agent *a, const struct agent_req *r, struct agent_if *ifs, int n,
 		    char *err, size_t errlen);
 /* Remove a container's ports; fills host ifnames into out (may be NULL). */
 int agent_vr_detach(struct agent *a, const char *container_id, json_t *out);

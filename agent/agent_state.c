@@ -45,8 +45,9 @@ int agent_state_save(struct agent *a, char *err, size_t errlen)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->i.mac[0], p->i.mac[1],
 			 p->i.mac[2], p->i.mac[3], p->i.mac[4], p->i.mac[5]);
 		json_array_append_new(ports, json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:i, s:i, s:i, s:i}",
-			"container_id", p->container_id, "vmi", p->i.vmi, "ifname", p->i.ifname,
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:i, s:i, s:i, s:i}",
+			"container_id", p->container_id, "cni_network", p->cni_network,
+			"vmi", p->i.vmi, "ifname", p->i.ifname,
 			"kind", p->i.kind, "host_ifname", p->i.host_ifname, "network", p->i.network,
 			"socket_path", p->i.socket_path, "mac", mac, "mtu", p->i.mtu,
 			"addresses", ip_list(&p->i), "vrf", p->vrf, "vif", p->vif, "nh", p->nh,
@@ -144,6 +145,7 @@ int agent_state_load(struct agent *a, char *err, size_t errlen)
 		struct agent_port *p = &a->ports[n];
 		memset(p, 0, sizeof(*p));
 		copy_str(p->container_id, sizeof(p->container_id), v, "container_id");
+		copy_str(p->cni_network, sizeof(p->cni_network), v, "cni_network");
 		copy_str(p->i.vmi, sizeof(p->i.vmi), v, "vmi");
 		copy_str(p->i.ifname, sizeof(p->i.ifname), v, "ifname");
 		copy_str(p->i.kind, sizeof(p->i.kind), v, "kind");

@@ -799,9 +799,10 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	return 0;
 }
 
-int agent_vr_attach(struct agent *a, const char *container_id, struct agent_if *ifs, int n,
+int agent_vr_attach(struct agent *a, const struct agent_req *req, struct agent_if *ifs, int n,
 		    char *err, size_t errlen)
 {
+	const char *container_id = req->container_id;
 	struct agent_port *made[AGENT_MAX_IFS];
 	int n_made = 0;
 	for (int i = 0; i < n; i++) {
@@ -818,6 +819,8 @@ int agent_vr_attach(struct agent *a, const char *container_id, struct agent_if *
 			memset(p, 0, sizeof(*p));
 			p->used = true;
 			snprintf(p->container_id, sizeof(p->container_id), "%s", container_id);
+			snprintf(p->cni_network, sizeof(p->cni_network), "%s",
+				 req->cni_network ? req->cni_network : "");
 			made[n_made++] = p;
 		}
 		p->i = ifs[i];

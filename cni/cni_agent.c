@@ -26,6 +26,10 @@ json_t *cni_agent_request(const char *op, const struct cni_env *env,
 	if (!req)
 		return NULL;
 	int r = json_object_set_new(req, "op", json_string(op));
+	/* The netconf's name: the agent scopes GC to the attachments made
+	 * under it (a node may have several tern networks configured). */
+	if (conf)
+		r |= set_str(req, "cni_network", conf->name);
 	if (strcmp(op, "status") == 0) {
 		/* nothing else */
 	} else if (strcmp(op, "gc") == 0) {

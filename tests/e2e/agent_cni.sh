@@ -124,6 +124,11 @@ if command -v dpdk-testpmd >/dev/null; then
 	tl_wait "p2 -> p5's vhost-user interface on green" 20 png "$P2" "$P5_IP"
 	tl_log "PASS p2 -> p5's DPDK interface (vhost-user, testpmd icmpecho) on green"
 	tl_stop "$P5_DPDK"
+	# GC is per network configuration: another one's empty list removes nothing of "tern".
+	gc_other=$(python3 -c 'import json,sys; c=json.loads(sys.argv[1]); c["name"]="other"; c["cni.dev/valid-attachments"]=[]; print(json.dumps(c))' "$(al_netconf h1 red)")
+	al_cni h1 GC "" "" "" "" <<<"$gc_other" >/dev/null
+	tl_check "GC of another network configuration leaves p1 and p5 attached" \
+		eval '[ "$(vl_ctl h1 vr vif list | grep -c cid-p5)" = 1 ] && [ "$(vl_ctl h1 vr vif list | grep -c cid-p1)" = 3 ]'
 	# GC: the runtime says only p1 is valid on h1: p5's attachment goes.
 	gc_conf=$(python3 -c 'import json,sys; c=json.loads(sys.argv[1]); c["cni.dev/valid-attachments"]=[{"containerID": "cid-p1", "ifname": "eth0"}]; print(json.dumps(c))' "$(al_netconf h1 red)")
 	tl_check "GC with only p1 valid succeeds" al_cni h1 GC "" "" "" "" <<<"$gc_conf"
