@@ -617,9 +617,58 @@ out:
 	return rc;
 }
 
+/* An address of network vn held in obj's field (the floating IP's "address",
+ * the service's "vip"): the one given, checked and claimed like an instance
+ * IP's, or the lowest free one. Instance IPs, floating IPs and virtual IPs
+ * of one network share its pools, so no two of them ever get one address. */
+static int addr_in_vn(struct api_core *c, json_t *obj, const char *field, json_t *vn,
+		      const char *uuid, struct api_err *e)
+{
+	json_t *tmp = json_object();
+	json_t *given = json_object_get(obj, field);
+	if (json_is_string(given))
+		json_object_set(tmp, "address", given);
+	int rc = given ? iip_fixed(c, tmp, vn, uuid, e) : iip_pick(c, tmp, vn, uuid, e);
+	if (rc == 0)
+		json_object_set(obj, field, json_object_get(tmp, "address"));
+	else if (!strcmp(e->field, "address"))
+		snprintf(e->field, sizeof(e->field), "%s", field);
+	json_decref(tmp);
+	return rc;
+}
+
+static int fip_alloc(struct api_core *c, json_t *obj, const char *uuid, struct api_err *e)
+{
+	json_t *pool, *vn;
+	if (ST(c)->find(c->store, "floating-ip-pool", str(obj, "floating_ip_pool"), &pool) < 0)
+		return api_errf(e, 500, "floating_ip_pool", "the pool vanished during the request");
+	int rc = ST(c)->find(c->store, "virtual-network", str(pool, "virtual_network"), &vn);
+	json_decref(pool);
+	if (rc < 0)
+		return api_errf(e, 500, "floating_ip_pool", "the pool's network vanished during the "
+				"request");
+	rc = addr_in_vn(c, obj, "address", vn, uuid, e);
+	json_decref(vn);
+	return rc;
+}
+
+static int svc_alloc(struct api_core *c, json_t *obj, const char *uuid, struct api_err *e)
+{
+	json_t *vn;
+	if (ST(c)->find(c->store, "virtual-network", str(obj, "virtual_network"), &vn) < 0)
+		return api_errf(e, 500, "virtual_network", "the network vanished during the request");
+	int rc = addr_in_vn(c, obj, "vip", vn, uuid, e);
+	json_decref(vn);
+	return rc;
+}
+
 static int kind_alloc(struct api_core *c, const struct api_kind *k, json_t *obj,
 		      const char *uuid, bool update, struct api_err *e)
 {
+	if (strcmp(k->name, "floating-ip") == 0)
+		return fip_alloc(c, obj, uuid, e);
+	if (strcmp(k->name, "service") == 0)
+		return svc_alloc(c, obj, uuid, e);
 	if (strcmp(k->name, "virtual-network") == 0)
 		return vn_alloc(c, obj, uuid, update, e);
 	if (strcmp(k->name, "virtual-machine-interface") == 0)

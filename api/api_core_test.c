@@ -283,6 +283,46 @@ static void *alloc_worker(void *arg)
 	return NULL;
 }
 
+/* Floating IPs and service VIPs come from their network's pools, shared with
+ * instance IPs: never one address twice, released on delete. */
+static void test_floating_and_vips(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	base(f);
+	json_decref(mk(f, &admin, "fipp", "{\"name\":\"pub\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\"}"));
+	json_t *f1 = mk(f, &admin, "fip", "{\"name\":\"f1\",\"project\":\"demo\","
+			"\"floating_ip_pool\":\"pub\"}");
+	assert_string_equal(s_(f1, "address"), "10.1.0.10");
+	assert_null(json_object_get(f1, "subnet"));  /* not a field of a floating IP */
+	json_t *a = mk(f, &admin, "iip", "{\"name\":\"a\",\"project\":\"demo\","
+		       "\"virtual_network\":\"vn1\"}");
+	assert_string_equal(s_(a, "address"), "10.1.0.11");
+	mk_bad(f, &admin, "fip", "{\"name\":\"f2\",\"project\":\"demo\",\"floating_ip_pool\":"
+	       "\"pub\",\"address\":\"10.9.0.1\"}", 400, "address", "outside the subnets");
+	mk_bad(f, &admin, "fip", "{\"name\":\"f2\",\"project\":\"demo\",\"floating_ip_pool\":"
+	       "\"pub\",\"address\":\"10.1.0.11\"}", 409, "address", "instance-ip demo:a");
+	json_t *s1 = mk(f, &admin, "svc", "{\"name\":\"s1\",\"project\":\"demo\","
+			"\"virtual_network\":\"vn1\",\"port\":80}");
+	assert_string_equal(s_(s1, "vip"), "10.1.0.12");
+	mk_bad(f, &admin, "svc", "{\"name\":\"s2\",\"project\":\"demo\",\"virtual_network\":"
+	       "\"vn1\",\"port\":80,\"vip\":\"10.1.0.10\"}", 409, "vip", "floating-ip demo:f1");
+	mk_bad(f, &admin, "svc", "{\"name\":\"s2\",\"project\":\"demo\",\"virtual_network\":"
+	       "\"vn1\",\"port\":80,\"vip\":\"192.168.0.1\"}", 400, "vip", "outside the subnets");
+	json_t *out;
+	struct api_err e;
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("fip"), s_(f1, "uuid"), &out, &e), 0);
+	json_decref(out);
+	json_t *s2 = mk(f, &admin, "svc", "{\"name\":\"s2\",\"project\":\"demo\","
+			"\"virtual_network\":\"vn1\",\"port\":80,\"vip\":\"10.1.0.10\"}");
+	assert_string_equal(s_(s2, "vip"), "10.1.0.10");
+	json_decref(f1);
+	json_decref(a);
+	json_decref(s1);
+	json_decref(s2);
+}
+
 static void test_concurrent_allocation(void **state)
 {
 	struct fx *f = *state;
@@ -718,7 +758,7 @@ static void test_two_replicas(void **state)
 #define CORE_TEST(label, f, p) { label ": " #f, f, setup, teardown, p }
 #define CORE_TESTS(label, p)                                                          \
 	CORE_TEST(label, test_references, p), CORE_TEST(label, test_instance_ips, p),  \
-	CORE_TEST(label, test_concurrent_allocation, p),                              \
+	CORE_TEST(label, test_concurrent_allocation, p), CORE_TEST(label, test_floating_and_vips, p), \
 	CORE_TEST(label, test_unique_ids, p), CORE_TEST(label, test_versions, p),      \
 	CORE_TEST(label, test_authorisation, p), CORE_TEST(label, test_list_filters, p), \
 	CORE_TEST(label, test_events, p), CORE_TEST(label, test_group_commit, p)

@@ -102,7 +102,7 @@ static const struct api_field fip_pool_fields[] = {
 	F_REF("virtual_network", API_F_REQUIRED, "virtual-network"), F_END };
 static const struct api_field fip_fields[] = {
 	F_REF("floating_ip_pool", API_F_REQUIRED, "floating-ip-pool"),
-	F_IP("address", 0), F_REF("virtual_machine_interface", 0, "virtual-machine-interface"),
+	F_IP("address", API_F_ALLOC), F_REF("virtual_machine_interface", 0, "virtual-machine-interface"),
 	F_IP("fixed_ip", 0), F_END };
 
 static const struct api_field port_range_fields[] = {
@@ -130,7 +130,7 @@ static const struct api_field backend_fields[] = {
 	F_END };
 static const struct api_field backend_item[] = { F_OBJ("backend", 0, backend_fields) };
 static const struct api_field service_fields[] = {
-	F_REF("virtual_network", API_F_REQUIRED, "virtual-network"), F_IP("vip", 0),
+	F_REF("virtual_network", API_F_REQUIRED, "virtual-network"), F_IP("vip", API_F_ALLOC),
 	F_INT("port", API_F_REQUIRED, 1, 65535), F_ENUM("protocol", 0, protocols),
 	F_LIST("backends", 0, 1024, backend_item), F_END };
 
