@@ -98,7 +98,8 @@ static int talk(struct cni_nl *nl, struct nlmsghdr *h, mnl_cb_t cb, void *arg)
 {
 	/* NLM_F_DUMP shares bits with NLM_F_EXCL: compare the whole of it, and
 	 * only on the one dump tern-cni makes. */
-	bool dump = h->nlmsg_type == RTM_GETADDR && (h->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+	bool dump = (h->nlmsg_type == RTM_GETADDR || h->nlmsg_type == RTM_GETROUTE) &&
+		    (h->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
 	if (!dump)
 		h->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl->sk, h, h->nlmsg_len) < 0)
@@ -339,6 +340,61 @@ int cni_nl_addr_list(struct cni_nl *nl, int ifindex, struct cni_prefix *out, uns
 	struct addr_arg a = { ifindex, out, max, 0 };
 	int r = talk(nl, h, addr_cb, &a);
 	return r < 0 ? fail(err, errlen, r, "%s", "listing addresses") : (int)a.n;
+}
+
+struct route_arg {
+	int ifindex;
+	struct cni_route *out;
+	unsigned max, n;
+};
+
+static int route_cb(const struct nlmsghdr *h, void *data)
+{
+	struct route_arg *a = data;
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(h);
+	if (a->n >= a->max || rtm->rtm_table != RT_TABLE_MAIN ||
+	    (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6))
+		return MNL_CB_OK;
+	size_t alen = rtm->rtm_family == AF_INET ? 4 : 16;
+	const void *dst = NULL, *gw = NULL;
+	int oif = -1;
+	struct nlattr *attr;
+	mnl_attr_for_each(attr, h, sizeof(*rtm)) {
+		int t = mnl_attr_get_type(attr);
+		if (t == RTA_OIF && mnl_attr_get_payload_len(attr) == 4)
+			oif = (int)mnl_attr_get_u32(attr);
+		else if (t == RTA_DST && mnl_attr_get_payload_len(attr) == alen)
+			dst = mnl_attr_get_payload(attr);
+		else if (t == RTA_GATEWAY && mnl_attr_get_payload_len(attr) == alen)
+			gw = mnl_attr_get_payload(attr);
+	}
+	if (oif != a->ifindex)
+		return MNL_CB_OK;
+	struct cni_route *r = &a->out[a->n++];
+	memset(r, 0, sizeof(*r));
+	r->dst.family = rtm->rtm_family;
+	r->dst.plen = rtm->rtm_dst_len;
+	if (dst)
+		memcpy(r->dst.addr, dst, alen);
+	if (gw) {
+		r->has_gw = true;
+		r->gw.family = rtm->rtm_family;
+		r->gw.plen = (uint8_t)(alen * 8);
+		memcpy(r->gw.addr, gw, alen);
+	}
+	return MNL_CB_OK;
+}
+
+int cni_nl_route_list(struct cni_nl *nl, int ifindex, struct cni_route *out, unsigned max,
+		      char *err, size_t errlen)
+{
+	char buf[NL_BUF];
+	struct nlmsghdr *h = msg_start(nl, buf, RTM_GETROUTE, NLM_F_DUMP);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(h, sizeof(*rtm));
+	rtm->rtm_family = AF_UNSPEC;
+	struct route_arg a = { ifindex, out, max, 0 };
+	int r = talk(nl, h, route_cb, &a);
+	return r < 0 ? fail(err, errlen, r, "%s", "listing routes") : (int)a.n;
 }
 
 static int route_try(struct cni_nl *nl, int ifindex, const struct cni_route *rt, bool onlink)

@@ -69,6 +69,10 @@ int cni_nl_addr_add(struct cni_nl *nl, int ifindex, const struct cni_prefix *p, 
  * (at most max, the rest dropped) or -errno. */
 int cni_nl_addr_list(struct cni_nl *nl, int ifindex, struct cni_prefix *out, unsigned max,
 		     char *err, size_t errlen);
+/* The main table's routes out of ifindex (at most max). Returns how many, or
+ * a negative errno. */
+int cni_nl_route_list(struct cni_nl *nl, int ifindex, struct cni_route *out, unsigned max,
+		      char *err, size_t errlen);
 /* Route r through ifindex in the main table; a gateway the interface's
  * prefixes do not cover is added on-link. */
 int cni_nl_route_add(struct cni_nl *nl, int ifindex, const struct cni_route *r, char *err,

@@ -274,6 +274,15 @@ static void test_pod_add_check(void **state)
 	d.addrs[1] = pfx("fd00:2::8/64");
 	assert_int_equal(cni_pod_check(&s->pod, &d, err, sizeof(err)), -EIO);
 	assert_string_equal(err, "address fd00:2::8/64 is missing");
+	/* a route the plan has and the pod does not */
+	d = f;
+	assert_true(d.n_routes < CNI_MAX_ROUTES);
+	d.routes[d.n_routes].dst = pfx("10.9.0.0/16");
+	d.routes[d.n_routes].has_gw = true;
+	d.routes[d.n_routes].gw = pfx("10.1.0.1/32");
+	d.n_routes++;
+	assert_int_equal(cni_pod_check(&s->pod, &d, err, sizeof(err)), -EIO);
+	assert_string_equal(err, "route 10.9.0.0/16 via 10.1.0.1 is missing");
 	d = f;
 	strcpy(d.ifname, "net5");
 	assert_int_equal(cni_pod_check(&s->pod, &d, err, sizeof(err)), -ENOENT);

@@ -136,6 +136,30 @@ int cni_pod_check(struct cni_nl *pod, const struct cni_iface *f, char *err, size
 			return -EIO;
 		}
 	}
+	struct cni_route have_r[64];
+	n = cni_nl_route_list(pod, l.index, have_r, 64, err, errlen);
+	if (n < 0)
+		return n;
+	for (unsigned i = 0; i < f->n_routes; i++) {
+		const struct cni_route *w = &f->routes[i];
+		int k;
+		for (k = 0; k < n; k++)
+			if (have_r[k].dst.family == w->dst.family && have_r[k].dst.plen == w->dst.plen &&
+			    memcmp(have_r[k].dst.addr, w->dst.addr, 16) == 0 &&
+			    have_r[k].has_gw == w->has_gw &&
+			    (!w->has_gw || memcmp(have_r[k].gw.addr, w->gw.addr, 16) == 0))
+				break;
+		if (k == n) {
+			char d[64], g[64] = "";
+			cni_prefix_format(&w->dst, d, sizeof(d));
+			if (w->has_gw) {
+				cni_prefix_format(&w->gw, g, sizeof(g));
+				*strrchr(g, '/') = 0;
+			}
+			snprintf(err, errlen, "route %s%s%s is missing", d, w->has_gw ? " via " : "", g);
+			return -EIO;
+		}
+	}
 	return 0;
 }
 
