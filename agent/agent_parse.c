@@ -127,20 +127,6 @@ void agent_host_ifname(const char *container_id, const char *ifname, char out[16
 	snprintf(out, 16, "tn%011llx", (unsigned long long)(h & 0xfffffffffffULL));
 }
 
-int agent_mac_parse(const char *s, uint8_t mac[6])
-{
-	unsigned b[6];
-	char tail;
-	if (!s || sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-			 &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		if (b[i] > 255)
-			return -EINVAL;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
 
 int agent_want_add(struct agent_want *w, int *n, const char *ns, const char *name, const char *ifn,
 		    char *err, size_t errlen)

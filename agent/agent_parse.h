@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tern_mac.h"
+
 #define AGENT_MAX_IFS 16          /* interfaces of one pod */
 
 /* An address with its prefix length. */
@@ -27,8 +29,6 @@ const char *agent_ip_str(const struct agent_ip *ip, char *buf, size_t len, bool 
 bool agent_ip_contains(const struct agent_ip *net, const struct agent_ip *x);
 /* "target:ASN:N" (2- or 4-octet ASN) or "target:A.B.C.D:N" as an extended community. */
 int agent_rt_parse(const char *s, uint8_t out[8]);
-/* "02:74:65:00:00:01" */
-int agent_mac_parse(const char *s, uint8_t mac[6]);
 /* The node end of a pod's veth: the same for the same container and
  * interface, so that a restarted agent and the plugin agree without asking. */
 void agent_host_ifname(const char *container_id, const char *ifname, char out[16]);

@@ -62,11 +62,11 @@ static void test_mac_ifname(void **state)
 	(void)state;
 	uint8_t mac[6];
 	static const uint8_t want[6] = { 0x02, 0x74, 0x65, 0x00, 0x00, 0x1f };
-	assert_int_equal(agent_mac_parse("02:74:65:00:00:1f", mac), 0);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00:1f", mac), 0);
 	assert_memory_equal(mac, want, 6);
-	assert_int_equal(agent_mac_parse("02:74:65:00:00", mac), -EINVAL);
-	assert_int_equal(agent_mac_parse("02:74:65:00:00:1f:00", mac), -EINVAL);
-	assert_int_equal(agent_mac_parse("02:74:65:00:00:100", mac), -EINVAL);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00", mac), -EINVAL);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00:1f:00", mac), -EINVAL);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00:100", mac), -EINVAL);
 	char a[16], b[16], c[16];
 	agent_host_ifname("cid-1", "eth0", a);
 	agent_host_ifname("cid-1", "eth0", b);

@@ -36,9 +36,7 @@ json_t *agent_if_json(const struct agent_if *i)
 	char buf[64];
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "vmi", i->vmi, "ifname", i->ifname,
 			      "kind", i->kind, "network", i->network, "mtu", i->mtu);
-	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", i->mac[0], i->mac[1],
-		 i->mac[2], i->mac[3], i->mac[4], i->mac[5]);
-	json_object_set_new(o, "mac", json_string(buf));
+	json_object_set_new(o, "mac", json_string(tern_mac_format(i->mac, buf, sizeof(buf))));
 	if (i->host_ifname[0])
 		json_object_set_new(o, "host_ifname", json_string(i->host_ifname));
 	if (i->socket_path[0]) {
@@ -249,7 +247,7 @@ static int fill_if(struct agent *a, json_t *vmi, struct agent_if *f, char *err, 
 		 json_string_value(json_object_get(vn, "fq_name")));
 	const char *kind = json_string_value(json_object_get(vmi, "interface_type"));
 	snprintf(f->kind, sizeof(f->kind), "%s", kind ? kind : "kernel");
-	if (agent_mac_parse(json_string_value(json_object_get(vmi, "mac")), f->mac) < 0) {
+	if (tern_mac_parse(json_string_value(json_object_get(vmi, "mac")), f->mac) < 0) {
 		snprintf(err, errlen, "%s: no MAC address in tern-api", fq);
 		return -CNI_E_AGAIN;
 	}

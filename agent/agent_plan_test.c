@@ -222,7 +222,7 @@ static void test_state_round_trip(void **state)
 	snprintf(p->i.kind, sizeof(p->i.kind), "kernel");
 	snprintf(p->i.network, sizeof(p->i.network), "demo:red");
 	agent_host_ifname("cid-7", "eth0", p->i.host_ifname);
-	agent_mac_parse("02:74:65:00:00:01", p->i.mac);
+	tern_mac_parse("02:74:65:00:00:01", p->i.mac);
 	p->i.mtu = 1400;
 	agent_ip_parse("10.1.0.5/24", &p->i.addrs[0]);
 	p->i.n_addrs = 1;

@@ -42,8 +42,7 @@ int agent_state_save(struct agent *a, char *err, size_t errlen)
 		const struct agent_port *p = &a->ports[i];
 		if (!p->used)
 			continue;
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->i.mac[0], p->i.mac[1],
-			 p->i.mac[2], p->i.mac[3], p->i.mac[4], p->i.mac[5]);
+		tern_mac_format(p->i.mac, mac, sizeof(mac));
 		json_array_append_new(ports, json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:i, s:i, s:i, s:i}",
 			"container_id", p->container_id, "cni_network", p->cni_network,
@@ -152,7 +151,7 @@ int agent_state_load(struct agent *a, char *err, size_t errlen)
 		copy_str(p->i.host_ifname, sizeof(p->i.host_ifname), v, "host_ifname");
 		copy_str(p->i.network, sizeof(p->i.network), v, "network");
 		copy_str(p->i.socket_path, sizeof(p->i.socket_path), v, "socket_path");
-		agent_mac_parse(json_string_value(json_object_get(v, "mac")), p->i.mac);
+		tern_mac_parse(json_string_value(json_object_get(v, "mac")), p->i.mac);
 		p->i.mtu = (uint16_t)json_integer_value(json_object_get(v, "mtu"));
 		size_t j;
 		json_t *ip;

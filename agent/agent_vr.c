@@ -1288,7 +1288,7 @@ static int fabric_add(struct agent *a, char *err, size_t errlen)
 	o.u.vif.id = 0;
 	o.u.vif.type = VR_VIF_FABRIC;
 	snprintf(o.u.vif.ifname, sizeof(o.u.vif.ifname), "%s", a->conf.fabric_if);
-	if (agent_mac_parse(mac, o.u.vif.mac) < 0) {
+	if (tern_mac_parse(mac, o.u.vif.mac) < 0) {
 		snprintf(err, errlen, "fabric interface %s: no MAC", a->conf.fabric_if);
 		return -ENODEV;
 	}

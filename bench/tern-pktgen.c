@@ -42,6 +42,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "tern_mac.h"
+
 #define BURST 32
 #define MAX_FLOWS 4096
 #define RX_BURSTS_PER_TX 4   /* drain up to this many bursts per sent burst */
@@ -110,19 +112,6 @@ static void usage(void)
 		MAX_FLOWS);
 }
 
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned b[6];
-	char extra;
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		if (b[i] > 255)
-			return -EINVAL;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
 
 static int parse_ip(const char *s, uint32_t *ip)
 {
@@ -169,8 +158,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->label = 100;
 	o->watch_cpu = -1;
 	o->rx_queues = 1;
-	parse_mac("02:00:00:00:00:02", o->smac);
-	parse_mac("00:00:5e:00:01:00", o->dmac);
+	tern_mac_parse("02:00:00:00:00:02", o->smac);
+	tern_mac_parse("00:00:5e:00:01:00", o->dmac);
 	parse_ip("10.1.0.1", &o->src);
 	parse_ip("10.1.0.2", &o->dst);
 	parse_ip("192.0.2.2", &o->osrc);
@@ -226,11 +215,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			what = "--flows takes 1..4096";
 			break;
 		case O_DMAC:
-			rc = parse_mac(optarg, o->dmac);
+			rc = tern_mac_parse(optarg, o->dmac);
 			what = "--dmac takes a MAC like 02:00:00:00:00:01";
 			break;
 		case O_SMAC:
-			rc = parse_mac(optarg, o->smac);
+			rc = tern_mac_parse(optarg, o->smac);
 			what = "--smac takes a MAC like 02:00:00:00:00:01";
 			break;
 		case O_SRC:

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tern_mac.h"
+
 /* CNI error codes (spec §"Error"), and tern's own (100+, docs/AGENT.md). */
 enum cni_code {
 	CNI_ERR_VERSION = 1,         /* incompatible CNI version */
@@ -118,8 +120,6 @@ void cni_prefix_format(const struct cni_prefix *p, char *buf, size_t len);
 bool cni_prefix_contains(const struct cni_prefix *p, const struct cni_prefix *a);
 
 /* "02:74:65:00:00:01" → 6 bytes. Returns 0 or -EINVAL. */
-int cni_mac_parse(const char *s, uint8_t mac[6]);
-void cni_mac_format(const uint8_t mac[6], char buf[18]);
 
 /* A Linux interface name: 1..15 bytes, not "." or "..", no '/', ':' or
  * whitespace. */

@@ -238,11 +238,11 @@ static void test_prefix_mac(void **state)
 
 	uint8_t mac[6];
 	char ms[18];
-	assert_int_equal(cni_mac_parse("02:74:65:00:00:fF", mac), 0);
-	cni_mac_format(mac, ms);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00:fF", mac), 0);
+	tern_mac_format(mac, ms, 18);
 	assert_string_equal(ms, "02:74:65:00:00:ff");
-	assert_int_equal(cni_mac_parse("02:74:65:00:00", mac), -EINVAL);
-	assert_int_equal(cni_mac_parse("02:74:65:00:00:0g", mac), -EINVAL);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00", mac), -EINVAL);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00:0g", mac), -EINVAL);
 	assert_true(cni_ifname_valid("eth0"));
 	assert_false(cni_ifname_valid("eth 0"));
 	assert_false(cni_ifname_valid(".."));

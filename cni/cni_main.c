@@ -269,9 +269,9 @@ static int check_prev(const struct cni_ctx *c, const struct cni_iface *f, struct
 			continue;
 		uint8_t mac[6];
 		const char *ms = json_string_value(json_object_get(o, "mac"));
-		if (ms && (cni_mac_parse(ms, mac) < 0 || memcmp(mac, f->mac, 6) != 0)) {
+		if (ms && (tern_mac_parse(ms, mac) < 0 || memcmp(mac, f->mac, 6) != 0)) {
 			char want[18];
-			cni_mac_format(f->mac, want);
+			tern_mac_format(f->mac, want, 18);
 			return cni_errf(e, CNI_ERR_CHECK, "%s: prevResult says MAC %s, tern-agent's "
 					"plan says %s", f->ifname, ms, want);
 		}

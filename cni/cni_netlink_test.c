@@ -221,7 +221,7 @@ static struct cni_iface iface(const char *ifname, const char *host)
 	snprintf(f.ifname, sizeof(f.ifname), "%s", ifname);
 	snprintf(f.host_ifname, sizeof(f.host_ifname), "%s", host);
 	f.kind = CNI_KIND_KERNEL;
-	assert_int_equal(cni_mac_parse("02:74:65:00:00:07", f.mac), 0);
+	assert_int_equal(tern_mac_parse("02:74:65:00:00:07", f.mac), 0);
 	f.has_mac = true;
 	f.mtu = 1450;
 	f.n_addrs = 2;

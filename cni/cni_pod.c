@@ -104,8 +104,8 @@ int cni_pod_check(struct cni_nl *pod, const struct cni_iface *f, char *err, size
 	if (r < 0)
 		return r;
 	char want[18], have[18];
-	cni_mac_format(f->mac, want);
-	cni_mac_format(l.mac, have);
+	tern_mac_format(f->mac, want, 18);
+	tern_mac_format(l.mac, have, 18);
 	if (!l.has_mac || memcmp(l.mac, f->mac, 6) != 0) {
 		snprintf(err, errlen, "MAC is %s, the plan says %s", have, want);
 		return -EIO;

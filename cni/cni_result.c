@@ -113,7 +113,7 @@ static int iface_parse(struct cni_iface *f, json_t *o, enum cni_plan_kind kind, 
 	if (f->kind != CNI_KIND_KERNEL && f->socket_path[0] != '/')
 		return bad(e, i, "socket_path", "is missing or not absolute (a DPDK interface "
 			   "needs it)");
-	if (cni_mac_parse(mac, f->mac) < 0)
+	if (tern_mac_parse(mac, f->mac) < 0)
 		return bad(e, i, "mac", "is not a MAC address");
 	f->has_mac = true;
 	json_t *mtu = json_object_get(o, "mtu");
@@ -187,7 +187,7 @@ static json_t *prefix_json(const struct cni_prefix *p, bool with_len)
 static json_t *mac_json(const uint8_t mac[6])
 {
 	char buf[18];
-	cni_mac_format(mac, buf);
+	tern_mac_format(mac, buf, 18);
 	return json_string(buf);
 }
 

@@ -4,6 +4,7 @@
  * get only). Table, detail and JSON output all walk the same table.
  */
 #include "ctl_out.h"
+#include "tern_mac.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -300,11 +301,7 @@ static void cell_text(const struct vr_object *obj, const struct col *c, char *bu
 	switch (c->fmt) {
 	case F_NUM: snprintf(buf, n, "%" PRIu64, v); break;
 	case F_STR: snprintf(buf, n, "%s", *(const char *)p ? (const char *)p : "-"); break;
-	case F_MAC: {
-		const uint8_t *m = p;
-		snprintf(buf, n, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-		break;
-	}
+	case F_MAC: tern_mac_format(p, buf, n); break;
 	case F_ADDR: fmt_addr(p, buf, n); break;
 	case F_PREFIX: {
 		char a[INET6_ADDRSTRLEN];

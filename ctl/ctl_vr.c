@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "tern_mac.h"
 
 enum opt {
 	O_TYPE, O_IFNAME, O_SOCKET, O_ROLE, O_MAC, O_VRF, O_MTU, O_IP, O_NAME, O_ID,
@@ -136,15 +137,10 @@ static int need(struct args *a, int o, const char *meta)
 
 static int parse_mac(const char *what, const char *s, uint8_t mac[6])
 {
-	unsigned m[6];
-	char tail;
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
-		   &tail) != 6) {
+	if (tern_mac_parse(s, mac) < 0) {
 		ctl_err("%s: '%s' is not a MAC address like 02:00:00:00:00:01", what, s);
 		return -EINVAL;
 	}
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)m[i];
 	return 0;
 }
 

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	uint8_t rt[8], mac[6];
 	(void)agent_rt_parse(s, rt);
-	(void)agent_mac_parse(s, mac);
+	(void)tern_mac_parse(s, mac);
 	free(s);
 	return 0;
 }

@@ -9,6 +9,7 @@
  * wakes, so an idle vrouter costs almost no CPU and still answers within a
  * millisecond. --poll keeps it spinning, for benchmarks.
  */
+#include "tern_mac.h"
 #include "vr_dpdk.h"
 
 #include <errno.h>
@@ -64,18 +65,6 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned b[6];
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++) {
-		if (b[i] > 255)
-			return -EINVAL;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
 
 static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
@@ -164,7 +153,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 			o->cfg.max_flows = v;
 			break;
 		case O_MAC:
-			if (parse_mac(optarg, o->cfg.mac) < 0) {
+			if (tern_mac_parse(optarg, o->cfg.mac) < 0) {
 				fprintf(stderr, "tern-vrouter: --mac '%s' is not a MAC like 00:00:5e:00:01:00\n", optarg);
 				return -EINVAL;
 			}
