@@ -30,6 +30,9 @@ struct arp_entry {
 	int64_t at_ms;
 };
 
+#define ARP_MISSES 64
+#define ARP_MISS_MS 1000
+
 struct agent_arp {
 	int fd;
 	int ifindex;
@@ -37,6 +40,11 @@ struct agent_arp {
 	uint8_t ip[4];
 	struct arp_entry cache[ARP_CACHE];
 	int n;
+	/* Who did not answer lately: asked again only after ARP_MISS_MS, so
+	 * that dead tunnel ends never hold up the agent's loop. */
+	struct arp_entry miss[ARP_MISSES];
+	int n_miss;
+	bool learned;                  /* a new answer since agent_arp_poll() */
 };
 
 static int64_t now_ms(void)
@@ -132,7 +140,29 @@ static void learn(struct agent_arp *r)
 		memcpy(e->ip, spa, 4);
 		memcpy(e->mac, sha, 6);
 		e->at_ms = now_ms();
+		r->learned = true;
 	}
+}
+
+int agent_arp_fd(const struct agent_arp *r)
+{
+	return r->fd;
+}
+
+bool agent_arp_poll(struct agent_arp *r)
+{
+	learn(r);
+	bool l = r->learned;
+	r->learned = false;
+	return l;
+}
+
+static struct arp_entry *missed(struct agent_arp *r, const uint8_t ip[4])
+{
+	for (int i = 0; i < r->n_miss; i++)
+		if (!memcmp(r->miss[i].ip, ip, 4))
+			return &r->miss[i];
+	return NULL;
 }
 
 static const struct arp_entry *lookup(const struct agent_arp *r, const uint8_t ip[4])
@@ -149,11 +179,22 @@ int agent_arp_resolve(struct agent_arp *r, const uint8_t ip4[4], uint8_t mac[6],
 {
 	learn(r);
 	const struct arp_entry *e = lookup(r, ip4);
+	struct arp_entry *m = e ? NULL : missed(r, ip4);
+	if (m && now_ms() - m->at_ms < ARP_MISS_MS) {
+		send_request(r, ip4);  /* an answer wakes the agent (agent_arp_poll) */
+		return -EHOSTUNREACH;
+	}
 	int64_t deadline = now_ms() + timeout_ms, next_send = 0;
 	while (!e) {
 		int64_t now = now_ms();
-		if (now >= deadline)
+		if (now >= deadline) {
+			if (!m)
+				m = r->n_miss < ARP_MISSES ? &r->miss[r->n_miss++] :
+				    &r->miss[ip4[3] % ARP_MISSES];
+			memcpy(m->ip, ip4, 4);
+			m->at_ms = now;
 			return -EHOSTUNREACH;
+		}
 		if (now >= next_send) {
 			send_request(r, ip4);
 			next_send = now + 100;

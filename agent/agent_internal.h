@@ -241,8 +241,13 @@ void agent_cni_accept(struct agent *a);
 struct agent_arp *agent_arp_new(const char *ifname, const uint8_t mac[6],
 				const struct agent_ip *ip, char *err, size_t errlen);
 void agent_arp_free(struct agent_arp *r);
-/* MAC of addr on the fabric (cached; asks with ARP, waits up to timeout_ms). */
+/* MAC of addr on the fabric (cached; asks with ARP, waits up to timeout_ms;
+ * an address that did not answer within the last second fails at once). */
 int agent_arp_resolve(struct agent_arp *r, const uint8_t ip4[4], uint8_t mac[6],
 		      unsigned timeout_ms);
+/* The packet socket, for the loop's poll; agent_arp_poll() takes what came
+ * and says whether a new answer arrived (then pending routes are retried). */
+int agent_arp_fd(const struct agent_arp *r);
+bool agent_arp_poll(struct agent_arp *r);
 
 #endif /* TERN_AGENT_INTERNAL_H */

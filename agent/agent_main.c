@@ -417,6 +417,11 @@ int main(int argc, char **argv)
 		int n = 0, timeout = 1000;
 		fds[n++] = (struct pollfd){ .fd = agent_api_fd(a->api), .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = a->cni_fd, .events = POLLIN };
+		int arp_i = -1;
+		if (a->arp) {
+			arp_i = n;
+			fds[n++] = (struct pollfd){ .fd = agent_arp_fd(a->arp), .events = POLLIN };
+		}
 		int nb = a->bgp ? agent_bgp_pollfds(a->bgp, fds + n, 8 - n, &timeout) : 0;
 		if (a->resolve_pending && timeout > 200)
 			timeout = 200;
@@ -429,6 +434,10 @@ int main(int argc, char **argv)
 			agent_bgp_run(a->bgp, fds + n, nb);
 		if (fds[1].revents & POLLIN)
 			agent_cni_accept(a);
+		/* An underlay neighbour answered: retry the routes waiting for it now. */
+		if (arp_i >= 0 && (fds[arp_i].revents & POLLIN) && agent_arp_poll(a->arp) &&
+		    a->resolve_pending)
+			next_resolve = 0;
 	}
 	a->graceful = stop == SIGTERM || stop == SIGINT;
 	TLOG_INFO(&a->log, "stopping (%s); the vrouter keeps forwarding",

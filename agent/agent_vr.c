@@ -947,7 +947,7 @@ static int underlay_mac(struct agent *a, const struct agent_ip *dip, uint8_t mac
 		if (agent_ip_parse(a->conf.fabric_gw, &target) < 0)
 			return -EHOSTUNREACH;
 	}
-	return agent_arp_resolve(a->arp, target.a, mac, 300);
+	return agent_arp_resolve(a->arp, target.a, mac, 50);
 }
 
 static struct agent_tnh *tnh_get(struct agent *a, uint16_t vrf, uint8_t encap, uint32_t label,
