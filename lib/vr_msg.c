@@ -89,6 +89,13 @@ static const struct at_desc at_table[VR_AT_MAX_] = {
 	[VR_AT_N_RULES] = { .name = "n_rules", .kind = K_U32 },
 	[VR_AT_POLICY] = { .name = "policy", .kind = K_U32 },
 	[VR_AT_PORT] = { .name = "port", .kind = K_U16 },
+	[VR_AT_BACKENDS] = { .name = "backends", .kind = K_RECS, .rec = VR_BACKEND_LEN },
+	[VR_AT_BACKEND_STATS] = { .name = "backend_stats", .kind = K_RECS, .rec = VR_BACKEND_STATS_LEN },
+	[VR_AT_NAT_IP] = { .name = "nat_ip", .kind = K_ADDR },
+	[VR_AT_NAT_PORT] = { .name = "nat_port", .kind = K_U16 },
+	[VR_AT_SERVICE] = { .name = "service", .kind = K_U32 },
+	[VR_AT_NAT_VRF] = { .name = "nat_vrf", .kind = K_U16 },
+	[VR_AT_NAT] = { .name = "nat", .kind = K_U8 },
 };
 
 /* Wire size of the fixed-size kinds (0: variable). */
@@ -163,7 +170,18 @@ static const struct vr_field flow_fields[] = {
 	F(VR_AT_ACTION, flow.action), F(VR_AT_POLICY, flow.policy), F(VR_AT_RULE, flow.rule),
 	F(VR_AT_STATE, flow.state), F(VR_AT_VIF, flow.vif),
 	FA(VR_AT_FLOW_STATS, flow.stats, flow.n_stats), F(VR_AT_IP, flow.ip),
-	F(VR_AT_PORT, flow.port),
+	F(VR_AT_PORT, flow.port), F(VR_AT_NAT, flow.nat), F(VR_AT_NAT_IP, flow.nat_ip),
+	F(VR_AT_NAT_PORT, flow.nat_port), F(VR_AT_NAT_VRF, flow.nat_vrf),
+	F(VR_AT_SERVICE, flow.service),
+};
+static const struct vr_field service_fields[] = {
+	F(VR_AT_ID, service.id), F(VR_AT_VRF, service.vrf), F(VR_AT_IP, service.ip),
+	F(VR_AT_PROTO, service.proto), F(VR_AT_DPORT, service.dport),
+	F(VR_AT_BACKENDS, service.backends), F(VR_AT_BACKEND_STATS, service.backend_stats),
+};
+static const struct vr_field fip_fields[] = {
+	F(VR_AT_VRF, fip.vrf), F(VR_AT_IP, fip.ip), F(VR_AT_VIF, fip.vif),
+	F(VR_AT_NAT_IP, fip.nat_ip), F(VR_AT_REFCNT, fip.refcnt),
 };
 
 struct obj_desc {
@@ -185,6 +203,8 @@ static const struct obj_desc obj_table[] = {
 	[VR_OBJ_DROPSTATS] = OBJ("dropstats", drops_fields),
 	[VR_OBJ_POLICY] = OBJ("policy", policy_fields),
 	[VR_OBJ_FLOW] = OBJ("flow", flow_fields),
+	[VR_OBJ_SERVICE] = OBJ("service", service_fields),
+	[VR_OBJ_FIP] = OBJ("fip", fip_fields),
 };
 #define N_OBJ (sizeof(obj_table) / sizeof(obj_table[0]))
 
@@ -788,6 +808,43 @@ void vr_rule_stats_unpack(const uint8_t *rec, struct vr_rule_stats *st)
 	tern_rbuf_init(&r, rec, VR_RULE_STATS_LEN);
 	st->hits = tern_get_u32(&r);
 	st->denied = tern_get_u64(&r);
+}
+
+void vr_backend_pack(const struct vr_backend *b, uint8_t family, uint8_t *rec)
+{
+	struct tern_wbuf w;
+	uint8_t a[16] = { 0 };
+	memcpy(a, b->addr.a, family == 4 ? 4 : 16);
+	tern_wbuf_init(&w, rec, VR_BACKEND_LEN);
+	tern_put_bytes(&w, a, 16);
+	tern_put_u16(&w, b->port);
+	tern_put_u8(&w, b->weight);
+	tern_put_u8(&w, 0);
+}
+
+void vr_backend_unpack(const uint8_t *rec, uint8_t family, struct vr_backend *b)
+{
+	struct tern_rbuf r;
+	tern_rbuf_init(&r, rec, VR_BACKEND_LEN);
+	memset(b, 0, sizeof(*b));
+	b->addr.family = family;
+	tern_get_bytes(&r, b->addr.a, 16);
+	b->port = tern_get_u16(&r);
+	b->weight = tern_get_u8(&r);
+	/* an IPv4 record must leave bytes 4..15 zero: vr_backend_check sees them */
+}
+
+int vr_backend_check(const struct vr_backend *b, unsigned idx, char *err, size_t errlen)
+{
+	static const uint8_t zero[16];
+	if (b->addr.family == 4 && memcmp(b->addr.a + 4, zero, 12))
+		return fail(err, errlen, -EINVAL, "backend %u: addr: an IPv4 service's backend has "
+			    "bytes set beyond the first 4 (an IPv6 address?)", idx);
+	if (!memcmp(b->addr.a, zero, 16))
+		return fail(err, errlen, -EINVAL, "backend %u: addr: the unspecified address", idx);
+	if (b->weight > 16)
+		return fail(err, errlen, -EINVAL, "backend %u: weight: %u is above 16", idx, b->weight);
+	return 0;
 }
 
 const char *vr_action_name(unsigned action)

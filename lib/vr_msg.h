@@ -166,9 +166,40 @@ struct vr_obj_flow {
 	uint32_t vif;                 /* the vif the first packet came from */
 	uint16_t n_stats;
 	uint64_t stats[VR_FC_MAX_];   /* enum vr_flow_cnt */
+	/* NAT (VR_AT_NAT set): what the first direction's packets become */
+	uint8_t nat;                  /* VR_NAT_* */
+	struct vr_addr nat_ip;        /* the translated address (backend, pod or floating IP) */
+	uint16_t nat_port;
+	uint16_t nat_vrf;             /* the VRF the translated packet is routed in */
+	uint32_t service;             /* the service that chose the backend, 0 none */
 	/* DUMP request filters */
-	struct vr_addr ip;            /* either end */
+	struct vr_addr ip;            /* either end (also the translated one) */
 	uint16_t port;                /* either port */
+};
+
+/* One service backend, host order (the record layout is in vr_proto.h). */
+struct vr_backend {
+	struct vr_addr addr;
+	uint16_t port;                /* 0: the service's port */
+	uint8_t weight;               /* 1..16; 0 read as 1 */
+};
+
+struct vr_obj_service {
+	uint32_t id;                  /* 1..VR_MAX_SERVICES-1 */
+	uint16_t vrf;
+	struct vr_addr ip;            /* the virtual IP */
+	uint8_t proto;                /* 6 TCP or 17 UDP */
+	uint16_t dport;               /* the service port */
+	struct vr_recs backends;      /* VR_BACKEND_LEN records */
+	struct vr_recs backend_stats; /* replies only: VR_BACKEND_STATS_LEN records */
+};
+
+struct vr_obj_fip {
+	uint16_t vrf;                 /* the public network's VRF */
+	struct vr_addr ip;            /* the floating address */
+	uint32_t vif;                 /* the pod's vif */
+	struct vr_addr nat_ip;        /* the pod's address (same family) */
+	uint32_t refcnt;              /* replies only: flows translated through it */
 };
 
 /* One decoded object: which attributes were present, and their values. */
@@ -187,6 +218,8 @@ struct vr_object {
 		struct vr_obj_drops drops;
 		struct vr_obj_policy policy;
 		struct vr_obj_flow flow;
+		struct vr_obj_service service;
+		struct vr_obj_fip fip;
 	} u;
 };
 
@@ -249,6 +282,11 @@ void vr_rule_pack(const struct vr_rule *rule, uint8_t *rec);
 void vr_rule_unpack(const uint8_t *rec, struct vr_rule *rule);
 void vr_rule_stats_pack(const struct vr_rule_stats *st, uint8_t *rec);
 void vr_rule_stats_unpack(const uint8_t *rec, struct vr_rule_stats *st);
+void vr_backend_pack(const struct vr_backend *b, uint8_t family, uint8_t *rec);
+/* Unpack for a service of the given family (the address length). */
+void vr_backend_unpack(const uint8_t *rec, uint8_t family, struct vr_backend *b);
+/* Check one backend (index idx) against its service: family, weight. 0 or -EINVAL. */
+int vr_backend_check(const struct vr_backend *b, unsigned idx, char *err, size_t errlen);
 /* Name of an action ("pass", "deny"); "?" when unknown. */
 const char *vr_action_name(unsigned action);
 /* Name of a flow state ("established"); "?" when unknown. */

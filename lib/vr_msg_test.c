@@ -206,9 +206,25 @@ static void fill(struct vr_object *o, uint16_t type)
 			f->stats[i] = (uint64_t)(i + 1) << 33;
 		set_addr(&f->ip, 4, 9);
 		f->port = 443;
+		f->nat = VR_NAT_DST;
+		set_addr(&f->nat_ip, 6, 77);
+		f->nat_port = 8080;
+		f->nat_vrf = 65535;
+		f->service = 0xfffffffeu;
 		SET_ALL(o, VR_AT_VRF, VR_AT_PROTO, VR_AT_SIP, VR_AT_DIP, VR_AT_SPORT, VR_AT_DPORT,
 			VR_AT_ACTION, VR_AT_POLICY, VR_AT_RULE, VR_AT_STATE, VR_AT_VIF, VR_AT_FLOW_STATS,
-			VR_AT_IP, VR_AT_PORT);
+			VR_AT_IP, VR_AT_PORT, VR_AT_NAT, VR_AT_NAT_IP, VR_AT_NAT_PORT, VR_AT_NAT_VRF,
+			VR_AT_SERVICE);
+		break;
+	}
+	case VR_OBJ_FIP: {
+		struct vr_obj_fip *f = &o->u.fip;
+		f->vrf = 9;
+		set_addr(&f->ip, 4, 200);
+		f->vif = 1023;
+		set_addr(&f->nat_ip, 4, 5);
+		f->refcnt = 17;
+		SET_ALL(o, VR_AT_VRF, VR_AT_IP, VR_AT_VIF, VR_AT_NAT_IP, VR_AT_REFCNT);
 		break;
 	}
 	}
@@ -216,7 +232,7 @@ static void fill(struct vr_object *o, uint16_t type)
 
 static const uint16_t all_objs[] = {
 	VR_OBJ_INFO, VR_OBJ_VIF, VR_OBJ_VRF, VR_OBJ_NH, VR_OBJ_ROUTE, VR_OBJ_MPLS,
-	VR_OBJ_VNI, VR_OBJ_BRIDGE, VR_OBJ_DROPSTATS, VR_OBJ_FLOW,
+	VR_OBJ_VNI, VR_OBJ_BRIDGE, VR_OBJ_DROPSTATS, VR_OBJ_FLOW, VR_OBJ_FIP,
 };
 #define N_OBJS (sizeof(all_objs) / sizeof(all_objs[0]))
 
@@ -277,6 +293,61 @@ static void test_rule_record_layout(void **state)
 	assert_string_equal(vr_action_name(VR_ACT_DENY), "deny");
 	assert_string_equal(vr_action_name(0), "?");
 	assert_string_equal(vr_flow_state_name(2), "established");
+}
+
+/* A service with the most backends and their counters round-trips; backend
+ * records are checked against the service's family. */
+static void test_service_round_trip(void **state)
+{
+	(void)state;
+	static uint8_t recs[VR_SVC_MAX_BACKENDS * VR_BACKEND_LEN];
+	static uint8_t stats[VR_SVC_MAX_BACKENDS * VR_BACKEND_STATS_LEN];
+	static uint8_t buf[VR_MSG_MAX];
+	for (unsigned i = 0; i < VR_SVC_MAX_BACKENDS; i++) {
+		struct vr_backend b = { .port = (uint16_t)(8000 + i), .weight = (uint8_t)(i % 17) };
+		set_addr(&b.addr, 6, (uint8_t)i);
+		vr_backend_pack(&b, 6, recs + i * VR_BACKEND_LEN);
+		struct vr_backend c;
+		vr_backend_unpack(recs + i * VR_BACKEND_LEN, 6, &c);
+		assert_memory_equal(&b.addr, &c.addr, sizeof(b.addr));
+		assert_int_equal(b.port, c.port);
+		assert_int_equal(b.weight, c.weight);
+		stats[i * VR_BACKEND_STATS_LEN + 7] = (uint8_t)i;
+	}
+	struct vr_object in = { .obj = VR_OBJ_SERVICE }, out;
+	in.u.service.id = VR_MAX_SERVICES - 1;
+	in.u.service.vrf = 3;
+	set_addr(&in.u.service.ip, 6, 99);
+	in.u.service.proto = 6;
+	in.u.service.dport = 443;
+	in.u.service.backends = (struct vr_recs){ recs, VR_SVC_MAX_BACKENDS };
+	in.u.service.backend_stats = (struct vr_recs){ stats, VR_SVC_MAX_BACKENDS };
+	SET_ALL(&in, VR_AT_ID, VR_AT_VRF, VR_AT_IP, VR_AT_PROTO, VR_AT_DPORT, VR_AT_BACKENDS,
+		VR_AT_BACKEND_STATS);
+	size_t len = encode_one(buf, sizeof(buf), VR_OP_REPLY, &in);
+	char err[ERRLEN] = "";
+	assert_int_equal(decode_first(buf, len, &out, err), 1);
+	assert_int_equal(out.have, in.have);
+	assert_int_equal(out.u.service.id, VR_MAX_SERVICES - 1);
+	assert_int_equal(out.u.service.dport, 443);
+	assert_int_equal(out.u.service.backends.n, VR_SVC_MAX_BACKENDS);
+	assert_memory_equal(out.u.service.backends.p, recs, sizeof(recs));
+	assert_memory_equal(out.u.service.backend_stats.p, stats, sizeof(stats));
+	/* checks: an IPv6 address in an IPv4 service, the unspecified address, weight */
+	struct vr_backend b;
+	vr_backend_unpack(recs + VR_BACKEND_LEN, 4, &b);
+	assert_int_equal(vr_backend_check(&b, 1, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "backend 1: addr"));
+	memset(&b, 0, sizeof(b));
+	b.addr.family = 4;
+	assert_int_equal(vr_backend_check(&b, 0, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unspecified"));
+	b.addr.a[0] = 10;
+	b.weight = 17;
+	assert_int_equal(vr_backend_check(&b, 0, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "weight"));
+	b.weight = 16;
+	assert_int_equal(vr_backend_check(&b, 0, err, sizeof(err)), 0);
 }
 
 /* 1,000 rules in one policy with their counters: the largest GET reply fits
@@ -401,7 +472,7 @@ static void test_names(void **state)
 	assert_string_equal(vr_obj_name(99), "?");
 	assert_string_equal(vr_attr_name(VR_AT_LABEL), "label");
 	assert_string_equal(vr_attr_name(VR_AT_S_TX_ERRORS), "tx_errors");
-	assert_string_equal(vr_attr_name(35), "?");
+	assert_string_equal(vr_attr_name(39), "?");
 	assert_string_equal(vr_attr_name(VR_AT_MAX_), "?");
 	static const char *const vt[] = { "fabric", "host", "kernel", "memif", "vhost" };
 	for (unsigned i = 0; i < 5; i++)
@@ -798,8 +869,8 @@ static void test_reject_unknown_attr(void **state)
 	tern_tlv_u32(&m.w, 0, 1);
 	expect_reject(&m, -EINVAL, "unknown attribute 0 in vif");
 	mb_begin(&m, VR_OBJ_VIF); /* a hole in the number space */
-	tern_tlv_u32(&m.w, 35, 1);
-	expect_reject(&m, -EINVAL, "unknown attribute 35 in vif");
+	tern_tlv_u32(&m.w, 39, 1);
+	expect_reject(&m, -EINVAL, "unknown attribute 39 in vif");
 	mb_begin(&m, VR_OBJ_NH);
 	tern_tlv_u32(&m.w, VR_AT_MAX_, 1);
 	{
@@ -1163,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rule_record_layout),
 		cmocka_unit_test(test_policy_round_trip_max),
+		cmocka_unit_test(test_service_round_trip),
 		cmocka_unit_test(test_policy_reject_records),
 		cmocka_unit_test(test_rule_check),
 		cmocka_unit_test(test_round_trip_every_object),

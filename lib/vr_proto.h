@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #define VR_PROTO_MAGIC   0x5445524eu /* "TERN" */
-#define VR_PROTO_VERSION 2 /* 2: policy, flow, policy_in/out, POLICY_DENY */
+#define VR_PROTO_VERSION 3 /* 2: policy, flow, policy_in/out, POLICY_DENY; 3: service, fip, NAT */
 #define VR_MSG_HDR_LEN   16
 #define VR_MSG_MAX       (256 * 1024) /* largest request or reply, header included */
 
@@ -59,6 +59,8 @@ enum vr_obj {
 	VR_OBJ_DROPSTATS = 9,
 	VR_OBJ_POLICY = 10,  /* a stateful policy: ordered rules, evaluated per new flow */
 	VR_OBJ_FLOW = 11,    /* a connection of the flow table (DUMP only) */
+	VR_OBJ_SERVICE = 12, /* a virtual IP and port load-balanced over backends (DNAT) */
+	VR_OBJ_FIP = 13,     /* a floating IP: 1:1 NAT between a public VRF and a pod's address */
 };
 
 /* Top-level attributes. */
@@ -106,6 +108,13 @@ enum vr_attr {
 	VR_AT_LCORES = 29,   /* string, replies only */
 	VR_AT_PORT_ID = 30,  /* u16 DPDK port id, replies only */
 	VR_AT_LINK = 31,     /* u8 link up, replies only */
+	VR_AT_BACKENDS = 32, /* service: packed VR_BACKEND_LEN-byte backend records */
+	VR_AT_BACKEND_STATS = 33, /* service, replies only: u64 new flows per backend (8-byte records) */
+	VR_AT_NAT_IP = 34,   /* fip: the pod's own address; flow: the translated address */
+	VR_AT_NAT_PORT = 35, /* u16 flow: the translated port */
+	VR_AT_SERVICE = 36,  /* u32 flow: the service that chose its backend, 0 none */
+	VR_AT_NAT_VRF = 37,  /* u16 flow: the VRF of the translated side */
+	VR_AT_NAT = 38,      /* u8 flow: VR_NAT_* bits of the first packet's direction */
 	VR_AT_S_RX_PKTS = 40, /* u64 each */
 	VR_AT_S_RX_BYTES = 41,
 	VR_AT_S_RX_ERRORS = 42,
@@ -176,6 +185,28 @@ enum vr_flow_cnt {
 	VR_FC_IDLE_MS,  /* since the last packet of either direction */
 	VR_FC_MAX_
 };
+
+/*
+ * Services and NAT. A service (VR_OBJ_SERVICE) is keyed by vrf + protocol +
+ * virtual IP + port (VR_AT_ID is the operator's handle for it); a new flow to
+ * it picks a backend by a consistent (Maglev) hash of its 5-tuple, and the
+ * flow table pins the choice. One backend record of VR_AT_BACKENDS,
+ * VR_BACKEND_LEN bytes, network order:
+ *
+ *   0  16  addr        IPv4 in the first 4 bytes, the rest zero (the service's family)
+ *  16  u16 port        the backend's port (the service's port when 0)
+ *  18  u8  weight      1..16 (0 means 1): share of the hash table
+ *  19  u8  reserved    0
+ */
+#define VR_BACKEND_LEN        20
+#define VR_BACKEND_STATS_LEN  8
+#define VR_SVC_MAX_BACKENDS   256
+#define VR_MAX_SERVICES       65536   /* service ids 1..VR_MAX_SERVICES-1 */
+#define VR_MAX_FIPS           65536   /* floating IPs per vrouter */
+
+/* VR_AT_NAT: what a flow's packets of the first direction have rewritten */
+#define VR_NAT_SRC  0x1u   /* source address (and port): floating IP outbound */
+#define VR_NAT_DST  0x2u   /* destination address (and port): service, floating IP inbound */
 
 enum vr_vif_type {
 	VR_VIF_FABRIC = 1,  /* the physical NIC (af_packet on a kernel interface in the lab) */
@@ -253,7 +284,9 @@ enum vr_encap {
 	X(FLOW_TABLE_FULL,   "new flow refused: the flow table is full")       \
 	X(SRC_MISMATCH,      "tunnel source is not a known node")              \
 	X(MULTI_SEG,         "multi-segment buffer (jumbo) not supported")      \
-	X(POLICY_DENY,       "denied by a policy rule or default action")
+	X(POLICY_DENY,       "denied by a policy rule or default action")        \
+	X(NO_BACKEND,        "service without a backend of the packet's family") \
+	X(NAT_CONFLICT,      "NAT: the translated connection already exists")
 
 enum vr_drop_reason {
 #define VR_DROP_ENUM_(name, text) VR_DROP_##name,

@@ -223,6 +223,7 @@ void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_p
 		pkt->l3_off = 0;
 		pkt->hash = 0;
 		pkt->nh = 0;
+		pkt->flow = VR_PKT_FLOW_NONE;
 		if (pkt->len < ETH_HLEN) {
 			why = VR_DROP_SHORT_PKT;
 		} else {

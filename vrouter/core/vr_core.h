@@ -62,7 +62,9 @@ struct vr_pkt {
 	uint8_t pad_;
 	uint32_t nh;
 	uint32_t hash;       /* flow hash of the inner 5-tuple, 0 = not computed */
+	uint32_t flow;       /* from the NAT stage: flow index + 1; VR_PKT_FLOW_NONE: untracked */
 };
+#define VR_PKT_FLOW_NONE 0u
 
 /* The platform, as the core needs it. Every function is called on the forwarding lcore. */
 struct vr_host_ops {

@@ -498,6 +498,129 @@ static int ctl_policy(struct ctl_req *q, uint16_t op)
 	return vr_errf(&q->e, -EOPNOTSUPP, "policy does not support this operation");
 }
 
+/* ---- services and floating IPs ---- */
+
+static int put_service(struct ctl_req *q, const struct vr_service *s)
+{
+	struct vr_object o = { .obj = VR_OBJ_SERVICE };
+	struct vr_obj_service *os = &o.u.service;
+	size_t bl = (size_t)s->n_backends * VR_BACKEND_LEN;
+	uint8_t *buf = malloc(bl + (size_t)s->n_backends * VR_BACKEND_STATS_LEN + 1);
+	if (!buf)
+		return vr_errf(&q->e, -ENOMEM, "cannot allocate the reply for service %u", s->id);
+	os->id = s->id;
+	os->vrf = s->vrf;
+	os->ip.family = s->family;
+	memcpy(os->ip.a, s->vip, 16);
+	os->proto = s->proto;
+	os->dport = s->port;
+	for (uint16_t i = 0; i < s->n_backends; i++) {
+		vr_backend_pack(&s->backends[i], s->family, buf + (size_t)i * VR_BACKEND_LEN);
+		uint8_t *st = buf + bl + (size_t)i * VR_BACKEND_STATS_LEN;
+		for (int b = 0; b < 8; b++)
+			st[b] = (uint8_t)(s->flows[i] >> (56 - 8 * b));
+	}
+	os->backends = (struct vr_recs){ buf, s->n_backends };
+	os->backend_stats = (struct vr_recs){ buf + bl, s->n_backends };
+	SET_HAVE(&o, VR_AT_ID, VR_AT_VRF, VR_AT_IP, VR_AT_PROTO, VR_AT_DPORT, VR_AT_BACKENDS,
+		 VR_AT_BACKEND_STATS);
+	vr_msg_put_object(q->w, &o);
+	free(buf);
+	return 0;
+}
+
+static int ctl_service(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_service *in = &q->in.u.service;
+	int rc;
+	if (op != VR_OP_DUMP && (rc = need(q, VR_AT_ID, "the service id")) < 0)
+		return rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_VRF, "a vrf")) < 0 || (rc = need(q, VR_AT_IP, "the virtual IP")) < 0 ||
+		    (rc = need(q, VR_AT_PROTO, "a protocol")) < 0 ||
+		    (rc = need(q, VR_AT_DPORT, "the service port (dport)")) < 0 ||
+		    (rc = vr_service_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "service %u set: vrf %u port %u, %u backends", in->id, in->vrf,
+			  in->dport, in->backends.n);
+		return 0;
+	case VR_OP_DEL:
+		if ((rc = vr_service_del(r, in->id, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "service %u deleted", in->id);
+		return 0;
+	case VR_OP_GET:
+		if (!vr_service_get(r, in->id))
+			return vr_errf(&q->e, -ENOENT, "no service %u", in->id);
+		return put_service(q, vr_service_get(r, in->id));
+	case VR_OP_DUMP:
+		for (uint64_t i = q->v->cursor; r->nat && i < VR_MAX_SERVICES; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			if (r->nat->services[i] && (rc = put_service(q, r->nat->services[i])) < 0)
+				return rc;
+		}
+		return 0;
+	case VR_OP_CLEAR:
+		for (uint32_t i = 0; r->nat && i < VR_MAX_SERVICES; i++) {
+			struct vr_service *s = r->nat->services[i];
+			if (s && (!HAVE(q, VR_AT_ID) || in->id == i))
+				memset(s->flows, 0, s->n_backends * sizeof(*s->flows));
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "service does not support this operation");
+}
+
+static int ctl_fip(struct ctl_req *q, uint16_t op)
+{
+	struct vr_router *r = q->r;
+	struct vr_obj_fip *in = &q->in.u.fip;
+	int rc;
+	switch (op) {
+	case VR_OP_ADD:
+		if ((rc = need(q, VR_AT_VRF, "the public vrf")) < 0 ||
+		    (rc = need(q, VR_AT_IP, "the floating address")) < 0 ||
+		    (rc = need(q, VR_AT_VIF, "the pod's vif")) < 0 ||
+		    (rc = need(q, VR_AT_NAT_IP, "the pod's address (nat_ip)")) < 0 ||
+		    (rc = vr_fip_add(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "floating IP set in vrf %u for vif %u", in->vrf, in->vif);
+		return 0;
+	case VR_OP_DEL:
+		if ((rc = need(q, VR_AT_VRF, "the public vrf")) < 0 ||
+		    (rc = need(q, VR_AT_IP, "the floating address")) < 0 ||
+		    (rc = vr_fip_del(r, in, &q->e)) < 0)
+			return rc;
+		TLOG_INFO(r->log, "floating IP deleted from vrf %u", in->vrf);
+		return 0;
+	case VR_OP_DUMP:
+		for (uint64_t i = q->v->cursor; r->nat && r->nat->fips && i < VR_MAX_FIPS; i++) {
+			if (page_full(q)) {
+				q->cursor = i;
+				return 0;
+			}
+			const struct vr_fip *f = &r->nat->fips[i];
+			if (!f->used)
+				continue;
+			struct vr_object o = { .obj = VR_OBJ_FIP };
+			o.u.fip.vrf = f->vrf;
+			o.u.fip.ip.family = o.u.fip.nat_ip.family = f->family;
+			memcpy(o.u.fip.ip.a, f->addr, 16);
+			memcpy(o.u.fip.nat_ip.a, f->pod, 16);
+			o.u.fip.vif = f->vif;
+			SET_HAVE(&o, VR_AT_VRF, VR_AT_IP, VR_AT_NAT_IP, VR_AT_VIF);
+			vr_msg_put_object(q->w, &o);
+		}
+		return 0;
+	}
+	return vr_errf(&q->e, -EOPNOTSUPP, "fip supports add, del and dump");
+}
+
 /* ---- flows ---- */
 
 static bool flow_matches(const struct ctl_req *q, const struct vr_flow *f)
@@ -505,13 +628,16 @@ static bool flow_matches(const struct ctl_req *q, const struct vr_flow *f)
 	const struct vr_obj_flow *in = &q->in.u.flow;
 	if (HAVE(q, VR_AT_VRF) && f->key.vrf != in->vrf)
 		return false;
+	const struct vr_flow_key *rk = &q->r->flow.flows[f->reverse].key;
 	if (HAVE(q, VR_AT_IP)) {
 		size_t n = in->ip.family == 4 ? 4 : 16;
 		if (f->key.family != in->ip.family ||
-		    (memcmp(f->key.src, in->ip.a, n) && memcmp(f->key.dst, in->ip.a, n)))
+		    (memcmp(f->key.src, in->ip.a, n) && memcmp(f->key.dst, in->ip.a, n) &&
+		     memcmp(rk->src, in->ip.a, n) && memcmp(rk->dst, in->ip.a, n)))
 			return false;
 	}
-	if (HAVE(q, VR_AT_PORT) && f->key.sport != in->port && f->key.dport != in->port)
+	if (HAVE(q, VR_AT_PORT) && f->key.sport != in->port && f->key.dport != in->port &&
+	    rk->sport != in->port)
 		return false;
 	return true;
 }
@@ -544,6 +670,18 @@ static void put_flow(struct ctl_req *q, const struct vr_flow *f)
 	of->stats[VR_FC_IDLE_MS] = q->r->now_ms - last;
 	SET_HAVE(&o, VR_AT_VRF, VR_AT_PROTO, VR_AT_SIP, VR_AT_DIP, VR_AT_SPORT, VR_AT_DPORT,
 		 VR_AT_ACTION, VR_AT_POLICY, VR_AT_RULE, VR_AT_STATE, VR_AT_VIF, VR_AT_FLOW_STATS);
+	if (f->nat) {
+		/* what the first direction became: the mirror of the reverse key */
+		bool dst = f->nat & VR_NAT_DST;
+		of->nat = f->nat;
+		of->nat_ip.family = f->key.family;
+		memcpy(of->nat_ip.a, dst ? rf->key.src : rf->key.dst, n);
+		of->nat_port = dst ? rf->key.sport : rf->key.dport;
+		of->nat_vrf = rf->key.vrf;
+		const struct vr_service *s = vr_nat_flow_service(q->r, f);
+		of->service = s ? s->id : 0;
+		SET_HAVE(&o, VR_AT_NAT, VR_AT_NAT_IP, VR_AT_NAT_PORT, VR_AT_NAT_VRF, VR_AT_SERVICE);
+	}
 	vr_msg_put_object(q->w, &o);
 }
 
@@ -633,6 +771,8 @@ static const ctl_fn handlers[] = {
 	[VR_OBJ_DROPSTATS] = ctl_drops,
 	[VR_OBJ_POLICY] = ctl_policy,
 	[VR_OBJ_FLOW] = ctl_flow,
+	[VR_OBJ_SERVICE] = ctl_service,
+	[VR_OBJ_FIP] = ctl_fip,
 };
 
 static int ctl_decode(struct ctl_req *q)

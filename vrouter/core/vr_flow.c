@@ -79,7 +79,7 @@ uint64_t vr_flow_timeout_ms(const struct vr_flow *f)
 
 /* The key of a packet in the direction it travels. false: no key (a non-first
  * fragment, a truncated header): such packets pass the stage untracked. */
-static bool flow_key(const struct vr_pkt *pkt, struct vr_flow_key *k)
+bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
 	uint32_t avail = (uint32_t)(pkt->len - pkt->l3_off);
@@ -121,7 +121,7 @@ static bool flow_key(const struct vr_pkt *pkt, struct vr_flow_key *k)
 	return true;
 }
 
-static void reverse_key(const struct vr_flow_key *k, struct vr_flow_key *rk)
+void vr_flow_reverse_key(const struct vr_flow_key *k, struct vr_flow_key *rk)
 {
 	*rk = *k;
 	memcpy(rk->src, k->dst, 16);
@@ -156,7 +156,7 @@ static void flow_track(struct vr_flows *ft, struct vr_flow *f, const struct vr_p
 	f->state = rev->state = st;
 }
 
-static void flow_free_pair(struct vr_flows *ft, uint32_t idx)
+void vr_flow_free_pair(struct vr_flows *ft, uint32_t idx)
 {
 	struct vr_flow *f = &ft->flows[idx];
 	uint32_t ridx = f->reverse;
@@ -170,31 +170,35 @@ static void flow_free_pair(struct vr_flows *ft, uint32_t idx)
 	ft->n_used -= 2;
 }
 
-/* Create both directions. Returns the forward flow, or NULL when the table is full. */
-static struct vr_flow *flow_create(struct vr_router *r, const struct vr_flow_key *k)
+uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k,
+			const struct vr_flow_key *rk, enum vr_drop_reason *why)
 {
 	struct vr_flows *ft = &r->flow;
-	struct vr_flow_key rk;
-	reverse_key(k, &rk);
-	/* the reverse may exist already as a stale half (a reused 5-tuple): keep it simple, refuse */
-	if (ft->n_free < 2 || rte_hash_lookup(ft->hash, &rk) >= 0)
-		return NULL;
+	*why = VR_DROP_FLOW_TABLE_FULL;
+	if (ft->n_free < 2)
+		return UINT32_MAX;
+	/* the reply's key belongs to another flow (a translated connection met one
+	 * of its own): refuse rather than take it over */
+	if (rte_hash_lookup(ft->hash, rk) >= 0) {
+		*why = VR_DROP_NAT_CONFLICT;
+		return UINT32_MAX;
+	}
 	uint32_t fi = ft->free_idx[--ft->n_free];
 	uint32_t ri = ft->free_idx[--ft->n_free];
 	if (rte_hash_add_key_data(ft->hash, k, (void *)(uintptr_t)fi) < 0) {
 		ft->n_free += 2;
-		return NULL;
+		return UINT32_MAX;
 	}
-	if (rte_hash_add_key_data(ft->hash, &rk, (void *)(uintptr_t)ri) < 0) {
+	if (rte_hash_add_key_data(ft->hash, rk, (void *)(uintptr_t)ri) < 0) {
 		rte_hash_del_key(ft->hash, k);
 		ft->n_free += 2;
-		return NULL;
+		return UINT32_MAX;
 	}
 	struct vr_flow *f = &ft->flows[fi], *rf = &ft->flows[ri];
 	memset(f, 0, sizeof(*f));
 	memset(rf, 0, sizeof(*rf));
 	f->key = *k;
-	rf->key = rk;
+	rf->key = *rk;
 	f->reverse = ri;
 	rf->reverse = fi;
 	f->used = rf->used = 1;
@@ -203,7 +207,7 @@ static struct vr_flow *flow_create(struct vr_router *r, const struct vr_flow_key
 	f->first_ms = rf->first_ms = f->last_ms = rf->last_ms = r->now_ms;
 	ft->n_used += 2;
 	ft->created++;
-	return f;
+	return fi;
 }
 
 /* The local vif a resolved packet goes to, or NULL (tunnel, host, flood...).
@@ -238,6 +242,19 @@ static uint32_t phase_policy(const struct vr_router *r, const struct vr_flow *f,
 	return v ? (phase ? v->cfg.policy_in : v->cfg.policy_out) : 0;
 }
 
+/* The tuple a policy sees for an initiator flow: its own, with the
+ * destination a service or floating IP translated it to (as a firewall after
+ * destination NAT and before source NAT would). */
+static void policy_key(const struct vr_flows *ft, const struct vr_flow *f, struct vr_flow_key *k)
+{
+	*k = f->key;
+	if (f->nat & VR_NAT_DST) {
+		const struct vr_flow_key *rk = &ft->flows[f->reverse].key;
+		memcpy(k->dst, rk->src, 16);
+		k->dport = rk->sport;
+	}
+}
+
 /*
  * Decide n (<= VR_BURST) initiator flows: the source vif's policy_out, then,
  * for those it passed, the destination vif's policy_in. Flows are classified
@@ -263,13 +280,16 @@ static void flow_decide(struct vr_router *r, const uint32_t *fidx, unsigned n, b
 			const struct vr_policy *p = vr_policy_get(r, pid[i]);
 			uint8_t fam = ft->flows[fidx[i]].key.family;
 			const struct vr_flow_key *keys[VR_BURST];
+			struct vr_flow_key eff[VR_BURST];
 			unsigned which[VR_BURST], m = 0;
 			uint32_t res[VR_BURST];
 			for (unsigned j = i; j < n; j++)
 				if (todo[j] && pid[j] == pid[i] && ft->flows[fidx[j]].key.family == fam) {
 					todo[j] = false;
 					which[m] = j;
-					keys[m++] = &ft->flows[fidx[j]].key;
+					policy_key(ft, &ft->flows[fidx[j]], &eff[m]);
+					keys[m] = &eff[m];
+					m++;
 				}
 			if (!p) /* a vif may only name an existing policy: defensive */
 				continue;
@@ -303,23 +323,24 @@ static void deny(struct vr_router *r, struct vr_pkt *pkt, const struct vr_flow *
 /*
  * The flow stage runs after the route lookup, so that the destination is
  * known: a packet goes through the flow table when its source vif or its
- * local destination vif has a policy (or the policy flag). Existing flows are
- * looked up in bulk; new ones are created (both directions), then decided in
- * bulk, then every packet is counted, tracked and passed or dropped. A burst
- * comes from one vif, so the source side is checked once.
+ * local destination vif has a policy (or the policy flag), or when the NAT
+ * stage already found or made its flow (pkt->flow). The others are looked up
+ * in bulk; new ones are created (both directions); undecided flows are
+ * decided in bulk; then every packet is counted, tracked and passed or
+ * dropped. A burst comes from one vif, so the source side is checked once.
  */
 void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n)
 {
-	if (!r->n_policy_vifs) /* no vif wants flows: the stage costs nothing */
+	if (!r->n_policy_vifs && !r->nat) /* no vif wants flows, no NAT: the stage costs nothing */
 		return;
 	struct vr_flows *ft = &r->flow;
 	struct vr_flow_key keys[VR_BURST];
 	const void *kp[VR_BURST];
 	void *data[VR_BURST];
-	uint16_t idx[VR_BURST], outv[VR_BURST];
+	uint16_t idx[VR_BURST], lidx[VR_BURST], outv[VR_BURST];
 	uint32_t fl[VR_BURST], fresh[VR_BURST];
 	uint64_t hits = 0;
-	unsigned m = 0, n_new = 0;
+	unsigned m = 0, nl = 0, n_new = 0;
 	bool from_policy = vr_vif_wants_flows(&in->cfg);
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -328,40 +349,63 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 		    (pkt->l3 != 4 && pkt->l3 != 6))
 			continue;
 		const struct vr_vif *out = dest_vif(r, pkt);
+		outv[m] = out ? (uint16_t)out->cfg.id : VR_VIF_NONE;
+		if (pkt->flow) { /* the NAT stage found or made it */
+			fl[m] = pkt->flow - 1;
+			idx[m++] = i;
+			continue;
+		}
 		if (!from_policy && !(out && vr_vif_wants_flows(&out->cfg)))
 			continue;
-		if (!flow_key(pkt, &keys[m]))
+		if (!vr_flow_key_of(pkt, &keys[nl]))
 			continue;
-		kp[m] = &keys[m];
-		outv[m] = out ? (uint16_t)out->cfg.id : VR_VIF_NONE;
+		kp[nl] = &keys[nl];
+		lidx[nl++] = (uint16_t)m;
+		fl[m] = UINT32_MAX - 1; /* to look up */
 		idx[m++] = i;
 	}
 	if (!m)
 		return;
-	rte_hash_lookup_bulk_data(ft->hash, kp, m, &hits, data);
-	for (unsigned j = 0; j < m; j++) {
-		if ((hits >> j) & 1) {
-			fl[j] = (uint32_t)(uintptr_t)data[j];
-			continue;
-		}
-		/* an earlier packet of this burst may have created it */
+	if (nl)
+		rte_hash_lookup_bulk_data(ft->hash, kp, nl, &hits, data);
+	for (unsigned j = 0; j < nl; j++) {
+		unsigned q = lidx[j];
 		void *d;
-		if (rte_hash_lookup_data(ft->hash, &keys[j], &d) >= 0) {
-			fl[j] = (uint32_t)(uintptr_t)d;
-			continue;
+		if ((hits >> j) & 1) {
+			fl[q] = (uint32_t)(uintptr_t)data[j];
+		} else if (rte_hash_lookup_data(ft->hash, &keys[j], &d) >= 0) {
+			fl[q] = (uint32_t)(uintptr_t)d; /* an earlier packet of this burst made it */
+		} else {
+			struct vr_flow_key rk;
+			enum vr_drop_reason why;
+			vr_flow_reverse_key(&keys[j], &rk);
+			fl[q] = vr_flow_create(r, &keys[j], &rk, &why);
+			if (fl[q] == UINT32_MAX) {
+				vr_pkt_drop(r, pkts[idx[q]], why);
+				pkts[idx[q]] = NULL;
+				continue;
+			}
+			struct vr_flow *f = &ft->flows[fl[q]];
+			f->initiator = 1;
+			f->in_vif = (uint16_t)in->cfg.id;
 		}
-		struct vr_flow *f = flow_create(r, &keys[j]);
-		if (!f) {
-			vr_pkt_drop(r, pkts[idx[j]], VR_DROP_FLOW_TABLE_FULL);
-			pkts[idx[j]] = NULL;
-			fl[j] = UINT32_MAX;
+	}
+	/* Undecided flows (new here or in the NAT stage): their initiator, once. */
+	for (unsigned j = 0; j < m; j++) {
+		if (fl[j] == UINT32_MAX)
 			continue;
+		struct vr_flow *f = &ft->flows[fl[j]];
+		if (f->action)
+			continue;
+		if (f->initiator) {
+			f->out_vif = outv[j];
+		} else { /* its reply came first (the initiator's packet was dropped later) */
+			f = &ft->flows[f->reverse];
+			f->out_vif = in->cfg.type == VR_VIF_FABRIC || in->cfg.type == VR_VIF_HOST ?
+				     VR_VIF_NONE : (uint16_t)in->cfg.id;
 		}
-		f->initiator = 1;
-		f->in_vif = (uint16_t)in->cfg.id;
-		f->out_vif = outv[j];
-		fl[j] = (uint32_t)(f - ft->flows);
-		fresh[n_new++] = fl[j];
+		f->action = VR_ACT_PASS; /* placeholder until decided: listed once */
+		fresh[n_new++] = (uint32_t)(f - ft->flows);
 	}
 	if (n_new)
 		flow_decide(r, fresh, n_new, true);
@@ -392,8 +436,14 @@ static void flow_reeval(struct vr_router *r, unsigned budget)
 		uint32_t i = ft->reeval_pos;
 		ft->reeval_pos = ft->reeval_pos + 1 >= ft->max ? 0 : ft->reeval_pos + 1;
 		ft->reeval_left--;
-		if (ft->flows[i].used && ft->flows[i].initiator)
-			batch[nb++] = i;
+		struct vr_flow *f = &ft->flows[i];
+		if (!f->used || !f->initiator)
+			continue;
+		if (f->nat && !vr_nat_flow_valid(r, f)) { /* its backend or floating IP is gone */
+			vr_flow_free_pair(ft, i);
+			continue;
+		}
+		batch[nb++] = i;
 		if (nb == VR_BURST) {
 			flow_decide(r, batch, nb, false);
 			nb = 0;
@@ -425,7 +475,7 @@ unsigned vr_flow_age(struct vr_router *r, unsigned budget)
 		const struct vr_flow *rf = &ft->flows[f->reverse];
 		uint64_t last = f->last_ms > rf->last_ms ? f->last_ms : rf->last_ms;
 		if (r->now_ms - last > vr_flow_timeout_ms(f)) {
-			flow_free_pair(ft, i);
+			vr_flow_free_pair(ft, i);
 			ft->aged++;
 			removed += 2;
 		}

@@ -30,6 +30,8 @@ struct vr_vif {
 	uint16_t port_id;
 	bool has_port;
 	uint32_t refcnt;          /* nexthops pointing at it */
+	uint32_t fip_head;        /* its floating IPs: index + 1 of the first, 0 none */
+	uint32_t n_fips;
 };
 
 struct vr_vrf {
@@ -37,6 +39,8 @@ struct vr_vrf {
 	uint32_t flags;           /* VR_VRF_F_* */
 	uint32_t flood_nh;
 	uint32_t vni;
+	uint32_t n_nat;           /* services and floating IPs in it: its packets go through the
+				   * flow table (the NAT stage) */
 };
 
 struct vr_nh {
@@ -100,10 +104,11 @@ struct vr_flow {
 	uint32_t reverse;        /* index of the other direction */
 	uint8_t used;
 	uint8_t state;           /* enum vr_flow_state, shared by both directions */
-	uint8_t action;          /* enum vr_action: VR_ACT_PASS or VR_ACT_DENY */
+	uint8_t action;          /* enum vr_action: VR_ACT_PASS or VR_ACT_DENY; 0 not decided yet */
 	uint8_t fin_seen;        /* bit 0: this direction sent FIN */
 	uint8_t initiator;       /* the direction of the first packet (evaluated, dumped) */
-	uint8_t pad_;
+	uint8_t nat;             /* VR_NAT_* of this direction: its packets are rewritten to the
+				  * reverse of the other direction's key (and routed in its vrf) */
 	uint16_t policy;         /* the policy that decided, 0 none */
 	uint16_t rule_idx;       /* in that policy; n_rules = its default action */
 	uint16_t in_vif;         /* initiator: where the first packet came from */
@@ -122,6 +127,50 @@ struct vr_policy {
 	uint64_t *hits;              /* n_rules + 1 (last: the default action) */
 	uint64_t *denied;
 	struct rte_acl_ctx *acl[2];  /* IPv4, IPv6; NULL: no rule of that family */
+};
+
+/* A service (vr_nat.c): virtual IP + port -> backends by a Maglev table. */
+#define VR_MAGLEV_SIZE 4099      /* prime, >= 16 slots per backend at the most backends */
+struct vr_service {
+	uint32_t id;
+	uint16_t vrf;
+	uint8_t family, proto;
+	uint16_t port;
+	uint8_t vip[16];
+	uint16_t n_backends;
+	struct vr_backend *backends;
+	uint64_t *flows;             /* new flows per backend */
+	uint16_t *table;             /* VR_MAGLEV_SIZE backend indices; NULL without backends */
+};
+
+/* A floating IP (vr_nat.c). */
+struct vr_fip {
+	uint8_t used;
+	uint8_t family;
+	uint16_t vrf;                /* the public VRF */
+	uint8_t addr[16];            /* the floating address */
+	uint8_t pod[16];             /* the pod's own address */
+	uint32_t vif;                /* the pod's vif */
+	uint32_t next;               /* the vif's next floating IP: index + 1, 0 end */
+};
+
+/* Key of the NAT table (services and floating IPs), 24 bytes. */
+struct vr_nat_key {
+	uint16_t vrf;
+	uint8_t family;
+	uint8_t kind;                /* 1 service, 2 floating IP */
+	uint8_t proto;               /* services; 0 for floating IPs */
+	uint8_t pad_;
+	uint16_t port;               /* services; 0 for floating IPs */
+	uint8_t addr[16];
+};
+
+struct vr_nat {
+	struct rte_hash *hash;       /* key -> service id or floating IP index */
+	struct vr_service *services[VR_MAX_SERVICES];
+	uint32_t n_services;
+	struct vr_fip *fips;         /* VR_MAX_FIPS, allocated with the first */
+	uint32_t n_fips;
 };
 
 /* Room for either family's rte_acl search key. */
@@ -177,6 +226,7 @@ struct vr_router {
 	uint32_t n_policies;
 	uint32_t acl_seq;         /* makes rte_acl context names unique */
 	uint64_t now_ms;
+	struct vr_nat *nat;       /* services and floating IPs, allocated with the first */
 
 	uint64_t drops[VR_DROP_MAX_];
 	struct vr_loop_stats loop;
@@ -305,6 +355,32 @@ uint64_t vr_flow_timeout_ms(const struct vr_flow *f);
  * done incrementally by vr_flow_age. */
 void vr_flow_reeval_all(struct vr_router *r);
 
+/* The key of a packet in the direction it travels; false: untracked (a
+ * non-first fragment, a truncated header). */
+bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k);
+/* Create both directions with the given keys; the index of the first, or
+ * UINT32_MAX with *why (FLOW_TABLE_FULL, NAT_CONFLICT). */
+uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k,
+			const struct vr_flow_key *rk, enum vr_drop_reason *why);
+void vr_flow_free_pair(struct vr_flows *ft, uint32_t idx);
+/* The key of the other direction of a connection without translation. */
+void vr_flow_reverse_key(const struct vr_flow_key *k, struct vr_flow_key *rk);
+
+/* vr_nat.c: services, floating IPs and the NAT stage */
+int vr_service_add(struct vr_router *r, const struct vr_obj_service *in, struct vr_err *e);
+int vr_service_del(struct vr_router *r, uint32_t id, struct vr_err *e);
+static inline struct vr_service *vr_service_get(const struct vr_router *r, uint32_t id)
+{
+	return r->nat && id < VR_MAX_SERVICES ? r->nat->services[id] : NULL;
+}
+int vr_fip_add(struct vr_router *r, const struct vr_obj_fip *in, struct vr_err *e);
+int vr_fip_del(struct vr_router *r, const struct vr_obj_fip *in, struct vr_err *e);
+void vr_nat_fini(struct vr_router *r);
+/* The service a flow's first direction was sent to (its key's destination), or NULL. */
+const struct vr_service *vr_nat_flow_service(const struct vr_router *r, const struct vr_flow *f);
+/* Whether a NAT flow still has its service backend or floating IP (re-evaluation). */
+bool vr_nat_flow_valid(const struct vr_router *r, const struct vr_flow *f);
+
 /* vr_policy.c */
 static inline struct vr_policy *vr_policy_get(const struct vr_router *r, uint32_t id)
 {
@@ -349,6 +425,7 @@ void vr_bridge_flush_vrf(struct vr_router *r, uint16_t vrf);
  * takes the burst and handles the packets of its kind; packets it drops or
  * sends are set to NULL. */
 void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n);
+void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n);
 void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n);
 void vr_stage_proxy(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);
 void vr_stage_lookup(struct vr_router *r, struct vr_pkt **pkts, uint16_t n);

@@ -51,6 +51,8 @@ void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts,
 		uint16_t m = n > VR_BURST ? VR_BURST : n;
 		vr_stage_classify(r, in, pkts, m);
 		vr_stage_proxy(r, pkts, m);
+		/* before the lookup: a translated destination is routed */
+		vr_stage_nat(r, in, pkts, m);
 		vr_stage_lookup(r, pkts, m);
 		/* after the lookup: the destination vif's policy_in is known */
 		vr_stage_flow(r, in, pkts, m);

@@ -80,6 +80,7 @@ void vr_router_destroy(struct vr_router *r)
 	for (uint32_t i = 0; i < VR_MAX_NEXTHOPS; i++)
 		free(r->nhs[i]);
 	vr_flow_fini(r);
+	vr_nat_fini(r);
 	vr_policy_fini(r);
 	vr_fib_fini(r);
 	vr_bridge_fini(r);

@@ -134,6 +134,8 @@ int vr_vif_del(struct vr_router *r, uint32_t id, struct vr_err *e)
 		return vr_errf(e, -ENOENT, "no vif %u", id);
 	if (v->refcnt)
 		return vr_errf(e, -EBUSY, "vif %u is used by %u nexthop(s); delete them first", id, v->refcnt);
+	if (v->n_fips)
+		return vr_errf(e, -EBUSY, "vif %u has %u floating IP(s); delete them first", id, v->n_fips);
 	if (v->has_port && r->ops->vif_detach)
 		r->ops->vif_detach(r->host, (uint16_t)id, v->port_id);
 	if (r->fabric_vif == (int32_t)id)

@@ -80,6 +80,9 @@ int vr_vrf_del(struct vr_router *r, uint32_t id, struct vr_err *e)
 	struct vr_vrf *vrf = &r->vrfs[id];
 	if (!vrf->used)
 		return vr_errf(e, -ENOENT, "no vrf %u", id);
+	if (vrf->n_nat)
+		return vr_errf(e, -EBUSY, "vrf %u holds %u service(s) or floating IP(s); delete them "
+			       "first", id, vrf->n_nat);
 	for (uint32_t i = 0; i < VR_MAX_VIFS; i++)
 		if (r->vifs[i] && r->vifs[i]->cfg.vrf == id && r->vifs[i]->cfg.type != VR_VIF_FABRIC &&
 		    r->vifs[i]->cfg.type != VR_VIF_HOST)
