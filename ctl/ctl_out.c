@@ -32,6 +32,8 @@ enum fmt {
 	F_ENDPOINT, /* flow address:port; sip with sport, dip with dport */
 	F_RULE,     /* flow rule id; "default" for 0 when a policy decided */
 	F_MS,       /* milliseconds shown as seconds */
+	F_NATEP,    /* flow: the translated address:port */
+	F_NBACKENDS, /* service: backend count */
 };
 
 struct flag_desc {
@@ -68,6 +70,8 @@ static const struct flag_desc vrf_flags[] = {
 	{ VR_VRF_F_L3, 'R', "l3" }, { VR_VRF_F_L2, 'B', "l2" }, { 0, 0, NULL },
 };
 static const struct flag_desc nh_flags[] = { { VR_NH_F_L2, 'L', "l2" }, { 0, 0, NULL } };
+static const struct flag_desc nat_flags[] = {
+	{ VR_NAT_SRC, 'S', "snat" }, { VR_NAT_DST, 'D', "dnat" }, { 0, 0, NULL } };
 static const struct flag_desc rt_flags[] = { { VR_RT_F_PROXY_ARP, 'P', "proxy-arp" }, { 0, 0, NULL } };
 
 static const struct col vif_cols[] = {
@@ -178,6 +182,26 @@ static const struct col flow_cols[] = {
 	C("RBytes", "reverse_bytes", 10, F_NUM, VR_AT_FLOW_STATS, flow.stats[VR_FC_REV_BYTES]),
 	C("Age", "age_ms", 8, F_MS, VR_AT_FLOW_STATS, flow.stats[VR_FC_AGE_MS]),
 	C("Idle", "idle_ms", 0, F_MS, VR_AT_FLOW_STATS, flow.stats[VR_FC_IDLE_MS]),
+	CF("NAT", "nat", 3, VR_AT_NAT, flow.nat, nat_flags),
+	CN("Translated to", "translated", 30, F_NATEP, VR_AT_NAT_IP, flow.nat_ip),
+	C("NAT IP", "nat_ip", 0, F_ADDR, VR_AT_NAT_IP, flow.nat_ip),
+	C("NAT port", "nat_port", 0, F_NUM, VR_AT_NAT_PORT, flow.nat_port),
+	C("NAT VRF", "nat_vrf", 0, F_NUM, VR_AT_NAT_VRF, flow.nat_vrf),
+	CZ("Service", "service", 0, F_NUM, VR_AT_SERVICE, flow.service),
+};
+static const struct col service_cols[] = {
+	C("Service", "id", 7, F_NUM, VR_AT_ID, service.id),
+	C("VRF", "vrf", 5, F_NUM, VR_AT_VRF, service.vrf),
+	C("Proto", "proto", 5, F_PROTO, VR_AT_PROTO, service.proto),
+	C("Virtual IP", "vip", 39, F_ADDR, VR_AT_IP, service.ip),
+	C("Port", "port", 5, F_NUM, VR_AT_DPORT, service.dport),
+	CN("Backends", "n_backends", 8, F_NBACKENDS, VR_AT_BACKENDS, service.backends),
+};
+static const struct col fip_cols[] = {
+	C("VRF", "vrf", 5, F_NUM, VR_AT_VRF, fip.vrf),
+	C("Floating IP", "ip", 39, F_ADDR, VR_AT_IP, fip.ip),
+	C("Vif", "vif", 4, F_NUM, VR_AT_VIF, fip.vif),
+	C("Pod IP", "pod_ip", 39, F_ADDR, VR_AT_NAT_IP, fip.nat_ip),
 };
 
 struct obj_cols {
@@ -190,6 +214,7 @@ static const struct obj_cols obj_cols[] = {
 	[VR_OBJ_NH] = OC(nh_cols), [VR_OBJ_ROUTE] = OC(route_cols), [VR_OBJ_MPLS] = OC(mpls_cols),
 	[VR_OBJ_VNI] = OC(vni_cols), [VR_OBJ_BRIDGE] = OC(bridge_cols),
 	[VR_OBJ_POLICY] = OC(policy_cols), [VR_OBJ_FLOW] = OC(flow_cols),
+	[VR_OBJ_SERVICE] = OC(service_cols), [VR_OBJ_FIP] = OC(fip_cols),
 };
 
 static const struct obj_cols *cols_of(unsigned obj)
@@ -296,7 +321,7 @@ static void cell_text(const struct vr_object *obj, const struct col *c, char *bu
 		return;
 	}
 	if (c->fmt != F_STR && c->fmt != F_MAC && c->fmt != F_ADDR && c->fmt != F_PREFIX &&
-	    c->fmt != F_MEMBERS && c->fmt != F_ENDPOINT)
+	    c->fmt != F_MEMBERS && c->fmt != F_ENDPOINT && c->fmt != F_NATEP && c->fmt != F_NBACKENDS)
 		v = load_num(obj, c);
 	switch (c->fmt) {
 	case F_NUM: snprintf(buf, n, "%" PRIu64, v); break;
@@ -343,6 +368,8 @@ static void cell_text(const struct vr_object *obj, const struct col *c, char *bu
 			snprintf(buf, n, "default");
 		break;
 	case F_MS: snprintf(buf, n, "%" PRIu64 ".%01" PRIu64 "s", v / 1000, v % 1000 / 100); break;
+	case F_NATEP: fmt_endpoint(p, obj->u.flow.nat_port, buf, n); break;
+	case F_NBACKENDS: snprintf(buf, n, "%u", obj->u.service.backends.n); break;
 	}
 }
 
@@ -568,6 +595,10 @@ static void key_text(const struct vr_object *k, char *buf, size_t n)
 		cell_text(k, &bridge_cols[1], a, sizeof(a));
 		snprintf(buf, n, "vrf %u %s", k->u.bridge.vrf, a);
 		break;
+	case VR_OBJ_FIP:
+		cell_text(k, &fip_cols[1], a, sizeof(a));
+		snprintf(buf, n, "vrf %u %s", k->u.fip.vrf, a);
+		break;
 	default: {
 		/* the first column is the key of every other object */
 		const struct obj_cols *oc = cols_of(k->obj);
@@ -713,4 +744,54 @@ void out_policy_denies(struct out *o, const struct vr_object *obj, unsigned *sho
 		}
 		fprintf(o->f, "%-8u %-10s %14" PRIu64 "\n", p->id, rule, st.denied);
 	}
+}
+
+/* ---- services ---- */
+
+int out_service(struct out *o, const struct vr_object *obj)
+{
+	const struct vr_obj_service *s = &obj->u.service;
+	unsigned n = VR_HAVE(obj, VR_AT_BACKENDS) ? s->backends.n : 0;
+	unsigned ns = VR_HAVE(obj, VR_AT_BACKEND_STATS) ? s->backend_stats.n : 0;
+	json_t *j = NULL, *arr = NULL;
+	if (o->fmt == OUT_JSON) {
+		j = obj_json(obj);
+		arr = json_array();
+		if (!j || !arr || json_object_set(j, "backends", arr) < 0) {
+			json_decref(j);
+			json_decref(arr);
+			return -ENOMEM;
+		}
+	} else {
+		int rc = out_detail(o, obj);
+		if (rc < 0)
+			return rc;
+		fprintf(o->f, "\n%-4s %-46s %6s %12s\n", "#", "Backend", "Weight", "New flows");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct vr_backend b;
+		uint64_t flows = 0;
+		char ep[64], a[INET6_ADDRSTRLEN];
+		vr_backend_unpack(s->backends.p + (size_t)i * VR_BACKEND_LEN, s->ip.family, &b);
+		for (unsigned k = 0; i < ns && k < 8; k++)
+			flows = flows << 8 | s->backend_stats.p[(size_t)i * VR_BACKEND_STATS_LEN + k];
+		unsigned port = b.port ? b.port : s->dport;
+		fmt_addr(&b.addr, a, sizeof(a));
+		fmt_endpoint(&b.addr, port, ep, sizeof(ep));
+		if (arr) {
+			if (json_array_append_new(arr, json_pack("{s:s, s:i, s:i, s:I}", "ip", a, "port",
+						  (int)port, "weight", b.weight ? b.weight : 1,
+						  "flows", (json_int_t)flows)) < 0)
+				break;
+		} else {
+			fprintf(o->f, "%-4u %-46s %6u %12" PRIu64 "\n", i, ep, b.weight ? b.weight : 1, flows);
+		}
+	}
+	if (j) {
+		json_decref(arr);
+		int rc = emit_json(o, j, JSON_INDENT(2));
+		fprintf(o->f, "\n");
+		return rc;
+	}
+	return 0;
 }

@@ -42,6 +42,8 @@ int out_drops(struct out *o, const struct vr_object *obj, int all);
 /* A policy with its rules and their counters (GET): detail lines and a rule
  * table, or one JSON object with "rule_list". Returns 0 or -ENOMEM. */
 int out_policy(struct out *o, const struct vr_object *obj);
+/* A service with its backends and their new-flow counters (get). */
+int out_service(struct out *o, const struct vr_object *obj);
 
 /* Table only: the rules of a policy (GET reply) that denied packets, under a
  * "POLICY_DENY by rule" title printed before the first (*shown counts them). */

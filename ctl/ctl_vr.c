@@ -21,7 +21,7 @@ enum opt {
 	O_TYPE, O_IFNAME, O_SOCKET, O_ROLE, O_MAC, O_VRF, O_MTU, O_IP, O_NAME, O_ID,
 	O_L2, O_L3, O_FLOOD_NH, O_VNI, O_VIF, O_DMAC, O_ENCAP, O_SIP, O_DIP, O_LABEL,
 	O_MEMBERS, O_FAMILY, O_NH, O_PROXY_ARP, O_ALL, O_HELP, O_POLICY, O_POLICY_IN,
-	O_POLICY_OUT, O_DEFAULT, O_RULE, O_RULES_FILE, O_PORT, O_MAX_,
+	O_POLICY_OUT, O_DEFAULT, O_RULE, O_RULES_FILE, O_PORT, O_PROTO, O_BACKEND, O_NAT_IP, O_MAX_,
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +58,9 @@ static const struct option long_opts[] = {
 	[O_RULE] = { "rule", required_argument, NULL, O_RULE },
 	[O_RULES_FILE] = { "rules-file", required_argument, NULL, O_RULES_FILE },
 	[O_PORT] = { "port", required_argument, NULL, O_PORT },
+	[O_PROTO] = { "proto", required_argument, NULL, O_PROTO },
+	[O_BACKEND] = { "backend", required_argument, NULL, O_BACKEND },
+	[O_NAT_IP] = { "nat-ip", required_argument, NULL, O_NAT_IP },
 	[O_MAX_] = { NULL, 0, NULL, 0 },
 };
 
@@ -71,6 +74,8 @@ struct args {
 	const char *val[O_MAX_];  /* option values ("" for flags), NULL when absent */
 	const char *rules[VR_POLICY_MAX_RULES]; /* --rule, repeatable, in order */
 	unsigned n_rules;
+	const char *backends[VR_SVC_MAX_BACKENDS]; /* --backend, repeatable */
+	unsigned n_backends;
 	int npos;
 	char **pos;
 };
@@ -336,6 +341,18 @@ static int build_key(struct args *a, uint16_t obj, struct vr_object *o)
 			return -EINVAL;
 		o->u.policy.id = (uint32_t)v;
 		VR_SET(o, VR_AT_ID);
+		return 0;
+	case VR_OBJ_SERVICE:
+		if (parse_num("service ID", p, VR_MAX_SERVICES - 1, &v) < 0)
+			return -EINVAL;
+		o->u.service.id = (uint32_t)v;
+		VR_SET(o, VR_AT_ID);
+		return 0;
+	case VR_OBJ_FIP:
+		if (need(a, O_VRF, "N") < 0 || need(a, O_IP, "ADDR") < 0 ||
+		    have(o, VR_AT_VRF, opt_num(a, O_VRF, VR_MAX_VRFS_LIMIT - 1, &o->u.fip.vrf, 2)) < 0 ||
+		    have(o, VR_AT_IP, opt_addr(a, O_IP, &o->u.fip.ip)) < 0)
+			return -EINVAL;
 		return 0;
 	case VR_OBJ_ROUTE:
 		if (need(a, O_VRF, "N") < 0 || have(o, VR_AT_VRF,
@@ -828,6 +845,113 @@ static int cmd_policy_clear(struct ctl *c, struct args *a)
 	return change(c, VR_OP_CLEAR, &k, "counters cleared");
 }
 
+/* "10.1.0.2", "10.1.0.2:8080", "[fd00::2]:8080", each with an optional "@WEIGHT". */
+static int parse_backend(const char *spec, unsigned idx, struct vr_backend *b)
+{
+	char buf[128], *at, *host = buf, *port = NULL;
+	unsigned long long v;
+	memset(b, 0, sizeof(*b));
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
+		ctl_err("--backend %s: too long", spec);
+		return -EINVAL;
+	}
+	if ((at = strchr(buf, '@'))) {
+		*at++ = '\0';
+		if (parse_num("--backend weight", at, 16, &v) < 0 || v == 0) {
+			ctl_err("--backend %s: the weight after @ is 1..16", spec);
+			return -EINVAL;
+		}
+		b->weight = (uint8_t)v;
+	}
+	if (buf[0] == '[') { /* [v6]:port */
+		char *end = strchr(buf, ']');
+		if (!end || (end[1] && end[1] != ':')) {
+			ctl_err("--backend %s: write an IPv6 backend as [ADDR] or [ADDR]:PORT", spec);
+			return -EINVAL;
+		}
+		*end = '\0';
+		host = buf + 1;
+		port = end[1] ? end + 2 : NULL;
+	} else if (strchr(buf, ':') == strrchr(buf, ':') && strchr(buf, ':')) { /* v4:port */
+		port = strchr(buf, ':');
+		*port++ = '\0';
+	}
+	if (parse_addr("--backend", host, &b->addr) < 0)
+		return -EINVAL;
+	if (port) {
+		if (parse_num("--backend port", port, 65535, &v) < 0 || v == 0)
+			return -EINVAL;
+		b->port = (uint16_t)v;
+	}
+	(void)idx;
+	return 0;
+}
+
+static int cmd_service_add(struct ctl *c, struct args *a)
+{
+	static uint8_t recs[VR_SVC_MAX_BACKENDS * VR_BACKEND_LEN];
+	struct vr_object o;
+	struct vr_obj_service *s = &o.u.service;
+	if (build_key(a, VR_OBJ_SERVICE, &o) < 0 || need(a, O_VRF, "N") < 0 ||
+	    need(a, O_IP, "VIP") < 0 || need(a, O_PROTO, "tcp|udp") < 0 || need(a, O_PORT, "N") < 0)
+		return CTL_USAGE;
+	if (have(&o, VR_AT_VRF, opt_num(a, O_VRF, VR_MAX_VRFS_LIMIT - 1, &s->vrf, 2)) < 0 ||
+	    have(&o, VR_AT_IP, opt_addr(a, O_IP, &s->ip)) < 0 ||
+	    have(&o, VR_AT_DPORT, opt_num(a, O_PORT, 65535, &s->dport, 2)) < 0 ||
+	    parse_proto("--proto", a->val[O_PROTO], &s->proto) < 0)
+		return CTL_USAGE;
+	VR_SET(&o, VR_AT_PROTO);
+	for (unsigned i = 0; i < a->n_backends; i++) {
+		struct vr_backend b;
+		if (parse_backend(a->backends[i], i, &b) < 0)
+			return CTL_USAGE;
+		if (b.addr.family != s->ip.family) {
+			ctl_err("--backend %s: not of the virtual IP's family (one service per family)",
+				a->backends[i]);
+			return CTL_USAGE;
+		}
+		vr_backend_pack(&b, s->ip.family, recs + (size_t)i * VR_BACKEND_LEN);
+	}
+	s->backends = (struct vr_recs){ recs, (uint16_t)a->n_backends };
+	VR_SET(&o, VR_AT_BACKENDS);
+	return change(c, VR_OP_ADD, &o, "set");
+}
+
+static int cmd_service_get(struct ctl *c, struct args *a)
+{
+	struct vr_object k, o;
+	struct vr_msg_view v;
+	if (build_key(a, VR_OBJ_SERVICE, &k) < 0)
+		return CTL_USAGE;
+	if (request(c, VR_OP_GET, k.obj, &k, 0, &v) < 0)
+		return CTL_ERR;
+	int rc = reply_object(&v, &o);
+	if (rc == 0)
+		ctl_err("the vrouter answered without the service");
+	if (rc <= 0)
+		return CTL_ERR;
+	return out_service(&c->out, &o) < 0 ? CTL_ERR : CTL_OK;
+}
+
+static int cmd_service_clear(struct ctl *c, struct args *a)
+{
+	struct vr_object k = { .obj = VR_OBJ_SERVICE };
+	if (a->npos && build_key(a, VR_OBJ_SERVICE, &k) < 0)
+		return CTL_USAGE;
+	return change(c, VR_OP_CLEAR, &k, "counters cleared");
+}
+
+static int cmd_fip_add(struct ctl *c, struct args *a)
+{
+	struct vr_object o;
+	if (build_key(a, VR_OBJ_FIP, &o) < 0 || need(a, O_VIF, "N") < 0 ||
+	    need(a, O_NAT_IP, "ADDR") < 0 ||
+	    have(&o, VR_AT_VIF, opt_num(a, O_VIF, VR_MAX_VIFS - 1, &o.u.fip.vif, 4)) < 0 ||
+	    have(&o, VR_AT_NAT_IP, opt_addr(a, O_NAT_IP, &o.u.fip.nat_ip)) < 0)
+		return CTL_USAGE;
+	return change(c, VR_OP_ADD, &o, "set");
+}
+
 static int cmd_flow_list(struct ctl *c, struct args *a)
 {
 	struct vr_object f = { .obj = VR_OBJ_FLOW };
@@ -983,6 +1107,20 @@ static const struct cmd cmds[] = {
 	  "          (first match wins; FILE: one SPEC per line; replacing re-evaluates flows)" },
 	{ "policy", "del", VR_OBJ_POLICY, 0, 1, 1, cmd_del, "policy del ID" },
 	{ "policy", "clear", VR_OBJ_POLICY, 0, 0, 1, cmd_policy_clear, "policy clear [ID]" },
+	{ "service", "list", VR_OBJ_SERVICE, 0, 0, 0, cmd_list, "service list" },
+	{ "service", "get", VR_OBJ_SERVICE, 0, 1, 1, cmd_service_get,
+	  "service get ID           backends with their new-flow counters" },
+	{ "service", "add", VR_OBJ_SERVICE, B(O_VRF) | B(O_IP) | B(O_PROTO) | B(O_PORT) | B(O_BACKEND),
+	  1, 1, cmd_service_add,
+	  "service add ID --vrf N --ip VIP --proto tcp|udp --port N [--backend B]...\n"
+	  "          B: ADDR[:PORT][@WEIGHT] or [V6ADDR]:PORT; no port: the service's\n"
+	  "          (new connections by a consistent hash; existing ones stay on their backend)" },
+	{ "service", "del", VR_OBJ_SERVICE, 0, 1, 1, cmd_del, "service del ID" },
+	{ "service", "clear", VR_OBJ_SERVICE, 0, 0, 1, cmd_service_clear, "service clear [ID]" },
+	{ "fip", "list", VR_OBJ_FIP, 0, 0, 0, cmd_list, "fip list" },
+	{ "fip", "add", VR_OBJ_FIP, B(O_VRF) | B(O_IP) | B(O_VIF) | B(O_NAT_IP), 0, 0, cmd_fip_add,
+	  "fip add --vrf N --ip FLOATING --vif N --nat-ip POD_ADDR   (N: the public network's vrf)" },
+	{ "fip", "del", VR_OBJ_FIP, B(O_VRF) | B(O_IP), 0, 0, cmd_del, "fip del --vrf N --ip FLOATING" },
 	{ "flow", "list", VR_OBJ_FLOW, B(O_VRF) | B(O_IP) | B(O_PORT), 0, 0, cmd_flow_list,
 	  "flow list [--vrf N] [--ip ADDR] [--port N]   connections, both directions" },
 	{ "drop", NULL, VR_OBJ_DROPSTATS, B(O_ALL), 0, 0, cmd_drop,
@@ -1033,6 +1171,13 @@ static int parse_args(const struct cmd *cmd, int argc, char **argv, struct args 
 				return -EINVAL;
 			}
 			a->rules[a->n_rules++] = optarg;
+		}
+		if (ch == O_BACKEND) {
+			if (a->n_backends == VR_SVC_MAX_BACKENDS) {
+				ctl_err("--backend: more than %d backends", VR_SVC_MAX_BACKENDS);
+				return -EINVAL;
+			}
+			a->backends[a->n_backends++] = optarg;
 		}
 	}
 	a->npos = argc - optind;
