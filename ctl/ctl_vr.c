@@ -857,8 +857,8 @@ static int parse_backend(const char *spec, unsigned idx, struct vr_backend *b)
 	}
 	if ((at = strchr(buf, '@'))) {
 		*at++ = '\0';
-		if (parse_num("--backend weight", at, 16, &v) < 0 || v == 0) {
-			ctl_err("--backend %s: the weight after @ is 1..16", spec);
+		if (parse_num("--backend weight", at, 255, &v) < 0 || v == 0) {
+			ctl_err("--backend %s: the weight after @ is 1..255", spec);
 			return -EINVAL;
 		}
 		b->weight = (uint8_t)v;

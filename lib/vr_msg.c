@@ -842,8 +842,6 @@ int vr_backend_check(const struct vr_backend *b, unsigned idx, char *err, size_t
 			    "bytes set beyond the first 4 (an IPv6 address?)", idx);
 	if (!memcmp(b->addr.a, zero, 16))
 		return fail(err, errlen, -EINVAL, "backend %u: addr: the unspecified address", idx);
-	if (b->weight > 16)
-		return fail(err, errlen, -EINVAL, "backend %u: weight: %u is above 16", idx, b->weight);
 	return 0;
 }
 

@@ -181,7 +181,7 @@ struct vr_obj_flow {
 struct vr_backend {
 	struct vr_addr addr;
 	uint16_t port;                /* 0: the service's port */
-	uint8_t weight;               /* 1..16; 0 read as 1 */
+	uint8_t weight;               /* 1..255; 0 read as 1 */
 };
 
 struct vr_obj_service {

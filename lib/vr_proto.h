@@ -195,7 +195,7 @@ enum vr_flow_cnt {
  *
  *   0  16  addr        IPv4 in the first 4 bytes, the rest zero (the service's family)
  *  16  u16 port        the backend's port (the service's port when 0)
- *  18  u8  weight      1..16 (0 means 1): share of the hash table
+ *  18  u8  weight      1..255 (0 means 1): share of the hash table
  *  19  u8  reserved    0
  */
 #define VR_BACKEND_LEN        20

@@ -378,6 +378,9 @@ int vr_fip_del(struct vr_router *r, const struct vr_obj_fip *in, struct vr_err *
 void vr_nat_fini(struct vr_router *r);
 /* The service a flow's first direction was sent to (its key's destination), or NULL. */
 const struct vr_service *vr_nat_flow_service(const struct vr_router *r, const struct vr_flow *f);
+/* Whether addr is a service's virtual IP or a floating IP in vrf (the proxy
+ * answers ARP / ND for it). */
+bool vr_nat_owns(const struct vr_router *r, uint16_t vrf, uint8_t family, const uint8_t *addr);
 /* Whether a NAT flow still has its service backend or floating IP (re-evaluation). */
 bool vr_nat_flow_valid(const struct vr_router *r, const struct vr_flow *f);
 

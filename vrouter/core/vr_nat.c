@@ -14,7 +14,8 @@
  * translated or not, so later packets of every connection there cost one
  * bulk hash lookup. A service picks a backend with a Maglev table (consistent
  * hashing: adding a backend moves few new flows, and the flow table pins every
- * existing one). Changing or deleting a service or floating IP starts the
+ * existing one); a backend reaching its own service is sent to another
+ * backend (no hairpin). Changing or deleting a service or floating IP starts the
  * re-evaluation scan, which removes the flows whose backend or address is gone.
  */
 #include "vr_internal.h"
@@ -27,6 +28,7 @@
 
 #define NAT_SERVICE 1
 #define NAT_FIP     2
+#define NAT_VIP     3   /* a virtual IP, any port: how many services use it (proxy ARP) */
 
 static size_t alen(uint8_t family)
 {
@@ -41,7 +43,7 @@ static struct vr_nat *nat_get(struct vr_router *r, struct vr_err *e)
 	char name[32];
 	snprintf(name, sizeof(name), "nat_%lx", (unsigned long)(uintptr_t)r);
 	struct rte_hash_parameters p = {
-		.name = name, .entries = VR_MAX_SERVICES + VR_MAX_FIPS,
+		.name = name, .entries = 2 * VR_MAX_SERVICES + VR_MAX_FIPS, /* + one VIP each */
 		.key_len = sizeof(struct vr_nat_key), .hash_func = rte_hash_crc,
 		.socket_id = r->cfg.socket_id, .extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
@@ -95,6 +97,32 @@ static int64_t nat_find(const struct vr_router *r, const struct vr_nat_key *k)
 	if (!r->nat || rte_hash_lookup_data(r->nat->hash, k, &d) < 0)
 		return -1;
 	return (int64_t)(uintptr_t)d;
+}
+
+/* Count a service's virtual IP in or out of the VIP entries (no failure
+ * below the table's size, which has room for every service). */
+static void vip_ref(struct vr_router *r, uint16_t vrf, uint8_t family, const uint8_t *vip, int d)
+{
+	struct vr_nat_key k;
+	nat_key(&k, NAT_VIP, vrf, family, 0, 0, vip);
+	int64_t n = nat_find(r, &k);
+	n = (n < 0 ? 0 : n) + d;
+	if (n > 0)
+		rte_hash_add_key_data(r->nat->hash, &k, (void *)(uintptr_t)n);
+	else
+		rte_hash_del_key(r->nat->hash, &k);
+}
+
+bool vr_nat_owns(const struct vr_router *r, uint16_t vrf, uint8_t family, const uint8_t *addr)
+{
+	struct vr_nat_key k;
+	if (!r->nat || !r->vrfs[vrf].n_nat)
+		return false;
+	nat_key(&k, NAT_VIP, vrf, family, 0, 0, addr);
+	if (nat_find(r, &k) > 0)
+		return true;
+	nat_key(&k, NAT_FIP, vrf, family, 0, 0, addr);
+	return nat_find(r, &k) >= 0;
 }
 
 /* ---- services ---- */
@@ -242,7 +270,9 @@ int vr_service_add(struct vr_router *r, const struct vr_obj_service *in, struct 
 		if (memcmp(&ok, &k, sizeof(k)))
 			rte_hash_del_key(n->hash, &ok);
 		r->vrfs[old->vrf].n_nat--;
+		vip_ref(r, old->vrf, old->family, old->vip, -1);
 	}
+	vip_ref(r, in->vrf, in->ip.family, in->ip.a, +1);
 	r->vrfs[in->vrf].n_nat++;
 	n->services[in->id] = s;
 	if (old) {
@@ -273,6 +303,7 @@ int vr_service_del(struct vr_router *r, uint32_t id, struct vr_err *e)
 	struct vr_nat_key k;
 	nat_key(&k, NAT_SERVICE, s->vrf, s->family, s->proto, s->port, s->vip);
 	rte_hash_del_key(r->nat->hash, &k);
+	vip_ref(r, s->vrf, s->family, s->vip, -1);
 	r->vrfs[s->vrf].n_nat--;
 	r->nat->services[id] = NULL;
 	r->nat->n_services--;
@@ -511,7 +542,13 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
 			}
 			if (!pkt->hash)
 				pkt->hash = vr_flow_hash(pkt);
-			uint16_t b = s->table[pkt->hash % VR_MAGLEV_SIZE];
+			uint32_t slot = pkt->hash % VR_MAGLEV_SIZE;
+			uint16_t b = s->table[slot];
+			/* A backend reaching its own service goes to another backend: its
+			 * own address as source and destination would not come back. */
+			for (unsigned t = 0; s->n_backends > 1 && t < VR_MAGLEV_SIZE &&
+			     !memcmp(s->backends[b].addr.a, k->src, n); t++)
+				b = s->table[(slot + t + 1) % VR_MAGLEV_SIZE];
 			memcpy(rk.src, s->backends[b].addr.a, n);
 			rk.sport = s->backends[b].port ? s->backends[b].port : s->port;
 			s->flows[b]++;

@@ -259,6 +259,18 @@ static void test_service_spread_and_reply(void **state)
 	for (int b = 0; b < 3; b++)
 		total += vr_rd32(out.u.service.backend_stats.p + b * 8 + 4);
 	assert_int_equal(total, 900);
+	/* the client resolves the VIP (no route holds it): the vrouter answers */
+	n = vt_arp_req(f, mac1, "10.1.0.1", "10.96.0.10");
+	unsigned before = h.n_sent;
+	struct vr_pkt *p = vt_pkt(&h, f, n);
+	vr_pipeline_run(r, POD1, &p, 1);
+	assert_int_equal(h.n_sent, before + 1);
+	assert_memory_equal(h.sent[h.n_sent - 1].data + 22, vt_router_mac, 6); /* sender MAC */
+	n = vt_arp_req(f, mac1, "10.1.0.1", "10.96.0.11");
+	before = h.n_sent;
+	p = vt_pkt(&h, f, n);
+	vr_pipeline_run(r, POD1, &p, 1);
+	assert_int_equal(h.n_sent, before); /* not a VIP: no answer */
 	done(r, &h);
 }
 
@@ -345,6 +357,24 @@ static void test_ipv6_udp_and_no_backend(void **state)
 	g = run(r, &h, POD1, f, n);
 	assert_false(g.sent);
 	assert_int_equal(r->drops[VR_DROP_NO_BACKEND], 1);
+	done(r, &h);
+}
+
+/* A backend reaching its own service is sent to another backend. */
+static void test_no_hairpin(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const char *const be[] = { "10.1.0.1", "10.1.0.2" };
+	assert_int_equal(service_set(r, SVC, 1, "10.96.0.10", 6, 80, be, 2, 0, NULL), 0);
+	uint8_t f[256];
+	for (int c = 0; c < 50; c++) {
+		size_t n = pod_frame(f, mac1, "10.1.0.1", "10.96.0.10", 6, (uint16_t)(20000 + c), 80, TCP_SYN);
+		struct got g = run(r, &h, POD1, f, n);
+		assert_true(g.sent);
+		assert_int_equal(g.vif, POD2);
+	}
 	done(r, &h);
 }
 
@@ -478,6 +508,7 @@ int main(void)
 		cmocka_unit_test(test_service_spread_and_reply),
 		cmocka_unit_test(test_backend_added_and_removed),
 		cmocka_unit_test(test_ipv6_udp_and_no_backend),
+		cmocka_unit_test(test_no_hairpin),
 		cmocka_unit_test(test_floating_ip),
 		cmocka_unit_test(test_control_refusals),
 	};

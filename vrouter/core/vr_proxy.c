@@ -34,6 +34,10 @@ static enum proxy_verdict proxy_decide(struct vr_router *r, const struct vr_pkt 
 	bool l2 = (vrf->flags & VR_VRF_F_L2) && !(pkt->flags & VR_PF_HOST);
 	const struct vr_route *rt = vr_route_lookup(r, pkt->vrf, family, addr);
 	const struct vr_nh *nh = rt ? vr_nh_get(r, rt->nh) : NULL;
+	if ((!nh || nh->cfg.type == VR_NH_DISCARD) && vr_nat_owns(r, pkt->vrf, family, addr)) {
+		memcpy(mac, r->cfg.mac, 6); /* a service's VIP or a floating IP: the NAT stage's */
+		return PROXY_REPLY;
+	}
 	if (!nh || nh->cfg.type == VR_NH_DISCARD || (l2 && !(rt->flags & VR_RT_F_PROXY_ARP)))
 		return l2 || (pkt->flags & VR_PF_HOST) ? PROXY_PASS : PROXY_DROP;
 	/* A pod asking for its own address (duplicate detection) gets no answer. */
