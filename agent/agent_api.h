@@ -1,91 +1,34 @@
 /*
- * DOC: agent_api.h — the agent's tern-api client: a consistent stream of the
- * objects it needs (list, then watch from the lists' revision, reconnecting
- * with the last event id), and the few writes it makes (the interfaces of
- * pods that name their networks in an annotation).
- *
- * The stream runs in its own thread (libcurl, blocking) and hands events to
- * the agent's loop through a queue and an eventfd, so a slow or absent
- * tern-api never stalls forwarding-state work. Events per object are in
- * revision order and never go backwards: an event older than what the agent
- * already has for that uuid is dropped (lists and watch overlap).
- *
- * After an outage the watch resumes from the last event id (tern-api keeps
- * every event): no SYNCED, no repeats. Only when the history is out of reach
- * (the watch is refused, or tern-api's revision is behind the last event seen:
- * a replaced or restored store) does it list again: UPSERTs for what changed,
- * DELETEs for what is no longer there, then SYNCED again.
+ * DOC: agent_api.h — tern-agent's client of tern-api is the one tern-control
+ * uses too: lib/tern_watch.h (list + watch in a thread, events through an
+ * eventfd, a few synchronous writes). These are the agent's names for it, so
+ * that the agent's modules read as before; every type and function is the
+ * tern_watch one, documented there.
  */
 #ifndef TERN_AGENT_API_H
 #define TERN_AGENT_API_H
 
-#include <jansson.h>
-#include <stdbool.h>
-#include <stdint.h>
+#include "tern_watch.h"
 
-#include "tern_log.h"
+#define AGENT_API_MAX_KINDS TERN_WATCH_MAX_KINDS
+#define AGENT_API_UPSERT    TERN_WATCH_UPSERT
+#define AGENT_API_DELETE    TERN_WATCH_DELETE
+#define AGENT_API_SYNCED    TERN_WATCH_SYNCED
+#define AGENT_API_DOWN      TERN_WATCH_DOWN
 
-#define AGENT_API_MAX_KINDS 16
+#define agent_api           tern_watch          /* struct agent_api */
+#define agent_api_ev        tern_watch_ev       /* enum agent_api_ev */
+#define agent_api_event     tern_watch_event    /* struct agent_api_event */
+#define agent_api_conf      tern_watch_conf     /* struct agent_api_conf */
+#define agent_api_cb        tern_watch_cb
 
-enum agent_api_ev {
-	AGENT_API_UPSERT,              /* object added or modified: its current state */
-	AGENT_API_DELETE,              /* object deleted: its last state */
-	AGENT_API_SYNCED,              /* every listed object was delivered (once per (re)list) */
-	AGENT_API_DOWN,                /* tern-api unreachable (message); retries on its own;
-					* once per outage */
-};
-
-struct agent_api_event {
-	enum agent_api_ev type;
-	const char *kind;              /* "virtual-network", ... (UPSERT/DELETE) */
-	const char *uuid;
-	uint64_t revision;
-	json_t *object;                /* borrowed for the callback; json_incref to keep */
-	const char *message;           /* DOWN */
-};
-
-struct agent_api_conf {
-	const char *url;               /* http://127.0.0.1:8082 (https with a CA file) */
-	const char *token;             /* bearer token, may be NULL (--no-auth servers) */
-	const char *ca_file;           /* may be NULL */
-	const char *kinds[AGENT_API_MAX_KINDS]; /* NULL-terminated: kinds to list and watch */
-	unsigned retry_ms;             /* reconnect back-off start, default 200 (max 5 s) */
-	unsigned idle_ms;              /* a watch silent this long is presumed dead, default
-					* 25000 (tern-api sends a keepalive every 10 s) */
-};
-
-struct agent_api;
-
-/* Copies conf. Returns NULL with a message in err. The thread starts here. */
-struct agent_api *agent_api_new(const struct agent_api_conf *conf, struct tern_log *log,
-				char *err, size_t errlen);
-/* Stop the thread, free queued events. NULL accepted. */
-void agent_api_free(struct agent_api *a);
-/* An fd that polls readable when events are queued. */
-int agent_api_fd(const struct agent_api *a);
-/* Deliver every queued event to cb, in order; returns how many. */
-typedef void (*agent_api_cb)(void *arg, const struct agent_api_event *ev);
-int agent_api_drain(struct agent_api *a, agent_api_cb cb, void *arg);
-
-/*
- * Synchronous requests from the agent's loop (short; timeout 5 s).
- * On success 0 and, when out is not NULL, the server's object (new ref).
- * On failure a negative errno: -ECONNREFUSED/-ETIMEDOUT (unreachable, err
- * says so), -EINVAL (400), -EEXIST/-EBUSY (409), -ENOENT (404), -EACCES
- * (401/403), -EIO (other), -EPROTO (an answer that is not JSON); err carries
- * the server's message ("POST /v1/virtual-network: 400 subnets[0].cidr: ...").
- * 409 is -EBUSY on a delete (something refers to the object), else -EEXIST.
- * Safe from any thread (serialised on one connection).
- */
-int agent_api_create(struct agent_api *a, const char *kind, json_t *obj, json_t **out,
-		     char *err, size_t errlen);
-/* PUT /v1/<kind>/<uuid>: replaces the object (send "version" to refuse a stale write). */
-int agent_api_update(struct agent_api *a, const char *kind, const char *uuid, json_t *obj,
-		     json_t **out, char *err, size_t errlen);
-int agent_api_delete(struct agent_api *a, const char *kind, const char *uuid,
-		     char *err, size_t errlen);
-/* GET /v1/<kind>?<query> → the items array (new ref). */
-int agent_api_list(struct agent_api *a, const char *kind, const char *query, json_t **items,
-		   char *err, size_t errlen);
+#define agent_api_new       tern_watch_new
+#define agent_api_free      tern_watch_free
+#define agent_api_fd        tern_watch_fd
+#define agent_api_drain     tern_watch_drain
+#define agent_api_create    tern_watch_create
+#define agent_api_update    tern_watch_update
+#define agent_api_delete    tern_watch_delete
+#define agent_api_list      tern_watch_list
 
 #endif /* TERN_AGENT_API_H */

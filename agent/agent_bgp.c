@@ -195,13 +195,27 @@ static void ptab_free(struct ptab *t)
 	t->nb = t->n = 0;
 }
 
+/* Field by field: the struct has padding. */
+static int pmsi_cmp(const struct bgp_pmsi *a, const struct bgp_pmsi *b)
+{
+	if (a->flags != b->flags || a->type != b->type)
+		return a->flags != b->flags ? (a->flags < b->flags ? -1 : 1) :
+					      (a->type < b->type ? -1 : 1);
+	if (a->label != b->label)
+		return a->label < b->label ? -1 : 1;
+	if (a->id_len != b->id_len)
+		return a->id_len < b->id_len ? -1 : 1;
+	return memcmp(a->id, b->id, a->id_len <= BGP_PMSI_ID_MAX ? a->id_len : BGP_PMSI_ID_MAX);
+}
+
 /* Everything the callback reports: the prefix (with the fields outside the
  * key), label, next hop, communities, LOCAL_PREF. */
 static bool path_same(const struct agent_bgp_path *a, const struct agent_bgp_path *b)
 {
 	return memcmp(&a->prefix, &b->prefix, sizeof(a->prefix)) == 0 && a->label == b->label &&
 	       nh_eq(a->nh_len, a->nh, b->nh_len, b->nh) && a->n_ext == b->n_ext &&
-	       memcmp(a->ext, b->ext, (size_t)a->n_ext * 8) == 0 && a->local_pref == b->local_pref;
+	       memcmp(a->ext, b->ext, (size_t)a->n_ext * 8) == 0 && a->local_pref == b->local_pref &&
+	       pmsi_cmp(&a->pmsi, &b->pmsi) == 0;
 }
 
 /* ---- the merged view and the callback ---- */
@@ -386,6 +400,10 @@ static void path_attrs(const struct agent_bgp_path *p, struct bgp_attrs *a)
 		a->has |= BGP_HAS(BGP_ATTR_EXT_COMMUNITIES);
 		a->ext_communities = (struct bgp_bytes){ p->ext[0], (uint16_t)(p->n_ext * 8) };
 	}
+	if (p->pmsi.type || p->pmsi.id_len) {
+		a->has |= BGP_HAS(BGP_ATTR_PMSI_TUNNEL);
+		a->pmsi = p->pmsi;
+	}
 	if (p->prefix.af == BGP_AF_VPNV6 && p->nh_len == 4) {
 		/* RFC 4659 §3.2.1.1: an IPv4 tunnel endpoint as ::ffff:a.b.c.d */
 		a->nh_len = 16;
@@ -401,7 +419,8 @@ static bool attrs_equal(const struct agent_bgp_path *a, const struct agent_bgp_p
 {
 	return a->prefix.af == b->prefix.af && nh_eq(a->nh_len, a->nh, b->nh_len, b->nh) &&
 	       a->local_pref == b->local_pref && a->n_ext == b->n_ext &&
-	       memcmp(a->ext, b->ext, (size_t)a->n_ext * 8) == 0;
+	       memcmp(a->ext, b->ext, (size_t)a->n_ext * 8) == 0 &&
+	       pmsi_cmp(&a->pmsi, &b->pmsi) == 0;
 }
 
 /* Order of the table dump: family, then attributes, so that paths sharing
@@ -421,7 +440,8 @@ static int attrs_cmp(const void *va, const void *vb)
 		return a->local_pref < b->local_pref ? -1 : 1;
 	if (a->n_ext != b->n_ext)
 		return a->n_ext < b->n_ext ? -1 : 1;
-	return memcmp(a->ext, b->ext, (size_t)a->n_ext * 8);
+	c = memcmp(a->ext, b->ext, (size_t)a->n_ext * 8);
+	return c ? c : pmsi_cmp(&a->pmsi, &b->pmsi);
 }
 
 static void path_nlri(const struct agent_bgp_path *p, struct bgp_nlri *n)
@@ -722,6 +742,8 @@ static void rx_path(struct agent_bgp *b, struct peer *x, const struct bgp_update
 	}
 	if (u->attrs.has & BGP_HAS(BGP_ATTR_LOCAL_PREF))
 		p->local_pref = u->attrs.local_pref;
+	if (u->attrs.has & BGP_HAS(BGP_ATTR_PMSI_TUNNEL))
+		p->pmsi = u->attrs.pmsi;
 }
 
 static unsigned rx_nlri(struct agent_bgp *b, struct peer *x, const struct bgp_update *u, int af,
@@ -1082,6 +1104,11 @@ static int path_check(const struct agent_bgp *b, const struct agent_bgp_path *in
 		return -EINVAL;
 	}
 	memset((uint8_t *)p->ext + p->n_ext * 8u, 0, (AGENT_BGP_MAX_EXT - p->n_ext) * 8u);
+	if (p->pmsi.id_len > BGP_PMSI_ID_MAX) {
+		snprintf(err, errlen, "PMSI tunnel identifier of %u bytes", p->pmsi.id_len);
+		return -EINVAL;
+	}
+	memset(p->pmsi.id + p->pmsi.id_len, 0, sizeof(p->pmsi.id) - p->pmsi.id_len);
 	if (af != BGP_AF_EVPN) {
 		unsigned max = bgp_af_table[af].addr_len * 8u;
 		if (x->plen > max || p->label > 0xfffff) {

@@ -1,7 +1,8 @@
 /*
  * DOC: agent_bgp.h — the agent's BGP speaker: iBGP sessions to one or two
  * tern-control nodes (route reflectors), over which the agent advertises its
- * local interfaces (VPNv4 / VPNv6 host routes, EVPN type 2) and learns every
+ * local interfaces (VPNv4 / VPNv6 host routes; EVPN types 2 and 3, the
+ * latter with a PMSI tunnel, for L2 networks: agent_l2.c) and learns every
  * other node's.
  *
  * Built on the shared codec and FSM (lib/bgp_msg.h, lib/bgp_fsm.h); driven by
@@ -69,6 +70,8 @@ struct agent_bgp_path {
 	uint16_t n_ext;                /* route targets and encapsulation communities */
 	uint8_t ext[AGENT_BGP_MAX_EXT][8];
 	uint32_t local_pref;           /* 0: not set */
+	struct bgp_pmsi pmsi;          /* PMSI_TUNNEL (EVPN type 3: ingress replication
+					* to nh), type 0 and id_len 0: none */
 };
 
 /* A learned path appeared or changed (add = true), or is gone (add = false).
@@ -91,7 +94,8 @@ void agent_bgp_free(struct agent_bgp *b, bool graceful);
  * controller that comes up later; the same path again sends nothing.
  * Returns 0, -ENOMEM, -EINVAL (message: family not configured, next hop,
  * prefix length, label over 20 bits (VPN) or 24 bits (EVPN), EVPN route
- * type other than 2, 3, 5, more than AGENT_BGP_MAX_EXT communities). */
+ * type other than 2, 3, 5, more than AGENT_BGP_MAX_EXT communities, PMSI
+ * tunnel identifier over BGP_PMSI_ID_MAX bytes). */
 int agent_bgp_announce(struct agent_bgp *b, const struct agent_bgp_path *p,
 		       char *err, size_t errlen);
 /* Withdraw a local path (no-op when not announced). */

@@ -7,7 +7,8 @@
  * Modules: agent_model.c (tern-api objects), agent_plan.c (what a pod gets:
  * interfaces, addresses, routes), agent_vr.c (vrouter programming: local
  * ports and remote routes), agent_cni.c (the plugin's socket),
- * agent_state.c (the state file), agent_arp.c (underlay MACs),
+ * agent_state.c (the state file), agent_arp.c (underlay MACs), agent_l2.c
+ * (EVPN: bridge entries and flood lists of L2 networks),
  * agent_main.c (options, loop).
  */
 #ifndef TERN_AGENT_INTERNAL_H
@@ -127,6 +128,8 @@ struct agent_created {
 
 #define AGENT_MAX_PORTS 1024
 #define AGENT_MAX_VRFS 4095
+#define AGENT_MAX_SVCS 4096           /* services programmed on one node */
+#define AGENT_MAX_FIPS 1024           /* floating IPs of one node's ports */
 #define AGENT_MAX_RPATHS 16384
 #define AGENT_MAX_RROUTES 16384
 #define AGENT_MAX_TNHS 16384
@@ -137,6 +140,7 @@ struct agent_created {
 #define AGENT_MAX_STALE 65536
 
 struct agent_arp;
+struct agent_l2;
 
 struct agent {
 	struct agent_conf conf;
@@ -154,6 +158,9 @@ struct agent {
 	struct agent_ip fabric_ip;
 	char fabric_ifname[32];
 	struct agent_arp *arp;
+	struct agent_l2 *l2;           /* agent_l2.c, made on first use */
+	struct agent_svc *svcs;        /* agent_svc.c: AGENT_MAX_SVCS, made on first use */
+	struct agent_fip *fips;        /* agent_fip.c: AGENT_MAX_FIPS, made on first use */
 
 	struct agent_bgp *bgp;
 	bool bgp_initial_sent;
@@ -228,6 +235,84 @@ void agent_vr_forget_remote(struct agent *a);
 void agent_vr_alive(struct agent *a);
 /* Re-program everything the state file holds (after start). */
 int agent_vr_restore(struct agent *a, char *err, size_t errlen);
+
+/* ---- agent_l2.c: EVPN for networks in forwarding mode l2 / l2_l3 ---- */
+enum agent_l2_mode { AGENT_L2_OFF, AGENT_L2_ONLY, AGENT_L2_L3 };
+/* The forwarding_mode of a virtual-network (OFF: "l3", or none given). */
+int agent_l2_mode(json_t *vn);
+/* Route keys: type 2 for a MAC (ip NULL) or a MAC + IP, type 3 for the node;
+ * RD router-id:vrf, ESI 0, Ethernet tag 0. */
+void agent_l2_type2(uint32_t router_id, uint16_t vrf, const uint8_t mac[6],
+		    const struct agent_ip *ip, struct bgp_prefix *out);
+void agent_l2_type3(uint32_t router_id, uint16_t vrf, const struct agent_ip *fabric,
+		    struct bgp_prefix *out);
+/* The 24-bit label field of a type 2 route: the VNI (VR_ENCAP_VXLAN), else
+ * the MPLS label << 4 with the bottom-of-stack bit. */
+uint32_t agent_l2_label_field(uint8_t encap, uint32_t v);
+/* The tunnel of a learned type 2 or 3 path: the first encapsulation of
+ * order[0..n) its encapsulation communities allow (none: MPLS), and the VNI
+ * or MPLS label (type 3: from its PMSI tunnel). -ENOTSUP: a type 3 without
+ * ingress replication; -EINVAL: no usable label. */
+int agent_l2_tunnel(const struct agent_bgp_path *p, const uint8_t *order, int n,
+		    uint8_t *encap, uint32_t *label);
+/* The remote tunnel end: a type 3's PMSI identifier, else the next hop. */
+int agent_l2_endpoint(const struct agent_bgp_path *p, struct agent_ip *dip);
+/* Hooks from agent_vr.c: the VRF object's flags and flood nexthop; a port
+ * programmed / announced again (idempotent) or about to go; a learned EVPN
+ * path; every L2 VRF again; the vrouter restarted. */
+void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_object *o);
+void agent_l2_port_up(struct agent *a, const struct agent_port *p);
+void agent_l2_port_down(struct agent *a, const struct agent_port *p);
+void agent_l2_path(struct agent *a, bool add, const struct agent_bgp_path *p);
+void agent_l2_recompute_all(struct agent *a);
+void agent_l2_forget(struct agent *a);
+void agent_l2_free(struct agent *a);
+
+/* ---- agent_vr.c: shared with the other programming modules ---- */
+/* One vrouter request; 0 or the vrouter's negative errno with its message in err. */
+int agent_vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen);
+/* The node's VRF of a network (fq_name), NULL when it has none. */
+struct agent_vrf *agent_vrf_find(struct agent *a, const char *network);
+
+struct agent_vrf *agent_vrf_ensure(struct agent *a, const char *network, char *err, size_t errlen);
+/* Release a VRF that no port and no floating IP holds any more. */
+void agent_vrf_release_unused(struct agent *a, uint16_t id);
+uint32_t agent_nh_alloc(struct agent *a);          /* 0: none left */
+void agent_nh_free(struct agent *a, uint32_t id);  /* deletes it in the vrouter */
+uint32_t agent_label_alloc(struct agent *a);       /* 0: none left */
+void agent_label_free(struct agent *a, uint32_t label);
+/* A VPN host route for one address of a network's VRF, and its withdrawal. */
+void agent_vr_announce_addr(struct agent *a, const char *network, uint16_t vrf, uint32_t label,
+			    const struct agent_ip *addr);
+void agent_vr_withdraw_addr(struct agent *a, uint16_t vrf, const struct agent_ip *addr);
+/* The MAC of the next underlay hop towards a tunnel end (ARP, 50 ms at most). */
+int agent_underlay_mac(struct agent *a, const struct agent_ip *dip, uint8_t mac[6]);
+/* A network's encapsulations in its order (tern-api's default: all three); the count. */
+int agent_vn_encaps(json_t *vn, uint8_t out[3]);
+
+/* ---- agent_fip.c: floating IPs ---- */
+struct agent_fip;
+/* Program the floating IPs of this node's ports; remove the ones gone. */
+void agent_fip_sync(struct agent *a);
+bool agent_fip_uses_vrf(const struct agent *a, uint16_t vrf);
+/* Before a port's vif goes: its floating IPs go first. */
+void agent_fip_port_gone(struct agent *a, const struct agent_port *p);
+void agent_fip_forget(struct agent *a);
+void agent_fip_announce_all(struct agent *a);
+void agent_fip_free(struct agent *a);
+
+/* ---- agent_svc.c: services ---- */
+struct agent_svc;
+/* Program every service of the networks this node has; remove the ones gone. */
+void agent_svc_sync(struct agent *a);
+void agent_svc_vrf_gone(struct agent *a, uint16_t vrf);
+/* The vrouter restarted: write every service again on the next sync. */
+void agent_svc_forget(struct agent *a);
+/* A service found in the vrouter at start (its id is reserved until claimed). */
+void agent_svc_adopt_one(struct agent *a, const struct vr_object *o);
+/* Remove the services found at start that nobody claimed; returns how many. */
+int agent_svc_sweep(struct agent *a);
+void agent_svc_free(struct agent *a);
 
 /* ---- agent_state.c ---- */
 int agent_state_load(struct agent *a, char *err, size_t errlen);

@@ -66,18 +66,6 @@ static void usage(FILE *f)
 		AGENT_BGP_MAX_PEERS, AGENT_DEFAULT_MTU);
 }
 
-static int read_token(const char *path, char *out, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	if (!fgets(out, (int)len, f))
-		out[0] = 0;
-	fclose(f);
-	out[strcspn(out, " \t\r\n")] = 0;
-	return out[0] ? 0 : -EINVAL;
-}
-
 static int parse_args(int argc, char **argv, struct agent_conf *c)
 {
 	enum { O_NODE = 256, O_API, O_TOKEN, O_CA, O_VR, O_VRSOCK, O_CTRL, O_ASN, O_PW, O_PLEN,
@@ -124,7 +112,7 @@ static int parse_args(int argc, char **argv, struct agent_conf *c)
 		case O_NODE: snprintf(c->node, sizeof(c->node), "%s", optarg); break;
 		case O_API: snprintf(c->api_url, sizeof(c->api_url), "%s", optarg); break;
 		case O_TOKEN:
-			if ((rc = read_token(optarg, c->token, sizeof(c->token))) < 0) {
+			if ((rc = tern_watch_read_token(optarg, c->token, sizeof(c->token))) < 0) {
 				fprintf(stderr, "tern-agent: --token-file %s: %s\n", optarg,
 					rc == -EINVAL ? "empty" : strerror(-rc));
 				return -1;
@@ -266,6 +254,9 @@ static void agent_release(struct agent *a)
 	agent_bgp_free(a->bgp, a->graceful);
 	agent_api_free(a->api);
 	agent_arp_free(a->arp);
+	agent_l2_free(a);
+	agent_svc_free(a);
+	agent_fip_free(a);
 	vr_client_close(a->vr);
 	if (a->cni_fd >= 0) {
 		close(a->cni_fd);
@@ -312,6 +303,8 @@ static int vrouter_up(struct agent *a, bool restarting)
 	if (agent_vr_restore(a, err, sizeof(err)) < 0)
 		TLOG_WARN(&a->log, "%s", err);
 	agent_vr_recompute_all(a);
+	agent_svc_sync(a);
+	agent_fip_sync(a);
 	if (!a->bgp && a->conf.bgp.n_peers) {
 		struct agent_bgp_conf bc = a->conf.bgp;
 		if (a->fabric_ip.family == 4)
@@ -362,7 +355,8 @@ int main(int argc, char **argv)
 		.url = a->conf.api_url, .token = a->conf.token[0] ? a->conf.token : NULL,
 		.ca_file = a->conf.ca_file[0] ? a->conf.ca_file : NULL,
 		.kinds = { "virtual-network", "virtual-machine-interface", "instance-ip",
-			   "network-ipam", "network-policy", NULL },
+			   "network-ipam", "network-policy", "service", "floating-ip",
+			   "floating-ip-pool", NULL },
 	};
 	a->api = agent_api_new(&ac, &a->log, err, sizeof(err));
 	if (!a->api) {

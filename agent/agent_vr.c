@@ -41,6 +41,11 @@ static int vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, s
 	return rc;
 }
 
+int agent_vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen)
+{
+	return vr_do(a, op, o, err, errlen);
+}
+
 static void obj_init(struct vr_object *o, uint16_t type)
 {
 	memset(o, 0, sizeof(*o));
@@ -136,12 +141,17 @@ static struct agent_vrf *vrf_find(struct agent *a, const char *network)
 	return NULL;
 }
 
+struct agent_vrf *agent_vrf_find(struct agent *a, const char *network)
+{
+	return vrf_find(a, network);
+}
+
 static bool vrf_in_use(struct agent *a, uint16_t id)
 {
 	for (int i = 0; i < AGENT_MAX_PORTS; i++)
 		if (a->ports[i].used && a->ports[i].vrf == id)
 			return true;
-	return false;
+	return agent_fip_uses_vrf(a, id); /* a public network the node's floating IPs join */
 }
 
 static void add_imports(struct agent_vrf *v, json_t *list)
@@ -463,6 +473,7 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 	o.u.vrf.flags = VR_VRF_F_L3;
 	VR_SET(&o, VR_AT_ID);
 	VR_SET(&o, VR_AT_FLAGS);
+	agent_l2_vrf_fill(a, v, &o);  /* L2 networks: bridging, flood nexthop */
 	int rc = vr_do(a, VR_OP_ADD, &o, err, errlen);
 	if (rc == 0 && v->vni) {
 		obj_init(&o, VR_OBJ_VNI);
@@ -487,6 +498,7 @@ static struct agent_vrf *vrf_ensure(struct agent *a, const char *network, char *
 			  network, v->vni, v->n_import);
 		recompute_vrf(a, v);
 	}
+	agent_svc_sync(a); /* the network's services, now that its VRF exists */
 	return v;
 }
 
@@ -508,6 +520,7 @@ static void rroute_release(struct agent *a, struct agent_rroute *r, bool del_rou
 static void vrf_release(struct agent *a, struct agent_vrf *v)
 {
 	char err[256];
+	agent_svc_vrf_gone(a, v->id); /* the vrouter refuses to delete a VRF with services */
 	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
 		if (a->rroutes[i].used && a->rroutes[i].vrf == v->id)
 			rroute_release(a, &a->rroutes[i], true);
@@ -536,6 +549,49 @@ static void vrf_release(struct agent *a, struct agent_vrf *v)
 	a->state_dirty = true;
 }
 
+struct agent_vrf *agent_vrf_ensure(struct agent *a, const char *network, char *err, size_t errlen)
+{
+	return vrf_ensure(a, network, err, errlen);
+}
+
+void agent_vrf_release_unused(struct agent *a, uint16_t id)
+{
+	struct agent_vrf *v = id && id <= AGENT_MAX_VRFS ? &a->vrfs[id] : NULL;
+	if (v && v->used && !vrf_in_use(a, id))
+		vrf_release(a, v);
+}
+
+uint32_t agent_nh_alloc(struct agent *a)
+{
+	return nh_alloc(a);
+}
+
+void agent_nh_free(struct agent *a, uint32_t id)
+{
+	if (id)
+		nh_del(a, id);
+}
+
+uint32_t agent_label_alloc(struct agent *a)
+{
+	return label_alloc(a);
+}
+
+void agent_label_free(struct agent *a, uint32_t label)
+{
+	struct vr_object o;
+	char err[256];
+	if (!label)
+		return;
+	obj_init(&o, VR_OBJ_MPLS);
+	o.u.mpls.label = label;
+	VR_SET(&o, VR_AT_LABEL);
+	int rc = vr_do(a, VR_OP_DEL, &o, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT)
+		TLOG_WARN(&a->log, "deleting label %u: %s", label, err);
+	label_set(a, label, false);
+}
+
 /* ---- BGP: what a local port announces ---- */
 
 static void rd_of(const struct agent *a, uint16_t vrf, uint8_t rd[8])
@@ -558,7 +614,7 @@ static void path_prefix(const struct agent *a, uint16_t vrf, const struct agent_
 }
 
 /* Encapsulations of a network, in its order (tern-api's default: all three). */
-static int vn_encaps(json_t *vn, uint8_t out[3])
+int agent_vn_encaps(json_t *vn, uint8_t out[3])
 {
 	int n = 0;
 	size_t i;
@@ -587,14 +643,16 @@ static uint16_t encap_tunnel(uint8_t e)
 	       e == VR_ENCAP_MPLSOGRE ? BGP_TUNNEL_MPLS_GRE : BGP_TUNNEL_VXLAN;
 }
 
-static void port_announce(struct agent *a, const struct agent_port *p)
+/* VPN host routes for addresses of a network's VRF, with their label. */
+static void announce_addrs(struct agent *a, const char *network, uint16_t vrf, uint32_t label,
+			   const struct agent_ip *addrs, int n_addrs, const char *what)
 {
 	if (!a->bgp)
 		return;
-	json_t *vn = vn_of(a, p->i.network);
+	json_t *vn = vn_of(a, network);
 	struct agent_bgp_path path;
 	memset(&path, 0, sizeof(path));
-	path.label = p->label;
+	path.label = label;
 	path.nh_len = a->fabric_ip.family == 4 ? 4 : 16;
 	memcpy(path.nh, a->fabric_ip.a, path.nh_len);
 	size_t i;
@@ -604,27 +662,44 @@ static void port_announce(struct agent *a, const struct agent_port *p)
 		    agent_rt_parse(json_string_value(rt), path.ext[path.n_ext]) == 0)
 			path.n_ext++;
 	uint8_t enc[3];
-	int n = vn_encaps(vn, enc);
+	int n = agent_vn_encaps(vn, enc);
 	for (int k = 0; k < n; k++)
 		if (enc[k] != VR_ENCAP_VXLAN)  /* a VPN route's label is an MPLS label */
 			bgp_ext_encap(path.ext[path.n_ext++], encap_tunnel(enc[k]));
-	for (int k = 0; k < p->i.n_addrs; k++) {
+	for (int k = 0; k < n_addrs; k++) {
 		char err[256];
-		path_prefix(a, p->vrf, &p->i.addrs[k], &path.prefix);
+		path_prefix(a, vrf, &addrs[k], &path.prefix);
 		if (agent_bgp_announce(a->bgp, &path, err, sizeof(err)) < 0)
-			TLOG_WARN(&a->log, "announcing %s: %s", p->i.ifname, err);
+			TLOG_WARN(&a->log, "announcing %s: %s", what, err);
 	}
+}
+
+void agent_vr_announce_addr(struct agent *a, const char *network, uint16_t vrf, uint32_t label,
+			    const struct agent_ip *addr)
+{
+	announce_addrs(a, network, vrf, label, addr, 1, "a floating IP");
+}
+
+void agent_vr_withdraw_addr(struct agent *a, uint16_t vrf, const struct agent_ip *addr)
+{
+	struct bgp_prefix pfx;
+	if (!a->bgp)
+		return;
+	path_prefix(a, vrf, addr, &pfx);
+	agent_bgp_withdraw(a->bgp, &pfx);
+}
+
+static void port_announce(struct agent *a, const struct agent_port *p)
+{
+	announce_addrs(a, p->i.network, p->vrf, p->label, p->i.addrs, p->i.n_addrs, p->i.ifname);
+	agent_l2_port_up(a, p);  /* EVPN routes, bridge entry, flood list */
 }
 
 static void port_withdraw(struct agent *a, const struct agent_port *p)
 {
-	if (!a->bgp)
-		return;
-	for (int k = 0; k < p->i.n_addrs; k++) {
-		struct bgp_prefix pfx;
-		path_prefix(a, p->vrf, &p->i.addrs[k], &pfx);
-		agent_bgp_withdraw(a->bgp, &pfx);
-	}
+	agent_l2_port_down(a, p);
+	for (int k = 0; k < p->i.n_addrs; k++)
+		agent_vr_withdraw_addr(a, p->vrf, &p->i.addrs[k]);
 }
 
 /* ---- local ports ---- */
@@ -665,6 +740,7 @@ static void port_unprogram(struct agent *a, struct agent_port *p)
 	}
 	if (p->nh)
 		nh_del(a, p->nh);
+	agent_fip_port_gone(a, p); /* the vrouter keeps a vif with floating IPs */
 	if (p->vif) {
 		obj_init(&o, VR_OBJ_VIF);
 		o.u.vif.id = p->vif;
@@ -839,6 +915,7 @@ int agent_vr_attach(struct agent *a, const struct agent_req *req, struct agent_i
 					rroute_release(a, r, false);
 		}
 	}
+	agent_fip_sync(a); /* floating IPs waiting for these ports */
 	return 0;
 undo:
 	TLOG_WARN(&a->log, "container %.12s: attach failed, undoing: %s", container_id, err);
@@ -918,7 +995,7 @@ static uint8_t pick_encap(struct agent *a, const struct agent_vrf *v,
 			  const struct agent_bgp_path *p)
 {
 	uint8_t enc[3];
-	int n = vn_encaps(vn_of(a, v->network), enc);
+	int n = agent_vn_encaps(vn_of(a, v->network), enc);
 	bool any = false;
 	for (int i = 0; i < p->n_ext; i++)
 		any |= p->ext[i][0] == 0x03 && p->ext[i][1] == 0x0c;
@@ -936,7 +1013,7 @@ static uint8_t pick_encap(struct agent *a, const struct agent_vrf *v,
 }
 
 /* The MAC of the next underlay hop towards a tunnel end. */
-static int underlay_mac(struct agent *a, const struct agent_ip *dip, uint8_t mac[6])
+int agent_underlay_mac(struct agent *a, const struct agent_ip *dip, uint8_t mac[6])
 {
 	if (dip->family != 4 || a->fabric_ip.family != 4 || !a->arp)
 		return -EAFNOSUPPORT;
@@ -968,7 +1045,7 @@ static struct agent_tnh *tnh_get(struct agent *a, uint16_t vrf, uint8_t encap, u
 		return NULL;
 	uint8_t mac[6];
 	char ip[64], err[256];
-	int rc = underlay_mac(a, dip, mac);
+	int rc = agent_underlay_mac(a, dip, mac);
 	if (rc < 0) {
 		TLOG_WARN(&a->log, "no underlay MAC for tunnel end %s (%s); retrying",
 			  agent_ip_str(dip, ip, sizeof(ip), false), strerror(-rc));
@@ -1155,12 +1232,17 @@ void agent_vr_recompute_all(struct agent *a)
 	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
 		if (a->vrfs[i].used)
 			recompute_vrf(a, &a->vrfs[i]);
+	agent_l2_recompute_all(a);
 }
 
 void agent_vr_path(struct agent *a, bool add, const struct agent_bgp_path *p)
 {
+	if (p->prefix.af == BGP_AF_EVPN) {
+		agent_l2_path(a, add, p);
+		return;
+	}
 	if (p->prefix.af != BGP_AF_VPNV4 && p->prefix.af != BGP_AF_VPNV6)
-		return;  /* EVPN: L2 networks come later */
+		return;
 	struct agent_rpath *slot = NULL, *free_slot = NULL;
 	for (int i = 0; i < AGENT_MAX_RPATHS && !slot; i++) {
 		struct agent_rpath *rp = &a->rpaths[i];
@@ -1232,18 +1314,30 @@ void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool delete
 				agent_vr_vrf_changed(a, &a->vrfs[i]);
 		return;
 	}
+	if (!strcmp(kind, "service")) {
+		agent_svc_sync(a);
+		return;
+	}
+	if (!strcmp(kind, "floating-ip") || !strcmp(kind, "floating-ip-pool")) {
+		agent_fip_sync(a);
+		return;
+	}
 	if (deleted || strcmp(kind, "virtual-network"))
 		return;
 	const char *fq = json_string_value(json_object_get(obj, "fq_name"));
 	struct agent_vrf *v = fq ? vrf_find(a, fq) : NULL;
 	if (v)
 		agent_vr_vrf_changed(a, v);
+	agent_svc_sync(a); /* a network's services follow it */
 }
 
 /* ---- connection, restore ---- */
 
 void agent_vr_forget_remote(struct agent *a)
 {
+	agent_l2_forget(a);
+	agent_svc_forget(a);
+	agent_fip_forget(a);
 	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
 		a->vrfs[i].programmed = false;
 	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
@@ -1377,6 +1471,7 @@ void agent_vr_announce_all(struct agent *a)
 	for (int i = 0; i < AGENT_MAX_PORTS; i++)
 		if (a->ports[i].used)
 			port_announce(a, &a->ports[i]);
+	agent_fip_announce_all(a);
 }
 
 /* ---- taking over after a restart ---- */
@@ -1430,6 +1525,12 @@ static void adopt_label(struct agent *a, const struct vr_object *o, void *arg)
 	}
 }
 
+static void adopt_svc(struct agent *a, const struct vr_object *o, void *arg)
+{
+	(void)arg;
+	agent_svc_adopt_one(a, o);
+}
+
 static void adopt_vif(struct agent *a, const struct vr_object *o, void *arg)
 {
 	(void)arg;
@@ -1442,6 +1543,7 @@ void agent_vr_adopt(struct agent *a)
 	dump(a, VR_OBJ_NH, NULL, adopt_nh, NULL);
 	dump(a, VR_OBJ_MPLS, NULL, adopt_label, NULL);
 	dump(a, VR_OBJ_VIF, NULL, adopt_vif, NULL);
+	dump(a, VR_OBJ_SERVICE, NULL, adopt_svc, NULL);
 }
 
 bool agent_vr_converged(struct agent *a, int64_t since_start_ms)
@@ -1541,6 +1643,7 @@ void agent_vr_sweep(struct agent *a)
 	for (uint32_t id = 1; id < AGENT_NH_IDS; id++)
 		if (a->nh_used[id] == 2)  /* still referenced by something not ours */
 			a->nh_used[id] = 1;
+	int svcs = agent_svc_sweep(a);
 	TLOG_INFO(&a->log, "take-over complete: removed %d stale route(s), %d nexthop(s), "
-		  "%d label(s)", routes, nhs, labels);
+		  "%d label(s), %d service(s)", routes, nhs, labels, svcs);
 }

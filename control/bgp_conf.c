@@ -479,6 +479,12 @@ static int one_line(struct pctx *p, char *line)
 int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
 		   size_t errlen)
 {
+	return bgp_conf_parse_flags(c, name, text, 0, err, errlen);
+}
+
+int bgp_conf_parse_flags(struct bgp_conf *c, const char *name, const char *text,
+			 unsigned flags, char *err, size_t errlen)
+{
 	memset(c, 0, sizeof(*c));
 	c->hold = BGP_DEFAULT_HOLD;
 	c->connretry = BGP_DEFAULT_CONNRETRY;
@@ -501,11 +507,11 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 		s += len + (nl ? 1 : 0);
 	}
 	p.line++;
-	if (!c->router_id)
+	if (!c->router_id && !(flags & BGP_CONF_API))
 		return fail(&p, "router-id is missing");
-	if (!c->as)
+	if (!c->as && !(flags & BGP_CONF_API))
 		return fail(&p, "as (the local AS) is missing");
-	if (!c->cluster_id)
+	if (!c->cluster_id && !(flags & BGP_CONF_API))
 		c->cluster_id = c->router_id;
 	for (int i = 0; i < c->n_nb; i++) {
 		struct bgp_conf_neighbor *nb = &c->nb[i];
@@ -536,7 +542,8 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 	return 0;
 }
 
-int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen)
+int bgp_conf_load(struct bgp_conf *c, const char *path, unsigned flags, char *err,
+		  size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -562,6 +569,7 @@ int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen
 		}
 		memcpy(text + len, buf, n);
 		len += n;
+		text[len] = 0; /* room kept above */
 	}
 	int rerr = ferror(f);
 	fclose(f);
@@ -570,7 +578,97 @@ int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: read error", path);
 		return -EIO;
 	}
-	int rc = bgp_conf_parse(c, path, text ? text : "", err, errlen);
+	int rc = bgp_conf_parse_flags(c, path, text ? text : "", flags, err, errlen);
 	free(text);
 	return rc;
+}
+
+/* ---- comparing two configurations ---- */
+
+bool bgp_conf_nb_same(const struct bgp_conf_neighbor *a, const struct bgp_conf_neighbor *b)
+{
+	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0 &&
+	       a->local_len == b->local_len &&
+	       memcmp(&a->local, &b->local, a->local_len) == 0 && a->as == b->as &&
+	       a->afs == b->afs && a->hold == b->hold && a->passive == b->passive &&
+	       a->rr_client == b->rr_client && strcmp(a->password, b->password) == 0;
+}
+
+static bool rts_same(const uint8_t (*a)[8], int na, const uint8_t (*b)[8], int nb)
+{
+	return na == nb && memcmp(a, b, (size_t)na * 8) == 0;
+}
+
+bool bgp_conf_vrf_same(const struct bgp_vrf_conf *a, const struct bgp_vrf_conf *b)
+{
+	if (a->has_rd != b->has_rd || (a->has_rd && memcmp(a->rd, b->rd, 8) != 0) ||
+	    a->vni != b->vni || a->n_routes != b->n_routes ||
+	    !rts_same(a->import, a->n_import, b->import, b->n_import) ||
+	    !rts_same(a->export, a->n_export, b->export, b->n_export))
+		return false;
+	for (int i = 0; i < a->n_routes; i++) {
+		const struct bgp_vrf_route *x = &a->routes[i], *y = &b->routes[i];
+		if (x->p.af != y->p.af || x->p.plen != y->p.plen ||
+		    memcmp(x->p.addr, y->p.addr, sizeof(x->p.addr)) != 0 || x->label != y->label ||
+		    x->nh_len != y->nh_len || memcmp(x->nh, y->nh, x->nh_len) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool nb_in_diff(const struct bgp_conf_neighbor *nb)
+{
+	return !nb->off && nb->origin != BGP_NB_RANGE;
+}
+
+void bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
+		   struct bgp_conf_diff *df)
+{
+	memset(df, 0, sizeof(*df));
+	for (int j = 0; j < to->n_nb; j++)
+		df->nb_add[j] = nb_in_diff(&to->nb[j]);
+	for (int i = 0; i < from->n_nb; i++) {
+		const struct bgp_conf_neighbor *a = &from->nb[i];
+		df->nb_to[i] = -1;
+		if (!nb_in_diff(a))
+			continue;
+		for (int j = 0; j < to->n_nb && df->nb_to[i] < 0; j++) {
+			const struct bgp_conf_neighbor *b = &to->nb[j];
+			if (df->nb_add[j] && a->addr_len == b->addr_len &&
+			    memcmp(&a->addr, &b->addr, a->addr_len) == 0) {
+				df->nb_to[i] = j;
+				df->nb_add[j] = false;
+			}
+		}
+		if (df->nb_to[i] < 0) {
+			df->nb[i] = BGP_CH_REMOVE;
+			df->n_stop++;
+		} else if (!bgp_conf_nb_same(a, &to->nb[df->nb_to[i]])) {
+			df->nb[i] = BGP_CH_RESET;
+			df->n_reset++;
+		}
+	}
+	for (int j = 0; j < to->n_nb; j++)
+		df->n_start += df->nb_add[j];
+
+	for (int j = 0; j < to->n_vrf; j++)
+		df->vrf_add[j] = true;
+	for (int i = 0; i < from->n_vrf; i++) {
+		df->vrf_to[i] = -1;
+		for (int j = 0; j < to->n_vrf && df->vrf_to[i] < 0; j++) {
+			if (df->vrf_add[j] && strcmp(from->vrf[i].name, to->vrf[j].name) == 0) {
+				df->vrf_to[i] = j;
+				df->vrf_add[j] = false;
+			}
+		}
+		if (df->vrf_to[i] < 0) {
+			df->vrf[i] = BGP_CH_REMOVE;
+			df->n_vrf_remove++;
+		} else if (!bgp_conf_vrf_same(&from->vrf[i], &to->vrf[df->vrf_to[i]])) {
+			df->vrf[i] = BGP_CH_RESET;
+			df->n_vrf_change++;
+		}
+	}
+	for (int j = 0; j < to->n_vrf; j++)
+		df->n_vrf_add += df->vrf_add[j];
 }

@@ -4,6 +4,11 @@
  * section per routing instance. Small and strict: every error
  * names file:line and what was expected. Format: docs/ARCHITECTURE.md
  * (tern-control).
+ *
+ * Also the comparison of two configurations (bgp_conf_diff): which
+ * neighbours start, stop or are reset and which instances come, go or
+ * change, so that a new configuration (from tern-api's watch) is applied
+ * without touching what did not change.
  */
 #ifndef TERN_BGP_CONF_H
 #define TERN_BGP_CONF_H
@@ -24,6 +29,13 @@
 #define BGP_DEFAULT_STARTUP_DEFER 15
 #define BGP_DEFAULT_CTL_SOCK "/run/tern/control/ctl.sock"
 
+/* Where a neighbour comes from. */
+enum bgp_nb_origin {
+	BGP_NB_FILE,                    /* a [neighbor] section */
+	BGP_NB_API,                     /* a bgp-router object of tern-api */
+	BGP_NB_RANGE,                   /* a speaker that called from a [neighbors] prefix */
+};
+
 struct bgp_conf_neighbor {
 	struct sockaddr_storage addr;   /* with the port */
 	socklen_t addr_len;
@@ -36,6 +48,9 @@ struct bgp_conf_neighbor {
 	bool rr_client;
 	char password[81];              /* TCP MD5 (RFC 2385) key; "" when none */
 	char name[64];                  /* the address as written */
+	char router[64];                /* BGP_NB_API: the bgp-router object's name */
+	uint8_t origin;                 /* enum bgp_nb_origin */
+	bool off;                       /* removed: a free slot (the daemon's, see bgp_daemon.h) */
 	int line;
 };
 
@@ -67,17 +82,57 @@ struct bgp_conf {
 	int n_vrf;
 };
 
+/* bgp_conf_parse flags. BGP_CONF_API: the identity comes from tern-api (the
+ * own bgp-router object), so router-id and as may be left out, and
+ * cluster-id is not defaulted (0: the router id, once known). */
+#define BGP_CONF_API 0x1u
+
 /*
  * Parse the text of a configuration (name is for messages). Returns 0, or
  * -EINVAL with "file:line: what is wrong" in err.
  */
 int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
 		   size_t errlen);
+int bgp_conf_parse_flags(struct bgp_conf *c, const char *name, const char *text,
+			 unsigned flags, char *err, size_t errlen);
 /* The range whose prefix holds addr (any port), or NULL. */
 const struct bgp_conf_range *bgp_conf_range_of(const struct bgp_conf *c,
 					       const struct sockaddr_storage *addr);
 
-/* Read and parse a file. Returns 0, -errno when it cannot be read, -EINVAL. */
-int bgp_conf_load(struct bgp_conf *c, const char *path, char *err, size_t errlen);
+/* Read and parse a file (flags as bgp_conf_parse_flags). Returns 0, -errno
+ * when it cannot be read, -EINVAL. */
+int bgp_conf_load(struct bgp_conf *c, const char *path, unsigned flags, char *err,
+		  size_t errlen);
+
+/* True when a and b would run the same session: address and port, local
+ * address, AS, families, hold time, passive, rr-client, MD5 key. */
+bool bgp_conf_nb_same(const struct bgp_conf_neighbor *a, const struct bgp_conf_neighbor *b);
+/* True when two instances import, export and originate the same (and have
+ * the same VNI); the names are not compared. */
+bool bgp_conf_vrf_same(const struct bgp_vrf_conf *a, const struct bgp_vrf_conf *b);
+
+enum bgp_change {
+	BGP_CH_KEEP,                    /* not touched */
+	BGP_CH_ADD,                     /* neighbour: start a session; instance: create, import */
+	BGP_CH_REMOVE,                  /* neighbour: Cease, slot freed; instance: dropped */
+	BGP_CH_RESET,                   /* neighbour: Cease and start again with the new
+					 * settings; instance: import and export again */
+};
+
+/* What applying configuration `to` over `from` means. Neighbours are
+ * matched by address and port, instances by name. Slots of `from` that are
+ * off or came from a [neighbors] range (BGP_NB_RANGE) are KEEP: the new
+ * configuration does not speak of them. */
+struct bgp_conf_diff {
+	uint8_t nb[BGP_MAX_PEERS];      /* per neighbour of from: KEEP, REMOVE or RESET */
+	int nb_to[BGP_MAX_PEERS];       /* per neighbour of from: its index in to, -1 */
+	bool nb_add[BGP_MAX_PEERS];     /* per neighbour of to: ADD (nothing in from) */
+	uint8_t vrf[BGP_VRF_MAX];       /* per instance of from: KEEP, REMOVE or RESET */
+	int vrf_to[BGP_VRF_MAX];        /* per instance of from: its index in to, -1 */
+	bool vrf_add[BGP_VRF_MAX];      /* per instance of to: ADD */
+	int n_start, n_stop, n_reset, n_vrf_add, n_vrf_remove, n_vrf_change;
+};
+void bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
+		   struct bgp_conf_diff *df);
 
 #endif /* TERN_BGP_CONF_H */

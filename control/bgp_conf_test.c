@@ -164,6 +164,80 @@ static void test_errors(void **state)
 #undef I
 }
 
+/* Which neighbours and instances a new configuration starts, stops, resets
+ * or leaves alone. */
+static void test_diff(void **state)
+{
+	(void)state;
+	static struct bgp_conf a, b;
+	char err[256];
+	const char *from =
+		"router-id 10.0.0.1\nas 65000\n"
+		"[neighbor 10.0.0.2]\nas 65000\n"                 /* kept */
+		"[neighbor 10.0.0.3]\nas 65000\n"                 /* removed */
+		"[neighbor 10.0.0.4]\nas 65000\npassword x\n"     /* key changes */
+		"[neighbor 10.0.0.5]\nas 65000\nport 1790\n"      /* port changes: another one */
+		"[neighbor 10.0.0.6]\nas 65000\nfamilies vpnv4\n" /* families change */
+		"[instance red]\nimport-target 1:1\n"
+		"[instance green]\nimport-target 1:2\n";
+	const char *to =
+		"router-id 10.0.0.1\nas 65000\n"
+		"[neighbor 10.0.0.6]\nas 65000\nfamilies vpnv4 evpn\n"
+		"[neighbor 10.0.0.5]\nas 65000\n"
+		"[neighbor 10.0.0.4]\nas 65000\npassword y\n"
+		"[neighbor 10.0.0.2]\nas 65000\n"
+		"[neighbor 10.0.0.7]\nas 65001\n"
+		"[instance green]\nimport-target 1:3\n"
+		"[instance red]\nimport-target 1:1\n"
+		"[instance blue]\nimport-target 1:4\n";
+	assert_int_equal(bgp_conf_parse(&a, "a.conf", from, err, sizeof(err)), 0);
+	assert_int_equal(bgp_conf_parse(&b, "b.conf", to, err, sizeof(err)), 0);
+	/* a speaker of a [neighbors] range and a removed slot are not compared */
+	a.nb[5] = a.nb[0];
+	a.nb[5].origin = BGP_NB_RANGE;
+	a.nb[6] = a.nb[1];
+	a.nb[6].off = true;
+	a.n_nb = 7;
+	struct bgp_conf_diff df;
+	bgp_conf_diff(&a, &b, &df);
+	static const uint8_t want[] = { BGP_CH_KEEP, BGP_CH_REMOVE, BGP_CH_RESET, BGP_CH_REMOVE,
+					BGP_CH_RESET, BGP_CH_KEEP, BGP_CH_KEEP };
+	static const int want_to[] = { 3, -1, 2, -1, 0, -1, -1 };
+	for (int i = 0; i < 7; i++) {
+		assert_int_equal(df.nb[i], want[i]);
+		assert_int_equal(df.nb_to[i], want_to[i]);
+	}
+	static const bool want_add[] = { false, true, false, false, true };
+	for (int j = 0; j < 5; j++)
+		assert_int_equal(df.nb_add[j], want_add[j]);
+	assert_int_equal(df.n_start, 2);
+	assert_int_equal(df.n_stop, 2);
+	assert_int_equal(df.n_reset, 2);
+	assert_int_equal(df.vrf[0], BGP_CH_KEEP);
+	assert_int_equal(df.vrf_to[0], 1);
+	assert_int_equal(df.vrf[1], BGP_CH_RESET);
+	assert_int_equal(df.vrf_to[1], 0);
+	assert_true(df.vrf_add[2] && !df.vrf_add[0] && !df.vrf_add[1]);
+	assert_int_equal(df.n_vrf_add + df.n_vrf_remove + df.n_vrf_change, 2);
+	/* against itself: nothing */
+	bgp_conf_diff(&b, &b, &df);
+	assert_int_equal(df.n_start + df.n_stop + df.n_reset + df.n_vrf_add + df.n_vrf_remove +
+			 df.n_vrf_change, 0);
+}
+
+/* With tern-api giving the identity, router-id and as may be left out. */
+static void test_api_flags(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_int_equal(bgp_conf_parse_flags(&C, "a.conf", "listen 127.0.0.1\n", BGP_CONF_API,
+					      err, sizeof(err)), 0);
+	assert_int_equal(C.as, 0);
+	assert_int_equal(C.cluster_id, 0);
+	assert_int_equal(bgp_conf_parse_flags(&C, "a.conf", "listen 127.0.0.1\n", 0, err,
+					      sizeof(err)), -22);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +245,8 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_instances),
+		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_api_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
  *   rib FAMILY         the Loc-RIB of FAMILY (ipv4, ipv6, vpnv4, vpnv6, evpn, rtc):
  *                      every destination with every path, the best one marked
  *   rib FAMILY NAME    the Loc-RIB of routing instance NAME (ipv4, ipv6)
+ *   instances          every routing instance: VNI, import and export targets,
+ *                      routes held
  * An error is {"error": "..."}. This file is the only one that formats RIB
  * and peer data (ternctl prints it as columns).
  */
@@ -135,6 +137,8 @@ static json_t *neighbors_json(struct bgp_daemon *d)
 		struct bgp_peer *p = &d->peers[i];
 		const struct bgp_conf_neighbor *nb = p->cfg;
 		const struct bgp_rib_peer *rp = &d->rib.peers[i];
+		if (nb->off)
+			continue; /* removed from the configuration: a free slot */
 		uint16_t port = nb->addr.ss_family == AF_INET ?
 			ntohs(((const struct sockaddr_in *)&nb->addr)->sin_port) :
 			ntohs(((const struct sockaddr_in6 *)&nb->addr)->sin6_port);
@@ -156,6 +160,12 @@ static json_t *neighbors_json(struct bgp_daemon *d)
 			"last_error", p->last_error);
 		if (o && p->est >= 0)
 			json_object_set_new(o, "router_id", id_json(rp->router_id));
+		if (o && nb->router[0])
+			json_object_set_new(o, "router", json_string(nb->router));
+		if (o)
+			json_object_set_new(o, "source", json_string(
+				nb->origin == BGP_NB_API ? "tern-api" :
+				nb->origin == BGP_NB_RANGE ? "range" : "file"));
 		if (o)
 			json_array_append_new(arr, o);
 	}
@@ -393,9 +403,36 @@ static json_t *vrf_rib_json(struct bgp_daemon *d, int af, const char *name)
 		return json_pack("{s:s, s:s, s:o}", "family", bgp_af_table[af].name, "instance",
 				 name, "routes", arr);
 	}
-	char msg[96];
-	snprintf(msg, sizeof(msg), "no routing instance '%.40s' in the configuration", name);
+	char msg[200];
+	snprintf(msg, sizeof(msg), "no routing instance '%.127s' in the configuration", name);
 	return json_pack("{s:s}", "error", msg);
+}
+
+static json_t *rts_json(const uint8_t (*rt)[8], int n)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		char s[48];
+		bgp_ext_format(rt[i], s, sizeof(s));
+		json_array_append_new(a, json_string(s));
+	}
+	return a;
+}
+
+static json_t *instances_json(struct bgp_daemon *d)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < d->n_vrf; i++) {
+		const struct bgp_vrf_conf *cf = d->vrf[i].cf;
+		json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:I}", "name", cf->name,
+				      "vni", (json_int_t)cf->vni,
+				      "import_targets", rts_json(cf->import, cf->n_import),
+				      "export_targets", rts_json(cf->export, cf->n_export),
+				      "routes", (json_int_t)d->vrf[i].count);
+		if (o)
+			json_array_append_new(arr, o);
+	}
+	return json_pack("{s:o}", "instances", arr);
 }
 
 static json_t *handle(struct bgp_daemon *d, char *req)
@@ -406,6 +443,8 @@ static json_t *handle(struct bgp_daemon *d, char *req)
 	char *inst = strtok_r(NULL, " \t\r\n", &save);
 	if (cmd && strcmp(cmd, "neighbors") == 0)
 		return neighbors_json(d);
+	if (cmd && strcmp(cmd, "instances") == 0)
+		return instances_json(d);
 	if (cmd && strcmp(cmd, "rib") == 0) {
 		int af = bgp_af_by_name(arg ? arg : "ipv4");
 		if (af < 0)
@@ -413,7 +452,8 @@ static json_t *handle(struct bgp_daemon *d, char *req)
 					 "unknown family (ipv4, ipv6, vpnv4, vpnv6, evpn, rtc)");
 		return inst ? vrf_rib_json(d, af, inst) : rib_json(d, af);
 	}
-	return json_pack("{s:s}", "error", "unknown request (neighbors, rib FAMILY [INSTANCE])");
+	return json_pack("{s:s}", "error",
+			 "unknown request (neighbors, instances, rib FAMILY [INSTANCE])");
 }
 
 void bgp_ctl_io(struct bgp_daemon *d, struct bgp_ctl_client *c, short revents)

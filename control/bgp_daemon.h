@@ -74,6 +74,8 @@ struct bgp_ctl_client {
 	size_t reply_len, reply_off;
 };
 
+struct bgp_api;                  /* bgp_api.c: the tern-api watch */
+
 struct bgp_daemon {
 	struct tern_log log;
 	struct bgp_conf conf;
@@ -96,6 +98,8 @@ struct bgp_daemon {
 	 * sent its own, or until t_converge. */
 	bool converged;
 	int64_t t_converge;
+	bool rtc_default;            /* our default rtc membership is in the RIB */
+	struct bgp_api *api;         /* NULL: the configuration file only */
 };
 
 /* bgp_session.c */
@@ -105,6 +109,14 @@ int bgp_daemon_run(struct bgp_daemon *d);
 void bgp_daemon_free(struct bgp_daemon *d);
 /* The state shown for a peer: the most advanced of its connections. */
 enum bgp_state bgp_peer_state(const struct bgp_peer *p);
+/* Apply configuration nc over d->conf (what changed, in df): removed
+ * neighbors get Cease/Peer De-configured and free their slot, changed ones
+ * Cease/Other Configuration Change and start again with the new settings,
+ * new ones start; unchanged ones are not touched. Instances added, removed
+ * or changed import (and originate) again; no session is reset for them.
+ * Process settings (listen, timers, AS, router id) are not changed here. */
+void bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
+			    struct bgp_conf_diff *df);
 
 /* bgp_ctl.c: the control socket (one request line, one JSON reply). */
 int bgp_ctl_open(struct bgp_daemon *d, char *err, size_t errlen);
@@ -112,5 +124,24 @@ void bgp_ctl_close(struct bgp_daemon *d);
 /* Accept and serve: called by the loop for readable/writable descriptors. */
 void bgp_ctl_accept(struct bgp_daemon *d);
 void bgp_ctl_io(struct bgp_daemon *d, struct bgp_ctl_client *c, short revents);
+
+/* bgp_api.c: neighbors and instances from tern-api (bgp_apiconf.h). */
+struct bgp_api_conf {
+	const char *url, *token, *ca_file;
+	const char *name;            /* our bgp-router: name, fq_name or UUID */
+};
+/* Start the watch (its thread); base is the file's configuration (copied).
+ * NULL with err filled on failure. */
+struct bgp_api *bgp_api_new(const struct bgp_api_conf *c, const struct bgp_conf *base,
+			    struct tern_log *log, char *err, size_t errlen);
+void bgp_api_free(struct bgp_api *a);
+/* Before the daemon starts: wait until tern-api was listed and our
+ * bgp-router is there, then fill conf (base + tern-api). One log line per
+ * state change while waiting. Returns 0, or -EINTR when *stop was set. */
+int bgp_api_wait(struct bgp_api *a, struct bgp_conf *conf, volatile sig_atomic_t *stop);
+/* The loop's handler for bgp_api_fd(): take the queued events and, when
+ * anything changed, apply the new configuration (bgp_daemon_reconfigure). */
+int bgp_api_fd(const struct bgp_api *a);
+void bgp_api_process(struct bgp_daemon *d);
 
 #endif /* TERN_BGP_DAEMON_H */

@@ -2,6 +2,11 @@
  * DOC: bgp_main.c — tern-control: command line, signals, then the loop.
  *
  *   tern-control -c /etc/tern/control.conf [--socket PATH] [--log-level L]
+ *   tern-control --api URL --name ROUTER [-c FILE] [--token-file F] [--ca-file F]
+ *
+ * With --api, neighbors and routing instances come from tern-api too (the
+ * bgp-router ROUTER and its peers, the virtual networks), applied live; the
+ * file, optional then, gives the process settings (bgp_apiconf.h).
  *
  * SIGINT/SIGTERM set a flag (the only thing a handler does); the loop then
  * sends Cease to every peer and exits 0. The handler reaches the flag through
@@ -16,6 +21,7 @@
 #include <string.h>
 
 #include "bgp_daemon.h"
+#include "tern_watch.h"
 
 static volatile sig_atomic_t *stop_flag;
 
@@ -29,34 +35,73 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: tern-control -c FILE [--socket PATH] [--log-level error|warn|info|debug]\n"
-		   "  -c, --config FILE   configuration (format: docs/ARCHITECTURE.md, tern-control)\n"
+		   "       tern-control --api URL --name ROUTER [-c FILE] [--token-file FILE]\n"
+		   "                    [--ca-file FILE] [--socket PATH] [--log-level LEVEL]\n"
+		   "  -c, --config FILE   configuration (format: docs/ARCHITECTURE.md, tern-control);\n"
+		   "                      with --api it gives the process settings only (listen,\n"
+		   "                      timers, control socket, [neighbors] ranges) and may omit\n"
+		   "                      router-id and as\n"
+		   "  --api URL           tern-api: neighbors and routing instances from its\n"
+		   "                      bgp-router and virtual-network objects, applied live\n"
+		   "  --name ROUTER       our own bgp-router object (name, fq_name or UUID)\n"
+		   "  --token-file FILE   bearer token for tern-api (else $TERN_TOKEN)\n"
+		   "  --ca-file FILE      CA certificate for an https tern-api\n"
 		   "  --socket PATH       control socket (default: the file's control-socket,\n"
 		   "                      else " BGP_DEFAULT_CTL_SOCK ")\n"
 		   "  --log-level LEVEL   overrides the file's log-level\n");
 }
 
+static void fail_free(struct bgp_daemon *d)
+{
+	bgp_api_free(d->api);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
+	enum { O_SOCK = 256, O_LOG, O_API, O_NAME, O_TOKEN, O_CA };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "log-level", required_argument, NULL, 'l' },
+		{ "socket", required_argument, NULL, O_SOCK },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "api", required_argument, NULL, O_API },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "ca-file", required_argument, NULL, O_CA },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cfg = NULL, *sock = NULL, *level = NULL;
-	int o;
+	const char *cfg = NULL, *sock = NULL, *level = NULL, *env = getenv("TERN_TOKEN");
+	struct bgp_api_conf ac = { .token = env && *env ? env : NULL };
+	char token[512];
+	int o, rc;
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': cfg = optarg; break;
-		case 's': sock = optarg; break;
-		case 'l': level = optarg; break;
+		case O_SOCK: sock = optarg; break;
+		case O_LOG: level = optarg; break;
+		case O_API: ac.url = optarg; break;
+		case O_NAME: ac.name = optarg; break;
+		case O_CA: ac.ca_file = optarg; break;
+		case O_TOKEN:
+			if ((rc = tern_watch_read_token(optarg, token, sizeof(token))) < 0) {
+				fprintf(stderr, "tern-control: --token-file %s: %s\n", optarg,
+					rc == -EINVAL ? "empty" : strerror(-rc));
+				return 2;
+			}
+			ac.token = token;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!cfg || optind != argc) {
+	if ((!cfg && !ac.url) || optind != argc) {
 		usage(stderr);
+		return 2;
+	}
+	if (!ac.url != !ac.name) {
+		fprintf(stderr, "tern-control: --api and --name go together (--name: our own "
+			"bgp-router object in tern-api)\n");
 		return 2;
 	}
 	struct bgp_daemon *d = calloc(1, sizeof(*d));
@@ -65,7 +110,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char err[512];
-	if (bgp_conf_load(&d->conf, cfg, err, sizeof(err)) < 0) {
+	unsigned flags = ac.url ? BGP_CONF_API : 0;
+	rc = cfg ? bgp_conf_load(&d->conf, cfg, flags, err, sizeof(err)) :
+		   bgp_conf_parse_flags(&d->conf, "(no file)", "", flags, err, sizeof(err));
+	if (rc < 0) {
 		fprintf(stderr, "tern-control: %s\n", err);
 		free(d);
 		return 2;
@@ -93,16 +141,29 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	int rc = bgp_daemon_init(d, err, sizeof(err));
+	if (ac.url) {
+		if (!(d->api = bgp_api_new(&ac, &d->conf, &d->log, err, sizeof(err)))) {
+			TLOG_ERR(&d->log, "--api %s: %s", ac.url, err);
+			free(d);
+			return 2;
+		}
+		if (bgp_api_wait(d->api, &d->conf, &d->stop) < 0) {
+			TLOG_INFO(&d->log, "stopping");
+			fail_free(d);
+			return 0;
+		}
+	}
+	rc = bgp_daemon_init(d, err, sizeof(err));
 	if (rc < 0) {
 		TLOG_ERR(&d->log, "%s", err);
 		bgp_daemon_free(d);
-		free(d);
+		fail_free(d);
 		return 1;
 	}
-	TLOG_INFO(&d->log, "started: AS %u, %d neighbors", d->conf.as, d->n_peers);
+	TLOG_INFO(&d->log, "started: AS %u, %d neighbors, %d instances%s", d->conf.as, d->n_peers,
+		  d->n_vrf, d->api ? " (file and tern-api)" : "");
 	rc = bgp_daemon_run(d);
 	bgp_daemon_free(d);
-	free(d);
+	fail_free(d);
 	return rc < 0 ? 1 : 0;
 }

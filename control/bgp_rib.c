@@ -98,6 +98,7 @@ static void views(const struct bgp_attrs *a, const struct bgp_bytes *v[N_VIEWS])
 struct attrs_fixed {
 	uint32_t has, med, local_pref, originator_id;
 	uint8_t origin, nh_len, nh[32];
+	struct bgp_pmsi pmsi;         /* EVPN type 3: each node's own tunnel */
 };
 
 static void fixed_of(const struct bgp_attrs *a, struct attrs_fixed *f)
@@ -110,6 +111,13 @@ static void fixed_of(const struct bgp_attrs *a, struct attrs_fixed *f)
 	f->originator_id = (a->has & BGP_HAS(BGP_ATTR_ORIGINATOR_ID)) ? a->originator_id : 0;
 	f->nh_len = a->nh_len <= 32 ? a->nh_len : 32;
 	memcpy(f->nh, a->nh, f->nh_len);
+	if (a->has & BGP_HAS(BGP_ATTR_PMSI_TUNNEL)) { /* field by field: no padding compared */
+		f->pmsi.flags = a->pmsi.flags;
+		f->pmsi.type = a->pmsi.type;
+		f->pmsi.label = a->pmsi.label;
+		f->pmsi.id_len = a->pmsi.id_len <= BGP_PMSI_ID_MAX ? a->pmsi.id_len : BGP_PMSI_ID_MAX;
+		memcpy(f->pmsi.id, a->pmsi.id, f->pmsi.id_len);
+	}
 }
 
 static uint32_t attrs_hash(const struct bgp_attrs *a)

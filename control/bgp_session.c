@@ -309,7 +309,7 @@ static void conn_event(struct bgp_daemon *d, struct bgp_peer *p, int ci,
 	/* Back in Idle: our side starts again after the connect-retry time
 	 * (AutomaticStart); their side just frees its slot. */
 	if (c->fsm.state == BGP_IDLE && p->conn[0].fsm.state == BGP_IDLE && p->est < 0 &&
-	    !p->cfg->passive && !d->stop && !p->t_restart)
+	    !p->cfg->passive && !p->cfg->off && !d->stop && !p->t_restart)
 		arm(&p->t_restart, p->conn[0].fsm.connretry_s);
 }
 
@@ -658,7 +658,7 @@ static void check_converged(struct bgp_daemon *d, int64_t now)
 	bool all = true;
 	for (int i = 0; i < d->n_peers && all; i++) {
 		const struct bgp_peer *p = &d->peers[i];
-		all = p->est >= 0 && (p->eor_rcvd & p->afs) == p->afs;
+		all = p->cfg->off || (p->est >= 0 && (p->eor_rcvd & p->afs) == p->afs);
 	}
 	/* Speakers of a [neighbors] range are not known before they call: give
 	 * them half the defer time (agents retry every 5 s) before "all". */
@@ -724,7 +724,7 @@ static int listen_on(struct bgp_daemon *d, const struct sockaddr_storage *ss, so
 	}
 	for (int i = 0; i < d->conf.n_nb; i++) {
 		const struct bgp_conf_neighbor *nb = &d->conf.nb[i];
-		if (!nb->password[0] || nb->addr.ss_family != ss->ss_family)
+		if (!nb->password[0] || nb->off || nb->addr.ss_family != ss->ss_family)
 			continue;
 		int e = -bgp_sock_md5(fd, &nb->addr, nb->password);
 		if (e > 0) {
@@ -768,7 +768,7 @@ static void do_accept(struct bgp_daemon *d, int lfd)
 		return;
 	struct bgp_peer *p = NULL;
 	for (int i = 0; i < d->n_peers && !p; i++)
-		if (same_addr(&d->peers[i].cfg->addr, &ss))
+		if (!d->peers[i].cfg->off && same_addr(&d->peers[i].cfg->addr, &ss))
 			p = &d->peers[i];
 	const struct bgp_conf_range *r = p ? NULL : bgp_conf_range_of(&d->conf, &ss);
 	if (r && !(p = peer_from_range(d, r, &ss))) {
@@ -882,21 +882,34 @@ static void peer_init(struct bgp_daemon *d, int i)
 	p->conn[0].fsm.passive = p->cfg->passive;
 }
 
+/* A slot for a new neighbor: a removed one's, else a new one; -1 when full. */
+static int peer_slot(struct bgp_daemon *d)
+{
+	for (int i = 0; i < d->n_peers; i++)
+		if (d->peers[i].cfg->off)
+			return i;
+	if (d->conf.n_nb >= BGP_MAX_PEERS - 1)
+		return -1;
+	d->n_peers++;
+	return d->conf.n_nb++;
+}
+
 /* A speaker from a [neighbors PREFIX] range connected: it becomes a passive
  * neighbor of its own, for good (its slot and routes follow the usual rules
  * when it goes away). NULL when there is no room. */
 static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_conf_range *r,
 					const struct sockaddr_storage *ss)
 {
-	struct bgp_conf *cf = &d->conf;
 	char a[80];
-	if (cf->n_nb >= BGP_MAX_PEERS - 1) {
+	int i = peer_slot(d);
+	if (i < 0) {
 		TLOG_WARN(&d->log, "connection from %s (range %s) refused: %d neighbors already",
 			  bgp_sockaddr_str(ss, a, sizeof(a)), r->tmpl.name, BGP_MAX_PEERS - 1);
 		return NULL;
 	}
-	struct bgp_conf_neighbor *nb = &cf->nb[cf->n_nb];
+	struct bgp_conf_neighbor *nb = &d->conf.nb[i];
 	*nb = r->tmpl;
+	nb->origin = BGP_NB_RANGE;
 	nb->addr = *ss;
 	nb->addr_len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
 			sizeof(struct sockaddr_in6);
@@ -910,13 +923,14 @@ static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_c
 		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
 	if (!inet_ntop(ss->ss_family, ip, nb->name, sizeof(nb->name)))
 		snprintf(nb->name, sizeof(nb->name), "?");
-	cf->n_nb++;
-	peer_init(d, d->n_peers);
-	struct bgp_peer *p = &d->peers[d->n_peers++];
+	peer_init(d, i);
+	struct bgp_peer *p = &d->peers[i];
 	conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_START_PASSIVE }, NULL);
 	TLOG_INFO(&d->log, "peer %s: a new neighbor from range %s", nb->name, r->tmpl.name);
 	return p;
 }
+
+static int rtc_default(struct bgp_daemon *d);
 
 int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 {
@@ -945,16 +959,9 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	for (int i = 0; i < cf->n_nb + cf->n_range; i++) {
-		const struct bgp_conf_neighbor *nb = i < cf->n_nb ? &cf->nb[i] :
-						     &cf->range[i - cf->n_nb].tmpl;
-		if (!(nb->afs & BGP_AF_BIT(BGP_AF_RTC)))
-			continue;
-		if (bgp_rtc_originate_default(&d->rib, cf->router_id) < 0) {
-			snprintf(err, errlen, "out of memory for the default rtc route");
-			return -ENOMEM;
-		}
-		break;
+	if (rtc_default(d) < 0) {
+		snprintf(err, errlen, "out of memory for the default rtc route");
+		return -ENOMEM;
 	}
 	d->n_peers = cf->n_nb;
 	for (int i = 0; i < cf->n_nb; i++)
@@ -984,6 +991,188 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- a new configuration, applied live ---- */
+
+#define BGP_CEASE_CONFIG_CHANGE 6 /* RFC 4486: Other Configuration Change */
+
+/* Install (key non-empty) or remove (key "") the TCP MD5 key of nb's address
+ * on the listeners of its family. */
+static void listen_md5(struct bgp_daemon *d, const struct bgp_conf_neighbor *nb, const char *key)
+{
+	for (int i = 0; i < d->n_lfd; i++) {
+		if (d->conf.listen[i].ss_family != nb->addr.ss_family)
+			continue;
+		int rc = bgp_sock_md5(d->lfd[i], &nb->addr, key);
+		if (rc < 0 && key[0])
+			TLOG_WARN(&d->log, "neighbor %s: TCP MD5 key on the listener: %s (kernel "
+				  "without CONFIG_TCP_MD5SIG?)", nb->name, strerror(-rc));
+	}
+}
+
+/* Both connections of p closed with Cease/subcode (a NOTIFICATION where an
+ * OPEN went out, a plain close before); no automatic restart. */
+static void peer_stop(struct bgp_daemon *d, struct bgp_peer *p, uint8_t subcode)
+{
+	for (int ci = 0; ci < 2; ci++) {
+		struct bgp_conn *c = &p->conn[ci];
+		if (c->fsm.state == BGP_IDLE)
+			continue;
+		struct bgp_fsm_in in = {
+			.ev = c->fsm.state >= BGP_OPENSENT ? BGP_EV_MSG_ERROR : BGP_EV_STOP,
+			.code = BGP_NOTIF_CEASE, .subcode = subcode };
+		conn_event(d, p, ci, &in, NULL);
+	}
+	p->t_restart = 0;
+	if (p->stale_afs)
+		stale_purge(d, p, p->stale_afs, "neighbor reconfigured");
+	if (p->cfg->password[0])
+		listen_md5(d, p->cfg, "");
+}
+
+/* Fresh FSMs with p's (new) settings, then start. */
+static void peer_start(struct bgp_daemon *d, struct bgp_peer *p)
+{
+	for (int ci = 0; ci < 2; ci++)
+		bgp_fsm_init(&p->conn[ci].fsm, p->cfg->hold, d->conf.connretry, ci == 1);
+	p->conn[0].fsm.passive = p->cfg->passive;
+	if (p->cfg->password[0])
+		listen_md5(d, p->cfg, p->cfg->password);
+	conn_event(d, p, 0, &(struct bgp_fsm_in){
+		.ev = p->cfg->passive ? BGP_EV_START_PASSIVE : BGP_EV_START }, NULL);
+}
+
+static int clear_adv(struct bgp_dest *dst, void *arg)
+{
+	dst->adv &= ~*(const uint64_t *)arg;
+	return 0;
+}
+
+static void neighbors_apply(struct bgp_daemon *d, const struct bgp_conf *nc,
+			    const struct bgp_conf_diff *df)
+{
+	int n_old = d->conf.n_nb;
+	for (int i = 0; i < n_old; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		struct bgp_conf_neighbor *nb = &d->conf.nb[i];
+		if (df->nb[i] == BGP_CH_REMOVE) {
+			nb->off = true;
+			peer_stop(d, p, BGP_CEASE_DECONFIG);
+			for (int ci = 0; ci < 2; ci++)
+				bgp_wq_free(&p->conn[ci].wq);
+			uint64_t bit = 1ull << i; /* what it was sent means nothing any more */
+			for (int af = 0; af < BGP_AF_COUNT; af++)
+				bgp_rib_walk(&d->rib, af, clear_adv, &bit);
+			TLOG_INFO(&d->log, "peer %s: removed from the configuration, session stopped",
+				  peer_name(p));
+		} else if (df->nb[i] == BGP_CH_RESET) {
+			peer_stop(d, p, BGP_CEASE_CONFIG_CHANGE);
+			*nb = nc->nb[df->nb_to[i]];
+			TLOG_INFO(&d->log, "peer %s: settings changed, session started again",
+				  peer_name(p));
+			peer_start(d, p);
+		} else if (df->nb_to[i] >= 0) {
+			/* the same session; only names may differ */
+			memcpy(nb->router, nc->nb[df->nb_to[i]].router, sizeof(nb->router));
+		}
+	}
+	for (int j = 0; j < nc->n_nb; j++) {
+		if (!df->nb_add[j])
+			continue;
+		int i = peer_slot(d);
+		if (i < 0) {
+			TLOG_ERR(&d->log, "neighbor %s: not started: %d neighbors already",
+				 nc->nb[j].name, BGP_MAX_PEERS - 1);
+			continue;
+		}
+		d->conf.nb[i] = nc->nb[j];
+		peer_init(d, i);
+		TLOG_INFO(&d->log, "peer %s: added to the configuration%s%s", peer_name(&d->peers[i]),
+			  nc->nb[j].router[0] ? ", bgp-router " : "", nc->nb[j].router);
+		peer_start(d, &d->peers[i]);
+	}
+}
+
+/* Instance i of d->conf: its Loc-RIB, its routes, every VPN route imported. */
+static int vrf_setup(struct bgp_daemon *d, int i)
+{
+	const struct bgp_vrf_conf *cf = &d->conf.vrf[i];
+	int rc = bgp_vrf_init(&d->vrf[i], cf);
+	if (rc == 0)
+		rc = bgp_vrf_originate(&d->rib, cf);
+	if (rc == 0)
+		rc = bgp_vrf_import_all(&d->rib, &d->vrf[i]);
+	if (rc < 0)
+		TLOG_ERR(&d->log, "instance %s: %s; it lacks routes until they change", cf->name,
+			 strerror(-rc));
+	return rc;
+}
+
+static void instances_apply(struct bgp_daemon *d, const struct bgp_conf *nc,
+			    const struct bgp_conf_diff *df)
+{
+	/* From the end: a removed instance's hole takes the last one, which has
+	 * been dealt with already. */
+	for (int i = d->n_vrf - 1; i >= 0; i--) {
+		if (df->vrf[i] == BGP_CH_KEEP)
+			continue;
+		bgp_vrf_withdraw(&d->rib, &d->conf.vrf[i]);
+		bgp_vrf_free(&d->rib, &d->vrf[i]);
+		if (df->vrf[i] == BGP_CH_RESET) {
+			d->conf.vrf[i] = nc->vrf[df->vrf_to[i]];
+			TLOG_INFO(&d->log, "instance %s: changed, routes imported again",
+				  d->conf.vrf[i].name);
+			vrf_setup(d, i);
+			continue;
+		}
+		TLOG_INFO(&d->log, "instance %s: removed", d->conf.vrf[i].name);
+		int last = --d->n_vrf;
+		d->conf.n_vrf = d->n_vrf;
+		d->conf.vrf[i] = d->conf.vrf[last];
+		d->vrf[i] = d->vrf[last];
+	}
+	for (int j = 0; j < nc->n_vrf; j++) {
+		if (!df->vrf_add[j] || d->n_vrf == BGP_VRF_MAX)
+			continue;
+		int i = d->n_vrf++;
+		d->conf.n_vrf = d->n_vrf;
+		d->conf.vrf[i] = nc->vrf[j];
+		TLOG_INFO(&d->log, "instance %s: added (vni %u, %d import and %d export targets)",
+			  nc->vrf[j].name, nc->vrf[j].vni, nc->vrf[j].n_import, nc->vrf[j].n_export);
+		vrf_setup(d, i);
+	}
+	for (int i = 0; i < d->n_vrf; i++)
+		d->vrf[i].cf = &d->conf.vrf[i];
+}
+
+/* tern advertises the default rtc membership once any neighbor speaks rtc. */
+static int rtc_default(struct bgp_daemon *d)
+{
+	const struct bgp_conf *cf = &d->conf;
+	if (d->rtc_default)
+		return 0;
+	for (int i = 0; i < cf->n_nb + cf->n_range; i++) {
+		const struct bgp_conf_neighbor *nb = i < cf->n_nb ? &cf->nb[i] :
+						     &cf->range[i - cf->n_nb].tmpl;
+		if (nb->off || !(nb->afs & BGP_AF_BIT(BGP_AF_RTC)))
+			continue;
+		if (bgp_rtc_originate_default(&d->rib, cf->router_id) < 0)
+			return -ENOMEM;
+		d->rtc_default = true;
+		break;
+	}
+	return 0;
+}
+
+void bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
+			    struct bgp_conf_diff *df)
+{
+	bgp_conf_diff(&d->conf, nc, df);
+	neighbors_apply(d, nc, df);
+	instances_apply(d, nc, df);
+	if (rtc_default(d) < 0)
+		TLOG_ERR(&d->log, "out of memory for the default rtc route");
+}
+
 void bgp_daemon_free(struct bgp_daemon *d)
 {
 	for (int i = 0; i < d->n_peers; i++) {
@@ -1006,12 +1195,13 @@ void bgp_daemon_free(struct bgp_daemon *d)
 	bgp_rib_free(&d->rib);
 }
 
-#define MAX_FDS (BGP_CONF_MAX_LISTEN + 1 + BGP_CTL_CLIENTS + 2 * BGP_MAX_PEERS)
+#define MAX_FDS (BGP_CONF_MAX_LISTEN + 2 + BGP_CTL_CLIENTS + 2 * BGP_MAX_PEERS)
 
 int bgp_daemon_run(struct bgp_daemon *d)
 {
 	struct pollfd pf[MAX_FDS];
-	/* What each pollfd is: kind 0 listener, 1 ctl listener, 2 ctl client, 3 conn. */
+	/* What each pollfd is: kind 0 listener, 1 ctl listener, 2 ctl client, 3 conn,
+	 * 4 tern-api events. */
 	struct { int kind, a, b; } what[MAX_FDS];
 	while (!d->stop) {
 		int n = 0;
@@ -1022,6 +1212,10 @@ int bgp_daemon_run(struct bgp_daemon *d)
 		if (d->ctl_fd >= 0) {
 			pf[n] = (struct pollfd){ .fd = d->ctl_fd, .events = POLLIN };
 			what[n++] = (typeof(what[0])){ 1, 0, 0 };
+		}
+		if (d->api) {
+			pf[n] = (struct pollfd){ .fd = bgp_api_fd(d->api), .events = POLLIN };
+			what[n++] = (typeof(what[0])){ 4, 0, 0 };
 		}
 		for (int i = 0; i < BGP_CTL_CLIENTS; i++) {
 			struct bgp_ctl_client *c = &d->ctl[i];
@@ -1063,6 +1257,9 @@ int bgp_daemon_run(struct bgp_daemon *d)
 				break;
 			case 2:
 				bgp_ctl_io(d, &d->ctl[what[k].a], pf[k].revents);
+				break;
+			case 4:
+				bgp_api_process(d);
 				break;
 			default: {
 				struct bgp_peer *p = &d->peers[what[k].a];

@@ -300,3 +300,28 @@ int bgp_vrf_originate(struct bgp_rib *rib, const struct bgp_vrf_conf *cf)
 	}
 	return 0;
 }
+
+void bgp_vrf_withdraw(struct bgp_rib *rib, const struct bgp_vrf_conf *cf)
+{
+	for (int i = 0; i < cf->n_routes; i++) {
+		struct bgp_prefix p = cf->routes[i].p;
+		p.af = p.af == BGP_AF_IPV4 ? BGP_AF_VPNV4 : BGP_AF_VPNV6;
+		memcpy(p.rd, cf->rd, 8);
+		bgp_rib_withdraw(rib, BGP_RIB_LOCAL, &p);
+	}
+}
+
+static int import_one(struct bgp_dest *d, void *arg)
+{
+	void **a = arg;
+	return bgp_vrf_import(a[0], a[1], d) < 0 ? -ENOMEM : 0;
+}
+
+int bgp_vrf_import_all(struct bgp_rib *rib, struct bgp_vrf *v)
+{
+	void *arg[2] = { rib, v };
+	int rc = bgp_rib_walk(rib, BGP_AF_VPNV4, import_one, arg);
+	if (rc == 0)
+		rc = bgp_rib_walk(rib, BGP_AF_VPNV6, import_one, arg);
+	return rc;
+}

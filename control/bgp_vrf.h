@@ -37,7 +37,8 @@ struct bgp_vrf_route {
 };
 
 struct bgp_vrf_conf {
-	char name[32];
+	char name[128];                 /* a virtual network's fq_name fits (project:name) */
+	uint32_t vni;                   /* of the virtual network (tern-api); 0: none */
 	uint8_t rd[8];
 	bool has_rd;
 	uint8_t import[BGP_VRF_MAX_RT][8];   /* route-target extended communities */
@@ -96,5 +97,11 @@ int bgp_vrf_walk(const struct bgp_vrf *v, int af,
 /* Put cf's routes in rib's VPN tables as paths of BGP_RIB_LOCAL. Returns 0
  * or -ENOMEM. */
 int bgp_vrf_originate(struct bgp_rib *rib, const struct bgp_vrf_conf *cf);
+/* Withdraw what bgp_vrf_originate(cf) put in the VPN tables (an instance
+ * removed or changed). */
+void bgp_vrf_withdraw(struct bgp_rib *rib, const struct bgp_vrf_conf *cf);
+/* Import every VPNv4/VPNv6 destination of rib into v (a new or changed
+ * instance). Returns 0 or -ENOMEM. */
+int bgp_vrf_import_all(struct bgp_rib *rib, struct bgp_vrf *v);
 
 #endif /* TERN_BGP_VRF_H */

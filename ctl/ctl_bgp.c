@@ -4,6 +4,7 @@
  * control/bgp_ctl.c).
  *
  *   ternctl bgp neighbors [--socket PATH] [-o json]
+ *   ternctl bgp instances [--socket PATH] [-o json]
  *   ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6|evpn|rtc] [--instance NAME] [--socket PATH] [-o json]
  *
  * --instance shows the Loc-RIB of a routing instance (plain prefixes; the
@@ -26,6 +27,7 @@
 void ctl_bgp_usage(FILE *f)
 {
 	fprintf(f, "usage: ternctl bgp neighbors [--socket PATH] [-o json]\n"
+		   "       ternctl bgp instances [--socket PATH] [-o json]\n"
 		   "       ternctl bgp rib [-a ipv4|ipv6|vpnv4|vpnv6|evpn|rtc] [--instance NAME] [--socket PATH]"
 		   " [-o json]\n"
 		   "  --socket PATH   tern-control's control socket (default " BGP_CTL_SOCK ")\n");
@@ -103,6 +105,22 @@ static void print_neighbors(FILE *f, json_t *j)
 	}
 }
 
+static void print_instances(FILE *f, json_t *j)
+{
+	fprintf(f, "  %-32s %-9s %-7s %-30s %s\n", "Instance", "VNI", "Routes", "Import targets",
+		"Export targets");
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(j, "instances"), i, v) {
+		char imp[256], exp[256];
+		join(json_object_get(v, "import_targets"), imp, sizeof(imp));
+		join(json_object_get(v, "export_targets"), exp, sizeof(exp));
+		fprintf(f, "  %-32s %-9lld %-7lld %-30s %s\n", str(v, "name"),
+			(long long)json_integer_value(json_object_get(v, "vni")),
+			(long long)json_integer_value(json_object_get(v, "routes")), imp, exp);
+	}
+}
+
 static void print_rib(FILE *f, json_t *j)
 {
 	if (json_object_get(j, "instance"))
@@ -159,7 +177,8 @@ int ctl_bgp_main(struct ctl *c, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (!cmd || (strcmp(cmd, "neighbors") != 0 && strcmp(cmd, "rib") != 0)) {
+	if (!cmd || (strcmp(cmd, "neighbors") != 0 && strcmp(cmd, "rib") != 0 &&
+		     strcmp(cmd, "instances") != 0)) {
 		ctl_bgp_usage(stderr);
 		return CTL_USAGE;
 	}
@@ -172,13 +191,13 @@ int ctl_bgp_main(struct ctl *c, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	bool rib = strcmp(cmd, "rib") == 0;
-	if (instance && (!rib || !instance[0] || strlen(instance) > 31 ||
+	if (instance && (!rib || !instance[0] || strlen(instance) > 127 ||
 			 strpbrk(instance, " \t\r\n"))) {
-		ctl_err("--instance %s: only with rib, a name of 1 to 31 characters without spaces",
-			instance);
+		ctl_err("--instance %s: only with rib, a name of 1 to 127 characters without spaces "
+			"(a virtual network's project:name)", instance);
 		return CTL_USAGE;
 	}
-	char req[96];
+	char req[192];
 	snprintf(req, sizeof(req), "%s%s%s%s%s", cmd, rib ? " " : "", rib ? family : "",
 		 instance ? " " : "", instance ? instance : "");
 	json_t *j = request(sock, req);
@@ -189,6 +208,8 @@ int ctl_bgp_main(struct ctl *c, int argc, char **argv)
 		fputc('\n', c->out.f);
 	} else if (strcmp(cmd, "neighbors") == 0) {
 		print_neighbors(c->out.f, j);
+	} else if (strcmp(cmd, "instances") == 0) {
+		print_instances(c->out.f, j);
 	} else {
 		print_rib(c->out.f, j);
 	}

@@ -275,6 +275,49 @@ static void w_ext(struct tern_wbuf *w, const struct bgp_attrs *a)
 		       a->ext_communities);
 }
 
+static void keep_unknown(struct bgp_update *u, const uint8_t *whole, size_t len);
+
+/* RFC 6514 §5: flags, tunnel type, label (3 octets), tunnel identifier. An
+ * ingress replication identifier is an IPv4 or IPv6 address (RFC 7432
+ * §11.2); identifiers too long to keep are passed on whole, as unknown. */
+static int p_pmsi(struct attr_in *in, char *why, size_t n)
+{
+	struct bgp_pmsi *m = &in->u->attrs.pmsi;
+	if (in->len < 5) {
+		snprintf(why, n, "length %zu, less than 5", in->len);
+		return -1;
+	}
+	size_t id_len = in->len - 5;
+	m->flags = tern_get_u8(&in->v);
+	m->type = tern_get_u8(&in->v);
+	m->label = (uint32_t)tern_get_u8(&in->v) << 16;
+	m->label |= tern_get_u16(&in->v);
+	if (m->type == BGP_PMSI_INGRESS_REPL && id_len != 4 && id_len != 16) {
+		snprintf(why, n, "ingress replication tunnel identifier of %zu bytes", id_len);
+		return -1;
+	}
+	if (id_len > BGP_PMSI_ID_MAX) {
+		memset(m, 0, sizeof(*m));
+		keep_unknown(in->u, in->whole, in->whole_len);
+		return 1;
+	}
+	m->id_len = (uint8_t)id_len;
+	tern_get_bytes(&in->v, m->id, id_len);
+	return 0;
+}
+
+static void w_pmsi(struct tern_wbuf *w, const struct bgp_attrs *a)
+{
+	const struct bgp_pmsi *m = &a->pmsi;
+	uint8_t id_len = m->id_len <= BGP_PMSI_ID_MAX ? m->id_len : BGP_PMSI_ID_MAX;
+	put_hdr(w, BGP_AF_OPTIONAL | BGP_AF_TRANSITIVE, BGP_ATTR_PMSI_TUNNEL, 5u + id_len);
+	tern_put_u8(w, m->flags);
+	tern_put_u8(w, m->type);
+	tern_put_u8(w, (uint8_t)(m->label >> 16));
+	tern_put_u16(w, (uint16_t)m->label);
+	tern_put_bytes(w, m->id, id_len);
+}
+
 /* AFI, SAFI of an MP attribute; -1 (and the attribute ignored) for a family
  * that was not negotiated. */
 static int mp_family(struct attr_in *in, char *why, size_t n)
@@ -397,6 +440,10 @@ static const struct attr_desc bgp_attr_table[256] = {
 	[BGP_ATTR_AS4_PATH] = { OT, BGP_ERR_DISCARD, BGP_UPD_OPTIONAL, "AS4_PATH", p_as4, NULL },
 	[BGP_ATTR_AS4_AGGREGATOR] = { OT, BGP_ERR_DISCARD, BGP_UPD_OPTIONAL, "AS4_AGGREGATOR",
 				      p_as4, NULL },
+	/* Not in RFC 7606's list; it decides where BUM traffic goes, so a
+	 * malformed one withdraws the route (RFC 7606 §2). */
+	[BGP_ATTR_PMSI_TUNNEL] = { OT, BGP_ERR_WITHDRAW, BGP_UPD_OPTIONAL, "PMSI_TUNNEL", p_pmsi,
+				   w_pmsi },
 };
 
 const char *bgp_attr_name(uint8_t code)

@@ -256,7 +256,7 @@ enum bgp_attr_code {
 	BGP_ATTR_LOCAL_PREF = 5, BGP_ATTR_ATOMIC_AGG = 6, BGP_ATTR_AGGREGATOR = 7,
 	BGP_ATTR_COMMUNITIES = 8, BGP_ATTR_ORIGINATOR_ID = 9, BGP_ATTR_CLUSTER_LIST = 10,
 	BGP_ATTR_MP_REACH = 14, BGP_ATTR_MP_UNREACH = 15, BGP_ATTR_EXT_COMMUNITIES = 16,
-	BGP_ATTR_AS4_PATH = 17, BGP_ATTR_AS4_AGGREGATOR = 18,
+	BGP_ATTR_AS4_PATH = 17, BGP_ATTR_AS4_AGGREGATOR = 18, BGP_ATTR_PMSI_TUNNEL = 22,
 };
 #define BGP_AF_OPTIONAL   0x80
 #define BGP_AF_TRANSITIVE 0x40
@@ -270,6 +270,20 @@ enum bgp_seg { BGP_AS_SET = 1, BGP_AS_SEQUENCE = 2, BGP_AS_CONFED_SEQ = 3, BGP_A
 struct bgp_bytes {
 	const uint8_t *p;
 	uint16_t len;
+};
+
+/* PMSI_TUNNEL (RFC 6514 §5): how a PE wants its broadcast, unknown unicast
+ * and multicast traffic, carried by EVPN type 3 routes (RFC 7432 §11.2). */
+#define BGP_PMSI_INGRESS_REPL 6      /* tunnel type: ingress replication */
+#define BGP_PMSI_F_LEAF_INFO  0x01   /* flags: leaf information required */
+#define BGP_PMSI_ID_MAX       40     /* longer identifiers pass through as unknown */
+struct bgp_pmsi {
+	uint8_t flags;
+	uint8_t type;                /* tunnel type (BGP_PMSI_*) */
+	uint32_t label;              /* the 3-octet label field as on the wire: an MPLS
+				      * label << 4, or a VNI (RFC 8365 §5.1.3) */
+	uint8_t id_len;              /* ingress replication: 4 or 16 (the endpoint) */
+	uint8_t id[BGP_PMSI_ID_MAX];
 };
 
 /*
@@ -291,6 +305,7 @@ struct bgp_attrs {
 	struct bgp_bytes cluster_list;     /* n * 4 */
 	struct bgp_bytes unknown;    /* optional transitive attributes tern does not know,
 				      * whole (flags with Partial set, code, length, value) */
+	struct bgp_pmsi pmsi;        /* with BGP_HAS(BGP_ATTR_PMSI_TUNNEL) */
 };
 
 /* What the parser must know about the session. */

@@ -1,6 +1,6 @@
 /*
  * DOC: bgp_msg_test.c — the BGP codec against byte vectors written from the
- * RFCs (4271, 4760, 6793, 2918, 4360, 4364, 9012, 8277), and a library of
+ * RFCs (4271, 4760, 6793, 2918, 4360, 4364, 9012, 8277, 6514), and a library of
  * malformed messages, each with the RFC 7606 outcome and NOTIFICATION it
  * must produce.
  */
@@ -476,6 +476,102 @@ static void test_unknown_transitive(void **state)
 	assert_int_equal(U->attrs.unknown.len, 0);
 }
 
+/* PMSI_TUNNEL (RFC 6514 §5), as an EVPN type 3 route carries it (RFC 7432
+ * §11.2, RFC 8365 §5.1.3): ingress replication, VNI 3000 in the label
+ * field, the endpoint 10.255.0.1. Parsed, re-encoded byte for byte; a short
+ * identifier withdraws; an identifier too long to keep passes through. */
+static void test_pmsi_tunnel(void **state)
+{
+	(void)state;
+	uint8_t body[] = {
+		0x00, 0x00, 0x00, 0x1a,
+		0x40, 0x01, 0x01, 0x00,
+		0x40, 0x02, 0x00,
+		0x40, 0x03, 0x04, 0x0a, 0x00, 0x00, 0x01,
+		0xc0, 0x16, 0x09, 0x00, 0x06, 0x00, 0x0b, 0xb8, 10, 255, 0, 1,
+		0x18, 0x0a, 0x09, 0x08,
+	};
+	struct bgp_err e;
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(body, sizeof(body), &ibgp, U, &e), 0);
+	assert_int_equal(e.action, BGP_ERR_NONE);
+	assert_true(U->attrs.has & BGP_HAS(BGP_ATTR_PMSI_TUNNEL));
+	assert_int_equal(U->attrs.pmsi.type, BGP_PMSI_INGRESS_REPL);
+	assert_int_equal(U->attrs.pmsi.flags, 0);
+	assert_int_equal(U->attrs.pmsi.label, 3000);
+	assert_int_equal(U->attrs.pmsi.id_len, 4);
+	assert_memory_equal(U->attrs.pmsi.id, ((uint8_t[]){ 10, 255, 0, 1 }), 4);
+	assert_int_equal(U->attrs.unknown.len, 0);
+	assert_string_equal(bgp_attr_name(BGP_ATTR_PMSI_TUNNEL), "PMSI_TUNNEL");
+	uint8_t b[256];
+	struct tern_wbuf w;
+	tern_wbuf_init(&w, b, sizeof(b));
+	struct bgp_nlri n = { .p = { .af = BGP_AF_IPV4, .plen = 24, .addr = { 10, 9, 8 } },
+			      .label = BGP_LABEL_NONE };
+	int len = bgp_update_encode(&w, BGP_AF_IPV4, &U->attrs, &n, 1, NULL, 0);
+	assert_int_equal(len, 19 + sizeof(body));
+	assert_memory_equal(b + 19, body, sizeof(body));
+	assert_int_equal(bgp_attrs_size(&U->attrs, BGP_AF_IPV4), 26);
+
+	/* Built from scratch, an IPv6 endpoint and an MPLS label (label << 4). */
+	struct bgp_attrs a;
+	memset(&a, 0, sizeof(a));
+	a.has = BGP_HAS(BGP_ATTR_PMSI_TUNNEL);
+	a.pmsi = (struct bgp_pmsi){ .type = BGP_PMSI_INGRESS_REPL, .label = 17u << 4,
+				    .id_len = 16, .id = { 0xfd, 0, [15] = 1 } };
+	tern_wbuf_init(&w, b, sizeof(b));
+	bgp_attrs_put(&w, &a, false);
+	static const uint8_t want6[] = { 0xc0, 0x16, 21, 0x00, 0x06, 0x00, 0x01, 0x10,
+					 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	assert_int_equal(w.len, sizeof(want6));
+	assert_memory_equal(b, want6, sizeof(want6));
+
+	/* Ingress replication with a 3-byte identifier: treat-as-withdraw. */
+	uint8_t bad[] = {
+		0x00, 0x00, 0x00, 0x19,
+		0x40, 0x01, 0x01, 0x00,
+		0x40, 0x02, 0x00,
+		0x40, 0x03, 0x04, 0x0a, 0x00, 0x00, 0x01,
+		0xc0, 0x16, 0x08, 0x00, 0x06, 0x00, 0x0b, 0xb8, 10, 255, 0,
+		0x18, 0x0a, 0x09, 0x08,
+	};
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(bad, sizeof(bad), &ibgp, U, &e), 0);
+	assert_int_equal(e.action, BGP_ERR_WITHDRAW);
+	assert_false(U->attrs.has & BGP_HAS(BGP_ATTR_PMSI_TUNNEL));
+	/* Shorter than its fixed part: the same. */
+	bad[3] = 0x15;
+	bad[20] = 0x04;
+	uint8_t shortp[4 + 14 + 7 + 4];
+	memcpy(shortp, bad, 4 + 14 + 3 + 4);
+	memcpy(shortp + 4 + 14 + 3 + 4, bad + sizeof(bad) - 4, 4);
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(shortp, sizeof(shortp), &ibgp, U, &e), 0);
+	assert_int_equal(e.action, BGP_ERR_WITHDRAW);
+	/* Flags other than optional transitive: treat-as-withdraw too. */
+	body[18] = 0x80;
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(body, sizeof(body), &ibgp, U, &e), 0);
+	assert_int_equal(e.action, BGP_ERR_WITHDRAW);
+
+	/* Another tunnel type with a 45-byte identifier: kept whole, Partial set. */
+	uint8_t big[4 + 14 + 3 + 50 + 4];
+	memcpy(big, body, 18);
+	big[3] = 14 + 3 + 50;
+	uint8_t *p = big + 18;
+	p[0] = 0xc0; p[1] = 0x16; p[2] = 50; p[3] = 0; p[4] = 2; /* mLDP P2MP */
+	p[5] = p[6] = p[7] = 0;
+	for (int i = 0; i < 45; i++)
+		p[8 + i] = (uint8_t)i;
+	memcpy(p + 53, body + sizeof(body) - 4, 4);
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(big, sizeof(big), &ibgp, U, &e), 0);
+	assert_int_equal(e.action, BGP_ERR_NONE);
+	assert_false(U->attrs.has & BGP_HAS(BGP_ATTR_PMSI_TUNNEL));
+	assert_int_equal(U->attrs.unknown.len, 53);
+	assert_int_equal(U->attrs.unknown.p[0], 0xe0);
+}
+
 /* ---- the malformed library ---- */
 
 struct bad {
@@ -631,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_withdraw_and_eor),
 		cmocka_unit_test(test_vpnv6_rr_attrs_round_trip),
 		cmocka_unit_test(test_unknown_transitive),
+		cmocka_unit_test(test_pmsi_tunnel),
 		cmocka_unit_test(test_malformed_library),
 		cmocka_unit_test(test_mp_not_negotiated),
 	};

@@ -70,9 +70,9 @@ tl_check "truncated header: no reply, connection closed" test "$(rawsend 5445524
 tl_check "bad magic: error reply (EPROTO)" test "$(rawsend 0000000000010003000000100000000a)" = -71
 tl_check "wrong version: error reply" test "$(rawsend 5445524e00090003000000100000000a)" = -93
 # a header that promises 64 bytes, then only 20 arrive and the client leaves
-tl_check "truncated body: nothing applied, still serving" test "$(rawsend 5445524e00020001000000400000000a00010002000200000000)" = closed
+tl_check "truncated body: nothing applied, still serving" test "$(rawsend 5445524e00030001000000400000000a00010002000200000000)" = closed
 # a complete message whose object runs past its end
-tl_check "malformed object: EBADMSG" test "$(rawsend 5445524e000200010000001c0000000a0001000200050000000200ff)" = -74
+tl_check "malformed object: EBADMSG" test "$(rawsend 5445524e000300010000001c0000000a0001000200050000000200ff)" = -74
 after=$(tables)
 tl_check "tables unchanged by every refused request" test "$before" = "$after"
 

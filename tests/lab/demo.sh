@@ -379,6 +379,56 @@ if command -v iperf3 >/dev/null; then
 	sleep 0.5
 	check "red: TCP cloud -> dc (iperf3, $secs s)" ip netns exec "${VL_NS[red-web]}" iperf3 -c "${POD_IP[red-dc]}" -p 5201 -t "$secs" --connect-timeout 3000
 fi
+# A service: red's "web" on TCP 80, its VIP allocated from front, balanced
+# over three pods on the three cloud hosts (port 8081); reached from the dc.
+for pod in red-web red-db red-ops; do
+	tl_start "web-$pod" "${VL_NS[$pod]}" python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8081)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.sendall(sys.argv[1].encode()); c.close()' "$pod"
+done
+al_apply <<SVC || tl_fail "cannot create the service"
+kind: service
+project: red
+name: web
+virtual_network: front
+port: 80
+protocol: tcp
+backends: [{address: ${POD_IP[red-web]}, port: 8081}, {address: ${POD_IP[red-db]}, port: 8081},
+           {address: ${POD_IP[red-ops]}, port: 8081}]
+SVC
+VIP=$(al_ctl get service web -p red -o json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d.get("items", [d])[0] if isinstance(d, dict) else d[0]
+print(d["vip"])')
+spread() { # spread POD N: "NAME=COUNT" per backend that answered, from N connections to the VIP
+	ip netns exec "${VL_NS[$1]}" python3 -c '
+import socket, sys, collections
+c = collections.Counter()
+for i in range(int(sys.argv[2])):
+    try:
+        s = socket.create_connection((sys.argv[1], 80), timeout=3); c[s.recv(64).decode()] += 1; s.close()
+    except OSError:
+        c["failed"] += 1
+print(" ".join("%s=%d" % kv for kv in sorted(c.items())))' "$VIP" "$2"
+}
+svc_spread() { # svc_spread POD N [BACKENDS]: every connection answered, each backend (3) a fair share
+	local out want=${3:-3}; out=$(spread "$1" "$2")
+	echo "$1 -> $VIP:80: $out" >>"$TL_DIR/service.txt"
+	python3 -c '
+import sys
+c = dict(kv.split("=") for kv in sys.argv[1].split())
+n, want = int(sys.argv[2]), int(sys.argv[3])
+sys.exit(not ("failed" not in c and len(c) == want and all(int(v) >= n // (2 * want) for v in c.values())))' "$out" "$2" "$want"
+}
+n_conn=60; [ "$SMALL" = 1 ] && n_conn=30
+check "service red/web (${VIP:-no VIP}:80): $n_conn connections from a dc server spread over 3 backends on 3 hosts" \
+	lab_wait 10 svc_spread red-dc "$n_conn"
+check "service red/web: a backend's own connections (red-web on c1) go to the other two" \
+	svc_spread red-web "$n_conn" 2
 drops=$(vl_ctl c1 vr drop 2>/dev/null)
 check "the refused blue packets are counted (drop statistics)" grep -qE 'NO_ROUTE|ARP_NOT_ME' <<<"$drops"
 if [ "$HAVE_FRR" = 1 ]; then

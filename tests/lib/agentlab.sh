@@ -151,3 +151,20 @@ al_networks() {
 		done
 	} | al_apply || tl_fail "cannot create the networks in tern-api"
 }
+
+# al_control_families "FAMILIES" HOST...: al_control with the families the
+# agents' sessions carry (al_control's are "vpnv4 vpnv6"; L2 networks need
+# "vpnv4 vpnv6 evpn").
+al_control_families() {
+	local fams=$1
+	shift
+	AL_CONTROL_HOSTS=("$@")
+	{
+		printf 'router-id 10.254.0.1\nas 64512\nlisten 10.254.0.1 179\nhold-time 30\n'
+		printf 'connect-retry 1\ncontrol-socket %s\n' "$TL_DIR/control.sock"
+		printf '\n[neighbors 10.254.0.0/24]\nas 64512\nfamilies %s\nrr-client\n' "$fams"
+	} >"$TL_DIR/control.conf"
+	tl_start tern-control "$AL_NS" "$AL_CONTROL" -c "$TL_DIR/control.conf" --log-level info
+	AL_CONTROL_PID=$TL_LAST_PID
+	tl_wait "tern-control" 20 "$VL_CTL" bgp neighbors --socket "$TL_DIR/control.sock"
+}

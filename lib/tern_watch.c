@@ -1,10 +1,11 @@
 /*
- * DOC: agent_api.c — tern-agent's client of tern-api (see agent_api.h).
+ * DOC: tern_watch.c — the client of tern-api that tern-agent and tern-control
+ * share (see tern_watch.h).
  *
  * One thread owns the stream: it lists every configured kind (each item an
  * UPSERT), queues SYNCED, then follows one watch of all kinds from the lowest
  * list revision, keeping only the configured kinds. A table uuid → {last
- * revision, kind, last object} drops what the agent already has (lists and
+ * revision, kind, last object} drops what the caller already has (lists and
  * watch overlap) and keeps deleted uuids as tombstones, so an older write never
  * brings an object back. On any failure it queues DOWN (once per outage),
  * backs off, and resumes the watch from the last event id it saw: tern-api
@@ -14,10 +15,10 @@
  * SYNCED again.
  *
  * The thread drives its easy handle through a private multi handle only so that
- * agent_api_free() can wake it at once (curl_multi_wakeup); a plain
+ * tern_watch_free() can wake it at once (curl_multi_wakeup); a plain
  * curl_easy_perform() sleeps up to a second between progress callbacks.
  */
-#include "agent_api.h"
+#include "tern_watch.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -40,8 +41,8 @@
 
 struct qev {
 	struct qev *next;
-	enum agent_api_ev type;
-	const char *kind;               /* points into agent_api.kinds */
+	enum tern_watch_ev type;
+	const char *kind;               /* points into tern_watch.kinds */
 	char *uuid;
 	uint64_t revision;
 	json_t *object;
@@ -53,18 +54,18 @@ struct buf {
 	size_t len, cap;
 };
 
-struct agent_api {
+struct tern_watch {
 	/* configuration (copied) */
 	char *url;                      /* without a trailing '/' */
 	char *ca_file;
-	char *kinds[AGENT_API_MAX_KINDS];
+	char *kinds[TERN_WATCH_MAX_KINDS];
 	unsigned nkinds, retry_ms, idle_ms;
 	struct curl_slist *hdr_json;    /* Authorization + JSON */
 	struct curl_slist *hdr_sse;     /* Authorization + event-stream */
 	struct tern_log own_log;
 	struct tern_log *log;
 
-	/* the queue to the agent's thread */
+	/* the queue to the caller's thread */
 	pthread_mutex_t mu;
 	pthread_cond_t cond;            /* wakes the back-off sleep on stop */
 	struct qev *head, *tail;
@@ -102,7 +103,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static bool stopping(struct agent_api *a)
+static bool stopping(struct tern_watch *a)
 {
 	return atomic_load(&a->stop);
 }
@@ -203,7 +204,7 @@ static void qev_free(struct qev *q)
 	free(q);
 }
 
-static int queue(struct agent_api *a, enum agent_api_ev type, const char *kind, const char *uuid,
+static int queue(struct tern_watch *a, enum tern_watch_ev type, const char *kind, const char *uuid,
 		 uint64_t rev, json_t *obj, const char *msg)
 {
 	struct qev *q = calloc(1, sizeof(*q));
@@ -233,12 +234,12 @@ static int queue(struct agent_api *a, enum agent_api_ev type, const char *kind, 
 	return 0;
 }
 
-int agent_api_fd(const struct agent_api *a)
+int tern_watch_fd(const struct tern_watch *a)
 {
 	return a->efd;
 }
 
-int agent_api_drain(struct agent_api *a, agent_api_cb cb, void *arg)
+int tern_watch_drain(struct tern_watch *a, tern_watch_cb cb, void *arg)
 {
 	uint64_t v;
 	/* Read first: an event queued after the swap below writes the fd again. */
@@ -251,7 +252,7 @@ int agent_api_drain(struct agent_api *a, agent_api_cb cb, void *arg)
 	int n = 0;
 	while (q) {
 		struct qev *next = q->next;
-		struct agent_api_event ev = { .type = q->type, .kind = q->kind, .uuid = q->uuid,
+		struct tern_watch_event ev = { .type = q->type, .kind = q->kind, .uuid = q->uuid,
 					      .revision = q->revision, .object = q->object,
 					      .message = q->message };
 		if (cb)
@@ -267,7 +268,7 @@ int agent_api_drain(struct agent_api *a, agent_api_cb cb, void *arg)
 
 /* Runs one transfer on the stream thread's multi handle, so that free() can wake
  * it. idle_ms > 0: abort when nothing arrived for that long (a dead peer). */
-static CURLcode run_transfer(struct agent_api *a, CURL *h, unsigned idle_ms)
+static CURLcode run_transfer(struct tern_watch *a, CURL *h, unsigned idle_ms)
 {
 	if (curl_multi_add_handle(a->multi, h) != CURLM_OK)
 		return CURLE_OUT_OF_MEMORY;
@@ -305,7 +306,7 @@ static CURLcode run_transfer(struct agent_api *a, CURL *h, unsigned idle_ms)
 	return res;
 }
 
-static void common_opts(struct agent_api *a, CURL *h, const char *url, char *errbuf)
+static void common_opts(struct tern_watch *a, CURL *h, const char *url, char *errbuf)
 {
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -319,7 +320,7 @@ static void common_opts(struct agent_api *a, CURL *h, const char *url, char *err
 }
 
 /* One JSON request. in_thread: the stream thread (interruptible by free()). */
-static int request(struct agent_api *a, CURL *h, bool in_thread, const char *method,
+static int request(struct tern_watch *a, CURL *h, bool in_thread, const char *method,
 		   const char *path, json_t *body, json_t **out, char *err, size_t errlen)
 {
 	char url[1024], errbuf[CURL_ERROR_SIZE];
@@ -380,7 +381,7 @@ static int request(struct agent_api *a, CURL *h, bool in_thread, const char *met
 	return rc;
 }
 
-static int sync_request(struct agent_api *a, const char *method, const char *path, json_t *body,
+static int sync_request(struct tern_watch *a, const char *method, const char *path, json_t *body,
 			json_t **out, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&a->sync_mu);
@@ -410,7 +411,7 @@ static bool uuid_ok(const char *uuid)
 	return true;
 }
 
-int agent_api_create(struct agent_api *a, const char *kind, json_t *obj, json_t **out,
+int tern_watch_create(struct tern_watch *a, const char *kind, json_t *obj, json_t **out,
 		     char *err, size_t errlen)
 {
 	char path[128];
@@ -422,7 +423,7 @@ int agent_api_create(struct agent_api *a, const char *kind, json_t *obj, json_t 
 	return sync_request(a, "POST", path, obj, out, err, errlen);
 }
 
-int agent_api_update(struct agent_api *a, const char *kind, const char *uuid, json_t *obj,
+int tern_watch_update(struct tern_watch *a, const char *kind, const char *uuid, json_t *obj,
 		     json_t **out, char *err, size_t errlen)
 {
 	char path[128];
@@ -434,7 +435,7 @@ int agent_api_update(struct agent_api *a, const char *kind, const char *uuid, js
 	return sync_request(a, "PUT", path, obj, out, err, errlen);
 }
 
-int agent_api_delete(struct agent_api *a, const char *kind, const char *uuid,
+int tern_watch_delete(struct tern_watch *a, const char *kind, const char *uuid,
 		     char *err, size_t errlen)
 {
 	char path[128];
@@ -447,7 +448,7 @@ int agent_api_delete(struct agent_api *a, const char *kind, const char *uuid,
 	return sync_request(a, "DELETE", path, NULL, NULL, err, errlen);
 }
 
-int agent_api_list(struct agent_api *a, const char *kind, const char *query, json_t **items,
+int tern_watch_list(struct tern_watch *a, const char *kind, const char *query, json_t **items,
 		   char *err, size_t errlen)
 {
 	char path[1024];
@@ -478,7 +479,7 @@ int agent_api_list(struct agent_api *a, const char *kind, const char *query, jso
 
 /* ---- the uuid table ------------------------------------------------------------ */
 
-static const char *kind_find(struct agent_api *a, const char *kind)
+static const char *kind_find(struct tern_watch *a, const char *kind)
 {
 	for (unsigned i = 0; i < a->nkinds; i++)
 		if (strcmp(a->kinds[i], kind) == 0)
@@ -491,8 +492,8 @@ static uint64_t entry_rev(json_t *e)
 	return (uint64_t)json_integer_value(json_object_get(e, "rev"));
 }
 
-/* Deliver one write unless the agent already has it or something newer. */
-static int apply(struct agent_api *a, enum agent_api_ev type, const char *kind, const char *uuid,
+/* Deliver one write unless the caller already has it or something newer. */
+static int apply(struct tern_watch *a, enum tern_watch_ev type, const char *kind, const char *uuid,
 		 uint64_t rev, json_t *obj)
 {
 	json_t *e = json_object_get(a->seen, uuid);
@@ -510,20 +511,20 @@ static int apply(struct agent_api *a, enum agent_api_ev type, const char *kind, 
 			      (json_int_t)a->gen);
 	if (!n)
 		return -ENOMEM;
-	if (type == AGENT_API_UPSERT)
+	if (type == TERN_WATCH_UPSERT)
 		json_object_set(n, "object", obj);
 	else
 		a->tombstones++;
 	if (json_object_set_new(a->seen, uuid, n) < 0)
 		return -ENOMEM;
 	TLOG_DEBUG(a->log, "tern-api: %s %s %s revision %" PRIu64,
-		   type == AGENT_API_UPSERT ? "upsert" : "delete", kind, uuid, rev);
+		   type == TERN_WATCH_UPSERT ? "upsert" : "delete", kind, uuid, rev);
 	return queue(a, type, kind, uuid, rev, obj, NULL);
 }
 
 /* Tombstones at or below rev protect against nothing: every write still to
  * come is newer than rev. */
-static void prune_tombstones(struct agent_api *a, uint64_t rev)
+static void prune_tombstones(struct tern_watch *a, uint64_t rev)
 {
 	const char *k;
 	json_t *e;
@@ -541,7 +542,7 @@ static void prune_tombstones(struct agent_api *a, uint64_t rev)
 /* reset: the store was replaced, its revisions do not compare with the ones in
  * the table: forget them (every listed object is delivered again) and forget
  * the tombstones. */
-static void forget_revisions(struct agent_api *a)
+static void forget_revisions(struct tern_watch *a)
 {
 	const char *k;
 	json_t *e;
@@ -555,7 +556,7 @@ static void forget_revisions(struct agent_api *a)
 	a->tombstones = 0;
 }
 
-static int relist(struct agent_api *a, bool reset, char *err, size_t errlen)
+static int relist(struct tern_watch *a, bool reset, char *err, size_t errlen)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	unsigned n = 0;
@@ -586,7 +587,7 @@ static int relist(struct agent_api *a, bool reset, char *err, size_t errlen)
 			json_t *v = json_object_get(it, "version");
 			if (!uuid || !json_is_integer(v))
 				continue;
-			if (apply(a, AGENT_API_UPSERT, a->kinds[i], uuid,
+			if (apply(a, TERN_WATCH_UPSERT, a->kinds[i], uuid,
 				  (uint64_t)json_integer_value(v), it) < 0) {
 				json_decref(r);
 				snprintf(err, errlen, "out of memory");
@@ -618,7 +619,7 @@ static int relist(struct agent_api *a, bool reset, char *err, size_t errlen)
 		json_object_set_new(e, "rev", json_integer((json_int_t)hi));
 		json_object_del(e, "object");
 		a->tombstones++;
-		int rc = queue(a, AGENT_API_DELETE, kind, k, hi, obj, NULL);
+		int rc = queue(a, TERN_WATCH_DELETE, kind, k, hi, obj, NULL);
 		json_decref(obj);
 		if (rc < 0) {
 			snprintf(err, errlen, "out of memory");
@@ -627,7 +628,7 @@ static int relist(struct agent_api *a, bool reset, char *err, size_t errlen)
 	}
 	a->last_id = lo;
 	prune_tombstones(a, lo);
-	if (queue(a, AGENT_API_SYNCED, NULL, NULL, hi, NULL, NULL) < 0) {
+	if (queue(a, TERN_WATCH_SYNCED, NULL, NULL, hi, NULL, NULL) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -639,7 +640,7 @@ static int relist(struct agent_api *a, bool reset, char *err, size_t errlen)
 /* ---- watch -------------------------------------------------------------------- */
 
 /* One complete event: {"revision","type","kind","uuid","object"}. */
-static int sse_event(struct agent_api *a)
+static int sse_event(struct tern_watch *a)
 {
 	if (!a->data.len)
 		goto done;
@@ -658,7 +659,7 @@ static int sse_event(struct agent_api *a)
 		json_decref(j);
 		return -EPROTO;
 	}
-	enum agent_api_ev t = strcmp(type, "DELETED") == 0 ? AGENT_API_DELETE : AGENT_API_UPSERT;
+	enum tern_watch_ev t = strcmp(type, "DELETED") == 0 ? TERN_WATCH_DELETE : TERN_WATCH_UPSERT;
 	const char *k = kind_find(a, kind);
 	int rc = 0;
 	if (k)
@@ -686,7 +687,7 @@ done:
 	return 0;
 }
 
-static int sse_line(struct agent_api *a, char *line, size_t n)
+static int sse_line(struct tern_watch *a, char *line, size_t n)
 {
 	if (n && line[n - 1] == '\r')
 		n--;
@@ -723,7 +724,7 @@ static int sse_line(struct agent_api *a, char *line, size_t n)
 	return 0;
 }
 
-static void on_watch_open(struct agent_api *a)
+static void on_watch_open(struct tern_watch *a)
 {
 	if (a->down)
 		TLOG_INFO(a->log, "tern-api %s: reconnected, watching from revision %" PRIu64,
@@ -736,7 +737,7 @@ static void on_watch_open(struct agent_api *a)
 
 static size_t watch_write(char *p, size_t sz, size_t nm, void *arg)
 {
-	struct agent_api *a = arg;
+	struct tern_watch *a = arg;
 	size_t n = sz * nm;
 	a->last_byte_ms = now_ms();
 	if (!a->status) {
@@ -771,10 +772,10 @@ static size_t watch_write(char *p, size_t sz, size_t nm, void *arg)
 
 enum watch_end { WATCH_STOP, WATCH_DOWN, WATCH_RELIST };
 
-static enum watch_end watch(struct agent_api *a, char *msg, size_t msglen)
+static enum watch_end watch(struct tern_watch *a, char *msg, size_t msglen)
 {
 	char url[1024], errbuf[CURL_ERROR_SIZE];
-	/* Every kind in one stream, filtered here: one connection per agent. */
+	/* Every kind in one stream, filtered here: one connection per process. */
 	snprintf(url, sizeof(url), "%s/v1/watch?since=%" PRIu64, a->url, a->last_id);
 	common_opts(a, a->h, url, errbuf);
 	curl_easy_setopt(a->h, CURLOPT_HTTPHEADER, a->hdr_sse);
@@ -815,7 +816,7 @@ static enum watch_end watch(struct agent_api *a, char *msg, size_t msglen)
 
 /* ---- the thread ---------------------------------------------------------------- */
 
-static void go_down(struct agent_api *a, const char *msg)
+static void go_down(struct tern_watch *a, const char *msg)
 {
 	if (a->down) {
 		TLOG_DEBUG(a->log, "%s", msg);
@@ -823,11 +824,11 @@ static void go_down(struct agent_api *a, const char *msg)
 	}
 	a->down = true;
 	TLOG_WARN(a->log, "%s (retrying)", msg);
-	queue(a, AGENT_API_DOWN, NULL, NULL, a->last_id, NULL, msg);
+	queue(a, TERN_WATCH_DOWN, NULL, NULL, a->last_id, NULL, msg);
 }
 
 /* Sleeps ms unless free() asks the thread to stop. */
-static void backoff(struct agent_api *a, unsigned ms)
+static void backoff(struct tern_watch *a, unsigned ms)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -846,7 +847,7 @@ static void backoff(struct agent_api *a, unsigned ms)
 /* Before resuming a watch: a store behind the last event seen was replaced or
  * restored from a backup, and a watch from there would wait for revisions that
  * mean something else. Returns 0, 1 (list again) or a negative errno. */
-static int store_check(struct agent_api *a, char *msg, size_t msglen)
+static int store_check(struct tern_watch *a, char *msg, size_t msglen)
 {
 	json_t *r;
 	int rc = request(a, a->h, true, "GET", "/v1/health", NULL, &r, msg, msglen);
@@ -867,7 +868,7 @@ static int store_check(struct agent_api *a, char *msg, size_t msglen)
 
 static void *stream_main(void *arg)
 {
-	struct agent_api *a = arg;
+	struct tern_watch *a = arg;
 	enum { LIST, CHECK, WATCH } step = LIST;
 	bool reset = false;
 	unsigned delay = a->retry_ms;
@@ -925,7 +926,7 @@ static void *stream_main(void *arg)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
-void agent_api_free(struct agent_api *a)
+void tern_watch_free(struct tern_watch *a)
 {
 	if (!a)
 		return;
@@ -937,7 +938,7 @@ void agent_api_free(struct agent_api *a)
 		curl_multi_wakeup(a->multi);
 		pthread_join(a->thread, NULL);
 	}
-	agent_api_drain(a, NULL, NULL);
+	tern_watch_drain(a, NULL, NULL);
 	json_decref(a->seen);
 	if (a->h)
 		curl_easy_cleanup(a->h);
@@ -979,7 +980,7 @@ static struct curl_slist *headers(const char *auth, const char *accept, const ch
 	return l;
 }
 
-static int conf_copy(struct agent_api *a, const struct agent_api_conf *c, char *err,
+static int conf_copy(struct tern_watch *a, const struct tern_watch_conf *c, char *err,
 		     size_t errlen)
 {
 	if (!c->url || (strncmp(c->url, "http://", 7) && strncmp(c->url, "https://", 8))) {
@@ -992,7 +993,7 @@ static int conf_copy(struct agent_api *a, const struct agent_api_conf *c, char *
 	size_t n = strlen(a->url);
 	while (n > 8 && a->url[n - 1] == '/')
 		a->url[--n] = 0;
-	for (unsigned i = 0; i < AGENT_API_MAX_KINDS && c->kinds[i]; i++) {
+	for (unsigned i = 0; i < TERN_WATCH_MAX_KINDS && c->kinds[i]; i++) {
 		if (!kind_ok(c->kinds[i])) {
 			snprintf(err, errlen, "'%s' is not a kind name (virtual-network, ...)",
 				 c->kinds[i]);
@@ -1026,14 +1027,14 @@ nomem:
 	return -ENOMEM;
 }
 
-struct agent_api *agent_api_new(const struct agent_api_conf *conf, struct tern_log *log,
+struct tern_watch *tern_watch_new(const struct tern_watch_conf *conf, struct tern_log *log,
 				char *err, size_t errlen)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "libcurl failed to initialise");
 		return NULL;
 	}
-	struct agent_api *a = calloc(1, sizeof(*a));
+	struct tern_watch *a = calloc(1, sizeof(*a));
 	if (!a) {
 		curl_global_cleanup();
 		snprintf(err, errlen, "out of memory");
@@ -1049,7 +1050,7 @@ struct agent_api *agent_api_new(const struct agent_api_conf *conf, struct tern_l
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (!log) {
-		tern_log_init(&a->own_log, "tern-agent", NULL, TERN_LOG_WARN);
+		tern_log_init(&a->own_log, "tern-watch", NULL, TERN_LOG_WARN);
 		log = &a->own_log;
 	}
 	a->log = log;
@@ -1077,6 +1078,18 @@ struct agent_api *agent_api_new(const struct agent_api_conf *conf, struct tern_l
 	}
 	return a;
 fail:
-	agent_api_free(a);
+	tern_watch_free(a);
 	return NULL;
+}
+
+int tern_watch_read_token(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(out, (int)len, f))
+		out[0] = 0;
+	fclose(f);
+	out[strcspn(out, " \t\r\n")] = 0;
+	return out[0] ? 0 : -EINVAL;
 }
