@@ -16,6 +16,7 @@ s = json.load(open(sys.argv[1]))
 assert len(s["hosts"]) == 5 and len(s["pods"]) >= 7, "summary lists the hosts and pods"
 assert s["bgp_sessions"] and all(b["state"] == "Established" for b in s["bgp_sessions"]), "every BGP session up"
 assert s["failed"] == 0 or sys.argv[2] != "0", "summary failures agree with the exit code"
+assert s["services"][0]["vip"] and "red-dc" in s["services"][0]["runs"], "the service and its runs"
 assert all(c["result"] in ("PASS", "FAIL") for c in s["checks"]) and s["checks"]
 PY
 if command -v dot >/dev/null; then test -s "$dir-out/topology.svg" -a -s "$dir-out/topology.png" || rc=1; fi

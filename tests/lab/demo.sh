@@ -70,6 +70,8 @@ The lab is running. Look around:
   ip netns list | grep ${TL}
   ip netns exec ${TL}red-web ping ${POD_IP[red-db]:-10.1.0.3}
   $VL_CTL --socket $TL_DIR/c1/ctl.sock vr route list --vrf 1
+  $VL_CTL --socket $TL_DIR/d1/ctl.sock vr service list        (then: vr service get ID, vr flow list)
+  ip netns exec ${TL}red-dc python3 -c 'import socket; print(socket.create_connection(("${VIP:-VIP}", 80)).recv(64))'
   $VL_CTL bgp neighbors --socket $TL_DIR/ctl1.sock
   ip netns exec ${TL}ctl env TERN_API=$AL_URL TERN_TOKEN=\$(cat $TL_DIR/token) $VL_CTL get vmi
 Stop it: make demo-down
@@ -488,6 +490,9 @@ write_outputs() {
 				"$sep" "$p" "${POD_HOST[$p]}" "${POD_TENANT[$p]}" "${POD_KIND[$p]}" "${POD_IFS[$p]% }"
 			sep=","
 		done
+		printf '\n  ],\n  "services": [\n    {"name": "red/web", "network": "red:front", "vip": "%s", "port": 80, "backends": ["%s:8081", "%s:8081", "%s:8081"], "runs": "%s"}' \
+			"${VIP:-}" "${POD_IP[red-web]}" "${POD_IP[red-db]}" "${POD_IP[red-ops]}" \
+			"$(tr '\n' ';' <"$TL_DIR/service.txt" 2>/dev/null)"
 		printf '\n  ],\n  "bgp_sessions": ['
 		sep=""
 		for c in ctl1 ctl2 ctl3; do
