@@ -86,6 +86,8 @@ struct agent_vrf {
 	uint32_t vni;                  /* registered in the vrouter's VNI table, 0 none */
 	bool programmed;               /* VRF, VNI and gateway routes are in the vrouter */
 	uint32_t policy;               /* the network's policies as vrouter policy (id = vrf id), 0 none */
+	uint64_t policy_sig;           /* of the rules last written: unchanged ones are not rewritten
+					* (a replace makes the vrouter decide every flow again) */
 	int n_import;
 	uint8_t import[32][8];         /* route targets imported (ext community form) */
 };

@@ -233,7 +233,7 @@ static json_t *vn_of(struct agent *a, const char *network)
 
 /* ---- network policies -> one vrouter policy per network ---- */
 
-#define MAX_SETS 16
+#define MAX_SETS 64
 struct ipset { int n; struct agent_ip p[MAX_SETS]; };
 struct portset { int n; uint16_t lo[MAX_SETS], hi[MAX_SETS]; };
 
@@ -254,16 +254,60 @@ static void vn_subnets(json_t *vn, struct ipset *s)
 	}
 }
 
-/* The addresses a rule end stands for; false when it cannot be expressed
- * (labels: not yet). An end that names nothing is anything. */
+/* Whether obj's labels include every key=value of want. */
+static bool labels_match(json_t *obj, json_t *want)
+{
+	json_t *have = json_object_get(obj, "labels"), *v;
+	const char *k;
+	json_object_foreach(want, k, v) {
+		json_t *h = json_object_get(have, k);
+		if (!h || !json_equal(h, v))
+			return false;
+	}
+	return true;
+}
+
+/* The addresses of the interfaces whose labels match (within the network vn
+ * when given): one host prefix per instance IP. */
+static void label_members(struct agent *a, json_t *want, json_t *vn, struct ipset *s)
+{
+	const char *vn_fq = vn ? json_string_value(json_object_get(vn, "fq_name")) : NULL;
+	json_t *iips = json_object_get(a->model, "instance-ip"), *iip;
+	const char *k;
+	json_object_foreach(iips, k, iip) {
+		const char *project = json_string_value(json_object_get(iip, "project"));
+		json_t *vmi = agent_model_ref(a, "virtual-machine-interface",
+			json_string_value(json_object_get(iip, "virtual_machine_interface")), project);
+		if (!vmi || !labels_match(vmi, want))
+			continue;
+		if (vn_fq) {
+			json_t *in = agent_model_ref(a, "virtual-network",
+				json_string_value(json_object_get(vmi, "virtual_network")), project);
+			if (!in || strcmp(json_string_value(json_object_get(in, "fq_name")), vn_fq))
+				continue;
+		}
+		struct agent_ip ip;
+		if (agent_ip_parse(json_string_value(json_object_get(iip, "address")), &ip) == 0) {
+			ip.plen = ip.family == 4 ? 32 : 128;
+			set_add(s, &ip);
+		}
+	}
+}
+
+/* The addresses a rule end stands for; false when it cannot be expressed.
+ * An end that names nothing is anything; labels select interfaces (their
+ * instance IPs), within the end's network when it names one. */
 static bool end_set(struct agent *a, json_t *pol, json_t *end, struct ipset *s)
 {
 	memset(s, 0, sizeof(*s));
-	if (json_object_get(end, "labels"))
-		return false;
 	json_t *vn = end_vn(a, pol, end);
+	json_t *labels = json_object_get(end, "labels");
 	if (json_object_get(end, "virtual_network") && !vn)
 		return false;  /* a network the agent does not know (yet): no rule */
+	if (labels && json_object_size(labels)) {
+		label_members(a, labels, vn, s);
+		return true;   /* no member yet: the rule matches nothing */
+	}
 	if (vn)
 		vn_subnets(vn, s);
 	struct agent_ip ip;
@@ -357,8 +401,8 @@ static void add_rules(struct vr_rule *out, int *n, int max, uint32_t *id, uint8_
 }
 
 /* The rules of a network with policies: its own traffic passes, then every
- * rule of every policy in order, then deny. Rule ids: policy index * 1000 +
- * rule index * 10 + expansion, so `ternctl vr drop` points back at the rule. */
+ * rule of every policy in order, then deny. Rule ids: policy index * 100000 +
+ * rule index * 1000 + expansion, so `ternctl vr drop` points back at the rule. */
 static int vn_rules(struct agent *a, json_t *vn, struct vr_rule *out, int max)
 {
 	int n = 0;
@@ -378,13 +422,13 @@ static int vn_rules(struct agent *a, json_t *vn, struct vr_rule *out, int max)
 			const char *act = json_string_value(json_object_get(rule, "action"));
 			json_t *s = json_object_get(rule, "source"), *d = json_object_get(rule, "destination");
 			if (!end_set(a, pol, s, &src) || !end_set(a, pol, d, &dst)) {
-				TLOG_WARN(&a->log, "policy %s rule %zu: labels or an unknown network: "
-					  "not applied", json_string_value(json_object_get(pol, "fq_name")), k);
+				TLOG_WARN(&a->log, "policy %s rule %zu: an unknown network: not applied",
+					  json_string_value(json_object_get(pol, "fq_name")), k);
 				continue;
 			}
 			end_ports(s, &sp);
 			end_ports(d, &dp);
-			id = (uint32_t)((i + 1) * 1000 + k * 10);
+			id = (uint32_t)((i + 1) * 100000 + k * 1000);
 			add_rules(out, &n, max, &id, act && !strcmp(act, "pass") ? VR_ACT_PASS : VR_ACT_DENY,
 				  proto_of(rule), &src, &dst, &sp, &dp);
 		}
@@ -417,8 +461,17 @@ static int vrf_policy(struct agent *a, struct agent_vrf *v, json_t *vn, char *er
 		return -ENOMEM;
 	}
 	int n = vn_rules(a, vn, rules, VR_POLICY_MAX_RULES);
-	for (int i = 0; i < n; i++)
+	uint64_t sig = 0xcbf29ce484222325ull;
+	for (int i = 0; i < n; i++) {
 		vr_rule_pack(&rules[i], recs + (size_t)i * VR_RULE_LEN);
+		for (int b = 0; b < VR_RULE_LEN; b++)
+			sig = (sig ^ recs[(size_t)i * VR_RULE_LEN + b]) * 0x100000001b3ull;
+	}
+	if (v->policy && v->policy_sig == sig) {
+		free(rules);
+		free(recs);
+		return 0;
+	}
 	struct vr_object o;
 	obj_init(&o, VR_OBJ_POLICY);
 	o.u.policy.id = v->id;
@@ -432,9 +485,10 @@ static int vrf_policy(struct agent *a, struct agent_vrf *v, json_t *vn, char *er
 	free(rules);
 	free(recs);
 	if (rc == 0) {
-		if (!v->policy)
-			TLOG_INFO(&a->log, "vrf %u: policy %u with %d rule(s)", v->id, v->id, n);
+		TLOG_INFO(&a->log, "vrf %u: policy %u %s with %d rule(s)", v->id, v->id,
+			  v->policy ? "replaced" : "set", n);
 		v->policy = v->id;
+		v->policy_sig = sig;
 	}
 	return rc;
 }
@@ -1305,6 +1359,20 @@ void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v)
 	recompute_vrf(a, v);
 }
 
+/* Whether any network policy selects interfaces by labels. */
+static bool policies_use_labels(struct agent *a)
+{
+	json_t *all = json_object_get(a->model, "network-policy"), *pol, *rule;
+	const char *k;
+	size_t i;
+	json_object_foreach(all, k, pol)
+		json_array_foreach(json_object_get(pol, "rules"), i, rule)
+			if (json_object_size(json_object_get(json_object_get(rule, "source"), "labels")) ||
+			    json_object_size(json_object_get(json_object_get(rule, "destination"), "labels")))
+				return true;
+	return false;
+}
+
 void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool deleted)
 {
 	if (!strcmp(kind, "network-policy")) {
@@ -1320,6 +1388,18 @@ void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool delete
 	}
 	if (!strcmp(kind, "floating-ip") || !strcmp(kind, "floating-ip-pool")) {
 		agent_fip_sync(a);
+		return;
+	}
+	if ((!strcmp(kind, "virtual-machine-interface") || !strcmp(kind, "instance-ip")) &&
+	    policies_use_labels(a)) {
+		/* members of a label selection came or went: rewrite the policies that changed */
+		char err[256];
+		for (int i = 1; i <= AGENT_MAX_VRFS; i++) {
+			struct agent_vrf *v = &a->vrfs[i];
+			if (v->used && v->programmed && v->policy &&
+			    vrf_policy(a, v, vn_of(a, v->network), err, sizeof(err)) < 0)
+				TLOG_WARN(&a->log, "vrf %u: policy: %s", v->id, err);
+		}
 		return;
 	}
 	if (deleted || strcmp(kind, "virtual-network"))
@@ -1338,8 +1418,10 @@ void agent_vr_forget_remote(struct agent *a)
 	agent_l2_forget(a);
 	agent_svc_forget(a);
 	agent_fip_forget(a);
-	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
+	for (int i = 1; i <= AGENT_MAX_VRFS; i++) {
 		a->vrfs[i].programmed = false;
+		a->vrfs[i].policy_sig = 0; /* an empty vrouter: written again */
+	}
 	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
 		a->rroutes[i].used = false;
 	for (int i = 0; i < AGENT_MAX_TNHS; i++) {

@@ -193,15 +193,16 @@ static unsigned free_hugepages_mb(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[128];
-	unsigned long free_pages = 0, kb = 0;
+	unsigned long free_pages = 0, rsvd = 0, kb = 0;
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		sscanf(line, "HugePages_Free: %lu", &free_pages);
+		sscanf(line, "HugePages_Rsvd: %lu", &rsvd); /* promised to others' mappings */
 		sscanf(line, "Hugepagesize: %lu kB", &kb);
 	}
 	fclose(f);
-	return (unsigned)(free_pages * kb / 1024);
+	return free_pages > rsvd ? (unsigned)((free_pages - rsvd) * kb / 1024) : 0;
 }
 
 static int mkdir_p(const char *path)
@@ -221,11 +222,13 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-static int eal_init(struct vrd *d, const char *prog)
+/* Returns 0, or -errno; *tried_huge tells whether hugepages were chosen. */
+static int eal_init(struct vrd *d, const char *prog, bool *tried_huge)
 {
 	const struct vrd_options *o = &d->opt;
 	char lcores[64], mem[32], prefix[64];
 	bool huge = o->huge == 1 || (o->huge == -1 && free_hugepages_mb() >= o->mem_mb);
+	*tried_huge = huge;
 	char *args[16];
 	int n = 0;
 	snprintf(lcores, sizeof(lcores), "%s", o->lcores);
@@ -355,8 +358,25 @@ int main(int argc, char **argv)
 	d.sig_fd = signalfd(-1, &ss, SFD_CLOEXEC);
 	prctl(PR_SET_TIMERSLACK, 1000UL); /* idle sleeps end on time: wake within 1 ms */
 
-	if (eal_init(&d, argv[0]) < 0)
+	bool tried_huge = false;
+	if (eal_init(&d, argv[0], &tried_huge) < 0) {
+		if (d.opt.huge == -1 && tried_huge) {
+			/* Another process took the hugepages between the count and the
+			 * allocation: the EAL cannot start twice in one process, so start
+			 * again without them. */
+			char *args[128];
+			int n = 0;
+			for (int i = 0; i < argc && n < 125; i++)
+				args[n++] = argv[i];
+			args[n++] = "--huge";
+			args[n++] = "no";
+			args[n] = NULL;
+			TLOG_WARN(&d.log, "hugepages ran short: starting again with --huge no");
+			execv("/proc/self/exe", args);
+			TLOG_ERR(&d.log, "cannot start again: %s", strerror(errno));
+		}
 		return 1;
+	}
 	if (vrd_pool_create(&d, err, sizeof(err)) < 0) {
 		TLOG_ERR(&d.log, "%s", err);
 		rte_eal_cleanup();
