@@ -173,6 +173,8 @@ struct agent {
 	struct agent_rpath *rpaths;
 	struct agent_rroute *rroutes;
 	struct agent_tnh *tnhs;
+	json_t *ix_rroute, *ix_rpath_dst, *ix_rpath, *ix_tnh, *ix_tnh_id;
+	int hint_rroute, hint_rpath, hint_tnh;
 	struct agent_created *created;
 	uint8_t *nh_used;              /* AGENT_NH_IDS bytes: 1 used */
 	uint8_t *vif_used;             /* VR_MAX_VIFS */
@@ -271,6 +273,7 @@ void agent_l2_forget(struct agent *a);
 void agent_l2_free(struct agent *a);
 
 /* ---- agent_vr.c: shared with the other programming modules ---- */
+void agent_vr_index_free(struct agent *a);
 /* One vrouter request; 0 or the vrouter's negative errno with its message in err. */
 int agent_vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen);
 /* The node's VRF of a network (fq_name), NULL when it has none. */

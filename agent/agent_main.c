@@ -257,6 +257,7 @@ static void agent_release(struct agent *a)
 	agent_l2_free(a);
 	agent_svc_free(a);
 	agent_fip_free(a);
+	agent_vr_index_free(a);
 	vr_client_close(a->vr);
 	if (a->cni_fd >= 0) {
 		close(a->cni_fd);

@@ -929,6 +929,13 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	return 0;
 }
 
+int agent_vr_port_reprogram(struct agent *a, struct agent_port *p, char *err, size_t errlen)
+{
+	return port_program(a, p, err, errlen);
+}
+
+static struct agent_rroute *rroute_find(struct agent *a, uint16_t vrf, const struct agent_ip *dst);
+
 int agent_vr_attach(struct agent *a, const struct agent_req *req, struct agent_if *ifs, int n,
 		    char *err, size_t errlen)
 {
@@ -960,13 +967,10 @@ int agent_vr_attach(struct agent *a, const struct agent_req *req, struct agent_i
 		TLOG_INFO(&a->log, "container %.12s %s: vif %u vrf %u label %u (%s)", container_id,
 			  p->i.ifname, p->vif, p->vrf, p->label, p->i.kind);
 		/* A remote path may have held this address until now. */
-		for (int k = 0; k < AGENT_MAX_RROUTES; k++) {
-			struct agent_rroute *r = &a->rroutes[k];
-			for (int j = 0; r->used && j < p->i.n_addrs; j++)
-				if (r->vrf == p->vrf && r->dst.family == p->i.addrs[j].family &&
-				    !memcmp(r->dst.a, p->i.addrs[j].a, 16) &&
-				    r->dst.plen == (r->dst.family == 4 ? 32 : 128))
-					rroute_release(a, r, false);
+		for (int j = 0; j < p->i.n_addrs; j++) {
+			struct agent_rroute *r = rroute_find(a, p->vrf, &p->i.addrs[j]);
+			if (r && r->dst.plen == (r->dst.family == 4 ? 32 : 128))
+				rroute_release(a, r, false);
 		}
 	}
 	agent_fip_sync(a); /* floating IPs waiting for these ports */
@@ -1081,22 +1085,83 @@ int agent_underlay_mac(struct agent *a, const struct agent_ip *dip, uint8_t mac[
 	return agent_arp_resolve(a->arp, target.a, mac, 50);
 }
 
+/* ---- indexes of the remote tables (a node may learn tens of thousands of
+ * paths: no linear scans on the way of a path) ---- */
+
+static json_t *ix(json_t **p)
+{
+	if (!*p)
+		*p = json_object();
+	return *p;
+}
+
+void agent_vr_index_free(struct agent *a)
+{
+	json_t **all[] = { &a->ix_rroute, &a->ix_rpath_dst, &a->ix_rpath, &a->ix_tnh, &a->ix_tnh_id };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		json_decref(*all[i]);
+		*all[i] = NULL;
+	}
+}
+
+/* "vrf/family/address" (the prefix length is not part of a destination's identity, as in ip_eq) */
+static void dst_key(char *k, size_t n, uint16_t vrf, const struct agent_ip *ip)
+{
+	int w = snprintf(k, n, "%u/%u/", vrf, ip->family);
+	for (int i = 0; i < (ip->family == 4 ? 4 : 16) && w + 2 < (int)n; i++)
+		w += snprintf(k + w, n - (size_t)w, "%02x", ip->a[i]);
+}
+
+static int ix_get(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return v ? (int)json_integer_value(v) : -1;
+}
+
+static void ix_set(json_t **o, const char *k, int i)
+{
+	if (i < 0)
+		json_object_del(ix(o), k);
+	else
+		json_object_set_new(ix(o), k, json_integer(i));
+}
+
+/* A free slot of a table, from where the last one was found; -1 when full.
+ * Every table's entry starts with its `bool used`. */
+static int slot_free(const void *base, size_t size, int max, int *hint)
+{
+	for (int k = 0; k < max; k++) {
+		int i = (*hint + k) % max;
+		if (!*(const bool *)((const char *)base + (size_t)i * size)) {
+			*hint = (i + 1) % max;
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void tnh_key(char *k, size_t n, uint16_t vrf, uint8_t encap, uint32_t label,
+		    const struct agent_ip *dip)
+{
+	char d[64];
+	dst_key(d, sizeof(d), vrf, dip);
+	snprintf(k, n, "%s/%u/%u", d, encap, label);
+}
+
 static struct agent_tnh *tnh_get(struct agent *a, uint16_t vrf, uint8_t encap, uint32_t label,
 				 const struct agent_ip *dip)
 {
-	struct agent_tnh *free_slot = NULL;
-	for (int i = 0; i < AGENT_MAX_TNHS; i++) {
-		struct agent_tnh *t = &a->tnhs[i];
-		if (t->used && t->vrf == vrf && t->encap == encap && t->label == label &&
-		    ip_eq(&t->dip, dip)) {
-			t->refs++;
-			return t;
-		}
-		if (!t->used && !free_slot)
-			free_slot = t;
+	char key[96];
+	tnh_key(key, sizeof(key), vrf, encap, label, dip);
+	int found = ix_get(a->ix_tnh, key);
+	if (found >= 0) {
+		a->tnhs[found].refs++;
+		return &a->tnhs[found];
 	}
-	if (!free_slot)
+	int fi = slot_free(a->tnhs, sizeof(*a->tnhs), AGENT_MAX_TNHS, &a->hint_tnh);
+	if (fi < 0)
 		return NULL;
+	struct agent_tnh *free_slot = &a->tnhs[fi];
 	uint8_t mac[6];
 	char ip[64], err[256];
 	int rc = agent_underlay_mac(a, dip, mac);
@@ -1139,20 +1204,27 @@ static struct agent_tnh *tnh_get(struct agent *a, uint16_t vrf, uint8_t encap, u
 	free_slot->encap = encap;
 	free_slot->label = label;
 	free_slot->dip = *dip;
+	char idk[16];
+	snprintf(idk, sizeof(idk), "%u", id);
+	ix_set(&a->ix_tnh, key, fi);
+	ix_set(&a->ix_tnh_id, idk, fi);
 	return free_slot;
 }
 
 static void tnh_put(struct agent *a, uint32_t id)
 {
-	for (int i = 0; i < AGENT_MAX_TNHS; i++) {
-		struct agent_tnh *t = &a->tnhs[i];
-		if (t->used && t->id == id) {
-			if (--t->refs == 0) {
-				nh_del(a, id);
-				t->used = false;
-			}
-			return;
-		}
+	char idk[16], key[96];
+	snprintf(idk, sizeof(idk), "%u", id);
+	int i = ix_get(a->ix_tnh_id, idk);
+	if (i < 0)
+		return;
+	struct agent_tnh *t = &a->tnhs[i];
+	if (--t->refs == 0) {
+		nh_del(a, id);
+		tnh_key(key, sizeof(key), t->vrf, t->encap, t->label, &t->dip);
+		ix_set(&a->ix_tnh, key, -1);
+		ix_set(&a->ix_tnh_id, idk, -1);
+		t->used = false;
 	}
 }
 
@@ -1169,29 +1241,37 @@ static void rroute_release(struct agent *a, struct agent_rroute *r, bool del_rou
 		nh_del(a, r->ecmp);
 	for (int i = 0; i < r->n_tnh; i++)
 		tnh_put(a, r->tnh[i]);
+	char key[64];
+	dst_key(key, sizeof(key), r->vrf, &r->dst);
+	ix_set(&a->ix_rroute, key, -1);
 	r->used = false;
+}
+
+static struct agent_rroute *rroute_find(struct agent *a, uint16_t vrf, const struct agent_ip *dst)
+{
+	char key[64];
+	dst_key(key, sizeof(key), vrf, dst);
+	int i = ix_get(a->ix_rroute, key);
+	return i >= 0 ? &a->rroutes[i] : NULL;
 }
 
 /* Bring one destination of one VRF in line with the learned paths. */
 static void recompute_dst(struct agent *a, struct agent_vrf *v, const struct agent_ip *dst)
 {
-	struct agent_rroute *r = NULL, *free_slot = NULL;
-	for (int i = 0; i < AGENT_MAX_RROUTES && !r; i++) {
-		if (a->rroutes[i].used && a->rroutes[i].vrf == v->id && ip_eq(&a->rroutes[i].dst, dst))
-			r = &a->rroutes[i];
-		else if (!a->rroutes[i].used && !free_slot)
-			free_slot = &a->rroutes[i];
-	}
+	struct agent_rroute *r = rroute_find(a, v->id, dst);
 	uint32_t tnh[AGENT_MAX_ECMP];
 	int n = 0;
+	char dkey[64];
+	dst_key(dkey, sizeof(dkey), 0, dst);
+	json_t *paths = json_object_get(a->ix_rpath_dst, dkey), *pi;
+	size_t ki;
 	if (!is_local(a, v->id, dst)) {
-		for (int i = 0; i < AGENT_MAX_RPATHS && n < AGENT_MAX_ECMP; i++) {
-			const struct agent_rpath *rp = &a->rpaths[i];
-			struct agent_ip pd, dip;
-			if (!rp->used)
-				continue;
-			path_dst(&rp->p, &pd);
-			if (!ip_eq(&pd, dst) || !path_imported(v, &rp->p))
+		json_array_foreach(paths, ki, pi) {
+			const struct agent_rpath *rp = &a->rpaths[json_integer_value(pi)];
+			struct agent_ip dip;
+			if (n >= AGENT_MAX_ECMP)
+				break;
+			if (!rp->used || !path_imported(v, &rp->p))
 				continue;
 			memset(&dip, 0, sizeof(dip));
 			dip.family = rp->p.nh_len == 4 ? 4 : 6;
@@ -1210,17 +1290,21 @@ static void recompute_dst(struct agent *a, struct agent_vrf *v, const struct age
 		return;
 	}
 	if (!r) {
-		if (!free_slot) {
+		int fi = slot_free(a->rroutes, sizeof(*a->rroutes), AGENT_MAX_RROUTES, &a->hint_rroute);
+		if (fi < 0) {
 			TLOG_WARN(&a->log, "remote route table full (%d)", AGENT_MAX_RROUTES);
 			for (int i = 0; i < n; i++)
 				tnh_put(a, tnh[i]);
 			return;
 		}
-		r = free_slot;
+		r = &a->rroutes[fi];
 		memset(r, 0, sizeof(*r));
 		r->used = true;
 		r->vrf = v->id;
 		r->dst = *dst;
+		char key[64];
+		dst_key(key, sizeof(key), v->id, dst);
+		ix_set(&a->ix_rroute, key, fi);
 	}
 	uint32_t nh = tnh[0], ecmp = 0;
 	if (n > 1) {
@@ -1297,31 +1381,51 @@ void agent_vr_path(struct agent *a, bool add, const struct agent_bgp_path *p)
 	}
 	if (p->prefix.af != BGP_AF_VPNV4 && p->prefix.af != BGP_AF_VPNV6)
 		return;
-	struct agent_rpath *slot = NULL, *free_slot = NULL;
-	for (int i = 0; i < AGENT_MAX_RPATHS && !slot; i++) {
-		struct agent_rpath *rp = &a->rpaths[i];
-		if (rp->used && !memcmp(&rp->p.prefix, &p->prefix, BGP_PREFIX_KEY_LEN) &&
-		    rp->p.nh_len == p->nh_len && !memcmp(rp->p.nh, p->nh, p->nh_len))
-			slot = rp;
-		else if (!rp->used && !free_slot)
-			free_slot = rp;
-	}
+	/* the path's identity: its prefix (RD included) and next hop */
+	char key[2 * (BGP_PREFIX_KEY_LEN + 16) + 8], dkey[64];
+	int w = 0;
+	const uint8_t *pk = (const uint8_t *)&p->prefix;
+	for (size_t i = 0; i < BGP_PREFIX_KEY_LEN; i++)
+		w += snprintf(key + w, sizeof(key) - (size_t)w, "%02x", pk[i]);
+	w += snprintf(key + w, sizeof(key) - (size_t)w, "/");
+	for (int i = 0; i < p->nh_len && i < 16; i++)
+		w += snprintf(key + w, sizeof(key) - (size_t)w, "%02x", p->nh[i]);
+	struct agent_ip d;
+	path_dst(p, &d);
+	dst_key(dkey, sizeof(dkey), 0, &d);
+	int si = ix_get(a->ix_rpath, key);
 	if (add) {
-		if (!slot)
-			slot = free_slot;
-		if (!slot) {
-			TLOG_WARN(&a->log, "learned path table full (%d)", AGENT_MAX_RPATHS);
-			return;
+		if (si < 0) {
+			si = slot_free(a->rpaths, sizeof(*a->rpaths), AGENT_MAX_RPATHS, &a->hint_rpath);
+			if (si < 0) {
+				TLOG_WARN(&a->log, "learned path table full (%d)", AGENT_MAX_RPATHS);
+				return;
+			}
+			ix_set(&a->ix_rpath, key, si);
+			json_t *list = json_object_get(ix(&a->ix_rpath_dst), dkey);
+			if (!list) {
+				list = json_array();
+				json_object_set_new(a->ix_rpath_dst, dkey, list);
+			}
+			json_array_append_new(list, json_integer(si));
 		}
-		slot->used = true;
-		slot->p = *p;
-	} else if (slot) {
-		slot->used = false;
+		a->rpaths[si].used = true;
+		a->rpaths[si].p = *p;
+	} else if (si >= 0) {
+		a->rpaths[si].used = false;
+		ix_set(&a->ix_rpath, key, -1);
+		json_t *list = json_object_get(a->ix_rpath_dst, dkey), *e;
+		size_t i;
+		json_array_foreach(list, i, e)
+			if (json_integer_value(e) == si) {
+				json_array_remove(list, i);
+				break;
+			}
+		if (list && !json_array_size(list))
+			json_object_del(a->ix_rpath_dst, dkey);
 	} else {
 		return;
 	}
-	struct agent_ip d;
-	path_dst(p, &d);
 	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
 		if (a->vrfs[i].used)
 			recompute_dst(a, &a->vrfs[i], &d);
@@ -1429,6 +1533,9 @@ void agent_vr_forget_remote(struct agent *a)
 			a->nh_used[a->tnhs[i].id] = 0;
 		a->tnhs[i].used = false;
 	}
+	json_object_clear(ix(&a->ix_rroute));
+	json_object_clear(ix(&a->ix_tnh));
+	json_object_clear(ix(&a->ix_tnh_id));
 	for (uint32_t id = 1; id < AGENT_NH_IDS; id++)
 		if (a->nh_used[id] == 2)
 			a->nh_used[id] = 0;
@@ -1647,9 +1754,8 @@ static bool route_wanted(struct agent *a, uint16_t vrf, const struct agent_ip *d
 {
 	if (is_local(a, vrf, dst))
 		return true;
-	for (int i = 0; i < AGENT_MAX_RROUTES; i++)
-		if (a->rroutes[i].used && a->rroutes[i].vrf == vrf && ip_eq(&a->rroutes[i].dst, dst))
-			return true;
+	if (rroute_find(a, vrf, dst))
+		return true;
 	json_t *vn = vn_of(a, a->vrfs[vrf].network);
 	size_t i;
 	json_t *sn;
