@@ -165,8 +165,22 @@ struct vr_nat_key {
 	uint8_t addr[16];
 };
 
+/* The flow of an IPv4 datagram's first fragment, for the fragments after it
+ * (they carry no ports): a direct-mapped table, entries valid 2 s. */
+#define VR_NAT_FRAGS 1024
+struct vr_nat_frag {
+	uint16_t vrf;
+	uint8_t proto;
+	uint8_t used;
+	uint16_t id;                 /* the IPv4 identification */
+	uint8_t src[4], dst[4];
+	uint32_t flow;
+	uint64_t t_ms;
+};
+
 struct vr_nat {
 	struct rte_hash *hash;       /* key -> service id or floating IP index */
+	struct vr_nat_frag frags[VR_NAT_FRAGS];
 	struct vr_service *services[VR_MAX_SERVICES];
 	uint32_t n_services;
 	struct vr_fip *fips;         /* VR_MAX_FIPS, allocated with the first */

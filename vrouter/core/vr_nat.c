@@ -469,18 +469,21 @@ static void csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, 
  * Rewrite the packet's source (VR_NAT_SRC) or destination (VR_NAT_DST) to the
  * mirror of the other direction's key o: the new source is o's destination,
  * the new destination o's source. IPv4 header, TCP, UDP and ICMPv6 checksums
- * follow; ICMP echo identifiers never change (floating IPs keep ports).
+ * follow; ICMP echo identifiers never change (floating IPs keep ports). A
+ * fragment after the first (frag_rest) has no L4 header: addresses only (the
+ * first fragment's L4 checksum already covers the whole datagram).
  */
-static void nat_rewrite(struct vr_pkt *pkt, uint8_t nat, const struct vr_flow_key *o)
+static void nat_rewrite(struct vr_pkt *pkt, uint8_t nat, const struct vr_flow_key *o,
+			bool frag_rest)
 {
 	uint8_t *ip = pkt->data + pkt->l3_off;
-	uint32_t avail = (uint32_t)(pkt->len - pkt->l3_off);
+	uint32_t avail = frag_rest ? 0 : (uint32_t)(pkt->len - pkt->l3_off);
 	bool v4 = pkt->l3 == 4;
 	size_t n = v4 ? 4 : 16;
 	uint32_t l4 = v4 ? (uint32_t)(ip[0] & 0x0f) * 4 : 40;
 	uint8_t proto = v4 ? ip[9] : ip[6];
 	uint8_t *csum = NULL;
-	bool ports = proto == 6 || proto == 17;
+	bool ports = (proto == 6 || proto == 17) && !frag_rest;
 	if (proto == 6 && avail >= l4 + 18)
 		csum = ip + l4 + 16;
 	else if (proto == 17 && avail >= l4 + 8)
@@ -590,6 +593,65 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
 	return idx;
 }
 
+/* IPv4 fragments: the first one's flow, found again by the ones after it.
+ * TCP is left out (it avoids fragmenting, and its state tracking reads the
+ * L4 header). Returns the fragment's slot. */
+static struct vr_nat_frag *frag_slot(struct vr_nat *nat, uint16_t vrf, const uint8_t *ip)
+{
+	uint8_t k[12];
+	vr_wr16(k, vrf);
+	k[2] = ip[9];
+	k[3] = 0;
+	memcpy(k + 4, ip + 12, 8);
+	uint32_t h = rte_hash_crc(k, sizeof(k), vr_rd16(ip + 4));
+	return &nat->frags[h % VR_NAT_FRAGS];
+}
+
+static bool frag_same(const struct vr_nat_frag *e, uint16_t vrf, const uint8_t *ip)
+{
+	return e->used && e->vrf == vrf && e->proto == ip[9] && e->id == vr_rd16(ip + 4) &&
+	       !memcmp(e->src, ip + 12, 4) && !memcmp(e->dst, ip + 16, 4);
+}
+
+static void frag_note(struct vr_router *r, const struct vr_pkt *pkt, uint32_t flow)
+{
+	const uint8_t *ip = pkt->data + pkt->l3_off;
+	struct vr_nat_frag *e = frag_slot(r->nat, pkt->vrf, ip);
+	e->used = 1;
+	e->vrf = pkt->vrf;
+	e->proto = ip[9];
+	e->id = vr_rd16(ip + 4);
+	memcpy(e->src, ip + 12, 4);
+	memcpy(e->dst, ip + 16, 4);
+	e->flow = flow;
+	e->t_ms = r->now_ms;
+}
+
+/* The flow of a fragment after the first, UINT32_MAX when unknown. */
+static uint32_t frag_flow(struct vr_router *r, const struct vr_pkt *pkt)
+{
+	const uint8_t *ip = pkt->data + pkt->l3_off;
+	const struct vr_nat_frag *e = frag_slot(r->nat, pkt->vrf, ip);
+	if (!frag_same(e, pkt->vrf, ip) || r->now_ms - e->t_ms > 2000 ||
+	    !r->flow.flows[e->flow].used)
+		return UINT32_MAX;
+	return e->flow;
+}
+
+/* The packet belongs to flow fi: translate it when the flow says so. */
+static void nat_apply(struct vr_router *r, struct vr_pkt *pkt, uint32_t fi, bool frag_rest)
+{
+	const struct vr_flow *f = &r->flow.flows[fi];
+	pkt->flow = fi + 1;
+	if (!f->nat)
+		return;
+	const struct vr_flow_key *o = &r->flow.flows[f->reverse].key;
+	nat_rewrite(pkt, f->nat, o, frag_rest);
+	if ((f->nat & VR_NAT_DST) || pkt->vrf != o->vrf)
+		pkt->kind = VR_K_ROUTE; /* a new destination or VRF: route it again */
+	pkt->vrf = o->vrf;
+}
+
 /*
  * Before the route lookup: packets in a VRF with services or floating IPs, or
  * from a vif with floating IPs, are looked up in the flow table in bulk; new
@@ -615,6 +677,14 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 			continue;
 		if (!r->vrfs[pkt->vrf].n_nat && !in->n_fips)
 			continue;
+		const uint8_t *ip = pkt->data + pkt->l3_off;
+		if (pkt->l3 == 4 && (vr_rd16(ip + 6) & 0x1fff) && ip[9] != 6) {
+			/* a fragment after the first: its datagram's flow, if the first came */
+			uint32_t fi = frag_flow(r, pkt);
+			if (fi != UINT32_MAX)
+				nat_apply(r, pkt, fi, true);
+			continue;
+		}
 		if (!vr_flow_key_of(pkt, &keys[m]))
 			continue;
 		kp[m] = &keys[m];
@@ -640,14 +710,9 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 				continue;
 			}
 		}
-		const struct vr_flow *f = &ft->flows[fi];
-		pkt->flow = fi + 1;
-		if (!f->nat)
-			continue;
-		const struct vr_flow_key *o = &ft->flows[f->reverse].key;
-		nat_rewrite(pkt, f->nat, o);
-		if ((f->nat & VR_NAT_DST) || pkt->vrf != o->vrf)
-			pkt->kind = VR_K_ROUTE; /* a new destination or VRF: route it again */
-		pkt->vrf = o->vrf;
+		const uint8_t *ip = pkt->data + pkt->l3_off;
+		if (pkt->l3 == 4 && (vr_rd16(ip + 6) & 0x2000) && ip[9] != 6)
+			frag_note(r, pkt, fi); /* a first fragment: the rest follow its flow */
+		nat_apply(r, pkt, fi, false);
 	}
 }

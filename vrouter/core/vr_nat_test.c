@@ -378,6 +378,47 @@ static void test_no_hairpin(void **state)
 	done(r, &h);
 }
 
+/* A UDP datagram to a service in two IPv4 fragments: both reach the same
+ * backend, the second (no ports) translated by its first fragment's flow. */
+static void test_fragments(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	assert_int_equal(service_set(r, SVC, 1, "10.96.0.10", 17, 53, BE4, 3, 5353, NULL), 0);
+	uint8_t f[256], vip[4];
+	inet_pton(AF_INET, "10.96.0.10", vip);
+	size_t n = pod_frame(f, mac1, "10.1.0.1", "10.96.0.10", 17, 40000, 53, 0);
+	uint8_t *ip = f + 14;
+	vr_wr16(ip + 4, 0x4242);   /* identification */
+	vr_wr16(ip + 6, 0x2000);   /* more fragments, offset 0 */
+	fix_l4(ip);
+	struct got g1 = run(r, &h, POD1, f, n);
+	assert_true(g1.sent);
+	int b = backend_of(&g1, BE4, 3);
+	assert_true(b >= 0);
+	/* the rest of the datagram: offset 32 bytes, the last fragment */
+	n = pod_frame(f, mac1, "10.1.0.1", "10.96.0.10", 17, 40000, 53, 0);
+	vr_wr16(ip + 4, 0x4242);
+	vr_wr16(ip + 6, 4);
+	memset(ip + 20, 0xab, 8); /* payload bytes where a header would be */
+	vr_wr16(ip + 10, 0);
+	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
+	struct got g2 = run(r, &h, POD1, f, n);
+	assert_true(g2.sent);
+	assert_int_equal(backend_of(&g2, BE4, 3), b);
+	assert_int_equal(g2.vif, g1.vif);
+	assert_int_equal(vt_sum16(g2.ip, 20), 0xffff);     /* header checksum right */
+	assert_int_equal(g2.ip[20], 0xab);                 /* the payload untouched */
+	/* another datagram's later fragment, whose first never came: not translated */
+	vr_wr16(ip + 4, 0x4343);
+	vr_wr16(ip + 10, 0);
+	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
+	struct got g3 = run(r, &h, POD1, f, n);
+	assert_false(g3.sent && backend_of(&g3, BE4, 3) >= 0);
+	done(r, &h);
+}
+
 static int fip_op(struct vr_router *r, uint16_t op, uint16_t vrf, const char *fip, uint32_t vif,
 		  const char *pod, char *msg)
 {
@@ -509,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_backend_added_and_removed),
 		cmocka_unit_test(test_ipv6_udp_and_no_backend),
 		cmocka_unit_test(test_no_hairpin),
+		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_floating_ip),
 		cmocka_unit_test(test_control_refusals),
 	};
