@@ -155,6 +155,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	must(vr_vni_add(router, 5000, 2, &e), "vni", &e);
 	uint8_t mac[6] = { 2, 0, 0, 0, 0, 9 };
 	must(vr_bridge_add(router, 2, mac, 2, &e), "bridge", &e);
+	/* NAT: a TCP and a UDP service in vrf 1 (a local and a remote backend),
+	 * and a floating IP of vif 1 in vrf 2: the NAT stage sees every frame */
+	uint8_t recs[2 * VR_BACKEND_LEN];
+	struct vr_backend b1 = { .addr = { 4, { 10, 1, 0, 1 } }, .port = 8080 };
+	struct vr_backend b2 = { .addr = { 4, { 10, 1, 0, 2 } }, .weight = 3 };
+	vr_backend_pack(&b1, 4, recs);
+	vr_backend_pack(&b2, 4, recs + VR_BACKEND_LEN);
+	for (uint8_t proto = 6; proto <= 17; proto += 11) {
+		struct vr_obj_service svc = { .id = proto, .vrf = 1, .ip = { 4, { 10, 1, 0, 100 } },
+					      .proto = proto, .dport = proto == 6 ? 80 : 53,
+					      .backends = { recs, 2 } };
+		must(vr_service_add(router, &svc, &e), "service", &e);
+	}
+	struct vr_obj_fip fip = { .vrf = 2, .ip = { 4, { 10, 1, 0, 77 } }, .vif = 1,
+				  .nat_ip = { 4, { 10, 1, 0, 1 } } };
+	must(vr_fip_add(router, &fip, &e), "floating IP", &e);
 	return 0;
 }
 
