@@ -8,7 +8,8 @@
  * interfaces, addresses, routes), agent_vr.c (vrouter programming: local
  * ports and remote routes), agent_cni.c (the plugin's socket),
  * agent_state.c (the state file), agent_arp.c (underlay MACs), agent_l2.c
- * (EVPN: bridge entries and flood lists of L2 networks),
+ * (EVPN: bridge entries and flood lists of L2 networks), agent_sg.c
+ * (security groups: a port's own policies in front of its network's),
  * agent_main.c (options, loop).
  */
 #ifndef TERN_AGENT_INTERNAL_H
@@ -76,6 +77,11 @@ struct agent_port {
 	struct agent_if i;             /* as planned when attached (dns not kept) */
 	uint16_t vrf;
 	uint32_t vif, nh, label;
+	/* agent_sg.c (not in the state file): the port's security-group policies,
+	 * ingress (the vif's policy_in) and egress; 0 none */
+	uint32_t sg_policy[2];
+	uint32_t sg_sum[2];            /* what was written (0: to write) */
+	uint32_t sg_old[2];            /* to delete once the vif no longer names them */
 };
 
 /* A local VRF for one virtual network (persisted id). */
@@ -143,6 +149,7 @@ struct agent_created {
 
 struct agent_arp;
 struct agent_l2;
+struct agent_sg;
 
 struct agent {
 	struct agent_conf conf;
@@ -163,6 +170,8 @@ struct agent {
 	struct agent_l2 *l2;           /* agent_l2.c, made on first use */
 	struct agent_svc *svcs;        /* agent_svc.c: AGENT_MAX_SVCS, made on first use */
 	struct agent_fip *fips;        /* agent_fip.c: AGENT_MAX_FIPS, made on first use */
+	struct agent_sg *sg;           /* agent_sg.c: policy ids, made on first use */
+	bool sg_dirty;                 /* security groups to re-derive (main loop) */
 
 	struct agent_bgp *bgp;
 	bool bgp_initial_sent;
@@ -173,6 +182,10 @@ struct agent {
 	struct agent_rpath *rpaths;
 	struct agent_rroute *rroutes;
 	struct agent_tnh *tnhs;
+	/* indexes of the three tables above (agent_vr.c; jansson objects keyed by
+	 * text, made on first use): rroutes by vrf+destination, rpaths by
+	 * destination (an array of indices) and by prefix+next hop, tnhs by
+	 * vrf+encap+label+endpoint and by nexthop id */
 	json_t *ix_rroute, *ix_rpath_dst, *ix_rpath, *ix_tnh, *ix_tnh_id;
 	int hint_rroute, hint_rpath, hint_tnh;
 	struct agent_created *created;
@@ -305,6 +318,37 @@ void agent_fip_port_gone(struct agent *a, const struct agent_port *p);
 void agent_fip_forget(struct agent *a);
 void agent_fip_announce_all(struct agent *a);
 void agent_fip_free(struct agent *a);
+
+/* ---- agent_sg.c: security groups ---- */
+#define AGENT_SG_POLICY_MIN 4097      /* above the network policies (id = VRF id) */
+/* Write a port's security-group policies (chained to net_policy, the
+ * network's, 0 none) and give the policies its vif must name (net_policy
+ * for a port without groups). Policies it no longer needs are kept until
+ * agent_sg_port_done (call it after writing the vif). */
+int agent_sg_port_program(struct agent *a, struct agent_port *p, uint32_t net_policy,
+			  uint32_t vif_policy[2], char *err, size_t errlen);
+void agent_sg_port_done(struct agent *a, struct agent_port *p);
+/* After the port's vif was deleted: its policies go. */
+void agent_sg_port_gone(struct agent *a, struct agent_port *p);
+/* The vrouter may have restarted empty: every port's policies are written again. */
+void agent_sg_forget(struct agent *a);
+/* A group, VMI or instance-ip changed: the main loop calls agent_sg_sync. */
+void agent_sg_changed(struct agent *a);
+void agent_sg_sync(struct agent *a);
+/* After a restart: the policies the vifs name, the policies found; the
+ * sweep deletes the ones no port holds (returns how many). */
+void agent_sg_adopt_vif(struct agent *a, const struct vr_object *o);
+void agent_sg_adopt_policy(struct agent *a, const struct vr_object *o);
+int agent_sg_sweep(struct agent *a);
+void agent_sg_free(struct agent *a);
+/* The rules of one direction of a port (AGENT_SG_INGRESS: the vif's
+ * policy_in, AGENT_SG_EGRESS) from the groups of its VMI, at most max;
+ * *truncated when more would be needed. Returns the count. */
+enum { AGENT_SG_INGRESS = 0, AGENT_SG_EGRESS = 1 };
+int agent_sg_rules(struct agent *a, const struct agent_port *p, json_t *vmi, int dir,
+		   struct vr_rule *out, int max, bool *truncated);
+/* agent_vr.c: write a port's vif (and the rest of it) again, in place. */
+int agent_vr_port_reprogram(struct agent *a, struct agent_port *p, char *err, size_t errlen);
 
 /* ---- agent_svc.c: services ---- */
 struct agent_svc;

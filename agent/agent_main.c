@@ -258,6 +258,7 @@ static void agent_release(struct agent *a)
 	agent_svc_free(a);
 	agent_fip_free(a);
 	agent_vr_index_free(a);
+	agent_sg_free(a);
 	vr_client_close(a->vr);
 	if (a->cni_fd >= 0) {
 		close(a->cni_fd);
@@ -357,7 +358,7 @@ int main(int argc, char **argv)
 		.ca_file = a->conf.ca_file[0] ? a->conf.ca_file : NULL,
 		.kinds = { "virtual-network", "virtual-machine-interface", "instance-ip",
 			   "network-ipam", "network-policy", "service", "floating-ip",
-			   "floating-ip-pool", NULL },
+			   "floating-ip-pool", "security-group", NULL },
 	};
 	a->api = agent_api_new(&ac, &a->log, err, sizeof(err));
 	if (!a->api) {
@@ -401,6 +402,9 @@ int main(int argc, char **argv)
 			agent_vr_recompute_all(a);
 			next_resolve = now + 1000;
 		}
+		/* security groups changed (or the model just synced): ports' policies */
+		if (a->sg_dirty && a->vr && a->api_synced)
+			agent_sg_sync(a);
 		if (!swept && a->vr && a->api_synced && agent_vr_converged(a, now - started)) {
 			agent_vr_sweep(a);
 			swept = now;

@@ -804,6 +804,7 @@ static void port_unprogram(struct agent *a, struct agent_port *p)
 			TLOG_WARN(&a->log, "%s: deleting vif %u: %s", p->i.ifname, p->vif, err);
 		a->vif_used[p->vif] = 0;
 	}
+	agent_sg_port_gone(a, p); /* its security-group policies, now that no vif names them */
 	uint16_t vrf = p->vrf;
 	struct agent_if gone = p->i;
 	p->used = false;
@@ -854,7 +855,12 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	vif->mtu = p->i.mtu;
 	memcpy(vif->mac, p->i.mac, 6);
 	snprintf(vif->name, sizeof(vif->name), "%.12s/%.15s", p->container_id, p->i.ifname);
-	vif->policy_in = vif->policy_out = v->policy;
+	/* security groups: the port's own policies, chained to the network's */
+	uint32_t pol[2];
+	if ((rc = agent_sg_port_program(a, p, v->policy, pol, err, errlen)) < 0)
+		return rc;
+	vif->policy_in = pol[0];
+	vif->policy_out = pol[1];
 	VR_SET(&o, VR_AT_POLICY_IN); VR_SET(&o, VR_AT_POLICY_OUT);
 	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VRF);
 	VR_SET(&o, VR_AT_MAC); VR_SET(&o, VR_AT_NAME); VR_SET(&o, VR_AT_MTU);
@@ -894,6 +900,7 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 		snprintf(err, errlen, "%s: vif %u: %s", p->i.ifname, p->vif, e);
 		return rc;
 	}
+	agent_sg_port_done(a, p); /* policies the vif no longer names */
 	obj_init(&o, VR_OBJ_NH);
 	o.u.nh.id = p->nh;
 	o.u.nh.type = VR_NH_ENCAP;
@@ -1486,6 +1493,12 @@ void agent_on_object(struct agent *a, const char *kind, json_t *obj, bool delete
 				agent_vr_vrf_changed(a, &a->vrfs[i]);
 		return;
 	}
+	/* security groups: rules, a port's groups, the members of a remote group */
+	if (!strcmp(kind, "security-group") || !strcmp(kind, "virtual-machine-interface") ||
+	    !strcmp(kind, "instance-ip"))
+		agent_sg_changed(a);
+	if (!strcmp(kind, "security-group"))
+		return;
 	if (!strcmp(kind, "service")) {
 		agent_svc_sync(a);
 		return;
@@ -1522,6 +1535,7 @@ void agent_vr_forget_remote(struct agent *a)
 	agent_l2_forget(a);
 	agent_svc_forget(a);
 	agent_fip_forget(a);
+	agent_sg_forget(a);
 	for (int i = 1; i <= AGENT_MAX_VRFS; i++) {
 		a->vrfs[i].programmed = false;
 		a->vrfs[i].policy_sig = 0; /* an empty vrouter: written again */
@@ -1723,8 +1737,15 @@ static void adopt_svc(struct agent *a, const struct vr_object *o, void *arg)
 static void adopt_vif(struct agent *a, const struct vr_object *o, void *arg)
 {
 	(void)arg;
+	agent_sg_adopt_vif(a, o);
 	if (o->u.vif.id < VR_MAX_VIFS && !a->vif_used[o->u.vif.id])
 		a->vif_used[o->u.vif.id] = 2;  /* not the agent's (fabric, host, ...): kept */
+}
+
+static void adopt_policy(struct agent *a, const struct vr_object *o, void *arg)
+{
+	(void)arg;
+	agent_sg_adopt_policy(a, o);
 }
 
 void agent_vr_adopt(struct agent *a)
@@ -1733,6 +1754,7 @@ void agent_vr_adopt(struct agent *a)
 	dump(a, VR_OBJ_MPLS, NULL, adopt_label, NULL);
 	dump(a, VR_OBJ_VIF, NULL, adopt_vif, NULL);
 	dump(a, VR_OBJ_SERVICE, NULL, adopt_svc, NULL);
+	dump(a, VR_OBJ_POLICY, NULL, adopt_policy, NULL);
 }
 
 bool agent_vr_converged(struct agent *a, int64_t since_start_ms)
@@ -1832,6 +1854,8 @@ void agent_vr_sweep(struct agent *a)
 		if (a->nh_used[id] == 2)  /* still referenced by something not ours */
 			a->nh_used[id] = 1;
 	int svcs = agent_svc_sweep(a);
+	int sgs = agent_sg_sweep(a);
 	TLOG_INFO(&a->log, "take-over complete: removed %d stale route(s), %d nexthop(s), "
-		  "%d label(s), %d service(s)", routes, nhs, labels, svcs);
+		  "%d label(s), %d service(s), %d security-group policy(ies)", routes, nhs, labels,
+		  svcs, sgs);
 }

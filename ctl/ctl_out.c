@@ -161,6 +161,7 @@ static const struct col policy_cols[] = {
 	C("Default", "default", 7, F_ACTION, VR_AT_ACTION, policy.action),
 	C("Rules", "rules", 5, F_NUM, VR_AT_N_RULES, policy.n_rules),
 	C("Refs", "refcnt", 4, F_NUM, VR_AT_REFCNT, policy.refcnt),
+	CZ("Next", "next", 6, F_NUM, VR_AT_POLICY, policy.next),
 };
 static const struct col flow_cols[] = {
 	C("VRF", "vrf", 5, F_NUM, VR_AT_VRF, flow.vrf),

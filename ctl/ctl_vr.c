@@ -21,7 +21,8 @@ enum opt {
 	O_TYPE, O_IFNAME, O_SOCKET, O_ROLE, O_MAC, O_VRF, O_MTU, O_IP, O_NAME, O_ID,
 	O_L2, O_L3, O_FLOOD_NH, O_VNI, O_VIF, O_DMAC, O_ENCAP, O_SIP, O_DIP, O_LABEL,
 	O_MEMBERS, O_FAMILY, O_NH, O_PROXY_ARP, O_ALL, O_HELP, O_POLICY, O_POLICY_IN,
-	O_POLICY_OUT, O_DEFAULT, O_RULE, O_RULES_FILE, O_PORT, O_PROTO, O_BACKEND, O_NAT_IP, O_MAX_,
+	O_POLICY_OUT, O_DEFAULT, O_RULE, O_RULES_FILE, O_PORT, O_PROTO, O_BACKEND, O_NAT_IP, O_NEXT,
+	O_MAX_,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +62,7 @@ static const struct option long_opts[] = {
 	[O_PROTO] = { "proto", required_argument, NULL, O_PROTO },
 	[O_BACKEND] = { "backend", required_argument, NULL, O_BACKEND },
 	[O_NAT_IP] = { "nat-ip", required_argument, NULL, O_NAT_IP },
+	[O_NEXT] = { "next", required_argument, NULL, O_NEXT },
 	[O_MAX_] = { NULL, 0, NULL, 0 },
 };
 
@@ -816,6 +818,11 @@ static int cmd_policy_add(struct ctl *c, struct args *a)
 	for (unsigned i = 0; i < n; i++)
 		vr_rule_pack(&rules[i], recs + (size_t)i * VR_RULE_LEN);
 	o.u.policy.rules = (struct vr_recs){ recs, (uint16_t)n };
+	int rc = opt_num(a, O_NEXT, VR_MAX_POLICIES - 1, &o.u.policy.next, 4);
+	if (rc < 0)
+		return CTL_USAGE;
+	if (rc > 0)
+		VR_SET(&o, VR_AT_POLICY);
 	VR_SET(&o, VR_AT_ACTION);
 	VR_SET(&o, VR_AT_RULES);
 	return change(c, VR_OP_ADD, &o, "added");
@@ -1099,12 +1106,13 @@ static const struct cmd cmds[] = {
 	{ "policy", "list", VR_OBJ_POLICY, 0, 0, 0, cmd_list, "policy list" },
 	{ "policy", "get", VR_OBJ_POLICY, 0, 1, 1, cmd_policy_get,
 	  "policy get ID            rules with hit and deny counters" },
-	{ "policy", "add", VR_OBJ_POLICY, B(O_DEFAULT) | B(O_RULE) | B(O_RULES_FILE), 1, 1,
+	{ "policy", "add", VR_OBJ_POLICY, B(O_DEFAULT) | B(O_RULE) | B(O_RULES_FILE) | B(O_NEXT), 1, 1,
 	  cmd_policy_add,
-	  "policy add ID --default pass|deny [--rule SPEC]... [--rules-file FILE]\n"
+	  "policy add ID --default pass|deny [--rule SPEC]... [--rules-file FILE] [--next ID]\n"
 	  "          SPEC: id=N[,action=pass|deny][,log][,proto=any|tcp|udp|icmp|icmp6|N]\n"
 	  "                [,src=PREFIX|any][,dst=PREFIX|any][,sport=N[-M]][,dport=N[-M]][,family=4|6]\n"
-	  "          (first match wins; FILE: one SPEC per line; replacing re-evaluates flows)" },
+	  "          (first match wins; FILE: one SPEC per line; replacing re-evaluates flows;\n"
+	  "          --next: a flow must pass that policy (and its chain) too)" },
 	{ "policy", "del", VR_OBJ_POLICY, 0, 1, 1, cmd_del, "policy del ID" },
 	{ "policy", "clear", VR_OBJ_POLICY, 0, 0, 1, cmd_policy_clear, "policy clear [ID]" },
 	{ "service", "list", VR_OBJ_SERVICE, 0, 0, 0, cmd_list, "service list" },

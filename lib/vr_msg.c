@@ -162,7 +162,7 @@ static const struct vr_field drops_fields[] = {
 static const struct vr_field policy_fields[] = {
 	F(VR_AT_ID, policy.id), F(VR_AT_ACTION, policy.action), F(VR_AT_RULES, policy.rules),
 	F(VR_AT_RULE_STATS, policy.rule_stats), F(VR_AT_N_RULES, policy.n_rules),
-	F(VR_AT_REFCNT, policy.refcnt),
+	F(VR_AT_REFCNT, policy.refcnt), F(VR_AT_POLICY, policy.next),
 };
 static const struct vr_field flow_fields[] = {
 	F(VR_AT_VRF, flow.vrf), F(VR_AT_PROTO, flow.proto), F(VR_AT_SIP, flow.sip),

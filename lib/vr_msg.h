@@ -152,6 +152,7 @@ struct vr_obj_policy {
 	struct vr_recs rule_stats;    /* replies only: n_rules + 1 records (last: default) */
 	uint32_t n_rules;             /* replies only */
 	uint32_t refcnt;              /* replies only: vifs using it */
+	uint32_t next;                /* VR_AT_POLICY: the next policy of its chain, 0 none */
 };
 
 struct vr_obj_flow {

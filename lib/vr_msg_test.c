@@ -377,8 +377,9 @@ static void test_policy_round_trip_max(void **state)
 	in.u.policy.rule_stats = (struct vr_recs){ stats, VR_POLICY_MAX_RULES + 1 };
 	in.u.policy.n_rules = VR_POLICY_MAX_RULES;
 	in.u.policy.refcnt = 3;
+	in.u.policy.next = 4097; /* the next policy of its chain */
 	SET_ALL(&in, VR_AT_ID, VR_AT_ACTION, VR_AT_RULES, VR_AT_RULE_STATS, VR_AT_N_RULES,
-		VR_AT_REFCNT);
+		VR_AT_REFCNT, VR_AT_POLICY);
 	size_t len = encode_one(buf, sizeof(buf), VR_OP_REPLY, &in);
 	assert_true(len <= 128 * 1024);
 	char err[ERRLEN] = "";
@@ -386,6 +387,7 @@ static void test_policy_round_trip_max(void **state)
 	assert_int_equal(out.have, in.have);
 	assert_int_equal(out.u.policy.id, 65535);
 	assert_int_equal(out.u.policy.action, VR_ACT_DENY);
+	assert_int_equal(out.u.policy.next, 4097);
 	assert_int_equal(out.u.policy.rules.n, VR_POLICY_MAX_RULES);
 	assert_int_equal(out.u.policy.rule_stats.n, VR_POLICY_MAX_RULES + 1);
 	assert_memory_equal(out.u.policy.rules.p, recs, sizeof(recs));

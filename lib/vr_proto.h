@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #define VR_PROTO_MAGIC   0x5445524eu /* "TERN" */
-#define VR_PROTO_VERSION 3 /* 2: policy, flow, policy_in/out, POLICY_DENY; 3: service, fip, NAT */
+#define VR_PROTO_VERSION 3 /* 2: policy, flow, policy_in/out, POLICY_DENY; 3: service, fip, NAT, policy chains */
 #define VR_MSG_HDR_LEN   16
 #define VR_MSG_MAX       (256 * 1024) /* largest request or reply, header included */
 
@@ -137,7 +137,9 @@ enum vr_attr {
 	VR_AT_STATE = 58,      /* u8 (flow): 0 new, 1 syn, 2 established, 3 fin, 4 closed, 5 other */
 	VR_AT_FLOW_STATS = 59, /* u64 array indexed by enum vr_flow_cnt, replies only */
 	VR_AT_N_RULES = 60,    /* u32: policy rule count, replies only */
-	VR_AT_POLICY = 61,     /* u32: the policy that decided a flow (0: none) */
+	VR_AT_POLICY = 61,     /* u32: the policy that decided a flow (0: none); on a policy:
+				* the next policy of its chain (0: none), which a flow must
+				* pass as well (chains of at most VR_POLICY_MAX_CHAIN) */
 	VR_AT_PORT = 62,       /* u16: flow dump filter, either port */
 	VR_AT_MAX_ = 63,       /* attributes live in a 64-bit presence mask: at most 63 */
 };
@@ -154,6 +156,7 @@ enum vr_action {
 /* Rules of one policy: the rules and their counters must fit one object, whose
  * TLV length is 16 bits (1000 x 52 + 1001 x 12 = 64,012 bytes). */
 #define VR_POLICY_MAX_RULES 1000
+#define VR_POLICY_MAX_CHAIN 8    /* policies in one chain (a policy and its nexts) */
 
 /*
  * One rule record of VR_AT_RULES, VR_RULE_LEN bytes, integers in network order:

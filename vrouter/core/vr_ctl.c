@@ -430,7 +430,8 @@ static int put_policy(struct ctl_req *q, const struct vr_policy *p, bool with_ru
 	op->action = p->action;
 	op->n_rules = p->n_rules;
 	op->refcnt = vr_policy_refcnt(q->r, p->id);
-	SET_HAVE(&o, VR_AT_ID, VR_AT_ACTION, VR_AT_N_RULES, VR_AT_REFCNT);
+	op->next = p->next;
+	SET_HAVE(&o, VR_AT_ID, VR_AT_ACTION, VR_AT_N_RULES, VR_AT_REFCNT, VR_AT_POLICY);
 	if (with_rules) {
 		size_t rl = (size_t)p->n_rules * VR_RULE_LEN;
 		buf = malloc(rl + (size_t)(p->n_rules + 1) * VR_RULE_STATS_LEN);
@@ -463,8 +464,8 @@ static int ctl_policy(struct ctl_req *q, uint16_t op)
 		if ((rc = need(q, VR_AT_ACTION, "a default action")) < 0 ||
 		    (rc = vr_policy_add(r, in, &q->e)) < 0)
 			return rc;
-		TLOG_INFO(r->log, "policy %u set: %u rules, default %s", in->id, in->rules.n,
-			  vr_action_name(in->action));
+		TLOG_INFO(r->log, "policy %u set: %u rules, default %s, next %u", in->id, in->rules.n,
+			  vr_action_name(in->action), in->next);
 		return put_policy(q, r->policies[in->id], false);
 	case VR_OP_DEL:
 		if ((rc = vr_policy_del(r, in->id, &q->e)) < 0)

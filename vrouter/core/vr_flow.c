@@ -11,7 +11,8 @@
  * table never fills with dead flows and forwarding never pauses for a sweep.
  *
  * Policies (vr_policy.c, rte_acl) decide a new flow once: the source vif's
- * policy_out, then the local destination vif's policy_in; both directions
+ * policy_out chain, then the local destination vif's policy_in chain (each
+ * policy of a chain must pass the flow, the first deny decides); both directions
  * share the verdict, so replies need no rule. Denied flows stay in the table
  * (their packets are dropped under POLICY_DENY, counted for the rule). When a
  * policy or a vif's policies change, every flow is decided again by an
@@ -256,10 +257,13 @@ static void policy_key(const struct vr_flows *ft, const struct vr_flow *f, struc
 }
 
 /*
- * Decide n (<= VR_BURST) initiator flows: the source vif's policy_out, then,
- * for those it passed, the destination vif's policy_in. Flows are classified
- * in bulk, one rte_acl call per (policy, family) present. count: add to the
- * rules' hit counters (not for re-evaluation, which is not a new flow).
+ * Decide n (<= VR_BURST) initiator flows: the chain of the source vif's
+ * policy_out, then, for those it passed, the chain of the destination vif's
+ * policy_in. A chain passes a flow when each of its policies does (a
+ * policy's next is evaluated only for the flows it passed); the first deny
+ * decides and is recorded. Flows are classified in bulk, one rte_acl call per
+ * (policy, family) present at each step. count: add to the rules' hit
+ * counters (not for re-evaluation, which is not a new flow).
  */
 static void flow_decide(struct vr_router *r, const uint32_t *fidx, unsigned n, bool count)
 {
@@ -272,35 +276,46 @@ static void flow_decide(struct vr_router *r, const uint32_t *fidx, unsigned n, b
 		for (unsigned i = 0; i < n; i++) {
 			const struct vr_flow *f = &ft->flows[fidx[i]];
 			pid[i] = f->action == VR_ACT_PASS ? phase_policy(r, f, phase) : 0;
-			todo[i] = pid[i] != 0;
 		}
-		for (unsigned i = 0; i < n; i++) {
-			if (!todo[i])
-				continue;
-			const struct vr_policy *p = vr_policy_get(r, pid[i]);
-			uint8_t fam = ft->flows[fidx[i]].key.family;
-			const struct vr_flow_key *keys[VR_BURST];
-			struct vr_flow_key eff[VR_BURST];
-			unsigned which[VR_BURST], m = 0;
-			uint32_t res[VR_BURST];
-			for (unsigned j = i; j < n; j++)
-				if (todo[j] && pid[j] == pid[i] && ft->flows[fidx[j]].key.family == fam) {
-					todo[j] = false;
-					which[m] = j;
-					policy_key(ft, &ft->flows[fidx[j]], &eff[m]);
-					keys[m] = &eff[m];
-					m++;
+		/* chains are at most VR_POLICY_MAX_CHAIN long (checked when added) */
+		for (unsigned step = 0; step < VR_POLICY_MAX_CHAIN; step++) {
+			bool any = false;
+			for (unsigned i = 0; i < n; i++)
+				any |= todo[i] = pid[i] != 0;
+			if (!any)
+				break;
+			for (unsigned i = 0; i < n; i++) {
+				if (!todo[i])
+					continue;
+				const uint32_t id = pid[i];
+				const struct vr_policy *p = vr_policy_get(r, id);
+				uint8_t fam = ft->flows[fidx[i]].key.family;
+				const struct vr_flow_key *keys[VR_BURST];
+				struct vr_flow_key eff[VR_BURST];
+				unsigned which[VR_BURST], m = 0;
+				uint32_t res[VR_BURST];
+				for (unsigned j = i; j < n; j++)
+					if (todo[j] && pid[j] == id && ft->flows[fidx[j]].key.family == fam) {
+						todo[j] = false;
+						pid[j] = 0;
+						which[m] = j;
+						policy_key(ft, &ft->flows[fidx[j]], &eff[m]);
+						keys[m] = &eff[m];
+						m++;
+					}
+				if (!p) /* a vif or a chain may only name an existing policy: defensive */
+					continue;
+				vr_policy_classify(p, fam, keys, res, m);
+				for (unsigned k = 0; k < m; k++) {
+					uint32_t ri = res[k];
+					uint8_t act = ri < p->n_rules ? p->rules[ri].action : p->action;
+					if (count)
+						p->hits[ri]++;
+					set_verdict(ft, &ft->flows[fidx[which[k]]], act, (uint16_t)p->id,
+						    (uint16_t)ri, ri < p->n_rules ? p->rules[ri].id : 0);
+					if (act == VR_ACT_PASS)
+						pid[which[k]] = p->next;
 				}
-			if (!p) /* a vif may only name an existing policy: defensive */
-				continue;
-			vr_policy_classify(p, fam, keys, res, m);
-			for (unsigned k = 0; k < m; k++) {
-				uint32_t ri = res[k];
-				uint8_t act = ri < p->n_rules ? p->rules[ri].action : p->action;
-				if (count)
-					p->hits[ri]++;
-				set_verdict(ft, &ft->flows[fidx[which[k]]], act, (uint16_t)p->id, (uint16_t)ri,
-					    ri < p->n_rules ? p->rules[ri].id : 0);
 			}
 		}
 	}

@@ -122,6 +122,7 @@ struct vr_flow {
 struct vr_policy {
 	uint32_t id;
 	uint8_t action;              /* default, when no rule matches */
+	uint32_t next;               /* the next policy of its chain (a flow must pass both), 0 none */
 	uint32_t n_rules;
 	struct vr_rule *rules;
 	uint64_t *hits;              /* n_rules + 1 (last: the default action) */
@@ -404,9 +405,11 @@ static inline struct vr_policy *vr_policy_get(const struct vr_router *r, uint32_
 	return id < VR_MAX_POLICIES ? r->policies[id] : NULL;
 }
 /* Add or replace (in place) a policy. Errors: -ERANGE id or too many rules,
- * -EINVAL a bad rule (index and field named) or duplicate rule id, -ENOMEM. */
+ * -EINVAL a bad rule (index and field named), a duplicate rule id or a chain
+ * longer than VR_POLICY_MAX_CHAIN, -ENOENT a next policy that does not exist,
+ * -ELOOP a next that leads back to the policy, -ENOMEM. */
 int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr_err *e);
-/* -ENOENT absent, -EBUSY used by a vif (named). */
+/* -ENOENT absent, -EBUSY used by a vif or the next of another policy (named). */
 int vr_policy_del(struct vr_router *r, uint32_t id, struct vr_err *e);
 void vr_policy_fini(struct vr_router *r);
 /* References from vifs (policy_in and policy_out count apart). */

@@ -14,6 +14,15 @@
  * which rules leave as "any"), and re-evaluation after a policy change has
  * only the flow key.
  *
+ * Chains: a policy may name a next policy (0 none). A vif's policy_in or
+ * policy_out is the first of a chain, and a flow passes that side only when
+ * every policy of the chain passes it (vr_flow.c evaluates them in order, the
+ * first deny decides). Security groups are a port's own policy chained in
+ * front of its network's. The chain is checked when a policy is added:
+ * the next must exist, must not lead back, and no chain through the policy may
+ * be longer than VR_POLICY_MAX_CHAIN; a policy that is another's next cannot
+ * be deleted.
+ *
  * Replacing a policy builds the new contexts first and swaps them in only when
  * everything succeeded, so a failed replace changes nothing. The build runs on
  * the forwarding lcore (the one writer); 1,000 rules take a few milliseconds.
@@ -212,6 +221,53 @@ static int decode_rules(const struct vr_obj_policy *in, struct vr_rule **out, st
 	return 0;
 }
 
+/* The next of policy id, reading `next` for policy `self` (its new value). */
+static uint32_t next_of(const struct vr_router *r, uint32_t id, uint32_t self, uint32_t next)
+{
+	if (id == self)
+		return next;
+	const struct vr_policy *p = vr_policy_get(r, id);
+	return p ? p->next : 0;
+}
+
+/* Check the chains policy `self` would be part of with `next` as its next:
+ * no loop, none longer than VR_POLICY_MAX_CHAIN. */
+static int chain_check(const struct vr_router *r, uint32_t self, uint32_t next, struct vr_err *e)
+{
+	if (!next)
+		return 0;
+	if (next >= VR_MAX_POLICIES)
+		return vr_errf(e, -ERANGE, "policy %u: next policy %u is out of range (1..%u)", self,
+			       next, VR_MAX_POLICIES - 1);
+	if (next == self)
+		return vr_errf(e, -ELOOP, "policy %u: it cannot be its own next policy", self);
+	if (!vr_policy_get(r, next))
+		return vr_errf(e, -ENOENT, "policy %u: next policy %u does not exist; add it first",
+			       self, next);
+	/* the existing chains have no loop: a new one would pass through self */
+	uint32_t id = next;
+	for (unsigned n = 0; id && n <= VR_POLICY_MAX_CHAIN; n++, id = next_of(r, id, self, next))
+		if (id == self)
+			return vr_errf(e, -ELOOP, "policy %u: next policy %u leads back to policy %u "
+				       "(a chain must not loop)", self, next, self);
+	/* the longest chain through self: from every policy that reaches it */
+	for (uint32_t start = 1; start < VR_MAX_POLICIES; start++) {
+		if (start != self && !r->policies[start])
+			continue;
+		unsigned len = 0;
+		bool through = false;
+		for (id = start; id && len <= VR_POLICY_MAX_CHAIN; id = next_of(r, id, self, next)) {
+			through |= id == self;
+			len++;
+		}
+		if (through && len > VR_POLICY_MAX_CHAIN)
+			return vr_errf(e, -EINVAL, "policy %u: with next policy %u the chain from policy "
+				       "%u would have more than %u policies", self, next, start,
+				       VR_POLICY_MAX_CHAIN);
+	}
+	return 0;
+}
+
 int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr_err *e)
 {
 	if (in->id == 0 || in->id >= VR_MAX_POLICIES)
@@ -220,8 +276,12 @@ int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr
 	if (in->action != VR_ACT_PASS && in->action != VR_ACT_DENY)
 		return vr_errf(e, -EINVAL, "policy %u: default action %u is neither pass (1) nor deny (2)",
 			       in->id, in->action);
-	struct vr_policy n = { .id = in->id, .action = in->action, .n_rules = in->rules.n };
-	int rc = decode_rules(in, &n.rules, e);
+	struct vr_policy n = { .id = in->id, .action = in->action, .next = in->next,
+			       .n_rules = in->rules.n };
+	int rc = chain_check(r, in->id, in->next, e);
+	if (rc < 0)
+		return rc;
+	rc = decode_rules(in, &n.rules, e);
 	if (rc < 0)
 		return rc;
 	n.hits = calloc(n.n_rules + 1, sizeof(*n.hits));
@@ -288,6 +348,10 @@ int vr_policy_del(struct vr_router *r, uint32_t id, struct vr_err *e)
 	if (vif >= 0)
 		return vr_errf(e, -EBUSY, "policy %u is the %s of vif %d; change or delete the vif first",
 			       id, how, vif);
+	for (uint32_t i = 1; i < VR_MAX_POLICIES; i++)
+		if (r->policies[i] && r->policies[i]->next == id)
+			return vr_errf(e, -EBUSY, "policy %u is the next policy of policy %u; change or "
+				       "delete policy %u first", id, i, i);
 	policy_free_parts(p);
 	free(p);
 	r->policies[id] = NULL;

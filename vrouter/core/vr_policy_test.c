@@ -2,7 +2,9 @@
  * order, the default action, IPv4 and IPv6, port ranges, stateful replies,
  * denials counted under POLICY_DENY with the rule, policy_in on traffic from
  * the fabric, re-evaluation after a replace, refusals over the control
- * protocol (validation naming the rule, a policy in use), the flow dump. */
+ * protocol (validation naming the rule, a policy in use), the flow dump,
+ * chains (AND of the policies, the first deny recorded, loops, length and
+ * deleting another's next refused). */
 #include "vr_test_support.h"
 #include "vr_internal.h"
 
@@ -30,9 +32,9 @@ static struct vr_rule rule(uint32_t id, uint8_t action, uint8_t proto, const cha
 	return ru;
 }
 
-/* ADD policy id; returns the reply's error, the message in msg. */
-static int policy_add(struct vr_router *r, uint32_t id, uint8_t dflt, const struct vr_rule *rules,
-		      unsigned n, char *msg)
+/* ADD policy id with a next policy (0 none); the reply's error, the message in msg. */
+static int policy_add_next(struct vr_router *r, uint32_t id, uint8_t dflt, const struct vr_rule *rules,
+			   unsigned n, uint32_t next, char *msg)
 {
 	static uint8_t recs[VR_POLICY_MAX_RULES * VR_RULE_LEN];
 	struct vr_object o = { .obj = VR_OBJ_POLICY };
@@ -41,11 +43,20 @@ static int policy_add(struct vr_router *r, uint32_t id, uint8_t dflt, const stru
 	o.u.policy.id = id;
 	o.u.policy.action = dflt;
 	o.u.policy.rules = (struct vr_recs){ recs, (uint16_t)n };
+	o.u.policy.next = next;
 	VR_SET(&o, VR_AT_ID);
 	VR_SET(&o, VR_AT_ACTION);
 	VR_SET(&o, VR_AT_RULES);
+	if (next)
+		VR_SET(&o, VR_AT_POLICY);
 	char buf[256];
 	return vt_ctl_err(r, VR_OP_ADD, &o, msg ? msg : buf, 256);
+}
+
+static int policy_add(struct vr_router *r, uint32_t id, uint8_t dflt, const struct vr_rule *rules,
+		      unsigned n, char *msg)
+{
+	return policy_add_next(r, id, dflt, rules, n, 0, msg);
 }
 
 static int vif_policies(struct vr_router *r, uint32_t id, uint32_t pin, uint32_t pout, char *msg)
@@ -406,6 +417,121 @@ static void test_flow_dump(void **state)
 	done(r, &h);
 }
 
+/* Chains: a security-group-like policy (allow TCP 80, default deny) in
+ * front of a network-like policy (deny 22.., default pass): a flow passes
+ * only when both pass it; the first deny is recorded and counted. */
+static void test_chain_and(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const struct vr_rule net[] = {
+		rule(1, VR_ACT_DENY, 6, "0.0.0.0", 0, "0.0.0.0", 0, 80, 80),  /* the network says no */
+		rule(2, VR_ACT_PASS, 0, "0.0.0.0", 0, "0.0.0.0", 0, 0, 65535),
+	};
+	const struct vr_rule sg[] = {
+		rule(10, VR_ACT_PASS, 6, "0.0.0.0", 0, "10.1.0.2", 32, 80, 81),
+		rule(11, VR_ACT_PASS, 17, "0.0.0.0", 0, "10.1.0.2", 32, 53, 53),
+	};
+	assert_int_equal(policy_add(r, 1, VR_ACT_PASS, net, 2, NULL), 0);
+	assert_int_equal(policy_add_next(r, 4097, VR_ACT_DENY, sg, 2, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD2, 4097, 0, NULL), 0);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 81, TCP_SYN));  /* both pass */
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_SYN)); /* sg passes, network denies */
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40002, 82, TCP_SYN)); /* sg's default denies */
+	assert_true(send_pkt(r, &h, POD1, 0, 17, 5000, 53, 0));
+	assert_true(send_pkt(r, &h, POD2, 0, 6, 81, 40000, TCP_SYN | TCP_ACK)); /* stateful reply */
+	/* the denial is the second policy's rule 1 */
+	assert_int_equal(find(r, 40001, 80)->policy, 1);
+	assert_int_equal(find(r, 40001, 80)->rule_id, 1);
+	assert_int_equal(find(r, 40002, 82)->policy, 4097);
+	assert_int_equal(find(r, 40002, 82)->rule_id, 0);
+	assert_int_equal(find(r, 40000, 81)->policy, 1);              /* the last that passed */
+	assert_int_equal(find(r, 40000, 81)->rule_id, 2);
+	assert_int_equal(vr_policy_get(r, 1)->denied[0], 1);
+	assert_int_equal(vr_policy_get(r, 1)->hits[0], 1);
+	assert_int_equal(vr_policy_get(r, 1)->hits[1], 2);           /* rule 2: 81 and 53 */
+	assert_int_equal(vr_policy_get(r, 1)->hits[2], 0);           /* its default */
+	assert_int_equal(vr_policy_get(r, 4097)->hits[0], 2);
+	assert_int_equal(vr_policy_get(r, 4097)->denied[2], 1);      /* the default */
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 2);
+	/* the same chain as pod 1's policy_out: both sides' chains apply */
+	assert_int_equal(vif_policies(r, POD1, 0, 4097, NULL), 0);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40003, 81, TCP_SYN));
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40004, 22, TCP_SYN));
+	assert_int_equal(find(r, 40004, 22)->policy, 4097);
+	/* the chain's last policy replaced: flows are decided again */
+	const struct vr_rule net2[] = { rule(3, VR_ACT_DENY, 6, "0.0.0.0", 0, "0.0.0.0", 0, 81, 81) };
+	assert_int_equal(policy_add(r, 1, VR_ACT_PASS, net2, 1, NULL), 0);
+	assert_true(vr_flow_busy(r));
+	vr_flow_age(r, 64);
+	assert_false(vr_flow_busy(r));
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 81, TCP_ACK));
+	assert_int_equal(find(r, 40000, 81)->policy, 1);
+	assert_int_equal(find(r, 40000, 81)->rule_id, 3);
+	/* the first's next removed: the network policy no longer applies */
+	assert_int_equal(policy_add_next(r, 4097, VR_ACT_DENY, sg, 2, 0, NULL), 0);
+	vr_flow_age(r, 64);
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 81, TCP_ACK));
+	assert_int_equal(find(r, 40000, 81)->policy, 4097);
+	/* IPv6: the first has no IPv6 rule, so its default denies; with one, the chain goes on */
+	assert_false(send_pkt(r, &h, POD1, 1, 6, 40010, 81, TCP_SYN));
+	assert_int_equal(find(r, 40010, 81)->policy, 4097);
+	const struct vr_rule sg6[] = { sg[0], sg[1],
+				       rule(12, VR_ACT_PASS, 6, "::", 0, "fd00::2", 128, 81, 81) };
+	assert_int_equal(policy_add_next(r, 4097, VR_ACT_DENY, sg6, 3, 1, NULL), 0);
+	vr_flow_age(r, 64);
+	assert_true(send_pkt(r, &h, POD1, 1, 6, 40010, 81, TCP_ACK));
+	assert_int_equal(find(r, 40010, 81)->policy, 1);  /* no IPv6 rule there: its default */
+	assert_int_equal(find(r, 40010, 81)->rule_id, 0);
+	done(r, &h);
+}
+
+static void test_chain_refusals(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	char msg[256];
+	assert_int_equal(policy_add_next(r, 1, VR_ACT_PASS, NULL, 0, 2, msg), -ENOENT);
+	assert_non_null(strstr(msg, "next policy 2 does not exist"));
+	assert_int_equal(policy_add_next(r, 1, VR_ACT_PASS, NULL, 0, 1, msg), -ELOOP);
+	assert_non_null(strstr(msg, "its own next"));
+	/* 1 -> 2 -> 3; 3 -> 1 would loop */
+	assert_int_equal(policy_add(r, 3, VR_ACT_PASS, NULL, 0, NULL), 0);
+	assert_int_equal(policy_add_next(r, 2, VR_ACT_PASS, NULL, 0, 3, NULL), 0);
+	assert_int_equal(policy_add_next(r, 1, VR_ACT_PASS, NULL, 0, 2, NULL), 0);
+	assert_int_equal(policy_add_next(r, 3, VR_ACT_PASS, NULL, 0, 1, msg), -ELOOP);
+	assert_non_null(strstr(msg, "policy 3: next policy 1 leads back to policy 3"));
+	assert_int_equal(vr_policy_get(r, 3)->next, 0);  /* refused: unchanged */
+	/* a policy that is another's next cannot go */
+	struct vr_object k = { .obj = VR_OBJ_POLICY }, out;
+	k.u.policy.id = 3;
+	VR_SET(&k, VR_AT_ID);
+	assert_int_equal(vt_ctl_err(r, VR_OP_DEL, &k, msg, sizeof(msg)), -EBUSY);
+	assert_non_null(strstr(msg, "policy 3 is the next policy of policy 2"));
+	/* GET and DUMP show the next */
+	k.u.policy.id = 1;
+	assert_int_equal(vt_ctl(r, VR_OP_GET, &k, &out), 0);
+	assert_true(VR_HAVE(&out, VR_AT_POLICY));
+	assert_int_equal(out.u.policy.next, 2);
+	/* 8 policies in a chain at most: 10 -> 11 -> ... -> 17 is fine, 9 -> 10 not,
+	 * nor a link that makes a longer chain from an existing start */
+	assert_int_equal(policy_add(r, 17, VR_ACT_PASS, NULL, 0, NULL), 0);
+	for (uint32_t id = 16; id >= 10; id--)
+		assert_int_equal(policy_add_next(r, id, VR_ACT_PASS, NULL, 0, id + 1, msg), 0);
+	assert_int_equal(policy_add_next(r, 9, VR_ACT_PASS, NULL, 0, 10, msg), -EINVAL);
+	assert_non_null(strstr(msg, "more than 8 policies"));
+	assert_null(vr_policy_get(r, 9));
+	assert_int_equal(policy_add_next(r, 17, VR_ACT_PASS, NULL, 0, 1, msg), -EINVAL);
+	assert_non_null(strstr(msg, "the chain from policy 10 would have more than 8"));
+	/* unlinked, it can go */
+	assert_int_equal(policy_add(r, 2, VR_ACT_PASS, NULL, 0, NULL), 0);
+	k.u.policy.id = 3;
+	assert_int_equal(vt_ctl(r, VR_OP_DEL, &k, NULL), 0);
+	done(r, &h);
+}
+
 static void test_no_policy_no_flows(void **state)
 {
 	(void)state;
@@ -459,6 +585,8 @@ int main(void)
 		cmocka_unit_test(test_reeval_after_replace),
 		cmocka_unit_test(test_control_refusals),
 		cmocka_unit_test(test_flow_dump),
+		cmocka_unit_test(test_chain_and),
+		cmocka_unit_test(test_chain_refusals),
 		cmocka_unit_test(test_no_policy_no_flows),
 		cmocka_unit_test(test_thousand_rules),
 	};
