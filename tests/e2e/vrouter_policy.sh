@@ -5,7 +5,7 @@
 # deny rules 20/21 after it); web's policy_in denies everything. Checks: web
 # connects to db on 5432 and db's replies pass (no rule of their own), db
 # cannot open a connection to web, web -> db on 5433 and ping are dropped and
-# counted under POLICY_DENY with the rule id, `ternctl vr flow list` shows the
+# counted under POLICY_DENY with the rule id (rule 20 logs the flows it denies), `ternctl vr flow list` shows the
 # connection, and replacing the policy stops the allowed connection's flow
 # (re-evaluation) within a second.
 set -u
@@ -52,7 +52,7 @@ set_policy() { # set_policy POD OPTIONS...
 vl_do h2 vr policy add 1 --default deny \
 	--rule 'id=10,action=pass,proto=tcp,src=10.1.0.1/32,dst=10.1.0.2/32,dport=5432' \
 	--rule 'id=11,action=pass,proto=tcp,src=fd00:1::1,dst=fd00:1::2/128,dport=5432' \
-	--rule 'id=20,action=deny,family=4' \
+	--rule 'id=20,action=deny,family=4,log' \
 	--rule 'id=21,action=deny,family=6'
 vl_do h1 vr policy add 2 --default deny
 set_policy db --policy-in 1
@@ -126,6 +126,8 @@ drops=$(vl_ctl h2 vr drop)
 tl_log "h2 drops:"; echo "$drops"
 tl_check "h2: POLICY_DENY counted" grep -qE '^POLICY_DENY +[1-9]' <<<"$drops"
 tl_check "h2: ternctl vr drop names rule 20 of policy 1" grep -qE '^1 +20 +[1-9]' <<<"$drops"
+tl_check "rule 20 has the log flag: the vrouter logged the flows it denied" \
+	grep -qE "flow vrf 1 proto 6 10\.1\.0\.1:[0-9]+ -> 10\.1\.0\.2:5433 vif 0: deny by policy 1 rule 20" "$TL_DIR/vrouter-h2.log"
 drops1=$(vl_ctl h1 vr drop)
 tl_check "h1: db's connection attempt denied by policy 2's default" grep -qE '^2 +default +[1-9]' <<<"$drops1"
 # A connection that stays open: listed by ternctl vr flow, then stopped by

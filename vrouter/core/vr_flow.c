@@ -21,6 +21,7 @@
  */
 #include "vr_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,6 +257,36 @@ static void policy_key(const struct vr_flows *ft, const struct vr_flow *f, struc
 	}
 }
 
+#define VR_FLOW_LOG_PER_S 100
+
+/* A new flow decided by a rule with the log flag: one line, rate-limited. */
+static void flow_log(struct vr_router *r, const struct vr_flow *f, const struct vr_policy *p,
+		     uint32_t ri, uint8_t act)
+{
+	struct vr_flows *ft = &r->flow;
+	uint64_t sec = r->now_ms / 1000;
+	if (sec != ft->log_sec) {
+		if (ft->log_in_sec > VR_FLOW_LOG_PER_S)
+			TLOG_INFO(r->log, "flow log: %u line(s) suppressed in the last second",
+				  ft->log_in_sec - VR_FLOW_LOG_PER_S);
+		ft->log_sec = sec;
+		ft->log_in_sec = 0;
+	}
+	if (++ft->log_in_sec > VR_FLOW_LOG_PER_S) {
+		ft->log_suppressed++;
+		return;
+	}
+	ft->logged++;
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+	int af = f->key.family == 4 ? AF_INET : AF_INET6;
+	inet_ntop(af, f->key.src, s, sizeof(s));
+	inet_ntop(af, f->key.dst, d, sizeof(d));
+	TLOG_INFO(r->log, "flow vrf %u proto %u %s%s%s:%u -> %s%s%s:%u vif %u: %s by policy %u rule %u",
+		  f->key.vrf, f->key.proto, af == AF_INET6 ? "[" : "", s, af == AF_INET6 ? "]" : "",
+		  f->key.sport, af == AF_INET6 ? "[" : "", d, af == AF_INET6 ? "]" : "", f->key.dport,
+		  f->in_vif, vr_action_name(act), p->id, p->rules[ri].id);
+}
+
 /*
  * Decide n (<= VR_BURST) initiator flows: the chain of the source vif's
  * policy_out, then, for those it passed, the chain of the destination vif's
@@ -311,6 +342,8 @@ static void flow_decide(struct vr_router *r, const uint32_t *fidx, unsigned n, b
 					uint8_t act = ri < p->n_rules ? p->rules[ri].action : p->action;
 					if (count)
 						p->hits[ri]++;
+					if (count && ri < p->n_rules && (p->rules[ri].flags & VR_RULE_F_LOG))
+						flow_log(r, &ft->flows[fidx[which[k]]], p, ri, act);
 					set_verdict(ft, &ft->flows[fidx[which[k]]], act, (uint16_t)p->id,
 						    (uint16_t)ri, ri < p->n_rules ? p->rules[ri].id : 0);
 					if (act == VR_ACT_PASS)

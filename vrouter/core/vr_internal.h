@@ -205,6 +205,10 @@ struct vr_flows {
 	uint32_t reeval_pos;     /* where the re-evaluation scan resumes */
 	uint32_t reeval_left;    /* entries still to re-evaluate (0: none pending) */
 	uint64_t created, aged;  /* counters */
+	/* rules with the log flag: one line per new flow they decide, at most
+	 * VR_FLOW_LOG_PER_S a second (the rest counted as suppressed) */
+	uint64_t log_sec, logged, log_suppressed;
+	uint32_t log_in_sec;
 };
 
 struct vr_router {

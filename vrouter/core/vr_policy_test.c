@@ -159,6 +159,47 @@ static void done(struct vr_router *r, struct vt_host *h)
 	vr_router_destroy(r);
 }
 
+/* Rules with the log flag: one line per new flow they decide (not per
+ * packet), naming the flow, the verdict, the policy and the rule; at most
+ * 100 lines a second, the rest counted as suppressed. */
+static void test_log_flag(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	struct vr_rule rules[] = {
+		rule(10, VR_ACT_DENY, 6, "0.0.0.0", 0, "10.1.0.2", 32, 22, 22),
+		rule(20, VR_ACT_PASS, 17, "10.1.0.0", 24, "10.1.0.0", 24, 0, 65535),
+	};
+	rules[0].flags = VR_RULE_F_LOG;
+	rules[1].flags = VR_RULE_F_LOG;
+	assert_int_equal(policy_add(r, 1, VR_ACT_PASS, rules, 2, NULL), 0);
+	assert_int_equal(vif_policies(r, POD1, 0, 1, NULL), 0);
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	FILE *was = r->log->out;
+	enum tern_log_level lvl = r->log->level;
+	r->log->out = out;
+	r->log->level = TERN_LOG_INFO;
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 22, TCP_SYN));
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 22, TCP_SYN)); /* the same flow: no line */
+	assert_true(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_SYN));  /* default: not logged */
+	for (uint16_t i = 0; i < 110; i++) /* 112 connections: the table holds 128 */
+		send_pkt(r, &h, POD1, 0, 17, (uint16_t)(1000 + i), 53, 0);
+	r->log->out = was;
+	r->log->level = lvl;
+	assert_int_equal(r->flow.logged, 100);
+	assert_int_equal(r->flow.log_suppressed, 11);
+	char buf[4096] = "";
+	rewind(out);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, out);
+	buf[n] = 0;
+	fclose(out);
+	assert_non_null(strstr(buf, "flow vrf 1 proto 6 10.1.0.1:40000 -> 10.1.0.2:22 vif 1: deny by policy 1 rule 10"));
+	assert_null(strstr(buf, ":80 vif"));
+	done(r, &h);
+}
+
 static void test_first_match_and_default(void **state)
 {
 	(void)state;
@@ -579,6 +620,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_match_and_default),
+		cmocka_unit_test(test_log_flag),
 		cmocka_unit_test(test_ipv6_and_port_ranges),
 		cmocka_unit_test(test_stateful_reply),
 		cmocka_unit_test(test_policy_in_from_fabric),
