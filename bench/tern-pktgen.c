@@ -17,13 +17,23 @@
  * Flows differ by UDP source port (inner and, for mplsoudp, outer) so that
  * anything hashing the 5-tuple sees --flows different flows.
  *
+ * --new-flows (udp only): every packet is a new 5-tuple instead, for the
+ * flow-setup benchmarks. Each packet is then its own mbuf, written from the
+ * first template: packet k (counting from 0 over the whole run, warm-up
+ * included) has UDP source port 1024 + k % 64512 and source address --src +
+ * k / 64512 (so the source walks up from --src; with 10.1.0.1 it stays inside
+ * 10.1.0.0/16 for the first 4.2 billion packets), IPv4 checksum recomputed.
+ * No tuple repeats before 64512 * 65536 packets; a packet the forwarder's ring
+ * refused is built again with the same tuple, so the tuples that went out are
+ * exactly 0..sent-1 (reported as tuples=).
+ *
  * With --watch-tid the tool also reads that thread's CPU time (from
  * /proc/TID/schedstat, nanoseconds) at both ends of the window: the
  * forwarder's CPU time over exactly the packets counted, for its capacity.
  *
  * Output, one line on stdout:
  *   pktgen: window_s=.. sent=.. rcvd=.. good=.. tx_full=.. tx_mpps=.. rx_mpps=..
- *           gen_cpu_ns=.. fwd_cpu_ns=.. cpu_busy_ns=.. tsc_hz=..
+ *           gen_cpu_ns=.. fwd_cpu_ns=.. cpu_busy_ns=.. tsc_hz=.. tuples=.. (--new-flows: packets sent in all)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,11 +81,12 @@ struct options {
 	int watch_tid;               /* 0: none */
 	int watch_cpu;               /* -1: none */
 	uint16_t rx_queues;          /* receive queues per port, 1 or 2 */
+	bool new_flows;              /* every packet a new 5-tuple */
 };
 
 /* Counters of one run; the window is the difference of two snapshots. */
 struct counters {
-	uint64_t sent, rcvd, good, tx_full;
+	uint64_t sent, rcvd, good, tx_full, tuples;
 	uint64_t tsc;
 	uint64_t gen_cpu_ns, fwd_cpu_ns, cpu_busy_ns;
 };
@@ -85,6 +96,7 @@ struct gen {
 	struct rte_mempool *pool;
 	struct rte_mbuf *tmpl[MAX_FLOWS];
 	unsigned next;               /* next template to send */
+	uint64_t tuple;              /* --new-flows: the next packet's tuple number */
 	uint16_t nrxq[RTE_MAX_ETHPORTS]; /* receive queues opened per port */
 	struct counters c;
 	sigset_t stop_signals;
@@ -100,6 +112,7 @@ static void usage(void)
 "  --expect any|udp|mplsoudp|vxlan   what counts as good on receive (default any)\n"
 "  --rx-queues 1|2     receive queues per port (2: the forwarder sends on two, as OVS does)\n"
 "  --flows N           UDP source ports to cycle through, 1..%d (default 256)\n"
+"  --new-flows         every packet a new 5-tuple (source port and address; udp only)\n"
 "  --dmac MAC --smac MAC    outer Ethernet addresses\n"
 "  --src IP --dst IP   (inner) IPv4 addresses (default 10.1.0.1 -> 10.1.0.2)\n"
 "  --outer-src IP --outer-dst IP --label N   mplsoudp outer header and label\n"
@@ -137,7 +150,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_TX = 1, O_RX, O_PAYLOAD, O_EXPECT, O_FLOWS, O_DMAC, O_SMAC, O_SRC, O_DST,
 	       O_OSRC, O_ODST, O_LABEL, O_WARMUP, O_DURATION, O_LINK, O_WATCH, O_WCPU, O_HELP,
-	       O_RXQ };
+	       O_RXQ, O_NEWFLOWS };
 	static const struct option lo[] = {
 		{ "tx-port", required_argument, 0, O_TX }, { "rx-port", required_argument, 0, O_RX },
 		{ "payload", required_argument, 0, O_PAYLOAD }, { "expect", required_argument, 0, O_EXPECT },
@@ -148,6 +161,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "warmup", required_argument, 0, O_WARMUP }, { "duration", required_argument, 0, O_DURATION },
 		{ "link-timeout", required_argument, 0, O_LINK }, { "watch-tid", required_argument, 0, O_WATCH },
 		{ "watch-cpu", required_argument, 0, O_WCPU }, { "rx-queues", required_argument, 0, O_RXQ },
+		{ "new-flows", no_argument, 0, O_NEWFLOWS },
 		{ "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -265,6 +279,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->watch_cpu = (int)v;
 			what = "--watch-cpu takes a core number";
 			break;
+		case O_NEWFLOWS:
+			o->new_flows = true;
+			break;
 		case O_HELP:
 			usage();
 			exit(0);
@@ -279,6 +296,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tern-pktgen: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->new_flows && o->payload != PL_UDP) {
+		fprintf(stderr, "tern-pktgen: --new-flows works with --payload udp only\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -528,23 +549,63 @@ static bool is_good(enum expect ex, const struct rte_mbuf *m)
 	}
 }
 
+#define NEW_FLOW_PORTS 64512 /* source ports 1024..65535 */
+
+/* --new-flows: a burst of fresh mbufs, each the first template with tuple
+ * g->tuple + i. Returns how many were built (0: the pool is empty for now). */
+static unsigned build_new_flows(struct gen *g, struct rte_mbuf **tx)
+{
+	if (rte_pktmbuf_alloc_bulk(g->pool, tx, BURST) != 0)
+		return 0;
+	const struct rte_mbuf *t = g->tmpl[0];
+	const uint8_t *src = rte_pktmbuf_mtod(t, const uint8_t *);
+	uint32_t base = ntohl(g->opt.src);
+	for (unsigned i = 0; i < BURST; i++) {
+		uint64_t k = g->tuple + i;
+		uint8_t *p = rte_pktmbuf_mtod(tx[i], uint8_t *);
+		memcpy(p, src, FRAME_LEN);
+		tx[i]->data_len = t->data_len;
+		tx[i]->pkt_len = t->pkt_len;
+		uint8_t *ip = p + 14;
+		uint32_t a = htonl(base + (uint32_t)(k / NEW_FLOW_PORTS));
+		memcpy(ip + 12, &a, 4);
+		put16(ip + 10, 0);
+		put16(ip + 10, ip_csum(ip));
+		put16(ip + 20, (uint16_t)(1024 + k % NEW_FLOW_PORTS));
+	}
+	return BURST;
+}
+
 /* One round: a burst out, then drain what came back. */
 static void round_trip(struct gen *g)
 {
 	struct rte_mbuf *tx[BURST];
 	const struct options *o = &g->opt;
-	for (unsigned i = 0; i < BURST; i++) {
-		struct rte_mbuf *m = g->tmpl[g->next];
-		g->next = g->next + 1 == o->flows ? 0 : g->next + 1;
-		rte_mbuf_refcnt_update(m, 1); /* the driver's free drops it back to ours */
-		tx[i] = m;
+	unsigned nb = BURST;
+	if (o->new_flows) {
+		nb = build_new_flows(g, tx);
+	} else {
+		for (unsigned i = 0; i < BURST; i++) {
+			struct rte_mbuf *m = g->tmpl[g->next];
+			g->next = g->next + 1 == o->flows ? 0 : g->next + 1;
+			rte_mbuf_refcnt_update(m, 1); /* the driver's free drops it back to ours */
+			tx[i] = m;
+		}
 	}
-	uint16_t sent = rte_eth_tx_burst(o->tx_port, 0, tx, BURST);
+	uint16_t sent = nb ? rte_eth_tx_burst(o->tx_port, 0, tx, (uint16_t)nb) : 0;
 	g->c.sent += sent;
-	if (sent < BURST) {
-		g->c.tx_full += BURST - sent;
-		for (unsigned i = sent; i < BURST; i++)
-			rte_mbuf_refcnt_update(tx[i], -1);
+	if (sent < nb) {
+		g->c.tx_full += nb - sent;
+		for (unsigned i = sent; i < nb; i++) {
+			if (o->new_flows)
+				rte_pktmbuf_free(tx[i]); /* its tuple goes out in the next burst */
+			else
+				rte_mbuf_refcnt_update(tx[i], -1);
+		}
+	}
+	if (o->new_flows) {
+		g->tuple += sent;
+		g->c.tuples = g->tuple;
 	}
 	for (uint16_t q = 0; q < g->nrxq[o->rx_port]; q++) {
 		for (int b = 0; b < RX_BURSTS_PER_TX; b++) {
@@ -580,10 +641,10 @@ static void report(const struct gen *g, const struct counters *a, const struct c
 	uint64_t sent = b->sent - a->sent, rcvd = b->rcvd - a->rcvd;
 	printf("pktgen: window_s=%.3f sent=%" PRIu64 " rcvd=%" PRIu64 " good=%" PRIu64
 	       " tx_full=%" PRIu64 " tx_mpps=%.4f rx_mpps=%.4f gen_cpu_ns=%" PRIu64
-	       " fwd_cpu_ns=%" PRIu64 " cpu_busy_ns=%" PRIu64 " tsc_hz=%" PRIu64 "\n",
+	       " fwd_cpu_ns=%" PRIu64 " cpu_busy_ns=%" PRIu64 " tsc_hz=%" PRIu64 " tuples=%" PRIu64 "\n",
 	       s, sent, rcvd, b->good - a->good, b->tx_full - a->tx_full, (double)sent / s / 1e6,
 	       (double)rcvd / s / 1e6, b->gen_cpu_ns - a->gen_cpu_ns, b->fwd_cpu_ns - a->fwd_cpu_ns,
-	       b->cpu_busy_ns - a->cpu_busy_ns, rte_get_tsc_hz());
+	       b->cpu_busy_ns - a->cpu_busy_ns, rte_get_tsc_hz(), b->tuples);
 	fflush(stdout);
 	(void)g;
 }
@@ -604,6 +665,8 @@ static int run(struct gen *g, char *err, size_t errlen)
 	}
 	/* Templates + both rings + bursts in flight, with room to spare. */
 	unsigned nb = g->opt.flows + 4 * RING_DESC + 4 * BURST + 1024;
+	if (g->opt.new_flows) /* fresh buffers in flight through the forwarder too */
+		nb += 16384;
 	g->pool = rte_pktmbuf_pool_create("pktgen", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					  (int)rte_socket_id());
 	if (!g->pool) {

@@ -15,6 +15,12 @@
  * and the 256 flows were decided by rte_acl: the established-flow cost of
  * stateful policy against the same run without it.
  *
+ * --new-flows (with --policy): every packet a new connection instead, UDP source
+ * port 1024 + k % 64512 and destination port 1024 + k / 64512 for packet k of
+ * the run (warm-up included), so that each one is created in the flow table and
+ * decided by rte_acl: the cost of flow setup without I/O. The table is sized
+ * to hold every packet's connection (two entries each), so none is refused.
+ *
  * Prints "pipeline: path=P packets=N ns_per_pkt=X" (and " policy=N"). Under callgrind, only
  * run_bursts() is worth counting: run with --collect-atstart=no
  * --toggle-collect=run_bursts, twice with different --packets, and divide the
@@ -67,6 +73,8 @@ struct bench {
 	uint16_t tmpl_len;
 	uint16_t in_vif;
 	unsigned policy_rules;  /* --policy N, 0 none */
+	bool new_flows;         /* --new-flows: every packet a new 5-tuple */
+	uint64_t tuple;         /* the next packet's tuple number */
 	uint64_t tx, freed;
 	uint8_t req[VR_MSG_MAX], rep[VR_MSG_MAX];
 };
@@ -318,6 +326,11 @@ __attribute__((noinline)) void run_bursts(struct bench *b, uint64_t bursts)
 			p->tailroom = (uint16_t)(BUF_SIZE - HEADROOM - b->tmpl_len);
 			memcpy(p->data, b->tmpl[flow], 128);
 			flow = (flow + 1) % FLOWS;
+			if (b->new_flows) { /* the inner UDP ports (encap paths: the only UDP) */
+				uint64_t t = b->tuple++;
+				put16(p->data + 14 + 20, (uint16_t)(1024 + t % 64512));
+				put16(p->data + 14 + 22, (uint16_t)(1024 + t / 64512 % 64512));
+			}
 			pkts[i] = p;
 		}
 		vr_pipeline_run(b->r, b->in_vif, pkts, VR_BURST);
@@ -328,7 +341,8 @@ static int parse_args(int argc, char **argv, struct bench *b)
 {
 	static const struct option lo[] = {
 		{ "path", required_argument, 0, 'p' }, { "packets", required_argument, 0, 'n' },
-		{ "policy", required_argument, 0, 'P' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "policy", required_argument, 0, 'P' }, { "new-flows", no_argument, 0, 'N' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 	b->path = P_MPLSOUDP_ENCAP;
@@ -372,13 +386,20 @@ static int parse_args(int argc, char **argv, struct bench *b)
 			b->policy_rules = (unsigned)n;
 			break;
 		}
+		case 'N':
+			b->new_flows = true;
+			break;
 		case 'h':
 			printf("usage: vr_pipeline_bench [--path mplsoudp-encap|mplsoudp-decap|"
-			       "vxlan-encap] [--packets N] [--policy RULES]\n");
+			       "vxlan-encap] [--packets N] [--policy RULES [--new-flows]]\n");
 			exit(0);
 		default:
 			return -EINVAL;
 		}
+	}
+	if (b->new_flows && (!b->policy_rules || b->path == P_MPLSOUDP_DECAP)) {
+		fprintf(stderr, "vr_pipeline_bench: --new-flows needs --policy and an encap path\n");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -390,7 +411,12 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &b) < 0)
 		return 2;
 	/* No hugepages, no devices, no shared files: tables only. */
-	char *eal[] = { argv[0], "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "-l", "0",
+	/* --new-flows: a table for every packet's connection (two entries each,
+	 * warm-up included; rte_hash needs under 128 bytes an entry in EAL memory) */
+	uint64_t max_flows = b.new_flows ? 2 * (b.packets + WARMUP_BURSTS * VR_BURST) + 64 : 0;
+	char mem[24];
+	snprintf(mem, sizeof(mem), "%" PRIu64, 256 + max_flows * 128 / (1024 * 1024));
+	char *eal[] = { argv[0], "--no-huge", "-m", mem, "--no-pci", "--no-shconf", "-l", "0",
 			"--log-level", "error", NULL };
 	if (rte_eal_init(10, eal) < 0) {
 		fprintf(stderr, "vr_pipeline_bench: EAL init failed: %s\n", rte_strerror(rte_errno));
@@ -399,7 +425,7 @@ int main(int argc, char **argv)
 	int rc = 1;
 	tern_log_init(&b.log, "vr_pipeline_bench", NULL, TERN_LOG_ERR);
 	struct vr_config cfg = { .name = "bench", .max_vrfs = 16, .max_routes = 1024,
-				 .fib_tbl8s = 1024, .max_bridge = 1024 };
+				 .fib_tbl8s = 1024, .max_bridge = 1024, .max_flows = (uint32_t)max_flows };
 	b.r = vr_router_create(&cfg, &b.log, &bench_ops, &b, err, sizeof(err));
 	if (!b.r) {
 		fprintf(stderr, "vr_pipeline_bench: %s\n", err);
@@ -437,7 +463,7 @@ int main(int argc, char **argv)
 	printf("pipeline: path=%s packets=%" PRIu64 " ns_per_pkt=%.2f", path_names[b.path], n,
 	       ns / (double)n);
 	if (b.policy_rules)
-		printf(" policy=%u flows=%" PRIu64, b.policy_rules, (uint64_t)FLOWS);
+		printf(" policy=%u flows=%s", b.policy_rules, b.new_flows ? "new" : "256");
 	printf("\n");
 	rc = 0;
 out:

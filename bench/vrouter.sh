@@ -4,6 +4,9 @@
 #   vxlan-encap                      tern-vrouter vs OVS-DPDK doing the same VXLAN encap
 #   kernel-vxlan                     tern-vrouter on veth (af_packet) vs the Linux kernel
 #   pipeline                         the core alone: ns/packet and instructions/packet
+#   flow-setup, policy-overhead, flow-mem   flows and policy (issue 7; bench/vrouter_flow.sh):
+#                                    new flows/s vs OVS-DPDK conntrack, policy on vs off,
+#                                    bytes per connection vs OVS
 # One line per case on stdout; progress on stderr. Method: docs/PERFORMANCE.md.
 #
 # Environment: BENCH_REPS (runs per forwarder, default 5), BENCH_WARMUP and
@@ -23,7 +26,7 @@ PIPE=$BUILD/bench/vr_pipeline_bench
 REPS=${BENCH_REPS:-5}
 WARMUP=${BENCH_WARMUP:-2}
 DURATION=${BENCH_DURATION:-3}
-CASES=${BENCH_CASES:-"mplsoudp-encap mplsoudp-decap vxlan-encap kernel-vxlan pipeline"}
+CASES=${BENCH_CASES:-"mplsoudp-encap mplsoudp-decap vxlan-encap kernel-vxlan pipeline flow-setup policy-overhead flow-mem"}
 
 GEN_LCORE=0          # the generator's core
 FWD_LCORE=1          # the forwarder's core (tern, testpmd, OVS's PMD thread, the kernel via RPS)
@@ -44,6 +47,12 @@ for f in "$VR" "$CTL" "$PKTGEN" "$PIPE"; do
 done
 [ "$(nproc)" -ge 2 ] || bl_die "needs 2 cores (generator and forwarder)"
 bl_init
+# The binaries as they are now: a rebuild of $BUILD during the run (the build
+# directory is shared) must not change what later runs measure.
+mkdir -p "$BL_DIR/bin"
+cp "$VR" "$CTL" "$PKTGEN" "$PIPE" "$BL_DIR/bin/" || bl_die "cannot copy the binaries to $BL_DIR/bin"
+bl_log "binaries: $(stat -c '%n %y' "$VR" | cut -c1-80)"
+VR=$BL_DIR/bin/tern-vrouter CTL=$BL_DIR/bin/ternctl PKTGEN=$BL_DIR/bin/tern-pktgen PIPE=$BL_DIR/bin/vr_pipeline_bench
 
 # --- helpers -----------------------------------------------------------------
 
@@ -198,15 +207,20 @@ memif_setup() {
 }
 
 # tern_start ENCAP [pod-vif-args...]: tern-vrouter in $NS, programmed for ENCAP.
+# TERN_ARGS: more tern-vrouter options (a later --mem wins); TERN_HOOK: a
+# command run once the control socket answers, before any vif is added.
 VR_PID=
 tern_start() {
 	local encap=$1 podvif=$2
 	rm -rf "$BL_DIR/vr"
 	mkdir -p "$BL_DIR/vr"
 	bl_start vrouter "$NS" "$VR" --name "$BL" --run-dir "$BL_DIR/vr" --lcores "$FWD_LCORE" --poll \
-		--huge no --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn
+		--huge no --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn \
+		${TERN_ARGS:-}
 	VR_PID=$BL_PID
 	bl_wait "the vrouter's control socket" 30 ctl vr info || return 1
+	# a case's own set-up before the vifs (e.g. the policy a vif names)
+	if [ -n "${TERN_HOOK:-}" ]; then $TERN_HOOK || return 1; fi
 	if [ "$FABRIC" = memif ]; then
 		# chosen once: a failure now is this run's, never a silent switch to af_packet
 		ctl_do vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
@@ -240,11 +254,20 @@ tern_start() {
 tern_busy() {
 	ctl vr info -o json 2>/dev/null | /usr/bin/python3 -c '
 import json, sys
-d = json.load(sys.stdin)
+try: d = json.load(sys.stdin)
+except ValueError: d = {}   # the vrouter did not answer
 print("%.1f" % (d["busy_cycles"] / d["busy_pkts"]) if d.get("busy_pkts") else "")'
 }
 
 tern_stop() {
+	if [ -n "$VR_PID" ] && ! kill -0 "$VR_PID" 2>/dev/null; then
+		# it died during the run: keep its log (the next start overwrites vrouter.log)
+		local keep; keep="$BL_DIR/vrouter-died-$(date +%H%M%S).log"
+		cp "$BL_DIR/vrouter.log" "$keep"
+		wait "$VR_PID" 2>/dev/null
+		bl_log "tern-vrouter exited during the run (status $?); its log: $keep"
+		BL_KEEP=1
+	fi
 	[ -n "$VR_PID" ] && bl_stop "$VR_PID" TERM
 	VR_PID=
 }
@@ -324,6 +347,7 @@ case_memif_testpmd() { # CASE ENCAP
 # --- vxlan-encap vs OVS-DPDK -------------------------------------------------
 
 . bench/vrouter_ovs.sh
+. bench/vrouter_flow.sh
 
 # --- kernel-vxlan: veth + af_packet vs the kernel's VXLAN device ---------------
 # Namespaces: gen (tern-pktgen on kg-pod and kg-fab) and fwd (the forwarder on
@@ -457,7 +481,7 @@ started=$(date +%s)
 MEMIF_READY=
 for c in $CASES; do
 	case $c in
-	mplsoudp-encap|mplsoudp-decap|vxlan-encap)
+	mplsoudp-encap|mplsoudp-decap|vxlan-encap|flow-setup|policy-overhead|flow-mem)
 		[ -n "$MEMIF_READY" ] || { memif_setup; MEMIF_READY=1; }
 		;;
 	esac
@@ -467,6 +491,9 @@ for c in $CASES; do
 	vxlan-encap) case_ovs || rc=1 ;;
 	kernel-vxlan) case_kernel || rc=1 ;;
 	pipeline) case_pipeline || rc=1 ;;
+	flow-setup) case_flow_setup || rc=1 ;;
+	policy-overhead) case_policy_overhead || rc=1 ;;
+	flow-mem) case_flow_mem || rc=1 ;;
 	*) bl_log "unknown case '$c'"; rc=1 ;;
 	esac
 done

@@ -59,10 +59,27 @@ ovs_db_start() {
 		"other_config:pmd-cpu-mask=0x$(printf '%x' $((1 << FWD_LCORE)))"
 }
 
+# Hugepages and the database, once per bench run (several cases use OVS).
+OVS_PREPARED=
+ovs_prepare() {
+	[ -z "$OVS_PREPARED" ] || return "$OVS_PREPARED"
+	OVS_PREPARED=1
+	OVS_WHY=
+	ovs_hugepages || return 1
+	ovs_db_start >/dev/null 2>&1 || { OVS_WHY="OVS: $OVS_WHY"; return 1; }
+	OVS_PREPARED=0
+}
+
 # vswitchd, with the bridges and flows; sets OVS_PID and OVS_PMD_TID.
 ovs_start() {
 	# A vswitchd that exited may leave its memif socket file: a new bind fails.
 	rm -f "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
+	# Other processes on the machine (a tern-vrouter with --huge auto) may have
+	# taken the pages reserved at the start: top up (given back at exit).
+	local hp=/sys/kernel/mm/hugepages/hugepages-2048kB free
+	free=$(cat "$hp/free_hugepages")
+	[ "$free" -ge "$OVS_HUGEPAGES" ] ||
+		echo $(( $(cat "$hp/nr_hugepages") + OVS_HUGEPAGES - free )) >"$hp/nr_hugepages" 2>/dev/null
 	bl_start ovs-vswitchd "$NS" "$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
 		--pidfile="$OVS_DIR/ovs-vswitchd.pid" --unixctl="$OVS_DIR/ovs-vswitchd.ctl" \
 		--log-file="$OVS_DIR/ovs-vswitchd.log"
@@ -130,9 +147,7 @@ case_ovs() {
 		echo "bench vrouter.vxlan-encap: skipped (Open vSwitch with DPDK is not installed: apt-get install openvswitch-switch-dpdk)"
 		return 0
 	fi
-	OVS_WHY=
-	ovs_hugepages || { echo "bench vrouter.vxlan-encap: skipped ($OVS_WHY)"; return 0; }
-	ovs_db_start >/dev/null 2>&1 || { echo "bench vrouter.vxlan-encap: skipped (OVS: $OVS_WHY)"; return 0; }
+	ovs_prepare || { echo "bench vrouter.vxlan-encap: skipped ($OVS_WHY)"; return 0; }
 	for ((i = 1; i <= REPS; i++)); do
 		bl_log "vxlan-encap: run $i/$REPS"
 		run_tern_memif vxlan-encap vxlan
