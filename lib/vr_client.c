@@ -177,20 +177,35 @@ int vr_client_request(struct vr_client *c, uint16_t op, uint16_t obj_type,
 		      uint8_t *reply, size_t cap, struct vr_msg_view *view,
 		      char *err, size_t errlen)
 {
-	uint8_t req[VR_CLIENT_REQ_MAX];
+	uint8_t small[VR_CLIENT_REQ_MAX], *req = small, *big = NULL;
 	struct tern_wbuf w;
 	uint32_t seq = vr_client_next_seq(c);
-	tern_wbuf_init(&w, req, sizeof(req));
-	vr_msg_begin(&w, op, seq, obj_type);
-	if (obj)
-		vr_msg_put_object(&w, obj);
-	if (op == VR_OP_DUMP)
-		vr_msg_put_cursor(&w, cursor);
-	int len = vr_msg_finish(&w);
-	if (len < 0)
-		return fail(err, errlen, len, "cannot encode the %s request: %s",
-			    vr_obj_name(obj_type), strerror(-len));
+	int len;
+	/* Most requests fit the stack; a large one (a policy of 1,000 rules, a
+	 * service of 256 backends) is encoded again into a heap buffer of the
+	 * protocol's maximum. */
+	for (size_t cap_req = sizeof(small);; cap_req = VR_MSG_MAX) {
+		tern_wbuf_init(&w, req, cap_req);
+		vr_msg_begin(&w, op, seq, obj_type);
+		if (obj)
+			vr_msg_put_object(&w, obj);
+		if (op == VR_OP_DUMP)
+			vr_msg_put_cursor(&w, cursor);
+		len = vr_msg_finish(&w);
+		if (len != -ENOSPC || big)
+			break;
+		if (!(big = malloc(VR_MSG_MAX)))
+			return fail(err, errlen, -ENOMEM, "cannot allocate a %d-byte request", VR_MSG_MAX);
+		req = big;
+	}
+	if (len < 0) {
+		free(big);
+		return fail(err, errlen, len, "cannot encode the %s request: %s%s",
+			    vr_obj_name(obj_type), strerror(-len),
+			    len == -ENOSPC ? " (larger than the protocol's 256 KiB)" : "");
+	}
 	int rc = vr_client_call(c, req, (size_t)len, reply, cap, err, errlen);
+	free(big);
 	if (rc < 0)
 		return rc;
 	char perr[200];

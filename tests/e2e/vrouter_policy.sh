@@ -63,6 +63,13 @@ tl_check "a policy in use cannot be deleted: $out" grep -q "policy_in of vif ${V
 out=$(vl_ctl h2 vr policy add 3 --default deny --rule 'id=1,src=10.1.0.1/40' 2>&1)
 tl_check "a bad rule is refused naming rule and field: $out" grep -q "rule 0" <<<"$out"
 
+# The largest policy (1,000 rules) goes through ternctl in one request.
+for i in $(seq 1 1000); do echo "id=$i,action=deny,proto=udp,dst=10.9.$((i / 250)).$((i % 250))/32"; done >"$TL_DIR/rules1000"
+vl_do h2 vr policy add 9 --default pass --rules-file "$TL_DIR/rules1000"
+tl_check "a 1,000-rule policy is accepted whole" \
+	bash -c "$VL_CTL --socket $TL_DIR/h2/ctl.sock vr policy list | grep -qE '^9 +pass +1000 '"
+vl_do h2 vr policy del 9
+
 # TCP echo servers, dual stack: db on 5432 and 5433, web on 8080.
 server() { # server POD PORT
 	tl_start "srv-$1-$2" "${VL_NS[$1]}" python3 -c '
