@@ -83,8 +83,10 @@ static void find_bin(struct fx *f)
 	}
 }
 
-/* Starts tern-api on the fixture's store; port 0: any. Returns its port or -1. */
-static int api_start_db(struct fx *f, const char *dbname, int port, pid_t *pid_out)
+/* Starts tern-api on the fixture's store; port 0: any; history: its
+ * --event-history (NULL: the default). Returns its port or -1. */
+static int api_start_hist(struct fx *f, const char *dbname, int port, const char *history,
+			  pid_t *pid_out)
 {
 	char db[128], pf[128], listen[64];
 	snprintf(db, sizeof(db), "%s/%s", f->dir, dbname);
@@ -96,7 +98,8 @@ static int api_start_db(struct fx *f, const char *dbname, int port, pid_t *pid_o
 		return -1;
 	if (pid == 0) {
 		execl(f->bin, f->bin, "--no-auth", "--db", db, "--listen", listen, "--port-file", pf,
-		      "--log-level", "warn", (char *)NULL);
+		      "--log-level", "warn", "--event-history", history ? history : "100000",
+		      (char *)NULL);
 		_exit(127);
 	}
 	*pid_out = pid;
@@ -117,6 +120,11 @@ static int api_start_db(struct fx *f, const char *dbname, int port, pid_t *pid_o
 		usleep(10000);
 	}
 	return -1;
+}
+
+static int api_start_db(struct fx *f, const char *dbname, int port, pid_t *pid_out)
+{
+	return api_start_hist(f, dbname, port, NULL, pid_out);
 }
 
 static int api_start(struct fx *f, int port, pid_t *pid_out)
@@ -413,6 +421,47 @@ static void t_restart(void **state)
 	agent_api_free(a);
 }
 
+/* While the client is away, a tern-api keeping one event compacts the log
+ * past the client's last event: the watch from there gets 410, and the
+ * client lists again (what changed, nothing twice) and says SYNCED again. */
+static void t_compacted(void **state)
+{
+	struct fx *f = *state;
+	NEED_API(f);
+	char vn1[40], vn2[40];
+	struct agent_api *a = client(f, f->port, conf_kinds, 0);
+	create(a, "project", "{\"name\":\"p1\"}", NULL);
+	create(a, "virtual-network", VN1, vn1);
+	assert_true(wait_for(f, a, AGENT_API_UPSERT, 2, 0, 3000));
+	assert_true(wait_for(f, a, AGENT_API_SYNCED, 1, 0, 3000));
+	api_stop(&f->pid);
+	assert_true(wait_for(f, a, AGENT_API_DOWN, 1, 0, 3000));
+	unsigned down = f->n - 1;
+
+	pid_t other = 0;
+	int port2 = api_start_hist(f, "api.db", 0, "1", &other);
+	assert_true(port2 > 0);
+	struct agent_api *w = client(f, port2, NULL, 0);
+	create(w, "virtual-network", VN2, vn2);
+	describe(w, vn1, "changed while away");
+	delete(w, "virtual-network", vn2);
+	create(w, "virtual-network", VN3, NULL);
+	agent_api_free(w);
+	usleep(2500000); /* its compaction looks once a second */
+	api_stop(&other);
+
+	assert_int_equal(api_start(f, f->port, &f->pid), f->port);
+	assert_true(wait_for(f, a, AGENT_API_SYNCED, 1, down, 5000));
+	settle(f, a, 300);
+	assert_int_equal(f->n, down + 4);
+	expect(f, down + 1, AGENT_API_UPSERT, "virtual-network", "vn1");
+	assert_true(f->rec[down + 1].described);
+	expect(f, down + 2, AGENT_API_UPSERT, "virtual-network", "vn3");
+	expect(f, down + 3, AGENT_API_SYNCED, NULL, NULL);
+	assert_int_equal(count(f, AGENT_API_DOWN, 0), 1);
+	agent_api_free(a);
+}
+
 /* A server that keeps the connection but says nothing (SIGSTOP) is given up on
  * after idle_ms; the client comes back once it answers again. */
 static void t_dead_connection(void **state)
@@ -576,6 +625,7 @@ static void t_unreachable(void **state)
 #define U1 "11111111-1111-1111-1111-111111111111"
 #define U2 "22222222-2222-2222-2222-222222222222"
 #define U3 "33333333-3333-3333-3333-333333333333"
+#define U4 "44444444-4444-4444-4444-444444444444"
 
 /* Lines cut in small pieces with pauses (curl gets them in several writes),
  * CRLF and LF endings, an event whose data spans two lines, an old event for a
@@ -591,6 +641,14 @@ static const char stream1[] =
 	"data: \"uuid\":\"" U2 "\",\"object\":{\"name\":\"b2\",\"uuid\":\"" U2 "\",\"version\":8}}\n\n"
 	"id: 9\nevent: ADDED\ndata: {\"revision\":9,\"type\":\"ADDED\",\"kind\":\"virtual-network\","
 	"\"uuid\":\"" U3 "\",\"object\":{\"name\":\"vn\",\"uuid\":\"" U3 "\",\"version\":9}}\n\n";
+
+/* A compaction overtakes the watch: the 410 comes inside the stream. */
+static const char stream2[] =
+	": tern-api watch from revision 12\n\n"
+	"id: 13\nevent: ADDED\ndata: {\"revision\":13,\"type\":\"ADDED\",\"kind\":\"project\","
+	"\"uuid\":\"" U4 "\",\"object\":{\"name\":\"c\",\"uuid\":\"" U4 "\",\"version\":13}}\n\n"
+	"event: error\ndata: {\"error\":{\"status\":410,\"field\":\"since\",\"message\":"
+	"\"compacted\",\"oldest_revision\":20}}\n\n";
 
 static void fake_json(int c, int status, const char *body)
 {
@@ -628,11 +686,15 @@ static void fake_serve(int ls, const char *log)
 			fprintf(fp, "%s\n", req);
 			fclose(fp);
 		}
-		if (strcmp(req, "GET /v1/project") == 0 && lists++ == 0) {
+		int list = strcmp(req, "GET /v1/project") == 0 ? lists++ : -1;
+		if (list == 0) {
 			fake_json(c, 200, "{\"kind\":\"project\",\"revision\":5,\"items\":[{\"name\":\"a\","
 				  "\"uuid\":\"" U1 "\",\"version\":3}]}");
-		} else if (strcmp(req, "GET /v1/project") == 0) {
+		} else if (list == 1) {
 			fake_json(c, 200, "{\"kind\":\"project\",\"revision\":12,\"items\":[{\"name\":\"b2\","
+				  "\"uuid\":\"" U2 "\",\"version\":8}]}");
+		} else if (list >= 2) {
+			fake_json(c, 200, "{\"kind\":\"project\",\"revision\":14,\"items\":[{\"name\":\"b2\","
 				  "\"uuid\":\"" U2 "\",\"version\":8}]}");
 		} else if (strcmp(req, "GET /v1/health") == 0) {
 			fake_json(c, 200, "{\"status\":\"ok\",\"revision\":9}");
@@ -649,6 +711,12 @@ static void fake_serve(int ls, const char *log)
 			fake_json(c, 410, "{\"error\":{\"status\":410,\"field\":\"since\","
 				  "\"message\":\"compacted\"}}");
 		} else if (strcmp(req, "GET /v1/watch?since=12") == 0) {
+			/* an event, then the watch falls behind a compaction */
+			if (write(c, sse, sizeof(sse) - 1) < 0 ||
+			    write(c, stream2, sizeof(stream2) - 1) < 0)
+				_exit(2);
+			usleep(100000);
+		} else if (strcmp(req, "GET /v1/watch?since=14") == 0) {
 			if (write(c, sse, sizeof(sse) - 1) < 0 || write(c, ": hello\n\n", 9) < 0)
 				_exit(2);
 			pause();
@@ -667,8 +735,9 @@ static int stop_fake(void **state)
 }
 
 /* Needs no tern-api: the SSE parser, per-uuid order, the filter, DOWN on a
- * closed stream, resuming from the last id, and a refused watch → a relist
- * that deletes what vanished and says SYNCED again. */
+ * closed stream, resuming from the last id, and a refused watch (410) → a
+ * relist that deletes what vanished and says SYNCED again; a 410 inside the
+ * stream (a compaction overtook the watch) → the same relist, no DOWN. */
 static void t_scripted(void **state)
 {
 	struct fx *f = *state;
@@ -690,12 +759,12 @@ static void t_scripted(void **state)
 	f->n = 0;
 	const char *const kinds[] = { "project", NULL };
 	struct agent_api *a = client(f, ntohs(sin.sin_port), kinds, 0);
-	assert_true(wait_for(f, a, AGENT_API_SYNCED, 2, 0, 5000));
+	assert_true(wait_for(f, a, AGENT_API_SYNCED, 3, 0, 5000));
 	settle(f, a, 200);
 	api_stop(&f->pid);
 	agent_api_free(a);
 
-	assert_int_equal(f->n, 7);
+	assert_int_equal(f->n, 10);
 	expect(f, 0, AGENT_API_UPSERT, "project", "a");
 	assert_string_equal(f->rec[0].uuid, U1);
 	assert_int_equal(f->rec[0].revision, 3);
@@ -709,6 +778,11 @@ static void t_scripted(void **state)
 	assert_string_equal(f->rec[5].uuid, U1);
 	assert_int_equal(f->rec[5].revision, 12);
 	expect(f, 6, AGENT_API_SYNCED, NULL, NULL);
+	expect(f, 7, AGENT_API_UPSERT, "project", "c");
+	assert_int_equal(f->rec[7].revision, 13);
+	expect(f, 8, AGENT_API_DELETE, "project", "c");
+	assert_int_equal(f->rec[8].revision, 14);
+	expect(f, 9, AGENT_API_SYNCED, NULL, NULL);
 
 	char got[1024] = "";
 	FILE *fp = fopen(log, "r");
@@ -717,7 +791,8 @@ static void t_scripted(void **state)
 	got[n] = 0;
 	fclose(fp);
 	assert_string_equal(got, "GET /v1/project\nGET /v1/watch?since=5\nGET /v1/health\n"
-			    "GET /v1/watch?since=9\nGET /v1/project\nGET /v1/watch?since=12\n");
+			    "GET /v1/watch?since=9\nGET /v1/project\nGET /v1/watch?since=12\n"
+			    "GET /v1/project\nGET /v1/watch?since=14\n");
 	unlink(log);
 	rmdir(dir);
 }
@@ -740,6 +815,7 @@ int main(void)
 		CASE(t_kinds_filtered),
 		CASE(t_restart),
 		CASE(t_store_replaced),
+		CASE(t_compacted),
 		CASE(t_dead_connection),
 		CASE(t_sync_calls),
 		CASE(t_free_during_stream),

@@ -59,6 +59,7 @@ int api_core_init(struct api_core *c, struct api_store *s, struct tern_log *lg, 
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->ev_cond, &ca);
+	pthread_cond_init(&c->cz_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	int rc = ST(c)->begin(s, false);
 	if (rc == 0) {
@@ -82,13 +83,20 @@ void api_core_stop(struct api_core *c)
 	pthread_mutex_lock(&c->ev_lock);
 	c->stopping = true;
 	pthread_cond_broadcast(&c->ev_cond);
+	pthread_cond_broadcast(&c->cz_cond);
+	bool join = c->compacting;
+	c->compacting = false;
 	pthread_mutex_unlock(&c->ev_lock);
+	if (join)
+		pthread_join(c->compactor, NULL); /* it ends within one chunk */
 }
 
 void api_core_fini(struct api_core *c)
 {
+	api_core_stop(c);
 	if (c->store && c->store->ops->subscribe)
 		c->store->ops->subscribe(c->store, NULL, NULL);
+	pthread_cond_destroy(&c->cz_cond);
 	pthread_cond_destroy(&c->ev_cond);
 	pthread_mutex_destroy(&c->ev_lock);
 }
@@ -1088,6 +1096,8 @@ int api_list(struct api_core *c, const struct api_ident *id, const struct api_ki
 	return 0;
 }
 
+static int gone(struct api_err *e, int64_t since, int64_t floor);
+
 struct ev_ctx {
 	const struct api_ident *id;
 	api_event_cb cb;
@@ -1122,9 +1132,98 @@ int api_events(struct api_core *c, const struct api_ident *id, int64_t since, in
 	if (rc < 0)
 		return store_fail(e, rc);
 	rc = ST(c)->events(c->store, since, limit, ev_filter, &x);
+	int64_t floor = 0;
+	if (rc == -ESTALE && ST(c)->floor(c->store, &floor) < 0)
+		floor = since + 1;
 	ST(c)->commit(c->store);
 	*last = x.last;
+	if (rc == -ESTALE)
+		return gone(e, since, floor > since ? floor : since + 1);
 	if (rc < 0)
 		return store_fail(e, rc);
 	return rc;
+}
+
+/* ---- the event log's compaction -------------------------------------------- */
+
+static int gone(struct api_err *e, int64_t since, int64_t floor)
+{
+	api_errf(e, 410, "since", "revision %lld is too old: the events up to %lld were "
+		 "compacted (the oldest kept is %lld); list the objects again (GET /v1/<kind>) "
+		 "and watch from the list's revision", (long long)since, (long long)floor,
+		 (long long)floor + 1);
+	e->oldest = floor + 1;
+	return -1;
+}
+
+static int read_floor(struct api_core *c, int64_t *floor, struct api_err *e)
+{
+	int rc = ST(c)->begin(c->store, false);
+	if (rc < 0)
+		return store_fail(e, rc);
+	rc = ST(c)->floor(c->store, floor);
+	ST(c)->commit(c->store);
+	return rc < 0 ? store_fail(e, rc) : 0;
+}
+
+int api_watch_check(struct api_core *c, int64_t since, struct api_err *e)
+{
+	int64_t floor;
+	if (read_floor(c, &floor, e) < 0)
+		return -1;
+	return since < floor ? gone(e, since, floor) : 0;
+}
+
+int api_compact(struct api_core *c, int64_t keep, struct api_err *e)
+{
+	if (keep < 1)
+		return api_errf(e, 400, "keep", "keep at least one event");
+	int64_t upto = api_revision(c) - keep;
+	if (upto <= 0)
+		return 0;
+	int rc = ST(c)->compact(c->store, upto);
+	if (rc == -EAGAIN)
+		return api_errf(e, 503, "", "another tern-api was compacting the event log; "
+				"try again");
+	return rc < 0 ? store_fail(e, rc) : 0;
+}
+
+static void *compactor_main(void *arg)
+{
+	struct api_core *c = arg;
+	struct api_err e;
+	pthread_mutex_lock(&c->ev_lock);
+	while (!c->stopping) {
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += 1;
+		pthread_cond_timedwait(&c->cz_cond, &c->ev_lock, &t);
+		if (c->stopping)
+			break;
+		int64_t rev = c->rev, floor;
+		pthread_mutex_unlock(&c->ev_lock);
+		/* c->rev may lag other replicas' writes by a poll: the next look
+		 * catches up */
+		if (read_floor(c, &floor, &e) == 0 &&
+		    rev - c->history - floor >= API_COMPACT_SLACK(c->history) &&
+		    api_compact(c, c->history, &e) < 0 && c->log)
+			TLOG_WARN(c->log, "event log compaction: %s", e.msg);
+		pthread_mutex_lock(&c->ev_lock);
+	}
+	pthread_mutex_unlock(&c->ev_lock);
+	return NULL;
+}
+
+int api_core_history(struct api_core *c, int64_t keep, struct api_err *e)
+{
+	if (keep < 0)
+		return api_errf(e, 400, "event-history", "give a number of events, 0 for all");
+	c->history = keep;
+	if (!keep || c->compacting)
+		return 0;
+	int rc = pthread_create(&c->compactor, NULL, compactor_main, c);
+	if (rc)
+		return api_errf(e, 500, "", "cannot start the compaction thread: %s", strerror(rc));
+	c->compacting = true;
+	return 0;
 }

@@ -43,6 +43,12 @@ struct api_core {
 	 * because other tern-api processes write to the same store (etcd) */
 	int poll_ms;
 	int64_t polled_ms;      /* CLOCK_MONOTONIC of the last such look */
+	/* the event log's compaction (api_core_history): a thread, woken by
+	 * cz_cond (under ev_lock) to stop */
+	int64_t history;        /* events kept; 0: every event */
+	pthread_t compactor;
+	bool compacting;
+	pthread_cond_t cz_cond;
 };
 
 #define API_POLL_MS 50
@@ -95,5 +101,23 @@ int api_events(struct api_core *c, const struct api_ident *id, int64_t since, in
  * pass. Returns the current revision, or -1 when stopping. */
 int64_t api_wait(struct api_core *c, int64_t after, int timeout_ms);
 int64_t api_revision(struct api_core *c);
+
+/* A watch after since can start: 0, or -1 with e a 410 (field "since",
+ * e->oldest the oldest revision kept) when events after since were
+ * compacted away: the client must list again. api_events fails the same
+ * way when a compaction overtakes a slow reader. */
+int api_watch_check(struct api_core *c, int64_t since, struct api_err *e);
+
+/* Drop every event but the newest keep (keep >= 1), now. Returns 0, or -1
+ * with e filled (500 store error, 503 another replica was compacting). */
+int api_compact(struct api_core *c, int64_t keep, struct api_err *e);
+
+/* Keep the newest keep events (0: all, the default): a thread looks once a
+ * second and compacts when API_COMPACT_SLACK(keep) more are held, in short
+ * store transactions (writers wait for one chunk at most). Stopped by
+ * api_core_stop. Returns 0, or -1 with e filled (the thread did not start). */
+int api_core_history(struct api_core *c, int64_t keep, struct api_err *e);
+#define API_COMPACT_SLACK(keep) ((keep) / 100 > 0 ? (keep) / 100 : 1)
+#define API_HISTORY_DEFAULT 100000
 
 #endif /* TERN_API_CORE_H */

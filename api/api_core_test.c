@@ -561,6 +561,64 @@ static void test_events(void **state)
 	assert_int_equal(api_wait(&f->c, 5, 10), 5); /* times out */
 }
 
+/* The event log keeps the newest N events: a watch from before them gets a
+ * 410 naming the oldest one kept (list again), a watch from after the
+ * floor goes on; the background thread compacts while writes go on. */
+static void test_compaction(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	base(f); /* revisions 1..3 */
+	char body[96];
+	for (int i = 0; i < 9; i++) {
+		snprintf(body, sizeof(body), "{\"name\":\"c%d\"}", i);
+		json_decref(mk(f, &admin, "project", body));
+	}
+	assert_int_equal(api_revision(&f->c), 12);
+	struct api_err e = { 0 };
+	struct evs x = { 0 };
+	int64_t last;
+	assert_int_equal(api_watch_check(&f->c, 0, &e), 0);
+	assert_int_equal(api_compact(&f->c, 0, &e), -1);
+	assert_int_equal(e.status, 400);
+	assert_int_equal(api_compact(&f->c, 5, &e), 0); /* keeps 8..12 */
+	assert_int_equal(api_watch_check(&f->c, 6, &e), -1);
+	assert_int_equal(e.status, 410);
+	assert_string_equal(e.field, "since");
+	assert_int_equal(e.oldest, 8);
+	assert_non_null(strstr(e.msg, "list the objects again"));
+	assert_int_equal(api_watch_check(&f->c, 7, &e), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(api_events(&f->c, &admin, 3, 100, ev_cb, &x, &last, &e), -1);
+	assert_int_equal(e.status, 410);
+	assert_int_equal(e.oldest, 8);
+	assert_int_equal(x.n, 0);
+	assert_int_equal(api_events(&f->c, &admin, 7, 100, ev_cb, &x, &last, &e), 0);
+	assert_int_equal(x.n, 5);
+	assert_int_equal(x.rev[0], 8);
+	assert_int_equal(last, 12);
+	/* in the background: keep 4, while 20 more writes happen */
+	assert_int_equal(api_core_history(&f->c, 4, &e), 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(body, sizeof(body), "{\"name\":\"d%d\"}", i);
+		json_decref(mk(f, &admin, "project", body));
+	}
+	int64_t rev = api_revision(&f->c);
+	assert_int_equal(rev, 32);
+	bool done = false;
+	for (int i = 0; i < 60 && !done; i++) {
+		usleep(100000);
+		done = api_watch_check(&f->c, rev - 5, &e) < 0;
+	}
+	assert_true(done);
+	assert_int_equal(e.oldest, rev - 3);
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(api_events(&f->c, &admin, rev - 4, 100, ev_cb, &x, &last, &e), 0);
+	assert_int_equal(x.n, 4);
+	assert_int_equal(x.rev[0], rev - 3);
+	api_core_stop(&f->c); /* stops the thread (fini does it too) */
+}
+
 /* ---- group commit and replicas -------------------------------------------- */
 
 static size_t keep_body(char *d, size_t sz, size_t nm, void *arg)
@@ -761,7 +819,8 @@ static void test_two_replicas(void **state)
 	CORE_TEST(label, test_concurrent_allocation, p), CORE_TEST(label, test_floating_and_vips, p), \
 	CORE_TEST(label, test_unique_ids, p), CORE_TEST(label, test_versions, p),      \
 	CORE_TEST(label, test_authorisation, p), CORE_TEST(label, test_list_filters, p), \
-	CORE_TEST(label, test_events, p), CORE_TEST(label, test_group_commit, p)
+	CORE_TEST(label, test_events, p), CORE_TEST(label, test_group_commit, p),     \
+	CORE_TEST(label, test_compaction, p)
 
 int main(void)
 {

@@ -71,6 +71,9 @@ static enum MHD_Result reply_err(struct MHD_Connection *conn, const struct api_e
 {
 	json_t *j = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", e->status, "field",
 			      e->field, "message", e->msg);
+	if (e->status == 410) /* the event log was compacted: where it starts now */
+		json_object_set_new(json_object_get(j, "error"), "oldest_revision",
+				    json_integer(e->oldest));
 	return reply_json(conn, (unsigned)e->status, j);
 }
 
@@ -117,6 +120,7 @@ struct watch {
 	char *buf;           /* pending bytes */
 	size_t len, off, cap;
 	const struct api_kind *kind; /* NULL: every kind */
+	bool ending;         /* the last bytes are queued: then end the stream */
 };
 
 static int wbuf_add(struct watch *w, const char *s, size_t n)
@@ -155,11 +159,30 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
 	struct watch *w = cls;
 	(void)pos;
 	while (w->off == w->len) {
+		if (w->ending)
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		w->off = w->len = 0;
 		struct api_err e;
 		int64_t last = w->cursor;
-		if (api_events(w->core, &w->id, w->cursor, WATCH_BATCH, watch_event, w, &last, &e) < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (api_events(w->core, &w->id, w->cursor, WATCH_BATCH, watch_event, w, &last, &e) < 0) {
+			if (e.status != 410)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			/* this watcher fell behind a compaction: say so (the same
+			 * JSON as a refused watch), then end; the client lists again */
+			json_t *j = json_pack("{s:{s:i,s:s,s:s,s:I}}", "error", "status", 410,
+					      "field", "since", "message", e.msg, "oldest_revision",
+					      (json_int_t)e.oldest);
+			char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+			json_decref(j);
+			w->off = w->len = 0;
+			bool ok = txt && wbuf_add(w, "event: error\ndata: ", 19) == 0 &&
+				  wbuf_add(w, txt, strlen(txt)) == 0 && wbuf_add(w, "\n\n", 2) == 0;
+			free(txt);
+			if (!ok)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			w->ending = true;
+			break;
+		}
 		w->cursor = last;
 		if (w->len)
 			break;
@@ -213,6 +236,13 @@ static enum MHD_Result do_watch(struct api_http *h, struct MHD_Connection *conn,
 	}
 	if (!from)
 		w->cursor = api_revision(h->core);
+	struct api_err e;
+	if (from && api_watch_check(h->core, w->cursor, &e) < 0) {
+		free(w);
+		if (last_id && e.status == 410)
+			snprintf(e.field, sizeof(e.field), "Last-Event-ID");
+		return reply_err(conn, &e);
+	}
 	if (kind && !(w->kind = api_kind_find(kind))) {
 		free(w);
 		return fail(conn, 400, "kind", "unknown kind (GET /v1/kinds lists them)");

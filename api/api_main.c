@@ -23,6 +23,7 @@ struct opts {
 	const char *store, *etcd_endpoints, *etcd_prefix;
 	int no_auth;
 	uint32_t asn;
+	long long history;
 };
 
 static void usage(FILE *f)
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 		"                        is admin)\n"
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
 		"  --asn N               AS number of auto-assigned route targets (default 64512)\n"
+		"  --event-history N     keep the newest N events for watches (default 100000;\n"
+		"                        0: all); a watch from an older revision gets 410\n"
 		"  --port-file FILE      write the bound port there once listening\n"
 		"  --log-level L         error, warn, info (default), debug\n");
 }
@@ -109,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "asn", required_argument, NULL, 'a' },
+		{ "event-history", required_argument, NULL, 'H' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -141,6 +145,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->asn = (uint32_t)v;
 			break;
 		}
+		case 'H':
+			errno = 0;
+			o->history = strtoll(optarg, &end, 10);
+			if (errno || *end || !*optarg || o->history < 0) {
+				fprintf(stderr, "tern-api: --event-history %s: give a number of events "
+					"(0 keeps them all)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 1;
 		case 'V': printf("tern-api %s\n", TERN_VERSION); return 1;
 		default: usage(stderr); return 2;
@@ -214,6 +227,10 @@ static int serve(const struct opts *o, struct tern_log *lg)
 		TLOG_ERR(lg, "%s: %s", where, e.msg);
 		goto out_store;
 	}
+	if (api_core_history(&core, o->history, &e) < 0) {
+		TLOG_ERR(lg, "%s", e.msg);
+		goto out_core;
+	}
 	char addr[64];
 	struct api_http_cfg cfg = { .addr = addr, .tls_cert = cert, .tls_key = key };
 	if (split_listen(o->listen, addr, sizeof(addr), &cfg.port) < 0) {
@@ -259,7 +276,8 @@ int main(int argc, char **argv)
 {
 	struct opts o = { .db = "/var/lib/tern/api.db", .store = "sqlite",
 			  .etcd_endpoints = "http://127.0.0.1:2379", .listen = "127.0.0.1:8082",
-			  .log_level = "info", .asn = 64512 };
+			  .log_level = "info", .asn = 64512,
+			  .history = API_HISTORY_DEFAULT };
 	int rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? 0 : rc;

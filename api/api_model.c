@@ -17,6 +17,7 @@ int api_errf(struct api_err *e, int status, const char *field, const char *fmt, 
 {
 	va_list ap;
 	e->status = status;
+	e->oldest = 0;
 	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);

@@ -32,6 +32,7 @@ struct api_err {
 	int status;                 /* 400, 401, 403, 404, 409, 413, 500, ... */
 	char field[API_FIELD_LEN];  /* path of the offending field, "" when none */
 	char msg[API_MSG_LEN];      /* what is wrong, for a person */
+	int64_t oldest;             /* 410: the oldest revision still in the event log */
 };
 
 /* Fill e; returns -1 so that callers can `return api_errf(...)`. */

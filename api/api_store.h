@@ -13,7 +13,10 @@
  *    (addresses, MACs, VNIs, route targets); released by owner;
  *  - events: one row per write (revision, ADDED|MODIFIED|DELETED, kind, uuid,
  *    the object), revisions global and strictly increasing, kept across
- *    restarts, so a watch resumes from any revision.
+ *    restarts, so a watch resumes from any revision still in the log. The
+ *    log is compacted (compact): events up to a floor are dropped, and a
+ *    reader asking for events after a revision below the floor gets
+ *    -ESTALE, never a silent gap.
  *
  * Every operation runs inside a transaction (begin/commit/rollback): writes
  * are serialised, which is what makes allocation race-free. Operations
@@ -80,8 +83,18 @@ struct api_store_ops {
 			  const char *owner, uint64_t *value);
 	/* Release every claim of owner. */
 	int (*release)(struct api_store *s, const char *owner);
-	/* Events with revision > since, at most limit, in order. */
+	/* Events with revision > since, at most limit, in order. -ESTALE when
+	 * since is below the compaction floor (some of them were dropped). */
 	int (*events)(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg);
+	/* The compaction floor: every event with revision <= *floor is gone
+	 * (0: none ever was). Inside a transaction. */
+	int (*floor)(struct api_store *s, int64_t *floor);
+	/* Outside any transaction: drop the events with revision <= upto
+	 * (capped at the newest revision), in short transactions of at most
+	 * API_COMPACT_CHUNK events so that writers wait little; raises the
+	 * floor. 0, or -EIO / -EAGAIN (etcd: another replica compacted at the
+	 * same time; try again later). */
+	int (*compact)(struct api_store *s, int64_t upto);
 	/* The newest revision (0 in a new store). */
 	int (*revision)(struct api_store *s, int64_t *rev);
 	/* Optional (NULL: the store has no other writers). cb(arg, rev) is
@@ -93,6 +106,9 @@ struct api_store_ops {
 struct api_store {
 	const struct api_store_ops *ops;
 };
+
+/* Events dropped per compaction transaction. */
+#define API_COMPACT_CHUNK 1000
 
 /* Open the store named by target: "sqlite:PATH" or a plain PATH (SQLite;
  * the file is created; ":memory:" for tests). Returns NULL with err filled
@@ -110,7 +126,8 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
  * in first, and the caller redoes the whole transaction. Concurrent writers
  * in one process are committed together (group commit): a commit may wait
  * for the writers queued behind it. Keeps a copy of the store (but the
- * event log) in memory, followed by an etcd watch (one thread). */
+ * event log) in memory, brought up to date from the event log when another
+ * process wrote (a thread watches tern's revision key to know when). */
 struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix, char *err,
 				      size_t errlen);
 

@@ -7,21 +7,33 @@
  *   P rev                       "N TOKEN": tern's revision N, and which batch
  *                               wrote it (TOKEN; older stores: "N" alone)
  *   P obj/<kind>/<fq_name>      object body (JSON); key order = fq_name order
- *   P uuid/<uuid>               "<kind>/<fq_name>": where the body is
  *   P refs/<from>               [[field, to], ...] of that object
- *   P ref/<to>/<from>/<field>   "" (the reverse index for referrers)
  *   P claim/<pool>/<%020 value> owner UUID
- *   P own/<owner>/<pool>/<v>    the claim key (so release finds them)
- *   P hint/<pool>               "LO NEXT": [LO, NEXT) all claimed (see get_hint)
  *   P ev/<%020 rev>             {"type","kind","uuid","body"}
+ *   P compacted                 "C": the events up to revision C were dropped
+ * and, in memory only (the mirror derives them from the keys above as it
+ * applies them, so a write carries 4 keys + P rev to etcd, not 10):
+ *   P uuid/<uuid>               "<kind>/<fq_name>": where the body is
+ *   P ref/<to>/<from>/<field>   "" (the reverse index for referrers)
+ *   P own/<owner>/<pool>/<v>    the claim key (so release finds them)
+ *   P hint/<pool>               "LO NEXT": [LO, NEXT) all claimed (see get_hint);
+ *                               this process's own, lowered by any release
+ * (Stores written before 2026-11-23 hold the first three in etcd too: they
+ * are ignored, and stay as garbage.)
  *
  * Why a mirror: a write used to make about ten sequential round trips to the
  * gateway (~1 ms each) to read what it validates against. Now the process
  * keeps every key under P but the events in memory (api_etcd_map.h), loaded
- * once at open and kept current by an etcd watch on P (a thread reading the
- * /v3/watch stream); a write's reads are then local, and only its commit goes
- * to etcd. The mirror is at etcd revision mrev; P rev's mod_revision there is
- * rev_mod.
+ * once at open; a write's reads are then local, and only its commit goes to
+ * etcd. The mirror is at etcd revision mrev; P rev's mod_revision there is
+ * rev_mod. It is kept current by this process's own commits, and by
+ * replaying other processes' writes from the event log (replay): each event
+ * record carries its request's other writes ("w": claims, refs, deletes;
+ * see redo), so one range read of the events after our revision brings the
+ * mirror up to date. A thread watches P rev alone (one small key per batch:
+ * an earlier version watched all of P, and streaming every key of every
+ * write back to every replica cost etcd a third of its CPU); a value that
+ * is not one of our batches tells us another process wrote, and when.
  *
  * Commits stay optimistic, as before: one etcd txn "if P rev is still what
  * this state was computed on, write everything, P rev included". Every tern
@@ -29,7 +41,7 @@
  * process's random number and a batch counter), so a mirror whose P rev is
  * current holds exactly what etcd holds; one that missed another replica's
  * write fails the compare, and the txn's failure branch reads P rev, so we
- * know which revision the watch must bring before the request is redone
+ * know which revision the mirror must reach before the request is redone
  * (-EAGAIN: api_core redoes it). The compare is on P rev's value, not on
  * its mod_revision, so that a batch can name the state of a batch not yet
  * answered (ED_PIPELINE).
@@ -49,17 +61,23 @@
  *
  * Reads of objects (get, find, list, referrers) check first that the mirror
  * has P rev's current mod_revision (one small range), so a read on one
- * replica sees a write acknowledged by another; the watch is what brings
- * the mirror there. The newest events are kept in memory too (a ring), so
- * a watcher that keeps up needs no round trip; the watch thread tells
- * api_core of other replicas' writes (subscribe), so their watchers wake at
- * once instead of at the next poll.
+ * replica sees a write acknowledged by another; a replay brings the mirror
+ * there. The newest events are kept in memory too (a ring), so a watcher
+ * that keeps up needs no round trip; the watch thread tells api_core of
+ * other replicas' writes (subscribe), so their watchers wake at once (and
+ * read those events from etcd) instead of at the next poll.
  *
  * Why tern counts its own revision N in P rev rather than using etcd's:
  * an object carries its version inside its body, written in the same txn,
  * so the number must be known before the commit; etcd's next revision is
  * not (any other write to etcd moves it). N + 1 per event, kept in etcd,
  * gives the same contract as SQLite: dense, strictly increasing, resumable.
+ *
+ * Compaction (compact) deletes a range of P ev/ and raises P compacted in
+ * one txn of its own (compared on P compacted, so two replicas cannot move
+ * it back); it does not touch P rev, so it never makes a tern write redo.
+ * A reader below the floor gets -ESTALE; a reader that finds a hole in the
+ * log before its mirror has seen the new floor gets -ESTALE too.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -82,9 +100,6 @@
 #define ED_TXN_OPS    127
 #define ED_BATCH_KEYS 100
 #define ED_BATCH_MAX  64
-/* How long a write or read waits for the watch to bring a revision another
- * replica wrote before reading everything again instead. */
-#define ED_CATCHUP_MS 2000
 /* Batches in flight at once. One: with 4 (2026-11-22) etcd evaluated a
  * batch sent behind another before that one in 196 of 199 cases (the
  * gateway does not keep the order of requests that come on separate
@@ -113,9 +128,11 @@ struct ed_waiter {
 struct ed_batch {
 	json_t *set;           /* key -> string (put) or null (delete) */
 	char *cmp;             /* P rev's value it was computed on (NULL: no P rev yet) */
-	char val[64];          /* P rev's value it writes: "<rev> <token>" */
+	char val[80];          /* P rev's value it writes: "<rev> <token>-<seq> e<E>" */
+	bool eventless;        /* it changes keys that no event's redo record holds */
 	int64_t brev;          /* tern's revision after it */
 	int n;                 /* requests in it */
+	int ops;               /* keys of set that go to etcd (not the derived ones) */
 	bool chained;          /* sent while the batch before it was in flight */
 	struct ed_waiter *w;   /* who waits for it */
 	struct ed_batch *next; /* in flight: the next one sent */
@@ -144,6 +161,7 @@ struct ed_store {
 	/* the newest events: revisions [ring_lo, ring_hi], each at rev % ED_EVRING */
 	struct { int64_t rev; char *txt; } ring[ED_EVRING];
 	int64_t ring_lo, ring_hi;
+	int64_t floor_seen;    /* events up to here found gone (a hole in P ev/) */
 	/* the open transaction */
 	bool in_txn, txn_write;
 	bool fresh;            /* a reading one checked the mirror is current */
@@ -173,7 +191,9 @@ struct ed_store {
 	int wfd;               /* the watch's socket, shut down to stop it */
 	char *wbuf;            /* the stream's incomplete line */
 	size_t wn;
-	bool wreload;          /* the watch fell behind compaction: read all again */
+	int64_t wrev;          /* etcd revision the watch on P rev has reported */
+	int64_t wtrev;         /* the newest tern revision it saw another process write */
+	char tok[24];          /* "<token>-": in P rev's value of each of our batches */
 	/* who hears of other replicas' writes */
 	pthread_mutex_t sub_lock;
 	void (*sub_cb)(void *arg, int64_t rev);
@@ -400,12 +420,6 @@ static int rev_mod_now(struct ed_store *q, CURL *h, int64_t *mod)
 
 /* ---- the mirror: loading and following it ------------------------------------- */
 
-static bool is_event_key(struct ed_store *q, const char *key)
-{
-	size_t n = strlen(q->prefix);
-	return strncmp(key, q->prefix, n) == 0 && strncmp(key + n, "ev/", 3) == 0;
-}
-
 /* The ring holds nothing, and continues after revision at. */
 static void ring_reset(struct ed_store *q, int64_t at)
 {
@@ -457,14 +471,135 @@ static void ring_add(struct ed_store *q, json_t *evs)
 	free(v);
 }
 
-/* One key of P as etcd has it at mod (value NULL: deleted) into the mirror;
- * P rev also moves trev and rev_mod. */
-static int mirror_apply(struct ed_store *q, const char *key, const char *val, int64_t mod)
+/* What a key of P is. The indexes (uuid/, own/, ref/) are derived from
+ * the keys they index and never written to etcd; hint/ is this process's
+ * own allocation accelerator (see get_hint), never written either. */
+enum kclass { K_OTHER, K_EVENT, K_REV, K_OBJ, K_CLAIM, K_REFS, K_UUID, K_OWN, K_REF, K_HINT };
+
+static enum kclass kclass(const struct ed_store *q, const char *key, const char **rest)
 {
-	if (is_event_key(q, key))
-		return 0;
+	static const struct { const char *pfx; enum kclass c; } t[] = {
+		{ "ev/", K_EVENT }, { "obj/", K_OBJ }, { "claim/", K_CLAIM }, { "refs/", K_REFS },
+		{ "uuid/", K_UUID }, { "own/", K_OWN }, { "ref/", K_REF }, { "hint/", K_HINT },
+	};
 	size_t n = strlen(q->prefix);
-	if (strncmp(key, q->prefix, n) == 0 && strcmp(key + n, "rev") == 0) {
+	if (strncmp(key, q->prefix, n) != 0)
+		return K_OTHER;
+	key += n;
+	if (strcmp(key, "rev") == 0)
+		return K_REV;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t l = strlen(t[i].pfx);
+		if (strncmp(key, t[i].pfx, l) == 0) {
+			*rest = key + l;
+			return t[i].c;
+		}
+	}
+	return K_OTHER;
+}
+
+static bool derived(enum kclass c)
+{
+	return c == K_UUID || c == K_OWN || c == K_REF || c == K_HINT;
+}
+
+/* The "uuid" of an object body, in buf; NULL when it has none. */
+static const char *body_uuid(const char *body, char *buf, size_t len)
+{
+	json_t *o = body ? json_loads(body, 0, NULL) : NULL;
+	const char *u = json_string_value(json_object_get(o, "uuid"));
+	if (u)
+		snprintf(buf, len, "%s", u);
+	json_decref(o);
+	return u ? buf : NULL;
+}
+
+/* obj/<path> goes from old to val: uuid/<uuid> -> path follows. */
+static int derive_obj(struct ed_store *q, const char *path, const char *old, const char *val)
+{
+	char key[256], u[64];
+	if (body_uuid(old, u, sizeof(u))) {
+		KEY(key, "%suuid/%s", q->prefix, u);
+		const char *cur = api_emap_get(&q->map, key);
+		if (cur && strcmp(cur, path) == 0) /* not if it moved (a rename) */
+			api_emap_del(&q->map, key);
+	}
+	if (body_uuid(val, u, sizeof(u))) {
+		KEY(key, "%suuid/%s", q->prefix, u);
+		return api_emap_set(&q->map, key, path);
+	}
+	return 0;
+}
+
+/* claim/<pool>/<value> goes from owner old to val: own/<owner>/<pool>/<value>
+ * -> the claim key follows; a freed value lowers the pool's hint. */
+static int derive_claim(struct ed_store *q, const char *ckey, const char *rest, const char *old,
+			const char *val)
+{
+	char key[1400];
+	if (old) {
+		KEY(key, "%sown/%s/%s", q->prefix, old, rest);
+		api_emap_del(&q->map, key);
+	}
+	const char *slash = strrchr(rest, '/');
+	if (old && !val && slash) {
+		uint64_t lo, next, v = strtoull(slash + 1, NULL, 10);
+		KEY(key, "%shint/%.*s", q->prefix, (int)(slash - rest), rest);
+		const char *h = api_emap_get(&q->map, key);
+		char nh[48];
+		if (h && sscanf(h, "%" SCNu64 " %" SCNu64, &lo, &next) == 2 && v >= lo &&
+		    v < next) {
+			KEY(nh, "%" PRIu64 " %" PRIu64, lo, v);
+			if (api_emap_set(&q->map, key, nh) < 0)
+				api_emap_del(&q->map, key); /* no hint is always true */
+		}
+	}
+	if (val) {
+		KEY(key, "%sown/%s/%s", q->prefix, val, rest);
+		return api_emap_set(&q->map, key, ckey);
+	}
+	return 0;
+}
+
+/* refs/<from> goes from old to val ([[field, to], ...]): the reverse index
+ * ref/<to>/<from>/<field> follows. */
+static int derive_refs(struct ed_store *q, const char *from, const char *old, const char *val)
+{
+	char key[1024];
+	json_t *r;
+	size_t i;
+	json_t *o = old ? json_loads(old, 0, NULL) : NULL;
+	json_array_foreach(o, i, r) {
+		KEY(key, "%sref/%s/%s/%s", q->prefix, json_string_value(json_array_get(r, 1)) ?: "",
+		    from, json_string_value(json_array_get(r, 0)) ?: "");
+		api_emap_del(&q->map, key);
+	}
+	json_decref(o);
+	int rc = 0;
+	o = val ? json_loads(val, 0, NULL) : NULL;
+	json_array_foreach(o, i, r) {
+		KEY(key, "%sref/%s/%s/%s", q->prefix, json_string_value(json_array_get(r, 1)) ?: "",
+		    from, json_string_value(json_array_get(r, 0)) ?: "");
+		if ((rc = api_emap_set(&q->map, key, "")) < 0)
+			break;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* One key of P (value NULL: deleted) into the mirror: as etcd has it at mod,
+ * or (local) as a batch of this process wrote it. P rev also moves trev and
+ * rev_mod; obj/, claim/ and refs/ carry their derived indexes along. Derived
+ * keys that come from etcd (older versions wrote them) are ignored; a local
+ * hint is kept. */
+static int mirror_apply(struct ed_store *q, const char *key, const char *val, int64_t mod,
+			bool local)
+{
+	const char *rest = NULL;
+	enum kclass c = kclass(q, key, &rest);
+	if (c == K_EVENT || (derived(c) && (!local || c != K_HINT)))
+		return 0;
+	if (c == K_REV) {
 		char *rv = val ? strdup(val) : NULL;
 		if (val && !rv)
 			return -ENOMEM;
@@ -473,11 +608,23 @@ static int mirror_apply(struct ed_store *q, const char *key, const char *val, in
 		q->rev_mod = val ? mod : 0;
 		q->trev = val ? strtoll(val, NULL, 10) : 0; /* "<rev>" or "<rev> <token>" */
 	}
-	if (!val) {
+	const char *cur = api_emap_get(&q->map, key);
+	char *old = cur && (c == K_OBJ || c == K_CLAIM || c == K_REFS) ? strdup(cur) : NULL;
+	if (cur && !old && (c == K_OBJ || c == K_CLAIM || c == K_REFS))
+		return -ENOMEM;
+	int rc = 0;
+	if (!val)
 		api_emap_del(&q->map, key);
-		return 0;
-	}
-	return api_emap_set(&q->map, key, val);
+	else
+		rc = api_emap_set(&q->map, key, val);
+	if (rc == 0 && c == K_OBJ)
+		rc = derive_obj(q, rest, old, val);
+	else if (rc == 0 && c == K_CLAIM)
+		rc = derive_claim(q, key, rest, old, val);
+	else if (rc == 0 && c == K_REFS)
+		rc = derive_refs(q, rest, old, val);
+	free(old);
+	return rc;
 }
 
 /* Read every key of P but the events, in one txn (one etcd revision), into a
@@ -505,7 +652,7 @@ static int reload(struct ed_store *q, CURL *h)
 			const char *vs = json_string_value(json_object_get(kv, "value"));
 			char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
 			char *v = b64dec(vs ? vs : "");
-			rc = k && v ? mirror_apply(q, k, v, i64(kv, "mod_revision")) : -EIO;
+			rc = k && v ? mirror_apply(q, k, v, i64(kv, "mod_revision"), false) : -EIO;
 			free(k);
 			free(v);
 			if (rc < 0)
@@ -533,57 +680,241 @@ static void announce(struct ed_store *q, int64_t rev)
 	pthread_mutex_unlock(&q->sub_lock);
 }
 
-/* One message of the watch stream. Events at or below mrev are already in
- * the mirror (our own commits, or what a reload read). */
-static int watch_msg(struct ed_store *q, const char *line)
+static void note_need(struct ed_store *q, int64_t mod)
 {
-	json_t *m = json_loads(line, 0, NULL), *r = json_object_get(m, "result"), *ev;
-	if (!m)
-		return 0; /* a blank line */
-	if (!r || i64(r, "compact_revision") > 0 || json_is_true(json_object_get(r, "canceled"))) {
-		/* the revisions we need are compacted away (or etcd said no) */
-		q->wreload = true;
-		json_decref(m);
-		return -ESTALE;
+	if (mod > q->need_mod)
+		q->need_mod = mod;
+}
+
+/* One event record's changes into the mirror (see redo): the object's body
+ * at its path, then every other key the request wrote. -ESTALE: a record
+ * without them (written by an older version). */
+static int apply_redo(struct ed_store *q, const char *rec, int64_t mod)
+{
+	json_t *ev = json_loads(rec, 0, NULL), *w = json_object_get(ev, "w"), *v;
+	const char *k, *type = json_string_value(json_object_get(ev, "type"));
+	int rc = json_is_object(w) && type ? 0 : -ESTALE;
+	if (rc == 0 && strcmp(type, "DELETED") != 0) {
+		const char *body = json_string_value(json_object_get(ev, "body"));
+		json_t *o = body ? json_loads(body, 0, NULL) : NULL;
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		const char *fq = json_string_value(json_object_get(o, "fq_name"));
+		char key[1024];
+		if (kind && fq) {
+			KEY(key, "%sobj/%s/%s", q->prefix, kind, fq);
+			rc = mirror_apply(q, key, body, mod, false);
+		} else {
+			rc = -EIO;
+		}
+		json_decref(o);
 	}
-	pthread_mutex_lock(&q->lock);
-	int64_t before = q->trev, top = q->mrev;
-	int rc = 0;
-	size_t i;
-	json_t *evs = json_array();
-	json_array_foreach(json_object_get(r, "events"), i, ev) {
-		json_t *kv = json_object_get(ev, "kv");
-		int64_t mod = i64(kv, "mod_revision");
-		if (mod <= q->mrev)
-			continue;
-		bool del = json_is_string(json_object_get(ev, "type")) &&
-			   strcmp(json_string_value(json_object_get(ev, "type")), "DELETE") == 0;
-		const char *vs = json_string_value(json_object_get(kv, "value"));
+	if (rc == 0)
+		json_object_foreach(w, k, v) {
+			/* keys without P; 1: the event's uuid (a claim's owner) */
+			char key[1024];
+			KEY(key, "%s%s", q->prefix, k);
+			const char *val = json_is_true(v) ? json_string_value(json_object_get(ev,
+				"uuid")) : json_string_value(v);
+			if ((rc = mirror_apply(q, key, val, mod, false)) < 0)
+				break;
+		}
+	json_decref(ev);
+	return rc;
+}
+
+/* How many batches so far changed keys outside the events' redo records:
+ * the "e<E>" of a P rev value (0 in older ones). A replay across such a
+ * batch would miss its writes, so it reads everything instead. */
+static int64_t eventless_of(const char *rev_val)
+{
+	const char *e = rev_val ? strrchr(rev_val, ' ') : NULL;
+	char *end;
+	if (!e || e[1] != 'e' || e[2] < '0' || e[2] > '9')
+		return 0;
+	int64_t n = strtoll(e + 2, &end, 10);
+	return *end ? 0 : n; /* not a token that starts with 'e' */
+}
+
+/* Under lock: bring the mirror up to P rev's mod_revision until (another
+ * process's writes) by reading, in one txn, the events after tern's
+ * revision trev and P rev, and applying each event's redo record: the cost
+ * is what changed, not the store's size. Reads everything instead when an
+ * event is missing (compacted) or has no redo record. */
+static int replay(struct ed_store *q, int64_t until)
+{
+	char from[160], end[160], rk[160];
+	KEY(from, "%sev/%020" PRId64, q->prefix, q->trev + 1);
+	KEY(end, "%sev0", q->prefix);
+	KEY(rk, "%srev", q->prefix);
+	json_t *req = json_pack("{s:[{s:{s:o,s:o}},{s:{s:o}}]}", "success", "request_range",
+				"key", jb64(from), "range_end", jb64(end), "request_range", "key",
+				jb64(rk)), *resp;
+	int rc = call(q, q->curl, "/v3/kv/txn", req, &resp);
+	if (rc < 0)
+		return reload(q, q->curl);
+	json_t *rs = json_object_get(resp, "responses");
+	json_t *evs = json_object_get(json_object_get(json_array_get(rs, 0), "response_range"),
+				      "kvs");
+	json_t *rv = json_array_get(json_object_get(json_object_get(json_array_get(rs, 1),
+					  "response_range"), "kvs"), 0);
+	int64_t h = i64(json_object_get(resp, "header"), "revision"), expect = q->trev + 1;
+	size_t plen = strlen(q->prefix) + 3, i;
+	json_t *kv, *ring = json_array();
+	rc = rv && i64(rv, "mod_revision") >= until ? 0 : -ESTALE;
+	json_array_foreach(rc ? NULL : evs, i, kv) {
 		char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
-		char *v = del ? NULL : b64dec(vs ? vs : "");
-		rc = k && (del || v) ? mirror_apply(q, k, v, mod) : -EIO;
-		if (rc == 0 && v && is_event_key(q, k))
-			json_array_append_new(evs, json_pack("[ss]", k, v));
+		const char *vs = json_string_value(json_object_get(kv, "value"));
+		char *v = b64dec(vs ? vs : "");
+		rc = k && v && strtoll(k + plen, NULL, 10) == expect++ ?
+		     apply_redo(q, v, i64(kv, "mod_revision")) : -ESTALE;
+		if (rc == 0)
+			json_array_append_new(ring, json_pack("[ss]", k, v));
 		free(k);
 		free(v);
 		if (rc < 0)
 			break;
-		if (mod > top)
-			top = mod;
 	}
-	if (rc < 0) {
-		q->wreload = true;
-	} else {
-		q->mrev = top;
-		ring_add(q, evs);
+	if (rc == 0) {
+		const char *vs = json_string_value(json_object_get(rv, "value"));
+		char *v = b64dec(vs ? vs : "");
+		if (v && eventless_of(v) != eventless_of(q->rev_val))
+			rc = -ESTALE; /* writes no event holds came meanwhile */
+		else
+			rc = v ? mirror_apply(q, rk, v, i64(rv, "mod_revision"), false) : -ENOMEM;
+		free(v);
 	}
-	json_decref(evs);
-	int64_t after = q->trev;
+	if (rc == 0 && q->trev != expect - 1)
+		rc = -ESTALE; /* P rev names a revision the events did not reach */
+	if (rc == 0) {
+		if (h > q->mrev)
+			q->mrev = h;
+		ring_add(q, ring);
+		pthread_cond_broadcast(&q->cond);
+	}
+	json_decref(ring);
+	json_decref(resp);
+	return rc == 0 ? 0 : reload(q, q->curl);
+}
+
+/* The value of key as committed or in batches (not this request's writes). */
+static const char *committed(struct ed_store *q, const char *key)
+{
+	json_t *w = q->open ? json_object_get(q->open->set, key) : NULL;
+	if (w)
+		return json_string_value(w);
+	for (struct ed_batch *b = q->flying; b; b = b->next) {
+		json_t *x = json_object_get(b->set, key);
+		if (x)
+			w = x;
+	}
+	return w ? json_string_value(w) : api_emap_get(&q->map, key);
+}
+
+/* This request's writes, as a redo record in its event (the key "w"), so
+ * that another replica can bring its mirror up to date from the events
+ * alone (replay): every key it wrote but the event, the derived ones, and
+ * the object's body (the event has it). Under lock, in commit. Returns 1
+ * when the request changed keys but wrote no event (its batch says so in
+ * P rev: see eventless_of). */
+static int redo(struct ed_store *q)
+{
+	const char *k, *rest, *evk = NULL;
+	json_t *v, *ev = NULL;
+	json_object_foreach(q->wset, k, v)
+		if (kclass(q, k, &rest) == K_EVENT && json_is_string(v))
+			evk = k;
+	if (!evk) {
+		/* no event: a rewrite of the same values (an update that changed
+		 * nothing), or a store-level write (tests) no redo record holds */
+		json_object_foreach(q->wset, k, v) {
+			enum kclass c = kclass(q, k, &rest);
+			if (derived(c) || c == K_EVENT)
+				continue;
+			const char *was = committed(q, k), *now = json_string_value(v);
+			if (was ? !now || strcmp(was, now) != 0 : now != NULL)
+				return 1;
+		}
+		return 0;
+	}
+	ev = json_loads(json_string_value(json_object_get(q->wset, evk)), 0, NULL);
+	const char *body = json_string_value(json_object_get(ev, "body"));
+	json_t *w = json_object();
+	if (!ev || !w) {
+		json_decref(ev);
+		json_decref(w);
+		return -ENOMEM;
+	}
+	json_object_foreach(q->wset, k, v) {
+		enum kclass c = kclass(q, k, &rest);
+		if (c == K_EVENT || derived(c) ||
+		    (c == K_OBJ && body && json_is_string(v) &&
+		     strcmp(json_string_value(v), body) == 0))
+			continue;
+		const char *u = json_string_value(json_object_get(ev, "uuid"));
+		bool owner = u && json_is_string(v) && strcmp(json_string_value(v), u) == 0;
+		json_object_set_new(w, k + strlen(q->prefix), owner ? json_true() : json_incref(v));
+	}
+	json_object_set_new(ev, "w", w);
+	char *txt = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (!txt)
+		return -ENOMEM;
+	char key[160];
+	snprintf(key, sizeof(key), "%s", evk);
+	json_object_set_new(q->wset, key, json_string(txt));
+	free(txt);
+	return 0;
+}
+
+/* Is this P rev value one of this process's batches? */
+static bool ours(const struct ed_store *q, const char *val)
+{
+	return val && strstr(val, q->tok) != NULL;
+}
+
+/* One message of the watch on P rev. A value that is not one of our
+ * batches is another process's write: the mirror is behind, so the next
+ * transaction replays what changed first (need_mod), and our watchers wake
+ * now (they read the new events from etcd). */
+static int rev_msg(struct ed_store *q, const char *line)
+{
+	json_t *m = json_loads(line, 0, NULL), *r = json_object_get(m, "result"), *ev;
+	if (!m)
+		return 0; /* a blank line */
+	int64_t foreign = 0;
+	int rc = 0;
+	pthread_mutex_lock(&q->lock);
+	if (!r || i64(r, "compact_revision") > 0 || json_is_true(json_object_get(r, "canceled"))) {
+		/* etcd compacted the revisions we asked for: start again from
+		 * what it has, and ask before the next write (one may be lost) */
+		int64_t c = i64(r, "compact_revision");
+		if (c > 0)
+			q->wrev = c - 1;
+		q->need_check = true;
+		rc = -ESTALE;
+	}
+	size_t i;
+	json_array_foreach(rc ? NULL : json_object_get(r, "events"), i, ev) {
+		json_t *kv = json_object_get(ev, "kv");
+		int64_t mod = i64(kv, "mod_revision");
+		if (mod > q->wrev)
+			q->wrev = mod;
+		const char *vs = json_string_value(json_object_get(kv, "value"));
+		char *v = vs ? b64dec(vs) : NULL;
+		if (mod > q->rev_mod && !ours(q, v)) {
+			note_need(q, mod);
+			int64_t t = v ? strtoll(v, NULL, 10) : 0;
+			if (t > q->wtrev)
+				q->wtrev = t;
+			foreign = t;
+		}
+		free(v);
+	}
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	json_decref(m);
-	if (after != before)
-		announce(q, after);
+	if (foreign)
+		announce(q, foreign);
 	return rc;
 }
 
@@ -599,15 +930,14 @@ static size_t on_watch(char *data, size_t sz, size_t nm, void *arg)
 	q->wn += len;
 	p[q->wn] = 0;
 	char *nl;
-	/* grpc-gateway ends each message of a stream with a newline */
 	while ((nl = memchr(q->wbuf, '\n', q->wn))) {
 		*nl = 0;
-		int rc = watch_msg(q, q->wbuf);
+		int rc = rev_msg(q, q->wbuf);
 		size_t used = (size_t)(nl + 1 - q->wbuf);
 		memmove(q->wbuf, nl + 1, q->wn - used + 1);
 		q->wn -= used;
 		if (rc < 0)
-			return 0; /* ends the stream: the thread reads all again */
+			return 0; /* ends the stream: the thread starts it again */
 	}
 	return len;
 }
@@ -660,32 +990,20 @@ static void watch_pause(struct ed_store *q, int ms)
 	pthread_mutex_unlock(&q->wlock);
 }
 
-/* The watch thread: follows P from mrev + 1 for as long as the store is
- * open; reconnects after an error, reads everything again after a
- * compaction. */
+/* The watch thread: follows P rev (one small key per tern write; the
+ * writes themselves are read only when needed, see replay) from wrev + 1
+ * for as long as the store is open; reconnects after an error. */
 static void *watch_main(void *arg)
 {
 	struct ed_store *q = arg;
-	char key[160], end[160], url[512];
-	KEY(key, "%s", q->prefix);
-	prefix_end(end, sizeof(end), q->prefix);
+	char key[160], url[512];
+	KEY(key, "%srev", q->prefix);
 	while (!watch_stopping(q)) {
 		pthread_mutex_lock(&q->lock);
-		if (q->wreload) {
-			int rc = reload(q, q->wcurl);
-			if (rc == 0)
-				q->wreload = false;
-			pthread_mutex_unlock(&q->lock);
-			if (rc < 0) {
-				watch_pause(q, 200);
-				continue;
-			}
-			pthread_mutex_lock(&q->lock);
-		}
-		int64_t from = q->mrev + 1;
+		int64_t from = q->wrev + 1;
 		pthread_mutex_unlock(&q->lock);
-		json_t *req = json_pack("{s:{s:o,s:o,s:I}}", "create_request", "key", jb64(key),
-					"range_end", jb64(end), "start_revision", (json_int_t)from);
+		json_t *req = json_pack("{s:{s:o,s:I}}", "create_request", "key", jb64(key),
+					"start_revision", (json_int_t)from);
 		char *body = json_dumps(req, JSON_COMPACT);
 		json_decref(req);
 		if (!body) {
@@ -699,10 +1017,10 @@ static void *watch_main(void *arg)
 		curl_easy_setopt(q->wcurl, CURLOPT_WRITEFUNCTION, on_watch);
 		curl_easy_setopt(q->wcurl, CURLOPT_WRITEDATA, q);
 		curl_easy_setopt(q->wcurl, CURLOPT_TIMEOUT_MS, 0L); /* a stream: no end */
-		curl_easy_perform(q->wcurl);
+		CURLcode cc = curl_easy_perform(q->wcurl);
 		free(body);
-		/* the stream ended: etcd went away, or we asked for a reload */
-		if (!q->wreload)
+		/* the stream ended: etcd went away, or compacted our start */
+		if (cc != CURLE_WRITE_ERROR)
 			watch_pause(q, 100);
 	}
 	return NULL;
@@ -874,29 +1192,18 @@ static void ed_close(struct api_store *s)
 	free(q);
 }
 
-/* Under lock: wait until the mirror holds P rev's mod_revision need_mod
- * (the watch brings it); after ED_CATCHUP_MS, read everything instead. */
+/* Under lock: bring the mirror to P rev's mod_revision need_mod: a batch
+ * of ours in flight may be it (wait for its answer), else replay what
+ * changed (another replica's writes). */
 static int catch_up(struct ed_store *q)
 {
+	while (q->rev_mod < q->need_mod && q->flying)
+		pthread_cond_wait(&q->cond, &q->lock);
 	if (q->rev_mod >= q->need_mod)
 		return 0;
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ED_CATCHUP_MS / 1000;
-	t.tv_nsec += (long)(ED_CATCHUP_MS % 1000) * 1000000L;
-	t.tv_sec += t.tv_nsec / 1000000000L;
-	t.tv_nsec %= 1000000000L;
-	while (q->rev_mod < q->need_mod)
-		if (pthread_cond_timedwait(&q->cond, &q->lock, &t) == ETIMEDOUT)
-			return reload(q, q->curl); /* as new as need_mod, or newer */
-	return 0;
+	return replay(q, q->need_mod);
 }
 
-static void note_need(struct ed_store *q, int64_t mod)
-{
-	if (mod > q->need_mod)
-		q->need_mod = mod;
-}
 
 /* The top of the chain a new batch builds on: the newest batch in flight,
  * else the mirror. */
@@ -947,8 +1254,10 @@ static json_t *batch_txn(struct ed_store *q, struct ed_batch *b)
 	char key[160];
 	KEY(key, "%srev", q->prefix);
 	json_t *ops = json_array(), *v, *cmp;
-	const char *k;
+	const char *k, *rest;
 	json_object_foreach(b->set, k, v) {
+		if (derived(kclass(q, k, &rest)))
+			continue; /* kept in memory only */
 		if (json_is_null(v))
 			json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
 							     "key", jb64(k)));
@@ -975,18 +1284,29 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 {
 	char key[160];
 	KEY(key, "%srev", q->prefix);
-	if (rc == 0 && json_is_true(json_object_get(resp, "succeeded"))) {
+	if (rc == 0 && json_is_true(json_object_get(resp, "succeeded")) &&
+	    i64(json_object_get(resp, "header"), "revision") <= q->mrev) {
+		/* a replay (another request's catch_up) already brought it, and
+		 * maybe newer writes: applying it again would go back */
+	} else if (rc == 0 && json_is_true(json_object_get(resp, "succeeded"))) {
 		int64_t h = i64(json_object_get(resp, "header"), "revision");
 		json_t *v;
 		const char *k;
-		bool lost = mirror_apply(q, key, b->val, h) < 0;
+		bool lost = mirror_apply(q, key, b->val, h, true) < 0;
 		json_t *evs = json_array();
+		const char *rest;
 		json_object_foreach(b->set, k, v) {
-			if (mirror_apply(q, k, json_string_value(v), h) < 0)
+			enum kclass c = kclass(q, k, &rest);
+			if (c != K_HINT && mirror_apply(q, k, json_string_value(v), h, true) < 0)
 				lost = true;
-			if (json_is_string(v) && is_event_key(q, k))
+			if (json_is_string(v) && c == K_EVENT)
 				json_array_append_new(evs, json_pack("[sO]", k, v));
 		}
+		/* the batch's hints last: they already count its releases */
+		json_object_foreach(b->set, k, v)
+			if (kclass(q, k, &rest) == K_HINT &&
+			    mirror_apply(q, k, json_string_value(v), h, true) < 0)
+				lost = true;
 		ring_add(q, evs);
 		json_decref(evs);
 		if (h > q->mrev)
@@ -1037,8 +1357,8 @@ static void flush(struct ed_store *q)
 	else
 		q->flying = b;
 	q->flying_tail = b;
-	snprintf(b->val, sizeof(b->val), "%" PRId64 " %016" PRIx64 "-%" PRIu64, b->brev, q->token,
-		 ++q->seq);
+	snprintf(b->val, sizeof(b->val), "%" PRId64 " %016" PRIx64 "-%" PRIu64 " e%" PRId64, b->brev,
+		 q->token, ++q->seq, eventless_of(b->cmp) + b->eventless);
 	b->chained = b != q->flying;
 	json_t *req = batch_txn(q, b), *resp = NULL;
 	pthread_mutex_unlock(&q->lock);
@@ -1081,7 +1401,18 @@ static bool slot_free(const struct ed_store *q)
 
 static bool batch_full(const struct ed_batch *b)
 {
-	return b->n >= ED_BATCH_MAX || json_object_size(b->set) >= ED_BATCH_KEYS;
+	return b->n >= ED_BATCH_MAX || b->ops >= ED_BATCH_KEYS;
+}
+
+/* The keys of set a txn will carry. */
+static int txn_keys(const struct ed_store *q, json_t *set)
+{
+	const char *k, *rest;
+	json_t *v;
+	int n = 0;
+	json_object_foreach(set, k, v)
+		n += !derived(kclass(q, k, &rest));
+	return n;
 }
 
 /* Under lock: w waits for the batch it joined (b), which it sends itself
@@ -1168,7 +1499,7 @@ static int ed_commit(struct api_store *s)
 		return 0;
 	}
 	size_t n = json_object_size(q->wset);
-	if (n && q->open && json_object_size(q->open->set) + n + 1 > ED_TXN_OPS) {
+	if (n && q->open && q->open->ops + txn_keys(q, q->wset) + 1 > ED_TXN_OPS) {
 		/* no room in one txn: this request goes in the next batch, on top
 		 * of this one. Cannot wait here (its writes would be lost to the
 		 * next transaction), so it is redone: rare with ED_BATCH_KEYS. */
@@ -1197,10 +1528,18 @@ static int ed_commit(struct api_store *s)
 		}
 		q->open = b;
 	}
+	int eventless = n ? redo(q) : 0;
+	if (eventless < 0) {
+		end_txn(q);
+		pthread_mutex_unlock(&q->lock);
+		return eventless;
+	}
 	if (n) {
 		json_object_update(b->set, q->wset);
+		b->ops = txn_keys(q, b->set);
 		b->brev = q->rev;
 		b->n++;
+		b->eventless = b->eventless || eventless;
 	}
 	end_txn(q);
 	if (b)
@@ -1509,9 +1848,12 @@ static int ed_claim(struct api_store *s, const char *pool, uint64_t value, const
  * The scan for the lowest free value would read every taken value of the
  * pool on each allocation (a /16 pool: thousands of keys per request). So
  * each pool keeps a hint, P hint/<pool> = "LO NEXT": every value in
- * [LO, NEXT) is taken. It is written in the same transactions as the
- * claims, so it is as consistent as they are; a release below NEXT lowers
- * it, so "the lowest free value" stays exact, as on SQLite.
+ * [LO, NEXT) is taken. It lives in this process only: a transaction
+ * writes it with its claims (so the batch and the requests after it see
+ * it), the mirror takes it when the batch commits, and any release (ours
+ * or another replica's, through the watch) below NEXT lowers it, so "the
+ * lowest free value" stays exact, as on SQLite. Another replica's claims
+ * leave it true; the scan steps over them.
  */
 static int get_hint(struct ed_store *q, const char *pool, uint64_t *lo, uint64_t *next)
 {
@@ -1624,6 +1966,23 @@ static int events_cb(struct ed_store *q, json_t *a, api_event_cb cb, void *arg)
 	return rc;
 }
 
+/* The compaction floor as the mirror knows it, or as a hole in the log
+ * showed it. Under lock. */
+static int64_t floor_of(struct ed_store *q)
+{
+	char key[160];
+	KEY(key, "%scompacted", q->prefix);
+	const char *v = api_emap_get(&q->map, key);
+	int64_t f = v ? strtoll(v, NULL, 10) : 0;
+	return f > q->floor_seen ? f : q->floor_seen;
+}
+
+static int ed_floor(struct api_store *s, int64_t *floor)
+{
+	*floor = floor_of(ed(s));
+	return 0;
+}
+
 /* The newest events are in the ring (what this process committed and what
  * the watch brought): a watcher that keeps up reads them there, with no
  * round trip. Older ones are read from etcd, without the lock, so a slow
@@ -1636,7 +1995,17 @@ static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb
 	if (!a)
 		return -ENOMEM;
 	int rc = 0;
-	bool ring = since + 1 >= q->ring_lo;
+	if (since < floor_of(q)) {
+		json_decref(a);
+		return -ESTALE;
+	}
+	int64_t top = q->rev;
+	/* the ring answers when it holds every event wanted that is known to
+	 * exist (other replicas' newest ones may be only in etcd) */
+	int64_t known = q->trev > q->wtrev ? q->trev : q->wtrev;
+	if (limit && since + limit < known)
+		known = since + limit;
+	bool ring = since + 1 >= q->ring_lo && q->ring_hi >= known;
 	for (int64_t r = since + 1; ring && r <= q->ring_hi && (!limit || r <= since + limit); r++) {
 		int slot = (int)(r % ED_EVRING);
 		KEY(from, "%sev/%020" PRId64, q->prefix, r);
@@ -1656,19 +2025,101 @@ static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb
 	pthread_mutex_lock(&q->rlock);
 	rc = range_raw(q, q->rcurl, from, end, limit, &a);
 	pthread_mutex_unlock(&q->rlock);
+	int64_t hole = 0;
 	if (rc == 0) {
-		rc = events_cb(q, a, cb, arg);
+		/* the first event must be since + 1: else a compaction the mirror
+		 * has not seen yet took the ones before it */
+		json_t *e0 = json_array_get(a, 0);
+		int64_t first = e0 ? strtoll(json_string_value(json_array_get(e0, 0)) +
+					     strlen(q->prefix) + 3, NULL, 10) : 0;
+		if (e0 && first != since + 1)
+			hole = first - 1;
+		else if (!e0 && since < top)
+			hole = top;
+		rc = hole ? -ESTALE : events_cb(q, a, cb, arg);
 		json_decref(a);
 	}
 	pthread_mutex_lock(&q->lock);
+	if (hole > q->floor_seen)
+		q->floor_seen = hole;
 	q->in_txn = true; /* a writer may have run meanwhile */
 	q->txn_write = false;
 	return rc;
 }
 
+/* Delete P ev/ up to upto, API_COMPACT_CHUNK events per etcd txn, each
+ * raising P compacted if nobody else moved it meanwhile. */
+static int ed_compact(struct api_store *s, int64_t upto)
+{
+	struct ed_store *q = ed(s);
+	char key[160], from[160], end[160], val[32];
+	KEY(key, "%scompacted", q->prefix);
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		const char *cur = api_emap_get(&q->map, key);
+		char *old = cur ? strdup(cur) : NULL;
+		int64_t floor = cur ? strtoll(cur, NULL, 10) : 0;
+		int64_t to = upto < q->trev ? upto : q->trev;
+		pthread_mutex_unlock(&q->lock);
+		if (cur && !old)
+			return -ENOMEM;
+		if (to - floor > API_COMPACT_CHUNK)
+			to = floor + API_COMPACT_CHUNK;
+		if (to <= floor) {
+			free(old);
+			return 0;
+		}
+		KEY(from, "%sev/%020" PRId64, q->prefix, floor + 1);
+		KEY(end, "%sev/%020" PRId64, q->prefix, to + 1);
+		KEY(val, "%" PRId64, to);
+		json_t *cmp = old ? json_pack("{s:o,s:s,s:s,s:o}", "key", jb64(key), "target",
+					      "VALUE", "result", "EQUAL", "value", jb64(old))
+				  : json_pack("{s:o,s:s,s:s,s:i}", "key", jb64(key), "target",
+					      "CREATE", "result", "EQUAL", "create_revision", 0);
+		free(old);
+		json_t *req = json_pack("{s:[o],s:[{s:{s:o,s:o}},{s:{s:o,s:o}}],s:[{s:{s:o}}]}",
+					"compare", cmp, "success", "request_delete_range", "key",
+					jb64(from), "range_end", jb64(end), "request_put", "key",
+					jb64(key), "value", jb64(val), "failure", "request_range",
+					"key", jb64(key)), *resp;
+		pthread_mutex_lock(&q->rlock);
+		int rc = call(q, q->rcurl, "/v3/kv/txn", req, &resp);
+		pthread_mutex_unlock(&q->rlock);
+		if (rc < 0)
+			return rc;
+		bool ok = json_is_true(json_object_get(resp, "succeeded"));
+		int64_t h = i64(json_object_get(resp, "header"), "revision");
+		char *now = NULL;
+		if (!ok) {
+			/* another replica compacted meanwhile: take its floor */
+			json_t *r = json_array_get(json_object_get(resp, "responses"), 0);
+			json_t *kv = json_array_get(json_object_get(json_object_get(r,
+						    "response_range"), "kvs"), 0);
+			const char *vs = json_string_value(json_object_get(kv, "value"));
+			now = vs ? b64dec(vs) : NULL;
+		}
+		json_decref(resp);
+		pthread_mutex_lock(&q->lock);
+		/* a newer floor is never lowered */
+		const char *m = api_emap_get(&q->map, key);
+		const char *nv = ok ? val : now;
+		if (nv && (!m || strtoll(m, NULL, 10) < strtoll(nv, NULL, 10)))
+			rc = mirror_apply(q, key, nv, h, true);
+		pthread_mutex_unlock(&q->lock);
+		free(now);
+		if (!ok)
+			return -EAGAIN;
+		if (rc < 0)
+			return rc;
+	}
+}
+
 static int ed_revision(struct api_store *s, int64_t *rev)
 {
-	*rev = ed(s)->rev;
+	struct ed_store *q = ed(s);
+	/* a reading transaction that read no object: the newest revision
+	 * known, also one only the watch on P rev has told of */
+	*rev = q->txn_write || q->fresh || q->rev > q->wtrev ? q->rev : q->wtrev;
 	return 0;
 }
 
@@ -1698,6 +2149,8 @@ static const struct api_store_ops etcd_ops = {
 	.release = ed_release,
 	.events = ed_events,
 	.revision = ed_revision,
+	.floor = ed_floor,
+	.compact = ed_compact,
 	.subscribe = ed_subscribe,
 };
 
@@ -1737,6 +2190,7 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	uint64_t rnd;
 	if (getrandom(&rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
 		q->token ^= rnd;
+	snprintf(q->tok, sizeof(q->tok), "%016" PRIx64 "-", q->token);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -1797,6 +2251,7 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	/* reach etcd now, so a wrong endpoint is reported at start */
 	pthread_mutex_lock(&q->lock);
 	int rc = reload(q, q->curl);
+	q->wrev = q->mrev; /* the watch on P rev starts after what was read */
 	pthread_mutex_unlock(&q->lock);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot reach the etcd store: %s", q->err);

@@ -8,7 +8,10 @@
  * was answered 201 survives a power cut, as the issue requires.
  *
  * The revision counter lives in its own row (meta), not in the events
- * table, so that compacting old events later cannot make it go back.
+ * table, so that compacting old events cannot make it go back. Compaction
+ * deletes the oldest events in transactions of API_COMPACT_CHUNK rows and
+ * raises meta's 'compacted' (the floor) in the same transaction, so a
+ * reader sees either the events or the floor that says they are gone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +25,7 @@
 enum stmt {
 	S_GET, S_FIND, S_LIST, S_EXISTS_FQN, S_UPSERT, S_DEL, S_REFS_DEL, S_REFS_ADD,
 	S_REFERRERS, S_CLAIM_GET, S_CLAIM_ADD, S_CLAIM_GAP, S_RELEASE, S_EVENTS,
-	S_EVENT_ADD, S_REV_GET, S_REV_SET, N_STMT
+	S_EVENT_ADD, S_REV_GET, S_REV_SET, S_FLOOR_GET, S_FLOOR_SET, S_EVENTS_DROP, N_STMT
 };
 
 static const char *const stmt_sql[N_STMT] = {
@@ -53,6 +56,10 @@ static const char *const stmt_sql[N_STMT] = {
 	[S_REV_GET] = "SELECT value FROM meta WHERE key='revision'",
 	[S_REV_SET] = "INSERT INTO meta(key, value) VALUES('revision', ?1) "
 		      "ON CONFLICT(key) DO UPDATE SET value=?1",
+	[S_FLOOR_GET] = "SELECT value FROM meta WHERE key='compacted'",
+	[S_FLOOR_SET] = "INSERT INTO meta(key, value) VALUES('compacted', ?1) "
+			"ON CONFLICT(key) DO UPDATE SET value=?1",
+	[S_EVENTS_DROP] = "DELETE FROM events WHERE rev<=?1",
 };
 
 static const char schema_sql[] =
@@ -421,8 +428,26 @@ static int sq_release(struct api_store *s, const char *owner)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int get_floor(struct sq_store *q, int64_t *floor)
+{
+	sqlite3_stmt *st = stmt(q, S_FLOOR_GET);
+	int rc = sqlite3_step(st);
+	*floor = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int sq_floor(struct api_store *s, int64_t *floor)
+{
+	return get_floor(sq(s), floor);
+}
+
 static int sq_events(struct api_store *s, int64_t since, int limit, api_event_cb cb, void *arg)
 {
+	int64_t floor;
+	if (get_floor(sq(s), &floor) < 0)
+		return -EIO;
+	if (since < floor)
+		return -ESTALE;
 	sqlite3_stmt *st = stmt(sq(s), S_EVENTS);
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int(st, 2, limit);
@@ -443,6 +468,42 @@ static int sq_revision(struct api_store *s, int64_t *rev)
 	return get_rev(sq(s), rev);
 }
 
+/* One chunk per transaction: a writer waits for one chunk at most. */
+static int sq_compact(struct api_store *s, int64_t upto)
+{
+	struct sq_store *q = sq(s);
+	for (;;) {
+		int64_t floor, rev;
+		if (sq_begin(s, true) < 0)
+			return -EIO;
+		if (get_floor(q, &floor) < 0 || get_rev(q, &rev) < 0) {
+			sq_rollback(s);
+			return -EIO;
+		}
+		int64_t to = upto < rev ? upto : rev;
+		if (to - floor > API_COMPACT_CHUNK)
+			to = floor + API_COMPACT_CHUNK;
+		if (to <= floor) {
+			sq_rollback(s);
+			return 0;
+		}
+		sqlite3_stmt *st = stmt(q, S_EVENTS_DROP);
+		sqlite3_bind_int64(st, 1, to);
+		int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		if (rc == 0) {
+			st = stmt(q, S_FLOOR_SET);
+			sqlite3_bind_int64(st, 1, to);
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+		}
+		if (rc < 0) {
+			sq_rollback(s);
+			return rc;
+		}
+		if (sq_commit(s) < 0)
+			return -EIO;
+	}
+}
+
 static const struct api_store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -460,6 +521,8 @@ static const struct api_store_ops sqlite_ops = {
 	.release = sq_release,
 	.events = sq_events,
 	.revision = sq_revision,
+	.floor = sq_floor,
+	.compact = sq_compact,
 };
 
 struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errlen)

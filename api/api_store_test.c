@@ -250,6 +250,79 @@ static void test_events_resume(void **state)
 	assert_int_equal(rev, 21);
 }
 
+/* events() that must fail: the reader asked below the compaction floor. */
+static int events_rc(struct api_store *s, int64_t since, struct seen *x)
+{
+	memset(x, 0, sizeof(*x));
+	assert_int_equal(s->ops->begin(s, false), 0);
+	int rc = s->ops->events(s, since, 100, collect, x);
+	s->ops->commit(s);
+	return rc;
+}
+
+static int64_t floor_of(struct api_store *s)
+{
+	int64_t fl = -1;
+	assert_int_equal(s->ops->begin(s, false), 0);
+	assert_int_equal(s->ops->floor(s, &fl), 0);
+	s->ops->commit(s);
+	return fl;
+}
+
+/* Compaction drops the oldest events; a reader below the floor gets
+ * -ESTALE (never a silent gap), also through another connection that has
+ * not heard of the compaction yet, and after a reopen; the revision never
+ * moves back, even with every event dropped. */
+static void test_compaction(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	char uuid[37], fq[16];
+	for (int i = 1; i <= 30; i++) {
+		snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", i);
+		snprintf(fq, sizeof(fq), "p%d", i);
+		assert_int_equal(put(f->s, obj("project", uuid, fq), NULL), i);
+	}
+	struct api_store *s2 = open_again(f);
+	assert_non_null(s2);
+	struct seen x;
+	assert_int_equal(floor_of(f->s), 0);
+	assert_int_equal(f->s->ops->compact(f->s, 10), 0);
+	assert_int_equal(floor_of(f->s), 10);
+	assert_int_equal(events_rc(f->s, 0, &x), -ESTALE);
+	assert_int_equal(events_rc(f->s, 9, &x), -ESTALE);
+	assert_int_equal(x.n, 0);
+	assert_int_equal(events_rc(f->s, 10, &x), 0);
+	assert_int_equal(x.n, 20);
+	assert_int_equal(x.revs[0], 11);
+	/* compacting below the floor changes nothing */
+	assert_int_equal(f->s->ops->compact(f->s, 5), 0);
+	assert_int_equal(floor_of(f->s), 10);
+	/* the other connection, at once: its floor, or the hole it finds */
+	assert_int_equal(f->s->ops->compact(f->s, 20), 0);
+	assert_int_equal(events_rc(s2, 15, &x), -ESTALE);
+	assert_int_equal(x.n, 0);
+	assert_true(floor_of(s2) >= 15);
+	assert_int_equal(events_rc(s2, 20, &x), 0);
+	assert_int_equal(x.n, 10);
+	assert_int_equal(x.revs[0], 21);
+	api_store_close(s2);
+	/* past the newest revision: every event goes, the revision stays */
+	assert_int_equal(f->s->ops->compact(f->s, 1000), 0);
+	assert_int_equal(floor_of(f->s), 30);
+	api_store_close(f->s);
+	f->s = open_again(f);
+	assert_non_null(f->s);
+	assert_int_equal(floor_of(f->s), 30);
+	assert_int_equal(events_rc(f->s, 29, &x), -ESTALE);
+	assert_int_equal(events_rc(f->s, 30, &x), 0);
+	assert_int_equal(x.n, 0);
+	assert_int_equal(put(f->s, obj("project", U1, "late"), NULL), 31);
+	assert_int_equal(events_rc(f->s, 30, &x), 0);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.revs[0], 31);
+}
+
 /* ---- 8 writers at once, each with its own connection ------------------------ */
 
 #define N_WRITERS 8
@@ -388,6 +461,7 @@ static void test_open_errors(void **state)
 #define STORE_TESTS(label, p)                                                   \
 	STORE_TEST(label, test_objects, p), STORE_TEST(label, test_claims, p),  \
 	STORE_TEST(label, test_events_resume, p),                               \
+	STORE_TEST(label, test_compaction, p),                                  \
 	STORE_TEST(label, test_concurrent_claims, p),                           \
 	STORE_TEST(label, test_two_connections, p)
 

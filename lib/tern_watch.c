@@ -10,9 +10,11 @@
  * brings an object back. On any failure it queues DOWN (once per outage),
  * backs off, and resumes the watch from the last event id it saw: tern-api
  * stores every event, so nothing is missed or repeated. A watch the server
- * refuses (400, or 410 should compaction ever come) means the history is not
- * there any more: the thread lists again, deletes what vanished, and queues
- * SYNCED again.
+ * refuses (400, or 410: its event log was compacted past our revision) means
+ * the history is not there any more: the thread lists again, deletes what
+ * vanished, and queues SYNCED again. A watch that falls behind a compaction
+ * while it runs gets an "event: error" carrying the same 410 before the
+ * stream ends: the same relist, with no DOWN.
  *
  * The thread drives its easy handle through a private multi handle only so that
  * tern_watch_free() can wake it at once (curl_multi_wakeup); a plain
@@ -92,6 +94,8 @@ struct tern_watch {
 	size_t scanned;                 /* bytes of line already searched for '\n' */
 	uint64_t ev_id;
 	bool has_id;
+	bool ev_error;                  /* the event being read is "event: error" */
+	bool gone;                      /* the server said 410 in the stream */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -646,6 +650,22 @@ static int sse_event(struct tern_watch *a)
 		goto done;
 	a->data.p[--a->data.len] = 0;   /* the last data line's '\n' */
 	json_error_t je;
+	if (a->ev_error) {
+		/* {"error":{"status":410,...}}: the events after last_id were
+		 * compacted away while we read them; anything else ends the
+		 * stream as a failure */
+		json_t *j = json_loads(a->data.p, 0, NULL);
+		long st = (long)json_integer_value(json_object_get(json_object_get(j, "error"),
+								   "status"));
+		json_decref(j);
+		char m[200];
+		server_message(a->data.p, m, sizeof(m));
+		snprintf(a->why, sizeof(a->why), "%ld %s", st, m);
+		a->gone = st == 410;
+		a->ev_error = false;
+		a->data.len = 0;
+		return -ESTALE;
+	}
 	json_t *j = json_loads(a->data.p, 0, &je);
 	const char *type = json_string_value(json_object_get(j, "type"));
 	const char *kind = json_string_value(json_object_get(j, "kind"));
@@ -684,6 +704,7 @@ done:
 	}
 	a->data.len = 0;
 	a->has_id = false;
+	a->ev_error = false;
 	return 0;
 }
 
@@ -719,8 +740,11 @@ static int sse_line(struct tern_watch *a, char *line, size_t n)
 			a->ev_id = v;
 			a->has_id = true;
 		}
+	} else if (strcmp(line, "event") == 0) {
+		/* else it repeats the data's type */
+		a->ev_error = strcmp(value, "error") == 0;
 	}
-	/* "event:" repeats the data's type; other fields are ignored (SSE rules). */
+	/* other fields are ignored (SSE rules) */
 	return 0;
 }
 
@@ -788,10 +812,17 @@ static enum watch_end watch(struct tern_watch *a, char *msg, size_t msglen)
 	a->why[0] = 0;
 	a->line.len = a->data.len = a->errbody.len = a->scanned = 0;
 	a->has_id = false;
+	a->ev_error = a->gone = false;
 	uint64_t since = a->last_id;
 	CURLcode res = run_transfer(a, a->h, a->idle_ms);
 	if (stopping(a))
 		return WATCH_STOP;
+	if (a->gone) {
+		snprintf(msg, msglen, "tern-api %s: the watch fell behind the event log's "
+			 "compaction after revision %" PRIu64 " (%s): listing everything again",
+			 a->url, a->last_id, a->why);
+		return WATCH_RELIST;
+	}
 	if (a->status && a->status != 200) {
 		char m[512];
 		server_message(a->errbody.p, m, sizeof(m));
@@ -904,6 +935,10 @@ static void *stream_main(void *arg)
 			case WATCH_RELIST:
 				TLOG_WARN(a->log, "%s", msg);
 				step = LIST;
+				/* 410: the server is fine, only our revision is too
+				 * old: list again soon, not after the outage's back-off */
+				if (a->gone || a->status == 410)
+					delay = a->retry_ms;
 				break;
 			case WATCH_DOWN:
 				/* A watch that ran for a while: the next attempt starts fresh. */

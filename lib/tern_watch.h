@@ -12,10 +12,12 @@
  * already has for that uuid is dropped (lists and watch overlap).
  *
  * After an outage the watch resumes from the last event id (tern-api keeps
- * every event): no SYNCED, no repeats. Only when the history is out of reach
- * (the watch is refused, or tern-api's revision is behind the last event seen:
- * a replaced or restored store) does it list again: UPSERTs for what changed,
- * DELETEs for what is no longer there, then SYNCED again.
+ * the newest events, 100,000 by default): no SYNCED, no repeats. Only when the
+ * history is out of reach (the watch is refused: 410 when tern-api compacted
+ * its event log past that id, before or during the watch; or tern-api's
+ * revision is behind the last event seen: a replaced or restored store) does
+ * it list again: UPSERTs for what changed, DELETEs for what is no longer
+ * there, then SYNCED again.
  */
 #ifndef TERN_WATCH_H
 #define TERN_WATCH_H

@@ -5,7 +5,10 @@
 # delete of a referenced object); 401/403 change nothing (the revision stays);
 # a watch from a revision, cut by a restart of tern-api and resumed from the
 # last event it saw, gets every event exactly once; 8 clients creating
-# interfaces with instance IPs at once get no duplicate address.
+# interfaces with instance IPs at once get no duplicate address. A tern-api
+# keeping 5 events (--event-history 5) compacts its log in the background: a
+# watch from before it gets 410 with the oldest revision kept, a watch from
+# the floor gets every later event.
 # API_STORE=etcd (tests/e2e/api_rest_etcd.sh) runs all of it on an etcd this
 # script starts on loopback, and then also two tern-api replicas on that one
 # etcd: concurrent allocation through both, and a watch on one sees writes
@@ -29,7 +32,7 @@ chmod 600 "$TL_DIR/tokens"
 DB=$TL_DIR/api.db
 rm -f "$TL_DIR/port"
 STORE=${API_STORE:-sqlite}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 case $STORE in
 sqlite) STORE_ARGS=(--db "$DB") ;;
 etcd)
@@ -80,7 +83,7 @@ expect() {
 	[ -z "$field" ] || grep -qF "\"field\":\"$field\"" <<<"$out" || { echo "no field $field: $out"; return 1; }
 	grep -qF -- "$text" <<<"$out" || { echo "no '$text' in: $out"; return 1; }
 }
-rev() { curl -sf "$URL/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])'; }
+rev() { curl -sf "$URL/v1/health" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])'; }
 
 # ---- create with ternctl from YAML -------------------------------------------
 cat >"$TL_DIR/objs.yaml" <<'EOF'
@@ -125,8 +128,8 @@ out=$("$CTL" get vmi demo:pod1-eth0 -o json)
 tl_check "MAC assigned" grep -q '"mac": "02:74:65:00:00:00"' <<<"$out"
 out=$("$CTL" get vn -l tier=web)
 tl_check "label filter" grep -q 'demo:vn1 .*4096 .*10.1.0.0/24' <<<"$out"
-VN=$("$CTL" get vn vn1 -p demo -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
-VN_VER=$(curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/virtual-network/$VN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+VN=$("$CTL" get vn vn1 -p demo -o json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
+VN_VER=$(curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/virtual-network/$VN" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 
 # ---- bad input: 400 / 413 naming the field ------------------------------------
 B='"name":"vn2","project":"demo"'
@@ -138,7 +141,7 @@ tl_check "overlapping subnets" expect 400 "subnets[1]" "overlaps" POST /v1/virtu
 tl_check "bad MAC" expect 400 mac "not a MAC" POST /v1/virtual-machine-interface "$ADMIN" '{"name":"p2","project":"demo","virtual_network":"vn1","mac":"zz"}'
 tl_check "address outside the subnet" expect 400 address "outside the subnets" POST /v1/instance-ip "$ADMIN" '{"name":"i2","project":"demo","virtual_network":"vn1","address":"10.9.0.1"}'
 tl_check "dangling reference" expect 400 virtual_network "does not exist" POST /v1/virtual-machine-interface "$ADMIN" '{"name":"p2","project":"demo","virtual_network":"nope"}'
-python3 -c 'print("{\"name\":\"big\",\"project\":\"demo\",\"description\":\"" + "x"*300000 + "\"}")' >"$TL_DIR/big.json"
+/usr/bin/python3 -c 'print("{\"name\":\"big\",\"project\":\"demo\",\"description\":\"" + "x"*300000 + "\"}")' >"$TL_DIR/big.json"
 tl_check "oversized body" expect 413 "" "larger than" POST /v1/virtual-network "$ADMIN" "@$TL_DIR/big.json"
 
 # ---- conflicts: 409 ------------------------------------------------------------------
@@ -201,6 +204,50 @@ want=$(seq $((W0 + 1)) "$FINAL" | tr '\n' ' ')
 tl_log "PASS watch across a restart: revisions $want each once"
 grep -q '^event: DELETED' "$TL_DIR/watch2.log" || tl_fail "watch2 has no DELETED event"
 
+# ---- event log compaction: 410 and the oldest revision kept --------------------------
+case $STORE in
+sqlite) HIST_ARGS=(--db "$TL_DIR/hist.db") ;;
+etcd) HIST_ARGS=("${STORE_ARGS[@]}" --etcd-prefix hist/) ;;
+esac
+rm -f "$TL_DIR/hport"
+tl_start api_hist "" "$API" "${HIST_ARGS[@]}" --listen 127.0.0.1:0 --tokens "$TL_DIR/tokens" \
+	--port-file "$TL_DIR/hport" --event-history 5
+HIST_PID=$TL_LAST_PID
+tl_wait "tern-api --event-history 5" 10 test -s "$TL_DIR/hport"
+HURL=http://127.0.0.1:$(cat "$TL_DIR/hport")
+tl_wait "its health" 10 curl -sf "$HURL/v1/health"
+for i in $(seq 1 12); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+		--data-binary "{\"name\":\"h$i\"}" "$HURL/v1/project")
+	[ "$code" = 201 ] || tl_fail "create project h$i: $code"
+done
+hwatch() { curl -s --max-time 1 -o "$TL_DIR/hw.out" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$@"; }
+tl_wait "the log to be compacted to 5 events" 10 bash -c \
+	"[ \"\$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ADMIN' '$HURL/v1/watch?since=6')\" = 410 ]"
+code=$(hwatch "$HURL/v1/watch?since=1")
+[ "$code" = 410 ] || tl_fail "watch from 1 after compaction: $code $(cat "$TL_DIR/hw.out")"
+/usr/bin/python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["error"]
+assert e["status"] == 410 and e["field"] == "since", e
+assert e["oldest_revision"] == 8, e
+assert "list the objects again" in e["message"], e
+' "$TL_DIR/hw.out" || tl_fail "the 410: $(cat "$TL_DIR/hw.out")"
+code=$(hwatch -H "Last-Event-ID: 3" "$HURL/v1/watch")
+[ "$code" = 410 ] && grep -q '"field":"Last-Event-ID"' "$TL_DIR/hw.out" ||
+	tl_fail "resume from Last-Event-ID 3: $code $(cat "$TL_DIR/hw.out")"
+hwatch "$HURL/v1/watch?since=7" >/dev/null
+got=$(grep '^id: ' "$TL_DIR/hw.out" | cut -d' ' -f2 | tr '\n' ' ')
+[ "$got" = "8 9 10 11 12 " ] || tl_fail "watch from the floor (7): got [$got], wanted [8 9 10 11 12 ]"
+# a list, then a watch from its revision: the way back after a 410
+LREV=$(curl -sf -H "Authorization: Bearer $ADMIN" "$HURL/v1/project" |
+	/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["revision"]) if len(d["items"]) == 12 else sys.exit(1)') ||
+	tl_fail "list after compaction"
+code=$(hwatch "$HURL/v1/watch?since=$LREV")
+[ "$code" = 200 ] || tl_fail "watch from the list's revision $LREV: $code"
+tl_stop "$HIST_PID"
+tl_log "PASS compaction: keeps 5 events, 410 naming revision 8 below them, list + watch works"
+
 # ---- a second replica (etcd): writes through one are seen through the other ----
 URLS=("$URL")
 if [ "$STORE" = etcd ]; then
@@ -216,7 +263,7 @@ if [ "$STORE" = etcd ]; then
 	sleep 0.3
 	printf 'kind: vmi\nname: via-b\nproject: demo\nvirtual_network: vn1\n' >"$TL_DIR/viab.yaml"
 	out=$("$CTL" apply --api "$URLB" -f "$TL_DIR/viab.yaml" 2>&1) || tl_fail "apply through replica B: $out"
-	RB=$(curl -sf "$URLB/v1/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
+	RB=$(curl -sf "$URLB/v1/health" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["revision"])')
 	[ "$RB" = $((W0 + 1)) ] || tl_fail "replica B wrote revision $RB, wanted $((W0 + 1))"
 	tl_wait "replica A's watch to see the write through B" 5 grep -q "^id: $RB\$" "$TL_DIR/watchA.log"
 	grep -q '"name":"via-b"' "$TL_DIR/watchA.log" || tl_fail "watch on A: no via-b object"
@@ -253,7 +300,7 @@ for n in $(seq 1 $N_CLIENTS); do
 done
 curl -sf -H "Authorization: Bearer $ADMIN" "$URL/v1/instance-ip" >"$TL_DIR/iips.json" ||
 	tl_fail "list instance IPs"
-python3 -c '
+/usr/bin/python3 -c '
 import collections, json, sys
 items = [i for i in json.load(open(sys.argv[1]))["items"] if i["virtual_network"] == "demo:vnc"]
 addrs = collections.Counter(i["address"] for i in items)
