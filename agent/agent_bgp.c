@@ -34,6 +34,7 @@
 
 #define AGENT_BGP_AFS (BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6) | \
 		       BGP_AF_BIT(BGP_AF_EVPN))
+#define AGENT_BGP_ADDPATH_AFS (BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6))
 #define DEFAULT_LOCAL_PREF 100
 #define BATCH_MAX 128   /* NLRI per UPDATE; the 4 KB limit usually comes first */
 
@@ -44,6 +45,7 @@ struct pent {
 	uint32_t hash;
 	bool stale;             /* in: learned before the session went down */
 	uint8_t holders;        /* merged: bit per controller that has this path */
+	uint32_t path_id;       /* in: the controller's ADD-PATH path identifier (0: none) */
 	struct agent_bgp_path p;
 };
 
@@ -67,6 +69,7 @@ struct peer {
 	bool r_bit;                 /* R bit in our OPEN: until the first Established */
 	struct bgp_open open;       /* the controller's, from OpenConfirm on */
 	uint32_t afs;               /* negotiated families, while Established */
+	uint32_t ap_rx;             /* ADD-PATH (RFC 7911): families it sends path ids for */
 	bool up, eor_sent;
 	uint8_t rbuf[2 * BGP_MAX_MSG];
 	size_t rlen;
@@ -135,6 +138,21 @@ static struct pent *ptab_find(const struct ptab *t, const struct bgp_prefix *p, 
 static struct pent *ptab_get(const struct ptab *t, const struct agent_bgp_path *p)
 {
 	return ptab_find(t, &p->prefix, p->nh_len, p->nh);
+}
+
+/* A controller's Adj-RIB-In (keyed by prefix): the entry of path
+ * identifier id, or (id_any) the one with next hop nh. */
+static struct pent *in_find(const struct ptab *t, const struct bgp_prefix *p, uint32_t id,
+			    bool id_any, uint8_t nh_len, const uint8_t *nh)
+{
+	if (!t->nb)
+		return NULL;
+	uint32_t h = key_hash(p, 0, NULL, false);
+	for (struct pent *e = t->b[h & (t->nb - 1)]; e; e = e->next)
+		if (e->hash == h && memcmp(&e->p.prefix, p, BGP_PREFIX_KEY_LEN) == 0 &&
+		    (id_any ? nh_eq(e->p.nh_len, e->p.nh, nh_len, nh) : e->path_id == id))
+			return e;
+	return NULL;
 }
 
 static int ptab_grow(struct ptab *t)
@@ -264,7 +282,8 @@ static void merged_release(struct agent_bgp *b, struct peer *x, const struct age
 	for (int i = 0; i < b->n_peers; i++) {
 		if (!(m->holders & (1u << i)))
 			continue;
-		struct pent *o = ptab_find(&b->peers[i].in, &p->prefix, 0, NULL);
+		struct pent *o = in_find(&b->peers[i].in, &p->prefix, 0, true, m->p.nh_len,
+					 m->p.nh);
 		if (o && !path_same(&o->p, &m->p)) {
 			m->p = o->p;
 			report(b, true, &m->p);
@@ -273,23 +292,25 @@ static void merged_release(struct agent_bgp *b, struct peer *x, const struct age
 	}
 }
 
-static void unlearn(struct agent_bgp *b, struct peer *x, const struct bgp_prefix *pfx)
+static void unlearn(struct agent_bgp *b, struct peer *x, const struct bgp_prefix *pfx,
+		    uint32_t path_id)
 {
-	struct pent *e = ptab_find(&x->in, pfx, 0, NULL);
+	struct pent *e = in_find(&x->in, pfx, path_id, false, 0, NULL);
 	if (!e)
 		return;
 	merged_release(b, x, &e->p);
 	ptab_del(&x->in, e);
 }
 
-static void learn(struct agent_bgp *b, struct peer *x, const struct agent_bgp_path *p)
+static void learn(struct agent_bgp *b, struct peer *x, const struct agent_bgp_path *p,
+		  uint32_t path_id)
 {
 	if (nh_eq(p->nh_len, p->nh, b->self_nh_len, b->self_nh)) {
 		/* Our own path reflected back; it also replaces whatever x had. */
-		unlearn(b, x, &p->prefix);
+		unlearn(b, x, &p->prefix, path_id);
 		return;
 	}
-	struct pent *e = ptab_find(&x->in, &p->prefix, 0, NULL);
+	struct pent *e = in_find(&x->in, &p->prefix, path_id, false, 0, NULL);
 	if (!e) {
 		e = ptab_add(&x->in, p);
 		if (!e) {
@@ -297,6 +318,7 @@ static void learn(struct agent_bgp *b, struct peer *x, const struct agent_bgp_pa
 				 x->name);
 			return;
 		}
+		e->path_id = path_id;
 		merged_hold(b, x, p);
 		return;
 	}
@@ -366,9 +388,12 @@ static void send_open(struct agent_bgp *b, struct peer *x)
 		.router_id = c->router_id,
 		/* RFC 4724: the vrouter keeps forwarding across an agent
 		 * restart, so every family has its forwarding state kept. */
+		/* ADD-PATH receive (RFC 7911): every equal-cost path of a VPN
+		 * destination, not only the controller's best (ECMP). */
 		.caps = { .afs = c->afs, .mp = true, .as4 = true, .as4_value = c->asn,
 			  .route_refresh = true, .gr = true, .gr_restarting = x->r_bit,
-			  .gr_time = c->gr_time, .gr_afs = c->afs, .gr_fwd = c->afs },
+			  .gr_time = c->gr_time, .gr_afs = c->afs, .gr_fwd = c->afs,
+			  .addpath_rx = c->afs & AGENT_BGP_ADDPATH_AFS },
 	};
 	struct tern_wbuf w;
 	if (reserve(b, x, &w) == 0)
@@ -446,8 +471,8 @@ static int attrs_cmp(const void *va, const void *vb)
 
 static void path_nlri(const struct agent_bgp_path *p, struct bgp_nlri *n)
 {
-	n->p = p->prefix;
-	n->label = p->label;   /* 20-bit label, or EVPN's 24-bit field: as the codec wants */
+	/* 20-bit label, or EVPN's 24-bit field: as the codec wants; no path id */
+	*n = (struct bgp_nlri){ .p = p->prefix, .label = p->label };
 }
 
 /* Announce v[0..n) (sorted by attrs_cmp) to x, packed into UPDATEs. */
@@ -543,6 +568,7 @@ static void peer_up(struct agent_bgp *b, struct peer *x)
 	x->up = true;
 	x->r_bit = false; /* the restart is over as far as this controller goes */
 	x->afs = o->caps.mp ? o->caps.afs & b->conf.afs : 0;
+	x->ap_rx = o->caps.addpath_tx & x->afs & AGENT_BGP_ADDPATH_AFS;
 	x->eor_sent = false;
 	x->last_error[0] = 0;
 	struct in_addr id = { htonl(o->router_id) };
@@ -568,6 +594,7 @@ static void peer_down(struct agent_bgp *b, struct peer *x)
 {
 	x->up = false;
 	x->afs = 0;
+	x->ap_rx = 0;
 	x->flaps++;
 	x->t_stale = 0; /* nothing is swept while the controller is away */
 	unsigned n = 0;
@@ -755,14 +782,14 @@ static unsigned rx_nlri(struct agent_bgp *b, struct peer *x, const struct bgp_up
 	unsigned cnt = 0;
 	if (!(AGENT_BGP_AFS & BGP_AF_BIT(af)))
 		return 0;
-	bgp_nlri_iter_init(&it, af, f.p, f.len, !reach);
+	bgp_nlri_iter_init_ap(&it, af, f.p, f.len, !reach, x->ap_rx & BGP_AF_BIT(af));
 	while (bgp_nlri_next(&it, &n, err, sizeof(err)) == 1) {
 		if (withdraw) {
-			unlearn(b, x, &n.p);
+			unlearn(b, x, &n.p, n.path_id);
 		} else {
 			struct agent_bgp_path p;
 			rx_path(b, x, u, &n, &p);
-			learn(b, x, &p);
+			learn(b, x, &p, n.path_id);
 		}
 		cnt++;
 	}
@@ -773,7 +800,8 @@ static void rx_update(struct agent_bgp *b, struct peer *x, const uint8_t *body, 
 {
 	struct bgp_update *u = &b->upd;
 	struct bgp_err e;
-	struct bgp_peer_ctx ctx = { .ebgp = false, .peer_as = b->conf.asn, .afs = x->afs };
+	struct bgp_peer_ctx ctx = { .ebgp = false, .peer_as = b->conf.asn, .afs = x->afs,
+				    .addpath = x->ap_rx };
 	bgp_err_clear(&e);
 	if (bgp_update_parse(body, len, &ctx, u, &e) < 0) {
 		struct bgp_fsm_in in = { .ev = BGP_EV_UPDATE_ERROR, .code = e.code,

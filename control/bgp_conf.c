@@ -140,6 +140,31 @@ static int k_startup_defer(struct pctx *p, int n, char **w)
 	return 0;
 }
 
+/* graceful-restart restart-time N: tern-control as a restarting speaker
+ * (RFC 4724 §4.1); 0 turns it off. */
+static int k_gr(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	uint32_t v;
+	if (strcmp(w[1], "restart-time") != 0)
+		return fail(p, "graceful-restart: '%s' (write graceful-restart restart-time "
+			    "SECONDS)", w[1]);
+	if (parse_u32(p, "graceful-restart restart-time", w[2], 0, 4095, &v) < 0)
+		return -EINVAL;
+	p->c->gr_restart_time = (uint16_t)v;
+	return 0;
+}
+
+static int k_state_dir(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	if (strlen(w[1]) >= sizeof(p->c->state_dir))
+		return fail(p, "state-dir: path longer than %zu bytes",
+			    sizeof(p->c->state_dir) - 1);
+	snprintf(p->c->state_dir, sizeof(p->c->state_dir), "%s", w[1]);
+	return 0;
+}
+
 static int k_connretry(struct pctx *p, int n, char **w)
 {
 	(void)n;
@@ -214,6 +239,24 @@ static int k_passive(struct pctx *p, int n, char **w)
 	(void)w;
 	p->nb->passive = true;
 	return 0;
+}
+
+/* add-path both|send|receive|off: the ADD-PATH directions offered
+ * (RFC 7911; vpnv4/vpnv6). */
+static int k_addpath(struct pctx *p, int n, char **w)
+{
+	(void)n;
+	static const struct { const char *name; uint8_t off; } v[] = {
+		{ "both", 0 }, { "send", BGP_CONF_AP_NO_RX }, { "receive", BGP_CONF_AP_NO_TX },
+		{ "off", BGP_CONF_AP_NO_RX | BGP_CONF_AP_NO_TX },
+	};
+	for (unsigned i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (strcmp(w[1], v[i].name) == 0) {
+			p->nb->addpath_off = v[i].off;
+			return 0;
+		}
+	}
+	return fail(p, "add-path: '%s' (use both, send, receive or off)", w[1]);
 }
 
 static int k_rr_client(struct pctx *p, int n, char **w)
@@ -306,7 +349,9 @@ static const struct key global_keys[] = {
 	{ "router-id", 1, 1, k_router_id }, { "as", 1, 1, k_as },
 	{ "cluster-id", 1, 1, k_cluster_id }, { "listen", 1, 2, k_listen },
 	{ "hold-time", 1, 1, k_hold }, { "connect-retry", 1, 1, k_connretry },
-	{ "startup-defer", 1, 1, k_startup_defer }, { "control-socket", 1, 1, k_ctl }, { "log-level", 1, 1, k_log },
+	{ "startup-defer", 1, 1, k_startup_defer }, { "control-socket", 1, 1, k_ctl },
+	{ "log-level", 1, 1, k_log }, { "graceful-restart", 2, 2, k_gr },
+	{ "state-dir", 1, 1, k_state_dir },
 	{ NULL, 0, 0, NULL },
 };
 
@@ -314,7 +359,7 @@ static const struct key nb_keys[] = {
 	{ "as", 1, 1, k_as }, { "port", 1, 1, k_port }, { "local-address", 1, 1, k_local },
 	{ "families", 1, BGP_AF_COUNT, k_families }, { "passive", 0, 0, k_passive },
 	{ "rr-client", 0, 0, k_rr_client }, { "hold-time", 1, 1, k_hold },
-	{ "password", 1, 1, k_password },
+	{ "password", 1, 1, k_password }, { "add-path", 1, 1, k_addpath },
 	{ NULL, 0, 0, NULL },
 };
 
@@ -591,7 +636,8 @@ bool bgp_conf_nb_same(const struct bgp_conf_neighbor *a, const struct bgp_conf_n
 	       a->local_len == b->local_len &&
 	       memcmp(&a->local, &b->local, a->local_len) == 0 && a->as == b->as &&
 	       a->afs == b->afs && a->hold == b->hold && a->passive == b->passive &&
-	       a->rr_client == b->rr_client && strcmp(a->password, b->password) == 0;
+	       a->rr_client == b->rr_client && strcmp(a->password, b->password) == 0 &&
+	       a->addpath_off == b->addpath_off;
 }
 
 static bool rts_same(const uint8_t (*a)[8], int na, const uint8_t (*b)[8], int nb)

@@ -47,12 +47,17 @@ struct bgp_conf_neighbor {
 	bool passive;
 	bool rr_client;
 	char password[81];              /* TCP MD5 (RFC 2385) key; "" when none */
+	uint8_t addpath_off;            /* ADD-PATH directions not offered (BGP_CONF_AP_*);
+					 * 0: both, the default */
 	char name[64];                  /* the address as written */
 	char router[64];                /* BGP_NB_API: the bgp-router object's name */
 	uint8_t origin;                 /* enum bgp_nb_origin */
 	bool off;                       /* removed: a free slot (the daemon's, see bgp_daemon.h) */
 	int line;
 };
+
+#define BGP_CONF_AP_NO_RX 0x1         /* add-path send|off: do not offer to receive */
+#define BGP_CONF_AP_NO_TX 0x2         /* add-path receive|off: do not offer to send */
 
 /* [neighbors PREFIX]: any speaker connecting from PREFIX becomes a passive
  * neighbor with tmpl's settings (agents of a whole fabric in one section). */
@@ -74,6 +79,11 @@ struct bgp_conf {
 	int n_listen;                   /* 0: 0.0.0.0 and :: port 179 */
 	char ctl_sock[108];
 	char log_level[16];
+	/* graceful-restart restart-time N (RFC 4724 §4.1): SIGTERM closes the
+	 * sessions without NOTIFICATION and leaves a marker in state_dir; a start
+	 * within N seconds is a graceful restart. 0: off. */
+	uint16_t gr_restart_time;
+	char state_dir[108];            /* "": the control socket's directory */
 	struct bgp_conf_neighbor nb[BGP_MAX_PEERS];
 	int n_nb;                       /* configured, then dynamic ones appended */
 	struct bgp_conf_range range[BGP_CONF_MAX_RANGES];

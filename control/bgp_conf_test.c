@@ -22,6 +22,8 @@ static void test_full(void **state)
 		"listen ::1\n"
 		"hold-time 30\n"
 		"control-socket /tmp/x.sock\n"
+		"graceful-restart restart-time 120\n"
+		"state-dir /tmp/tern-state\n"
 		"\n"
 		"[neighbor 127.0.0.2]\n"
 		"as 65000   # iBGP\n"
@@ -29,6 +31,7 @@ static void test_full(void **state)
 		"families ipv4 vpnv4\n"
 		"rr-client\n"
 		"passive\n"
+		"add-path receive\n"
 		"[neighbor fd00::2]\n"
 		"as 65002\n"
 		"local-address fd00::1\n"
@@ -45,7 +48,11 @@ static void test_full(void **state)
 	assert_int_equal(C.nb[1].as, 65002);
 	assert_string_equal(C.nb[1].password, "s3cret");
 	assert_string_equal(C.nb[0].password, "");
+	assert_int_equal(C.nb[0].addpath_off, BGP_CONF_AP_NO_TX);
+	assert_int_equal(C.nb[1].addpath_off, 0);
 	assert_string_equal(C.ctl_sock, "/tmp/x.sock");
+	assert_int_equal(C.gr_restart_time, 120);
+	assert_string_equal(C.state_dir, "/tmp/tern-state");
 	char a[80];
 	assert_string_equal(bgp_sockaddr_str(&C.nb[0].addr, a, sizeof(a)), "127.0.0.2:10179");
 	assert_string_equal(bgp_sockaddr_str(&C.nb[1].addr, a, sizeof(a)), "[fd00::2]:179");
@@ -143,6 +150,14 @@ static void test_errors(void **state)
 	bad("router-id 1.2.3.4\nas 1\n[peer x]\n", "b.conf:3: unknown section");
 	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\nlocal-address ::1\n",
 	    "b.conf:5: local-address ::1: not of the neighbor's address family");
+	bad("router-id 1.2.3.4\nas 1\ngraceful-restart 120\n",
+	    "b.conf:3: graceful-restart takes 2 to 2 values, not 1");
+	bad("router-id 1.2.3.4\nas 1\ngraceful-restart time 120\n",
+	    "b.conf:3: graceful-restart: 'time' (write graceful-restart restart-time SECONDS)");
+	bad("router-id 1.2.3.4\nas 1\ngraceful-restart restart-time 5000\n",
+	    "b.conf:3: graceful-restart restart-time: '5000' is not a number from 0 to 4095");
+	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\nadd-path all\n",
+	    "b.conf:5: add-path: 'all' (use both, send, receive or off)");
 	bad("router-id 1.2.3.4\nas x\n", "b.conf:2: as: 'x' is not a number");
 	bad("router-id 1.2.3.4\nas 1 2\n", "b.conf:2: as takes 1 to 1 values, not 2");
 	bad("router-id 1.2.3.4\nas 1\n[neighbor 1.2.3.5]\nas 2\npassword "

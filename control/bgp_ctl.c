@@ -160,6 +160,9 @@ static json_t *neighbors_json(struct bgp_daemon *d)
 			"last_error", p->last_error);
 		if (o && p->est >= 0)
 			json_object_set_new(o, "router_id", id_json(rp->router_id));
+		if (o && p->est >= 0 && (p->ap_tx | p->ap_rx)) /* ADD-PATH negotiated */
+			json_object_set_new(o, "add_path", json_pack("{s:o, s:o}", "send",
+				families_json(p->ap_tx), "receive", families_json(p->ap_rx)));
 		if (o && nb->router[0])
 			json_object_set_new(o, "router", json_string(nb->router));
 		if (o)
@@ -169,8 +172,12 @@ static json_t *neighbors_json(struct bgp_daemon *d)
 		if (o)
 			json_array_append_new(arr, o);
 	}
-	return json_pack("{s:o, s:o, s:I}", "router_id", id_json(d->conf.router_id),
-			 "neighbors", arr, "as", (json_int_t)d->conf.as);
+	/* graceful restart as the restarting speaker: restart_time 0 is off;
+	 * restarting while the R bit goes out (routes deferred) */
+	return json_pack("{s:o, s:o, s:I, s:{s:i, s:b, s:b}}", "router_id",
+			 id_json(d->conf.router_id), "neighbors", arr, "as", (json_int_t)d->conf.as,
+			 "graceful_restart", "restart_time", d->conf.gr_restart_time,
+			 "restarting", d->restarting && !d->converged, "converged", d->converged);
 }
 
 static json_t *aspath_json(struct bgp_bytes p)
@@ -349,9 +356,12 @@ static int dest_json(struct bgp_dest *dst, void *arg)
 		json_object_set_new(o, "rd", json_string(rd));
 	}
 	json_t *paths = json_array();
-	for (const struct bgp_path *p = dst->paths; p; p = p->next)
-		json_array_append_new(paths, path_json(d, p->peer, p->label, p->attrs,
-						       dst->best == p, p->stale));
+	for (const struct bgp_path *p = dst->paths; p; p = p->next) {
+		json_t *j = path_json(d, p->peer, p->label, p->attrs, dst->best == p, p->stale);
+		if (j && p->path_id) /* ADD-PATH: the sender's path identifier */
+			json_object_set_new(j, "path_id", json_integer(p->path_id));
+		json_array_append_new(paths, j);
+	}
 	json_object_set_new(o, "paths", paths);
 	json_array_append_new(arr, o);
 	return 0;

@@ -48,6 +48,8 @@ struct bgp_peer {
 	struct bgp_conn conn[2];     /* [0] ours (active open), [1] the peer's */
 	int est;                     /* conn index in Established, -1 */
 	uint32_t afs;                /* negotiated families */
+	uint32_t ap_tx, ap_rx;       /* ADD-PATH (RFC 7911) negotiated: families where we
+				      * send several paths with identifiers / receive them */
 	int64_t t_restart;           /* automatic start of conn[0], ms; 0: none */
 	/* Graceful restart, receiving side (RFC 4724 §4.2): the peer's
 	 * capability as of its last session; while it restarts, its routes of
@@ -90,7 +92,7 @@ struct bgp_daemon {
 	struct bgp_ctl_client ctl[BGP_CTL_CLIENTS];
 	struct bgp_update upd;       /* scratch for the UPDATE being parsed */
 	uint8_t scratch[BGP_MAX_MSG];
-	volatile sig_atomic_t stop;  /* set by the signal handler */
+	volatile sig_atomic_t stop;  /* set by the signal handler: BGP_STOP_* */
 	int64_t started;
 	/* Start-up (RFC 4724 §4.1, as a restarting speaker would): a fresh
 	 * controller knows no routes, and its End-of-RIB would make every agent
@@ -98,14 +100,31 @@ struct bgp_daemon {
 	 * sent its own, or until t_converge. */
 	bool converged;
 	int64_t t_converge;
+	/* Graceful restart as the restarting speaker (bgp_gr.h): this start
+	 * found a fresh marker, so the OPENs carry the R bit and no route goes
+	 * out before start-up is over (RFC 4724 §4.1). */
+	bool restarting;
+	char gr_marker[256];
 	bool rtc_default;            /* our default rtc membership is in the RIB */
 	struct bgp_api *api;         /* NULL: the configuration file only */
 };
+
+/* ADD-PATH (RFC 7911) is offered, both ways, for these families of a
+ * neighbor; a peer that negotiates it gets every equal-cost path. */
+#define BGP_ADDPATH_AFS (BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6))
+#define BGP_ADDPATH_MAX 16           /* paths per destination sent to such a peer */
+
+/* d->stop: Cease to every peer, or (SIGTERM with graceful-restart
+ * restart-time set) close the sessions without NOTIFICATION. */
+#define BGP_STOP_CEASE 1
+#define BGP_STOP_GRACEFUL 2
 
 /* bgp_session.c */
 int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen);
 /* The poll loop, until d->stop. Returns 0, or -errno when poll fails. */
 int bgp_daemon_run(struct bgp_daemon *d);
+/* Close every session (Cease, or for BGP_STOP_GRACEFUL with a restart time:
+ * no NOTIFICATION and the marker written) and free everything. */
 void bgp_daemon_free(struct bgp_daemon *d);
 /* The state shown for a peer: the most advanced of its connections. */
 enum bgp_state bgp_peer_state(const struct bgp_peer *p);

@@ -8,10 +8,14 @@
  * bgp-router ROUTER and its peers, the virtual networks), applied live; the
  * file, optional then, gives the process settings (bgp_apiconf.h).
  *
- * SIGINT/SIGTERM set a flag (the only thing a handler does); the loop then
- * sends Cease to every peer and exits 0. The handler reaches the flag through
- * a pointer set once before any signal can arrive: the one piece of static
- * state, because a signal handler gets no argument.
+ * Signals set a flag (the only thing a handler does); the loop then stops
+ * and exits 0. SIGINT and SIGUSR1: Cease to every peer. SIGTERM: the same,
+ * unless `graceful-restart restart-time N` is set: then the sessions close
+ * without a NOTIFICATION (peers keep tern's routes as stale for N seconds)
+ * and the next start within N seconds is a graceful restart (bgp_gr.h).
+ * The handler reaches the flag through a pointer set once before any signal
+ * can arrive: the one piece of static state, because a signal handler gets
+ * no argument.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,9 +31,8 @@ static volatile sig_atomic_t *stop_flag;
 
 static void on_signal(int sig)
 {
-	(void)sig;
 	if (stop_flag)
-		*stop_flag = 1;
+		*stop_flag = sig == SIGTERM ? BGP_STOP_GRACEFUL : BGP_STOP_CEASE;
 }
 
 static void usage(FILE *f)
@@ -48,7 +51,11 @@ static void usage(FILE *f)
 		   "  --ca-file FILE      CA certificate for an https tern-api\n"
 		   "  --socket PATH       control socket (default: the file's control-socket,\n"
 		   "                      else " BGP_DEFAULT_CTL_SOCK ")\n"
-		   "  --log-level LEVEL   overrides the file's log-level\n");
+		   "  --log-level LEVEL   overrides the file's log-level\n"
+		   "signals: SIGTERM stops; with graceful-restart restart-time N in the file it\n"
+		   "  closes the sessions without NOTIFICATION (peers keep our routes N seconds)\n"
+		   "  and a start within N seconds is a graceful restart; SIGINT and SIGUSR1\n"
+		   "  always send Cease\n");
 }
 
 static void fail_free(struct bgp_daemon *d)
@@ -139,6 +146,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (ac.url) {

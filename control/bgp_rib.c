@@ -60,6 +60,7 @@ void bgp_rib_free(struct bgp_rib *rib)
 					free(p);
 					p = pn;
 				}
+				free(d->ap);
 				free(d);
 				d = dn;
 			}
@@ -286,8 +287,9 @@ static struct bgp_dest *dest_get(struct bgp_rib *rib, const struct bgp_prefix *p
 
 void bgp_rib_dest_gc(struct bgp_rib *rib, struct bgp_dest *d)
 {
-	if (d->paths || d->adv || d->dirty)
+	if (d->paths || d->adv || d->dirty || (d->ap && d->ap->n))
 		return;
+	free(d->ap);
 	struct bgp_table *t = &rib->t[d->p.af];
 	struct bgp_dest **pp = &t->b[prefix_hash(&d->p) & (t->nb - 1)];
 	while (*pp && *pp != d)
@@ -346,6 +348,26 @@ static uint32_t eff_local_pref(const struct bgp_attrs *a)
 
 #define CMP(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
 
+/* §9.1.2.2 a) to e): what makes paths equal-cost. */
+static int cmp_cost(const struct bgp_rib *rib, const struct bgp_path *a, const struct bgp_path *b)
+{
+	const struct bgp_attrs *x = &a->attrs->a, *y = &b->attrs->a;
+	const struct bgp_rib_peer *pa = &rib->peers[a->peer], *pb = &rib->peers[b->peer];
+	CMP(eff_local_pref(y), eff_local_pref(x));
+	CMP(bgp_aspath_length(x->as_path), bgp_aspath_length(y->as_path));
+	CMP(x->origin, y->origin);
+	if (bgp_aspath_first(x->as_path) == bgp_aspath_first(y->as_path))
+		CMP(x->med, y->med);
+	CMP(pa->ebgp ? 0 : 1, pb->ebgp ? 0 : 1);
+	return 0;
+}
+
+bool bgp_path_multipath(const struct bgp_rib *rib, const struct bgp_path *a,
+			const struct bgp_path *b)
+{
+	return cmp_cost(rib, a, b) == 0;
+}
+
 int bgp_path_cmp(const struct bgp_rib *rib, const struct bgp_path *a, const struct bgp_path *b)
 {
 	const struct bgp_attrs *x = &a->attrs->a, *y = &b->attrs->a;
@@ -386,12 +408,72 @@ static void select_best(struct bgp_rib *rib, struct bgp_dest *d)
 
 /* ---- paths ---- */
 
-static struct bgp_path **path_find(struct bgp_dest *d, uint16_t peer)
+static struct bgp_path **path_find(struct bgp_dest *d, uint16_t peer, uint32_t path_id)
 {
 	struct bgp_path **pp = &d->paths;
-	while (*pp && (*pp)->peer != peer)
+	while (*pp && ((*pp)->peer != peer || (*pp)->path_id != path_id))
 		pp = &(*pp)->next;
 	return pp;
+}
+
+/* The smallest identifier from 1 that no path of d has (a few paths per
+ * destination: a scan). */
+static uint32_t tx_id_alloc(const struct bgp_dest *d)
+{
+	uint64_t used = 0;
+	uint32_t max = 0;
+	for (const struct bgp_path *p = d->paths; p; p = p->next) {
+		if (p->tx_id >= 1 && p->tx_id <= 64)
+			used |= 1ull << (p->tx_id - 1);
+		if (p->tx_id > max)
+			max = p->tx_id;
+	}
+	if (~used)
+		return (uint32_t)__builtin_ctzll(~used) + 1;
+	return max + 1;
+}
+
+int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint64_t mask, bool on)
+{
+	struct bgp_apout *ap = d->ap;
+	uint32_t i = 0;
+	while (ap && i < ap->n && ap->e[i].id != id)
+		i++;
+	if (!ap || i == ap->n) {
+		if (!on)
+			return 0;
+		if (!ap || ap->n == ap->cap) {
+			uint32_t cap = ap ? ap->cap * 2 : 2;
+			struct bgp_apout *na = realloc(ap, sizeof(*ap) + cap * sizeof(ap->e[0]));
+			if (!na)
+				return -ENOMEM;
+			if (!ap)
+				na->n = 0;
+			na->cap = cap;
+			d->ap = ap = na;
+		}
+		ap->e[ap->n++] = (struct bgp_apout_ent){ .id = id };
+	}
+	if (on) {
+		ap->e[i].peers |= mask;
+		return 0;
+	}
+	ap->e[i].peers &= ~mask;
+	if (!ap->e[i].peers)
+		ap->e[i] = ap->e[--ap->n];
+	return 0;
+}
+
+void bgp_rib_dest_forget(struct bgp_dest *d, uint64_t mask)
+{
+	d->adv &= ~mask;
+	for (uint32_t i = 0; d->ap && i < d->ap->n;) {
+		d->ap->e[i].peers &= ~mask;
+		if (!d->ap->e[i].peers)
+			d->ap->e[i] = d->ap->e[--d->ap->n];
+		else
+			i++;
+	}
 }
 
 int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
@@ -416,7 +498,7 @@ int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
 		if (tail_changed)
 			memcpy(dst_tail, src_tail, tail);
 	}
-	struct bgp_path **pp = path_find(d, peer);
+	struct bgp_path **pp = path_find(d, peer, n->path_id);
 	struct bgp_path *p = *pp;
 	if (p) {
 		if (p->attrs == ra && p->label == n->label && !p->stale && !tail_changed) {
@@ -432,6 +514,8 @@ int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
 			return -ENOMEM;
 		}
 		p->peer = peer;
+		p->path_id = n->path_id;
+		p->tx_id = tx_id_alloc(d);
 		p->dest = d;
 		p->next = d->paths;
 		d->paths = p;
@@ -454,7 +538,7 @@ static void path_remove(struct bgp_rib *rib, struct bgp_path *p)
 {
 	struct bgp_dest *d = p->dest;
 	struct bgp_rib_peer *rp = &rib->peers[p->peer];
-	*path_find(d, p->peer) = p->next;
+	*path_find(d, p->peer, p->path_id) = p->next;
 	if (p->pprev)
 		p->pprev->pnext = p->pnext;
 	else
@@ -470,10 +554,16 @@ static void path_remove(struct bgp_rib *rib, struct bgp_path *p)
 
 int bgp_rib_withdraw(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix *p)
 {
+	return bgp_rib_withdraw_id(rib, peer, p, 0);
+}
+
+int bgp_rib_withdraw_id(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix *p,
+			uint32_t path_id)
+{
 	struct bgp_dest *d = bgp_rib_lookup(rib, p);
 	if (!d)
 		return 0;
-	struct bgp_path *path = *path_find(d, peer);
+	struct bgp_path *path = *path_find(d, peer, path_id);
 	if (!path)
 		return 0;
 	path_remove(rib, path);

@@ -45,8 +45,21 @@ struct bgp_path {
 	struct bgp_dest *dest;
 	struct bgp_rattrs *attrs;
 	uint32_t label;
+	uint32_t path_id;            /* ADD-PATH: the peer's identifier (0 without) */
+	uint32_t tx_id;              /* ADD-PATH: ours for it, unique in the destination */
 	uint16_t peer;
 	bool stale;                  /* graceful restart: kept from a session that went down */
+};
+
+/* ADD-PATH Adj-RIB-Out of a destination (RFC 7911): for each path
+ * identifier sent, the peers that hold it (bit per peer). Allocated only
+ * when a peer that negotiated ADD-PATH got a path of the destination. */
+struct bgp_apout {
+	uint32_t n, cap;
+	struct bgp_apout_ent {
+		uint32_t id;
+		uint64_t peers;
+	} e[];
 };
 
 struct bgp_dest {
@@ -55,7 +68,8 @@ struct bgp_dest {
 	struct bgp_prefix p;
 	struct bgp_path *paths;
 	struct bgp_path *best;
-	uint64_t adv;                /* Adj-RIB-Out: peers that have it */
+	struct bgp_apout *ap;        /* ADD-PATH peers' Adj-RIB-Out; NULL: none */
+	uint64_t adv;                /* Adj-RIB-Out: peers that have it (without ADD-PATH) */
 	bool dirty;
 };
 
@@ -96,12 +110,17 @@ void bgp_rib_free(struct bgp_rib *rib);
 struct bgp_rattrs *bgp_rib_intern(struct bgp_rib *rib, const struct bgp_attrs *a);
 void bgp_rib_unref(struct bgp_rib *rib, struct bgp_rattrs *ra);
 
-/* Add or replace the path of peer for n (label and attributes a). Marks the
- * destination dirty. Returns 0 or -ENOMEM. */
+/* Add or replace the path of peer for n (label and attributes a); a peer
+ * has one path per destination and path identifier (n->path_id, 0 without
+ * ADD-PATH). Marks the destination dirty. Returns 0 or -ENOMEM. */
 int bgp_rib_update(struct bgp_rib *rib, uint16_t peer, const struct bgp_nlri *n,
 		   const struct bgp_attrs *a);
-/* Remove the path of peer for p, if any. Returns 1 when one was removed. */
+/* Remove the path of peer for p (path identifier 0), if any. Returns 1 when
+ * one was removed. */
 int bgp_rib_withdraw(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix *p);
+/* The same for path identifier path_id (ADD-PATH). */
+int bgp_rib_withdraw_id(struct bgp_rib *rib, uint16_t peer, const struct bgp_prefix *p,
+			uint32_t path_id);
 /* Graceful restart (RFC 4724 §4.2, receiving speaker): over the paths of
  * peer in the families afs (BGP_AF_BIT set), mark them stale, remove the
  * stale ones (End-of-RIB, timer), or remove them all. A stale path becomes
@@ -126,6 +145,19 @@ int bgp_rib_walk(struct bgp_rib *rib, int af, int (*fn)(struct bgp_dest *d, void
 
 /* Negative when path a is better than b (RFC 4271 §9.1.2.2, RFC 4456 §9). */
 int bgp_path_cmp(const struct bgp_rib *rib, const struct bgp_path *a, const struct bgp_path *b);
+/* True when a and b are equal up to the IGP cost (§9.1.2.2 a-e: LOCAL_PREF,
+ * AS_PATH length, ORIGIN, MED, eBGP/iBGP): equal-cost paths, what ADD-PATH
+ * peers get besides the best one (ECMP). */
+bool bgp_path_multipath(const struct bgp_rib *rib, const struct bgp_path *a,
+			const struct bgp_path *b);
+
+/* ADD-PATH Adj-RIB-Out (struct bgp_apout): record that the peers in mask
+ * hold (on) or no longer hold (off) path identifier id of d. Returns 0 or
+ * -ENOMEM (only when adding). */
+int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint64_t mask, bool on);
+/* Forget that the peers in mask hold anything of d (they went down or were
+ * removed): Adj-RIB-Out bits and ADD-PATH entries. */
+void bgp_rib_dest_forget(struct bgp_dest *d, uint64_t mask);
 
 /*
  * Export rule and attribute rewrite for path p towards peer `to`:

@@ -1,4 +1,5 @@
-/* DOC: bgp_rib_test.c — interning, best path, Adj-RIB-In flush, reflection. */
+/* DOC: bgp_rib_test.c — interning, best path, Adj-RIB-In flush, reflection,
+ * ADD-PATH paths and equal-cost (multipath) selection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +180,75 @@ static void test_graceful_restart(void **state)
 		bgp_rib_dest_gc(&R, d);
 }
 
+/* ADD-PATH: one peer sends two paths of one destination (path ids 1 and
+ * 2), a second peer a third; each gets its own tx id; equal-cost paths are
+ * multipath, a lower LOCAL_PREF is not; withdrawal by path id; the ADD-PATH
+ * Adj-RIB-Out keeps a destination until its withdrawals went out. */
+static void test_addpath_multipath(void **state)
+{
+	(void)state;
+	struct bgp_nlri n = vpn(9);
+	struct bgp_attrs a1 = base(100), a2 = base(100), a3 = base(100), low = base(50);
+	a2.nh[3] = 3;
+	a3.nh[3] = 4;
+	low.nh[3] = 5;
+	n.path_id = 1;
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a1), 0);
+	n.path_id = 2;
+	n.label = 200;
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a2), 0);
+	n.path_id = 0;
+	assert_int_equal(bgp_rib_update(&R, 1, &n, &a3), 0);
+	assert_int_equal(bgp_rib_update(&R, 2, &n, &low), 0);
+	struct bgp_dest *d = bgp_rib_lookup(&R, &n.p);
+	assert_non_null(d);
+	int cnt = 0, multi = 0;
+	uint64_t ids = 0;
+	for (struct bgp_path *p = d->paths; p; p = p->next) {
+		cnt++;
+		assert_true(p->tx_id >= 1 && p->tx_id <= 4);
+		assert_false(ids & (1ull << p->tx_id)); /* unique */
+		ids |= 1ull << p->tx_id;
+		multi += bgp_path_multipath(&R, p, d->best);
+	}
+	assert_int_equal(cnt, 4);
+	assert_int_equal(multi, 3);            /* the LOCAL_PREF 50 path is not equal-cost */
+	assert_int_equal(R.peers[0].count[BGP_AF_VPNV4], 2);
+	/* the same path id again replaces, a withdrawal of another id removes it */
+	n.path_id = 2;
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a2), 0);
+	assert_int_equal(bgp_rib_withdraw_id(&R, 0, &n.p, 7), 0);
+	assert_int_equal(bgp_rib_withdraw_id(&R, 0, &n.p, 2), 1);
+	assert_int_equal(bgp_rib_withdraw(&R, 0, &n.p), 0);   /* id 0: none from peer 0 */
+	assert_int_equal(R.peers[0].count[BGP_AF_VPNV4], 1);
+	/* a new path takes the freed tx id back */
+	n.path_id = 5;
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a2), 0);
+	uint64_t ids2 = 0;
+	for (struct bgp_path *p = d->paths; p; p = p->next)
+		ids2 |= 1ull << p->tx_id;
+	assert_int_equal(ids2, ids);
+	/* Adj-RIB-Out of ADD-PATH peers */
+	assert_int_equal(bgp_rib_ap_mark(d, 1, 1ull << 1, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 2, 1ull << 1, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 3, 1ull << 1, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 1, 1ull << 2, true), 0);
+	assert_int_equal(d->ap->n, 3);
+	assert_int_equal(bgp_rib_ap_mark(d, 2, 1ull << 1, false), 0);
+	assert_int_equal(d->ap->n, 2);
+	bgp_rib_peer_flush(&R, 0);
+	bgp_rib_peer_flush(&R, 1);
+	bgp_rib_peer_flush(&R, 2);
+	while (bgp_rib_dirty_pop(&R))
+		;
+	bgp_rib_dest_gc(&R, d);
+	assert_ptr_equal(bgp_rib_lookup(&R, &n.p), d);  /* peers 1 and 2 still hold ids */
+	bgp_rib_dest_forget(d, (1ull << 1) | (1ull << 2));
+	assert_int_equal(d->ap->n, 0);
+	bgp_rib_dest_gc(&R, d);
+	assert_null(bgp_rib_lookup(&R, &n.p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -187,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_reflection),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_graceful_restart),
+		cmocka_unit_test(test_addpath_multipath),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

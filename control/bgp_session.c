@@ -9,6 +9,7 @@
  * Single-threaded: one poll() over every descriptor, timers as deadlines.
  */
 #include "bgp_daemon.h"
+#include "bgp_gr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,18 +86,35 @@ static void conn_reset(struct bgp_conn *c)
 static void conn_event(struct bgp_daemon *d, struct bgp_peer *p, int ci,
 		       const struct bgp_fsm_in *in, const struct bgp_err *e);
 
+/* The ADD-PATH directions we offer p: vpnv4/vpnv6 of its families, both
+ * ways unless its add-path setting says otherwise. */
+static struct bgp_caps our_addpath(const struct bgp_peer *p)
+{
+	uint32_t ap = p->cfg->afs & BGP_ADDPATH_AFS;
+	uint8_t off = p->cfg->addpath_off;
+	return (struct bgp_caps){ .addpath_rx = off & BGP_CONF_AP_NO_RX ? 0 : ap,
+				  .addpath_tx = off & BGP_CONF_AP_NO_TX ? 0 : ap };
+}
+
 static void send_open(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_conn *c)
 {
+	/* Graceful restart (RFC 4724 §3). Without a restart time: no family
+	 * and time 0, tern only keeps a restarting peer's routes (receiving
+	 * speaker). With one: every family, the F bit set (the forwarding state
+	 * is the agents' and gateways', which a controller restart leaves
+	 * alone), and the R bit while a graceful restart is under way. */
+	uint32_t gr_afs = d->conf.gr_restart_time ? p->cfg->afs : 0;
+	struct bgp_caps ap = our_addpath(p);
 	struct bgp_open o = {
 		.version = BGP_VERSION,
 		.my_as = d->conf.as > 65535 ? BGP_AS_TRANS : (uint16_t)d->conf.as,
 		.hold = p->cfg->hold,
 		.router_id = d->conf.router_id,
-		/* Graceful restart with no family and restart time 0: tern keeps
-		 * a restarting peer's routes (receiving speaker, RFC 4724 §3) but
-		 * preserves no forwarding state of its own. */
 		.caps = { .afs = p->cfg->afs, .mp = true, .as4 = true, .as4_value = d->conf.as,
-			  .route_refresh = true, .gr = true },
+			  .route_refresh = true, .gr = true, .gr_time = d->conf.gr_restart_time,
+			  .gr_afs = gr_afs, .gr_fwd = gr_afs,
+			  .gr_restarting = d->restarting && !d->converged,
+			  .addpath_rx = ap.addpath_rx, .addpath_tx = ap.addpath_tx },
 	};
 	struct tern_wbuf w;
 	if (wreserve(c, &w) == 0)
@@ -177,6 +195,9 @@ static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
 	rp->as = p->cfg->as;
 	rp->router_id = c->open.router_id;
 	p->caps = c->open.caps;
+	struct bgp_caps ours = our_addpath(p);
+	p->ap_tx = bgp_addpath_tx(&ours, &c->open.caps) & p->afs;
+	p->ap_rx = bgp_addpath_rx(&ours, &c->open.caps) & p->afs;
 	if (p->stale_afs) {
 		/* RFC 4724 §4.2: families the peer no longer preserves lose their
 		 * stale routes now; the others wait for End-of-RIB. */
@@ -193,11 +214,14 @@ static void peer_up(struct bgp_daemon *d, struct bgp_peer *p, int ci)
 	} else {
 		memcpy(rp->addr, &((const struct sockaddr_in6 *)&p->cfg->addr)->sin6_addr, 16);
 	}
-	char fams[64] = "";
+	char fams[128] = "";
 	for (int af = 0; af < BGP_AF_COUNT; af++)
 		if (p->afs & BGP_AF_BIT(af))
-			snprintf(fams + strlen(fams), sizeof(fams) - strlen(fams), "%s%s",
-				 fams[0] ? "," : "", bgp_af_table[af].name);
+			snprintf(fams + strlen(fams), sizeof(fams) - strlen(fams), "%s%s%s",
+				 fams[0] ? "," : "", bgp_af_table[af].name,
+				 (p->ap_tx & p->ap_rx & BGP_AF_BIT(af)) ? "+add-path" :
+				 (p->ap_tx & BGP_AF_BIT(af)) ? "+add-path-send" :
+				 (p->ap_rx & BGP_AF_BIT(af)) ? "+add-path-receive" : "");
 	struct in_addr id = { htonl(c->open.router_id) };
 	TLOG_INFO(&d->log, "peer %s: Established (%s connection, router-id %s, AS %u, hold %us, "
 		  "families %s)", peer_name(p), c->outgoing ? "our" : "their", inet_ntoa(id),
@@ -393,10 +417,10 @@ static void apply_nlri(struct bgp_daemon *d, struct bgp_peer *p, int af, struct 
 	struct bgp_nlri_iter it;
 	struct bgp_nlri n;
 	char err[128];
-	bgp_nlri_iter_init(&it, af, f.p, f.len, withdraw);
+	bgp_nlri_iter_init_ap(&it, af, f.p, f.len, withdraw, p->ap_rx & BGP_AF_BIT(af));
 	while (bgp_nlri_next(&it, &n, err, sizeof(err)) == 1) {
 		if (withdraw) {
-			bgp_rib_withdraw(&d->rib, (uint16_t)p->idx, &n.p);
+			bgp_rib_withdraw_id(&d->rib, (uint16_t)p->idx, &n.p, n.path_id);
 		} else if (bgp_rib_update(&d->rib, (uint16_t)p->idx, &n, a) < 0) {
 			TLOG_ERR(&d->log, "peer %s: out of memory storing a route", peer_name(p));
 			return;
@@ -411,7 +435,8 @@ static void rx_update(struct bgp_daemon *d, struct bgp_peer *p, int ci, const ui
 	struct bgp_update *u = &d->upd;
 	struct bgp_err e;
 	const struct bgp_rib_peer *rp = &d->rib.peers[p->idx];
-	struct bgp_peer_ctx ctx = { .ebgp = rp->ebgp, .peer_as = p->cfg->as, .afs = p->afs };
+	struct bgp_peer_ctx ctx = { .ebgp = rp->ebgp, .peer_as = p->cfg->as, .afs = p->afs,
+				    .addpath = p->ap_rx };
 	bgp_err_clear(&e);
 	p->updates_in++;
 	if (bgp_update_parse(body, len, &ctx, u, &e) < 0) {
@@ -546,8 +571,10 @@ static void batch_flush(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_bat
 	struct bgp_conn *c = p->est >= 0 ? &p->conn[p->est] : NULL;
 	struct tern_wbuf w;
 	if (c && c->fd >= 0 && wreserve(c, &w) == 0) {
-		int len = b->attrs ? bgp_update_encode(&w, b->af, &b->attrs->a, b->nlri, b->n, NULL, 0)
-				   : bgp_update_encode(&w, b->af, NULL, NULL, 0, b->nlri, b->n);
+		bool ap = p->ap_tx & BGP_AF_BIT(b->af);
+		int len = b->attrs ?
+			bgp_update_encode_ap(&w, b->af, &b->attrs->a, b->nlri, b->n, NULL, 0, ap) :
+			bgp_update_encode_ap(&w, b->af, NULL, NULL, 0, b->nlri, b->n, ap);
 		if (len < 0)
 			TLOG_ERR(&d->log, "peer %s: UPDATE of %zu prefixes did not fit (bug)",
 				 peer_name(p), b->n);
@@ -563,7 +590,7 @@ static void batch_flush(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_bat
 static void batch_add(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_batch *b, int af,
 		      struct bgp_rattrs *ra, const struct bgp_nlri *n)
 {
-	size_t sz = bgp_nlri_size(n);
+	size_t sz = bgp_nlri_size_ap(n, p->ap_tx & BGP_AF_BIT(af));
 	if (b->af != af || b->attrs != ra || b->n == BGP_BATCH || b->bytes + sz > BGP_MAX_MSG)
 		batch_flush(d, p, b);
 	if (b->af < 0) {
@@ -578,16 +605,89 @@ static void batch_add(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_batch
 	b->bytes += sz;
 }
 
+static bool rtc_wanted(const struct bgp_peer *p, int af, const struct bgp_path *q)
+{
+	return !bgp_rtc_filtered(af) || !(p->afs & BGP_AF_BIT(BGP_AF_RTC)) ||
+	       (q && bgp_rtc_match(&p->rtc, &q->attrs->a));
+}
+
+/* One path q of dst to ADD-PATH peer p, unless export rules, its route
+ * targets or a next hop already sent (sent[0..*n)) keep it back. */
+static void ap_announce(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst,
+			const struct bgp_path *q, const struct bgp_path **sent, int *n)
+{
+	const struct bgp_attrs *qa = &q->attrs->a;
+	struct bgp_attrs out;
+	if (!rtc_wanted(p, dst->p.af, q) ||
+	    !bgp_rib_export(&d->rib, q, (uint16_t)p->idx, &out, d->scratch))
+		return;
+	for (int i = 0; i < *n; i++)
+		if (sent[i]->attrs->a.nh_len == qa->nh_len &&
+		    memcmp(sent[i]->attrs->a.nh, qa->nh, qa->nh_len) == 0)
+			return;
+	struct bgp_rattrs *ra = bgp_rib_intern(&d->rib, &out);
+	if (!ra || bgp_rib_ap_mark(dst, q->tx_id, 1ull << p->idx, true) < 0) {
+		bgp_rib_unref(&d->rib, ra);
+		TLOG_ERR(&d->log, "peer %s: out of memory exporting a route", peer_name(p));
+		return;
+	}
+	struct bgp_nlri nl = { .p = dst->p, .label = q->label, .path_id = q->tx_id };
+	batch_add(d, p, &p->adv, dst->p.af, ra, &nl);
+	bgp_rib_unref(&d->rib, ra);
+	sent[(*n)++] = q;
+}
+
+/* ADD-PATH peer (RFC 7911): the best path and every other equal-cost path
+ * with a next hop of its own (ECMP), each under its own path identifier
+ * (tx_id); identifiers p holds that are not among them are withdrawn. */
+static void offer_ap(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst)
+{
+	uint64_t bit = 1ull << p->idx;
+	const struct bgp_path *sent[BGP_ADDPATH_MAX];
+	int n_sent = 0;
+	const struct bgp_path *best = dst->best;
+	if (best)
+		ap_announce(d, p, dst, best, sent, &n_sent);
+	for (const struct bgp_path *q = dst->paths; best && q && n_sent < BGP_ADDPATH_MAX;
+	     q = q->next)
+		if (q != best && bgp_path_multipath(&d->rib, q, best))
+			ap_announce(d, p, dst, q, sent, &n_sent);
+	uint32_t gone[4 * BGP_ADDPATH_MAX];
+	int n_gone = 0;
+	for (uint32_t i = 0; dst->ap && i < dst->ap->n && n_gone < 4 * BGP_ADDPATH_MAX; i++) {
+		if (!(dst->ap->e[i].peers & bit))
+			continue;
+		bool keep = false;
+		for (int k = 0; k < n_sent && !keep; k++)
+			keep = sent[k]->tx_id == dst->ap->e[i].id;
+		if (!keep)
+			gone[n_gone++] = dst->ap->e[i].id;
+	}
+	for (int i = 0; i < n_gone; i++) {
+		struct bgp_nlri nl = { .p = dst->p, .label = BGP_LABEL_WITHDRAW,
+				       .path_id = gone[i] };
+		batch_add(d, p, &p->wd, dst->p.af, NULL, &nl);
+		bgp_rib_ap_mark(dst, gone[i], bit, false);
+	}
+}
+
 /* Offer destination dst to peer p: announce its best path, or withdraw what
  * p was given before. */
 static void offer(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst)
 {
 	uint64_t bit = 1ull << p->idx;
+	/* A restarting speaker selects and advertises only once it has every
+	 * peer's routes (RFC 4724 §4.1): check_converged offers the tables. */
+	if (d->restarting && !d->converged)
+		return;
 	struct bgp_attrs out;
 	int af = dst->p.af;
+	if (p->ap_tx & BGP_AF_BIT(af)) {
+		offer_ap(d, p, dst);
+		return;
+	}
 	/* RFC 4684: a peer speaking rtc gets only the VPN routes it asked for. */
-	bool wanted = !bgp_rtc_filtered(af) || !(p->afs & BGP_AF_BIT(BGP_AF_RTC)) ||
-		      (dst->best && bgp_rtc_match(&p->rtc, &dst->best->attrs->a));
+	bool wanted = rtc_wanted(p, af, dst->best);
 	if (dst->best && wanted &&
 	    bgp_rib_export(&d->rib, dst->best, (uint16_t)p->idx, &out, d->scratch)) {
 		struct bgp_rattrs *ra = bgp_rib_intern(&d->rib, &out);
@@ -667,13 +767,18 @@ static void check_converged(struct bgp_daemon *d, int64_t now)
 	if (!all && now < d->t_converge)
 		return;
 	d->converged = true;
-	TLOG_INFO(&d->log, "start-up over (%s): End-of-RIB to every peer",
-		  all ? "every neighbour sent its routes" : "startup-defer time over");
+	TLOG_INFO(&d->log, "start-up over (%s): %sEnd-of-RIB to every peer",
+		  all ? "every neighbour sent its routes" : "startup-defer time over",
+		  d->restarting ? "graceful restart done, routes and " : "");
 	for (int i = 0; i < d->n_peers; i++) {
 		struct bgp_peer *p = &d->peers[i];
-		for (int af = 0; af < BGP_AF_COUNT; af++)
-			if ((p->eor_owed & BGP_AF_BIT(af)) && p->est >= 0)
-				send_eor(p, af);
+		for (int af = 0; af < BGP_AF_COUNT; af++) {
+			if (!(p->eor_owed & BGP_AF_BIT(af)) || p->est < 0)
+				continue;
+			if (d->restarting)
+				offer_family(d, p, af);
+			send_eor(p, af);
+		}
 		p->eor_owed = 0;
 	}
 }
@@ -691,9 +796,11 @@ static void process_dirty(struct bgp_daemon *d)
 			if (peer_wants(&d->peers[i], dst->p.af))
 				offer(d, &d->peers[i], dst);
 		/* A peer that is down holds nothing any more. */
+		uint64_t down = 0;
 		for (int i = 0; i < d->n_peers; i++)
 			if (d->peers[i].est < 0)
-				dst->adv &= ~(1ull << i);
+				down |= 1ull << i;
+		bgp_rib_dest_forget(dst, down);
 		bgp_rib_dest_gc(&d->rib, dst);
 		n++;
 	}
@@ -932,6 +1039,37 @@ static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_c
 
 static int rtc_default(struct bgp_daemon *d);
 
+/* Graceful restart as the restarting speaker: was the last stop graceful,
+ * and recent enough? The marker is consumed either way. */
+static void gr_start(struct bgp_daemon *d)
+{
+	const struct bgp_conf *cf = &d->conf;
+	if (bgp_gr_marker_path(cf->state_dir, cf->ctl_sock, d->gr_marker,
+			       sizeof(d->gr_marker)) < 0) {
+		TLOG_WARN(&d->log, "graceful restart: state directory path too long; "
+			  "graceful restart off");
+		d->gr_marker[0] = 0;
+		return;
+	}
+	int64_t age = 0;
+	const char *why = "";
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int rc = bgp_gr_marker_take(d->gr_marker, ts.tv_sec, cf->gr_restart_time, &age, &why);
+	if (rc < 0) {
+		TLOG_WARN(&d->log, "graceful restart: marker %s: %s; a normal start", d->gr_marker,
+			  strerror(-rc));
+	} else if (rc == 0 && strcmp(why, "no marker") != 0) {
+		TLOG_INFO(&d->log, "graceful restart: %s (stopped %llds ago, restart time %us); a "
+			  "normal start", why, (long long)age, cf->gr_restart_time);
+	} else if (rc == 1) {
+		d->restarting = true;
+		TLOG_INFO(&d->log, "graceful restart: stopped %llds ago (restart time %us): R bit "
+			  "set, our routes wait for every neighbour's End-of-RIB (at most %us)",
+			  (long long)age, cf->gr_restart_time, cf->startup_defer);
+	}
+}
+
 int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 {
 	struct bgp_conf *cf = &d->conf;
@@ -941,6 +1079,7 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 	d->started = bgp_now_ms();
 	d->t_converge = d->started + 1000 * (int64_t)cf->startup_defer;
 	d->converged = cf->startup_defer == 0;
+	gr_start(d);
 	if (bgp_rib_init(&d->rib, cf->as, cf->router_id, cf->cluster_id) < 0) {
 		snprintf(err, errlen, "out of memory for the RIB");
 		return -ENOMEM;
@@ -1043,7 +1182,7 @@ static void peer_start(struct bgp_daemon *d, struct bgp_peer *p)
 
 static int clear_adv(struct bgp_dest *dst, void *arg)
 {
-	dst->adv &= ~*(const uint64_t *)arg;
+	bgp_rib_dest_forget(dst, *(const uint64_t *)arg);
 	return 0;
 }
 
@@ -1173,12 +1312,41 @@ void bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
 		TLOG_ERR(&d->log, "out of memory for the default rtc route");
 }
 
+/* A graceful stop (RFC 4724 §4.1): the sessions are closed without a
+ * NOTIFICATION, so the peers keep our routes for the restart time, and the
+ * marker tells the next start that it is a graceful restart. */
+static bool gr_stop(struct bgp_daemon *d)
+{
+	if (d->stop != BGP_STOP_GRACEFUL || !d->conf.gr_restart_time || !d->gr_marker[0])
+		return false;
+	int n = 0;
+	for (int i = 0; i < d->n_peers; i++) {
+		struct bgp_peer *p = &d->peers[i];
+		n += p->est >= 0;
+		for (int ci = 0; ci < 2; ci++) {
+			conn_flush(&p->conn[ci]);
+			conn_reset(&p->conn[ci]);
+		}
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int rc = bgp_gr_marker_write(d->gr_marker, ts.tv_sec, d->conf.gr_restart_time);
+	if (rc < 0)
+		TLOG_WARN(&d->log, "graceful stop: cannot write the marker %s: %s; the next start "
+			  "will be a normal one", d->gr_marker, strerror(-rc));
+	else
+		TLOG_INFO(&d->log, "graceful stop: %d sessions closed without NOTIFICATION, peers keep "
+			  "our routes for %us (marker %s)", n, d->conf.gr_restart_time, d->gr_marker);
+	return true;
+}
+
 void bgp_daemon_free(struct bgp_daemon *d)
 {
+	bool graceful = gr_stop(d);
 	for (int i = 0; i < d->n_peers; i++) {
 		struct bgp_peer *p = &d->peers[i];
 		for (int ci = 0; ci < 2; ci++) {
-			if (p->conn[ci].fd >= 0)
+			if (p->conn[ci].fd >= 0 && !graceful)
 				conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_STOP }, NULL);
 			conn_reset(&p->conn[ci]);
 			bgp_wq_free(&p->conn[ci].wq);

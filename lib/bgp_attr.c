@@ -371,7 +371,8 @@ static int p_mp_reach(struct attr_in *in, char *why, size_t n)
 	struct bgp_nlri_iter it;
 	struct bgp_nlri nl;
 	int rc;
-	bgp_nlri_iter_init(&it, af, in->u->reach.p, in->u->reach.len, false);
+	bgp_nlri_iter_init_ap(&it, af, in->u->reach.p, in->u->reach.len, false,
+			      in->ctx->addpath & BGP_AF_BIT(af));
 	while ((rc = bgp_nlri_next(&it, &nl, why, n)) == 1)
 		;
 	return rc < 0 ? -1 : 0;
@@ -390,7 +391,8 @@ static int p_mp_unreach(struct attr_in *in, char *why, size_t n)
 	struct bgp_nlri_iter it;
 	struct bgp_nlri nl;
 	int rc;
-	bgp_nlri_iter_init(&it, af, in->u->unreach.p, in->u->unreach.len, true);
+	bgp_nlri_iter_init_ap(&it, af, in->u->unreach.p, in->u->unreach.len, true,
+			      in->ctx->addpath & BGP_AF_BIT(af));
 	while ((rc = bgp_nlri_next(&it, &nl, why, n)) == 1)
 		;
 	return rc < 0 ? -1 : 0;

@@ -151,12 +151,17 @@ static int evpn_route(struct tern_rbuf *r, unsigned type, unsigned len, struct b
 
 /* Next EVPN route; route types tern does not handle (1, 4, ...) are skipped
  * whole (RFC 7432 §7: their length is known). */
+static int path_id_get(struct bgp_nlri_iter *it, uint32_t *id, char *err, size_t errlen);
+
 static int evpn_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen)
 {
 	struct tern_rbuf *r = &it->r;
 	for (;;) {
 		if (tern_rbuf_left(r) == 0)
 			return 0;
+		uint32_t id = 0;
+		if (it->addpath && path_id_get(it, &id, err, errlen) < 0)
+			return -EBADMSG;
 		size_t at = r->off;
 		unsigned type = tern_get_u8(r), len = tern_get_u8(r);
 		if (r->err) {
@@ -175,6 +180,7 @@ static int evpn_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, si
 		memset(n, 0, sizeof(*n));
 		n->p.af = BGP_AF_EVPN;
 		n->label = BGP_LABEL_NONE;
+		n->path_id = id;
 		struct tern_rbuf one;
 		tern_rbuf_init(&one, r->buf + r->off, len);
 		r->off += len;
@@ -258,12 +264,32 @@ void bgp_evpn_format(const struct bgp_prefix *p, char *buf, size_t len)
 void bgp_nlri_iter_init(struct bgp_nlri_iter *it, int af, const uint8_t *p, size_t len,
 			bool withdraw)
 {
+	bgp_nlri_iter_init_ap(it, af, p, len, withdraw, false);
+}
+
+void bgp_nlri_iter_init_ap(struct bgp_nlri_iter *it, int af, const uint8_t *p, size_t len,
+			   bool withdraw, bool addpath)
+{
 	tern_rbuf_init(&it->r, p, len);
 	it->af = (uint8_t)af;
 	it->withdraw = withdraw;
+	it->addpath = addpath;
 }
 
-int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen)
+/* RFC 7911 §3: the path identifier in front of an NLRI. */
+static int path_id_get(struct bgp_nlri_iter *it, uint32_t *id, char *err, size_t errlen)
+{
+	size_t at = it->r.off;
+	*id = tern_get_u32(&it->r);
+	if (it->r.err) {
+		snprintf(err, errlen, "%s NLRI at %zu: truncated path identifier",
+			 bgp_af_table[it->af].name, at);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen)
 {
 	if (it->af == BGP_AF_EVPN)
 		return evpn_next(it, n, err, errlen);
@@ -271,9 +297,13 @@ int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_
 	struct tern_rbuf *r = &it->r;
 	if (tern_rbuf_left(r) == 0)
 		return 0;
+	uint32_t id = 0;
+	if (it->addpath && path_id_get(it, &id, err, errlen) < 0)
+		return -EBADMSG;
 	memset(n, 0, sizeof(*n));
 	n->p.af = it->af;
 	n->label = BGP_LABEL_NONE;
+	n->path_id = id;
 	size_t at = r->off;
 	unsigned bits = tern_get_u8(r);
 	if (f->label) {
@@ -330,16 +360,34 @@ int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_
 	return 1;
 }
 
+int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen)
+{
+	return nlri_next(it, n, err, errlen);
+}
+
 size_t bgp_nlri_size(const struct bgp_nlri *n)
 {
-	if (n->p.af == BGP_AF_EVPN)
-		return evpn_size(n);
-	const struct bgp_af_info *f = &bgp_af_table[n->p.af];
-	return 1 + (f->label ? 3 : 0) + (f->rd ? 8 : 0) + (n->p.plen + 7u) / 8;
+	return bgp_nlri_size_ap(n, false);
 }
 
 void bgp_nlri_put(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw)
 {
+	bgp_nlri_put_ap(w, n, withdraw, false);
+}
+
+size_t bgp_nlri_size_ap(const struct bgp_nlri *n, bool addpath)
+{
+	size_t id = addpath ? 4 : 0;
+	if (n->p.af == BGP_AF_EVPN)
+		return id + evpn_size(n);
+	const struct bgp_af_info *f = &bgp_af_table[n->p.af];
+	return id + 1 + (f->label ? 3 : 0) + (f->rd ? 8 : 0) + (n->p.plen + 7u) / 8;
+}
+
+void bgp_nlri_put_ap(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw, bool addpath)
+{
+	if (addpath)
+		tern_put_u32(w, n->path_id);
 	if (n->p.af == BGP_AF_EVPN) {
 		evpn_put(w, n, withdraw);
 		return;
@@ -424,7 +472,8 @@ int bgp_msg_end(struct tern_wbuf *w, size_t start)
 /* ---- OPEN and capabilities ---- */
 
 enum {
-	CAP_MP = 1, CAP_RR = 2, CAP_GR = 64, CAP_AS4 = 65, CAP_ERR = 70, CAP_RR_OLD = 128,
+	CAP_MP = 1, CAP_RR = 2, CAP_GR = 64, CAP_AS4 = 65, CAP_ADDPATH = 69, CAP_ERR = 70,
+	CAP_RR_OLD = 128,
 };
 
 static int parse_cap(uint8_t code, struct tern_rbuf *v, size_t len, struct bgp_caps *c,
@@ -480,6 +529,22 @@ static int parse_cap(uint8_t code, struct tern_rbuf *v, size_t len, struct bgp_c
 		}
 		return 0;
 	}
+	case CAP_ADDPATH: /* RFC 7911 §4: AFI, SAFI, Send/Receive (1 receive, 2 send, 3 both) */
+		if (len == 0 || len % 4)
+			goto bad_len;
+		for (size_t i = 0; i < len / 4; i++) {
+			uint16_t afi = tern_get_u16(v);
+			uint8_t safi = tern_get_u8(v);
+			uint8_t sr = tern_get_u8(v);
+			int af = bgp_af_lookup(afi, safi);
+			if (af < 0)
+				continue;
+			if (sr & 1)
+				c->addpath_rx |= BGP_AF_BIT(af);
+			if (sr & 2)
+				c->addpath_tx |= BGP_AF_BIT(af);
+		}
+		return 0;
 	default:
 		c->unknown++;
 		tern_get_bytes(v, (uint8_t[255]){ 0 }, len);
@@ -604,6 +669,22 @@ int bgp_open_encode(struct tern_wbuf *w, const struct bgp_open *o)
 		if (!w->err)
 			w->buf[gl] = (uint8_t)(w->len - gl - 1);
 	}
+	if (c->addpath_rx | c->addpath_tx) {
+		tern_put_u8(w, CAP_ADDPATH);
+		size_t al = w->len;
+		tern_put_u8(w, 0);
+		for (int af = 0; af < BGP_AF_COUNT; af++) {
+			uint8_t sr = (uint8_t)(((c->addpath_rx >> af) & 1) |
+					       ((c->addpath_tx >> af) & 1) << 1);
+			if (!sr)
+				continue;
+			tern_put_u16(w, bgp_af_table[af].afi);
+			tern_put_u8(w, bgp_af_table[af].safi);
+			tern_put_u8(w, sr);
+		}
+		if (!w->err)
+			w->buf[al] = (uint8_t)(w->len - al - 1);
+	}
 	if (w->err)
 		return w->err;
 	size_t clen = w->len - clen_off - 1;
@@ -712,12 +793,13 @@ int bgp_rr_encode(struct tern_wbuf *w, uint16_t afi, uint8_t safi)
 /* ---- UPDATE ---- */
 
 /* Walk a whole NLRI field once so that later walks cannot fail. */
-static int nlri_validate(int af, struct bgp_bytes b, bool withdraw, char *err, size_t errlen)
+static int nlri_validate(int af, struct bgp_bytes b, bool withdraw, bool addpath, char *err,
+			 size_t errlen)
 {
 	struct bgp_nlri_iter it;
 	struct bgp_nlri n;
 	int rc;
-	bgp_nlri_iter_init(&it, af, b.p, b.len, withdraw);
+	bgp_nlri_iter_init_ap(&it, af, b.p, b.len, withdraw, addpath);
 	while ((rc = bgp_nlri_next(&it, &n, err, errlen)) == 1)
 		;
 	return rc;
@@ -755,12 +837,13 @@ int bgp_update_parse(const uint8_t *body, size_t len, const struct bgp_peer_ctx 
 	r.off += alen;
 	u->nlri = (struct bgp_bytes){ body + r.off, (uint16_t)tern_rbuf_left(&r) };
 	/* RFC 7606 §5.3: an NLRI field that cannot be parsed means a reset. */
-	if (nlri_validate(BGP_AF_IPV4, u->withdrawn, true, why, sizeof(why)) < 0) {
+	bool ap4 = ctx->addpath & BGP_AF_BIT(BGP_AF_IPV4);
+	if (nlri_validate(BGP_AF_IPV4, u->withdrawn, true, ap4, why, sizeof(why)) < 0) {
 		bgp_err_set(e, BGP_ERR_RESET, BGP_NOTIF_UPDATE, BGP_UPD_NETWORK, NULL, 0,
 			    "UPDATE withdrawn routes: %s", why);
 		return -EBADMSG;
 	}
-	if (nlri_validate(BGP_AF_IPV4, u->nlri, false, why, sizeof(why)) < 0) {
+	if (nlri_validate(BGP_AF_IPV4, u->nlri, false, ap4, why, sizeof(why)) < 0) {
 		bgp_err_set(e, BGP_ERR_RESET, BGP_NOTIF_UPDATE, BGP_UPD_NETWORK, NULL, 0,
 			    "UPDATE NLRI: %s", why);
 		return -EBADMSG;
@@ -821,7 +904,7 @@ size_t bgp_attrs_size(const struct bgp_attrs *a, int af)
 /* The MP_REACH or MP_UNREACH attribute, always with an extended length so
  * that its size can be patched after the NLRI are written. */
 static void put_mp(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
-		   const struct bgp_nlri *n, size_t cnt, bool reach)
+		   const struct bgp_nlri *n, size_t cnt, bool reach, bool addpath)
 {
 	const struct bgp_af_info *f = &bgp_af_table[af];
 	tern_put_u8(w, BGP_AF_OPTIONAL | BGP_AF_EXTLEN);
@@ -838,7 +921,7 @@ static void put_mp(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
 		tern_put_u8(w, 0); /* reserved */
 	}
 	for (size_t i = 0; i < cnt; i++)
-		bgp_nlri_put(w, &n[i], !reach);
+		bgp_nlri_put_ap(w, &n[i], !reach, addpath);
 	if (!w->err) {
 		size_t l = w->len - loff - 2;
 		w->buf[loff] = (uint8_t)(l >> 8);
@@ -850,12 +933,19 @@ int bgp_update_encode(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
 		      const struct bgp_nlri *reach, size_t n_reach,
 		      const struct bgp_nlri *unreach, size_t n_unreach)
 {
+	return bgp_update_encode_ap(w, af, a, reach, n_reach, unreach, n_unreach, false);
+}
+
+int bgp_update_encode_ap(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
+			 const struct bgp_nlri *reach, size_t n_reach,
+			 const struct bgp_nlri *unreach, size_t n_unreach, bool addpath)
+{
 	size_t start = bgp_msg_begin(w, BGP_UPDATE);
 	size_t woff = w->len;
 	tern_put_u16(w, 0);
 	if (af == BGP_AF_IPV4)
 		for (size_t i = 0; i < n_unreach; i++)
-			bgp_nlri_put(w, &unreach[i], true);
+			bgp_nlri_put_ap(w, &unreach[i], true, addpath);
 	if (!w->err) {
 		size_t l = w->len - woff - 2;
 		w->buf[woff] = (uint8_t)(l >> 8);
@@ -864,11 +954,11 @@ int bgp_update_encode(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
 	size_t aoff = w->len;
 	tern_put_u16(w, 0);
 	if (af != BGP_AF_IPV4 && n_unreach)
-		put_mp(w, af, a, unreach, n_unreach, false);
+		put_mp(w, af, a, unreach, n_unreach, false, addpath);
 	if (n_reach) {
 		bgp_attrs_put(w, a, af == BGP_AF_IPV4);
 		if (af != BGP_AF_IPV4)
-			put_mp(w, af, a, reach, n_reach, true);
+			put_mp(w, af, a, reach, n_reach, true, addpath);
 	}
 	if (!w->err) {
 		size_t l = w->len - aoff - 2;
@@ -877,7 +967,7 @@ int bgp_update_encode(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
 	}
 	if (af == BGP_AF_IPV4)
 		for (size_t i = 0; i < n_reach; i++)
-			bgp_nlri_put(w, &reach[i], false);
+			bgp_nlri_put_ap(w, &reach[i], false, addpath);
 	return bgp_msg_end(w, start);
 }
 
@@ -892,6 +982,6 @@ int bgp_eor_encode(struct tern_wbuf *w, int af)
 	size_t start = bgp_msg_begin(w, BGP_UPDATE);
 	tern_put_u16(w, 0);
 	tern_put_u16(w, 7); /* flags, code, 2-byte length, AFI, SAFI */
-	put_mp(w, af, NULL, NULL, 0, false);
+	put_mp(w, af, NULL, NULL, 0, false, false);
 	return bgp_msg_end(w, start);
 }

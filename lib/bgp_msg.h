@@ -1,6 +1,6 @@
 /*
  * DOC: bgp_msg.h — the BGP-4 wire codec: messages (RFC 4271), capabilities
- * (RFC 5492, 4760, 6793, 2918, 4724), path attributes (bgp_attr.c, one table)
+ * (RFC 5492, 4760, 6793, 2918, 4724, 7911), path attributes (bgp_attr.c, one table)
  * and NLRI of every address family tern speaks (one table of families).
  *
  * Nothing here knows about sockets, sessions or the RIB. Parsers read only
@@ -141,6 +141,9 @@ struct bgp_nlri {
 	uint32_t label;        /* 20-bit label, BGP_LABEL_NONE for unlabelled families;
 				* EVPN types 2 and 5: the 24-bit label field as on the
 				* wire (an MPLS label << 4 | S, or a VNI, RFC 8365 §5.1.3) */
+	uint32_t path_id;      /* ADD-PATH (RFC 7911) path identifier: set by an
+				* iterator with addpath (else 0); written only by the
+				* _ap encoders with addpath */
 };
 
 /* Walks a validated NLRI field. withdraw: MP_UNREACH / withdrawn routes,
@@ -149,12 +152,18 @@ struct bgp_nlri_iter {
 	struct tern_rbuf r;
 	uint8_t af;
 	bool withdraw;
+	bool addpath;          /* each NLRI starts with a 4-byte path identifier */
 };
 void bgp_nlri_iter_init(struct bgp_nlri_iter *it, int af, const uint8_t *p, size_t len,
 			bool withdraw);
+/* The same for a field whose NLRI carry path identifiers when addpath
+ * (RFC 7911 §3: the session negotiated receiving them for af). */
+void bgp_nlri_iter_init_ap(struct bgp_nlri_iter *it, int af, const uint8_t *p, size_t len,
+			   bool withdraw, bool addpath);
 /* Next NLRI: 1 when one was read, 0 at the end, -EBADMSG on a malformed one
  * (message in err: bad prefix length, truncated, label stack without bottom
- * of stack). */
+ * of stack, truncated path identifier). n->path_id is the path identifier
+ * (0 without addpath). */
 int bgp_nlri_next(struct bgp_nlri_iter *it, struct bgp_nlri *n, char *err, size_t errlen);
 /* "[2][65000:1][0][00:11:22:33:44:55][10.0.0.1]"-like text of an EVPN key,
  * for logs; the control socket spells the fields out. */
@@ -162,6 +171,9 @@ void bgp_evpn_format(const struct bgp_prefix *p, char *buf, size_t len);
 /* Bytes one NLRI takes on the wire. */
 size_t bgp_nlri_size(const struct bgp_nlri *n);
 void bgp_nlri_put(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw);
+/* The same with n->path_id in front when addpath (RFC 7911 §3: 4 bytes more). */
+size_t bgp_nlri_size_ap(const struct bgp_nlri *n, bool addpath);
+void bgp_nlri_put_ap(struct tern_wbuf *w, const struct bgp_nlri *n, bool withdraw, bool addpath);
 
 /* ---- header ---- */
 
@@ -195,6 +207,9 @@ struct bgp_caps {
 	uint16_t gr_time;      /* restart time, seconds (12 bits) */
 	uint32_t gr_afs;       /* families listed in the GR capability */
 	uint32_t gr_fwd;       /* ... with the forwarding-state bit set */
+	/* ADD-PATH (RFC 7911, code 69): the families for which the speaker can
+	 * receive, and can send, several paths with path identifiers. */
+	uint32_t addpath_rx, addpath_tx;
 	uint16_t unknown;      /* capabilities tern does not know (counted, ignored) */
 	uint16_t unknown_afs;  /* multiprotocol families tern does not speak */
 };
@@ -221,8 +236,8 @@ static inline uint32_t bgp_open_as(const struct bgp_open *o)
  */
 int bgp_open_parse(const uint8_t *body, size_t len, struct bgp_open *o, struct bgp_err *e);
 /* Encode an OPEN with the capabilities in o->caps (multiprotocol for each
- * family, route refresh, 4-octet AS, graceful restart when gr). Returns the
- * message length or -ENOSPC. */
+ * family, route refresh, 4-octet AS, graceful restart when gr, ADD-PATH
+ * when addpath_rx or addpath_tx). Returns the message length or -ENOSPC. */
 int bgp_open_encode(struct tern_wbuf *w, const struct bgp_open *o);
 
 /* ---- KEEPALIVE, NOTIFICATION, ROUTE-REFRESH ---- */
@@ -313,7 +328,19 @@ struct bgp_peer_ctx {
 	bool ebgp;
 	uint32_t peer_as;
 	uint32_t afs;                /* negotiated families */
+	uint32_t addpath;            /* families whose NLRI carry path identifiers
+				      * (ADD-PATH negotiated for receiving) */
 };
+/* ADD-PATH directions of a session for each family (RFC 7911 §5): we send
+ * path identifiers where we offered to send and the peer to receive. */
+static inline uint32_t bgp_addpath_tx(const struct bgp_caps *ours, const struct bgp_caps *theirs)
+{
+	return ours->addpath_tx & theirs->addpath_rx;
+}
+static inline uint32_t bgp_addpath_rx(const struct bgp_caps *ours, const struct bgp_caps *theirs)
+{
+	return ours->addpath_rx & theirs->addpath_tx;
+}
 
 struct bgp_update {
 	struct bgp_bytes withdrawn;  /* IPv4 unicast withdrawn routes, validated */
@@ -355,6 +382,11 @@ size_t bgp_attrs_size(const struct bgp_attrs *a, int af);
 int bgp_update_encode(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
 		      const struct bgp_nlri *reach, size_t n_reach,
 		      const struct bgp_nlri *unreach, size_t n_unreach);
+/* The same for a session with ADD-PATH (send) for af when addpath: every
+ * NLRI goes out with its path_id. */
+int bgp_update_encode_ap(struct tern_wbuf *w, int af, const struct bgp_attrs *a,
+			 const struct bgp_nlri *reach, size_t n_reach,
+			 const struct bgp_nlri *unreach, size_t n_unreach, bool addpath);
 /* End-of-RIB for af (RFC 4724 §2). */
 int bgp_eor_encode(struct tern_wbuf *w, int af);
 

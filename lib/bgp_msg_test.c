@@ -1,6 +1,6 @@
 /*
  * DOC: bgp_msg_test.c — the BGP codec against byte vectors written from the
- * RFCs (4271, 4760, 6793, 2918, 4360, 4364, 9012, 8277, 6514), and a library of
+ * RFCs (4271, 4760, 6793, 2918, 4360, 4364, 9012, 8277, 6514, 7911), and a library of
  * malformed messages, each with the RFC 7606 outcome and NOTIFICATION it
  * must produce.
  */
@@ -712,6 +712,133 @@ static void test_mp_not_negotiated(void **state)
 	assert_int_equal(U->reach_af, -1);
 }
 
+/* ---- ADD-PATH (RFC 7911) ---- */
+
+/* Capability 69: vpnv4 send+receive, vpnv6 receive; parsed back per
+ * direction, and the directions of a session. */
+static void test_open_addpath(void **state)
+{
+	(void)state;
+	struct bgp_open o = {
+		.version = 4, .my_as = 65001, .hold = 90, .router_id = 0x01010101,
+		.caps = { .as4 = true, .as4_value = 65001,
+			  .addpath_rx = BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6),
+			  .addpath_tx = BGP_AF_BIT(BGP_AF_VPNV4) },
+	};
+	static const uint8_t want_caps[] = {
+		0x41, 0x04, 0x00, 0x00, 0xfd, 0xe9,
+		0x45, 0x08, 0x00, 0x01, 0x80, 0x03, 0x00, 0x02, 0x80, 0x01,
+	};
+	uint8_t b[128];
+	struct tern_wbuf w;
+	tern_wbuf_init(&w, b, sizeof(b));
+	int len = bgp_open_encode(&w, &o);
+	assert_int_equal(len, 19 + 10 + 2 + sizeof(want_caps));
+	assert_memory_equal(b + 31, want_caps, sizeof(want_caps));
+	struct bgp_open p;
+	struct bgp_err e;
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_open_parse(b + 19, (size_t)len - 19, &p, &e), 0);
+	assert_int_equal(p.caps.addpath_rx, o.caps.addpath_rx);
+	assert_int_equal(p.caps.addpath_tx, o.caps.addpath_tx);
+	/* a peer that only receives, on vpnv4 and ipv4 */
+	struct bgp_caps peer = { .addpath_rx = BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_IPV4) };
+	assert_int_equal(bgp_addpath_tx(&o.caps, &peer), BGP_AF_BIT(BGP_AF_VPNV4));
+	assert_int_equal(bgp_addpath_rx(&o.caps, &peer), 0);
+	/* a length that is not a multiple of 4: OPEN Message Error */
+	uint8_t bad[] = { 4, 0xfd, 0xe9, 0, 90, 1, 1, 1, 1, 7, 2, 5, 0x45, 3, 0, 1, 128 };
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_open_parse(bad, sizeof(bad), &p, &e), -EBADMSG);
+	assert_int_equal(e.code, BGP_NOTIF_OPEN);
+}
+
+/* Two VPNv4 paths of one RD:prefix with path ids 1 and 2 in one UPDATE
+ * (RFC 7911 §3: the id in front of each NLRI), then the withdrawal of id 2;
+ * a session without ADD-PATH for the family reads the same bytes as other
+ * NLRI and fails on them. */
+static void test_update_addpath(void **state)
+{
+	(void)state;
+	struct bgp_attrs a = {
+		.has = BGP_HAS(BGP_ATTR_ORIGIN) | BGP_HAS(BGP_ATTR_AS_PATH) |
+		       BGP_HAS(BGP_ATTR_LOCAL_PREF),
+		.origin = BGP_ORIGIN_IGP, .local_pref = 100, .nh_len = 4, .nh = { 10, 0, 0, 3 },
+	};
+	struct bgp_nlri n[2] = {
+		{ .p = { .af = BGP_AF_VPNV4, .plen = 32, .rd = { 0, 0, 0xfd, 0xe8, 0, 0, 0, 7 },
+			 .addr = { 10, 9, 0, 1 } }, .label = 100, .path_id = 1 },
+		{ .p = { .af = BGP_AF_VPNV4, .plen = 32, .rd = { 0, 0, 0xfd, 0xe8, 0, 0, 0, 7 },
+			 .addr = { 10, 9, 0, 1 } }, .label = 200, .path_id = 2 },
+	};
+	assert_int_equal(bgp_nlri_size_ap(&n[0], true), 4 + 1 + 3 + 8 + 4);
+	assert_int_equal(bgp_nlri_size(&n[0]), 1 + 3 + 8 + 4);
+	static const uint8_t want_nlri[] = {
+		0, 0, 0, 1, 0x78, 0x00, 0x06, 0x41, 0, 0, 0xfd, 0xe8, 0, 0, 0, 7, 10, 9, 0, 1,
+		0, 0, 0, 2, 0x78, 0x00, 0x0c, 0x81, 0, 0, 0xfd, 0xe8, 0, 0, 0, 7, 10, 9, 0, 1,
+	};
+	uint8_t b[BGP_MAX_MSG];
+	struct tern_wbuf w;
+	tern_wbuf_init(&w, b, sizeof(b));
+	int len = bgp_update_encode_ap(&w, BGP_AF_VPNV4, &a, n, 2, NULL, 0, true);
+	assert_true(len > (int)sizeof(want_nlri));
+	assert_memory_equal(b + len - sizeof(want_nlri), want_nlri, sizeof(want_nlri));
+	struct bgp_peer_ctx ap = ibgp;
+	ap.addpath = BGP_AF_BIT(BGP_AF_VPNV4);
+	struct bgp_err e;
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(b + 19, (size_t)len - 19, &ap, U, &e), 0);
+	assert_int_equal(U->reach_af, BGP_AF_VPNV4);
+	struct bgp_nlri_iter it;
+	struct bgp_nlri got;
+	char err[128];
+	bgp_nlri_iter_init_ap(&it, BGP_AF_VPNV4, U->reach.p, U->reach.len, false, true);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.path_id, 1);
+	assert_int_equal(got.label, 100);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.path_id, 2);
+	assert_int_equal(got.label, 200);
+	assert_memory_equal(&got.p, &n[1].p, BGP_PREFIX_KEY_LEN);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 0);
+	/* the same bytes without ADD-PATH: a malformed MP_REACH, 3/9 */
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(b + 19, (size_t)len - 19, &ibgp, U, &e), -EBADMSG);
+	assert_int_equal(e.subcode, BGP_UPD_OPTIONAL);
+
+	/* withdrawal of path 2 */
+	tern_wbuf_init(&w, b, sizeof(b));
+	len = bgp_update_encode_ap(&w, BGP_AF_VPNV4, NULL, NULL, 0, &n[1], 1, true);
+	bgp_err_clear(&e);
+	assert_int_equal(bgp_update_parse(b + 19, (size_t)len - 19, &ap, U, &e), 0);
+	assert_int_equal(U->unreach_af, BGP_AF_VPNV4);
+	bgp_nlri_iter_init_ap(&it, BGP_AF_VPNV4, U->unreach.p, U->unreach.len, true, true);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.path_id, 2);
+
+	/* a path identifier cut short */
+	static const uint8_t cut[] = { 0, 0, 0 };
+	bgp_nlri_iter_init_ap(&it, BGP_AF_VPNV4, cut, sizeof(cut), false, true);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "truncated path identifier"));
+	/* IPv4 unicast in the plain NLRI field, path id 7 */
+	static const uint8_t v4[] = { 0, 0, 0, 7, 24, 10, 1, 2 };
+	bgp_nlri_iter_init_ap(&it, BGP_AF_IPV4, v4, sizeof(v4), false, true);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.path_id, 7);
+	assert_int_equal(got.p.plen, 24);
+	/* EVPN: an unknown route type (1) skipped with its id, then a type 3 */
+	static const uint8_t ev[] = {
+		0, 0, 0, 1, 1, 2, 0xaa, 0xbb,
+		0, 0, 0, 9, 3, 17, 0, 0, 0xfd, 0xe8, 0, 0, 0, 1, 0, 0, 0, 0, 32, 10, 0, 0, 3,
+	};
+	bgp_nlri_iter_init_ap(&it, BGP_AF_EVPN, ev, sizeof(ev), false, true);
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 1);
+	assert_int_equal(got.path_id, 9);
+	assert_int_equal(got.p.evpn_type, 3);
+	assert_int_equal(bgp_nlri_size_ap(&got, true), sizeof(ev) - 8); /* id + type 3 */
+	assert_int_equal(bgp_nlri_next(&it, &got, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +849,8 @@ int main(void)
 		cmocka_unit_test(test_open_round_trip),
 		cmocka_unit_test(test_open_gr_as4),
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_open_addpath),
+		cmocka_unit_test(test_update_addpath),
 		cmocka_unit_test(test_update_ipv4),
 		cmocka_unit_test(test_update_vpnv4),
 		cmocka_unit_test(test_withdraw_and_eor),
