@@ -314,6 +314,8 @@ for h in "${HOSTS[@]}"; do
 		"${AL_CTRL[$h]// /,}" "$TL$h / ${LCORE[$h]}"
 done
 echo
+al_ctl get vn 2>/dev/null   # the networks, from tern-api
+echo
 printf '%-9s %-5s %-6s %-13s %s\n' POD HOST TENANT KIND INTERFACES
 for p in "${PODS[@]}"; do
 	printf '%-9s %-5s %-6s %-13s %s\n' "$p" "${POD_HOST[$p]}" "${POD_TENANT[$p]}" "${POD_KIND[$p]}" "${POD_IFS[$p]}"

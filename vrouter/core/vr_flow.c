@@ -172,7 +172,12 @@ void vr_flow_free_pair(struct vr_flows *ft, uint32_t idx)
 	ft->n_used -= 2;
 }
 
-uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k,
+uint32_t vr_flow_sig(const struct vr_router *r, const struct vr_flow_key *k)
+{
+	return rte_hash_hash(r->flow.hash, k);
+}
+
+uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k, uint32_t ksig,
 			const struct vr_flow_key *rk, enum vr_drop_reason *why)
 {
 	struct vr_flows *ft = &r->flow;
@@ -181,18 +186,19 @@ uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k,
 		return UINT32_MAX;
 	/* the reply's key belongs to another flow (a translated connection met one
 	 * of its own): refuse rather than take it over */
-	if (rte_hash_lookup(ft->hash, rk) >= 0) {
+	hash_sig_t rsig = rte_hash_hash(ft->hash, rk);
+	if (rte_hash_lookup_with_hash(ft->hash, rk, rsig) >= 0) {
 		*why = VR_DROP_NAT_CONFLICT;
 		return UINT32_MAX;
 	}
 	uint32_t fi = ft->free_idx[--ft->n_free];
 	uint32_t ri = ft->free_idx[--ft->n_free];
-	if (rte_hash_add_key_data(ft->hash, k, (void *)(uintptr_t)fi) < 0) {
+	if (rte_hash_add_key_with_hash_data(ft->hash, k, ksig, (void *)(uintptr_t)fi) < 0) {
 		ft->n_free += 2;
 		return UINT32_MAX;
 	}
-	if (rte_hash_add_key_data(ft->hash, rk, (void *)(uintptr_t)ri) < 0) {
-		rte_hash_del_key(ft->hash, k);
+	if (rte_hash_add_key_with_hash_data(ft->hash, rk, rsig, (void *)(uintptr_t)ri) < 0) {
+		rte_hash_del_key_with_hash(ft->hash, k, ksig);
 		ft->n_free += 2;
 		return UINT32_MAX;
 	}
@@ -385,6 +391,7 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 	struct vr_flow_key keys[VR_BURST];
 	const void *kp[VR_BURST];
 	void *data[VR_BURST];
+	hash_sig_t sig[VR_BURST];
 	uint16_t idx[VR_BURST], lidx[VR_BURST], outv[VR_BURST];
 	uint32_t fl[VR_BURST], fresh[VR_BURST];
 	uint64_t hits = 0;
@@ -414,20 +421,25 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 	}
 	if (!m)
 		return;
+	/* each key hashed once: the lookups and the adds reuse it */
+	for (unsigned j = 0; j < nl; j++)
+		sig[j] = rte_hash_hash(ft->hash, &keys[j]);
 	if (nl)
-		rte_hash_lookup_bulk_data(ft->hash, kp, nl, &hits, data);
+		rte_hash_lookup_with_hash_bulk_data(ft->hash, kp, sig, nl, &hits, data);
+	unsigned made = 0;
 	for (unsigned j = 0; j < nl; j++) {
 		unsigned q = lidx[j];
 		void *d;
 		if ((hits >> j) & 1) {
 			fl[q] = (uint32_t)(uintptr_t)data[j];
-		} else if (rte_hash_lookup_data(ft->hash, &keys[j], &d) >= 0) {
+		} else if (made && rte_hash_lookup_with_hash_data(ft->hash, &keys[j], sig[j], &d) >= 0) {
 			fl[q] = (uint32_t)(uintptr_t)d; /* an earlier packet of this burst made it */
 		} else {
 			struct vr_flow_key rk;
 			enum vr_drop_reason why;
 			vr_flow_reverse_key(&keys[j], &rk);
-			fl[q] = vr_flow_create(r, &keys[j], &rk, &why);
+			fl[q] = vr_flow_create(r, &keys[j], sig[j], &rk, &why);
+			made++;
 			if (fl[q] == UINT32_MAX) {
 				vr_pkt_drop(r, pkts[idx[q]], why);
 				pkts[idx[q]] = NULL;

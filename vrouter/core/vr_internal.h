@@ -379,8 +379,10 @@ void vr_flow_reeval_all(struct vr_router *r);
 bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k);
 /* Create both directions with the given keys; the index of the first, or
  * UINT32_MAX with *why (FLOW_TABLE_FULL, NAT_CONFLICT). */
-uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k,
+uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k, uint32_t ksig,
 			const struct vr_flow_key *rk, enum vr_drop_reason *why);
+/* The flow table's hash of a key (computed once per packet: lookups and adds reuse it). */
+uint32_t vr_flow_sig(const struct vr_router *r, const struct vr_flow_key *k);
 void vr_flow_free_pair(struct vr_flows *ft, uint32_t idx);
 /* The key of the other direction of a connection without translation. */
 void vr_flow_reverse_key(const struct vr_flow_key *k, struct vr_flow_key *rk);

@@ -527,7 +527,7 @@ static void nat_rewrite(struct vr_pkt *pkt, uint8_t nat, const struct vr_flow_ke
  * or UINT32_MAX with *why.
  */
 static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *pkt,
-			const struct vr_flow_key *k, enum vr_drop_reason *why)
+			const struct vr_flow_key *k, uint32_t ksig, enum vr_drop_reason *why)
 {
 	struct vr_flow_key rk;
 	uint8_t nat = 0;
@@ -580,7 +580,7 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
 			}
 		}
 	}
-	uint32_t idx = vr_flow_create(r, k, &rk, why);
+	uint32_t idx = vr_flow_create(r, k, ksig, &rk, why);
 	if (idx == UINT32_MAX)
 		return idx;
 	struct vr_flow *f = &r->flow.flows[idx];
@@ -667,9 +667,10 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 	struct vr_flow_key keys[VR_BURST];
 	const void *kp[VR_BURST];
 	void *data[VR_BURST];
+	hash_sig_t sig[VR_BURST];
 	uint16_t idx[VR_BURST];
 	uint64_t hits = 0;
-	unsigned m = 0;
+	unsigned m = 0, made = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct vr_pkt *pkt = pkts[i];
 		if (!pkt || (pkt->kind != VR_K_ROUTE && pkt->kind != VR_K_NH) ||
@@ -692,18 +693,21 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 	}
 	if (!m)
 		return;
-	rte_hash_lookup_bulk_data(ft->hash, kp, m, &hits, data);
+	for (unsigned j = 0; j < m; j++)
+		sig[j] = vr_flow_sig(r, &keys[j]);
+	rte_hash_lookup_with_hash_bulk_data(ft->hash, kp, sig, m, &hits, data);
 	for (unsigned j = 0; j < m; j++) {
 		struct vr_pkt *pkt = pkts[idx[j]];
 		uint32_t fi;
 		void *d;
 		if ((hits >> j) & 1) {
 			fi = (uint32_t)(uintptr_t)data[j];
-		} else if (rte_hash_lookup_data(ft->hash, &keys[j], &d) >= 0) {
+		} else if (made && rte_hash_lookup_with_hash_data(ft->hash, &keys[j], sig[j], &d) >= 0) {
 			fi = (uint32_t)(uintptr_t)d; /* an earlier packet of the burst made it */
 		} else {
 			enum vr_drop_reason why = VR_DROP_NONE;
-			fi = nat_new(r, in, pkt, &keys[j], &why);
+			fi = nat_new(r, in, pkt, &keys[j], sig[j], &why);
+			made++;
 			if (fi == UINT32_MAX) {
 				vr_pkt_drop(r, pkt, why);
 				pkts[idx[j]] = NULL;
