@@ -39,7 +39,7 @@ vmi() { # NAME VN IFNAME TYPE
 
 al_agent h1
 al_agent h2
-tl_wait "agents' BGP sessions" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+al_sessions_up 2
 
 # ---- ADD, as a runtime calls the plugin
 P1=$(tl_netns p1) P2=$(tl_netns p2) P3=$(tl_netns p3)

@@ -45,7 +45,7 @@ YAML
 
 al_agent h1
 al_agent h2
-tl_wait "agents' BGP sessions" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+al_sessions_up 2
 
 P1=$(tl_netns p1) P2=$(tl_netns p2)
 out1=$(al_cni h1 ADD cid-p1 "$P1" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=p1" <<<"$(al_netconf h1 l2x l2m)") ||

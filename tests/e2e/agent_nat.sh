@@ -27,37 +27,28 @@ al_control h1 h2
 al_networks red=10.1.0.0/24 pub=203.0.113.0/24
 al_agent h1
 al_agent h2
-tl_wait "agents' BGP sessions" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+al_sessions_up 2
 
-declare -A IP NS
-pod() { # pod HOST NAME NETWORK
-	local ns out
-	ns=$(tl_netns "$2")
-	out=$(al_cni "$1" ADD "cid-$2" "$ns" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$2" \
-		<<<"$(al_netconf "$1" "$3")") || tl_fail "ADD $2: $out"
-	NS[$2]=$ns
-	IP[$2]=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["ips"][0]["address"].split("/")[0])' "$out")
-}
-pod h1 a1 red
-pod h1 a2 red
-pod h1 z1 pub
-pod h2 b1 red
-pod h2 c1 red
-tl_log "pods: a1 ${IP[a1]} a2 ${IP[a2]} z1 ${IP[z1]} b1 ${IP[b1]} c1 ${IP[c1]}"
+al_pod h1 a1 red
+al_pod h1 a2 red
+al_pod h1 z1 pub
+al_pod h2 b1 red
+al_pod h2 c1 red
+tl_log "pods: a1 ${AL_POD_IP[a1]} a2 ${AL_POD_IP[a2]} z1 ${AL_POD_IP[z1]} b1 ${AL_POD_IP[b1]} c1 ${AL_POD_IP[c1]}"
 
 for p in a1 a2 b1; do
-	tl_start "srv-$p" "${NS[$p]}" "$PY" -c '
+	tl_start "srv-$p" "${AL_POD_NS[$p]}" "$PY" -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(64)
 while True:
     c, a = s.accept(); c.sendall((sys.argv[1] + " " + a[0]).encode()); c.close()' "$p"
 done
-for p in a1 a2 b1; do tl_wait "$p's server" 20 bash -c "ip netns exec ${NS[$p]} ss -ltn | grep -q ':8080 '"; done
+for p in a1 a2 b1; do tl_wait "$p's server" 20 bash -c "ip netns exec ${AL_POD_NS[$p]} ss -ltn | grep -q ':8080 '"; done
 
 svc() { # svc BACKEND...: the service web in red
 	local b list=""
-	for b in "$@"; do list="$list{address: ${IP[$b]}, port: 8080}, "; done
+	for b in "$@"; do list="$list{address: ${AL_POD_IP[$b]}, port: 8080}, "; done
 	printf 'kind: service\nproject: demo\nname: web\nvirtual_network: red\nport: 80\nprotocol: tcp\nbackends: [%s]\n' \
 		"${list%, }" | al_apply
 }
@@ -72,7 +63,7 @@ svc_in() { vl_ctl "$1" vr service list -o json | grep -q "\"$VIP\""; }
 tl_wait "the service in h1's vrouter" 10 svc_in h1
 tl_wait "the service in h2's vrouter" 10 svc_in h2
 spread() { # spread POD N: "NAME=COUNT ... peer=ADDR..." from N connections to the VIP
-	ip netns exec "${NS[$1]}" "$PY" -c '
+	ip netns exec "${AL_POD_NS[$1]}" "$PY" -c '
 import socket, sys, collections
 c, peers = collections.Counter(), set()
 for i in range(int(sys.argv[2])):
@@ -89,19 +80,19 @@ tl_check "every connection answered" bash -c "! grep -q failed <<<'$out'"
 for p in a1 a2 b1; do
 	tl_check "backend $p took connections" grep -qE "\b$p=[1-9]" <<<"$out"
 done
-tl_check "the backends saw c1's own address" test "$(grep -o 'peer=[^ ]*' <<<"$out")" = "peer=${IP[c1]}"
+tl_check "the backends saw c1's own address" test "$(grep -o 'peer=[^ ]*' <<<"$out")" = "peer=${AL_POD_IP[c1]}"
 flows=$(vl_ctl h2 vr flow list --port 80)
 tl_check "h2's flows show the translation to backends" grep -q ':8080' <<<"$flows"
 
 # A fourth backend through tern-api: the vrouters follow, new connections use it.
-pod h2 b2 red
-tl_start "srv-b2" "${NS[b2]}" "$PY" -c '
+al_pod h2 b2 red
+tl_start "srv-b2" "${AL_POD_NS[b2]}" "$PY" -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 8080)); s.listen(64)
 while True:
     c, a = s.accept(); c.sendall(("b2 " + a[0]).encode()); c.close()'
-tl_wait "b2's server" 20 bash -c "ip netns exec ${NS[b2]} ss -ltn | grep -q ':8080 '"
+tl_wait "b2's server" 20 bash -c "ip netns exec ${AL_POD_NS[b2]} ss -ltn | grep -q ':8080 '"
 svc a1 a2 b1 b2 || tl_fail "cannot update the service"
 four() { vl_ctl h2 vr service list | grep -qE ' 4 *$'; }
 tl_wait "h2's vrouter to hold four backends" 10 four
@@ -126,28 +117,28 @@ print(d["address"])')
 tl_log "floating IP of b1: $FIP"
 fip_in() { vl_ctl h2 vr fip list | grep -q "$FIP"; }
 tl_wait "the floating IP in h2's vrouter" 10 fip_in
-reach() { ip netns exec "${NS[z1]}" "$PY" -c '
+reach() { ip netns exec "${AL_POD_NS[z1]}" "$PY" -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 8080), timeout=2); print(s.recv(64).decode())' "$FIP"; }
 tl_wait "z1 (h1, pub) to reach b1 at $FIP" 15 reach
 got=$(reach 2>&1)
-tl_check "z1 reaches b1 at its floating IP, b1 sees z1's address ($got)" test "$got" = "b1 ${IP[z1]}"
-tl_start "srv-z1" "${NS[z1]}" "$PY" -c '
+tl_check "z1 reaches b1 at its floating IP, b1 sees z1's address ($got)" test "$got" = "b1 ${AL_POD_IP[z1]}"
+tl_start "srv-z1" "${AL_POD_NS[z1]}" "$PY" -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 9000)); s.listen(8)
 while True:
     c, a = s.accept(); c.sendall(a[0].encode()); c.close()'
-tl_wait "z1's server" 20 bash -c "ip netns exec ${NS[z1]} ss -ltn | grep -q ':9000 '"
-seen=$(ip netns exec "${NS[b1]}" "$PY" -c '
+tl_wait "z1's server" 20 bash -c "ip netns exec ${AL_POD_NS[z1]} ss -ltn | grep -q ':9000 '"
+seen=$(ip netns exec "${AL_POD_NS[b1]}" "$PY" -c '
 import socket, sys
-s = socket.create_connection((sys.argv[1], 9000), timeout=2); print(s.recv(64).decode())' "${IP[z1]}" 2>&1)
+s = socket.create_connection((sys.argv[1], 9000), timeout=2); print(s.recv(64).decode())' "${AL_POD_IP[z1]}" 2>&1)
 tl_check "b1 reaches z1 from its floating IP (z1 saw $seen)" test "$seen" = "$FIP"
 
 al_ctl delete floating-ip b1-fip -p demo >/dev/null || tl_fail "cannot delete the floating IP"
 gone() { ! fip_in; }
 tl_wait "the floating IP to leave h2's vrouter" 10 gone
-tl_check "z1 no longer reaches $FIP" bash -c "! ip netns exec ${NS[z1]} $PY -c 'import socket; socket.create_connection((\"$FIP\", 8080), timeout=1)' 2>/dev/null"
+tl_check "z1 no longer reaches $FIP" bash -c "! ip netns exec ${AL_POD_NS[z1]} $PY -c 'import socket; socket.create_connection((\"$FIP\", 8080), timeout=1)' 2>/dev/null"
 al_ctl delete service web -p demo >/dev/null || tl_fail "cannot delete the service"
 nosvc() { ! svc_in h1 && ! svc_in h2; }
 tl_wait "the service to leave both vrouters" 10 nosvc

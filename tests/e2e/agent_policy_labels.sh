@@ -54,43 +54,34 @@ EOF
   vmi db2-eth0 db2 back h2; policy; } | al_apply || tl_fail "cannot create the interfaces and the policy"
 al_agent h1
 al_agent h2
-tl_wait "agents' BGP sessions" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+al_sessions_up 2
 
-declare -A IP NS
-pod() { # pod HOST NAME NETWORK
-	local ns out
-	ns=$(tl_netns "$2")
-	out=$(al_cni "$1" ADD "cid-$2" "$ns" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$2" \
-		<<<"$(al_netconf "$1" "$3")") || tl_fail "ADD $2: $out"
-	NS[$2]=$ns
-	IP[$2]=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["ips"][0]["address"].split("/")[0])' "$out")
-}
-pod h1 web front
-pod h1 other front
-pod h2 db back
-pod h2 db2 back
+al_pod h1 web front
+al_pod h1 other front
+al_pod h2 db back
+al_pod h2 db2 back
 for p in db db2; do
-	tl_start "srv-$p" "${NS[$p]}" "$PY" -c '
+	tl_start "srv-$p" "${AL_POD_NS[$p]}" "$PY" -c '
 import socket
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 5432)); s.listen(16)
 while True:
     c, _ = s.accept(); c.sendall(b"ok"); c.close()'
-	tl_wait "$p's server" 20 bash -c "ip netns exec ${NS[$p]} ss -ltn | grep -q ':5432 '"
+	tl_wait "$p's server" 20 bash -c "ip netns exec ${AL_POD_NS[$p]} ss -ltn | grep -q ':5432 '"
 done
-tcp() { ip netns exec "${NS[$1]}" "$PY" -c '
+tcp() { ip netns exec "${AL_POD_NS[$1]}" "$PY" -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 5432), timeout=1); print(s.recv(8).decode())' "$2" 2>/dev/null; }
-tl_wait "web (app=web) to reach db (app=db) on 5432" 15 bash -c "[ \"\$(ip netns exec ${NS[web]} $PY -c 'import socket; print(socket.create_connection((\"${IP[db]}\", 5432), timeout=1).recv(8).decode())' 2>/dev/null)\" = ok ]"
-tl_check "web (app=web) -> db (app=db) TCP 5432 passes" test "$(tcp web "${IP[db]}")" = ok
-tl_check "other (no label) -> db TCP 5432 is dropped" test -z "$(tcp other "${IP[db]}")"
-tl_check "web -> db2 (back, no label) TCP 5432 is dropped" test -z "$(tcp web "${IP[db2]}")"
+tl_wait "web (app=web) to reach db (app=db) on 5432" 15 bash -c "[ \"\$(ip netns exec ${AL_POD_NS[web]} $PY -c 'import socket; print(socket.create_connection((\"${AL_POD_IP[db]}\", 5432), timeout=1).recv(8).decode())' 2>/dev/null)\" = ok ]"
+tl_check "web (app=web) -> db (app=db) TCP 5432 passes" test "$(tcp web "${AL_POD_IP[db]}")" = ok
+tl_check "other (no label) -> db TCP 5432 is dropped" test -z "$(tcp other "${AL_POD_IP[db]}")"
+tl_check "web -> db2 (back, no label) TCP 5432 is dropped" test -z "$(tcp web "${AL_POD_IP[db2]}")"
 rules=$(vl_ctl h2 vr policy list)
 tl_log "h2 policies:"; echo "$rules"
 
 # Label other's interface app=web: the policies follow, the pods are untouched.
 vmi other-eth0 other front h1 "app: web" | al_apply || tl_fail "cannot relabel other's interface"
-tl_wait "other (now app=web) to reach db on 5432" 10 bash -c "[ \"\$(ip netns exec ${NS[other]} $PY -c 'import socket; print(socket.create_connection((\"${IP[db]}\", 5432), timeout=1).recv(8).decode())' 2>/dev/null)\" = ok ]"
-tl_check "relabelled: other -> db TCP 5432 passes" test "$(tcp other "${IP[db]}")" = ok
-tl_check "web -> db still passes" test "$(tcp web "${IP[db]}")" = ok
+tl_wait "other (now app=web) to reach db on 5432" 10 bash -c "[ \"\$(ip netns exec ${AL_POD_NS[other]} $PY -c 'import socket; print(socket.create_connection((\"${AL_POD_IP[db]}\", 5432), timeout=1).recv(8).decode())' 2>/dev/null)\" = ok ]"
+tl_check "relabelled: other -> db TCP 5432 passes" test "$(tcp other "${AL_POD_IP[db]}")" = ok
+tl_check "web -> db still passes" test "$(tcp web "${AL_POD_IP[db]}")" = ok
 exit 0

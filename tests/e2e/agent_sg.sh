@@ -44,27 +44,18 @@ network_policies: [red-out]
 EOF
 al_agent h1
 al_agent h2
-tl_wait "agents' BGP sessions" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+al_sessions_up 2
 
-declare -A IP NS
-pod() { # pod HOST NAME NETWORK
-	local ns out
-	ns=$(tl_netns "$2")
-	out=$(al_cni "$1" ADD "cid-$2" "$ns" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$2" \
-		<<<"$(al_netconf "$1" "$3")") || tl_fail "ADD $2: $out"
-	NS[$2]=$ns
-	IP[$2]=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["ips"][0]["address"].split("/")[0])' "$out")
-}
-pod h1 w1 red
-pod h1 o1 red
-pod h2 c1 red
-tl_log "pods: w1 ${IP[w1]} o1 ${IP[o1]} c1 ${IP[c1]}"
+al_pod h1 w1 red
+al_pod h1 o1 red
+al_pod h2 c1 red
+tl_log "pods: w1 ${AL_POD_IP[w1]} o1 ${AL_POD_IP[o1]} c1 ${AL_POD_IP[c1]}"
 
 # A TCP server on several ports answering its name.
 srv() { # srv POD PORT...
 	local p=$1
 	shift
-	tl_start "srv-$p" "${NS[$p]}" "$PY" -c '
+	tl_start "srv-$p" "${AL_POD_NS[$p]}" "$PY" -c '
 import selectors, socket, sys
 sel = selectors.DefaultSelector()
 for port in sys.argv[2:]:
@@ -73,20 +64,20 @@ for port in sys.argv[2:]:
 while True:
     for key, _ in sel.select():
         c, a = key.fileobj.accept(); c.sendall(sys.argv[1].encode()); c.close()' "$p" "$@"
-	tl_wait "$p's server" 20 bash -c "ip netns exec ${NS[$p]} ss -ltn | grep -q ':$1 '"
+	tl_wait "$p's server" 20 bash -c "ip netns exec ${AL_POD_NS[$p]} ss -ltn | grep -q ':$1 '"
 }
 srv w1 80 81 82
 srv o1 81 5432
 srv c1 443 444
 # conn FROM TO PORT: a connection answered within 2 s
 conn() {
-	ip netns exec "${NS[$1]}" "$PY" -c '
+	ip netns exec "${AL_POD_NS[$1]}" "$PY" -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
-sys.exit(0 if s.recv(64) else 1)' "${IP[$2]}" "$3" 2>/dev/null
+sys.exit(0 if s.recv(64) else 1)' "${AL_POD_IP[$2]}" "$3" 2>/dev/null
 }
 noconn() { ! conn "$@"; }
-ping1() { ip netns exec "${NS[$1]}" ping -c 1 -W 1 "${IP[$2]}" >/dev/null 2>&1; }
+ping1() { ip netns exec "${AL_POD_NS[$1]}" ping -c 1 -W 1 "${AL_POD_IP[$2]}" >/dev/null 2>&1; }
 
 tl_wait "c1 to reach w1 (no group yet)" 20 conn c1 w1 81
 tl_check "w1 reaches c1:444 (no group yet)" conn w1 c1 444
@@ -162,7 +153,7 @@ tl_check "ternctl vr drop names the security-group policy and its default rule" 
 	bash -c "grep -E '^[0-9]+ +default +[1-9]' <<<'$drops' | awk '\$1 > 4096' | grep -q ."
 tl_check "w1 -> c1:443 connects (egress rule)" conn w1 c1 443
 tl_check "w1 -> c1:444 is denied (egress default)" noconn w1 c1 444
-tl_check "w1 cannot ping c1 (no egress ICMP rule)" bash -c "! ip netns exec ${NS[w1]} ping -c 1 -W 1 ${IP[c1]} >/dev/null 2>&1"
+tl_check "w1 cannot ping c1 (no egress ICMP rule)" bash -c "! ip netns exec ${AL_POD_NS[w1]} ping -c 1 -W 1 ${AL_POD_IP[c1]} >/dev/null 2>&1"
 tl_check "o1 (no group) is open: c1 -> o1:81" conn c1 o1 81
 tl_check "o1 (no group) is open: o1 -> c1:444" conn o1 c1 444
 tl_check "o1 (no group) is open: o1 -> w1:80 still" conn o1 w1 80
@@ -205,7 +196,7 @@ tl_check "after the restart c1 -> w1:82 still dropped" noconn c1 w1 82
 tl_check "after the restart w1 -> o1:5432 still connects" conn w1 o1 5432
 
 # w1 leaves: its policies go with it.
-al_cni h1 DEL cid-w1 "${NS[w1]}" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=w1" <<<"$(al_netconf h1 red)" >/dev/null ||
+al_cni h1 DEL cid-w1 "${AL_POD_NS[w1]}" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=w1" <<<"$(al_netconf h1 red)" >/dev/null ||
 	tl_fail "DEL w1"
 two() { [ "$(wc -w <<<"$(sg_policies h1)")" -eq 2 ]; }
 tl_wait "w1's policies to leave h1's vrouter with it" 10 two

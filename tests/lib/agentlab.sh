@@ -168,3 +168,20 @@ al_control_families() {
 	AL_CONTROL_PID=$TL_LAST_PID
 	tl_wait "tern-control" 20 "$VL_CTL" bgp neighbors --socket "$TL_DIR/control.sock"
 }
+
+# al_sessions_up N: wait until the controller has N sessions Established (the agents')
+al_sessions_up() {
+	tl_wait "agents' BGP sessions" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx $1"
+}
+
+# al_pod HOST NAME NETWORK: a one-interface pod made by tern-cni ADD, as a
+# runtime makes it; AL_POD_NS[NAME] is its namespace, AL_POD_IP[NAME] its address.
+declare -A AL_POD_IP AL_POD_NS
+al_pod() {
+	local ns out
+	ns=$(tl_netns "$2")
+	out=$(al_cni "$1" ADD "cid-$2" "$ns" eth0 "K8S_POD_NAMESPACE=demo;K8S_POD_NAME=$2" \
+		<<<"$(al_netconf "$1" "$3")") || tl_fail "ADD $2: $out"
+	AL_POD_NS[$2]=$ns
+	AL_POD_IP[$2]=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ips"][0]["address"].split("/")[0])' "$out")
+}

@@ -134,7 +134,7 @@ bool vr_nat_owns(const struct vr_router *r, uint16_t vrf, uint8_t family, const 
  * Each backend ends with its share of the slots, and a change of the set
  * moves few slots.
  */
-static uint16_t *maglev_build(const struct vr_backend *b, uint16_t n, uint8_t family)
+static uint16_t *maglev_build(const struct vr_backend *b, uint16_t n)
 {
 	const uint32_t m = VR_MAGLEV_SIZE;
 	uint16_t *t = malloc(m * sizeof(*t));
@@ -149,7 +149,6 @@ static uint16_t *maglev_build(const struct vr_backend *b, uint16_t n, uint8_t fa
 		uint8_t id[18];
 		memcpy(id, b[i].addr.a, 16);
 		vr_wr16(id + 16, b[i].port);
-		(void)family;
 		off[i] = rte_hash_crc(id, sizeof(id), 0x5bd1e995u) % m;
 		skip[i] = rte_hash_crc(id, sizeof(id), 0x1b873593u) % (m - 1) + 1;
 	}
@@ -241,7 +240,7 @@ int vr_service_add(struct vr_router *r, const struct vr_obj_service *in, struct 
 	for (uint16_t i = 0; i < nb; i++)
 		vr_backend_unpack(in->backends.p + (size_t)i * VR_BACKEND_LEN, in->ip.family,
 				  &s->backends[i]);
-	if (nb && !(s->table = maglev_build(s->backends, nb, in->ip.family)))
+	if (nb && !(s->table = maglev_build(s->backends, nb)))
 		goto nomem;
 	s->id = in->id;
 	s->vrf = in->vrf;
