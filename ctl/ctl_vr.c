@@ -969,6 +969,13 @@ static int cmd_flow_list(struct ctl *c, struct args *a)
 	return dump(c, VR_OBJ_FLOW, f.have ? &f : NULL);
 }
 
+static int cmd_flow_flush(struct ctl *c, struct args *a)
+{
+	(void)a;
+	struct vr_object f = { .obj = VR_OBJ_FLOW };
+	return change(c, VR_OP_DEL, &f, "flushing (removed in the background)");
+}
+
 /* After the drop counters: which policy rules denied packets (table only). */
 static int policy_denies(struct ctl *c)
 {
@@ -1131,6 +1138,9 @@ static const struct cmd cmds[] = {
 	{ "fip", "del", VR_OBJ_FIP, B(O_VRF) | B(O_IP), 0, 0, cmd_del, "fip del --vrf N --ip FLOATING" },
 	{ "flow", "list", VR_OBJ_FLOW, B(O_VRF) | B(O_IP) | B(O_PORT), 0, 0, cmd_flow_list,
 	  "flow list [--vrf N] [--ip ADDR] [--port N]   connections, both directions" },
+	{ "flow", "flush", VR_OBJ_FLOW, 0, 0, 0, cmd_flow_flush,
+	  "flow flush              remove every connection (in the background: forwarding goes on;\n"
+	  "          their next packets make them again, through today's policies)" },
 	{ "drop", NULL, VR_OBJ_DROPSTATS, B(O_ALL), 0, 0, cmd_drop,
 	  "drop [--all]            drop counters (non-zero only unless --all)" },
 	{ "drop", "clear", VR_OBJ_DROPSTATS, 0, 0, 0, cmd_drop_clear, "drop clear" },

@@ -235,4 +235,12 @@ tl_stop "$B2LONG"
 before=$(vl_ctl h2 vr flow list --port 8080 -o json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))')
 tl_wait "the closed connection's flow to age out (5 s)" 12 bash -c \
 	"[ \$($VL_CTL --socket $TL_DIR/h2/ctl.sock vr flow list --port 8080 -o json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') -lt $before ]"
+# a flush empties the full table in the background; new connections work at once
+nflows() { vl_ctl h2 vr flow list -o json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+tl_check "h2's table is full before the flush ($(nflows) connections)" test "$(nflows)" -ge 1000
+tl_check "ternctl vr flow flush" vl_ctl h2 vr flow flush
+tl_wait "h2's flows flushed" 5 bash -c "[ \$($VL_CTL --socket $TL_DIR/h2/ctl.sock vr flow list -o json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') -le 2 ]"
+tl_check "a new connection from b2 after the flush" vl_pod_in b2 "$PY" -c '
+import socket
+s = socket.create_connection(("10.1.0.4", 8080), timeout=2); s.sendall(b"x"); s.recv(100)'
 exit 0

@@ -96,6 +96,7 @@ struct vr_config {
 	const char *lcores;       /* for the info reply */
 	int socket_id;            /* NUMA node for table memory */
 	uint32_t max_flows;       /* flow table entries (forward and reverse count apart), default 65536 */
+	uint32_t max_flows6;      /* of which IPv6 at most; default max_flows / 8 */
 };
 
 struct vr_router;

@@ -624,88 +624,98 @@ static int ctl_fip(struct ctl_req *q, uint16_t op)
 
 /* ---- flows ---- */
 
-static bool flow_matches(const struct ctl_req *q, const struct vr_flow *f)
+static bool flow_matches(const struct ctl_req *q, const struct vr_flow_key *k,
+			 const struct vr_flow_key *rk)
 {
 	const struct vr_obj_flow *in = &q->in.u.flow;
-	if (HAVE(q, VR_AT_VRF) && f->key.vrf != in->vrf)
+	if (HAVE(q, VR_AT_VRF) && k->vrf != in->vrf)
 		return false;
-	const struct vr_flow_key *rk = &q->r->flow.flows[f->reverse].key;
 	if (HAVE(q, VR_AT_IP)) {
 		size_t n = in->ip.family == 4 ? 4 : 16;
-		if (f->key.family != in->ip.family ||
-		    (memcmp(f->key.src, in->ip.a, n) && memcmp(f->key.dst, in->ip.a, n) &&
+		if (k->family != in->ip.family ||
+		    (memcmp(k->src, in->ip.a, n) && memcmp(k->dst, in->ip.a, n) &&
 		     memcmp(rk->src, in->ip.a, n) && memcmp(rk->dst, in->ip.a, n)))
 			return false;
 	}
-	if (HAVE(q, VR_AT_PORT) && f->key.sport != in->port && f->key.dport != in->port &&
+	if (HAVE(q, VR_AT_PORT) && k->sport != in->port && k->dport != in->port &&
 	    rk->sport != in->port)
 		return false;
 	return true;
 }
 
-static void put_flow(struct ctl_req *q, const struct vr_flow *f)
+/* A connection, as its first direction with the counters of both. */
+static void put_flow(struct ctl_req *q, const struct vr_conn *c, const struct vr_flow_key *k,
+		     const struct vr_flow_key *rk)
 {
-	const struct vr_flow *rf = &q->r->flow.flows[f->reverse];
 	struct vr_object o = { .obj = VR_OBJ_FLOW };
 	struct vr_obj_flow *of = &o.u.flow;
-	size_t n = f->key.family == 4 ? 4 : 16;
-	uint64_t last = f->last_ms > rf->last_ms ? f->last_ms : rf->last_ms;
-	of->vrf = f->key.vrf;
-	of->proto = f->key.proto;
-	of->sip.family = of->dip.family = f->key.family;
-	memcpy(of->sip.a, f->key.src, n);
-	memcpy(of->dip.a, f->key.dst, n);
-	of->sport = f->key.sport;
-	of->dport = f->key.dport;
-	of->action = f->action;
-	of->policy = f->policy;
-	of->rule = f->rule_id;
-	of->state = f->state;
-	of->vif = f->in_vif;
+	size_t n = k->family == 4 ? 4 : 16;
+	of->vrf = k->vrf;
+	of->proto = k->proto;
+	of->sip.family = of->dip.family = k->family;
+	memcpy(of->sip.a, k->src, n);
+	memcpy(of->dip.a, k->dst, n);
+	of->sport = k->sport;
+	of->dport = k->dport;
+	of->action = c->action;
+	of->policy = c->policy;
+	of->rule = vr_flow_rule_id(q->r, c);
+	of->state = c->state;
+	of->vif = c->in_vif;
 	of->n_stats = VR_FC_MAX_;
-	of->stats[VR_FC_FWD_PKTS] = f->pkts;
-	of->stats[VR_FC_FWD_BYTES] = f->bytes;
-	of->stats[VR_FC_REV_PKTS] = rf->pkts;
-	of->stats[VR_FC_REV_BYTES] = rf->bytes;
-	of->stats[VR_FC_AGE_MS] = q->r->now_ms - f->first_ms;
-	of->stats[VR_FC_IDLE_MS] = q->r->now_ms - last;
+	of->stats[VR_FC_FWD_PKTS] = c->pkts[0];
+	of->stats[VR_FC_FWD_BYTES] = c->bytes[0];
+	of->stats[VR_FC_REV_PKTS] = c->pkts[1];
+	of->stats[VR_FC_REV_BYTES] = c->bytes[1];
+	of->stats[VR_FC_AGE_MS] = q->r->now_ms - (uint64_t)c->first_s * 1000;
+	of->stats[VR_FC_IDLE_MS] = (uint32_t)q->r->now_ms - c->last_ms;
 	SET_HAVE(&o, VR_AT_VRF, VR_AT_PROTO, VR_AT_SIP, VR_AT_DIP, VR_AT_SPORT, VR_AT_DPORT,
 		 VR_AT_ACTION, VR_AT_POLICY, VR_AT_RULE, VR_AT_STATE, VR_AT_VIF, VR_AT_FLOW_STATS);
-	if (f->nat) {
+	if (c->nat) {
 		/* what the first direction became: the mirror of the reverse key */
-		bool dst = f->nat & VR_NAT_DST;
-		of->nat = f->nat;
-		of->nat_ip.family = f->key.family;
-		memcpy(of->nat_ip.a, dst ? rf->key.src : rf->key.dst, n);
-		of->nat_port = dst ? rf->key.sport : rf->key.dport;
-		of->nat_vrf = rf->key.vrf;
-		const struct vr_service *s = vr_nat_flow_service(q->r, f);
+		bool dst = c->nat & VR_NAT_DST;
+		of->nat = c->nat;
+		of->nat_ip.family = k->family;
+		memcpy(of->nat_ip.a, dst ? rk->src : rk->dst, n);
+		of->nat_port = dst ? rk->sport : rk->dport;
+		of->nat_vrf = rk->vrf;
+		const struct vr_service *s = vr_nat_flow_service(q->r, c, k);
 		of->service = s ? s->id : 0;
 		SET_HAVE(&o, VR_AT_NAT, VR_AT_NAT_IP, VR_AT_NAT_PORT, VR_AT_NAT_VRF, VR_AT_SERVICE);
 	}
 	vr_msg_put_object(q->w, &o);
 }
 
-/* Scanned entries per page at most, so that a sparse table never makes one
+/* Scanned records per page at most, so that a sparse table never makes one
  * request a long pause of the forwarding core. */
-#define FLOW_DUMP_SCAN 65536
+#define FLOW_DUMP_SCAN 32768
 
 static int ctl_flow(struct ctl_req *q, uint16_t op)
 {
 	const struct vr_flows *ft = &q->r->flow;
+	if (op == VR_OP_DEL) { /* flush: done incrementally by the forwarding loop */
+		vr_flow_flush(q->r);
+		TLOG_INFO(q->r->log, "flow table flush: %u flow(s) to remove", ft->n_used);
+		return 0;
+	}
 	if (op != VR_OP_DUMP)
-		return vr_errf(&q->e, -EOPNOTSUPP, "flow supports dump only");
+		return vr_errf(&q->e, -EOPNOTSUPP, "flow supports dump and del (flush) only");
 	if (HAVE(q, VR_AT_IP) && q->in.u.flow.ip.family != 4 && q->in.u.flow.ip.family != 6)
 		return vr_errf(&q->e, -EINVAL, "flow filter: bad address");
 	uint64_t end = q->v->cursor + FLOW_DUMP_SCAN;
-	for (uint64_t i = q->v->cursor; i < ft->max; i++) {
+	for (uint64_t i = q->v->cursor; i < ft->max_conns; i++) {
 		if (page_full(q) || i >= end) {
 			q->cursor = i;
 			return 0;
 		}
-		const struct vr_flow *f = &ft->flows[i];
-		if (f->used && f->initiator && flow_matches(q, f))
-			put_flow(q, f);
+		const struct vr_conn *c = &ft->conns[i];
+		if (!(c->flags & VR_CONN_USED))
+			continue;
+		struct vr_flow_key k, rk;
+		vr_flow_key_get(ft, (uint32_t)i << 1, &k);
+		vr_flow_key_get(ft, (uint32_t)i << 1 | 1, &rk);
+		if (flow_matches(q, &k, &rk))
+			put_flow(q, c, &k, &rk);
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* DOC: vr_flow_test.c — the flow table: both directions created by the first
  * packet, TCP state, counters, a full table refusing only new flows, ageing,
- * IPv6, and no tracking without the vif's policy flag. */
+ * IPv6 and its share of the table, a large table filling to its size, an
+ * incremental flush, and no tracking without the vif's policy flag. */
 #include "vr_test_support.h"
 #include "vr_internal.h"
 
@@ -45,16 +46,9 @@ static void tcp(struct vr_router *r, struct vt_host *h, int from, uint16_t sport
 	vr_pipeline_run(r, (uint16_t)from, &p, 1);
 }
 
-static const struct vr_flow *find(const struct vr_router *r, int from, uint16_t sport, uint16_t dport)
+static uint32_t find(const struct vr_router *r, int from, uint16_t sport, uint16_t dport)
 {
-	for (uint32_t i = 0; i < r->flow.max; i++) {
-		const struct vr_flow *f = &r->flow.flows[i];
-		uint8_t a[4];
-		inet_pton(AF_INET, from == 1 ? "10.1.0.1" : "10.1.0.2", a);
-		if (f->used && f->key.sport == sport && f->key.dport == dport && !memcmp(f->key.src, a, 4))
-			return f;
-	}
-	return NULL;
+	return vt_flow_find(r, from == 1 ? "10.1.0.1" : "10.1.0.2", sport, dport, false);
 }
 
 static void test_tcp_lifecycle(void **state)
@@ -64,16 +58,17 @@ static void test_tcp_lifecycle(void **state)
 	struct vr_router *r = setup(&h, 64, true);
 	tcp(r, &h, 1, 40000, 5432, 0x02);               /* SYN */
 	assert_int_equal(r->flow.n_used, 2);            /* both directions at once */
-	const struct vr_flow *f = find(r, 1, 40000, 5432), *rf = find(r, 2, 5432, 40000);
-	assert_non_null(f);
-	assert_non_null(rf);
+	uint32_t fid = find(r, 1, 40000, 5432), rfid = find(r, 2, 5432, 40000);
+	assert_int_not_equal(fid, VR_FLOW_NONE);
+	assert_int_equal(vr_flow_dir(fid), 0);           /* the first packet's direction */
+	assert_int_equal(rfid, vr_flow_rev(fid));        /* one connection, two directions */
+	const struct vr_conn *f = vr_flow_conn(&r->flow, fid);
 	assert_int_equal(f->state, VR_FS_SYN);
 	tcp(r, &h, 2, 5432, 40000, 0x12);               /* SYN-ACK: the reverse entry */
 	tcp(r, &h, 1, 40000, 5432, 0x10);               /* ACK */
 	assert_int_equal(f->state, VR_FS_ESTABLISHED);
-	assert_int_equal(rf->state, VR_FS_ESTABLISHED);
-	assert_int_equal(f->pkts, 2);
-	assert_int_equal(rf->pkts, 1);
+	assert_int_equal(f->pkts[0], 2);
+	assert_int_equal(f->pkts[1], 1);
 	assert_int_equal(r->flow.n_used, 2);
 	assert_int_equal(h.n_sent, 3);                  /* all forwarded */
 	tcp(r, &h, 1, 40000, 5432, 0x11);               /* FIN */
@@ -109,7 +104,7 @@ static void test_table_full_refuses_only_new(void **state)
 	 * reached ESTABLISHED (port 1003) stays */
 	vr_set_now(r, 1000 + 31000);
 	assert_int_equal(vr_flow_age(r, 1000), 6);
-	assert_non_null(find(r, 1, 1003, 80));
+	assert_int_not_equal(find(r, 1, 1003, 80), VR_FLOW_NONE);
 	tcp(r, &h, 1, 2000, 80, 0x02);
 	assert_int_equal(h.n_sent, 7);
 	assert_int_equal(h.live, 0);
@@ -144,6 +139,104 @@ static void test_udp_icmp_ipv6(void **state)
 	vr_router_destroy(r);
 }
 
+/* A key between two addresses of 10/8 or fd00::/8 built from n. */
+static void key_n(struct vr_flow_key *k, uint8_t family, uint32_t n)
+{
+	memset(k, 0, sizeof(*k));
+	k->vrf = 1;
+	k->family = family;
+	k->proto = 17;
+	k->sport = (uint16_t)(1024 + (n & 0x3fff));
+	k->dport = 53;
+	k->src[0] = family == 4 ? 10 : 0xfd;
+	vr_wr16(k->src + 2, (uint16_t)(n >> 14));
+	k->dst[0] = family == 4 ? 10 : 0xfd;
+	k->dst[1] = 1;
+}
+
+/* Create connections of one family until refused; how many were made. */
+static uint32_t fill(struct vr_router *r, uint8_t family, uint32_t from, uint32_t limit)
+{
+	uint32_t made = 0;
+	for (uint32_t n = from; made < limit; n++) {
+		struct vr_flow_key k, rk;
+		uint32_t fid, sig;
+		enum vr_drop_reason why;
+		key_n(&k, family, n);
+		vr_flow_reverse_key(&k, &rk);
+		vr_flow_lookup_bulk(&r->flow, &k, 1, &fid, &sig);
+		assert_int_equal(fid, VR_FLOW_NONE);
+		if (vr_flow_create(r, &k, sig, &rk, &why) == VR_FLOW_NONE) {
+			assert_int_equal(why, VR_DROP_FLOW_TABLE_FULL);
+			break;
+		}
+		made++;
+	}
+	return made;
+}
+
+static void test_large_table_and_ipv6_share(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h, 1u << 17, true); /* 65,536 connections, 8,192 IPv6 */
+	/* IPv6 takes its share (an eighth of the entries) and no more */
+	uint32_t v6 = fill(r, 6, 0, UINT32_MAX);
+	assert_true(v6 >= 8192 * 95 / 100 && v6 <= 8192);
+	/* IPv4 fills the rest: the buckets take at least 95% of the size */
+	uint32_t v4 = fill(r, 4, 0, UINT32_MAX);
+	assert_true(v6 + v4 >= 65536 * 95 / 100);
+	assert_int_equal(r->flow.n_used, 2 * (v4 + v6));
+	/* every key still finds its own connection and direction */
+	for (uint32_t n = 0; n < v4; n += 977) {
+		struct vr_flow_key k, rk, got;
+		uint32_t fid, sig;
+		key_n(&k, 4, n);
+		vr_flow_lookup_bulk(&r->flow, &k, 1, &fid, &sig);
+		assert_int_not_equal(fid, VR_FLOW_NONE);
+		assert_int_equal(vr_flow_dir(fid), 0);
+		vr_flow_reverse_key(&k, &rk);
+		vr_flow_key_get(&r->flow, vr_flow_rev(fid), &got);
+		assert_memory_equal(&got, &rk, sizeof(rk));
+	}
+	vr_router_destroy(r);
+}
+
+static void test_flush_is_incremental(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h, 4096, true);  /* 2,048 records */
+	assert_int_equal(fill(r, 4, 0, 1000), 1000);
+	tcp(r, &h, 1, 40000, 5432, 0x02);
+	struct vr_object o = { .obj = VR_OBJ_FLOW };
+	assert_int_equal(vt_ctl(r, VR_OP_DEL, &o, NULL), 0);
+	/* each step removes a bounded number: the forwarding loop never pauses */
+	assert_true(vr_flow_busy(r));
+	vr_flow_age(r, 64);
+	assert_true(r->flow.n_used > 0 && r->flow.n_used < 2002);
+	unsigned steps = 1;
+	while (vr_flow_busy(r) && steps < 100) {
+		tcp(r, &h, 2, 5432, 40000, 0x12);           /* traffic goes on meanwhile */
+		vr_flow_age(r, 64);
+		steps++;
+	}
+	assert_false(vr_flow_busy(r));
+	assert_true(steps >= 2048 / 256);
+	assert_int_equal(h.n_sent, steps);               /* every packet went through */
+	/* what was there is gone; at most the connection that kept talking came back */
+	assert_true(r->flow.flushed >= 1000);
+	assert_true(r->flow.n_used <= 2);
+	for (uint32_t n = 0; n < 1000; n++) {
+		struct vr_flow_key k;
+		uint32_t fid, sig;
+		key_n(&k, 4, n);
+		vr_flow_lookup_bulk(&r->flow, &k, 1, &fid, &sig);
+		assert_int_equal(fid, VR_FLOW_NONE);
+	}
+	vr_router_destroy(r);
+}
+
 static void test_no_policy_no_flows(void **state)
 {
 	(void)state;
@@ -161,6 +254,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_lifecycle),
 		cmocka_unit_test(test_table_full_refuses_only_new),
 		cmocka_unit_test(test_udp_icmp_ipv6),
+		cmocka_unit_test(test_large_table_and_ipv6_share),
+		cmocka_unit_test(test_flush_is_incremental),
 		cmocka_unit_test(test_no_policy_no_flows),
 	};
 	return cmocka_run_group_tests_name("vr_flow", tests, NULL, NULL);

@@ -77,10 +77,9 @@ struct vr_fib {
 	uint32_t n_routes;
 };
 
-/* A flow: one direction of a connection. Its key (40 bytes, a multiple of 8)
- * is hashed with rte_hash_crc: SSE4.2 CRC32 on 8-byte words, about 90
- * instructions per packet fewer than rte_jhash on the established-flow path
- * (callgrind, vr_pipeline_bench --policy). */
+/* A flow: one direction of a connection, keyed by VRF + 5-tuple. The working
+ * form of a key (40 bytes, a multiple of 8: rte_hash_crc hashes it in 8-byte
+ * words); the IPv4 table stores only its first 16 bytes' worth (vr_flow.c). */
 struct vr_flow_key {
 	uint16_t vrf;
 	uint8_t family;
@@ -98,25 +97,53 @@ enum vr_flow_state {
 
 #define VR_VIF_NONE 0xffffu
 
-/* The verdict fields are the same in both directions (set together). */
-struct vr_flow {
-	struct vr_flow_key key;
-	uint32_t reverse;        /* index of the other direction */
-	uint8_t used;
-	uint8_t state;           /* enum vr_flow_state, shared by both directions */
+/* A flow id names one direction of a connection: conn index << 1 | dir, dir 0
+ * the direction of the first packet (the initiator), so the reverse of flow
+ * id f is f ^ 1. */
+#define VR_FLOW_NONE UINT32_MAX
+static inline uint32_t vr_flow_rev(uint32_t fid) { return fid ^ 1u; }
+static inline unsigned vr_flow_dir(uint32_t fid) { return fid & 1u; }
+
+#define VR_CONN_USED 0x01u
+#define VR_CONN_V6   0x02u        /* its keys are in the IPv6 table */
+#define VR_CONN_FIN0 0x04u        /* the initiator sent FIN */
+#define VR_CONN_FIN1 0x08u        /* the responder sent FIN */
+
+/*
+ * A connection: both directions in one cache line. The keys are not here:
+ * each lives once, in its family's rte_hash key store, found again by the
+ * position the hash gave it. So a connection costs this record plus two hash
+ * entries (key, bucket slot, free-slot ring). The verdict is shared by both
+ * directions, so replies need no rule.
+ */
+struct vr_conn {
+	uint32_t pos[2];         /* each direction's key position; pos[0] of a free
+				  * record: the next free record + 1 (0: none) */
+	uint8_t flags;           /* VR_CONN_* */
+	uint8_t state;           /* enum vr_flow_state */
 	uint8_t action;          /* enum vr_action: VR_ACT_PASS or VR_ACT_DENY; 0 not decided yet */
-	uint8_t fin_seen;        /* bit 0: this direction sent FIN */
-	uint8_t initiator;       /* the direction of the first packet (evaluated, dumped) */
-	uint8_t nat;             /* VR_NAT_* of this direction: its packets are rewritten to the
-				  * reverse of the other direction's key (and routed in its vrf) */
+	uint8_t nat;             /* VR_NAT_* of the first direction: its packets are rewritten to
+				  * the mirror of the other direction's key (the reply undoes it) */
+	uint8_t proto;
+	uint8_t spare_;
 	uint16_t policy;         /* the policy that decided, 0 none */
 	uint16_t rule_idx;       /* in that policy; n_rules = its default action */
-	uint16_t in_vif;         /* initiator: where the first packet came from */
-	uint16_t out_vif;        /* initiator: the local vif it went to, VR_VIF_NONE */
-	uint32_t rule_id;        /* the rule's id for display, 0 = default action */
-	uint64_t pkts, bytes;
-	uint64_t first_ms, last_ms;
+	uint16_t in_vif;         /* where the first packet came from */
+	uint16_t out_vif;        /* the local vif the first packet went to, VR_VIF_NONE */
+	uint16_t spare2_;
+	uint32_t last_ms;        /* r->now_ms of the last packet, either direction (mod 2^32:
+				  * only differences, all under an hour, are used) */
+	uint32_t first_s;        /* r->now_ms / 1000 of the first packet */
+	uint64_t pkts[2], bytes[2];
 };
+
+/* The translation of a direction's packets: the reply undoes the first's. */
+static inline uint8_t vr_conn_nat(const struct vr_conn *c, unsigned dir)
+{
+	if (!dir)
+		return c->nat;
+	return (uint8_t)((c->nat & VR_NAT_SRC ? VR_NAT_DST : 0) | (c->nat & VR_NAT_DST ? VR_NAT_SRC : 0));
+}
 
 /* A policy (vr_policy.c): ordered rules, one rte_acl context per family. */
 struct vr_policy {
@@ -195,16 +222,17 @@ union vr_acl_key {
 };
 
 struct vr_flows {
-	struct rte_hash *hash;   /* key -> index */
-	struct vr_flow *flows;
-	uint32_t max;
-	uint32_t *free_idx;
-	uint32_t n_free;
-	uint32_t n_used;
-	uint32_t age_pos;        /* where the incremental ageing scan resumes */
-	uint32_t reeval_pos;     /* where the re-evaluation scan resumes */
-	uint32_t reeval_left;    /* entries still to re-evaluate (0: none pending) */
-	uint64_t created, aged;  /* counters */
+	struct rte_hash *hash[2];  /* IPv4 (16-byte keys), IPv6 (40-byte keys): key -> flow id */
+	struct vr_conn *conns;
+	uint32_t max;              /* entries: directions, 2 per connection */
+	uint32_t max_conns;
+	uint32_t free_head;        /* first free record + 1, 0 none */
+	uint32_t n_used;           /* entries in use (2 per connection) */
+	uint32_t age_pos;          /* where the incremental ageing scan resumes */
+	uint32_t reeval_pos;       /* where the re-evaluation scan resumes */
+	uint32_t reeval_left;      /* records still to re-evaluate (0: none pending) */
+	uint32_t flush_pos, flush_left; /* a flush in progress: records still to remove */
+	uint64_t created, aged, flushed; /* counters (connections) */
 	/* rules with the log flag: one line per new flow they decide, at most
 	 * VR_FLOW_LOG_PER_S a second (the rest counted as suppressed) */
 	uint64_t log_sec, logged, log_suppressed;
@@ -367,23 +395,39 @@ uint32_t vr_route_count_vrf(const struct vr_router *r, uint16_t vrf);
 /* vr_flow.c */
 int vr_flow_init(struct vr_router *r, struct vr_err *e);
 void vr_flow_fini(struct vr_router *r);
-/* Idle timeout of a flow in its state, in ms. */
-uint64_t vr_flow_timeout_ms(const struct vr_flow *f);
+/* Idle timeout of a connection in its state, in ms. */
+uint64_t vr_flow_timeout_ms(const struct vr_conn *c);
 
 /* Start a re-evaluation of every flow (a policy or a vif's policies changed):
  * done incrementally by vr_flow_age. */
 void vr_flow_reeval_all(struct vr_router *r);
+/* Remove every connection, incrementally (as ageing does): forwarding never
+ * pauses; new flows are made again by their next packet. */
+void vr_flow_flush(struct vr_router *r);
 
 /* The key of a packet in the direction it travels; false: untracked (a
  * non-first fragment, a truncated header). */
 bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k);
-/* Create both directions with the given keys; the index of the first, or
- * UINT32_MAX with *why (FLOW_TABLE_FULL, NAT_CONFLICT). */
+/* Look up n (<= VR_BURST) keys in bulk: fid[i] = their flow id or
+ * VR_FLOW_NONE; sig[i] = their hash, for vr_flow_lookup and vr_flow_create. */
+void vr_flow_lookup_bulk(const struct vr_flows *ft, const struct vr_flow_key *k, unsigned n,
+			 uint32_t *fid, uint32_t *sig);
+uint32_t vr_flow_lookup(const struct vr_flows *ft, const struct vr_flow_key *k, uint32_t sig);
+/* Create a connection with the keys of its two directions; the flow id of
+ * the first (direction 0), or VR_FLOW_NONE with *why (FLOW_TABLE_FULL,
+ * NAT_CONFLICT). ksig: k's hash from vr_flow_lookup_bulk. */
 uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k, uint32_t ksig,
 			const struct vr_flow_key *rk, enum vr_drop_reason *why);
-/* The flow table's hash of a key (computed once per packet: lookups and adds reuse it). */
-uint32_t vr_flow_sig(const struct vr_router *r, const struct vr_flow_key *k);
-void vr_flow_free_pair(struct vr_flows *ft, uint32_t idx);
+/* The key of a flow's direction. */
+void vr_flow_key_get(const struct vr_flows *ft, uint32_t fid, struct vr_flow_key *k);
+static inline struct vr_conn *vr_flow_conn(const struct vr_flows *ft, uint32_t fid)
+{
+	return &ft->conns[fid >> 1];
+}
+void vr_flow_free(struct vr_flows *ft, uint32_t conn);
+/* The id of the rule that decided a connection: 0 for a default action (or
+ * a rule replaced since, until the re-evaluation reaches it). */
+uint32_t vr_flow_rule_id(const struct vr_router *r, const struct vr_conn *c);
 /* The key of the other direction of a connection without translation. */
 void vr_flow_reverse_key(const struct vr_flow_key *k, struct vr_flow_key *rk);
 
@@ -398,12 +442,13 @@ int vr_fip_add(struct vr_router *r, const struct vr_obj_fip *in, struct vr_err *
 int vr_fip_del(struct vr_router *r, const struct vr_obj_fip *in, struct vr_err *e);
 void vr_nat_fini(struct vr_router *r);
 /* The service a flow's first direction was sent to (its key's destination), or NULL. */
-const struct vr_service *vr_nat_flow_service(const struct vr_router *r, const struct vr_flow *f);
+const struct vr_service *vr_nat_flow_service(const struct vr_router *r, const struct vr_conn *c,
+					     const struct vr_flow_key *k);
 /* Whether addr is a service's virtual IP or a floating IP in vrf (the proxy
  * answers ARP / ND for it). */
 bool vr_nat_owns(const struct vr_router *r, uint16_t vrf, uint8_t family, const uint8_t *addr);
 /* Whether a NAT flow still has its service backend or floating IP (re-evaluation). */
-bool vr_nat_flow_valid(const struct vr_router *r, const struct vr_flow *f);
+bool vr_nat_flow_valid(const struct vr_router *r, uint32_t fid);
 
 /* vr_policy.c */
 static inline struct vr_policy *vr_policy_get(const struct vr_router *r, uint32_t id)

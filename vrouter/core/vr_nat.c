@@ -415,36 +415,40 @@ int vr_fip_del(struct vr_router *r, const struct vr_obj_fip *in, struct vr_err *
 
 /* ---- flows ---- */
 
-const struct vr_service *vr_nat_flow_service(const struct vr_router *r, const struct vr_flow *f)
+const struct vr_service *vr_nat_flow_service(const struct vr_router *r, const struct vr_conn *c,
+					     const struct vr_flow_key *k)
 {
-	struct vr_nat_key k;
-	if (!(f->nat & VR_NAT_DST) || (f->key.proto != 6 && f->key.proto != 17))
+	struct vr_nat_key nk;
+	if (!(c->nat & VR_NAT_DST) || (k->proto != 6 && k->proto != 17))
 		return NULL;
-	nat_key(&k, NAT_SERVICE, f->key.vrf, f->key.family, f->key.proto, f->key.dport, f->key.dst);
-	int64_t id = nat_find(r, &k);
+	nat_key(&nk, NAT_SERVICE, k->vrf, k->family, k->proto, k->dport, k->dst);
+	int64_t id = nat_find(r, &nk);
 	return id >= 0 ? vr_service_get(r, (uint32_t)id) : NULL;
 }
 
-bool vr_nat_flow_valid(const struct vr_router *r, const struct vr_flow *f)
+bool vr_nat_flow_valid(const struct vr_router *r, uint32_t fid)
 {
-	const struct vr_flow *rf = &r->flow.flows[f->reverse];
-	size_t n = alen(f->key.family);
+	const struct vr_conn *c = vr_flow_conn(&r->flow, fid);
+	struct vr_flow_key fk, rk;
 	struct vr_nat_key k;
 	int64_t i;
-	if (!f->nat)
+	if (!c->nat)
 		return true;
-	const struct vr_service *s = vr_nat_flow_service(r, f);
+	vr_flow_key_get(&r->flow, fid & ~1u, &fk);
+	vr_flow_key_get(&r->flow, fid | 1u, &rk);
+	size_t n = alen(fk.family);
+	const struct vr_service *s = vr_nat_flow_service(r, c, &fk);
 	if (s) {
 		for (uint16_t b = 0; b < s->n_backends; b++)
-			if (!memcmp(s->backends[b].addr.a, rf->key.src, n) &&
-			    (s->backends[b].port ? s->backends[b].port : s->port) == rf->key.sport)
+			if (!memcmp(s->backends[b].addr.a, rk.src, n) &&
+			    (s->backends[b].port ? s->backends[b].port : s->port) == rk.sport)
 				return true;
 		return false;
 	}
 	/* a floating IP: inbound (forward key's destination) or outbound (reverse key's) */
-	bool inbound = f->nat & VR_NAT_DST;
-	const struct vr_flow_key *pub = inbound ? &f->key : &rf->key;
-	const uint8_t *pod = inbound ? rf->key.src : f->key.src;
+	bool inbound = c->nat & VR_NAT_DST;
+	const struct vr_flow_key *pub = inbound ? &fk : &rk;
+	const uint8_t *pod = inbound ? rk.src : fk.src;
 	nat_key(&k, NAT_FIP, pub->vrf, pub->family, 0, 0, pub->dst);
 	if ((i = nat_find(r, &k)) < 0)
 		return false;
@@ -523,7 +527,7 @@ static void nat_rewrite(struct vr_pkt *pkt, uint8_t nat, const struct vr_flow_ke
  * take a backend; a floating IP's address takes the pod's; a pod with
  * floating IPs reaching an address its own VRF has no route for, but a
  * floating IP's VRF has, goes out as that floating IP. Returns the flow index,
- * or UINT32_MAX with *why.
+ * or VR_FLOW_NONE with *why.
  */
 static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *pkt,
 			const struct vr_flow_key *k, uint32_t ksig, enum vr_drop_reason *why)
@@ -540,7 +544,7 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
 			struct vr_service *s = r->nat->services[v];
 			if (!s->table) {
 				*why = VR_DROP_NO_BACKEND;
-				return UINT32_MAX;
+				return VR_FLOW_NONE;
 			}
 			if (!pkt->hash)
 				pkt->hash = vr_flow_hash(pkt);
@@ -579,17 +583,13 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
 			}
 		}
 	}
-	uint32_t idx = vr_flow_create(r, k, ksig, &rk, why);
-	if (idx == UINT32_MAX)
-		return idx;
-	struct vr_flow *f = &r->flow.flows[idx];
-	f->nat = nat;
-	/* the reply undoes it: a translated destination becomes the reply's source */
-	r->flow.flows[f->reverse].nat = (uint8_t)((nat & VR_NAT_SRC ? VR_NAT_DST : 0) |
-						  (nat & VR_NAT_DST ? VR_NAT_SRC : 0));
-	f->initiator = 1;
-	f->in_vif = (uint16_t)in->cfg.id;
-	return idx;
+	uint32_t fid = vr_flow_create(r, k, ksig, &rk, why);
+	if (fid == VR_FLOW_NONE)
+		return fid;
+	struct vr_conn *c = vr_flow_conn(&r->flow, fid);
+	c->nat = nat; /* the reply undoes it (vr_conn_nat) */
+	c->in_vif = (uint16_t)in->cfg.id;
+	return fid;
 }
 
 /* IPv4 fragments: the first one's flow, found again by the ones after it.
@@ -626,29 +626,30 @@ static void frag_note(struct vr_router *r, const struct vr_pkt *pkt, uint32_t fl
 	e->t_ms = r->now_ms;
 }
 
-/* The flow of a fragment after the first, UINT32_MAX when unknown. */
+/* The flow of a fragment after the first, VR_FLOW_NONE when unknown. */
 static uint32_t frag_flow(struct vr_router *r, const struct vr_pkt *pkt)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
 	const struct vr_nat_frag *e = frag_slot(r->nat, pkt->vrf, ip);
 	if (!frag_same(e, pkt->vrf, ip) || r->now_ms - e->t_ms > 2000 ||
-	    !r->flow.flows[e->flow].used)
-		return UINT32_MAX;
+	    !(vr_flow_conn(&r->flow, e->flow)->flags & VR_CONN_USED))
+		return VR_FLOW_NONE;
 	return e->flow;
 }
 
 /* The packet belongs to flow fi: translate it when the flow says so. */
 static void nat_apply(struct vr_router *r, struct vr_pkt *pkt, uint32_t fi, bool frag_rest)
 {
-	const struct vr_flow *f = &r->flow.flows[fi];
+	uint8_t nat = vr_conn_nat(vr_flow_conn(&r->flow, fi), vr_flow_dir(fi));
 	pkt->flow = fi + 1;
-	if (!f->nat)
+	if (!nat)
 		return;
-	const struct vr_flow_key *o = &r->flow.flows[f->reverse].key;
-	nat_rewrite(pkt, f->nat, o, frag_rest);
-	if ((f->nat & VR_NAT_DST) || pkt->vrf != o->vrf)
+	struct vr_flow_key o;
+	vr_flow_key_get(&r->flow, vr_flow_rev(fi), &o);
+	nat_rewrite(pkt, nat, &o, frag_rest);
+	if ((nat & VR_NAT_DST) || pkt->vrf != o.vrf)
 		pkt->kind = VR_K_ROUTE; /* a new destination or VRF: route it again */
-	pkt->vrf = o->vrf;
+	pkt->vrf = o.vrf;
 }
 
 /*
@@ -664,11 +665,8 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 		return;
 	struct vr_flows *ft = &r->flow;
 	struct vr_flow_key keys[VR_BURST];
-	const void *kp[VR_BURST];
-	void *data[VR_BURST];
-	hash_sig_t sig[VR_BURST];
+	uint32_t sig[VR_BURST], found[VR_BURST];
 	uint16_t idx[VR_BURST];
-	uint64_t hits = 0;
 	unsigned m = 0, made = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct vr_pkt *pkt = pkts[i];
@@ -681,33 +679,27 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 		if (pkt->l3 == 4 && (vr_rd16(ip + 6) & 0x1fff) && ip[9] != 6) {
 			/* a fragment after the first: its datagram's flow, if the first came */
 			uint32_t fi = frag_flow(r, pkt);
-			if (fi != UINT32_MAX)
+			if (fi != VR_FLOW_NONE)
 				nat_apply(r, pkt, fi, true);
 			continue;
 		}
 		if (!vr_flow_key_of(pkt, &keys[m]))
 			continue;
-		kp[m] = &keys[m];
 		idx[m++] = i;
 	}
 	if (!m)
 		return;
-	for (unsigned j = 0; j < m; j++)
-		sig[j] = vr_flow_sig(r, &keys[j]);
-	rte_hash_lookup_with_hash_bulk_data(ft->hash, kp, sig, m, &hits, data);
+	vr_flow_lookup_bulk(ft, keys, m, found, sig);
 	for (unsigned j = 0; j < m; j++) {
 		struct vr_pkt *pkt = pkts[idx[j]];
-		uint32_t fi;
-		void *d;
-		if ((hits >> j) & 1) {
-			fi = (uint32_t)(uintptr_t)data[j];
-		} else if (made && rte_hash_lookup_with_hash_data(ft->hash, &keys[j], sig[j], &d) >= 0) {
-			fi = (uint32_t)(uintptr_t)d; /* an earlier packet of the burst made it */
-		} else {
+		uint32_t fi = found[j];
+		if (fi == VR_FLOW_NONE && made) /* an earlier packet of the burst made it? */
+			fi = vr_flow_lookup(ft, &keys[j], sig[j]);
+		if (fi == VR_FLOW_NONE) {
 			enum vr_drop_reason why = VR_DROP_NONE;
 			fi = nat_new(r, in, pkt, &keys[j], sig[j], &why);
 			made++;
-			if (fi == UINT32_MAX) {
+			if (fi == VR_FLOW_NONE) {
 				vr_pkt_drop(r, pkt, why);
 				pkts[idx[j]] = NULL;
 				continue;

@@ -143,14 +143,11 @@ static bool send_pkt(struct vr_router *r, struct vt_host *h, int from, int v6, u
 	return h->n_sent == before + 1;
 }
 
-static const struct vr_flow *find(const struct vr_router *r, uint16_t sport, uint16_t dport)
+/* The connection whose first direction has these ports. */
+static const struct vr_conn *find(const struct vr_router *r, uint16_t sport, uint16_t dport)
 {
-	for (uint32_t i = 0; i < r->flow.max; i++) {
-		const struct vr_flow *f = &r->flow.flows[i];
-		if (f->used && f->initiator && f->key.sport == sport && f->key.dport == dport)
-			return f;
-	}
-	return NULL;
+	uint32_t fid = vt_flow_find(r, NULL, sport, dport, true);
+	return fid == VR_FLOW_NONE ? NULL : vr_flow_conn(&r->flow, fid);
 }
 
 static void done(struct vr_router *r, struct vt_host *h)
@@ -226,11 +223,11 @@ static void test_first_match_and_default(void **state)
 	assert_int_equal(p->hits[1], 1);
 	assert_int_equal(p->hits[2], 1);
 	assert_int_equal(p->denied[3], 3);                           /* the default */
-	assert_int_equal(find(r, 40000, 22)->rule_id, 10);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40000, 22)), 10);
 	assert_int_equal(find(r, 40000, 22)->policy, 1);
-	assert_int_equal(find(r, 40001, 80)->rule_id, 20);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40001, 80)), 20);
 	assert_int_equal(find(r, 40001, 80)->action, VR_ACT_PASS);
-	assert_int_equal(find(r, 40002, 1001)->rule_id, 0);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40002, 1001)), 0);
 	/* a policy that denies by default but has no IPv6 rule: IPv6 gets the default */
 	assert_false(send_pkt(r, &h, POD1, 1, 6, 40000, 80, TCP_SYN));
 	done(r, &h);
@@ -260,9 +257,9 @@ static void test_ipv6_and_port_ranges(void **state)
 	assert_false(send_pkt(r, &h, POD1, 1, 17, 2001, 9, 0));
 	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 1, TCP_SYN));     /* IPv4: rule 4 */
 	assert_true(send_pkt(r, &h, POD1, 0, 17, 5, 5, 0));              /* IPv4: default pass */
-	assert_int_equal(find(r, 40002, 5431)->rule_id, 3);
-	assert_int_equal(find(r, 2001, 9)->rule_id, 3);
-	assert_int_equal(find(r, 1000, 9)->rule_id, 2);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40002, 5431)), 3);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 2001, 9)), 3);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 1000, 9)), 2);
 	assert_int_equal(vr_policy_get(r, 7)->denied[2], 3);
 	done(r, &h);
 }
@@ -335,7 +332,7 @@ static void test_policy_in_from_fabric(void **state)
 	assert_int_equal(vif_policies(r, POD2, 3, 0, NULL), 0);
 	assert_true(send_fabric(r, &h, 40000, 5432));
 	assert_false(send_fabric(r, &h, 40000, 5433));
-	const struct vr_flow *f = find(r, 40000, 5433);
+	const struct vr_conn *f = find(r, 40000, 5433);
 	assert_non_null(f);
 	assert_int_equal(f->in_vif, FAB);
 	assert_int_equal(f->out_vif, POD2);
@@ -370,7 +367,7 @@ static void test_reeval_after_replace(void **state)
 	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 5432, TCP_ACK));
 	assert_false(send_pkt(r, &h, POD1, 0, 6, 40001, 80, TCP_ACK));
 	assert_false(send_pkt(r, &h, POD2, 0, 6, 80, 40001, TCP_ACK));  /* the reply stops too */
-	assert_int_equal(find(r, 40001, 80)->rule_id, 20);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40001, 80)), 20);
 	assert_int_equal(vr_policy_get(r, 1)->denied[1], 2);
 	assert_int_equal(vr_policy_get(r, 1)->hits[1], 0);        /* re-evaluation is no new flow */
 	/* removing the policy from the vif lets the flow through again */
@@ -484,11 +481,11 @@ static void test_chain_and(void **state)
 	assert_true(send_pkt(r, &h, POD2, 0, 6, 81, 40000, TCP_SYN | TCP_ACK)); /* stateful reply */
 	/* the denial is the second policy's rule 1 */
 	assert_int_equal(find(r, 40001, 80)->policy, 1);
-	assert_int_equal(find(r, 40001, 80)->rule_id, 1);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40001, 80)), 1);
 	assert_int_equal(find(r, 40002, 82)->policy, 4097);
-	assert_int_equal(find(r, 40002, 82)->rule_id, 0);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40002, 82)), 0);
 	assert_int_equal(find(r, 40000, 81)->policy, 1);              /* the last that passed */
-	assert_int_equal(find(r, 40000, 81)->rule_id, 2);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40000, 81)), 2);
 	assert_int_equal(vr_policy_get(r, 1)->denied[0], 1);
 	assert_int_equal(vr_policy_get(r, 1)->hits[0], 1);
 	assert_int_equal(vr_policy_get(r, 1)->hits[1], 2);           /* rule 2: 81 and 53 */
@@ -509,7 +506,7 @@ static void test_chain_and(void **state)
 	assert_false(vr_flow_busy(r));
 	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 81, TCP_ACK));
 	assert_int_equal(find(r, 40000, 81)->policy, 1);
-	assert_int_equal(find(r, 40000, 81)->rule_id, 3);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40000, 81)), 3);
 	/* the first's next removed: the network policy no longer applies */
 	assert_int_equal(policy_add_next(r, 4097, VR_ACT_DENY, sg, 2, 0, NULL), 0);
 	vr_flow_age(r, 64);
@@ -524,7 +521,7 @@ static void test_chain_and(void **state)
 	vr_flow_age(r, 64);
 	assert_true(send_pkt(r, &h, POD1, 1, 6, 40010, 81, TCP_ACK));
 	assert_int_equal(find(r, 40010, 81)->policy, 1);  /* no IPv6 rule there: its default */
-	assert_int_equal(find(r, 40010, 81)->rule_id, 0);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40010, 81)), 0);
 	done(r, &h);
 }
 
@@ -612,7 +609,7 @@ static void test_thousand_rules(void **state)
 	assert_int_equal(vif_policies(r, POD1, 0, 9, NULL), 0);
 	assert_true(send_pkt(r, &h, POD1, 0, 6, 40000, 443, TCP_SYN));
 	assert_false(send_pkt(r, &h, POD1, 0, 6, 40000, 444, TCP_SYN));
-	assert_int_equal(find(r, 40000, 443)->rule_id, VR_POLICY_MAX_RULES - 1);
+	assert_int_equal(vr_flow_rule_id(r, find(r, 40000, 443)), VR_POLICY_MAX_RULES - 1);
 	done(r, &h);
 }
 

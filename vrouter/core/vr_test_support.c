@@ -1,5 +1,6 @@
 /* DOC: vr_test_support.c — see vr_test_support.h. */
 #include "vr_test_support.h"
+#include "vr_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -357,4 +358,24 @@ struct vr_object vt_route(uint16_t vrf, const char *prefix, uint8_t plen, uint32
 	VR_SET(&o, VR_AT_PLEN);
 	VR_SET(&o, VR_AT_NH);
 	return o;
+}
+
+uint32_t vt_flow_find(const struct vr_router *r, const char *src, uint16_t sport, uint16_t dport,
+		      bool initiator)
+{
+	struct vr_addr a = { 0 };
+	if (src)
+		vt_addr(&a, src);
+	for (uint32_t i = 0; i < r->flow.max_conns; i++) {
+		if (!(r->flow.conns[i].flags & VR_CONN_USED))
+			continue;
+		for (uint32_t dir = 0; dir < (initiator ? 1u : 2u); dir++) {
+			struct vr_flow_key k;
+			vr_flow_key_get(&r->flow, i << 1 | dir, &k);
+			if (k.sport == sport && k.dport == dport &&
+			    (!src || (k.family == a.family && !memcmp(k.src, a.a, a.family == 4 ? 4 : 16))))
+				return i << 1 | dir;
+		}
+	}
+	return VR_FLOW_NONE;
 }

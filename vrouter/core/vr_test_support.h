@@ -60,6 +60,11 @@ struct vr_object vt_nh_composite(uint32_t id, uint8_t type, const uint32_t *memb
 uint16_t vt_sum16(const uint8_t *p, size_t n);
 struct vr_object vt_route(uint16_t vrf, const char *prefix, uint8_t plen, uint32_t nh);
 
+/* The flow id of the direction with these ports (and this source address, if
+ * src; only first directions, if initiator), VR_FLOW_NONE when none. */
+uint32_t vt_flow_find(const struct vr_router *r, const char *src, uint16_t sport, uint16_t dport,
+		      bool initiator);
+
 extern const uint8_t vt_router_mac[6];
 
 #endif

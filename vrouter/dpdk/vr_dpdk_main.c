@@ -44,7 +44,8 @@ static void usage(FILE *out)
 "  --vrfs N             VRF ids 0..N-1 (default: %u, at most %u)\n"
 "  --routes N           IPv4 + IPv6 routes (default: 262144)\n"
 "  --fib-tbl8s N        FIB second-level groups per family (default: 16384)\n"
-"  --flows N            flow table entries, fixed at start (default: 65536)\n"
+"  --flows N            flow table entries, fixed at start, 2 per connection (default: 65536)\n"
+"  --flows6 N           of which IPv6 at most (default: an eighth of --flows)\n"
 "  --mac MAC            the vrouter MAC for routed traffic (default: 00:00:5e:00:01:00)\n"
 "  --poll               never sleep when idle (benchmarks)\n"
 "  --max-sleep-us N     longest idle sleep (default: 500)\n"
@@ -69,7 +70,7 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
 static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
-	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS };
+	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6 };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -78,7 +79,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "fib-tbl8s", required_argument, 0, O_TBL8 }, { "mac", required_argument, 0, O_MAC },
 		{ "poll", no_argument, 0, O_POLL }, { "max-sleep-us", required_argument, 0, O_SLEEP },
 		{ "log-level", required_argument, 0, O_LOG }, { "help", no_argument, 0, O_HELP },
-		{ "flows", required_argument, 0, O_FLOWS },
+		{ "flows", required_argument, 0, O_FLOWS }, { "flows6", required_argument, 0, O_FLOWS6 },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -151,6 +152,13 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 				return -EINVAL;
 			}
 			o->cfg.max_flows = v;
+			break;
+		case O_FLOWS6:
+			if (parse_uint("--flows6", optarg, 1u << 26, &v) < 0 || v < 64) {
+				fprintf(stderr, "tern-vrouter: --flows6 takes 64..%u\n", 1u << 26);
+				return -EINVAL;
+			}
+			o->cfg.max_flows6 = v;
 			break;
 		case O_MAC:
 			if (tern_mac_parse(optarg, o->cfg.mac) < 0) {
