@@ -438,16 +438,21 @@ static void flow_log(struct vr_router *r, uint32_t ci, const struct vr_policy *p
  * policy_in. A chain passes a connection when each of its policies does (a
  * policy's next is evaluated only for what it passed); the first deny
  * decides and is recorded. Connections are classified in bulk, one rte_acl
- * call per (policy, family) present at each step. count: add to the rules'
- * hit counters (not for re-evaluation, which is not a new flow).
+ * call per (policy, family) present at each step. known[i]: the tuple the
+ * policy sees, when the caller has it (else read from the table). count: add
+ * to the rules' hit counters (not for re-evaluation, which is not a new flow).
  */
-static void flow_decide(struct vr_router *r, const uint32_t *conn, unsigned n, bool count)
+static void flow_decide(struct vr_router *r, const uint32_t *conn,
+			const struct vr_flow_key *const *known, unsigned n, bool count)
 {
 	struct vr_flows *ft = &r->flow;
 	struct vr_flow_key keys[VR_BURST];
 	for (unsigned i = 0; i < n; i++) {
 		set_verdict(&ft->conns[conn[i]], VR_ACT_PASS, 0, 0);
-		policy_key(ft, conn[i], &keys[i]);
+		if (known && known[i])
+			keys[i] = *known[i];
+		else
+			policy_key(ft, conn[i], &keys[i]);
 	}
 	for (int phase = 0; phase < 2; phase++) {
 		uint32_t pid[VR_BURST];
@@ -541,8 +546,9 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 	struct vr_flows *ft = &r->flow;
 	struct vr_flow_key keys[VR_BURST];
 	uint32_t sig[VR_BURST], found[VR_BURST];
-	uint16_t idx[VR_BURST], lidx[VR_BURST], outv[VR_BURST];
+	uint16_t idx[VR_BURST], lidx[VR_BURST], outv[VR_BURST], kidx[VR_BURST];
 	uint32_t fl[VR_BURST], fresh[VR_BURST];
+	const struct vr_flow_key *fresh_key[VR_BURST];
 	unsigned m = 0, nl = 0, n_new = 0;
 	bool from_policy = vr_vif_wants_flows(&in->cfg);
 
@@ -555,6 +561,7 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 		outv[m] = out ? (uint16_t)out->cfg.id : VR_VIF_NONE;
 		if (pkt->flow) { /* the NAT stage found or made it */
 			fl[m] = pkt->flow - 1;
+			kidx[m] = VR_BURST;
 			idx[m++] = i;
 			continue;
 		}
@@ -562,6 +569,7 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 			continue;
 		if (!vr_flow_key_of(pkt, &keys[nl]))
 			continue;
+		kidx[m] = (uint16_t)nl;
 		lidx[nl++] = (uint16_t)m;
 		idx[m++] = i;
 	}
@@ -603,10 +611,13 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 			c->out_vif = in->cfg.type == VR_VIF_FABRIC || in->cfg.type == VR_VIF_HOST ?
 				     VR_VIF_NONE : (uint16_t)in->cfg.id;
 		c->action = VR_ACT_PASS; /* placeholder until decided: listed once */
+		/* an untranslated first direction's tuple is this packet's key */
+		fresh_key[n_new] = !vr_flow_dir(fl[j]) && !c->nat && kidx[j] < VR_BURST ?
+				   &keys[kidx[j]] : NULL;
 		fresh[n_new++] = fl[j] >> 1;
 	}
 	if (n_new)
-		flow_decide(r, fresh, n_new, true);
+		flow_decide(r, fresh, fresh_key, n_new, true);
 	uint32_t now = (uint32_t)r->now_ms;
 	for (unsigned j = 0; j < m; j++) {
 		struct vr_pkt *pkt = pkts[idx[j]];
@@ -645,12 +656,12 @@ static void flow_reeval(struct vr_router *r, unsigned budget)
 		}
 		batch[nb++] = i;
 		if (nb == VR_BURST) {
-			flow_decide(r, batch, nb, false);
+			flow_decide(r, batch, NULL, nb, false);
 			nb = 0;
 		}
 	}
 	if (nb)
-		flow_decide(r, batch, nb, false);
+		flow_decide(r, batch, NULL, nb, false);
 }
 
 /* Remove up to `budget` records of a flush in progress. */

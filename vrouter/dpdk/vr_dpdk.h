@@ -80,6 +80,13 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 
 /* vr_dpdk_ctl.c */
 int vrd_ctl_start(struct vrd *d, char *err, size_t errlen);
+
+/* vr_dpdk_guard.c: other threads' munmaps wait for the forwarding loop's
+ * next round (a memif peer's disconnect unmaps rings the loop may read). */
+void vrd_guard_start(int wake_fd);   /* on the forwarding thread */
+void vrd_guard_round(void);          /* at the start of every round */
+void vrd_guard_stop(void);
+uint64_t vrd_guard_waits(void);
 void vrd_ctl_stop(struct vrd *d);
 /* Called by the forwarding loop: run a pending request, if any. Returns true if one ran. */
 bool vrd_ctl_poll(struct vrd *d);

@@ -295,9 +295,11 @@ static void forward_loop(struct vrd *d)
 	uint64_t tsc_per_ms = ls->tsc_hz / 1000 ? ls->tsc_hz / 1000 : 1;
 	unsigned rounds = 0;
 	rebuild_rx(d);
+	vrd_guard_start(d->wake_fd);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
 		uint64_t t0 = rte_rdtsc();
+		vrd_guard_round();
 		vr_set_now(d->router, t0 / tsc_per_ms);
 		/* Ageing in small steps: when idle, and every 256 busy rounds; every
 		 * round while flows are re-evaluated after a policy change. */
@@ -409,6 +411,9 @@ int main(int argc, char **argv)
 	TLOG_INFO(&d.log, "ready: control socket %s, %s", d.sock_path,
 		  d.opt.poll ? "polling" : "sleeping when idle");
 	forward_loop(&d);
+	vrd_guard_stop();
+	TLOG_INFO(&d.log, "unmaps by other threads that waited for a forwarding round: %llu",
+		  (unsigned long long)vrd_guard_waits());
 	vrd_ctl_stop(&d);
 	vr_router_destroy(d.router);
 	char pid[300];
