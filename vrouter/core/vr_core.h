@@ -134,6 +134,22 @@ const uint64_t *vr_drop_counters(const struct vr_router *r);
 size_t vr_ctl_handle(struct vr_router *r, const uint8_t *req, size_t len,
 		     uint8_t *reply, size_t cap);
 
+/*
+ * The slow part of a request that needs none of the router's tables (today:
+ * a policy's rules decoded and its rte_acl classifiers built), made on the
+ * control thread before the request goes to the forwarding core, which then
+ * only swaps it in: forwarding does not pause for a classifier build. NULL:
+ * nothing to prepare (or no memory: the forwarding core then does it all).
+ * Reads only r's configuration; safe beside the forwarding loop.
+ */
+struct vr_ctl_prep;
+struct vr_ctl_prep *vr_ctl_prepare(struct vr_router *r, const uint8_t *req, size_t len);
+/* vr_ctl_handle with what vr_ctl_prepare made for this request (or NULL). */
+size_t vr_ctl_handle_prepared(struct vr_router *r, const uint8_t *req, size_t len,
+			      struct vr_ctl_prep *prep, uint8_t *reply, size_t cap);
+/* Free what the request did not use (any thread). */
+void vr_ctl_prep_free(struct vr_ctl_prep *prep);
+
 /* The forwarding loop's own accounting, reported by INFO: TSC cycles of the
  * rounds that moved packets and the packets they received (busy cycles per
  * packet = capacity, as dpdk-testpmd --record-core-cycles reports it). */

@@ -14,8 +14,14 @@
 
 #define DUMP_RESERVE 2048 /* stop a dump page when less than this is left */
 
+/* What the control thread made ahead of the request (vr_ctl_prepare). */
+struct vr_ctl_prep {
+	struct vr_policy_prep policy;  /* a policy ADD */
+};
+
 struct ctl_req {
 	struct vr_router *r;
+	struct vr_ctl_prep *prep;  /* NULL: nothing made ahead */
 	const struct vr_msg_view *v;
 	struct vr_object in;      /* the request's object (zero when absent) */
 	bool has_obj;
@@ -462,7 +468,7 @@ static int ctl_policy(struct ctl_req *q, uint16_t op)
 	switch (op) {
 	case VR_OP_ADD:
 		if ((rc = need(q, VR_AT_ACTION, "a default action")) < 0 ||
-		    (rc = vr_policy_add(r, in, &q->e)) < 0)
+		    (rc = vr_policy_add(r, in, q->prep ? &q->prep->policy : NULL, &q->e)) < 0)
 			return rc;
 		TLOG_INFO(r->log, "policy %u set: %u rules, default %s, next %u", in->id, in->rules.n,
 			  vr_action_name(in->action), in->next);
@@ -804,11 +810,41 @@ static int ctl_decode(struct ctl_req *q)
 	return 0;
 }
 
+struct vr_ctl_prep *vr_ctl_prepare(struct vr_router *r, const uint8_t *req, size_t len)
+{
+	struct vr_msg_view v = { 0 };
+	struct vr_object o;
+	struct vr_err e;
+	if (vr_msg_parse(req, len, &v, e.msg, sizeof(e.msg)) < 0 || v.obj != VR_OBJ_POLICY ||
+	    v.op != VR_OP_ADD || v.n_objects != 1 ||
+	    vr_msg_next_object(&v, &o, e.msg, sizeof(e.msg)) != 1 ||
+	    !VR_HAVE(&o, VR_AT_ID))
+		return NULL; /* not a policy to build, or a bad request: the forwarding core says so */
+	struct vr_ctl_prep *prep = calloc(1, sizeof(*prep));
+	if (prep)
+		vr_policy_prepare(r, &o.u.policy, &prep->policy);
+	return prep;
+}
+
+void vr_ctl_prep_free(struct vr_ctl_prep *prep)
+{
+	if (!prep)
+		return;
+	vr_policy_prep_release(&prep->policy);
+	free(prep);
+}
+
 size_t vr_ctl_handle(struct vr_router *r, const uint8_t *req, size_t len, uint8_t *reply, size_t cap)
+{
+	return vr_ctl_handle_prepared(r, req, len, NULL, reply, cap);
+}
+
+size_t vr_ctl_handle_prepared(struct vr_router *r, const uint8_t *req, size_t len,
+			      struct vr_ctl_prep *prep, uint8_t *reply, size_t cap)
 {
 	struct vr_msg_view v = { 0 };
 	struct tern_wbuf w, objs;
-	struct ctl_req q = { .r = r, .v = &v };
+	struct ctl_req q = { .r = r, .prep = prep, .v = &v };
 	uint8_t *scratch = reply + cap / 2; /* objects are built in the reply's second half */
 	int rc = vr_msg_parse(req, len, &v, q.e.msg, sizeof(q.e.msg));
 

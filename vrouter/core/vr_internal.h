@@ -271,7 +271,8 @@ struct vr_router {
 	uint32_t n_policy_vifs;   /* vifs whose packets go through the flow table */
 	struct vr_policy *policies[VR_MAX_POLICIES];
 	uint32_t n_policies;
-	uint32_t acl_seq;         /* makes rte_acl context names unique */
+	_Atomic uint32_t acl_seq; /* makes rte_acl context names unique (also from the
+				   * control thread: vr_policy_prepare) */
 	uint64_t now_ms;
 	struct vr_nat *nat;       /* services and floating IPs, allocated with the first */
 
@@ -459,7 +460,21 @@ static inline struct vr_policy *vr_policy_get(const struct vr_router *r, uint32_
  * -EINVAL a bad rule (index and field named), a duplicate rule id or a chain
  * longer than VR_POLICY_MAX_CHAIN, -ENOENT a next policy that does not exist,
  * -ELOOP a next that leads back to the policy, -ENOMEM. */
-int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr_err *e);
+/* A policy's rules decoded and checked and its classifiers built, from the
+ * request alone: made by vr_policy_prepare on the control thread, taken by
+ * vr_policy_add on the forwarding core. */
+struct vr_policy_prep {
+	uint32_t id;
+	int rc;                      /* 0: ready; < 0: the request is bad (err says why) */
+	struct vr_err err;
+	struct vr_rule *rules;
+	uint32_t n_rules;
+	struct rte_acl_ctx *acl[2];
+};
+void vr_policy_prepare(struct vr_router *r, const struct vr_obj_policy *in, struct vr_policy_prep *pp);
+void vr_policy_prep_release(struct vr_policy_prep *pp);
+int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr_policy_prep *pp,
+		  struct vr_err *e);
 /* -ENOENT absent, -EBUSY used by a vif or the next of another policy (named). */
 int vr_policy_del(struct vr_router *r, uint32_t id, struct vr_err *e);
 void vr_policy_fini(struct vr_router *r);

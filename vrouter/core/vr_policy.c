@@ -30,6 +30,7 @@
 #include "vr_internal.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <rte_acl.h>
@@ -102,7 +103,8 @@ static void rule_fields(const struct vr_rule *ru, struct rte_acl_field *fl)
 	fl[2 + 2 * words].mask_range.u16 = ru->dport_hi;
 }
 
-/* Build the context of one family, or leave *out NULL when no rule is of it. */
+/* Build the context of one family, or leave *out NULL when no rule is of it.
+ * Uses only r's configuration and name counter (also on the control thread). */
 static int build_acl(struct vr_router *r, const struct vr_rule *rules, uint32_t n, uint8_t family,
 		     uint32_t id, struct rte_acl_ctx **out, struct vr_err *e)
 {
@@ -116,7 +118,7 @@ static int build_acl(struct vr_router *r, const struct vr_rule *rules, uint32_t 
 	/* names are global to the process: the router, and a sequence, since a
 	 * replace builds the new context while the old one still exists */
 	snprintf(name, sizeof(name), "acl%u_%lx_%u", family, (unsigned long)(uintptr_t)r & 0xffffff,
-		 r->acl_seq++);
+		 atomic_fetch_add(&r->acl_seq, 1));
 	struct rte_acl_param prm = {
 		.name = name, .socket_id = r->cfg.socket_id,
 		.rule_size = family == 4 ? RTE_ACL_RULE_SZ(N_FIELDS4) : RTE_ACL_RULE_SZ(N_FIELDS6),
@@ -268,7 +270,42 @@ static int chain_check(const struct vr_router *r, uint32_t self, uint32_t next, 
 	return 0;
 }
 
-int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr_err *e)
+/* Decode a request's rules and build its classifiers (no router table read). */
+static int make_parts(struct vr_router *r, const struct vr_obj_policy *in, struct vr_rule **rules,
+		      struct rte_acl_ctx **acl, struct vr_err *e)
+{
+	int rc = decode_rules(in, rules, e);
+	if (rc < 0)
+		return rc;
+	acl[0] = acl[1] = NULL;
+	if ((rc = build_acl(r, *rules, in->rules.n, 4, in->id, &acl[0], e)) < 0 ||
+	    (rc = build_acl(r, *rules, in->rules.n, 6, in->id, &acl[1], e)) < 0) {
+		rte_acl_free(acl[0]);
+		free(*rules);
+		*rules = NULL;
+		acl[0] = NULL;
+	}
+	return rc;
+}
+
+void vr_policy_prepare(struct vr_router *r, const struct vr_obj_policy *in, struct vr_policy_prep *pp)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->id = in->id;
+	pp->n_rules = in->rules.n;
+	pp->rc = make_parts(r, in, &pp->rules, pp->acl, &pp->err);
+}
+
+void vr_policy_prep_release(struct vr_policy_prep *pp)
+{
+	rte_acl_free(pp->acl[0]);
+	rte_acl_free(pp->acl[1]);
+	free(pp->rules);
+	memset(pp, 0, sizeof(*pp));
+}
+
+int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr_policy_prep *pp,
+		  struct vr_err *e)
 {
 	if (in->id == 0 || in->id >= VR_MAX_POLICIES)
 		return vr_errf(e, -ERANGE, "policy id %u is out of range (1..%u)", in->id,
@@ -281,19 +318,25 @@ int vr_policy_add(struct vr_router *r, const struct vr_obj_policy *in, struct vr
 	int rc = chain_check(r, in->id, in->next, e);
 	if (rc < 0)
 		return rc;
-	rc = decode_rules(in, &n.rules, e);
-	if (rc < 0)
+	if (pp && pp->id == in->id && pp->n_rules == in->rules.n) {
+		/* made on the control thread: take it */
+		if (pp->rc < 0) {
+			*e = pp->err;
+			return pp->rc;
+		}
+		n.rules = pp->rules;
+		n.acl[0] = pp->acl[0];
+		n.acl[1] = pp->acl[1];
+		pp->rules = NULL;
+		pp->acl[0] = pp->acl[1] = NULL;
+	} else if ((rc = make_parts(r, in, &n.rules, n.acl, e)) < 0) {
 		return rc;
+	}
 	n.hits = calloc(n.n_rules + 1, sizeof(*n.hits));
 	n.denied = calloc(n.n_rules + 1, sizeof(*n.denied));
 	if (!n.hits || !n.denied) {
 		policy_free_parts(&n);
 		return vr_errf(e, -ENOMEM, "policy %u: cannot allocate its counters", in->id);
-	}
-	if ((rc = build_acl(r, n.rules, n.n_rules, 4, in->id, &n.acl[0], e)) < 0 ||
-	    (rc = build_acl(r, n.rules, n.n_rules, 6, in->id, &n.acl[1], e)) < 0) {
-		policy_free_parts(&n);
-		return rc;
 	}
 	struct vr_policy *p = r->policies[in->id];
 	if (p) {

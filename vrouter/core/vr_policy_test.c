@@ -613,6 +613,55 @@ static void test_thousand_rules(void **state)
 	done(r, &h);
 }
 
+/* Classifiers built ahead (as the control thread does) are taken as they
+ * are; a prepared refusal is the add's answer; a preparation for another
+ * request is ignored and the add builds its own. */
+static void test_prepared_classifiers(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	static uint8_t recs[2 * VR_RULE_LEN];
+	const struct vr_rule in[] = { rule(10, VR_ACT_PASS, 6, "10.1.0.0", 16, "10.1.0.2", 32, 22, 22),
+				      rule(11, VR_ACT_PASS, 6, "fd00::", 64, "fd00::2", 128, 22, 22) };
+	for (unsigned i = 0; i < 2; i++)
+		vr_rule_pack(&in[i], recs + i * VR_RULE_LEN);
+	struct vr_obj_policy o = { .id = 5, .action = VR_ACT_DENY, .rules = { recs, 2 } };
+	struct vr_policy_prep pp;
+	struct vr_err e;
+	vr_policy_prepare(r, &o, &pp);
+	assert_int_equal(pp.rc, 0);
+	struct rte_acl_ctx *a4 = pp.acl[0], *a6 = pp.acl[1];
+	assert_non_null(a4);
+	assert_non_null(a6);
+	assert_int_equal(vr_policy_add(r, &o, &pp, &e), 0);
+	const struct vr_policy *p = vr_policy_get(r, 5);
+	assert_ptr_equal(p->acl[0], a4);
+	assert_ptr_equal(p->acl[1], a6);
+	assert_null(pp.acl[0]);                 /* taken: nothing left to free */
+	vr_policy_prep_release(&pp);
+	/* prepared for policy 6: policy 5's replace builds its own */
+	struct vr_obj_policy o6 = o;
+	o6.id = 6;
+	vr_policy_prepare(r, &o6, &pp);
+	assert_int_equal(vr_policy_add(r, &o, &pp, &e), 0);
+	assert_ptr_not_equal(vr_policy_get(r, 5)->acl[0], pp.acl[0]);
+	assert_non_null(pp.acl[0]);
+	vr_policy_prep_release(&pp);
+	/* a bad rule found ahead: the add refuses with that message, changes nothing */
+	struct vr_rule bad = in[0];
+	bad.src_plen = 40;
+	vr_rule_pack(&bad, recs);
+	vr_policy_prepare(r, &o, &pp);
+	assert_true(pp.rc < 0);
+	assert_int_equal(vr_policy_add(r, &o, &pp, &e), pp.rc);
+	assert_string_equal(e.msg, pp.err.msg);
+	assert_non_null(strstr(e.msg, "policy 5"));
+	assert_int_equal(vr_policy_get(r, 5)->n_rules, 2);
+	vr_policy_prep_release(&pp);
+	done(r, &h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_chain_refusals),
 		cmocka_unit_test(test_no_policy_no_flows),
 		cmocka_unit_test(test_thousand_rules),
+		cmocka_unit_test(test_prepared_classifiers),
 	};
 	return cmocka_run_group_tests_name("vr_policy", tests, NULL, NULL);
 }

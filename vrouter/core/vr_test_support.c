@@ -143,7 +143,10 @@ static int vt_call(struct vr_router *r, uint16_t op, const struct vr_object *obj
 		vr_msg_put_cursor(&w, 0);
 	int len = vr_msg_finish(&w);
 	assert_true(len > 0);
-	size_t rl = vr_ctl_handle(r, req, (size_t)len, rep, sizeof(rep));
+	/* as tern-vrouter does: the table-free part first (control thread) */
+	struct vr_ctl_prep *prep = vr_ctl_prepare(r, req, (size_t)len);
+	size_t rl = vr_ctl_handle_prepared(r, req, (size_t)len, prep, rep, sizeof(rep));
+	vr_ctl_prep_free(prep);
 	assert_true(rl > 0);
 	assert_int_equal(vr_msg_parse(rep, rl, &v, err, sizeof(err)), 0);
 	assert_int_equal(v.seq, 7);

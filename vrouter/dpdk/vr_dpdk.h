@@ -36,6 +36,7 @@ struct vrd_mailbox {
 	atomic_int state;              /* 0 idle, 1 request pending, 2 reply ready */
 	const uint8_t *req;
 	size_t req_len;
+	struct vr_ctl_prep *prep;      /* made ahead by the control thread, or NULL */
 	uint8_t *reply;
 	size_t reply_len;
 };

@@ -34,7 +34,8 @@ bool vrd_ctl_poll(struct vrd *d)
 	struct vrd_mailbox *mb = &d->mb;
 	if (atomic_load_explicit(&mb->state, memory_order_acquire) != 1)
 		return false;
-	mb->reply_len = vr_ctl_handle(d->router, mb->req, mb->req_len, mb->reply, VR_MSG_MAX);
+	mb->reply_len = vr_ctl_handle_prepared(d->router, mb->req, mb->req_len, mb->prep, mb->reply,
+					       VR_MSG_MAX);
 	pthread_mutex_lock(&mb->mu);
 	atomic_store_explicit(&mb->state, 2, memory_order_release);
 	pthread_cond_signal(&mb->cv);
@@ -47,18 +48,24 @@ static size_t submit(struct vrd *d, const uint8_t *req, size_t len)
 {
 	struct vrd_mailbox *mb = &d->mb;
 	uint64_t one = 1;
+	/* the slow, table-free part here, not on the forwarding core */
+	struct vr_ctl_prep *prep = vr_ctl_prepare(d->router, req, len);
 	pthread_mutex_lock(&mb->mu);
 	mb->req = req;
 	mb->req_len = len;
+	mb->prep = prep;
 	atomic_store_explicit(&mb->state, 1, memory_order_release);
 	if (write(d->wake_fd, &one, sizeof(one)) < 0) {
 		/* eventfd write fails only on overflow; the loop polls the state anyway */
 	}
 	while (atomic_load_explicit(&mb->state, memory_order_acquire) != 2 && !atomic_load(&d->quit))
 		pthread_cond_wait(&mb->cv, &mb->mu);
-	size_t n = atomic_load(&mb->state) == 2 ? mb->reply_len : 0;
+	bool done = atomic_load(&mb->state) == 2;
+	size_t n = done ? mb->reply_len : 0;
 	atomic_store(&mb->state, 0);
 	pthread_mutex_unlock(&mb->mu);
+	if (done) /* else stopping, maybe mid-request: left to the exit */
+		vr_ctl_prep_free(prep);
 	return n;
 }
 
