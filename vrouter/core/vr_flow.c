@@ -126,41 +126,43 @@ uint64_t vr_flow_timeout_ms(const struct vr_conn *c)
 	}
 }
 
-/* The key of a packet in the direction it travels. false: no key (a non-first
- * fragment, a truncated header): such packets pass the stage untracked. */
+/* The key of a packet in the direction it travels. false: no key (a
+ * fragment after the first, a truncated header): such packets pass the stage
+ * untracked. The transport header may follow IPv6 extension headers. */
 bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k)
+{
+	struct vr_l4 l4;
+	return vr_pkt_l4(pkt, &l4) && vr_flow_key_from(pkt, &l4, k);
+}
+
+bool vr_flow_key_from(const struct vr_pkt *pkt, const struct vr_l4 *l4p, struct vr_flow_key *k)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
 	uint32_t avail = (uint32_t)(pkt->len - pkt->l3_off);
-	uint32_t l4;
+	const struct vr_l4 l4 = *l4p;
 	memset(k, 0, sizeof(*k));
+	if (l4.frag == VR_FRAG_REST)
+		return false;
 	k->vrf = pkt->vrf;
 	k->family = pkt->l3;
+	k->proto = l4.proto;
 	if (pkt->l3 == 4) {
-		if (vr_rd16(ip + 6) & 0x1fff)
-			return false;
-		l4 = (uint32_t)(ip[0] & 0x0f) * 4;
-		k->proto = ip[9];
 		memcpy(k->src, ip + 12, 4);
 		memcpy(k->dst, ip + 16, 4);
-	} else if (pkt->l3 == 6) {
-		l4 = 40;
-		k->proto = ip[6];
+	} else {
 		memcpy(k->src, ip + 8, 16);
 		memcpy(k->dst, ip + 24, 16);
-	} else {
-		return false;
 	}
-	const uint8_t *h = ip + l4;
+	const uint8_t *h = ip + l4.off;
 	switch (k->proto) {
 	case 6: case 17: case 132:
-		if (avail < l4 + 4)
+		if (avail < l4.off + 4u)
 			return false;
 		k->sport = vr_rd16(h);
 		k->dport = vr_rd16(h + 2);
 		break;
 	case 1: case 58:
-		if (avail < l4 + 8)
+		if (avail < l4.off + 8u)
 			return false;
 		/* echo request/reply: the identifier ties the two directions */
 		if (h[0] == 8 || h[0] == 0 || h[0] == 128 || h[0] == 129)
@@ -185,10 +187,11 @@ static void flow_track(struct vr_conn *c, unsigned dir, const struct vr_pkt *pkt
 	if (c->proto != 6)
 		return;
 	const uint8_t *ip = pkt->data + pkt->l3_off;
-	uint32_t l4 = pkt->l3 == 4 ? (uint32_t)(ip[0] & 0x0f) * 4 : 40;
-	if ((uint32_t)(pkt->len - pkt->l3_off) < l4 + 14)
+	struct vr_l4 l4;
+	if (!vr_pkt_l4(pkt, &l4) || l4.frag == VR_FRAG_REST ||
+	    (uint32_t)(pkt->len - pkt->l3_off) < l4.off + 14u)
 		return;
-	uint8_t fl = ip[l4 + 13];
+	uint8_t fl = ip[l4.off + 13];
 	uint8_t st = c->state;
 	if (fl & TCP_RST) {
 		st = VR_FS_CLOSED;

@@ -193,16 +193,19 @@ struct vr_nat_key {
 	uint8_t addr[16];
 };
 
-/* The flow of an IPv4 datagram's first fragment, for the fragments after it
- * (they carry no ports): a direct-mapped table, entries valid 2 s. */
+/* The flow of a datagram's first fragment, for the fragments after it (they
+ * carry no ports): a direct-mapped table, entries valid 2 s. */
 #define VR_NAT_FRAGS 1024
-struct vr_nat_frag {
+struct vr_frag_key {             /* a datagram: compared and hashed as bytes */
 	uint16_t vrf;
-	uint8_t proto;
-	uint8_t used;
-	uint16_t id;                 /* the IPv4 identification */
-	uint8_t src[4], dst[4];
+	uint8_t family, proto;
+	uint32_t id;                 /* IPv4 identification or IPv6 fragment header's */
+	uint8_t src[16], dst[16];
+};
+struct vr_nat_frag {
+	struct vr_frag_key key;
 	uint32_t flow;
+	uint8_t used;
 	uint64_t t_ms;
 };
 
@@ -327,6 +330,19 @@ uint16_t vr_ipv4_csum(const uint8_t *ip, size_t ihl_bytes);
 /* The L4 checksum over an IPv6 pseudo-header and payload. */
 uint16_t vr_ipv6_l4_csum(const uint8_t *ip6, const uint8_t *l4, uint32_t l4_len, uint8_t proto);
 uint32_t vr_flow_hash(const struct vr_pkt *pkt);
+
+/* Where a packet's transport header is, past IPv6 extension headers
+ * (hop-by-hop, routing, destination options, fragment). */
+struct vr_l4 {
+	uint8_t proto;           /* the transport protocol */
+	uint8_t frag;            /* VR_FRAG_*: 0 a whole datagram */
+	uint16_t off;            /* its offset from the IP header */
+	uint32_t id;             /* fragments: the datagram's identification */
+};
+#define VR_FRAG_FIRST 1      /* the first fragment: it has the transport header */
+#define VR_FRAG_REST 2       /* a later one: no transport header */
+/* false: not IP, or its headers are truncated or too many. */
+bool vr_pkt_l4(const struct vr_pkt *pkt, struct vr_l4 *l4);
 /* Grow the packet by n bytes at the front; false when there is no headroom. */
 static inline bool vr_pkt_push(struct vr_pkt *pkt, uint16_t n)
 {
@@ -409,6 +425,8 @@ void vr_flow_flush(struct vr_router *r);
 /* The key of a packet in the direction it travels; false: untracked (a
  * non-first fragment, a truncated header). */
 bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k);
+/* The same with its transport header already found (vr_pkt_l4). */
+bool vr_flow_key_from(const struct vr_pkt *pkt, const struct vr_l4 *l4, struct vr_flow_key *k);
 /* Look up n (<= VR_BURST) keys in bulk: fid[i] = their flow id or
  * VR_FLOW_NONE; sig[i] = their hash, for vr_flow_lookup and vr_flow_create. */
 void vr_flow_lookup_bulk(const struct vr_flows *ft, const struct vr_flow_key *k, unsigned n,

@@ -477,14 +477,15 @@ static void csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, 
  * first fragment's L4 checksum already covers the whole datagram).
  */
 static void nat_rewrite(struct vr_pkt *pkt, uint8_t nat, const struct vr_flow_key *o,
-			bool frag_rest)
+			const struct vr_l4 *l4h)
 {
 	uint8_t *ip = pkt->data + pkt->l3_off;
+	bool frag_rest = l4h->frag == VR_FRAG_REST;
 	uint32_t avail = frag_rest ? 0 : (uint32_t)(pkt->len - pkt->l3_off);
 	bool v4 = pkt->l3 == 4;
 	size_t n = v4 ? 4 : 16;
-	uint32_t l4 = v4 ? (uint32_t)(ip[0] & 0x0f) * 4 : 40;
-	uint8_t proto = v4 ? ip[9] : ip[6];
+	uint32_t l4 = l4h->off;
+	uint8_t proto = l4h->proto;
 	uint8_t *csum = NULL;
 	bool ports = (proto == 6 || proto == 17) && !frag_rest;
 	if (proto == 6 && avail >= l4 + 18)
@@ -592,53 +593,57 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
 	return fid;
 }
 
-/* IPv4 fragments: the first one's flow, found again by the ones after it.
- * TCP is left out (it avoids fragmenting, and its state tracking reads the
- * L4 header). Returns the fragment's slot. */
-static struct vr_nat_frag *frag_slot(struct vr_nat *nat, uint16_t vrf, const uint8_t *ip)
-{
-	uint8_t k[12];
-	vr_wr16(k, vrf);
-	k[2] = ip[9];
-	k[3] = 0;
-	memcpy(k + 4, ip + 12, 8);
-	uint32_t h = rte_hash_crc(k, sizeof(k), vr_rd16(ip + 4));
-	return &nat->frags[h % VR_NAT_FRAGS];
-}
-
-static bool frag_same(const struct vr_nat_frag *e, uint16_t vrf, const uint8_t *ip)
-{
-	return e->used && e->vrf == vrf && e->proto == ip[9] && e->id == vr_rd16(ip + 4) &&
-	       !memcmp(e->src, ip + 12, 4) && !memcmp(e->dst, ip + 16, 4);
-}
-
-static void frag_note(struct vr_router *r, const struct vr_pkt *pkt, uint32_t flow)
+/* Fragments (IPv4 and IPv6): the first one's flow, found again by the ones
+ * after it. TCP is left out (it avoids fragmenting, and its state tracking
+ * reads the L4 header). */
+static void frag_key(struct vr_frag_key *k, const struct vr_pkt *pkt, const struct vr_l4 *l4)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
-	struct vr_nat_frag *e = frag_slot(r->nat, pkt->vrf, ip);
+	memset(k, 0, sizeof(*k));
+	k->vrf = pkt->vrf;
+	k->family = pkt->l3;
+	k->proto = l4->proto;
+	k->id = l4->id;
+	if (pkt->l3 == 4) {
+		memcpy(k->src, ip + 12, 4);
+		memcpy(k->dst, ip + 16, 4);
+	} else {
+		memcpy(k->src, ip + 8, 16);
+		memcpy(k->dst, ip + 24, 16);
+	}
+}
+
+static struct vr_nat_frag *frag_slot(struct vr_nat *nat, const struct vr_frag_key *k)
+{
+	return &nat->frags[rte_hash_crc(k, sizeof(*k), 0) % VR_NAT_FRAGS];
+}
+
+static void frag_note(struct vr_router *r, const struct vr_pkt *pkt, const struct vr_l4 *l4,
+		      uint32_t flow)
+{
+	struct vr_frag_key k;
+	frag_key(&k, pkt, l4);
+	struct vr_nat_frag *e = frag_slot(r->nat, &k);
+	e->key = k;
 	e->used = 1;
-	e->vrf = pkt->vrf;
-	e->proto = ip[9];
-	e->id = vr_rd16(ip + 4);
-	memcpy(e->src, ip + 12, 4);
-	memcpy(e->dst, ip + 16, 4);
 	e->flow = flow;
 	e->t_ms = r->now_ms;
 }
 
 /* The flow of a fragment after the first, VR_FLOW_NONE when unknown. */
-static uint32_t frag_flow(struct vr_router *r, const struct vr_pkt *pkt)
+static uint32_t frag_flow(struct vr_router *r, const struct vr_pkt *pkt, const struct vr_l4 *l4)
 {
-	const uint8_t *ip = pkt->data + pkt->l3_off;
-	const struct vr_nat_frag *e = frag_slot(r->nat, pkt->vrf, ip);
-	if (!frag_same(e, pkt->vrf, ip) || r->now_ms - e->t_ms > 2000 ||
+	struct vr_frag_key k;
+	frag_key(&k, pkt, l4);
+	const struct vr_nat_frag *e = frag_slot(r->nat, &k);
+	if (!e->used || memcmp(&e->key, &k, sizeof(k)) || r->now_ms - e->t_ms > 2000 ||
 	    !(vr_flow_conn(&r->flow, e->flow)->flags & VR_CONN_USED))
 		return VR_FLOW_NONE;
 	return e->flow;
 }
 
 /* The packet belongs to flow fi: translate it when the flow says so. */
-static void nat_apply(struct vr_router *r, struct vr_pkt *pkt, uint32_t fi, bool frag_rest)
+static void nat_apply(struct vr_router *r, struct vr_pkt *pkt, uint32_t fi, const struct vr_l4 *l4)
 {
 	uint8_t nat = vr_conn_nat(vr_flow_conn(&r->flow, fi), vr_flow_dir(fi));
 	pkt->flow = fi + 1;
@@ -646,7 +651,7 @@ static void nat_apply(struct vr_router *r, struct vr_pkt *pkt, uint32_t fi, bool
 		return;
 	struct vr_flow_key o;
 	vr_flow_key_get(&r->flow, vr_flow_rev(fi), &o);
-	nat_rewrite(pkt, nat, &o, frag_rest);
+	nat_rewrite(pkt, nat, &o, l4);
 	if ((nat & VR_NAT_DST) || pkt->vrf != o.vrf)
 		pkt->kind = VR_K_ROUTE; /* a new destination or VRF: route it again */
 	pkt->vrf = o.vrf;
@@ -665,6 +670,7 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 		return;
 	struct vr_flows *ft = &r->flow;
 	struct vr_flow_key keys[VR_BURST];
+	struct vr_l4 l4[VR_BURST];
 	uint32_t sig[VR_BURST], found[VR_BURST];
 	uint16_t idx[VR_BURST];
 	unsigned m = 0, made = 0;
@@ -675,15 +681,16 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 			continue;
 		if (!r->vrfs[pkt->vrf].n_nat && !in->n_fips)
 			continue;
-		const uint8_t *ip = pkt->data + pkt->l3_off;
-		if (pkt->l3 == 4 && (vr_rd16(ip + 6) & 0x1fff) && ip[9] != 6) {
+		if (!vr_pkt_l4(pkt, &l4[m]))
+			continue;
+		if (l4[m].frag == VR_FRAG_REST) {
 			/* a fragment after the first: its datagram's flow, if the first came */
-			uint32_t fi = frag_flow(r, pkt);
+			uint32_t fi = l4[m].proto != 6 ? frag_flow(r, pkt, &l4[m]) : VR_FLOW_NONE;
 			if (fi != VR_FLOW_NONE)
-				nat_apply(r, pkt, fi, true);
+				nat_apply(r, pkt, fi, &l4[m]);
 			continue;
 		}
-		if (!vr_flow_key_of(pkt, &keys[m]))
+		if (!vr_flow_key_from(pkt, &l4[m], &keys[m]))
 			continue;
 		idx[m++] = i;
 	}
@@ -705,9 +712,8 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 				continue;
 			}
 		}
-		const uint8_t *ip = pkt->data + pkt->l3_off;
-		if (pkt->l3 == 4 && (vr_rd16(ip + 6) & 0x2000) && ip[9] != 6)
-			frag_note(r, pkt, fi); /* a first fragment: the rest follow its flow */
-		nat_apply(r, pkt, fi, false);
+		if (l4[j].frag == VR_FRAG_FIRST && l4[j].proto != 6)
+			frag_note(r, pkt, &l4[j], fi); /* the rest follow its flow */
+		nat_apply(r, pkt, fi, &l4[j]);
 	}
 }

@@ -419,6 +419,73 @@ static void test_fragments(void **state)
 	done(r, &h);
 }
 
+/* Make an IPv6 frame (Ethernet + IPv6 + L4) a fragment: a fragment header
+ * after the IPv6 header; a later fragment's bytes become 0xab payload. */
+static size_t v6_fragment(uint8_t *f, size_t n, uint32_t id, uint16_t offset, bool more)
+{
+	uint8_t *ip = f + 14;
+	memmove(ip + 48, ip + 40, n - 14 - 40);
+	ip[40] = ip[6];            /* next header: the transport */
+	ip[41] = 0;
+	vr_wr16(ip + 42, (uint16_t)(offset << 3 | (more ? 1 : 0)));
+	vr_wr32(ip + 44, id);
+	ip[6] = 44;
+	vr_wr16(ip + 4, (uint16_t)(vr_rd16(ip + 4) + 8));
+	if (offset)
+		memset(ip + 48, 0xab, n - 14 - 40);
+	return n + 8;
+}
+
+/* A UDP datagram to an IPv6 service in two fragments, and the reply in two:
+ * each later fragment (no ports) is translated by its first fragment's flow. */
+static void test_ipv6_fragments(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup(&h);
+	const char *const be6[] = { "fd00::2" };
+	assert_int_equal(service_set(r, 8, 1, "fd00:96::10", 17, 53, be6, 1, 5353, NULL), 0);
+	uint8_t f[256], be[16], vip[16], cl[16];
+	inet_pton(AF_INET6, "fd00::2", be);
+	inet_pton(AF_INET6, "fd00:96::10", vip);
+	inet_pton(AF_INET6, "fd00::1", cl);
+	size_t n = pod_frame(f, mac1, "fd00::1", "fd00:96::10", 17, 40000, 53, 0);
+	n = v6_fragment(f, n, 0x11223344, 0, true);
+	struct got g = run(r, &h, POD1, f, n);
+	assert_true(g.sent);
+	assert_int_equal(g.vif, POD2);
+	assert_memory_equal(g.ip + 24, be, 16);
+	assert_int_equal(g.ip[6], 44);                     /* still a fragment */
+	assert_int_equal(vr_rd16(g.ip + 48 + 2), 5353);    /* the port past the fragment header */
+	n = pod_frame(f, mac1, "fd00::1", "fd00:96::10", 17, 40000, 53, 0);
+	n = v6_fragment(f, n, 0x11223344, 4, false);
+	g = run(r, &h, POD1, f, n);
+	assert_true(g.sent);
+	assert_int_equal(g.vif, POD2);
+	assert_memory_equal(g.ip + 24, be, 16);            /* followed its first fragment */
+	assert_int_equal(g.ip[48], 0xab);                  /* the payload untouched */
+	/* the reply, fragmented: its source goes back to the virtual IP */
+	n = pod_frame(f, mac2, "fd00::2", "fd00::1", 17, 5353, 40000, 0);
+	n = v6_fragment(f, n, 0x55667788, 0, true);
+	g = run(r, &h, POD2, f, n);
+	assert_true(g.sent);
+	assert_memory_equal(g.ip + 8, vip, 16);
+	assert_int_equal(vr_rd16(g.ip + 48), 53);
+	n = pod_frame(f, mac2, "fd00::2", "fd00::1", 17, 5353, 40000, 0);
+	n = v6_fragment(f, n, 0x55667788, 4, false);
+	g = run(r, &h, POD2, f, n);
+	assert_true(g.sent);
+	assert_int_equal(g.vif, POD1);
+	assert_memory_equal(g.ip + 8, vip, 16);
+	assert_memory_equal(g.ip + 24, cl, 16);
+	/* a later fragment of a datagram whose first never came: not translated */
+	n = pod_frame(f, mac1, "fd00::1", "fd00:96::10", 17, 40000, 53, 0);
+	n = v6_fragment(f, n, 0x99, 4, false);
+	g = run(r, &h, POD1, f, n);
+	assert_false(g.sent && !memcmp(g.ip + 24, be, 16));
+	done(r, &h);
+}
+
 static int fip_op(struct vr_router *r, uint16_t op, uint16_t vrf, const char *fip, uint32_t vif,
 		  const char *pod, char *msg)
 {
@@ -549,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_service_spread_and_reply),
 		cmocka_unit_test(test_backend_added_and_removed),
 		cmocka_unit_test(test_ipv6_udp_and_no_backend),
+		cmocka_unit_test(test_ipv6_fragments),
 		cmocka_unit_test(test_no_hairpin),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_floating_ip),

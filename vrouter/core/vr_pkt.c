@@ -39,48 +39,88 @@ uint16_t vr_ipv6_l4_csum(const uint8_t *ip6, const uint8_t *l4, uint32_t l4_len,
 	return c ? c : 0xffff;
 }
 
+bool vr_pkt_l4(const struct vr_pkt *pkt, struct vr_l4 *l4)
+{
+	const uint8_t *ip = pkt->data + pkt->l3_off;
+	uint32_t avail = pkt->len > pkt->l3_off ? (uint32_t)(pkt->len - pkt->l3_off) : 0;
+	memset(l4, 0, sizeof(*l4));
+	if (pkt->l3 == 4) {
+		if (avail < 20)
+			return false;
+		uint16_t fo = vr_rd16(ip + 6);
+		l4->proto = ip[9];
+		l4->off = (uint16_t)((ip[0] & 0x0f) * 4);
+		l4->frag = fo & 0x1fff ? VR_FRAG_REST : fo & 0x2000 ? VR_FRAG_FIRST : 0;
+		l4->id = vr_rd16(ip + 4);
+		return true;
+	}
+	if (pkt->l3 != 6 || avail < 40)
+		return false;
+	uint8_t nh = ip[6];
+	uint32_t off = 40;
+	/* a handful of extension headers at most: more is not a packet to forward */
+	for (int i = 0; i < 6; i++) {
+		if (nh == 44) { /* fragment */
+			if (avail < off + 8)
+				return false;
+			uint16_t fo = vr_rd16(ip + off + 2);
+			l4->frag = fo & 0xfff8 ? VR_FRAG_REST : fo & 1 ? VR_FRAG_FIRST : 0;
+			l4->id = vr_rd32(ip + off + 4);
+			nh = ip[off];
+			off += 8;
+		} else if (nh == 0 || nh == 43 || nh == 60) { /* hop-by-hop, routing, options */
+			if (avail < off + 2)
+				return false;
+			uint32_t len = ((uint32_t)ip[off + 1] + 1) * 8;
+			nh = ip[off];
+			off += len;
+		} else {
+			break;
+		}
+		if (l4->frag == VR_FRAG_REST)
+			break; /* what follows is data */
+	}
+	if (nh == 0 || nh == 43 || nh == 60 || (nh == 44 && l4->frag != VR_FRAG_REST) || off > avail)
+		return false;
+	l4->proto = nh;
+	l4->off = (uint16_t)off;
+	return true;
+}
+
 /*
- * Hash of the inner 5-tuple (addresses, protocol, ports); addresses only for
- * non-first fragments and protocols without ports. Never 0. CRC32C with the
- * SSE4.2 instruction (rte_hash_crc): a few cycles per word, and it spreads
- * the source ports well enough for ECMP and for MPLSoUDP source ports.
+ * Hash of the inner 5-tuple (addresses, protocol, ports); addresses and
+ * protocol only for fragments (all of a datagram's fragments take the same
+ * path) and protocols without ports. Never 0. CRC32C with the SSE4.2
+ * instruction (rte_hash_crc): a few cycles per word, and it spreads the source
+ * ports well enough for ECMP and for MPLSoUDP source ports.
  */
 uint32_t vr_flow_hash(const struct vr_pkt *pkt)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
 	uint32_t avail = pkt->len > pkt->l3_off ? (uint32_t)(pkt->len - pkt->l3_off) : 0;
 	uint32_t h = 0x9747b28cu;
-	uint8_t proto;
-	uint32_t l4off;
-	bool ports = false;
-	uint32_t w;
+	struct vr_l4 l4;
 
-	if (pkt->l3 == 4 && avail >= 20) {
-		l4off = (uint32_t)(ip[0] & 0x0f) * 4;
-		proto = ip[9];
+	if (!vr_pkt_l4(pkt, &l4))
+		return 1;
+	if (pkt->l3 == 4) {
 		uint64_t a;
 		memcpy(&a, ip + 12, 8);
 		h = rte_hash_crc_8byte(a, h);
-		ports = (vr_rd16(ip + 6) & 0x1fff) == 0;
-	} else if (pkt->l3 == 6 && avail >= 40) {
-		l4off = 40;
-		proto = ip[6];
+	} else {
 		for (int i = 8; i < 40; i += 8) {
 			uint64_t a;
 			memcpy(&a, ip + i, 8);
 			h = rte_hash_crc_8byte(a, h);
 		}
-		ports = true;
-	} else {
-		return 1;
 	}
-	w = proto;
-	if (ports && (proto == 6 || proto == 17 || proto == 132) && avail >= l4off + 4) {
+	if (!l4.frag && (l4.proto == 6 || l4.proto == 17 || l4.proto == 132) &&
+	    avail >= (uint32_t)l4.off + 4) {
 		uint32_t p;
-		memcpy(&p, ip + l4off, 4);
+		memcpy(&p, ip + l4.off, 4);
 		h = rte_hash_crc_4byte(p, h);
 	}
-	h = rte_hash_crc_4byte(w, h);
+	h = rte_hash_crc_4byte(l4.proto, h);
 	/* CRC's low bits move little with the last word: fold the halves. */
 	h ^= h >> 16;
 	return h ? h : 1;
