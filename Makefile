@@ -8,16 +8,19 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 ONLY       ?=
 
-# Debian packages the build, the tests and the lab need.
+# Debian packages the build, the tests and the lab need (tests/e2e/deps_commands.sh checks
+# that every command they run comes from one of these; `make test-fresh` installs them on a
+# fresh Debian 12).
 DEPS = gcc clang meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
        libcmocka-dev libjansson-dev iproute2 iputils-ping tshark iperf3 \
        tcpdump valgrind util-linux procps ethtool graphviz gobgpd frr \
        libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev curl \
-       etcd-server etcd-client libmnl-dev containernetworking-plugins podman runc busybox-static
+       etcd-server etcd-client libmnl-dev containernetworking-plugins podman runc busybox-static \
+       python3 openssl
 # The benchmarks' peers and profilers, installed by `make bench` only.
 BENCH_DEPS = openvswitch-switch-dpdk linux-perf bird2
 
-.PHONY: all deps bench-deps install-packages build build-asan test unit demo demo-down bench fuzz clean
+.PHONY: all deps bench-deps install-packages build build-asan test test-fresh unit demo demo-down bench fuzz clean
 
 all: build
 
@@ -54,6 +57,12 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 # Every test: unit (plain and sanitized), end-to-end in namespaces, interop.
 test: build build-asan
 	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) tests/run
+
+# The newcomer's path: the README's commands in a fresh Debian 12 chroot, from HEAD
+# (FRESH_TREE=worktree: the working tree). Long; not part of `make test`. It takes the build
+# lock itself: do not run it under flock /tmp/tern-build.lock.
+test-fresh:
+	tests/fresh/run.sh
 
 KEEP ?= 0
 demo: build
