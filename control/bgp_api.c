@@ -93,8 +93,8 @@ int bgp_api_wait(struct bgp_api *a, struct bgp_conf *conf, volatile sig_atomic_t
 			continue;
 		a->dirty = false;
 		if (build(a, "waiting for it") == 0) {
-			*conf = *a->next;
-			return 0;
+			bgp_conf_free(conf);
+			return bgp_conf_copy(conf, a->next);
 		}
 	}
 	return -EINTR;
@@ -128,13 +128,19 @@ void bgp_api_process(struct bgp_daemon *d)
 		return;
 	id_check(d, a);
 	struct bgp_conf_diff df;
-	bgp_daemon_reconfigure(d, a->next, &df);
+	if (bgp_daemon_reconfigure(d, a->next, &df) < 0) {
+		TLOG_ERR(&d->log, "tern-api revision %" PRIu64 ": out of memory comparing the "
+			 "configurations; keeping the last one", a->revision);
+		a->dirty = true; /* again at the next event */
+		return;
+	}
 	if (df.n_start || df.n_stop || df.n_reset || df.n_vrf_add || df.n_vrf_remove ||
 	    df.n_vrf_change)
 		TLOG_INFO(&d->log, "tern-api revision %" PRIu64 " applied: neighbors %d new, %d "
 			  "removed, %d reset; instances %d new, %d removed, %d changed",
 			  a->revision, df.n_start, df.n_stop, df.n_reset, df.n_vrf_add,
 			  df.n_vrf_remove, df.n_vrf_change);
+	bgp_conf_diff_free(&df);
 }
 
 int bgp_api_fd(const struct bgp_api *a)
@@ -149,6 +155,10 @@ void bgp_api_free(struct bgp_api *a)
 	tern_watch_free(a->w);
 	json_decref(a->routers);
 	json_decref(a->vns);
+	if (a->base)
+		bgp_conf_free(a->base);
+	if (a->next)
+		bgp_conf_free(a->next);
 	free(a->base);
 	free(a->next);
 	free(a);
@@ -158,13 +168,13 @@ struct bgp_api *bgp_api_new(const struct bgp_api_conf *c, const struct bgp_conf 
 			    struct tern_log *log, char *err, size_t errlen)
 {
 	struct bgp_api *a = calloc(1, sizeof(*a));
-	if (!a || !(a->base = malloc(sizeof(*a->base))) || !(a->next = malloc(sizeof(*a->next))) ||
+	if (!a || !(a->base = calloc(1, sizeof(*a->base))) ||
+	    !(a->next = calloc(1, sizeof(*a->next))) || bgp_conf_copy(a->base, base) < 0 ||
 	    !(a->routers = json_object()) || !(a->vns = json_object())) {
 		snprintf(err, errlen, "out of memory");
 		bgp_api_free(a);
 		return NULL;
 	}
-	*a->base = *base;
 	a->log = log;
 	snprintf(a->name, sizeof(a->name), "%s", c->name);
 	struct tern_watch_conf wc = {

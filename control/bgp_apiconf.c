@@ -92,9 +92,12 @@ static void add_neighbor(struct bgp_conf *out, json_t *self, json_t *r, char *wa
 			      "skipped", name, addr, o->router);
 		return;
 	}
-	if (out->n_nb >= BGP_MAX_PEERS - 1) {
-		warnf(warn, warnlen, "bgp-router %s: more than %d neighbors, skipped", name,
-		      BGP_MAX_PEERS - 1);
+	bool full = false;
+	struct bgp_conf_neighbor *slot = bgp_conf_nb_new(out, &full);
+	if (!slot) {
+		warnf(warn, warnlen, full ? "bgp-router %s: more than %d neighbors, skipped" :
+		      "bgp-router %s: out of memory (%d neighbors), skipped", name,
+		      BGP_CONF_MAX_NB);
 		return;
 	}
 	nb.as = (uint32_t)json_integer_value(json_object_get(r, "asn"));
@@ -114,7 +117,7 @@ static void add_neighbor(struct bgp_conf *out, json_t *self, json_t *r, char *wa
 	snprintf(nb.name, sizeof(nb.name), "%s", addr);
 	snprintf(nb.router, sizeof(nb.router), "%s", name);
 	nb.origin = BGP_NB_API;
-	out->nb[out->n_nb++] = nb;
+	*slot = nb;
 }
 
 static int parse_rts(json_t *list, uint8_t (*rt)[8], int *n, const char *vn, const char *field,
@@ -158,13 +161,13 @@ static void add_instance(struct bgp_conf *out, json_t *vn, char *warn, size_t wa
 			return;
 		}
 	}
-	if (out->n_vrf == BGP_VRF_MAX) {
-		warnf(warn, warnlen, "virtual-network %s: more than %d instances, skipped", fq,
-		      BGP_VRF_MAX);
+	bool full = false;
+	struct bgp_vrf_conf *v = bgp_conf_vrf_new(out, &full);
+	if (!v) {
+		warnf(warn, warnlen, full ? "virtual-network %s: more than %d instances, skipped" :
+		      "virtual-network %s: out of memory (%d instances), skipped", fq, BGP_VRF_MAX);
 		return;
 	}
-	struct bgp_vrf_conf *v = &out->vrf[out->n_vrf++];
-	memset(v, 0, sizeof(*v));
 	snprintf(v->name, sizeof(v->name), "%s", fq);
 	v->vni = (uint32_t)json_integer_value(json_object_get(vn, "vni"));
 	parse_rts(json_object_get(vn, "route_target_import"), v->import, &v->n_import, fq,
@@ -180,6 +183,7 @@ int bgp_apiconf_build(const struct bgp_conf *base, json_t *routers, json_t *vns,
 	const char *k;
 	json_t *r, *me = NULL;
 	warn[0] = 0;
+	bgp_conf_free(out);
 	json_object_foreach(routers, k, r)
 		if (names(r, self))
 			me = r;
@@ -188,7 +192,10 @@ int bgp_apiconf_build(const struct bgp_conf *base, json_t *routers, json_t *vns,
 			 "--name)", self);
 		return -ENOENT;
 	}
-	*out = *base;
+	if (bgp_conf_copy(out, base) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	out->as = (uint32_t)json_integer_value(json_object_get(me, "asn"));
 	struct in_addr a4;
 	const char *addr = str(me, "address");
@@ -198,6 +205,7 @@ int bgp_apiconf_build(const struct bgp_conf *base, json_t *routers, json_t *vns,
 		snprintf(err, errlen, "bgp-router %s: address %s is not IPv4, so it cannot be the "
 			 "router id: give router-id in the configuration file", self,
 			 addr ? addr : "(none)");
+		bgp_conf_free(out);
 		return -EINVAL;
 	}
 	if (!out->cluster_id)

@@ -38,7 +38,9 @@
  * tern-api stores them (validated). Returns 0, with anything skipped in warn
  * ("; "-separated, "" when nothing: one line for the log); -ENOENT when self
  * is not among routers; -EINVAL when the identity is unusable (an IPv6
- * address and no router-id in the file). err says which.
+ * address and no router-id in the file); -ENOMEM. err says which. out holds
+ * nothing or an earlier result (its arrays are freed first, bgp_conf_free);
+ * on failure it holds nothing.
  */
 int bgp_apiconf_build(const struct bgp_conf *base, json_t *routers, json_t *vns,
 		      const char *self, struct bgp_conf *out, char *warn, size_t warnlen,

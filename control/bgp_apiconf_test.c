@@ -43,6 +43,7 @@ static int build(json_t *routers, json_t *vns, const char *self, struct bgp_conf
 
 static void parse_base(const char *text)
 {
+	bgp_conf_free(&base);
 	assert_int_equal(bgp_conf_parse_flags(&base, "b.conf", text, BGP_CONF_API, err,
 					      sizeof(err)), 0);
 }
@@ -161,8 +162,9 @@ static void test_instances(void **state)
 			 "\"route_target_export\":[\"target:64512:8000002\"]},"
 			 "\"u3\":{\"fq_name\":\"demo:blue\",\"vni\":4098}}");
 	assert_int_equal(build(r, v2, "ctl1", &out2), 0);
-	struct bgp_conf_diff df;
-	bgp_conf_diff(&out, &out2, &df);
+	struct bgp_conf_diff df = { 0 };
+	bgp_conf_diff_free(&df);
+	assert_int_equal(bgp_conf_diff(&out, &out2, &df), 0);
 	assert_int_equal(df.vrf[0], BGP_CH_REMOVE);
 	assert_int_equal(df.vrf[1], BGP_CH_RESET);
 	assert_int_equal(df.vrf_to[1], 0);
@@ -170,6 +172,7 @@ static void test_instances(void **state)
 	assert_true(df.vrf_add[1]);
 	assert_int_equal(df.n_vrf_add + df.n_vrf_remove + df.n_vrf_change, 3);
 	assert_int_equal(df.n_start + df.n_stop + df.n_reset, 0);
+	bgp_conf_diff_free(&df);
 	json_decref(v2);
 	json_decref(r);
 	json_decref(v);
@@ -184,15 +187,17 @@ static void test_changes(void **state)
 	assert_int_equal(build(r, v, "ctl1", &out), 0);
 	/* the same objects again: nothing to do */
 	assert_int_equal(build(r, v, "ctl1", &out2), 0);
-	struct bgp_conf_diff df;
-	bgp_conf_diff(&out, &out2, &df);
+	struct bgp_conf_diff df = { 0 };
+	bgp_conf_diff_free(&df);
+	assert_int_equal(bgp_conf_diff(&out, &out2, &df), 0);
 	assert_int_equal(df.n_start + df.n_stop + df.n_reset, 0);
 
 	json_object_set_new(json_object_get(r, "u-ctl1"), "peers", obj("[\"gw1\",\"gw2\"]"));
 	json_object_set_new(json_object_get(r, "u-gw1"), "md5_key", json_string("new"));
 	json_object_set_new(json_object_get(r, "u-ctl2"), "peers", json_array());
 	assert_int_equal(build(r, v, "ctl1", &out2), 0);
-	bgp_conf_diff(&out, &out2, &df);
+	bgp_conf_diff_free(&df);
+	assert_int_equal(bgp_conf_diff(&out, &out2, &df), 0);
 	assert_int_equal(df.n_start, 1);
 	assert_int_equal(df.n_stop, 1);
 	assert_int_equal(df.n_reset, 1);
@@ -204,6 +209,7 @@ static void test_changes(void **state)
 	}
 	for (int j = 0; j < out2.n_nb; j++)
 		assert_int_equal(df.nb_add[j], strcmp(out2.nb[j].name, "10.0.0.10") == 0);
+	bgp_conf_diff_free(&df);
 	json_decref(r);
 	json_decref(v);
 }
@@ -216,5 +222,9 @@ int main(void)
 		cmocka_unit_test(test_instances),
 		cmocka_unit_test(test_changes),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	bgp_conf_free(&base);
+	bgp_conf_free(&out);
+	bgp_conf_free(&out2);
+	return rc;
 }

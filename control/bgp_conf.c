@@ -379,10 +379,11 @@ static int instance_section(struct pctx *p, const char *name)
 		if (strcmp(c->vrf[i].name, name) == 0)
 			return fail(p, "instance %s is already defined at line %d", name,
 				    c->vrf[i].line);
-	if (c->n_vrf == BGP_VRF_MAX)
-		return fail(p, "at most %d instances", BGP_VRF_MAX);
-	struct bgp_vrf_conf *v = &c->vrf[c->n_vrf++];
-	memset(v, 0, sizeof(*v));
+	bool full = false;
+	struct bgp_vrf_conf *v = bgp_conf_vrf_new(c, &full);
+	if (!v)
+		return full ? fail(p, "at most %d instances", BGP_VRF_MAX) :
+			      fail(p, "out of memory for instance %s", name);
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	v->line = p->line;
 	p->vrf = v;
@@ -466,20 +467,24 @@ static int section(struct pctx *p, char *line)
 			    "[instance NAME])",
 			    line + 1);
 	struct bgp_conf *c = p->c;
-	if (c->n_nb == BGP_MAX_PEERS - 1) /* the last RIB peer is BGP_RIB_LOCAL */
-		return fail(p, "at most %d neighbors", BGP_MAX_PEERS - 1);
-	struct bgp_conf_neighbor *nb = &c->nb[c->n_nb];
-	memset(nb, 0, sizeof(*nb));
-	if (parse_addr(p, "neighbor", addr, BGP_DEFAULT_PORT, &nb->addr, &nb->addr_len) < 0)
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (parse_addr(p, "neighbor", addr, BGP_DEFAULT_PORT, &ss, &sl) < 0)
 		return -EINVAL;
 	for (int i = 0; i < c->n_nb; i++)
 		if (strcmp(c->nb[i].name, addr) == 0)
 			return fail(p, "neighbor %s is already defined at line %d", addr,
 				    c->nb[i].line);
+	bool full = false;
+	struct bgp_conf_neighbor *nb = bgp_conf_nb_new(c, &full);
+	if (!nb)
+		return full ? fail(p, "at most %d neighbors", BGP_CONF_MAX_NB) :
+			      fail(p, "out of memory for neighbor %s", addr);
+	nb->addr = ss;
+	nb->addr_len = sl;
 	snprintf(nb->name, sizeof(nb->name), "%s", addr);
 	nb->afs = BGP_AF_BIT(BGP_AF_IPV4);
 	nb->line = p->line;
-	c->n_nb++;
 	p->nb = nb;
 	p->vrf = NULL;
 	return 0;
@@ -527,8 +532,8 @@ int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char 
 	return bgp_conf_parse_flags(c, name, text, 0, err, errlen);
 }
 
-int bgp_conf_parse_flags(struct bgp_conf *c, const char *name, const char *text,
-			 unsigned flags, char *err, size_t errlen)
+static int parse(struct bgp_conf *c, const char *name, const char *text, unsigned flags,
+		 char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	c->hold = BGP_DEFAULT_HOLD;
@@ -587,6 +592,15 @@ int bgp_conf_parse_flags(struct bgp_conf *c, const char *name, const char *text,
 	return 0;
 }
 
+int bgp_conf_parse_flags(struct bgp_conf *c, const char *name, const char *text,
+			 unsigned flags, char *err, size_t errlen)
+{
+	int rc = parse(c, name, text, flags, err, errlen);
+	if (rc < 0)
+		bgp_conf_free(c);
+	return rc;
+}
+
 int bgp_conf_load(struct bgp_conf *c, const char *path, unsigned flags, char *err,
 		  size_t errlen)
 {
@@ -628,6 +642,85 @@ int bgp_conf_load(struct bgp_conf *c, const char *path, unsigned flags, char *er
 	return rc;
 }
 
+/* ---- the arrays ---- */
+
+/* *arr (of *cap elements of size bytes) grown to at least want. The
+ * callers pass a local copy of their pointer, so that no typed pointer is
+ * written through a void **. Returns 0 or -ENOMEM (*arr unchanged). */
+static int grow(void **arr, int *cap, int want, size_t size)
+{
+	if (want <= *cap)
+		return 0;
+	int n = *cap ? *cap : 8;
+	while (n < want)
+		n *= 2;
+	void *a = realloc(*arr, (size_t)n * size);
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	*cap = n;
+	return 0;
+}
+
+int bgp_conf_reserve(struct bgp_conf *c, int n_nb, int n_vrf)
+{
+	void *nb = c->nb, *vrf = c->vrf;
+	int rc = grow(&nb, &c->cap_nb, n_nb, sizeof(*c->nb));
+	c->nb = nb;
+	if (rc == 0)
+		rc = grow(&vrf, &c->cap_vrf, n_vrf, sizeof(*c->vrf));
+	c->vrf = vrf;
+	return rc;
+}
+
+struct bgp_conf_neighbor *bgp_conf_nb_new(struct bgp_conf *c, bool *full)
+{
+	if (full)
+		*full = c->n_nb >= BGP_CONF_MAX_NB;
+	if (c->n_nb >= BGP_CONF_MAX_NB || bgp_conf_reserve(c, c->n_nb + 1, 0) < 0)
+		return NULL;
+	struct bgp_conf_neighbor *nb = &c->nb[c->n_nb++];
+	memset(nb, 0, sizeof(*nb));
+	return nb;
+}
+
+struct bgp_vrf_conf *bgp_conf_vrf_new(struct bgp_conf *c, bool *full)
+{
+	if (full)
+		*full = c->n_vrf >= BGP_VRF_MAX;
+	if (c->n_vrf >= BGP_VRF_MAX || bgp_conf_reserve(c, 0, c->n_vrf + 1) < 0)
+		return NULL;
+	struct bgp_vrf_conf *v = &c->vrf[c->n_vrf++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+void bgp_conf_free(struct bgp_conf *c)
+{
+	free(c->nb);
+	free(c->vrf);
+	c->nb = NULL;
+	c->vrf = NULL;
+	c->n_nb = c->cap_nb = c->n_vrf = c->cap_vrf = 0;
+}
+
+int bgp_conf_copy(struct bgp_conf *dst, const struct bgp_conf *src)
+{
+	*dst = *src;
+	dst->nb = NULL;
+	dst->vrf = NULL;
+	dst->cap_nb = dst->cap_vrf = 0;
+	if (bgp_conf_reserve(dst, src->n_nb, src->n_vrf) < 0) {
+		bgp_conf_free(dst);
+		return -ENOMEM;
+	}
+	if (src->n_nb)
+		memcpy(dst->nb, src->nb, (size_t)src->n_nb * sizeof(*src->nb));
+	if (src->n_vrf)
+		memcpy(dst->vrf, src->vrf, (size_t)src->n_vrf * sizeof(*src->vrf));
+	return 0;
+}
+
 /* ---- comparing two configurations ---- */
 
 bool bgp_conf_nb_same(const struct bgp_conf_neighbor *a, const struct bgp_conf_neighbor *b)
@@ -667,23 +760,78 @@ static bool nb_in_diff(const struct bgp_conf_neighbor *nb)
 	return !nb->off && nb->origin != BGP_NB_RANGE;
 }
 
-void bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
-		   struct bgp_conf_diff *df)
+/* A small open-addressing table of indexes of `to`, for matching: keys are
+ * hashed by the caller (FNV-1a), entries compared by it. */
+static uint32_t hbytes(const void *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ ((const uint8_t *)p)[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t nb_key(const struct bgp_conf_neighbor *nb)
+{
+	return hbytes(&nb->addr, nb->addr_len);
+}
+
+static uint32_t vrf_key(const struct bgp_vrf_conf *v)
+{
+	return hbytes(v->name, strlen(v->name));
+}
+
+static bool nb_match(const struct bgp_conf_neighbor *a, const struct bgp_conf_neighbor *b)
+{
+	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+static uint32_t tsize(int n)
+{
+	uint32_t m = 16;
+	while (m < 2u * (uint32_t)n)
+		m *= 2;
+	return m;
+}
+
+int bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
+		  struct bgp_conf_diff *df)
 {
 	memset(df, 0, sizeof(*df));
-	for (int j = 0; j < to->n_nb; j++)
+	size_t nf = (size_t)from->n_nb, nt = (size_t)to->n_nb;
+	size_t vf = (size_t)from->n_vrf, vt = (size_t)to->n_vrf;
+	uint32_t hn = tsize(to->n_nb), hv = tsize(to->n_vrf);
+	size_t sz = (nf + vf) * sizeof(int) + (hn + hv) * sizeof(int) + nf + vf + nt + vt;
+	char *m = df->mem = calloc(1, sz ? sz : 1);
+	if (!m)
+		return -ENOMEM;
+	df->nb_to = (int *)m;
+	df->vrf_to = df->nb_to + nf;
+	int *tn = df->vrf_to + vf, *tv = tn + hn;   /* to's index + 1; 0: empty */
+	df->nb = (uint8_t *)(tv + hv);
+	df->vrf = df->nb + nf;
+	df->nb_add = (bool *)(df->vrf + vf);
+	df->vrf_add = df->nb_add + nt;
+
+	for (int j = 0; j < to->n_nb; j++) {
 		df->nb_add[j] = nb_in_diff(&to->nb[j]);
+		if (!df->nb_add[j])
+			continue;
+		uint32_t k = nb_key(&to->nb[j]) & (hn - 1);
+		while (tn[k])
+			k = (k + 1) & (hn - 1);
+		tn[k] = j + 1;
+	}
 	for (int i = 0; i < from->n_nb; i++) {
 		const struct bgp_conf_neighbor *a = &from->nb[i];
 		df->nb_to[i] = -1;
 		if (!nb_in_diff(a))
 			continue;
-		for (int j = 0; j < to->n_nb && df->nb_to[i] < 0; j++) {
-			const struct bgp_conf_neighbor *b = &to->nb[j];
-			if (df->nb_add[j] && a->addr_len == b->addr_len &&
-			    memcmp(&a->addr, &b->addr, a->addr_len) == 0) {
+		for (uint32_t k = nb_key(a) & (hn - 1); tn[k]; k = (k + 1) & (hn - 1)) {
+			int j = tn[k] - 1;
+			if (df->nb_add[j] && nb_match(a, &to->nb[j])) {
 				df->nb_to[i] = j;
 				df->nb_add[j] = false;
+				break;
 			}
 		}
 		if (df->nb_to[i] < 0) {
@@ -697,14 +845,22 @@ void bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
 	for (int j = 0; j < to->n_nb; j++)
 		df->n_start += df->nb_add[j];
 
-	for (int j = 0; j < to->n_vrf; j++)
+	for (int j = 0; j < to->n_vrf; j++) {
 		df->vrf_add[j] = true;
+		uint32_t k = vrf_key(&to->vrf[j]) & (hv - 1);
+		while (tv[k])
+			k = (k + 1) & (hv - 1);
+		tv[k] = j + 1;
+	}
 	for (int i = 0; i < from->n_vrf; i++) {
 		df->vrf_to[i] = -1;
-		for (int j = 0; j < to->n_vrf && df->vrf_to[i] < 0; j++) {
+		uint32_t k = vrf_key(&from->vrf[i]) & (hv - 1);
+		for (; tv[k]; k = (k + 1) & (hv - 1)) {
+			int j = tv[k] - 1;
 			if (df->vrf_add[j] && strcmp(from->vrf[i].name, to->vrf[j].name) == 0) {
 				df->vrf_to[i] = j;
 				df->vrf_add[j] = false;
+				break;
 			}
 		}
 		if (df->vrf_to[i] < 0) {
@@ -717,4 +873,11 @@ void bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
 	}
 	for (int j = 0; j < to->n_vrf; j++)
 		df->n_vrf_add += df->vrf_add[j];
+	return 0;
+}
+
+void bgp_conf_diff_free(struct bgp_conf_diff *df)
+{
+	free(df->mem);
+	memset(df, 0, sizeof(*df));
 }

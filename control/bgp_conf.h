@@ -84,13 +84,33 @@ struct bgp_conf {
 	 * within N seconds is a graceful restart. 0: off. */
 	uint16_t gr_restart_time;
 	char state_dir[108];            /* "": the control socket's directory */
-	struct bgp_conf_neighbor nb[BGP_MAX_PEERS];
-	int n_nb;                       /* configured, then dynamic ones appended */
+	/* Arrays sized as configured (bgp_conf_nb_new, bgp_conf_vrf_new), freed
+	 * by bgp_conf_free; a struct copy shares them, bgp_conf_copy does not. */
+	struct bgp_conf_neighbor *nb;
+	int n_nb, cap_nb;               /* configured, then dynamic ones appended */
 	struct bgp_conf_range range[BGP_CONF_MAX_RANGES];
 	int n_range;
-	struct bgp_vrf_conf vrf[BGP_VRF_MAX];   /* [instance NAME] sections */
-	int n_vrf;
+	struct bgp_vrf_conf *vrf;       /* [instance NAME] sections */
+	int n_vrf, cap_vrf;
 };
+
+/* Neighbours: at most BGP_CONF_MAX_NB (the last RIB peer is BGP_RIB_LOCAL);
+ * instances: at most BGP_VRF_MAX. */
+#define BGP_CONF_MAX_NB (BGP_MAX_PEERS - 1)
+
+/* A zeroed neighbour (instance) appended to c, the array grown as needed
+ * (pointers into it may move). NULL when the limit is reached or out of
+ * memory: *full tells which (may be NULL). */
+struct bgp_conf_neighbor *bgp_conf_nb_new(struct bgp_conf *c, bool *full);
+struct bgp_vrf_conf *bgp_conf_vrf_new(struct bgp_conf *c, bool *full);
+/* Room for n_nb neighbours and n_vrf instances, so that appending up to
+ * there moves nothing. Returns 0 or -ENOMEM. */
+int bgp_conf_reserve(struct bgp_conf *c, int n_nb, int n_vrf);
+/* dst (holding nothing, or freed) becomes a deep copy of src. Returns 0 or
+ * -ENOMEM (dst then holds nothing). */
+int bgp_conf_copy(struct bgp_conf *dst, const struct bgp_conf *src);
+/* Free the arrays; c is then an empty configuration. */
+void bgp_conf_free(struct bgp_conf *c);
 
 /* bgp_conf_parse flags. BGP_CONF_API: the identity comes from tern-api (the
  * own bgp-router object), so router-id and as may be left out, and
@@ -98,8 +118,10 @@ struct bgp_conf {
 #define BGP_CONF_API 0x1u
 
 /*
- * Parse the text of a configuration (name is for messages). Returns 0, or
- * -EINVAL with "file:line: what is wrong" in err.
+ * Parse the text of a configuration (name is for messages) into c, which
+ * holds nothing (zeroed or freed): the caller frees it (bgp_conf_free).
+ * Returns 0, or -EINVAL (or -ENOMEM) with "file:line: what is wrong" in err;
+ * c then holds nothing.
  */
 int bgp_conf_parse(struct bgp_conf *c, const char *name, const char *text, char *err,
 		   size_t errlen);
@@ -130,19 +152,25 @@ enum bgp_change {
 };
 
 /* What applying configuration `to` over `from` means. Neighbours are
- * matched by address and port, instances by name. Slots of `from` that are
- * off or came from a [neighbors] range (BGP_NB_RANGE) are KEEP: the new
- * configuration does not speak of them. */
+ * matched by address and port, instances by name (hash tables: linear in
+ * the sizes of both). Slots of `from` that are off or came from a
+ * [neighbors] range (BGP_NB_RANGE) are KEEP: the new configuration does not
+ * speak of them. The arrays are sized for the two configurations (one
+ * allocation, freed by bgp_conf_diff_free). */
 struct bgp_conf_diff {
-	uint8_t nb[BGP_MAX_PEERS];      /* per neighbour of from: KEEP, REMOVE or RESET */
-	int nb_to[BGP_MAX_PEERS];       /* per neighbour of from: its index in to, -1 */
-	bool nb_add[BGP_MAX_PEERS];     /* per neighbour of to: ADD (nothing in from) */
-	uint8_t vrf[BGP_VRF_MAX];       /* per instance of from: KEEP, REMOVE or RESET */
-	int vrf_to[BGP_VRF_MAX];        /* per instance of from: its index in to, -1 */
-	bool vrf_add[BGP_VRF_MAX];      /* per instance of to: ADD */
+	uint8_t *nb;                    /* per neighbour of from: KEEP, REMOVE or RESET */
+	int *nb_to;                     /* per neighbour of from: its index in to, -1 */
+	bool *nb_add;                   /* per neighbour of to: ADD (nothing in from) */
+	uint8_t *vrf;                   /* per instance of from: KEEP, REMOVE or RESET */
+	int *vrf_to;                    /* per instance of from: its index in to, -1 */
+	bool *vrf_add;                  /* per instance of to: ADD */
 	int n_start, n_stop, n_reset, n_vrf_add, n_vrf_remove, n_vrf_change;
+	void *mem;
 };
-void bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
-		   struct bgp_conf_diff *df);
+/* Returns 0 or -ENOMEM (df then holds nothing; bgp_conf_diff_free is still
+ * safe). */
+int bgp_conf_diff(const struct bgp_conf *from, const struct bgp_conf *to,
+		  struct bgp_conf_diff *df);
+void bgp_conf_diff_free(struct bgp_conf_diff *df);
 
 #endif /* TERN_BGP_CONF_H */

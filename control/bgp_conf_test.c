@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -56,6 +58,7 @@ static void test_full(void **state)
 	char a[80];
 	assert_string_equal(bgp_sockaddr_str(&C.nb[0].addr, a, sizeof(a)), "127.0.0.2:10179");
 	assert_string_equal(bgp_sockaddr_str(&C.nb[1].addr, a, sizeof(a)), "[fd00::2]:179");
+	bgp_conf_free(&C);
 }
 
 static void test_instances(void **state)
@@ -93,6 +96,7 @@ static void test_instances(void **state)
 	assert_int_equal(C.vrf[1].routes[0].nh_len, 4);
 	assert_int_equal(C.vrf[1].routes[1].p.af, BGP_AF_IPV6);
 	assert_int_equal(C.vrf[1].routes[1].nh_len, 16);
+	bgp_conf_free(&C);
 }
 
 static void bad(const char *text, const char *want)
@@ -129,6 +133,7 @@ static void test_ranges(void **state)
 	assert_ptr_equal(bgp_conf_range_of(&c, &ss), &c.range[1]);
 	assert_int_equal(bgp_sock_addr("fd01::9", 179, &ss, &len), 0);
 	assert_null(bgp_conf_range_of(&c, &ss));
+	bgp_conf_free(&c);
 	bad("router-id 1.2.3.4\nas 1\n[neighbors 10.0.0.0]\n", "b.conf:3: neighbors: '10.0.0.0' is not a prefix");
 	bad("router-id 1.2.3.4\nas 1\n[neighbors 10.0.0.0/33]\n", "b.conf:3: neighbors: bad prefix length");
 	bad("router-id 1.2.3.4\nas 1\n[neighbors 10.0.0.0/8]\n", "b.conf:3: neighbors 10.0.0.0/8: as is missing");
@@ -208,13 +213,13 @@ static void test_diff(void **state)
 	assert_int_equal(bgp_conf_parse(&a, "a.conf", from, err, sizeof(err)), 0);
 	assert_int_equal(bgp_conf_parse(&b, "b.conf", to, err, sizeof(err)), 0);
 	/* a speaker of a [neighbors] range and a removed slot are not compared */
-	a.nb[5] = a.nb[0];
+	struct bgp_conf_neighbor n0 = a.nb[0], n1 = a.nb[1];
+	*bgp_conf_nb_new(&a, NULL) = n0;
 	a.nb[5].origin = BGP_NB_RANGE;
-	a.nb[6] = a.nb[1];
+	*bgp_conf_nb_new(&a, NULL) = n1;
 	a.nb[6].off = true;
-	a.n_nb = 7;
 	struct bgp_conf_diff df;
-	bgp_conf_diff(&a, &b, &df);
+	assert_int_equal(bgp_conf_diff(&a, &b, &df), 0);
 	static const uint8_t want[] = { BGP_CH_KEEP, BGP_CH_REMOVE, BGP_CH_RESET, BGP_CH_REMOVE,
 					BGP_CH_RESET, BGP_CH_KEEP, BGP_CH_KEEP };
 	static const int want_to[] = { 3, -1, 2, -1, 0, -1, -1 };
@@ -235,9 +240,78 @@ static void test_diff(void **state)
 	assert_true(df.vrf_add[2] && !df.vrf_add[0] && !df.vrf_add[1]);
 	assert_int_equal(df.n_vrf_add + df.n_vrf_remove + df.n_vrf_change, 2);
 	/* against itself: nothing */
-	bgp_conf_diff(&b, &b, &df);
+	bgp_conf_diff_free(&df);
+	assert_int_equal(bgp_conf_diff(&b, &b, &df), 0);
 	assert_int_equal(df.n_start + df.n_stop + df.n_reset + df.n_vrf_add + df.n_vrf_remove +
 			 df.n_vrf_change, 0);
+	bgp_conf_diff_free(&df);
+	bgp_conf_free(&a);
+	bgp_conf_free(&b);
+}
+
+/* Past the old limits (63 neighbours, 32 instances): 1,000 neighbours and
+ * 4,096 instances parse; a new file with one more of each, one removed and
+ * one changed diffs to exactly those, the rest KEEP. */
+static char *many_text(int n_nb, int n_vrf, int skip_nb, int skip_vrf, int change_vrf)
+{
+	size_t cap = (size_t)(n_nb + n_vrf) * 64 + 64, len = 0;
+	char *t = malloc(cap);
+	assert_non_null(t);
+	len += (size_t)snprintf(t + len, cap - len, "router-id 10.0.0.1\nas 65000\n");
+	for (int i = 0; i < n_nb; i++)
+		if (i != skip_nb)
+			len += (size_t)snprintf(t + len, cap - len,
+						"[neighbor 10.1.%d.%d]\nas 65000\n", i / 250,
+						i % 250 + 1);
+	for (int i = 0; i < n_vrf; i++)
+		if (i != skip_vrf)
+			len += (size_t)snprintf(t + len, cap - len,
+						"[instance vn%d]\nimport-target 65000:%d\n", i,
+						i == change_vrf ? 99999 : i + 1);
+	return t;
+}
+
+static void test_many(void **state)
+{
+	(void)state;
+	static struct bgp_conf a, b;
+	char err[256];
+	char *ta = many_text(1000, 4096, 1000, 4096, -1);
+	char *tb = many_text(1001, 4097, 17, 33, 40);
+	assert_int_equal(bgp_conf_parse(&a, "a.conf", ta, err, sizeof(err)), 0);
+	assert_int_equal(bgp_conf_parse(&b, "b.conf", tb, err, sizeof(err)), 0);
+	assert_int_equal(a.n_nb, 1000);
+	assert_int_equal(a.n_vrf, 4096);
+	assert_string_equal(a.vrf[4095].name, "vn4095");
+	struct bgp_conf_diff df;
+	assert_int_equal(bgp_conf_diff(&a, &b, &df), 0);
+	assert_int_equal(df.n_start, 1);
+	assert_int_equal(df.n_stop, 1);
+	assert_int_equal(df.n_reset, 0);
+	assert_int_equal(df.nb[17], BGP_CH_REMOVE);
+	assert_true(df.nb_add[999]);                 /* 10.1.4.1, the 1001st */
+	assert_int_equal(df.nb_to[18], 17);
+	assert_int_equal(df.n_vrf_add, 1);
+	assert_int_equal(df.n_vrf_remove, 1);
+	assert_int_equal(df.n_vrf_change, 1);
+	assert_int_equal(df.vrf[33], BGP_CH_REMOVE);
+	assert_int_equal(df.vrf[40], BGP_CH_RESET);
+	assert_int_equal(df.vrf[4095], BGP_CH_KEEP);
+	assert_true(df.vrf_add[4095]);
+	bgp_conf_diff_free(&df);
+	/* a deep copy compares equal and owns its arrays */
+	static struct bgp_conf c;
+	assert_int_equal(bgp_conf_copy(&c, &a), 0);
+	assert_int_equal(bgp_conf_diff(&a, &c, &df), 0);
+	assert_int_equal(df.n_start + df.n_stop + df.n_reset + df.n_vrf_add + df.n_vrf_remove +
+			 df.n_vrf_change, 0);
+	assert_ptr_not_equal(c.nb, a.nb);
+	bgp_conf_diff_free(&df);
+	bgp_conf_free(&c);
+	bgp_conf_free(&a);
+	bgp_conf_free(&b);
+	free(ta);
+	free(tb);
 }
 
 /* With tern-api giving the identity, router-id and as may be left out. */
@@ -249,6 +323,7 @@ static void test_api_flags(void **state)
 					      err, sizeof(err)), 0);
 	assert_int_equal(C.as, 0);
 	assert_int_equal(C.cluster_id, 0);
+	bgp_conf_free(&C);
 	assert_int_equal(bgp_conf_parse_flags(&C, "a.conf", "listen 127.0.0.1\n", 0, err,
 					      sizeof(err)), -22);
 }
@@ -262,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_instances),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_api_flags),
+		cmocka_unit_test(test_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

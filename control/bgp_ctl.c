@@ -134,7 +134,7 @@ static json_t *neighbors_json(struct bgp_daemon *d)
 	json_t *arr = json_array();
 	int64_t now = bgp_now_ms();
 	for (int i = 0; i < d->n_peers; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		const struct bgp_conf_neighbor *nb = p->cfg;
 		const struct bgp_rib_peer *rp = &d->rib.peers[i];
 		if (nb->off)
@@ -219,7 +219,7 @@ static json_t *u32_list_json(struct bgp_bytes b, bool as_ids)
 
 static const char *peer_label(struct bgp_daemon *d, uint16_t peer)
 {
-	return peer == BGP_RIB_LOCAL ? "local" : d->peers[peer].cfg->name;
+	return peer == BGP_RIB_LOCAL ? "local" : d->peers[peer]->cfg->name;
 }
 
 static json_t *path_json(struct bgp_daemon *d, uint16_t peer, uint32_t label,
@@ -405,11 +405,11 @@ static json_t *vrf_rib_json(struct bgp_daemon *d, int af, const char *name)
 	else if (af == BGP_AF_EVPN)
 		return json_pack("{s:s}", "error", "routing instances hold ipv4 and ipv6 routes");
 	for (int i = 0; i < d->n_vrf; i++) {
-		if (strcmp(d->vrf[i].cf->name, name) != 0)
+		if (strcmp(d->vrf[i]->cf->name, name) != 0)
 			continue;
 		json_t *arr = json_array();
 		void *arg[2] = { d, arr };
-		bgp_vrf_walk(&d->vrf[i], af, vrf_dest_json, arg);
+		bgp_vrf_walk(d->vrf[i], af, vrf_dest_json, arg);
 		return json_pack("{s:s, s:s, s:o}", "family", bgp_af_table[af].name, "instance",
 				 name, "routes", arr);
 	}
@@ -433,12 +433,12 @@ static json_t *instances_json(struct bgp_daemon *d)
 {
 	json_t *arr = json_array();
 	for (int i = 0; i < d->n_vrf; i++) {
-		const struct bgp_vrf_conf *cf = d->vrf[i].cf;
+		const struct bgp_vrf_conf *cf = d->vrf[i]->cf;
 		json_t *o = json_pack("{s:s, s:I, s:o, s:o, s:I}", "name", cf->name,
 				      "vni", (json_int_t)cf->vni,
 				      "import_targets", rts_json(cf->import, cf->n_import),
 				      "export_targets", rts_json(cf->export, cf->n_export),
-				      "routes", (json_int_t)d->vrf[i].count);
+				      "routes", (json_int_t)d->vrf[i]->count);
 		if (o)
 			json_array_append_new(arr, o);
 	}

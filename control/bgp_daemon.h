@@ -6,6 +6,7 @@
 #ifndef TERN_BGP_DAEMON_H
 #define TERN_BGP_DAEMON_H
 
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -77,15 +78,22 @@ struct bgp_ctl_client {
 };
 
 struct bgp_api;                  /* bgp_api.c: the tern-api watch */
+struct bgp_pollwhat;             /* bgp_session.c: what a pollfd is */
 
 struct bgp_daemon {
 	struct tern_log log;
 	struct bgp_conf conf;
 	struct bgp_rib rib;
-	struct bgp_peer peers[BGP_MAX_PEERS];
-	int n_peers;
-	struct bgp_vrf vrf[BGP_VRF_MAX];  /* one per conf.vrf */
-	int n_vrf;
+	/* As configured: peers[i] (its own allocation, so pointers to it stay
+	 * valid) is conf.nb[i] and RIB peer i; vrf[i] is conf.vrf[i]. */
+	struct bgp_peer **peers;
+	int n_peers, cap_peers;
+	struct bgp_vrf **vrf;
+	int n_vrf, cap_vrf;
+	struct bgp_vrf_index vidx;   /* route target -> instances (bgp_vrf.h) */
+	struct pollfd *pf;           /* the loop's, grown with the peers */
+	struct bgp_pollwhat *pwhat;
+	size_t cap_pf;
 	int lfd[BGP_CONF_MAX_LISTEN];
 	int n_lfd;
 	int ctl_fd;
@@ -93,6 +101,8 @@ struct bgp_daemon {
 	struct bgp_update upd;       /* scratch for the UPDATE being parsed */
 	uint8_t scratch[BGP_MAX_MSG];
 	volatile sig_atomic_t stop;  /* set by the signal handler: BGP_STOP_* */
+	volatile sig_atomic_t reload; /* SIGHUP: read conf_path again */
+	const char *conf_path;       /* -c FILE without --api; NULL: no reload */
 	int64_t started;
 	/* Start-up (RFC 4724 §4.1, as a restarting speaker would): a fresh
 	 * controller knows no routes, and its End-of-RIB would make every agent
@@ -128,14 +138,20 @@ int bgp_daemon_run(struct bgp_daemon *d);
 void bgp_daemon_free(struct bgp_daemon *d);
 /* The state shown for a peer: the most advanced of its connections. */
 enum bgp_state bgp_peer_state(const struct bgp_peer *p);
-/* Apply configuration nc over d->conf (what changed, in df): removed
+/* Apply configuration nc over d->conf (what changed, in df, freed by the
+ * caller with bgp_conf_diff_free; -ENOMEM: nothing applied): removed
  * neighbors get Cease/Peer De-configured and free their slot, changed ones
  * Cease/Other Configuration Change and start again with the new settings,
  * new ones start; unchanged ones are not touched. Instances added, removed
  * or changed import (and originate) again; no session is reset for them.
  * Process settings (listen, timers, AS, router id) are not changed here. */
-void bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
-			    struct bgp_conf_diff *df);
+int bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
+			   struct bgp_conf_diff *df);
+/* SIGHUP: parse d->conf_path again and apply it (bgp_daemon_reconfigure;
+ * one log line per change, then a summary). A file that does not parse is
+ * refused with one line (file:line: problem) and the running configuration
+ * stays. Returns 0 or a negative errno. */
+int bgp_daemon_reload(struct bgp_daemon *d);
 
 /* bgp_ctl.c: the control socket (one request line, one JSON reply). */
 int bgp_ctl_open(struct bgp_daemon *d, char *err, size_t errlen);
@@ -156,7 +172,8 @@ struct bgp_api *bgp_api_new(const struct bgp_api_conf *c, const struct bgp_conf 
 void bgp_api_free(struct bgp_api *a);
 /* Before the daemon starts: wait until tern-api was listed and our
  * bgp-router is there, then fill conf (base + tern-api). One log line per
- * state change while waiting. Returns 0, or -EINTR when *stop was set. */
+ * state change while waiting. Returns 0, -EINTR when *stop was set, or
+ * -ENOMEM. */
 int bgp_api_wait(struct bgp_api *a, struct bgp_conf *conf, volatile sig_atomic_t *stop);
 /* The loop's handler for bgp_api_fd(): take the queued events and, when
  * anything changed, apply the new configuration (bgp_daemon_reconfigure). */

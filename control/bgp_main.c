@@ -13,9 +13,12 @@
  * unless `graceful-restart restart-time N` is set: then the sessions close
  * without a NOTIFICATION (peers keep tern's routes as stale for N seconds)
  * and the next start within N seconds is a graceful restart (bgp_gr.h).
- * The handler reaches the flag through a pointer set once before any signal
- * can arrive: the one piece of static state, because a signal handler gets
- * no argument.
+ * SIGHUP (with -c FILE and no --api): the file is read again and applied
+ * like a tern-api change (bgp_daemon_reload): sessions that did not change
+ * stay up; a file with an error is refused and the running configuration
+ * stays. The handler reaches the flags through pointers set once before any
+ * signal can arrive: the one piece of static state, because a signal
+ * handler gets no argument.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,14 +26,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bgp_daemon.h"
 #include "tern_watch.h"
 
-static volatile sig_atomic_t *stop_flag;
+static volatile sig_atomic_t *stop_flag, *reload_flag;
 
 static void on_signal(int sig)
 {
+	if (sig == SIGHUP) {
+		if (reload_flag)
+			*reload_flag = 1;
+		return;
+	}
 	if (stop_flag)
 		*stop_flag = sig == SIGTERM ? BGP_STOP_GRACEFUL : BGP_STOP_CEASE;
 }
@@ -55,12 +64,34 @@ static void usage(FILE *f)
 		   "signals: SIGTERM stops; with graceful-restart restart-time N in the file it\n"
 		   "  closes the sessions without NOTIFICATION (peers keep our routes N seconds)\n"
 		   "  and a start within N seconds is a graceful restart; SIGINT and SIGUSR1\n"
-		   "  always send Cease\n");
+		   "  always send Cease; SIGHUP reads FILE again (without --api) and applies\n"
+		   "  what changed, leaving unchanged sessions up\n");
+}
+
+/* Two descriptors per neighbour (ours and theirs) plus listeners and
+ * control clients: a thousand agents need more than the usual soft limit of
+ * 1,024, so take the hard limit. One warning when even that is short. */
+static void raise_nofile(struct bgp_daemon *d)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t need = 2 * (rlim_t)d->conf.n_nb + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		TLOG_WARN(&d->log, "open files limit %llu is below the %llu that %d neighbors may "
+			  "use (raise LimitNOFILE / ulimit -n)", (unsigned long long)rl.rlim_cur,
+			  (unsigned long long)need, d->conf.n_nb);
 }
 
 static void fail_free(struct bgp_daemon *d)
 {
 	bgp_api_free(d->api);
+	bgp_conf_free(&d->conf);
 	free(d);
 }
 
@@ -122,13 +153,13 @@ int main(int argc, char **argv)
 		   bgp_conf_parse_flags(&d->conf, "(no file)", "", flags, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "tern-control: %s\n", err);
-		free(d);
+		fail_free(d);
 		return 2;
 	}
 	if (sock) {
 		if (strlen(sock) >= sizeof(d->conf.ctl_sock)) {
 			fprintf(stderr, "tern-control: --socket %s: path too long\n", sock);
-			free(d);
+			fail_free(d);
 			return 2;
 		}
 		snprintf(d->conf.ctl_sock, sizeof(d->conf.ctl_sock), "%s", sock);
@@ -137,22 +168,25 @@ int main(int argc, char **argv)
 	if (tern_log_level_parse(level ? level : d->conf.log_level, &lv) < 0) {
 		fprintf(stderr, "tern-control: --log-level %s: use error, warn, info or debug\n",
 			level);
-		free(d);
+		fail_free(d);
 		return 2;
 	}
 	tern_log_init(&d->log, "tern-control", NULL, lv);
 	stop_flag = &d->stop;
+	reload_flag = &d->reload;
+	d->conf_path = ac.url ? NULL : cfg;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (ac.url) {
 		if (!(d->api = bgp_api_new(&ac, &d->conf, &d->log, err, sizeof(err)))) {
 			TLOG_ERR(&d->log, "--api %s: %s", ac.url, err);
-			free(d);
+			fail_free(d);
 			return 2;
 		}
 		if (bgp_api_wait(d->api, &d->conf, &d->stop) < 0) {
@@ -161,6 +195,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+	raise_nofile(d);
 	rc = bgp_daemon_init(d, err, sizeof(err));
 	if (rc < 0) {
 		TLOG_ERR(&d->log, "%s", err);

@@ -19,6 +19,89 @@ static uint32_t fnv(uint32_t h, const void *p, size_t n)
 
 #define FNV_INIT 2166136261u
 
+/* ---- peer sets (bgp_pset) ---- */
+
+/* Why a tagged word rather than update groups (peers of one outbound
+ * policy sharing one Adj-RIB-Out): tern's export depends on the peer
+ * itself (never back to the sender, RFC 4456 client or not, each peer's
+ * RTC memberships, ADD-PATH or not), so groups would split down to single
+ * peers in the case that matters (agents with their own route targets),
+ * while the word keeps the few-peer RIB at the size it had (no allocation
+ * up to 63 peers) and a test or set costs a shift. Past 63 peers a
+ * destination held by a high peer pays 8 bytes per 64 peers. */
+int bgp_pset_add(uint64_t *s, unsigned peer)
+{
+	if (!*s || (*s & 1)) {
+		if (peer < 63) {
+			*s |= 1 | (1ull << (peer + 1));
+			return 0;
+		}
+		uint32_t nw = peer / 64 + 1;
+		struct bgp_pbits *b = calloc(1, sizeof(*b) + nw * sizeof(b->w[0]));
+		if (!b)
+			return -ENOMEM;
+		b->nw = nw;
+		b->w[0] = *s >> 1;   /* peers 0..62 move to bits 0..62 */
+		b->w[peer / 64] |= 1ull << (peer % 64);
+		*s = (uint64_t)(uintptr_t)b;
+		return 0;
+	}
+	struct bgp_pbits *b = (struct bgp_pbits *)(uintptr_t)*s;
+	if (peer / 64 >= b->nw) {
+		uint32_t nw = peer / 64 + 1;
+		struct bgp_pbits *nb = realloc(b, sizeof(*b) + nw * sizeof(b->w[0]));
+		if (!nb)
+			return -ENOMEM;
+		memset(&nb->w[nb->nw], 0, (nw - nb->nw) * sizeof(nb->w[0]));
+		nb->nw = nw;
+		b = nb;
+		*s = (uint64_t)(uintptr_t)b;
+	}
+	b->w[peer / 64] |= 1ull << (peer % 64);
+	return 0;
+}
+
+void bgp_pset_del(uint64_t *s, unsigned peer)
+{
+	if (*s & 1) {
+		if (peer < 63)
+			*s &= ~(1ull << (peer + 1));
+		if (*s == 1)
+			*s = 0;
+		return;
+	}
+	if (!*s)
+		return;
+	struct bgp_pbits *b = (struct bgp_pbits *)(uintptr_t)*s;
+	if (peer / 64 >= b->nw)
+		return;
+	b->w[peer / 64] &= ~(1ull << (peer % 64));
+	if (b->w[peer / 64])
+		return;
+	for (uint32_t i = 0; i < b->nw; i++)
+		if (b->w[i])
+			return;
+	free(b);
+	*s = 0;
+}
+
+void bgp_pset_free(uint64_t *s)
+{
+	if (*s && !(*s & 1))
+		free((struct bgp_pbits *)(uintptr_t)*s);
+	*s = 0;
+}
+
+/* A destination and what it holds out of line (no path left). */
+static void dest_free(struct bgp_dest *d)
+{
+	for (uint32_t i = 0; d->ap && i < d->ap->n; i++)
+		bgp_pset_free(&d->ap->e[i].peers);
+	free(d->ap);
+	bgp_pset_free(&d->adv);
+	free(d);
+}
+
 int bgp_rib_init(struct bgp_rib *rib, uint32_t local_as, uint32_t router_id, uint32_t cluster_id)
 {
 	memset(rib, 0, sizeof(*rib));
@@ -60,8 +143,7 @@ void bgp_rib_free(struct bgp_rib *rib)
 					free(p);
 					p = pn;
 				}
-				free(d->ap);
-				free(d);
+				dest_free(d);
 				d = dn;
 			}
 		}
@@ -287,9 +369,8 @@ static struct bgp_dest *dest_get(struct bgp_rib *rib, const struct bgp_prefix *p
 
 void bgp_rib_dest_gc(struct bgp_rib *rib, struct bgp_dest *d)
 {
-	if (d->paths || d->adv || d->dirty || (d->ap && d->ap->n))
+	if (d->paths || d->adv || d->dnext || (d->ap && d->ap->n))
 		return;
-	free(d->ap);
 	struct bgp_table *t = &rib->t[d->p.af];
 	struct bgp_dest **pp = &t->b[prefix_hash(&d->p) & (t->nb - 1)];
 	while (*pp && *pp != d)
@@ -297,15 +378,18 @@ void bgp_rib_dest_gc(struct bgp_rib *rib, struct bgp_dest *d)
 	if (*pp)
 		*pp = d->hnext;
 	t->count--;
-	free(d);
+	dest_free(d);
 }
+
+/* The dirty list's end marker: any address no destination has (never
+ * dereferenced). */
+#define DIRTY_END(rib) ((struct bgp_dest *)(void *)(rib))
 
 static void mark_dirty(struct bgp_rib *rib, struct bgp_dest *d)
 {
-	if (d->dirty)
+	if (d->dnext)
 		return;
-	d->dirty = true;
-	d->dnext = NULL;
+	d->dnext = DIRTY_END(rib);
 	if (rib->dirty_tail)
 		rib->dirty_tail->dnext = d;
 	else
@@ -318,10 +402,9 @@ struct bgp_dest *bgp_rib_dirty_pop(struct bgp_rib *rib)
 	struct bgp_dest *d = rib->dirty;
 	if (!d)
 		return NULL;
-	rib->dirty = d->dnext;
+	rib->dirty = d->dnext == DIRTY_END(rib) ? NULL : d->dnext;
 	if (!rib->dirty)
 		rib->dirty_tail = NULL;
-	d->dirty = false;
 	d->dnext = NULL;
 	return d;
 }
@@ -433,7 +516,7 @@ static uint32_t tx_id_alloc(const struct bgp_dest *d)
 	return max + 1;
 }
 
-int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint64_t mask, bool on)
+int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint16_t peer, bool on)
 {
 	struct bgp_apout *ap = d->ap;
 	uint32_t i = 0;
@@ -455,20 +538,22 @@ int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint64_t mask, bool on)
 		ap->e[ap->n++] = (struct bgp_apout_ent){ .id = id };
 	}
 	if (on) {
-		ap->e[i].peers |= mask;
-		return 0;
+		int rc = bgp_pset_add(&ap->e[i].peers, peer);
+		if (rc < 0 && !ap->e[i].peers)
+			ap->e[i] = ap->e[--ap->n];
+		return rc;
 	}
-	ap->e[i].peers &= ~mask;
+	bgp_pset_del(&ap->e[i].peers, peer);
 	if (!ap->e[i].peers)
 		ap->e[i] = ap->e[--ap->n];
 	return 0;
 }
 
-void bgp_rib_dest_forget(struct bgp_dest *d, uint64_t mask)
+void bgp_rib_dest_forget(struct bgp_dest *d, uint16_t peer)
 {
-	d->adv &= ~mask;
+	bgp_pset_del(&d->adv, peer);
 	for (uint32_t i = 0; d->ap && i < d->ap->n;) {
-		d->ap->e[i].peers &= ~mask;
+		bgp_pset_del(&d->ap->e[i].peers, peer);
 		if (!d->ap->e[i].peers)
 			d->ap->e[i] = d->ap->e[--d->ap->n];
 		else

@@ -10,7 +10,10 @@
  * routes. Attributes are interned: paths with the same attributes share one
  * refcounted copy, and the session uses the pointer to pack prefixes with the
  * same attributes into one UPDATE. Adj-RIB-Out is one bit per peer in each
- * destination ("advertised to"), enough to send withdrawals exactly once.
+ * destination ("advertised to"), enough to send withdrawals exactly once: a
+ * peer set (bgp_pset below) that costs one inline 64-bit word while only
+ * peers 0..62 hold the destination, and spills to an out-of-line bitmap
+ * past that (why not update groups: docs/ARCHITECTURE.md, tern-control).
  *
  * Routing instances (per virtual network tables, RT import/export) are in
  * bgp_vrf.[ch], fed from the VPN tables' dirty destinations; the routes they
@@ -24,11 +27,46 @@
 
 #include "bgp_msg.h"
 
-#define BGP_MAX_PEERS 64   /* Adj-RIB-Out is a 64-bit mask per destination */
+/* Peer indexes (uint16_t in paths). The daemon allocates its peers as they
+ * are configured; only struct bgp_rib_peer (64 bytes) is a table of
+ * this size. */
+#define BGP_MAX_PEERS 4096
 /* The pseudo-peer of the routes tern originates itself (routing instances):
  * the last index, so sessions get 0 .. BGP_MAX_PEERS - 2. */
 #define BGP_RIB_LOCAL (BGP_MAX_PEERS - 1)
 #define BGP_DEFAULT_LOCAL_PREF 100
+
+/*
+ * A set of peers, as held in each destination's Adj-RIB-Out (and in each
+ * ADD-PATH entry): one 64-bit word.
+ * - 0: the empty set;
+ * - bit 0 set: peers 0..62 inline, peer i in bit i + 1 (no allocation: what
+ *   a destination costs with up to 63 peers, the common case);
+ * - else: a pointer to a malloc'd struct bgp_pbits (bit i of word i / 64 is
+ *   peer i), once a peer from 63 up holds the destination.
+ * Peers that went down are taken out one by one (bgp_pset_del), and a
+ * bitmap left empty is freed, so "empty" is always 0.
+ */
+struct bgp_pbits {
+	uint32_t nw;                 /* words in w */
+	uint64_t w[];
+};
+
+static inline bool bgp_pset_has(uint64_t s, unsigned peer)
+{
+	if (s & 1)
+		return peer < 63 && ((s >> (peer + 1)) & 1);
+	if (!s)
+		return false;
+	const struct bgp_pbits *b = (const struct bgp_pbits *)(uintptr_t)s;
+	return peer / 64 < b->nw && ((b->w[peer / 64] >> (peer % 64)) & 1);
+}
+/* Add peer to *s. Returns 0 or -ENOMEM (*s unchanged). */
+int bgp_pset_add(uint64_t *s, unsigned peer);
+/* Take peer out of *s (frees a bitmap left empty). */
+void bgp_pset_del(uint64_t *s, unsigned peer);
+/* Empty *s, freeing its bitmap. */
+void bgp_pset_free(uint64_t *s);
 
 struct bgp_rattrs {                  /* interned attributes */
 	struct bgp_rattrs *hnext;
@@ -52,25 +90,27 @@ struct bgp_path {
 };
 
 /* ADD-PATH Adj-RIB-Out of a destination (RFC 7911): for each path
- * identifier sent, the peers that hold it (bit per peer). Allocated only
+ * identifier sent, the peers that hold it (a bgp_pset). Allocated only
  * when a peer that negotiated ADD-PATH got a path of the destination. */
 struct bgp_apout {
 	uint32_t n, cap;
 	struct bgp_apout_ent {
 		uint32_t id;
-		uint64_t peers;
+		uint64_t peers;      /* bgp_pset */
 	} e[];
 };
 
 struct bgp_dest {
 	struct bgp_dest *hnext;
-	struct bgp_dest *dnext;      /* dirty list */
+	struct bgp_dest *dnext;      /* dirty list; non-NULL iff dirty (the last one holds
+				      * an end marker): no flag, so that a destination is
+				      * 120 bytes, one 128-byte malloc chunk */
 	struct bgp_prefix p;
 	struct bgp_path *paths;
 	struct bgp_path *best;
 	struct bgp_apout *ap;        /* ADD-PATH peers' Adj-RIB-Out; NULL: none */
-	uint64_t adv;                /* Adj-RIB-Out: peers that have it (without ADD-PATH) */
-	bool dirty;
+	uint64_t adv;                /* Adj-RIB-Out: peers that have it (without ADD-PATH),
+				      * a bgp_pset */
 };
 
 struct bgp_table {
@@ -151,13 +191,13 @@ int bgp_path_cmp(const struct bgp_rib *rib, const struct bgp_path *a, const stru
 bool bgp_path_multipath(const struct bgp_rib *rib, const struct bgp_path *a,
 			const struct bgp_path *b);
 
-/* ADD-PATH Adj-RIB-Out (struct bgp_apout): record that the peers in mask
- * hold (on) or no longer hold (off) path identifier id of d. Returns 0 or
- * -ENOMEM (only when adding). */
-int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint64_t mask, bool on);
-/* Forget that the peers in mask hold anything of d (they went down or were
- * removed): Adj-RIB-Out bits and ADD-PATH entries. */
-void bgp_rib_dest_forget(struct bgp_dest *d, uint64_t mask);
+/* ADD-PATH Adj-RIB-Out (struct bgp_apout): record that peer holds (on) or
+ * no longer holds (off) path identifier id of d. Returns 0 or -ENOMEM (only
+ * when adding). */
+int bgp_rib_ap_mark(struct bgp_dest *d, uint32_t id, uint16_t peer, bool on);
+/* Forget that peer holds anything of d (it went down or was removed):
+ * Adj-RIB-Out bit and ADD-PATH entries. */
+void bgp_rib_dest_forget(struct bgp_dest *d, uint16_t peer);
 
 /*
  * Export rule and attribute rewrite for path p towards peer `to`:

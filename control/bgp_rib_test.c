@@ -229,12 +229,13 @@ static void test_addpath_multipath(void **state)
 		ids2 |= 1ull << p->tx_id;
 	assert_int_equal(ids2, ids);
 	/* Adj-RIB-Out of ADD-PATH peers */
-	assert_int_equal(bgp_rib_ap_mark(d, 1, 1ull << 1, true), 0);
-	assert_int_equal(bgp_rib_ap_mark(d, 2, 1ull << 1, true), 0);
-	assert_int_equal(bgp_rib_ap_mark(d, 3, 1ull << 1, true), 0);
-	assert_int_equal(bgp_rib_ap_mark(d, 1, 1ull << 2, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 1, 1, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 2, 1, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 3, 1, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 1, 2, true), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 1, 700, true), 0);  /* out of line */
 	assert_int_equal(d->ap->n, 3);
-	assert_int_equal(bgp_rib_ap_mark(d, 2, 1ull << 1, false), 0);
+	assert_int_equal(bgp_rib_ap_mark(d, 2, 1, false), 0);
 	assert_int_equal(d->ap->n, 2);
 	bgp_rib_peer_flush(&R, 0);
 	bgp_rib_peer_flush(&R, 1);
@@ -243,10 +244,81 @@ static void test_addpath_multipath(void **state)
 		;
 	bgp_rib_dest_gc(&R, d);
 	assert_ptr_equal(bgp_rib_lookup(&R, &n.p), d);  /* peers 1 and 2 still hold ids */
-	bgp_rib_dest_forget(d, (1ull << 1) | (1ull << 2));
+	bgp_rib_dest_forget(d, 1);
+	bgp_rib_dest_forget(d, 2);
+	assert_int_equal(d->ap->n, 1);                  /* peer 700 still holds id 1 */
+	bgp_rib_dest_forget(d, 700);
 	assert_int_equal(d->ap->n, 0);
 	bgp_rib_dest_gc(&R, d);
 	assert_null(bgp_rib_lookup(&R, &n.p));
+}
+
+/* Peer sets (Adj-RIB-Out) past 64 peers: inline up to peer 62, then a
+ * bitmap; every member exactly once, empty is 0 again. */
+static void test_pset_many_peers(void **state)
+{
+	(void)state;
+	uint64_t s = 0;
+	assert_int_equal(bgp_pset_add(&s, 0), 0);
+	assert_int_equal(bgp_pset_add(&s, 62), 0);
+	assert_true(s & 1);                        /* still inline */
+	assert_true(bgp_pset_has(s, 0) && bgp_pset_has(s, 62) && !bgp_pset_has(s, 1));
+	assert_false(bgp_pset_has(s, 63));
+	assert_int_equal(bgp_pset_add(&s, 63), 0);   /* spills */
+	assert_false(s & 1);
+	for (unsigned i = 64; i < 1024; i += 3)
+		assert_int_equal(bgp_pset_add(&s, i), 0);
+	assert_int_equal(bgp_pset_add(&s, BGP_MAX_PEERS - 2), 0);
+	for (unsigned i = 0; i < BGP_MAX_PEERS; i++) {
+		bool want = i == 0 || i == 62 || i == 63 || i == BGP_MAX_PEERS - 2 ||
+			    (i >= 64 && i < 1024 && (i - 64) % 3 == 0);
+		assert_int_equal(bgp_pset_has(s, i), want);
+	}
+	bgp_pset_del(&s, 5);                         /* not a member: nothing */
+	bgp_pset_del(&s, 0);
+	bgp_pset_del(&s, 62);
+	bgp_pset_del(&s, 63);
+	for (unsigned i = 64; i < 1024; i += 3)
+		bgp_pset_del(&s, i);
+	assert_true(s != 0);
+	bgp_pset_del(&s, BGP_MAX_PEERS - 2);
+	assert_true(s == 0);                         /* the bitmap freed */
+	bgp_pset_add(&s, 3);
+	bgp_pset_del(&s, 3);
+	assert_true(s == 0);
+	assert_int_equal(bgp_pset_add(&s, 200), 0);
+	bgp_pset_free(&s);
+	assert_true(s == 0);
+}
+
+/* A destination held by 300 peers: Adj-RIB-Out bits per peer, forgotten
+ * peer by peer, then the destination collected. */
+static void test_adj_out_many_peers(void **state)
+{
+	(void)state;
+	struct bgp_attrs a = base(100);
+	struct bgp_nlri n = { .p = { .af = BGP_AF_IPV4, .plen = 24, .addr = { 10, 9, 9 } } };
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a), 0);
+	struct bgp_dest *d = bgp_rib_lookup(&R, &n.p);
+	assert_non_null(d);
+	for (unsigned i = 1; i <= 300; i++)
+		assert_int_equal(bgp_pset_add(&d->adv, i), 0);
+	assert_true(bgp_pset_has(d->adv, 300) && bgp_pset_has(d->adv, 1));
+	assert_false(bgp_pset_has(d->adv, 0) || bgp_pset_has(d->adv, 301));
+	bgp_rib_withdraw(&R, 0, &n.p);
+	while (bgp_rib_dirty_pop(&R))
+		;
+	bgp_rib_dest_gc(&R, d);
+	assert_ptr_equal(bgp_rib_lookup(&R, &n.p), d);  /* peers still hold it */
+	for (unsigned i = 1; i <= 300; i++)
+		bgp_rib_dest_forget(d, (uint16_t)i);
+	assert_true(d->adv == 0);
+	bgp_rib_dest_gc(&R, d);
+	assert_null(bgp_rib_lookup(&R, &n.p));
+	/* and one left behind is freed with the RIB (teardown, leak-checked) */
+	assert_int_equal(bgp_rib_update(&R, 0, &n, &a), 0);
+	d = bgp_rib_lookup(&R, &n.p);
+	assert_int_equal(bgp_pset_add(&d->adv, 2000), 0);
 }
 
 int main(void)
@@ -258,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_graceful_restart),
 		cmocka_unit_test(test_addpath_multipath),
+		cmocka_unit_test(test_pset_many_peers),
+		cmocka_unit_test(test_adj_out_many_peers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -626,7 +627,7 @@ static void ap_announce(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_des
 		    memcmp(sent[i]->attrs->a.nh, qa->nh, qa->nh_len) == 0)
 			return;
 	struct bgp_rattrs *ra = bgp_rib_intern(&d->rib, &out);
-	if (!ra || bgp_rib_ap_mark(dst, q->tx_id, 1ull << p->idx, true) < 0) {
+	if (!ra || bgp_rib_ap_mark(dst, q->tx_id, (uint16_t)p->idx, true) < 0) {
 		bgp_rib_unref(&d->rib, ra);
 		TLOG_ERR(&d->log, "peer %s: out of memory exporting a route", peer_name(p));
 		return;
@@ -642,7 +643,7 @@ static void ap_announce(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_des
  * (tx_id); identifiers p holds that are not among them are withdrawn. */
 static void offer_ap(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst)
 {
-	uint64_t bit = 1ull << p->idx;
+	unsigned idx = (unsigned)p->idx;
 	const struct bgp_path *sent[BGP_ADDPATH_MAX];
 	int n_sent = 0;
 	const struct bgp_path *best = dst->best;
@@ -655,7 +656,7 @@ static void offer_ap(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *
 	uint32_t gone[4 * BGP_ADDPATH_MAX];
 	int n_gone = 0;
 	for (uint32_t i = 0; dst->ap && i < dst->ap->n && n_gone < 4 * BGP_ADDPATH_MAX; i++) {
-		if (!(dst->ap->e[i].peers & bit))
+		if (!bgp_pset_has(dst->ap->e[i].peers, idx))
 			continue;
 		bool keep = false;
 		for (int k = 0; k < n_sent && !keep; k++)
@@ -667,7 +668,7 @@ static void offer_ap(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *
 		struct bgp_nlri nl = { .p = dst->p, .label = BGP_LABEL_WITHDRAW,
 				       .path_id = gone[i] };
 		batch_add(d, p, &p->wd, dst->p.af, NULL, &nl);
-		bgp_rib_ap_mark(dst, gone[i], bit, false);
+		bgp_rib_ap_mark(dst, gone[i], (uint16_t)idx, false);
 	}
 }
 
@@ -675,7 +676,7 @@ static void offer_ap(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *
  * p was given before. */
 static void offer(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst)
 {
-	uint64_t bit = 1ull << p->idx;
+	unsigned idx = (unsigned)p->idx;
 	/* A restarting speaker selects and advertises only once it has every
 	 * peer's routes (RFC 4724 §4.1): check_converged offers the tables. */
 	if (d->restarting && !d->converged)
@@ -696,13 +697,17 @@ static void offer(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *dst
 			return;
 		}
 		struct bgp_nlri n = { .p = dst->p, .label = dst->best->label };
+		if (bgp_pset_add(&dst->adv, idx) < 0) {
+			bgp_rib_unref(&d->rib, ra);
+			TLOG_ERR(&d->log, "peer %s: out of memory exporting a route", peer_name(p));
+			return;
+		}
 		batch_add(d, p, &p->adv, af, ra, &n);
 		bgp_rib_unref(&d->rib, ra);
-		dst->adv |= bit;
-	} else if (dst->adv & bit) {
+	} else if (bgp_pset_has(dst->adv, idx)) {
 		struct bgp_nlri n = { .p = dst->p, .label = BGP_LABEL_WITHDRAW };
 		batch_add(d, p, &p->wd, af, NULL, &n);
-		dst->adv &= ~bit;
+		bgp_pset_del(&dst->adv, idx);
 	}
 }
 
@@ -757,7 +762,7 @@ static void check_converged(struct bgp_daemon *d, int64_t now)
 		return;
 	bool all = true;
 	for (int i = 0; i < d->n_peers && all; i++) {
-		const struct bgp_peer *p = &d->peers[i];
+		const struct bgp_peer *p = d->peers[i];
 		all = p->cfg->off || (p->est >= 0 && (p->eor_rcvd & p->afs) == p->afs);
 	}
 	/* Speakers of a [neighbors] range are not known before they call: give
@@ -771,7 +776,7 @@ static void check_converged(struct bgp_daemon *d, int64_t now)
 		  all ? "every neighbour sent its routes" : "startup-defer time over",
 		  d->restarting ? "graceful restart done, routes and " : "");
 	for (int i = 0; i < d->n_peers; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		for (int af = 0; af < BGP_AF_COUNT; af++) {
 			if (!(p->eor_owed & BGP_AF_BIT(af)) || p->est < 0)
 				continue;
@@ -788,27 +793,27 @@ static void process_dirty(struct bgp_daemon *d)
 	struct bgp_dest *dst;
 	int n = 0;
 	while ((dst = bgp_rib_dirty_pop(&d->rib))) {
-		for (int i = 0; i < d->n_vrf; i++)
-			if (bgp_vrf_import(&d->rib, &d->vrf[i], dst) < 0)
-				TLOG_ERR(&d->log, "instance %s: out of memory importing a route",
-					 d->vrf[i].cf->name);
-		for (int i = 0; i < d->n_peers; i++)
-			if (peer_wants(&d->peers[i], dst->p.af))
-				offer(d, &d->peers[i], dst);
-		/* A peer that is down holds nothing any more. */
-		uint64_t down = 0;
-		for (int i = 0; i < d->n_peers; i++)
-			if (d->peers[i].est < 0)
-				down |= 1ull << i;
-		bgp_rib_dest_forget(dst, down);
+		const struct bgp_vrf *bad = NULL;
+		if (bgp_vrf_index_import(&d->vidx, &d->rib, dst, &bad) < 0)
+			TLOG_ERR(&d->log, "instance %s: out of memory importing a route",
+				 bad ? bad->cf->name : "(index)");
+		/* Offered to each peer that takes the family; a peer that is
+		 * down holds nothing any more. */
+		for (int i = 0; i < d->n_peers; i++) {
+			struct bgp_peer *p = d->peers[i];
+			if (peer_wants(p, dst->p.af))
+				offer(d, p, dst);
+			else if (p->est < 0 && (dst->adv || dst->ap))
+				bgp_rib_dest_forget(dst, (uint16_t)i);
+		}
 		bgp_rib_dest_gc(&d->rib, dst);
 		n++;
 	}
 	if (!n)
 		return;
 	for (int i = 0; i < d->n_peers; i++) {
-		batch_flush(d, &d->peers[i], &d->peers[i].wd);
-		batch_flush(d, &d->peers[i], &d->peers[i].adv);
+		batch_flush(d, d->peers[i], &d->peers[i]->wd);
+		batch_flush(d, d->peers[i], &d->peers[i]->adv);
 	}
 }
 
@@ -825,7 +830,7 @@ static int listen_on(struct bgp_daemon *d, const struct sockaddr_storage *ss, so
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, SOMAXCONN) < 0) {
 		close(fd);
 		goto fail;
 	}
@@ -875,8 +880,8 @@ static void do_accept(struct bgp_daemon *d, int lfd)
 		return;
 	struct bgp_peer *p = NULL;
 	for (int i = 0; i < d->n_peers && !p; i++)
-		if (!d->peers[i].cfg->off && same_addr(&d->peers[i].cfg->addr, &ss))
-			p = &d->peers[i];
+		if (!d->peers[i]->cfg->off && same_addr(&d->peers[i]->cfg->addr, &ss))
+			p = d->peers[i];
 	const struct bgp_conf_range *r = p ? NULL : bgp_conf_range_of(&d->conf, &ss);
 	if (r && !(p = peer_from_range(d, r, &ss))) {
 		close(fd);
@@ -936,7 +941,7 @@ static void run_timers(struct bgp_daemon *d, int64_t now)
 {
 	check_converged(d, now);
 	for (int i = 0; i < d->n_peers; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		if (p->t_gr && p->t_gr <= now)
 			stale_purge(d, p, p->stale_afs, "restart time over, the peer is not back");
 		if (p->t_stale && p->t_stale <= now)
@@ -959,7 +964,7 @@ static int64_t next_deadline(const struct bgp_daemon *d)
 {
 	int64_t t = 0;
 	for (int i = 0; i < d->n_peers; i++) {
-		const struct bgp_peer *p = &d->peers[i];
+		const struct bgp_peer *p = d->peers[i];
 		int64_t ts[9] = { p->t_restart, p->conn[0].t_connretry, p->conn[0].t_hold,
 				  p->conn[0].t_keepalive, p->conn[1].t_connretry, p->conn[1].t_hold,
 				  p->conn[1].t_keepalive, p->t_gr, p->t_stale };
@@ -974,14 +979,82 @@ static int64_t next_deadline(const struct bgp_daemon *d)
 
 /* ---- life cycle and the loop ---- */
 
+/* Point every peer and instance at its configuration again (the arrays of
+ * d->conf move when they grow). */
+static void conf_relink(struct bgp_daemon *d)
+{
+	for (int i = 0; i < d->n_peers; i++)
+		d->peers[i]->cfg = &d->conf.nb[i];
+	for (int i = 0; i < d->n_vrf; i++)
+		d->vrf[i]->cf = &d->conf.vrf[i];
+}
+
+/* Grow an array of pointers (*arr, a local copy of the caller's pointer:
+ * no typed pointer is written through a void **) to at least n, the new
+ * ones NULL. Returns 0 or -ENOMEM (*arr unchanged). */
+static int ptrs_grow(void **arr, int *cap, int n)
+{
+	if (n <= *cap)
+		return 0;
+	int c = *cap ? *cap : 16;
+	while (c < n)
+		c *= 2;
+	char *na = realloc(*arr, (size_t)c * sizeof(void *));
+	if (!na)
+		return -ENOMEM;
+	memset(na + (size_t)*cap * sizeof(void *), 0, (size_t)(c - *cap) * sizeof(void *));
+	*arr = na;
+	*cap = c;
+	return 0;
+}
+
+static int peers_grow(struct bgp_daemon *d, int n)
+{
+	void *a = d->peers;
+	int rc = ptrs_grow(&a, &d->cap_peers, n);
+	d->peers = a;
+	return rc;
+}
+
+static int vrfs_grow(struct bgp_daemon *d, int n)
+{
+	void *a = d->vrf;
+	int rc = ptrs_grow(&a, &d->cap_vrf, n);
+	d->vrf = a;
+	return rc;
+}
+
+/* Memory for peer i. A peer is large (its two UPDATE batches); calloc
+ * gives fresh pages that stay untouched until a batch fills them. */
+static int peer_alloc(struct bgp_daemon *d, int i)
+{
+	if (peers_grow(d, i + 1) < 0)
+		return -ENOMEM;
+	if (!d->peers[i] && !(d->peers[i] = calloc(1, sizeof(*d->peers[i]))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* A batch emptied by its header only: a whole-struct store would touch
+ * (and make resident) its prefix array. */
+static void batch_empty(struct bgp_batch *b)
+{
+	b->af = -1;
+	b->attrs = NULL;
+	b->n = b->bytes = 0;
+}
+
+/* Everything but the batches' prefix arrays zeroed (see peer_alloc). */
 static void peer_init(struct bgp_daemon *d, int i)
 {
-	struct bgp_peer *p = &d->peers[i];
-	memset(p, 0, sizeof(*p));
+	struct bgp_peer *p = d->peers[i];
+	memset(p, 0, offsetof(struct bgp_peer, adv));
+	batch_empty(&p->adv);
+	batch_empty(&p->wd);
+	memset(&p->rtc, 0, sizeof(p->rtc));
 	p->idx = i;
 	p->cfg = &d->conf.nb[i];
 	p->est = -1;
-	p->adv.af = p->wd.af = -1;
 	for (int ci = 0; ci < 2; ci++) {
 		p->conn[ci].fd = -1;
 		bgp_fsm_init(&p->conn[ci].fsm, p->cfg->hold, d->conf.connretry, ci == 1);
@@ -993,12 +1066,14 @@ static void peer_init(struct bgp_daemon *d, int i)
 static int peer_slot(struct bgp_daemon *d)
 {
 	for (int i = 0; i < d->n_peers; i++)
-		if (d->peers[i].cfg->off)
+		if (d->peers[i]->cfg->off)
 			return i;
-	if (d->conf.n_nb >= BGP_MAX_PEERS - 1)
+	int i = d->conf.n_nb;
+	if (peer_alloc(d, i) < 0 || !bgp_conf_nb_new(&d->conf, NULL))
 		return -1;
 	d->n_peers++;
-	return d->conf.n_nb++;
+	conf_relink(d);
+	return i;
 }
 
 /* A speaker from a [neighbors PREFIX] range connected: it becomes a passive
@@ -1010,8 +1085,9 @@ static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_c
 	char a[80];
 	int i = peer_slot(d);
 	if (i < 0) {
-		TLOG_WARN(&d->log, "connection from %s (range %s) refused: %d neighbors already",
-			  bgp_sockaddr_str(ss, a, sizeof(a)), r->tmpl.name, BGP_MAX_PEERS - 1);
+		TLOG_WARN(&d->log, "connection from %s (range %s) refused: %d neighbors already "
+			  "(at most %d) or out of memory", bgp_sockaddr_str(ss, a, sizeof(a)),
+			  r->tmpl.name, d->n_peers, BGP_CONF_MAX_NB);
 		return NULL;
 	}
 	struct bgp_conf_neighbor *nb = &d->conf.nb[i];
@@ -1031,13 +1107,14 @@ static struct bgp_peer *peer_from_range(struct bgp_daemon *d, const struct bgp_c
 	if (!inet_ntop(ss->ss_family, ip, nb->name, sizeof(nb->name)))
 		snprintf(nb->name, sizeof(nb->name), "?");
 	peer_init(d, i);
-	struct bgp_peer *p = &d->peers[i];
+	struct bgp_peer *p = d->peers[i];
 	conn_event(d, p, 0, &(struct bgp_fsm_in){ .ev = BGP_EV_START_PASSIVE }, NULL);
 	TLOG_INFO(&d->log, "peer %s: a new neighbor from range %s", nb->name, r->tmpl.name);
 	return p;
 }
 
 static int rtc_default(struct bgp_daemon *d);
+static int vrf_setup(struct bgp_daemon *d, int i);
 
 /* Graceful restart as the restarting speaker: was the last stop graceful,
  * and recent enough? The marker is consumed either way. */
@@ -1085,16 +1162,10 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	for (int i = 0; i < cf->n_vrf; i++) {
-		if (bgp_vrf_init(&d->vrf[i], &cf->vrf[i]) < 0) {
-			snprintf(err, errlen, "out of memory for routing instance %s",
-				 cf->vrf[i].name);
-			return -ENOMEM;
-		}
-		d->n_vrf = i + 1;
-		int rc = bgp_vrf_originate(&d->rib, &cf->vrf[i]);
+		int rc = vrf_setup(d, i);
 		if (rc < 0) {
-			snprintf(err, errlen, "instance %s: cannot originate its routes: %s",
-				 cf->vrf[i].name, strerror(-rc));
+			snprintf(err, errlen, "routing instance %s: %s", cf->vrf[i].name,
+				 strerror(-rc));
 			return rc;
 		}
 	}
@@ -1102,9 +1173,14 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for the default rtc route");
 		return -ENOMEM;
 	}
-	d->n_peers = cf->n_nb;
-	for (int i = 0; i < cf->n_nb; i++)
+	for (int i = 0; i < cf->n_nb; i++) {
+		if (peer_alloc(d, i) < 0) {
+			snprintf(err, errlen, "out of memory for %d neighbors", cf->n_nb);
+			return -ENOMEM;
+		}
+		d->n_peers = i + 1;
 		peer_init(d, i);
+	}
 	if (cf->n_listen == 0) {
 		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
 					     .sin6_port = htons(BGP_DEFAULT_PORT) };
@@ -1123,7 +1199,7 @@ int bgp_daemon_init(struct bgp_daemon *d, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < d->n_peers; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		conn_event(d, p, 0, &(struct bgp_fsm_in){
 			.ev = p->cfg->passive ? BGP_EV_START_PASSIVE : BGP_EV_START }, NULL);
 	}
@@ -1182,7 +1258,7 @@ static void peer_start(struct bgp_daemon *d, struct bgp_peer *p)
 
 static int clear_adv(struct bgp_dest *dst, void *arg)
 {
-	bgp_rib_dest_forget(dst, *(const uint64_t *)arg);
+	bgp_rib_dest_forget(dst, *(const uint16_t *)arg);
 	return 0;
 }
 
@@ -1191,16 +1267,16 @@ static void neighbors_apply(struct bgp_daemon *d, const struct bgp_conf *nc,
 {
 	int n_old = d->conf.n_nb;
 	for (int i = 0; i < n_old; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		struct bgp_conf_neighbor *nb = &d->conf.nb[i];
 		if (df->nb[i] == BGP_CH_REMOVE) {
 			nb->off = true;
 			peer_stop(d, p, BGP_CEASE_DECONFIG);
 			for (int ci = 0; ci < 2; ci++)
 				bgp_wq_free(&p->conn[ci].wq);
-			uint64_t bit = 1ull << i; /* what it was sent means nothing any more */
+			uint16_t idx = (uint16_t)i; /* what it was sent means nothing any more */
 			for (int af = 0; af < BGP_AF_COUNT; af++)
-				bgp_rib_walk(&d->rib, af, clear_adv, &bit);
+				bgp_rib_walk(&d->rib, af, clear_adv, &idx);
 			TLOG_INFO(&d->log, "peer %s: removed from the configuration, session stopped",
 				  peer_name(p));
 		} else if (df->nb[i] == BGP_CH_RESET) {
@@ -1219,31 +1295,55 @@ static void neighbors_apply(struct bgp_daemon *d, const struct bgp_conf *nc,
 			continue;
 		int i = peer_slot(d);
 		if (i < 0) {
-			TLOG_ERR(&d->log, "neighbor %s: not started: %d neighbors already",
-				 nc->nb[j].name, BGP_MAX_PEERS - 1);
+			TLOG_ERR(&d->log, "neighbor %s: not started: %d neighbors already (at most "
+				 "%d) or out of memory", nc->nb[j].name, d->n_peers,
+				 BGP_CONF_MAX_NB);
 			continue;
 		}
 		d->conf.nb[i] = nc->nb[j];
 		peer_init(d, i);
-		TLOG_INFO(&d->log, "peer %s: added to the configuration%s%s", peer_name(&d->peers[i]),
+		TLOG_INFO(&d->log, "peer %s: added to the configuration%s%s", peer_name(d->peers[i]),
 			  nc->nb[j].router[0] ? ", bgp-router " : "", nc->nb[j].router);
-		peer_start(d, &d->peers[i]);
+		peer_start(d, d->peers[i]);
 	}
 }
 
-/* Instance i of d->conf: its Loc-RIB, its routes, every VPN route imported. */
+/* Instance i of d->conf: its Loc-RIB, in the route-target index, its
+ * routes, every VPN route imported. */
 static int vrf_setup(struct bgp_daemon *d, int i)
 {
 	const struct bgp_vrf_conf *cf = &d->conf.vrf[i];
-	int rc = bgp_vrf_init(&d->vrf[i], cf);
+	if (vrfs_grow(d, i + 1) < 0 ||
+	    (!d->vrf[i] && !(d->vrf[i] = calloc(1, sizeof(*d->vrf[i])))))
+		return -ENOMEM;
+	if (i >= d->n_vrf)
+		d->n_vrf = i + 1;
+	struct bgp_vrf *v = d->vrf[i];
+	int rc = bgp_vrf_init(v, cf);
+	if (rc == 0)
+		rc = bgp_vrf_index_add(&d->vidx, v);
 	if (rc == 0)
 		rc = bgp_vrf_originate(&d->rib, cf);
 	if (rc == 0)
-		rc = bgp_vrf_import_all(&d->rib, &d->vrf[i]);
-	if (rc < 0)
-		TLOG_ERR(&d->log, "instance %s: %s; it lacks routes until they change", cf->name,
-			 strerror(-rc));
+		rc = bgp_vrf_index_import_all(&d->vidx, &d->rib, v);
 	return rc;
+}
+
+/* Instance i out: its routes withdrawn, out of the index, its table freed. */
+static void vrf_drop(struct bgp_daemon *d, int i)
+{
+	struct bgp_vrf *v = d->vrf[i];
+	bgp_vrf_withdraw(&d->rib, v->cf);
+	bgp_vrf_index_del(&d->vidx, v);
+	bgp_vrf_free(&d->rib, v);
+}
+
+static void vrf_setup_log(struct bgp_daemon *d, int i)
+{
+	int rc = vrf_setup(d, i);
+	if (rc < 0)
+		TLOG_ERR(&d->log, "instance %s: %s; it lacks routes until they change",
+			 d->conf.vrf[i].name, strerror(-rc));
 }
 
 static void instances_apply(struct bgp_daemon *d, const struct bgp_conf *nc,
@@ -1254,33 +1354,39 @@ static void instances_apply(struct bgp_daemon *d, const struct bgp_conf *nc,
 	for (int i = d->n_vrf - 1; i >= 0; i--) {
 		if (df->vrf[i] == BGP_CH_KEEP)
 			continue;
-		bgp_vrf_withdraw(&d->rib, &d->conf.vrf[i]);
-		bgp_vrf_free(&d->rib, &d->vrf[i]);
+		vrf_drop(d, i);
 		if (df->vrf[i] == BGP_CH_RESET) {
 			d->conf.vrf[i] = nc->vrf[df->vrf_to[i]];
 			TLOG_INFO(&d->log, "instance %s: changed, routes imported again",
 				  d->conf.vrf[i].name);
-			vrf_setup(d, i);
+			vrf_setup_log(d, i);
 			continue;
 		}
 		TLOG_INFO(&d->log, "instance %s: removed", d->conf.vrf[i].name);
 		int last = --d->n_vrf;
 		d->conf.n_vrf = d->n_vrf;
 		d->conf.vrf[i] = d->conf.vrf[last];
+		struct bgp_vrf *gone = d->vrf[i];
 		d->vrf[i] = d->vrf[last];
+		d->vrf[last] = NULL;
+		free(gone);
+		if (i != last)
+			d->vrf[i]->cf = &d->conf.vrf[i];
 	}
 	for (int j = 0; j < nc->n_vrf; j++) {
-		if (!df->vrf_add[j] || d->n_vrf == BGP_VRF_MAX)
+		if (!df->vrf_add[j])
 			continue;
-		int i = d->n_vrf++;
-		d->conf.n_vrf = d->n_vrf;
+		if (!bgp_conf_vrf_new(&d->conf, NULL)) { /* room reserved: only the limit */
+			TLOG_ERR(&d->log, "instance %s: not added: %d instances already",
+				 nc->vrf[j].name, d->n_vrf);
+			continue;
+		}
+		int i = d->conf.n_vrf - 1;
 		d->conf.vrf[i] = nc->vrf[j];
 		TLOG_INFO(&d->log, "instance %s: added (vni %u, %d import and %d export targets)",
 			  nc->vrf[j].name, nc->vrf[j].vni, nc->vrf[j].n_import, nc->vrf[j].n_export);
-		vrf_setup(d, i);
+		vrf_setup_log(d, i);
 	}
-	for (int i = 0; i < d->n_vrf; i++)
-		d->vrf[i].cf = &d->conf.vrf[i];
 }
 
 /* tern advertises the default rtc membership once any neighbor speaks rtc. */
@@ -1302,15 +1408,89 @@ static int rtc_default(struct bgp_daemon *d)
 	return 0;
 }
 
-void bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
-			    struct bgp_conf_diff *df)
+int bgp_daemon_reconfigure(struct bgp_daemon *d, const struct bgp_conf *nc,
+			   struct bgp_conf_diff *df)
 {
-	bgp_conf_diff(&d->conf, nc, df);
+	if (bgp_conf_diff(&d->conf, nc, df) < 0)
+		return -ENOMEM;
+	/* Room for every addition first, so that d->conf does not move while
+	 * peers and instances are added (and nothing is half applied for want
+	 * of memory). */
+	int n_nb = d->conf.n_nb + df->n_start, n_vrf = d->conf.n_vrf + df->n_vrf_add;
+	if (n_nb > BGP_CONF_MAX_NB)
+		n_nb = BGP_CONF_MAX_NB;
+	if (n_vrf > BGP_VRF_MAX)
+		n_vrf = BGP_VRF_MAX;
+	if (bgp_conf_reserve(&d->conf, n_nb, n_vrf) < 0 ||
+	    peers_grow(d, n_nb) < 0 ||
+	    vrfs_grow(d, n_vrf) < 0) {
+		bgp_conf_diff_free(df);
+		return -ENOMEM;
+	}
+	conf_relink(d);
 	neighbors_apply(d, nc, df);
 	instances_apply(d, nc, df);
+	conf_relink(d);
 	if (rtc_default(d) < 0)
 		TLOG_ERR(&d->log, "out of memory for the default rtc route");
+	return 0;
 }
+
+/* Settings read at start only: said once per reload when the file changed
+ * them. */
+static void reload_fixed(struct bgp_daemon *d, const struct bgp_conf *nc)
+{
+	const struct bgp_conf *c = &d->conf;
+	char what[160] = "";
+	size_t n = 0;
+	const struct { bool changed; const char *name; } f[] = {
+		{ nc->as != c->as, "as" },
+		{ nc->router_id != c->router_id, "router-id" },
+		{ nc->cluster_id != c->cluster_id, "cluster-id" },
+		{ nc->hold != c->hold || nc->connretry != c->connretry, "timers" },
+		{ nc->n_range != c->n_range ||
+		  memcmp(nc->range, c->range, (size_t)c->n_range * sizeof(c->range[0])) != 0,
+		  "[neighbors] ranges" },
+		{ nc->gr_restart_time != c->gr_restart_time, "graceful-restart" },
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].changed && n < sizeof(what))
+			n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%s", n ? ", " : "",
+					      f[i].name);
+	if (n)
+		TLOG_WARN(&d->log, "reload %s: %s changed; that takes a restart, the running "
+			  "values stay", d->conf_path, what);
+}
+
+int bgp_daemon_reload(struct bgp_daemon *d)
+{
+	if (!d->conf_path) {
+		TLOG_WARN(&d->log, "SIGHUP ignored: no configuration file to read again (with "
+			  "--api, tern-api changes apply on their own)");
+		return -EINVAL;
+	}
+	struct bgp_conf nc;
+	char err[512];
+	int rc = bgp_conf_load(&nc, d->conf_path, 0, err, sizeof(err));
+	if (rc < 0) {
+		TLOG_ERR(&d->log, "reload refused, the running configuration stays: %s", err);
+		return rc;
+	}
+	reload_fixed(d, &nc);
+	struct bgp_conf_diff df;
+	rc = bgp_daemon_reconfigure(d, &nc, &df);
+	if (rc < 0)
+		TLOG_ERR(&d->log, "reload %s: out of memory; the running configuration stays",
+			 d->conf_path);
+	else
+		TLOG_INFO(&d->log, "reload %s: neighbors %d new, %d removed, %d reset; "
+			  "instances %d new, %d removed, %d changed", d->conf_path, df.n_start,
+			  df.n_stop, df.n_reset, df.n_vrf_add, df.n_vrf_remove, df.n_vrf_change);
+	bgp_conf_diff_free(&df);
+	bgp_conf_free(&nc);
+	return rc;
+}
+
 
 /* A graceful stop (RFC 4724 §4.1): the sessions are closed without a
  * NOTIFICATION, so the peers keep our routes for the restart time, and the
@@ -1321,7 +1501,7 @@ static bool gr_stop(struct bgp_daemon *d)
 		return false;
 	int n = 0;
 	for (int i = 0; i < d->n_peers; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		n += p->est >= 0;
 		for (int ci = 0; ci < 2; ci++) {
 			conn_flush(&p->conn[ci]);
@@ -1344,7 +1524,7 @@ void bgp_daemon_free(struct bgp_daemon *d)
 {
 	bool graceful = gr_stop(d);
 	for (int i = 0; i < d->n_peers; i++) {
-		struct bgp_peer *p = &d->peers[i];
+		struct bgp_peer *p = d->peers[i];
 		for (int ci = 0; ci < 2; ci++) {
 			if (p->conn[ci].fd >= 0 && !graceful)
 				conn_event(d, p, ci, &(struct bgp_fsm_in){ .ev = BGP_EV_STOP }, NULL);
@@ -1358,50 +1538,99 @@ void bgp_daemon_free(struct bgp_daemon *d)
 		close(d->lfd[i]);
 	d->n_lfd = 0;
 	bgp_ctl_close(d);
+	for (int i = 0; i < d->cap_peers; i++)
+		free(d->peers[i]);
+	free(d->peers);
+	d->peers = NULL;
+	d->n_peers = d->cap_peers = 0;
 	for (int i = 0; i < d->n_vrf; i++)
-		bgp_vrf_free(&d->rib, &d->vrf[i]);
+		bgp_vrf_free(&d->rib, d->vrf[i]);
+	for (int i = 0; i < d->cap_vrf; i++)
+		free(d->vrf[i]);
+	free(d->vrf);
+	d->vrf = NULL;
+	d->n_vrf = d->cap_vrf = 0;
+	bgp_vrf_index_free(&d->vidx);
 	bgp_rib_free(&d->rib);
+	free(d->pf);
+	free(d->pwhat);
+	d->pf = NULL;
+	d->pwhat = NULL;
+	bgp_conf_free(&d->conf);
 }
 
-#define MAX_FDS (BGP_CONF_MAX_LISTEN + 2 + BGP_CTL_CLIENTS + 2 * BGP_MAX_PEERS)
+/* What each pollfd is: kind 0 listener, 1 ctl listener, 2 ctl client, 3 conn,
+ * 4 tern-api events. */
+struct bgp_pollwhat {
+	int kind, a, b;
+};
+
+/* The poll arrays sized for every descriptor there may be now (two per
+ * peer); grown with the peers, never shrunk. */
+static int poll_room(struct bgp_daemon *d)
+{
+	size_t need = (size_t)d->n_lfd + 2 + BGP_CTL_CLIENTS + 2 * (size_t)d->n_peers;
+	if (need <= d->cap_pf)
+		return 0;
+	size_t cap = d->cap_pf ? d->cap_pf : 64;
+	while (cap < need)
+		cap *= 2;
+	struct pollfd *pf = realloc(d->pf, cap * sizeof(*pf));
+	if (pf)
+		d->pf = pf;
+	struct bgp_pollwhat *w = realloc(d->pwhat, cap * sizeof(*w));
+	if (w)
+		d->pwhat = w;
+	if (!pf || !w)
+		return -ENOMEM;
+	d->cap_pf = cap;
+	return 0;
+}
 
 int bgp_daemon_run(struct bgp_daemon *d)
 {
-	struct pollfd pf[MAX_FDS];
-	/* What each pollfd is: kind 0 listener, 1 ctl listener, 2 ctl client, 3 conn,
-	 * 4 tern-api events. */
-	struct { int kind, a, b; } what[MAX_FDS];
 	while (!d->stop) {
+		if (d->reload) {
+			d->reload = 0;
+			bgp_daemon_reload(d);
+		}
+		if (poll_room(d) < 0) {
+			TLOG_ERR(&d->log, "out of memory for the poll set of %d peers", d->n_peers);
+			return -ENOMEM;
+		}
+		struct pollfd *pf = d->pf;
+		struct bgp_pollwhat *what = d->pwhat;
 		int n = 0;
+
 		for (int i = 0; i < d->n_lfd; i++) {
 			pf[n] = (struct pollfd){ .fd = d->lfd[i], .events = POLLIN };
-			what[n++] = (typeof(what[0])){ 0, i, 0 };
+			what[n++] = (struct bgp_pollwhat){ 0, i, 0 };
 		}
 		if (d->ctl_fd >= 0) {
 			pf[n] = (struct pollfd){ .fd = d->ctl_fd, .events = POLLIN };
-			what[n++] = (typeof(what[0])){ 1, 0, 0 };
+			what[n++] = (struct bgp_pollwhat){ 1, 0, 0 };
 		}
 		if (d->api) {
 			pf[n] = (struct pollfd){ .fd = bgp_api_fd(d->api), .events = POLLIN };
-			what[n++] = (typeof(what[0])){ 4, 0, 0 };
+			what[n++] = (struct bgp_pollwhat){ 4, 0, 0 };
 		}
 		for (int i = 0; i < BGP_CTL_CLIENTS; i++) {
 			struct bgp_ctl_client *c = &d->ctl[i];
 			if (c->fd < 0)
 				continue;
 			pf[n] = (struct pollfd){ .fd = c->fd, .events = c->reply ? POLLOUT : POLLIN };
-			what[n++] = (typeof(what[0])){ 2, i, 0 };
+			what[n++] = (struct bgp_pollwhat){ 2, i, 0 };
 		}
 		for (int i = 0; i < d->n_peers; i++) {
 			for (int ci = 0; ci < 2; ci++) {
-				struct bgp_conn *c = &d->peers[i].conn[ci];
+				struct bgp_conn *c = &d->peers[i]->conn[ci];
 				if (c->fd < 0)
 					continue;
 				short ev = c->connecting ? POLLOUT : POLLIN;
 				if (bgp_wq_pending(&c->wq))
 					ev |= POLLOUT;
 				pf[n] = (struct pollfd){ .fd = c->fd, .events = ev };
-				what[n++] = (typeof(what[0])){ 3, i, ci };
+				what[n++] = (struct bgp_pollwhat){ 3, i, ci };
 			}
 		}
 		int64_t now = bgp_now_ms(), dl = next_deadline(d);
@@ -1430,7 +1659,7 @@ int bgp_daemon_run(struct bgp_daemon *d)
 				bgp_api_process(d);
 				break;
 			default: {
-				struct bgp_peer *p = &d->peers[what[k].a];
+				struct bgp_peer *p = d->peers[what[k].a];
 				struct bgp_conn *c = &p->conn[what[k].b];
 				if (c->fd != pf[k].fd)
 					break; /* closed by an earlier event of this round */
@@ -1446,7 +1675,7 @@ int bgp_daemon_run(struct bgp_daemon *d)
 		process_dirty(d);
 		for (int i = 0; i < d->n_peers; i++)
 			for (int ci = 0; ci < 2; ci++)
-				conn_flush(&d->peers[i].conn[ci]);
+				conn_flush(&d->peers[i]->conn[ci]);
 	}
 	TLOG_INFO(&d->log, "stopping");
 	return 0;

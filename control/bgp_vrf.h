@@ -25,7 +25,7 @@
 
 #include "bgp_rib.h"
 
-#define BGP_VRF_MAX 32          /* instances */
+#define BGP_VRF_MAX 16384       /* instances (allocated as configured) */
 #define BGP_VRF_MAX_RT 16       /* import or export targets per instance */
 #define BGP_VRF_MAX_ROUTES 64   /* originated routes per instance */
 
@@ -67,6 +67,29 @@ struct bgp_vrf {
 	const struct bgp_vrf_conf *cf;
 	struct bgp_vrf_dest **b;
 	uint32_t nb, count;
+	uint64_t mark;                 /* bgp_vrf_index: taken in this round */
+	bool indexed;                  /* in a bgp_vrf_index */
+};
+
+/*
+ * Which instances a changed VPN destination concerns, found without a scan
+ * of every instance (there is one per virtual network, thousands): a hash
+ * of route target -> the instances importing it, and one of VPN prefix
+ * (with its RD) -> the instances holding paths imported from it (they must
+ * drop them when the route loses its targets). Per route, the cost is one
+ * lookup per extended community plus the instances really concerned.
+ */
+struct bgp_vrf_tent;                   /* bgp_vrf.c: an entry of either table */
+struct bgp_vrf_index {
+	struct bgp_vrf_tent **rt;
+	uint32_t rt_nb, rt_count;
+	struct bgp_vrf_tent **held;
+	uint32_t held_nb, held_count;
+	uint64_t gen;
+	int n_vrf;                     /* instances indexed */
+	struct bgp_vrf **cand;         /* scratch: this round's instances */
+	int *cand_n;
+	uint32_t cand_cap;
 };
 
 /* Parse "ASN:NN" or "a.b.c.d:NN" into a route-target extended community
@@ -103,5 +126,20 @@ void bgp_vrf_withdraw(struct bgp_rib *rib, const struct bgp_vrf_conf *cf);
 /* Import every VPNv4/VPNv6 destination of rib into v (a new or changed
  * instance). Returns 0 or -ENOMEM. */
 int bgp_vrf_import_all(struct bgp_rib *rib, struct bgp_vrf *v);
+
+/* The index (struct bgp_vrf_index) starts zeroed. Add v (by its import
+ * targets, v->cf) before it imports anything; take it out before it is
+ * freed or its configuration changes. add returns 0 or -ENOMEM (v then not
+ * indexed). */
+int bgp_vrf_index_add(struct bgp_vrf_index *x, struct bgp_vrf *v);
+void bgp_vrf_index_del(struct bgp_vrf_index *x, struct bgp_vrf *v);
+void bgp_vrf_index_free(struct bgp_vrf_index *x);
+/* Re-import VPN destination src into every indexed instance it concerns
+ * (bgp_vrf_import). Returns 0, or -ENOMEM with *failed the first instance
+ * that lacks the route until src changes again. */
+int bgp_vrf_index_import(struct bgp_vrf_index *x, struct bgp_rib *rib,
+			 const struct bgp_dest *src, const struct bgp_vrf **failed);
+/* bgp_vrf_import_all for an indexed instance. Returns 0 or -ENOMEM. */
+int bgp_vrf_index_import_all(struct bgp_vrf_index *x, struct bgp_rib *rib, struct bgp_vrf *v);
 
 #endif /* TERN_BGP_VRF_H */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -267,6 +268,101 @@ static void test_originate_export(void **state)
 	assert_int_equal(BLUE.count, 0);
 }
 
+/* Past the old limit of 32: 100 instances in the route-target index, each
+ * importing its own target (65000:100+i), instances 0 and 50 a shared one
+ * too. A route reaches exactly the instances of its targets; when its
+ * targets change it leaves the old ones (the index of holders); an
+ * instance added later imports what is there; one removed takes its paths
+ * out of the index. */
+#define N_MANY 100
+static struct bgp_vrf_conf MCF[N_MANY];
+static struct bgp_vrf MV[N_MANY];
+static struct bgp_vrf_index X;
+
+static void rt_of(int i, uint8_t out[8])
+{
+	memcpy(out, RT1, 8);
+	out[6] = (uint8_t)((100 + i) >> 8);
+	out[7] = (uint8_t)(100 + i);
+}
+
+static void drain_index(void)
+{
+	struct bgp_dest *d;
+	const struct bgp_vrf *bad;
+	while ((d = bgp_rib_dirty_pop(&R))) {
+		assert_int_equal(bgp_vrf_index_import(&X, &R, d, &bad), 0);
+		bgp_rib_dest_gc(&R, d);
+	}
+}
+
+static void test_index_many(void **state)
+{
+	(void)state;
+	memset(&X, 0, sizeof(X));
+	for (int i = 0; i < N_MANY; i++) {
+		memset(&MCF[i], 0, sizeof(MCF[i]));
+		snprintf(MCF[i].name, sizeof(MCF[i].name), "vn%d", i);
+		rt_of(i, MCF[i].import[0]);
+		MCF[i].n_import = 1;
+		if (i == 0 || i == 50) {
+			memcpy(MCF[i].import[1], RT9, 8);
+			MCF[i].n_import = 2;
+		}
+		if (i == N_MANY - 1)
+			continue; /* added later */
+		assert_int_equal(bgp_vrf_init(&MV[i], &MCF[i]), 0);
+		assert_int_equal(bgp_vrf_index_add(&X, &MV[i]), 0);
+	}
+	uint8_t rts[3][8];
+	rt_of(7, rts[0]);
+	announce(0, 1, 1, 100, 100, rts[0], 1);              /* 10.2.1.0/24 -> vn7 */
+	rt_of(70, rts[0]);
+	memcpy(rts[1], RT9, 8);
+	announce(1, 2, 2, 200, 100, rts[0], 2);              /* 10.2.2.0/24 -> vn70, 0, 50 */
+	rt_of(N_MANY - 1, rts[0]);
+	announce(1, 3, 3, 300, 100, rts[0], 1);              /* for the late one */
+	drain_index();
+	struct bgp_prefix p1 = plain(1), p2 = plain(2);
+	for (int i = 0; i < N_MANY - 1; i++) {
+		assert_int_equal(bgp_vrf_lookup(&MV[i], &p1) != NULL, i == 7);
+		assert_int_equal(bgp_vrf_lookup(&MV[i], &p2) != NULL, i == 0 || i == 50 || i == 70);
+	}
+	/* 10.2.1.0/24 now carries vn8's target: it leaves vn7 */
+	rt_of(8, rts[0]);
+	announce(0, 1, 1, 100, 100, rts[0], 1);
+	drain_index();
+	assert_null(bgp_vrf_lookup(&MV[7], &p1));
+	assert_non_null(bgp_vrf_lookup(&MV[8], &p1));
+	/* the late instance imports what is there already */
+	assert_int_equal(bgp_vrf_init(&MV[N_MANY - 1], &MCF[N_MANY - 1]), 0);
+	assert_int_equal(bgp_vrf_index_add(&X, &MV[N_MANY - 1]), 0);
+	assert_int_equal(bgp_vrf_index_import_all(&X, &R, &MV[N_MANY - 1]), 0);
+	assert_int_equal(MV[N_MANY - 1].count, 1);
+	/* vn50 removed: out of the index before it is freed */
+	bgp_vrf_index_del(&X, &MV[50]);
+	bgp_vrf_free(&R, &MV[50]);
+	bgp_rib_withdraw(&R, 1, &(struct bgp_prefix){ .af = BGP_AF_VPNV4, .plen = 24,
+			 .rd = { 0, 0, 0xfd, 0xe8, 0, 0, 0, 2 }, .addr = { 10, 2, 2 } });
+	drain_index();
+	assert_null(bgp_vrf_lookup(&MV[0], &p2));
+	assert_null(bgp_vrf_lookup(&MV[70], &p2));
+	bgp_rib_peer_flush(&R, 0);
+	bgp_rib_peer_flush(&R, 1);
+	drain_index();
+	for (int i = 0; i < N_MANY; i++) {
+		if (i == 50)
+			continue;
+		assert_int_equal(MV[i].count, 0);
+		bgp_vrf_index_del(&X, &MV[i]);
+		bgp_vrf_free(&R, &MV[i]);
+	}
+	assert_int_equal(X.n_vrf, 0);
+	assert_int_equal(X.held_count, 0);
+	assert_int_equal(X.rt_count, 0);
+	bgp_vrf_index_free(&X);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_by_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_best_across_rds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_originate_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_many, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
