@@ -41,6 +41,9 @@ struct vrd_mailbox {
 	size_t reply_len;
 };
 
+/* How kernel interfaces (kernel pod vifs, an interface fabric) are driven. */
+enum { VRD_IO_AF_PACKET = 0, VRD_IO_AF_XDP = 1, VRD_IO_AUTO = 2 };
+
 struct vrd_options {
 	char name[VR_NAME_LEN];
 	char run_dir[256];
@@ -48,6 +51,7 @@ struct vrd_options {
 	unsigned mem_mb;
 	unsigned mbufs;
 	int huge;                      /* -1 auto, 0 no, 1 yes */
+	int kernel_io;                 /* VRD_IO_*: the PMD for kernel interfaces */
 	bool poll;                     /* never sleep: for benchmarks */
 	unsigned max_sleep_us;
 	struct vr_config cfg;

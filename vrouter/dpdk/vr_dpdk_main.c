@@ -40,6 +40,9 @@ static void usage(FILE *out)
 "  --lcores LIST        the forwarding core (default: 0)\n"
 "  --mem MB             DPDK memory (default: 512)\n"
 "  --huge auto|yes|no   hugepages (default: auto: used when enough are free)\n"
+"  --kernel-io af_packet|af_xdp|auto\n"
+"                       how kernel interfaces are driven (default: af_packet; auto: AF_XDP\n"
+"                       where the kernel lets it attach, else af_packet)\n"
 "  --mbufs N            packet buffers (default: 16384)\n"
 "  --vrfs N             VRF ids 0..N-1 (default: %u, at most %u)\n"
 "  --routes N           IPv4 + IPv6 routes (default: 262144)\n"
@@ -70,7 +73,7 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
 static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
-	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6 };
+	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -80,6 +83,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "poll", no_argument, 0, O_POLL }, { "max-sleep-us", required_argument, 0, O_SLEEP },
 		{ "log-level", required_argument, 0, O_LOG }, { "help", no_argument, 0, O_HELP },
 		{ "flows", required_argument, 0, O_FLOWS }, { "flows6", required_argument, 0, O_FLOWS6 },
+		{ "kernel-io", required_argument, 0, O_KIO },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -124,6 +128,15 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 			o->huge = !strcmp(optarg, "yes") ? 1 : !strcmp(optarg, "no") ? 0 : !strcmp(optarg, "auto") ? -1 : -2;
 			if (o->huge == -2) {
 				fprintf(stderr, "tern-vrouter: --huge takes auto, yes or no\n");
+				return -EINVAL;
+			}
+			break;
+		case O_KIO:
+			o->kernel_io = !strcmp(optarg, "af_packet") ? VRD_IO_AF_PACKET :
+				       !strcmp(optarg, "af_xdp") ? VRD_IO_AF_XDP :
+				       !strcmp(optarg, "auto") ? VRD_IO_AUTO : -1;
+			if (o->kernel_io < 0) {
+				fprintf(stderr, "tern-vrouter: --kernel-io takes af_packet, af_xdp or auto\n");
 				return -EINVAL;
 			}
 			break;

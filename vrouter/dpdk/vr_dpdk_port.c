@@ -131,8 +131,10 @@ static bool vr_mac_is_zero_(const uint8_t *m)
 	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
 }
 
-/* Build the devargs from typed fields (never from user-supplied devargs). */
-static int vif_devargs(const struct vr_obj_vif *v, char *name, size_t nlen, char *args, size_t alen)
+/* Build the devargs from typed fields (never from user-supplied devargs);
+ * xdp: a kernel interface through AF_XDP rather than af_packet. */
+static int vif_devargs(const struct vr_obj_vif *v, bool xdp, char *name, size_t nlen, char *args,
+		       size_t alen)
 {
 	int n;
 	switch (v->type) {
@@ -145,6 +147,12 @@ static int vif_devargs(const struct vr_obj_vif *v, char *name, size_t nlen, char
 		}
 		/* fall through */
 	case VR_VIF_KERNEL:
+		if (xdp) {
+			/* one queue pair; the umem comes from the vrouter's mbuf pool */
+			snprintf(name, nlen, "net_af_xdp_v%u", v->id);
+			n = snprintf(args, alen, "iface=%s,start_queue=0,queue_count=1", v->ifname);
+			break;
+		}
 		snprintf(name, nlen, "net_af_packet_v%u", v->id);
 		/* qdisc_bypass: the vrouter is the qdisc; framesz fits one mbuf. */
 		n = snprintf(args, alen, "iface=%s,qpairs=1,framesz=2048,framecnt=1024,qdisc_bypass=1",
@@ -231,7 +239,12 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 	struct vrd *d = host;
 	struct vrd_port *p = &d->ports[v->id];
 	char args[400];
-	int rc = vif_devargs(v, p->vdev, sizeof(p->vdev), args, sizeof(args));
+	bool kif = (v->type == VR_VIF_KERNEL || v->type == VR_VIF_FABRIC) && !v->socket[0];
+	bool xdp = kif && d->opt.kernel_io != VRD_IO_AF_PACKET;
+	int rc;
+again:
+	err[0] = 0;
+	rc = vif_devargs(v, xdp, p->vdev, sizeof(p->vdev), args, sizeof(args));
 	if (rc < 0) {
 		snprintf(err, errlen, "interface or socket name is too long or has ',', '=' or ' '");
 		return rc;
@@ -245,23 +258,28 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 	if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
 		remove_stale_socket(v->socket);
 	rc = rte_vdev_init(p->vdev, args);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s %s: %s (does the interface exist, is the socket directory "
-			 "writable?)", p->vdev, args, rte_strerror(-rc));
-		return rc;
-	}
-	uint16_t port;
-	if (rte_eth_dev_get_port_by_name(p->vdev, &port) != 0) {
+	uint16_t port = 0;
+	if (rc == 0 && rte_eth_dev_get_port_by_name(p->vdev, &port) != 0) {
 		rte_vdev_uninit(p->vdev);
-		snprintf(err, errlen, "%s: no ethdev port after probe", p->vdev);
-		return -ENODEV;
+		rc = -ENODEV;
 	}
-	rc = port_setup(d, port, err, errlen);
-	if (rc < 0) {
+	if (rc == 0 && (rc = port_setup(d, port, err, errlen)) < 0) {
 		rte_eth_dev_close(port);
 		rte_vdev_uninit(p->vdev);
+	}
+	if (rc < 0 && xdp && d->opt.kernel_io == VRD_IO_AUTO) {
+		TLOG_WARN(&d->log, "vif %u: AF_XDP on %s failed (%s): af_packet instead", v->id,
+			  v->ifname, rte_strerror(-rc));
+		xdp = false;
+		goto again;
+	}
+	if (rc < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s %s: %s (does the interface exist, is the socket "
+				 "directory writable?)", p->vdev, args, rte_strerror(-rc));
 		return rc;
 	}
+	TLOG_INFO(&d->log, "vif %u: port %s (%s)", v->id, p->vdev, args);
 	p->used = true;
 	p->port_id = port;
 	p->server_socket[0] = 0;
