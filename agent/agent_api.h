@@ -27,6 +27,7 @@
 #define agent_api_fd        tern_watch_fd
 #define agent_api_drain     tern_watch_drain
 #define agent_api_create    tern_watch_create
+#define agent_api_create_batch tern_watch_create_batch
 #define agent_api_update    tern_watch_update
 #define agent_api_delete    tern_watch_delete
 #define agent_api_list      tern_watch_list

@@ -559,11 +559,42 @@ static void t_sync_calls(void **state)
 	assert_non_null(strstr(err, "no project with uuid"));
 	assert_int_equal(agent_api_delete(a, "project", "not-a-uuid", err, sizeof(err)), -EINVAL);
 
+	/* A batch: a network and an address on it that names it, one transaction;
+	 * a failing item fails the whole batch, saying which. */
+	items = json_loads("[{\"kind\":\"virtual-network\",\"object\":{\"name\":\"n1\","
+			   "\"project\":\"p1\",\"subnets\":[{\"cidr\":\"10.9.0.0/24\"}]}},"
+			   "{\"kind\":\"instance-ip\",\"object\":{\"name\":\"a1\",\"project\":"
+			   "\"p1\",\"virtual_network\":\"p1:n1\"}}]", 0, NULL);
+	assert_int_equal(agent_api_create_batch(a, items, &out, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(out), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 1), "address")),
+			    "10.9.0.2");
+	char n1[40], a1[40];
+	snprintf(n1, sizeof(n1), "%s", json_string_value(json_object_get(json_array_get(out, 0),
+								       "uuid")));
+	snprintf(a1, sizeof(a1), "%s", json_string_value(json_object_get(json_array_get(out, 1),
+								       "uuid")));
+	json_decref(out);
+	json_decref(items);
+	items = json_loads("[{\"kind\":\"instance-ip\",\"object\":{\"name\":\"a2\","
+			   "\"project\":\"p1\",\"virtual_network\":\"p1:n1\"}},"
+			   "{\"kind\":\"instance-ip\",\"object\":{\"name\":\"a3\",\"project\":"
+			   "\"p1\",\"virtual_network\":\"p1:n9\"}}]", 0, NULL);
+	assert_int_equal(agent_api_create_batch(a, items, &out, err, sizeof(err)), -EINVAL);
+	assert_null(out);
+	assert_non_null(strstr(err, "create[1]"));
+	json_decref(items);
+	assert_int_equal(agent_api_list(a, "instance-ip", "name=a2", &items, err, sizeof(err)), 0);
+	assert_int_equal(json_array_size(items), 0);  /* a2 was not written either */
+	json_decref(items);
+
 	/* Referred to: 409 on a delete is -EBUSY. */
 	create(a, "project", "{\"name\":\"p2\"}", p2);
 	create(a, "network-ipam", "{\"name\":\"ipam1\",\"project\":\"p2\"}", NULL);
 	assert_int_equal(agent_api_delete(a, "project", p2, err, sizeof(err)), -EBUSY);
 
+	delete(a, "instance-ip", a1);
+	delete(a, "virtual-network", n1);
 	delete(a, "project", p1);
 	assert_int_equal(agent_api_delete(a, "project", p1, err, sizeof(err)), -ENOENT);
 	agent_api_free(a);

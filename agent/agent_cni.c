@@ -254,6 +254,24 @@ static json_t *handle(struct agent *a, json_t *req)
 	return fail(CNI_E_CONFIG, msg);
 }
 
+/* After an add's reply: program the VRFs of the pod's networks now, while
+ * the plugin makes the veths, so that its attach finds them made. When the
+ * ADD fails after all, such a VRF stays (one per network at most, reused by
+ * the next pod on it, released with the last port that leaves it). */
+static void prepare_vrfs(struct agent *a, json_t *reply)
+{
+	size_t i;
+	json_t *f;
+	if (!a->vr || !json_is_true(json_object_get(reply, "ok")))
+		return;
+	json_array_foreach(json_object_get(reply, "interfaces"), i, f) {
+		const char *net = json_string_value(json_object_get(f, "network"));
+		char err[512];
+		if (net && !agent_vrf_ensure(a, net, err, sizeof(err)))
+			TLOG_DEBUG(&a->log, "vrf of %s, before the attach: %s", net, err);
+	}
+}
+
 void agent_cni_accept(struct agent *a)
 {
 	int fd;
@@ -267,6 +285,7 @@ void agent_cni_accept(struct agent *a)
 		while (buf && len < CNI_REQ_MAX && (n = read(fd, buf + len, CNI_REQ_MAX - len)) > 0)
 			len += (size_t)n;
 		json_t *reply;
+		bool was_add = false;
 		if (!buf) {
 			reply = fail(CNI_E_AGAIN, "agent out of memory");
 		} else if (n < 0) {
@@ -285,6 +304,8 @@ void agent_cni_accept(struct agent *a)
 			} else {
 				a->cni_requests++;
 				reply = handle(a, req);
+				was_add = !strcmp(json_string_value(json_object_get(req, "op")) ?: "",
+						  "add");
 				const char *op = json_string_value(json_object_get(req, "op"));
 				const char *cid = json_string_value(json_object_get(req, "container_id"));
 				if (json_is_true(json_object_get(reply, "ok")))
@@ -297,7 +318,6 @@ void agent_cni_accept(struct agent *a)
 		}
 		free(buf);
 		char *out = json_dumps(reply, JSON_COMPACT);
-		json_decref(reply);
 		if (out) {
 			size_t off = 0, total = strlen(out);
 			while (off < total) {
@@ -309,10 +329,19 @@ void agent_cni_accept(struct agent *a)
 			free(out);
 		}
 		close(fd);
-		if (a->state_dirty) {
+		if (was_add)
+			prepare_vrfs(a, reply);
+		json_decref(reply);
+		/* An add is followed within milliseconds by the same pod's attach:
+		 * its fsync'd save would delay that attach, so the loop saves a
+		 * little later (after the attach, which saves both). */
+		if (a->state_dirty && was_add) {
+			a->state_defer = true;
+		} else if (a->state_dirty) {
 			char err[512];
 			if (agent_state_save(a, err, sizeof(err)) < 0)
 				TLOG_ERR(&a->log, "saving state: %s", err);
+			a->state_defer = false;
 		}
 	}
 }

@@ -142,6 +142,8 @@ struct agent_created {
 #define AGENT_MAX_RROUTES 16384
 #define AGENT_MAX_TNHS 16384
 #define AGENT_MAX_CREATED 1024
+/* How long a state save may wait after an add (for its attach, which saves) */
+#define AGENT_STATE_DEFER_MS 200
 #define AGENT_NH_IDS 65536
 #define AGENT_LABELS (1u << 20)
 #define AGENT_VR_REPLY_CAP (160 * 1024)
@@ -196,6 +198,7 @@ struct agent {
 	int n_stale_labels;
 	int cni_fd;
 	bool state_dirty;
+	bool state_defer;              /* saved by the loop, AGENT_STATE_DEFER_MS later at most */
 	bool resolve_pending;          /* a tunnel end's MAC is unknown: retry */
 	uint64_t cni_requests;
 };

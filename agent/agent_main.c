@@ -374,6 +374,7 @@ int main(int argc, char **argv)
 		  a->conf.bgp.n_peers, restarting ? ", restarting" : "");
 
 	int64_t next_vr = 0, next_resolve = 0, next_alive = 0, started = now_ms(), swept = 0;
+	int64_t save_due = 0; /* a deferred state save (state_defer) is due then */
 	bool vr_warned = false;
 	while (!stop) {
 		int64_t now = now_ms();
@@ -409,11 +410,18 @@ int main(int argc, char **argv)
 			agent_vr_sweep(a);
 			swept = now;
 		}
-		if (a->state_dirty && agent_state_save(a, err, sizeof(err)) < 0)
-			TLOG_ERR(&a->log, "saving state: %s", err);
+		if (a->state_dirty && a->state_defer && !save_due)
+			save_due = now + AGENT_STATE_DEFER_MS;
+		if (a->state_dirty && (!a->state_defer || now >= save_due)) {
+			if (agent_state_save(a, err, sizeof(err)) < 0)
+				TLOG_ERR(&a->log, "saving state: %s", err);
+			a->state_defer = false;
+		}
+		if (!a->state_dirty || !a->state_defer)
+			save_due = 0;
 
 		struct pollfd fds[8];
-		int n = 0, timeout = 1000;
+		int n = 0, timeout = save_due ? (int)(save_due > now ? save_due - now : 0) : 1000;
 		fds[n++] = (struct pollfd){ .fd = agent_api_fd(a->api), .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = a->cni_fd, .events = POLLIN };
 		int arp_i = -1;

@@ -149,30 +149,21 @@ void agent_created_forget(struct agent *a, const char *cid, bool delete_in_api)
 	a->state_dirty = true;
 }
 
-/* Create the interface (and an address per family of the network's subnets)
- * of network vn for the pod. */
-static int create_vmi(struct agent *a, const struct agent_req *r, const char *owner,
-		      json_t *vn, const char *ifname, char *err, size_t errlen)
+/* Add to items the interface (and an address per family of the network's
+ * subnets) of network vn for the pod; the addresses name the interface by
+ * its fq_name, so that one tern-api batch creates them all. */
+static void plan_vmi(struct agent *a, const char *owner, json_t *vn, const char *ifname,
+		     json_t *items)
 {
 	const char *project = json_string_value(json_object_get(vn, "project"));
 	const char *vn_fq = json_string_value(json_object_get(vn, "fq_name"));
-	char name[64], e[512];
+	char name[64], vmi_fq[200];
 	api_name(name, sizeof(name), owner, ifname, "");
-	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", name,
-				"project", project, "virtual_network", vn_fq, "owner_type", "pod",
-				"owner", owner, "node", a->conf.node, "ifname", ifname,
-				"interface_type", "kernel");
-	json_t *vmi = NULL;
-	int rc = agent_api_create(a->api, "virtual-machine-interface", req, &vmi, e, sizeof(e));
-	json_decref(req);
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: creating its interface on %s in tern-api: %s", ifname,
-			 vn_fq, e);
-		return rc == -ECONNREFUSED || rc == -ETIMEDOUT ? -CNI_E_AGAIN : -CNI_E_API;
-	}
-	created_note(a, r->container_id, "virtual-machine-interface", vmi);
-	agent_model_put(a, "virtual-machine-interface", vmi);
-	const char *vmi_fq = json_string_value(json_object_get(vmi, "fq_name"));
+	snprintf(vmi_fq, sizeof(vmi_fq), "%s:%s", project ? project : "", name);
+	json_array_append_new(items, json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
+		"kind", "virtual-machine-interface", "object", "name", name, "project", project,
+		"virtual_network", vn_fq, "owner_type", "pod", "owner", owner, "node",
+		a->conf.node, "ifname", ifname, "interface_type", "kernel"));
 	bool fam[2] = { false, false };
 	size_t i;
 	json_t *sn;
@@ -186,23 +177,49 @@ static int create_vmi(struct agent *a, const struct agent_req *r, const char *ow
 			continue;
 		char iname[64];
 		api_name(iname, sizeof(iname), owner, ifname, f ? "-v6" : "-v4");
-		req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", iname, "project", project,
-				"virtual_network", vn_fq, "virtual_machine_interface", vmi_fq,
-				"family", f ? "v6" : "v4");
-		json_t *iip = NULL;
-		rc = agent_api_create(a->api, "instance-ip", req, &iip, e, sizeof(e));
-		json_decref(req);
-		if (rc < 0) {
-			json_decref(vmi);
-			snprintf(err, errlen, "%s: allocating an %s address on %s: %s", ifname,
-				 f ? "IPv6" : "IPv4", vn_fq, e);
-			return rc == -ECONNREFUSED || rc == -ETIMEDOUT ? -CNI_E_AGAIN : -CNI_E_API;
-		}
-		created_note(a, r->container_id, "instance-ip", iip);
-		agent_model_put(a, "instance-ip", iip);
-		json_decref(iip);
+		json_array_append_new(items, json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s}}",
+			"kind", "instance-ip", "object", "name", iname, "project", project,
+			"virtual_network", vn_fq, "virtual_machine_interface", vmi_fq,
+			"family", f ? "v6" : "v4"));
 	}
-	json_decref(vmi);
+}
+
+/* Create items in tern-api: one batch (one transaction), or one request
+ * each from a tern-api that has no batch (404). Remembers what was created,
+ * for DEL, and puts it in the mirror before the watch brings it. */
+static int create_items(struct agent *a, const struct agent_req *r, json_t *items, char *err,
+			size_t errlen)
+{
+	char e[512];
+	json_t *made = NULL;
+	int rc = agent_api_create_batch(a->api, items, &made, e, sizeof(e));
+	if (rc == -ENOENT) {
+		made = json_array();
+		size_t i;
+		json_t *it;
+		json_array_foreach(items, i, it) {
+			json_t *o = NULL;
+			rc = agent_api_create(a->api, json_string_value(json_object_get(it, "kind")),
+					      json_object_get(it, "object"), &o, e, sizeof(e));
+			if (rc < 0)
+				break;
+			json_array_append_new(made, o);
+		}
+	}
+	size_t i;
+	json_t *o;
+	json_array_foreach(made, i, o) {
+		const char *kind = json_string_value(json_object_get(json_array_get(items, i),
+								     "kind"));
+		created_note(a, r->container_id, kind, o);
+		agent_model_put(a, kind, o);
+	}
+	json_decref(made);
+	if (rc < 0) {
+		snprintf(err, errlen, "creating the pod's interfaces and addresses in tern-api: %s",
+			 e);
+		return rc == -ECONNREFUSED || rc == -ETIMEDOUT ? -CNI_E_AGAIN : -CNI_E_API;
+	}
 	return 0;
 }
 
@@ -339,9 +356,11 @@ int agent_plan(struct agent *a, const struct agent_req *r, bool create,
 		vmis[n++] = vmi;
 	}
 	/* Requested networks the pod has no interface on: create them. */
+	json_t *items = NULL;
 	for (int w = 0; w < n_want; w++) {
 		json_t *vn = agent_model_ref(a, "virtual-network", want[w].ref, project);
 		if (!vn) {
+			json_decref(items);
 			snprintf(err, errlen, "%s: network %s does not exist in tern-api",
 				 want[w].ifname, want[w].ref);
 			return -CNI_E_CONFIG;
@@ -358,13 +377,25 @@ int agent_plan(struct agent *a, const struct agent_req *r, bool create,
 		if (have)
 			continue;
 		if (!create) {
+			json_decref(items);
 			snprintf(err, errlen, "%s: no interface on %s for pod %s", want[w].ifname,
 				 vn_fq, owner);
 			return -CNI_E_CONFIG;
 		}
-		if ((rc = create_vmi(a, r, owner, vn, want[w].ifname, err, errlen)) < 0)
-			return rc;
-		return agent_plan(a, r, create, out, max, err, errlen);
+		bool again = false; /* the annotation names it twice: one interface */
+		for (int p = 0; p < w && !again; p++)
+			again = !strcmp(want[p].ifname, want[w].ifname) &&
+				agent_model_ref(a, "virtual-network", want[p].ref, project) == vn;
+		if (again)
+			continue;
+		if (!items)
+			items = json_array();
+		plan_vmi(a, owner, vn, want[w].ifname, items);
+	}
+	if (items) {
+		rc = create_items(a, r, items, err, errlen);
+		json_decref(items);
+		return rc < 0 ? rc : agent_plan(a, r, false, out, max, err, errlen);
 	}
 	if (!n) {
 		snprintf(err, errlen, "pod %s has no interface on node %s in tern-api, and the "

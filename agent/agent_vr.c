@@ -23,6 +23,13 @@
 
 #include "agent_internal.h"
 
+static void vr_lost(struct agent *a, const char *why)
+{
+	TLOG_ERR(&a->log, "vrouter connection lost: %s", why);
+	vr_client_close(a->vr);
+	a->vr = NULL;
+}
+
 /* One request; 0 or the vrouter's negative errno with its message in err. */
 static int vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen)
 {
@@ -33,17 +40,76 @@ static int vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, s
 	}
 	int rc = vr_client_request(a->vr, op, o->obj, o, 0, a->vr_reply, AGENT_VR_REPLY_CAP, &v,
 				   err, errlen);
-	if (rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT) {
-		TLOG_ERR(&a->log, "vrouter connection lost: %s", err);
-		vr_client_close(a->vr);
-		a->vr = NULL;
-	}
+	if (rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT)
+		vr_lost(a, err);
 	return rc;
 }
 
 int agent_vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen)
 {
 	return vr_do(a, op, o, err, errlen);
+}
+
+/* Requests of one port sent back to back, their replies read together
+ * (vr_client.h, pipelining): one write and one wake-up of the vrouter's
+ * control thread for all of them instead of a round trip each. */
+#define VR_PIPE_MAX (3 + AGENT_MAX_ADDRS)
+struct vr_pipe {
+	int n, rc;                       /* rc: the first failure */
+	uint32_t seq[VR_PIPE_MAX];
+	char what[VR_PIPE_MAX][64];      /* "vif 5", "route 10.1.0.3/32", ... */
+	char err[384];                   /* the first failure: what and why */
+};
+
+static void pipe_send(struct agent *a, struct vr_pipe *vp, uint16_t op, struct vr_object *o,
+		      const char *what)
+{
+	char e[256];
+	int rc;
+	if (vp->rc < 0 && !a->vr)
+		return;
+	if (!a->vr) {
+		snprintf(e, sizeof(e), "not connected to the vrouter at %s", a->conf.vr_socket);
+		rc = -ENOTCONN;
+	} else if (vp->n == VR_PIPE_MAX) {
+		snprintf(e, sizeof(e), "more than %d requests in one pipeline", VR_PIPE_MAX);
+		rc = -E2BIG;
+	} else if ((rc = vr_client_send(a->vr, op, o->obj, o, 0, &vp->seq[vp->n], e,
+					sizeof(e))) == 0) {
+		snprintf(vp->what[vp->n++], sizeof(vp->what[0]), "%s", what);
+		return;
+	} else {
+		vr_lost(a, e);  /* a send that failed may have sent part of a request */
+	}
+	if (!vp->rc) {
+		vp->rc = rc;
+		snprintf(vp->err, sizeof(vp->err), "%s: %s", what, e);
+	}
+}
+
+/* Read the replies of every request sent; 0, or the first failure's
+ * negative errno with "what: why" in err. */
+static int pipe_finish(struct agent *a, struct vr_pipe *vp, char *err, size_t errlen)
+{
+	for (int i = 0; i < vp->n && a->vr; i++) {
+		struct vr_msg_view v;
+		char e[256];
+		memset(&v, 0, sizeof(v));
+		int rc = vr_client_recv(a->vr, vp->seq[i], a->vr_reply, AGENT_VR_REPLY_CAP, &v, e,
+					sizeof(e));
+		if (rc < 0 && !vp->rc) {
+			vp->rc = rc;
+			snprintf(vp->err, sizeof(vp->err), "%s: %s", vp->what[i], e);
+		}
+		/* anything but the vrouter's refusal leaves the stream out of step */
+		if (rc < 0 && !(v.op == VR_OP_REPLY && v.seq == vp->seq[i] && v.error == rc))
+			vr_lost(a, e);
+	}
+	if (vp->rc < 0)
+		snprintf(err, errlen, "%s", vp->err);
+	int rc = vp->rc;
+	vp->n = vp->rc = 0;
+	return rc;
 }
 
 static void obj_init(struct vr_object *o, uint16_t type)
@@ -99,22 +165,28 @@ static uint32_t label_alloc(struct agent *a)
 
 /* ---- objects ---- */
 
+static void route_obj(struct vr_object *o, uint16_t vrf, const struct agent_ip *dst, uint32_t nh,
+		      bool add)
+{
+	obj_init(o, VR_OBJ_ROUTE);
+	o->u.route.vrf = vrf;
+	o->u.route.prefix.family = dst->family;
+	memcpy(o->u.route.prefix.a, dst->a, 16);
+	o->u.route.plen = dst->plen;
+	VR_SET(o, VR_AT_VRF);
+	VR_SET(o, VR_AT_PREFIX);
+	VR_SET(o, VR_AT_PLEN);
+	if (add) {
+		o->u.route.nh = nh;
+		VR_SET(o, VR_AT_NH);
+	}
+}
+
 static int route_set(struct agent *a, uint16_t vrf, const struct agent_ip *dst, uint32_t nh,
 		     bool add, char *err, size_t errlen)
 {
 	struct vr_object o;
-	obj_init(&o, VR_OBJ_ROUTE);
-	o.u.route.vrf = vrf;
-	o.u.route.prefix.family = dst->family;
-	memcpy(o.u.route.prefix.a, dst->a, 16);
-	o.u.route.plen = dst->plen;
-	VR_SET(&o, VR_AT_VRF);
-	VR_SET(&o, VR_AT_PREFIX);
-	VR_SET(&o, VR_AT_PLEN);
-	if (add) {
-		o.u.route.nh = nh;
-		VR_SET(&o, VR_AT_NH);
-	}
+	route_obj(&o, vrf, dst, nh, add);
 	return vr_do(a, add ? VR_OP_ADD : VR_OP_DEL, &o, err, errlen);
 }
 
@@ -825,7 +897,7 @@ static void port_unprogram(struct agent *a, struct agent_port *p)
 /* Program one port (ids already in p, or allocated here). */
 static int port_program(struct agent *a, struct agent_port *p, char *err, size_t errlen)
 {
-	char e[256];
+	char e[384];
 	struct vr_object o;
 	int rc;
 	struct agent_vrf *v = vrf_ensure(a, p->i.network, e, sizeof(e));
@@ -896,11 +968,13 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 		VR_SET(&o, VR_AT_SOCKET);
 		VR_SET(&o, VR_AT_ROLE);
 	}
-	if ((rc = vr_do(a, VR_OP_ADD, &o, e, sizeof(e))) < 0) {
-		snprintf(err, errlen, "%s: vif %u: %s", p->i.ifname, p->vif, e);
-		return rc;
-	}
-	agent_sg_port_done(a, p); /* policies the vif no longer names */
+	/* The vif, its nexthop, host routes and label: one pipeline. A failure
+	 * fails the ones after it too (they name what failed); the caller
+	 * unprograms the port either way. */
+	struct vr_pipe vp = { 0 };
+	char what[64];
+	snprintf(what, sizeof(what), "vif %u", p->vif);
+	pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	obj_init(&o, VR_OBJ_NH);
 	o.u.nh.id = p->nh;
 	o.u.nh.type = VR_NH_ENCAP;
@@ -909,29 +983,28 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	memcpy(o.u.nh.dmac, p->i.mac, 6);
 	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VIF);
 	VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_DMAC);
-	if ((rc = vr_do(a, VR_OP_ADD, &o, e, sizeof(e))) < 0) {
-		snprintf(err, errlen, "%s: nexthop %u: %s", p->i.ifname, p->nh, e);
-		return rc;
-	}
+	snprintf(what, sizeof(what), "nexthop %u", p->nh);
+	pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	for (int k = 0; k < p->i.n_addrs; k++) {
 		struct agent_ip host = p->i.addrs[k];
+		char ip[48];
 		host.plen = host.family == 4 ? 32 : 128;
-		if ((rc = route_set(a, p->vrf, &host, p->nh, true, e, sizeof(e))) < 0) {
-			char ip[64];
-			snprintf(err, errlen, "%s: route %s: %s", p->i.ifname,
-				 agent_ip_str(&host, ip, sizeof(ip), true), e);
-			return rc;
-		}
+		route_obj(&o, p->vrf, &host, p->nh, true);
+		snprintf(what, sizeof(what), "route %s", agent_ip_str(&host, ip, sizeof(ip), true));
+		pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	}
 	obj_init(&o, VR_OBJ_MPLS);
 	o.u.mpls.label = p->label;
 	o.u.mpls.nh = p->nh;
 	VR_SET(&o, VR_AT_LABEL);
 	VR_SET(&o, VR_AT_NH);
-	if ((rc = vr_do(a, VR_OP_ADD, &o, e, sizeof(e))) < 0) {
-		snprintf(err, errlen, "%s: label %u: %s", p->i.ifname, p->label, e);
+	snprintf(what, sizeof(what), "label %u", p->label);
+	pipe_send(a, &vp, VR_OP_ADD, &o, what);
+	if ((rc = pipe_finish(a, &vp, e, sizeof(e))) < 0) {
+		snprintf(err, errlen, "%s: %s", p->i.ifname, e);
 		return rc;
 	}
+	agent_sg_port_done(a, p); /* policies the vif no longer names */
 	port_announce(a, p);
 	return 0;
 }
@@ -1689,6 +1762,8 @@ static int dump(struct agent *a, uint16_t type, const struct vr_object *filter, 
 	char err[256];
 	struct vr_object none;
 	obj_init(&none, type);
+	if (!a->vr)
+		return -ENOTCONN;
 	do {
 		struct vr_msg_view v;
 		struct vr_object o;
@@ -1696,6 +1771,9 @@ static int dump(struct agent *a, uint16_t type, const struct vr_object *filter, 
 					   a->vr_reply, AGENT_VR_REPLY_CAP, &v, err, sizeof(err));
 		if (rc < 0) {
 			TLOG_WARN(&a->log, "dumping %s: %s", vr_obj_name(type), err);
+			/* a late reply would answer the next request: start over */
+			if (rc == -ECONNRESET || rc == -EPIPE || rc == -ETIMEDOUT)
+				vr_lost(a, err);
 			return rc;
 		}
 		while ((rc = vr_msg_next_object(&v, &o, err, sizeof(err))) == 1)

@@ -793,36 +793,38 @@ static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t *
 	return 0;
 }
 
-static int create_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
-	       const char *body, size_t len, json_t **out, struct api_err *e)
+/* Decode and authorise a create's body; *obj gets its uuid and fq_name. */
+static int create_prep(const struct api_ident *id, const struct api_kind *k, const char *body,
+		       size_t len, json_t **obj, struct api_err *e)
 {
-	json_t *obj;
-	*out = NULL;
+	*obj = NULL;
 	if (id->role != API_ROLE_ADMIN)
 		return may(id, true, k, NULL, e);
-	if (api_decode(k, body, len, &obj, e) < 0)
+	if (api_decode(k, body, len, obj, e) < 0)
 		return -1;
-	if (may(id, true, k, scope_of(k, obj), e) < 0) {
-		json_decref(obj);
+	if (may(id, true, k, scope_of(k, *obj), e) < 0) {
+		json_decref(*obj);
+		*obj = NULL;
 		return -1;
 	}
-	json_object_del(obj, "version");
-	if (!json_object_get(obj, "uuid")) {
+	json_object_del(*obj, "version");
+	if (!json_object_get(*obj, "uuid")) {
 		uuid_t u;
 		char s[37];
 		uuid_generate_random(u);
 		uuid_unparse_lower(u, s);
-		json_object_set_new(obj, "uuid", json_string(s));
+		json_object_set_new(*obj, "uuid", json_string(s));
 	}
-	set_fq_name(k, obj);
-	int64_t rev = 0;
-	int rc = ST(c)->begin(c->store, true);
-	if (rc < 0) {
-		json_decref(obj);
-		return store_fail(e, rc);
-	}
+	set_fq_name(k, *obj);
+	return 0;
+}
+
+/* The write of a create, in an open write transaction; *rev set. */
+static int create_write(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+			json_t *obj, int64_t *rev, struct api_err *e)
+{
 	json_t *old;
-	rc = ST(c)->get(c->store, str(obj, "uuid"), &old);
+	int rc = ST(c)->get(c->store, str(obj, "uuid"), &old);
 	if (rc == 0) {
 		json_decref(old);
 		rc = api_errf(e, 409, "uuid", "%s is already the UUID of another object",
@@ -834,12 +836,103 @@ static int create_once(struct api_core *c, const struct api_ident *id, const str
 			      k->name, str(obj, "fq_name"), str(old, "uuid"));
 		json_decref(old);
 	} else {
-		rc = write_obj(c, id, k, obj, NULL, &rev, e);
+		rc = write_obj(c, id, k, obj, NULL, rev, e);
 	}
 	if (rc == 0)
 		TLOG_INFO(c->log, "%s %s created by %s (rev %lld)", k->name, str(obj, "fq_name"),
-			  id->name, (long long)rev);
+			  id->name, (long long)*rev);
+	return rc;
+}
+
+static int create_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
+	       const char *body, size_t len, json_t **out, struct api_err *e)
+{
+	json_t *obj;
+	*out = NULL;
+	if (create_prep(id, k, body, len, &obj, e) < 0)
+		return -1;
+	int64_t rev = 0;
+	int rc = ST(c)->begin(c->store, true);
+	if (rc < 0) {
+		json_decref(obj);
+		return store_fail(e, rc);
+	}
+	rc = create_write(c, id, k, obj, &rev, e);
 	return finish(c, rc, rev, obj, out, e);
+}
+
+/* A batch item's error: its index and kind before the field and message. */
+static int batch_fail(struct api_err *e, size_t i, const char *kind)
+{
+	char field[API_FIELD_LEN], msg[API_MSG_LEN];
+	snprintf(field, sizeof(field), "%s", e->field);
+	snprintf(msg, sizeof(msg), "%s", e->msg);
+	snprintf(e->field, sizeof(e->field), "create[%zu]%s%.*s", i, field[0] ? "." : "",
+		 (int)(sizeof(e->field) - 16), field);
+	snprintf(e->msg, sizeof(e->msg), "create[%zu] (%s): %.*s", i, kind ? kind : "?",
+		 (int)(sizeof(e->msg) - 40), msg);
+	return -1;
+}
+
+static int create_batch_once(struct api_core *c, const struct api_ident *id, json_t *items,
+			     json_t **out, struct api_err *e)
+{
+	size_t n = json_array_size(items), i;
+	const struct api_kind *ks[API_BATCH_MAX];
+	json_t *objs = json_array(), *it;
+	*out = NULL;
+	if (!json_is_array(items) || n == 0 || n > API_BATCH_MAX) {
+		json_decref(objs);
+		return api_errf(e, 400, "create", "must be an array of 1 to %d {\"kind\", "
+				"\"object\"} items", API_BATCH_MAX);
+	}
+	json_array_foreach(items, i, it) {
+		const char *kind = str(it, "kind");
+		json_t *body = json_object_get(it, "object"), *obj;
+		ks[i] = kind ? api_kind_find(kind) : NULL;
+		if (!ks[i] || !json_is_object(body)) {
+			json_decref(objs);
+			api_errf(e, 400, "", "%s", !ks[i] ? "unknown or missing \"kind\" (GET "
+				 "/v1/kinds lists them)" : "\"object\" must be a JSON object");
+			return batch_fail(e, i, kind);
+		}
+		char *text = json_dumps(body, JSON_COMPACT);
+		int rc = text ? create_prep(id, ks[i], text, strlen(text), &obj, e)
+			      : api_errf(e, 500, "", "out of memory");
+		free(text);
+		if (rc < 0) {
+			json_decref(objs);
+			return batch_fail(e, i, ks[i]->name);
+		}
+		json_array_append_new(objs, obj);
+	}
+	int64_t rev = 0;
+	int rc = ST(c)->begin(c->store, true);
+	if (rc < 0) {
+		json_decref(objs);
+		return store_fail(e, rc);
+	}
+	json_array_foreach(objs, i, it) {
+		if ((rc = create_write(c, id, ks[i], it, &rev, e)) < 0) {
+			batch_fail(e, i, ks[i]->name);
+			break;
+		}
+	}
+	return finish(c, rc, rev, objs, out, e);
+}
+
+int api_create_batch(struct api_core *c, const struct api_ident *id, json_t *items,
+		     json_t **out, struct api_err *e)
+{
+	for (int i = 0;; i++) {
+		int rc = create_batch_once(c, id, items, out, e);
+		if (rc != API_RETRY)
+			return rc;
+		if (i == API_RETRIES)
+			return -1; /* e says 503 */
+		TLOG_DEBUG(c->log, "another writer committed first: redoing the batch (%d)", i + 1);
+		backoff(i);
+	}
 }
 
 int api_create(struct api_core *c, const struct api_ident *id, const struct api_kind *k,

@@ -76,6 +76,14 @@ void api_core_fini(struct api_core *c);
  * (else 409). */
 int api_create(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *body, size_t len, json_t **out, struct api_err *e);
+/* Create every object of items ([{"kind": K, "object": {...}}, ...], 1 to
+ * API_BATCH_MAX) in one transaction, in order, so a later item may refer to
+ * an earlier one by name: all are written, or none (e's field and message
+ * then start with "create[i]"). *out: the array of the objects as stored.
+ * Errors as api_create's, and 400 for a malformed list. */
+#define API_BATCH_MAX 64
+int api_create_batch(struct api_core *c, const struct api_ident *id, json_t *items,
+		     json_t **out, struct api_err *e);
 int api_update(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *uuid, const char *body, size_t len, json_t **out, struct api_err *e);
 /* *out: the deleted object's last state. 409 while anything refers to it. */

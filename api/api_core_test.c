@@ -285,6 +285,77 @@ static void *alloc_worker(void *arg)
 
 /* Floating IPs and service VIPs come from their network's pools, shared with
  * instance IPs: never one address twice, released on delete. */
+/* A batch: an interface and its address in one transaction, the address
+ * naming the interface created just before it; a failing item writes
+ * nothing and says which item failed. */
+static json_t *batch_of(const char *text)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, 0, &je);
+	if (!j)
+		fail_msg("bad test JSON %s: %s", text, je.text);
+	return j;
+}
+
+static void test_batch(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	base(f);
+	struct api_err e = { 0 };
+	json_t *out;
+	json_t *items = batch_of("[{\"kind\":\"virtual-machine-interface\",\"object\":{"
+		"\"name\":\"p1-eth0\",\"project\":\"demo\",\"virtual_network\":\"vn1\"}},"
+		"{\"kind\":\"instance-ip\",\"object\":{\"name\":\"p1-eth0-v4\",\"project\":"
+		"\"demo\",\"virtual_network\":\"vn1\",\"virtual_machine_interface\":"
+		"\"demo:p1-eth0\"}}]");
+	int64_t before = api_revision(&f->c);
+	if (api_create_batch(&f->c, &admin, items, &out, &e) < 0)
+		fail_msg("batch: %d %s: %s", e.status, e.field, e.msg);
+	json_decref(items);
+	assert_int_equal(json_array_size(out), 2);
+	assert_int_equal(api_revision(&f->c), before + 2); /* one event per object */
+	json_t *vmi = json_array_get(out, 0), *iip = json_array_get(out, 1);
+	assert_string_equal(s_(vmi, "fq_name"), "demo:p1-eth0");
+	assert_non_null(s_(vmi, "mac"));
+	assert_string_equal(s_(iip, "virtual_machine_interface"), "demo:p1-eth0");
+	assert_string_equal(s_(iip, "address"), "10.1.0.10");
+	json_decref(out);
+
+	/* the second item fails: the first is not written either */
+	before = api_revision(&f->c);
+	items = batch_of("[{\"kind\":\"vmi\",\"object\":{\"name\":\"p2-eth0\",\"project\":"
+		"\"demo\",\"virtual_network\":\"vn1\"}},{\"kind\":\"instance-ip\",\"object\":{"
+		"\"name\":\"p2-eth0-v4\",\"project\":\"demo\",\"virtual_network\":\"vn1\","
+		"\"address\":\"10.1.0.10\"}}]");
+	assert_int_equal(api_create_batch(&f->c, &admin, items, &out, &e), -1);
+	json_decref(items);
+	assert_int_equal(e.status, 409);
+	assert_string_equal(e.field, "create[1].address");
+	assert_non_null(strstr(e.msg, "create[1] (instance-ip): "));
+	assert_int_equal(api_revision(&f->c), before);
+	struct api_list_req lr = { .fq_name = "demo:p2-eth0" };
+	assert_int_equal(api_list(&f->c, &admin, api_kind_find("vmi"), &lr, &out, &e), 0);
+	assert_int_equal(json_array_size(json_object_get(out, "items")), 0);
+	json_decref(out);
+
+	/* malformed lists and items; a reader may not write */
+	const char *bad[] = { "[]", "{}", "[{\"kind\":\"nope\",\"object\":{}}]",
+			      "[{\"kind\":\"vmi\"}]" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		items = batch_of(bad[i]);
+		assert_int_equal(api_create_batch(&f->c, &admin, items, &out, &e), -1);
+		assert_int_equal(e.status, 400);
+		json_decref(items);
+	}
+	items = batch_of("[{\"kind\":\"vmi\",\"object\":{\"name\":\"p3\",\"project\":"
+		"\"demo\",\"virtual_network\":\"vn1\"}}]");
+	assert_int_equal(api_create_batch(&f->c, &reader, items, &out, &e), -1);
+	assert_int_equal(e.status, 403);
+	json_decref(items);
+	assert_int_equal(api_revision(&f->c), before);
+}
+
 static void test_floating_and_vips(void **state)
 {
 	struct fx *f = *state;
@@ -820,7 +891,7 @@ static void test_two_replicas(void **state)
 	CORE_TEST(label, test_unique_ids, p), CORE_TEST(label, test_versions, p),      \
 	CORE_TEST(label, test_authorisation, p), CORE_TEST(label, test_list_filters, p), \
 	CORE_TEST(label, test_events, p), CORE_TEST(label, test_group_commit, p),     \
-	CORE_TEST(label, test_compaction, p)
+	CORE_TEST(label, test_compaction, p), CORE_TEST(label, test_batch, p)
 
 int main(void)
 {

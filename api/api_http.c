@@ -320,6 +320,35 @@ static enum MHD_Result do_object(struct api_http *h, struct MHD_Connection *conn
 	return reply_json(conn, (unsigned)status, out);
 }
 
+/* POST /v1/batch {"create": [{"kind", "object"}, ...]}: one transaction. */
+static enum MHD_Result do_batch(struct api_http *h, struct MHD_Connection *conn,
+				const char *method, const struct api_ident *id, struct req *rq)
+{
+	struct api_err e;
+	if (strcmp(method, "POST") != 0)
+		return fail(conn, 405, "", "a batch is POST /v1/batch {\"create\": [...]}");
+	if (rq->too_big) {
+		api_errf(&e, 413, "", "the body is larger than %d bytes", API_BODY_MAX);
+		return reply_err(conn, &e);
+	}
+	json_error_t je;
+	json_t *body = json_loadb(rq->body ? rq->body : "", rq->len, 0, &je), *out = NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		api_errf(&e, 400, "", "the body must be a JSON object {\"create\": [...]}%s%s",
+			 body ? "" : ": ", body ? "" : je.text);
+		return reply_err(conn, &e);
+	}
+	int rc = api_create_batch(h->core, id, json_object_get(body, "create"), &out, &e);
+	json_decref(body);
+	if (rc < 0) {
+		if (e.status >= 500)
+			TLOG_ERR(h->log, "POST batch: %s", e.msg);
+		return reply_err(conn, &e);
+	}
+	return reply_json(conn, 201, json_pack("{s:o}", "created", out));
+}
+
 static enum MHD_Result route(struct api_http *h, struct MHD_Connection *conn, const char *url,
 			     const char *method, struct req *rq)
 {
@@ -340,6 +369,8 @@ static enum MHD_Result route(struct api_http *h, struct MHD_Connection *conn, co
 			return fail(conn, 405, "", "the watch is GET /v1/watch?since=<revision>");
 		return do_watch(h, conn, &id);
 	}
+	if (strcmp(path, "batch") == 0)
+		return do_batch(h, conn, method, &id, rq);
 	char kind[64];
 	const char *slash = strchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : strlen(path);

@@ -427,6 +427,28 @@ int tern_watch_create(struct tern_watch *a, const char *kind, json_t *obj, json_
 	return sync_request(a, "POST", path, obj, out, err, errlen);
 }
 
+int tern_watch_create_batch(struct tern_watch *a, json_t *items, json_t **out, char *err,
+			    size_t errlen)
+{
+	json_t *body = json_pack("{s:O}", "create", items), *reply = NULL;
+	if (!body || !json_is_array(items)) {
+		json_decref(body);
+		snprintf(err, errlen, "batch: needs an array of {\"kind\", \"object\"}");
+		return -EINVAL;
+	}
+	int rc = sync_request(a, "POST", "/v1/batch", body, &reply, err, errlen);
+	json_decref(body);
+	json_t *created = json_object_get(reply, "created");
+	if (rc == 0 && json_array_size(created) != json_array_size(items)) {
+		snprintf(err, errlen, "POST /v1/batch: tern-api answered %zu objects for %zu",
+			 json_array_size(created), json_array_size(items));
+		rc = -EPROTO;
+	}
+	*out = rc == 0 ? json_incref(created) : NULL;
+	json_decref(reply);
+	return rc;
+}
+
 int tern_watch_update(struct tern_watch *a, const char *kind, const char *uuid, json_t *obj,
 		     json_t **out, char *err, size_t errlen)
 {

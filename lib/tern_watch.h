@@ -82,6 +82,12 @@ int tern_watch_drain(struct tern_watch *a, tern_watch_cb cb, void *arg);
  */
 int tern_watch_create(struct tern_watch *a, const char *kind, json_t *obj, json_t **out,
 		     char *err, size_t errlen);
+/* POST /v1/batch: creates every object of items ([{"kind": K, "object":
+ * {...}}, ...], at most 64) in one transaction, in order (a later object may
+ * name an earlier one): all or none. *out: the created objects, in order
+ * (an array, new ref). Errors as tern_watch_create's. */
+int tern_watch_create_batch(struct tern_watch *a, json_t *items, json_t **out, char *err,
+			    size_t errlen);
 /* PUT /v1/<kind>/<uuid>: replaces the object (send "version" to refuse a stale write). */
 int tern_watch_update(struct tern_watch *a, const char *kind, const char *uuid, json_t *obj,
 		     json_t **out, char *err, size_t errlen);

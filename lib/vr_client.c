@@ -145,14 +145,11 @@ static int recv_all(struct vr_client *c, uint8_t *p, size_t n, char *err, size_t
 	return 0;
 }
 
-int vr_client_call(struct vr_client *c, const uint8_t *req, size_t req_len,
-		   uint8_t *reply, size_t cap, char *err, size_t errlen)
+/* Read exactly one framed reply into reply (capacity cap). */
+static int recv_reply(struct vr_client *c, uint8_t *reply, size_t cap, char *err, size_t errlen)
 {
-	int rc = send_all(c, req, req_len, err, errlen);
-	if (rc < 0)
-		return rc;
 	uint8_t hdr[VR_MSG_HDR_LEN];
-	rc = recv_all(c, hdr, sizeof(hdr), err, errlen);
+	int rc = recv_all(c, hdr, sizeof(hdr), err, errlen);
 	if (rc < 0)
 		return rc;
 	uint32_t len;
@@ -172,10 +169,16 @@ int vr_client_call(struct vr_client *c, const uint8_t *req, size_t req_len,
 	return rc < 0 ? rc : (int)len;
 }
 
-int vr_client_request(struct vr_client *c, uint16_t op, uint16_t obj_type,
-		      const struct vr_object *obj, uint64_t cursor,
-		      uint8_t *reply, size_t cap, struct vr_msg_view *view,
-		      char *err, size_t errlen)
+int vr_client_call(struct vr_client *c, const uint8_t *req, size_t req_len,
+		   uint8_t *reply, size_t cap, char *err, size_t errlen)
+{
+	int rc = send_all(c, req, req_len, err, errlen);
+	return rc < 0 ? rc : recv_reply(c, reply, cap, err, errlen);
+}
+
+int vr_client_send(struct vr_client *c, uint16_t op, uint16_t obj_type,
+		   const struct vr_object *obj, uint64_t cursor, uint32_t *seqp,
+		   char *err, size_t errlen)
 {
 	uint8_t small[VR_CLIENT_REQ_MAX], *req = small, *big = NULL;
 	struct tern_wbuf w;
@@ -204,8 +207,16 @@ int vr_client_request(struct vr_client *c, uint16_t op, uint16_t obj_type,
 			    vr_obj_name(obj_type), strerror(-len),
 			    len == -ENOSPC ? " (larger than the protocol's 256 KiB)" : "");
 	}
-	int rc = vr_client_call(c, req, (size_t)len, reply, cap, err, errlen);
+	int rc = send_all(c, req, (size_t)len, err, errlen);
 	free(big);
+	*seqp = seq;
+	return rc;
+}
+
+int vr_client_recv(struct vr_client *c, uint32_t seq, uint8_t *reply, size_t cap,
+		   struct vr_msg_view *view, char *err, size_t errlen)
+{
+	int rc = recv_reply(c, reply, cap, err, errlen);
 	if (rc < 0)
 		return rc;
 	char perr[200];
@@ -226,4 +237,14 @@ int vr_client_request(struct vr_client *c, uint16_t op, uint16_t obj_type,
 			    view->errmsg[0] ? view->errmsg : "the vrouter refused the request",
 			    strerror(-view->error));
 	return 0;
+}
+
+int vr_client_request(struct vr_client *c, uint16_t op, uint16_t obj_type,
+		      const struct vr_object *obj, uint64_t cursor,
+		      uint8_t *reply, size_t cap, struct vr_msg_view *view,
+		      char *err, size_t errlen)
+{
+	uint32_t seq;
+	int rc = vr_client_send(c, op, obj_type, obj, cursor, &seq, err, errlen);
+	return rc < 0 ? rc : vr_client_recv(c, seq, reply, cap, view, err, errlen);
 }

@@ -65,4 +65,21 @@ int vr_client_request(struct vr_client *c, uint16_t op, uint16_t obj_type,
 		      uint8_t *reply, size_t cap, struct vr_msg_view *view,
 		      char *err, size_t errlen);
 
+/*
+ * Pipelining: vr_client_request in two halves. vr_client_send encodes and
+ * sends a request and returns its sequence number in *seq, without waiting;
+ * vr_client_recv reads the next reply and checks that it answers seq. The
+ * vrouter answers in order, so a caller may send several requests and then
+ * read their replies in the order sent (one write each way instead of one
+ * round trip per request). Keep the requests in flight few (tens): the
+ * vrouter stops reading while its replies are not read. Errors as
+ * vr_client_request's; after a send or receive error other than a refusal
+ * (the vrouter's own negative errno) the stream is out of step: close.
+ */
+int vr_client_send(struct vr_client *c, uint16_t op, uint16_t obj_type,
+		   const struct vr_object *obj, uint64_t cursor, uint32_t *seq,
+		   char *err, size_t errlen);
+int vr_client_recv(struct vr_client *c, uint32_t seq, uint8_t *reply, size_t cap,
+		   struct vr_msg_view *view, char *err, size_t errlen);
+
 #endif /* TERN_VR_CLIENT_H */

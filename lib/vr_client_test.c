@@ -192,6 +192,37 @@ static void test_short_reads(void **state)
 	vr_client_close(c);
 }
 
+/* Pipelined: three requests sent before any reply is read; the replies come
+ * back in order, a refusal in the middle does not disturb the others, and a
+ * reply read for the wrong request is refused. */
+static void test_pipelined(void **state)
+{
+	struct vr_client *c = connect_fake(state);
+	static uint8_t reply[VR_MSG_MAX];
+	struct vr_msg_view v;
+	struct vr_object o, k = { .obj = VR_OBJ_VIF };
+	char err[256];
+	uint32_t seq[3];
+	VR_SET(&k, VR_AT_ID);
+	assert_int_equal(vr_client_send(c, VR_OP_GET, VR_OBJ_INFO, NULL, 0, &seq[0], err,
+					sizeof(err)), 0);
+	assert_int_equal(vr_client_send(c, VR_OP_GET, VR_OBJ_VIF, &k, 0, &seq[1], err, sizeof(err)),
+			 0);
+	assert_int_equal(vr_client_send(c, VR_OP_GET, VR_OBJ_INFO, NULL, 0, &seq[2], err,
+					sizeof(err)), 0);
+	assert_int_equal(seq[1], seq[0] + 1);
+	assert_int_equal(vr_client_recv(c, seq[0], reply, sizeof(reply), &v, err, sizeof(err)), 0);
+	assert_int_equal(vr_msg_next_object(&v, &o, err, sizeof(err)), 1);
+	assert_string_equal(o.u.info.name, "fake");
+	assert_int_equal(vr_client_recv(c, seq[1], reply, sizeof(reply), &v, err, sizeof(err)),
+			 -ENOENT);
+	assert_string_equal(err, "vif 9 does not exist (No such file or directory)");
+	assert_int_equal(vr_client_recv(c, seq[1], reply, sizeof(reply), &v, err, sizeof(err)),
+			 -EBADMSG);
+	assert_non_null(strstr(err, "expected a reply to seq"));
+	vr_client_close(c);
+}
+
 static void test_vrouter_error(void **state)
 {
 	struct vr_client *c = connect_fake(state);
@@ -290,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_open_missing),
 		cmocka_unit_test_setup_teardown(test_short_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vrouter_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_seq, setup, teardown),
