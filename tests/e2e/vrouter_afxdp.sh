@@ -16,6 +16,9 @@ VL_VR_ARGS="--kernel-io af_xdp" vl_host h1 0
 VL_VR_ARGS="--kernel-io auto" vl_host h2 1   # auto: AF_XDP where it attaches
 vl_fabric h1 10.255.0.1 h2 10.255.0.2
 tl_check "h1's fabric vif is an AF_XDP port" grep -q "vif 0: port net_af_xdp_v0" "$TL_DIR/vrouter-h1.log"
+# ports are probed and started by the control thread, not the forwarding core
+tl_check "the port was made by the control thread" \
+	grep -q "vif 0: port net_af_xdp_v0 .*made by the control thread" "$TL_DIR/vrouter-h1.log"
 
 vl_pod h1 a 1 10.1.0.1/24 fd00:1::1/64
 VA=$VL_VIF

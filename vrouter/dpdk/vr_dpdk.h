@@ -18,11 +18,23 @@ struct rte_mbuf;
 #define VRD_TX_BUF 32
 
 /* One attached port, as the loop sees it. */
+#define VRD_VDEV_LEN 48
+
+/* A vif's DPDK port made on the control thread before its request reaches
+ * the forwarding core (probing and starting a port takes 1-11 ms here: the
+ * forwarding core only takes it). */
+struct vrd_port_prep {
+	bool ready, taken;
+	struct vr_obj_vif vif;         /* the port's identity, as requested */
+	char vdev[VRD_VDEV_LEN];
+	uint16_t port;
+};
+
 struct vrd_port {
 	bool used;
 	uint16_t port_id;
 	uint16_t vif;
-	char vdev[48];                 /* the vdev name, for rte_vdev_uninit */
+	char vdev[VRD_VDEV_LEN];       /* the vdev name, for rte_vdev_uninit */
 	char server_socket[VR_PATH_LEN]; /* a memif socket we listen on: removed with the vif */
 	uint16_t tx_n;
 	struct rte_mbuf *tx[VRD_TX_BUF];
@@ -37,6 +49,7 @@ struct vrd_mailbox {
 	const uint8_t *req;
 	size_t req_len;
 	struct vr_ctl_prep *prep;      /* made ahead by the control thread, or NULL */
+	struct vrd_port_prep *port_prep; /* likewise, a vif add's port, or NULL */
 	uint8_t *reply;
 	size_t reply_len;
 };
@@ -85,6 +98,10 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 
 /* vr_dpdk_ctl.c */
 int vrd_ctl_start(struct vrd *d, char *err, size_t errlen);
+/* On the control thread: for a vif add, its port made ahead (pp->ready). */
+void vrd_port_prepare(struct vrd *d, const uint8_t *req, size_t len, struct vrd_port_prep *pp);
+/* After the reply: close a prepared port the forwarding core did not take. */
+void vrd_port_prep_release(struct vrd_port_prep *pp);
 
 /* vr_dpdk_guard.c: other threads' munmaps wait for the forwarding loop's
  * next round (a memif peer's disconnect unmaps rings the loop may read). */

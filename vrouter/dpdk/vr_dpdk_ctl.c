@@ -48,12 +48,16 @@ static size_t submit(struct vrd *d, const uint8_t *req, size_t len)
 {
 	struct vrd_mailbox *mb = &d->mb;
 	uint64_t one = 1;
-	/* the slow, table-free part here, not on the forwarding core */
+	/* the slow, table-free parts here, not on the forwarding core */
 	struct vr_ctl_prep *prep = vr_ctl_prepare(d->router, req, len);
+	struct vrd_port_prep *pp = calloc(1, sizeof(*pp)); /* NULL: the core makes the port */
+	if (pp)
+		vrd_port_prepare(d, req, len, pp);
 	pthread_mutex_lock(&mb->mu);
 	mb->req = req;
 	mb->req_len = len;
 	mb->prep = prep;
+	mb->port_prep = pp;
 	atomic_store_explicit(&mb->state, 1, memory_order_release);
 	if (write(d->wake_fd, &one, sizeof(one)) < 0) {
 		/* eventfd write fails only on overflow; the loop polls the state anyway */
@@ -62,10 +66,16 @@ static size_t submit(struct vrd *d, const uint8_t *req, size_t len)
 		pthread_cond_wait(&mb->cv, &mb->mu);
 	bool done = atomic_load(&mb->state) == 2;
 	size_t n = done ? mb->reply_len : 0;
+	if (done)
+		mb->port_prep = NULL;
 	atomic_store(&mb->state, 0);
 	pthread_mutex_unlock(&mb->mu);
-	if (done) /* else stopping, maybe mid-request: left to the exit */
+	if (done) { /* else stopping, maybe mid-request: left to the exit */
 		vr_ctl_prep_free(prep);
+		if (pp)
+			vrd_port_prep_release(pp);
+		free(pp);
+	}
 	return n;
 }
 

@@ -6,6 +6,7 @@
  * receive (five stores), written back on transmit.
  */
 #include "vr_dpdk.h"
+#include "vr_msg.h"
 
 #include <errno.h>
 #include <net/if.h>
@@ -233,18 +234,19 @@ static void remove_stale_socket(const char *path)
 	close(fd);
 }
 
-static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *port_id,
-			   char *err, size_t errlen)
+/* Create and start the DPDK port of a vif: its vdev name in vdev (sized
+ * VRD_VDEV_LEN), its port in *port_id. Touches no forwarding state, so the
+ * control thread may call it too (vrd_port_prepare). */
+static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char *vdev,
+		     uint16_t *port_id, char *err, size_t errlen)
 {
-	struct vrd *d = host;
-	struct vrd_port *p = &d->ports[v->id];
 	char args[400];
 	bool kif = (v->type == VR_VIF_KERNEL || v->type == VR_VIF_FABRIC) && !v->socket[0];
 	bool xdp = kif && d->opt.kernel_io != VRD_IO_AF_PACKET;
 	int rc;
 again:
 	err[0] = 0;
-	rc = vif_devargs(v, xdp, p->vdev, sizeof(p->vdev), args, sizeof(args));
+	rc = vif_devargs(v, xdp, vdev, VRD_VDEV_LEN, args, sizeof(args));
 	if (rc < 0) {
 		snprintf(err, errlen, "interface or socket name is too long or has ',', '=' or ' '");
 		return rc;
@@ -257,15 +259,15 @@ again:
 	}
 	if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
 		remove_stale_socket(v->socket);
-	rc = rte_vdev_init(p->vdev, args);
+	rc = rte_vdev_init(vdev, args);
 	uint16_t port = 0;
-	if (rc == 0 && rte_eth_dev_get_port_by_name(p->vdev, &port) != 0) {
-		rte_vdev_uninit(p->vdev);
+	if (rc == 0 && rte_eth_dev_get_port_by_name(vdev, &port) != 0) {
+		rte_vdev_uninit(vdev);
 		rc = -ENODEV;
 	}
 	if (rc == 0 && (rc = port_setup(d, port, err, errlen)) < 0) {
 		rte_eth_dev_close(port);
-		rte_vdev_uninit(p->vdev);
+		rte_vdev_uninit(vdev);
 	}
 	if (rc < 0 && xdp && d->opt.kernel_io == VRD_IO_AUTO) {
 		TLOG_WARN(&d->log, "vif %u: AF_XDP on %s failed (%s): af_packet instead", v->id,
@@ -276,10 +278,79 @@ again:
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s %s: %s (does the interface exist, is the socket "
-				 "directory writable?)", p->vdev, args, rte_strerror(-rc));
+				 "directory writable?)", vdev, args, rte_strerror(-rc));
 		return rc;
 	}
-	TLOG_INFO(&d->log, "vif %u: port %s (%s)", v->id, p->vdev, args);
+	TLOG_INFO(&d->log, "vif %u: port %s (%s)%s", v->id, vdev, args,
+		  ahead ? ", made by the control thread" : "");
+	*port_id = port;
+	return 0;
+}
+
+static void port_close(uint16_t port, const char *vdev)
+{
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	rte_vdev_uninit(vdev);
+}
+
+/* The same port identity: type, interface, socket, role. */
+static bool same_port(const struct vr_obj_vif *a, const struct vr_obj_vif *b)
+{
+	return a->id == b->id && a->type == b->type && a->role == b->role &&
+	       !strcmp(a->ifname, b->ifname) && !strcmp(a->socket, b->socket);
+}
+
+void vrd_port_prepare(struct vrd *d, const uint8_t *req, size_t len, struct vrd_port_prep *pp)
+{
+	struct vr_msg_view v = { 0 };
+	struct vr_object o;
+	char e[200];
+	memset(pp, 0, sizeof(*pp));
+	if (vr_msg_parse(req, len, &v, e, sizeof(e)) < 0 || v.obj != VR_OBJ_VIF || v.op != VR_OP_ADD ||
+	    v.n_objects != 1 || vr_msg_next_object(&v, &o, e, sizeof(e)) != 1 ||
+	    !VR_HAVE(&o, VR_AT_ID) || o.u.vif.id >= VR_MAX_VIFS)
+		return;
+	/* a vif that exists keeps its port (an update): nothing to make. A peek at
+	 * the forwarding core's table, which changes only while we wait for it. */
+	if (d->ports[o.u.vif.id].used)
+		return;
+	pp->vif = o.u.vif;
+	/* the request is checked on the forwarding core: a port made for a vif it
+	 * refuses is closed again after the reply */
+	if (port_open(d, &pp->vif, true, pp->vdev, &pp->port, e, sizeof(e)) == 0)
+		pp->ready = true;
+}
+
+void vrd_port_prep_release(struct vrd_port_prep *pp)
+{
+	const struct vr_obj_vif *v = &pp->vif;
+	if (pp->ready && !pp->taken) {
+		port_close(pp->port, pp->vdev);
+		/* as detach: the PMD leaves a server socket behind */
+		if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
+			unlink(v->socket);
+	}
+	pp->ready = false;
+}
+
+static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *port_id,
+			   char *err, size_t errlen)
+{
+	struct vrd *d = host;
+	struct vrd_port *p = &d->ports[v->id];
+	struct vrd_port_prep *pp = d->mb.port_prep;
+	uint16_t port;
+	if (pp && pp->ready && !pp->taken && same_port(&pp->vif, v)) {
+		/* made on the control thread: the forwarding core only takes it */
+		pp->taken = true;
+		port = pp->port;
+		snprintf(p->vdev, sizeof(p->vdev), "%s", pp->vdev);
+	} else {
+		int rc = port_open(d, v, false, p->vdev, &port, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	p->used = true;
 	p->port_id = port;
 	p->server_socket[0] = 0;
@@ -299,9 +370,7 @@ static void host_vif_detach(void *host, uint16_t vif, uint16_t port_id)
 	if (!p->used)
 		return;
 	flush_port(p);
-	rte_eth_dev_stop(port_id);
-	rte_eth_dev_close(port_id);
-	rte_vdev_uninit(p->vdev);
+	port_close(port_id, p->vdev);
 	if (p->server_socket[0])
 		unlink(p->server_socket); /* the PMD leaves it; a later bind would fail */
 	memset(p, 0, sizeof(*p));
