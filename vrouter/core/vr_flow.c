@@ -129,12 +129,6 @@ uint64_t vr_flow_timeout_ms(const struct vr_conn *c)
 /* The key of a packet in the direction it travels. false: no key (a
  * fragment after the first, a truncated header): such packets pass the stage
  * untracked. The transport header may follow IPv6 extension headers. */
-bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k)
-{
-	struct vr_l4 l4;
-	return vr_pkt_l4(pkt, &l4) && vr_flow_key_from(pkt, &l4, k);
-}
-
 bool vr_flow_key_from(const struct vr_pkt *pkt, const struct vr_l4 *l4p, struct vr_flow_key *k)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
@@ -146,13 +140,7 @@ bool vr_flow_key_from(const struct vr_pkt *pkt, const struct vr_l4 *l4p, struct 
 	k->vrf = pkt->vrf;
 	k->family = pkt->l3;
 	k->proto = l4.proto;
-	if (pkt->l3 == 4) {
-		memcpy(k->src, ip + 12, 4);
-		memcpy(k->dst, ip + 16, 4);
-	} else {
-		memcpy(k->src, ip + 8, 16);
-		memcpy(k->dst, ip + 24, 16);
-	}
+	vr_pkt_addrs(pkt, k->src, k->dst);
 	const uint8_t *h = ip + l4.off;
 	switch (k->proto) {
 	case 6: case 17: case 132:
@@ -182,16 +170,13 @@ void vr_flow_reverse_key(const struct vr_flow_key *k, struct vr_flow_key *rk)
 }
 
 /* TCP: both directions share one state. */
-static void flow_track(struct vr_conn *c, unsigned dir, const struct vr_pkt *pkt)
+static void flow_track(struct vr_conn *c, unsigned dir, const struct vr_pkt *pkt,
+		       const struct vr_l4 *l4)
 {
-	if (c->proto != 6)
+	if (c->proto != 6 || l4->frag == VR_FRAG_REST ||
+	    (uint32_t)(pkt->len - pkt->l3_off) < l4->off + 14u)
 		return;
-	const uint8_t *ip = pkt->data + pkt->l3_off;
-	struct vr_l4 l4;
-	if (!vr_pkt_l4(pkt, &l4) || l4.frag == VR_FRAG_REST ||
-	    (uint32_t)(pkt->len - pkt->l3_off) < l4.off + 14u)
-		return;
-	uint8_t fl = ip[l4.off + 13];
+	uint8_t fl = pkt->data[pkt->l3_off + l4->off + 13];
 	uint8_t st = c->state;
 	if (fl & TCP_RST) {
 		st = VR_FS_CLOSED;
@@ -552,6 +537,7 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 	uint16_t idx[VR_BURST], lidx[VR_BURST], outv[VR_BURST], kidx[VR_BURST];
 	uint32_t fl[VR_BURST], fresh[VR_BURST];
 	const struct vr_flow_key *fresh_key[VR_BURST];
+	struct vr_l4 l4[VR_BURST];
 	unsigned m = 0, nl = 0, n_new = 0;
 	bool from_policy = vr_vif_wants_flows(&in->cfg);
 
@@ -563,6 +549,8 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 		const struct vr_vif *out = dest_vif(r, pkt);
 		outv[m] = out ? (uint16_t)out->cfg.id : VR_VIF_NONE;
 		if (pkt->flow) { /* the NAT stage found or made it */
+			if (!vr_pkt_l4(pkt, &l4[m]))
+				l4[m].frag = VR_FRAG_REST; /* nothing to track */
 			fl[m] = pkt->flow - 1;
 			kidx[m] = VR_BURST;
 			idx[m++] = i;
@@ -570,7 +558,8 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 		}
 		if (!from_policy && !(out && vr_vif_wants_flows(&out->cfg)))
 			continue;
-		if (!vr_flow_key_of(pkt, &keys[nl]))
+		/* the transport header found once: for the key and for TCP tracking */
+		if (!vr_pkt_l4(pkt, &l4[m]) || !vr_flow_key_from(pkt, &l4[m], &keys[nl]))
 			continue;
 		kidx[m] = (uint16_t)nl;
 		lidx[nl++] = (uint16_t)m;
@@ -631,7 +620,7 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 		c->pkts[dir]++;
 		c->bytes[dir] += pkt->len;
 		c->last_ms = now;
-		flow_track(c, dir, pkt);
+		flow_track(c, dir, pkt, &l4[j]);
 		if (c->action == VR_ACT_DENY) {
 			deny(r, pkt, c);
 			pkts[idx[j]] = NULL;

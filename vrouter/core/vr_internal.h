@@ -343,6 +343,14 @@ struct vr_l4 {
 #define VR_FRAG_REST 2       /* a later one: no transport header */
 /* false: not IP, or its headers are truncated or too many. */
 bool vr_pkt_l4(const struct vr_pkt *pkt, struct vr_l4 *l4);
+/* An IP packet's source and destination addresses (4 or 16 bytes each). */
+static inline void vr_pkt_addrs(const struct vr_pkt *pkt, uint8_t *src, uint8_t *dst)
+{
+	const uint8_t *ip = pkt->data + pkt->l3_off;
+	size_t n = pkt->l3 == 4 ? 4 : 16;
+	memcpy(src, ip + (pkt->l3 == 4 ? 12 : 8), n);
+	memcpy(dst, ip + (pkt->l3 == 4 ? 16 : 24), n);
+}
 /* Grow the packet by n bytes at the front; false when there is no headroom. */
 static inline bool vr_pkt_push(struct vr_pkt *pkt, uint16_t n)
 {
@@ -422,10 +430,9 @@ void vr_flow_reeval_all(struct vr_router *r);
  * pauses; new flows are made again by their next packet. */
 void vr_flow_flush(struct vr_router *r);
 
-/* The key of a packet in the direction it travels; false: untracked (a
- * non-first fragment, a truncated header). */
-bool vr_flow_key_of(const struct vr_pkt *pkt, struct vr_flow_key *k);
-/* The same with its transport header already found (vr_pkt_l4). */
+/* The key of a packet in the direction it travels, its transport header
+ * found by vr_pkt_l4; false: untracked (a fragment after the first, a
+ * truncated header). */
 bool vr_flow_key_from(const struct vr_pkt *pkt, const struct vr_l4 *l4, struct vr_flow_key *k);
 /* Look up n (<= VR_BURST) keys in bulk: fid[i] = their flow id or
  * VR_FLOW_NONE; sig[i] = their hash, for vr_flow_lookup and vr_flow_create. */

@@ -598,19 +598,12 @@ static uint32_t nat_new(struct vr_router *r, const struct vr_vif *in, struct vr_
  * reads the L4 header). */
 static void frag_key(struct vr_frag_key *k, const struct vr_pkt *pkt, const struct vr_l4 *l4)
 {
-	const uint8_t *ip = pkt->data + pkt->l3_off;
 	memset(k, 0, sizeof(*k));
 	k->vrf = pkt->vrf;
 	k->family = pkt->l3;
 	k->proto = l4->proto;
 	k->id = l4->id;
-	if (pkt->l3 == 4) {
-		memcpy(k->src, ip + 12, 4);
-		memcpy(k->dst, ip + 16, 4);
-	} else {
-		memcpy(k->src, ip + 8, 16);
-		memcpy(k->dst, ip + 24, 16);
-	}
+	vr_pkt_addrs(pkt, k->src, k->dst);
 }
 
 static struct vr_nat_frag *frag_slot(struct vr_nat *nat, const struct vr_frag_key *k)
