@@ -340,8 +340,13 @@ check() { # check "what" cmd...
 }
 ping_from() { ip netns exec "${VL_NS[$1]}" ping -c 3 -i 0.2 -W 2 "$2"; }
 no_ping_from() { ! ip netns exec "${VL_NS[$1]}" ping -c 2 -i 0.2 -W 1 "$2"; }
-# Routes arrive over BGP: give the first packet of the lab a moment.
+# Routes arrive over BGP (through the gateway for the other site): give each
+# pair the checks below rely on a moment to converge; on a loaded machine the
+# last pods' routes reach the dc later than the first ones'.
 lab_wait 20 ping_from red-web "${POD_IP[red-dc]}"
+lab_wait 20 ping_from red-dc "${POD_IP[red-ops]}"
+lab_wait 20 ping_from red-ops "$(if_ip red-dc2 net1)"
+lab_wait 20 ping_from blue-a "${POD_IP[blue-b]}"
 check "red: c1 -> c2 across the cloud fabric (MPLSoUDP)" ping_from red-web "${POD_IP[red-db]}"
 check "red: cloud -> dc across the routed L3 network" ping_from red-web "${POD_IP[red-dc]}"
 check "red: dc -> cloud" ping_from red-dc "${POD_IP[red-ops]}"
