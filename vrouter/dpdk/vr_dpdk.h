@@ -15,7 +15,13 @@
 struct rte_mempool;
 struct rte_mbuf;
 
-#define VRD_TX_BUF 32
+/* Packets a port gathers before it transmits. A kernel-socket port (af_packet,
+ * AF_XDP, TAP) pays a system call per transmit burst, so while the loop is busy
+ * it gathers up to VRD_TX_BUF (one sendto for 128 packets, not 4); other ports
+ * transmit every VR_BURST. A port never holds packets longer than
+ * VRD_TX_HOLD_ROUNDS busy rounds, nor past a round that found no full burst. */
+#define VRD_TX_BUF 128
+#define VRD_TX_HOLD_ROUNDS 4
 
 /* One attached port, as the loop sees it. */
 #define VRD_VDEV_LEN 48
@@ -37,6 +43,8 @@ struct vrd_port {
 	char vdev[VRD_VDEV_LEN];       /* the vdev name, for rte_vdev_uninit */
 	char server_socket[VR_PATH_LEN]; /* a memif socket we listen on: removed with the vif */
 	uint16_t tx_n;
+	uint16_t tx_batch;             /* transmit when this many are gathered */
+	uint16_t tx_held;              /* busy rounds the gathered packets have waited */
 	struct rte_mbuf *tx[VRD_TX_BUF];
 	uint64_t tx_dropped;           /* queue full: freed here, counted as tx errors */
 };
@@ -92,7 +100,9 @@ struct vrd {
 /* vr_dpdk_port.c */
 extern const struct vr_host_ops vrd_host_ops;
 int vrd_pool_create(struct vrd *d, char *err, size_t errlen);
-void vrd_flush_tx(struct vrd *d);
+/* Transmit what the ports gathered. busy: a port's last receive was a full
+ * burst (more is waiting): ports that batch keep gathering, for a few rounds. */
+void vrd_flush_tx(struct vrd *d, bool busy);
 /* Receive one burst from the vif's port into the pipeline; returns packets received. */
 unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 

@@ -311,6 +311,7 @@ static void forward_loop(struct vrd *d)
 	vrd_guard_start(d->wake_fd);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
+		bool full = false;
 		uint64_t t0 = rte_rdtsc();
 		vrd_guard_round();
 		vr_set_now(d->router, t0 / tsc_per_ms);
@@ -319,15 +320,18 @@ static void forward_loop(struct vrd *d)
 		bool reeval = vr_flow_busy(d->router);
 		if (idle || reeval || (++rounds & 255) == 0)
 			vr_flow_age(d->router, 64);
-		for (unsigned i = 0; i < d->n_rx; i++)
-			got += vrd_rx_burst(d, d->rx_vifs[i]);
-		vrd_flush_tx(d);
+		for (unsigned i = 0; i < d->n_rx; i++) {
+			unsigned n = vrd_rx_burst(d, d->rx_vifs[i]);
+			got += n;
+			full |= n == VR_BURST;
+		}
+		vrd_flush_tx(d, full);
 		if (got) {
 			ls->busy_cycles += rte_rdtsc() - t0;
 			ls->busy_pkts += got;
 		}
 		if (vrd_ctl_poll(d)) {
-			vrd_flush_tx(d);
+			vrd_flush_tx(d, false);
 			rebuild_rx(d);
 			idle = 0;
 			sleep_us = 0;

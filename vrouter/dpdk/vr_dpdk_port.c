@@ -77,12 +77,17 @@ static void flush_port(struct vrd_port *p)
 		rte_pktmbuf_free_bulk(p->tx + sent, (unsigned)(p->tx_n - sent));
 	}
 	p->tx_n = 0;
+	p->tx_held = 0;
 }
 
-void vrd_flush_tx(struct vrd *d)
+void vrd_flush_tx(struct vrd *d, bool busy)
 {
-	for (unsigned i = 0; i < d->n_rx; i++)
-		flush_port(&d->ports[d->rx_vifs[i]]);
+	for (unsigned i = 0; i < d->n_rx; i++) {
+		struct vrd_port *p = &d->ports[d->rx_vifs[i]];
+		if (busy && p->tx_batch > VR_BURST && ++p->tx_held < VRD_TX_HOLD_ROUNDS)
+			continue;
+		flush_port(p);
+	}
 }
 
 static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
@@ -95,7 +100,7 @@ static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
 		return;
 	}
 	p->tx[p->tx_n++] = m;
-	if (p->tx_n == VRD_TX_BUF)
+	if (p->tx_n >= p->tx_batch)
 		flush_port(p);
 }
 
@@ -358,6 +363,10 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 		snprintf(p->server_socket, sizeof(p->server_socket), "%s", v->socket);
 	p->vif = (uint16_t)v->id;
 	p->tx_n = 0;
+	p->tx_held = 0;
+	/* a system call per transmit: gather more (vdev names from vif_devargs) */
+	bool kernel_socket = !strncmp(p->vdev, "net_af_", 7) || !strncmp(p->vdev, "net_tap", 7);
+	p->tx_batch = kernel_socket ? VRD_TX_BUF : VR_BURST;
 	p->tx_dropped = 0;
 	*port_id = port;
 	return 0;
