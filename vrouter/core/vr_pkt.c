@@ -101,6 +101,23 @@ uint32_t vr_flow_hash(const struct vr_pkt *pkt)
 	uint32_t h = 0x9747b28cu;
 	struct vr_l4 l4;
 
+	/* The common case without the general parser: an unfragmented IPv4
+	 * packet with ports (whole headers checked by the classify stage). */
+	if (pkt->l3 == 4 && avail >= 20 && !(vr_rd16(ip + 6) & 0x3fff)) {
+		uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+		uint8_t proto = ip[9];
+		uint64_t a;
+		memcpy(&a, ip + 12, 8);
+		h = rte_hash_crc_8byte(a, h);
+		if ((proto == 6 || proto == 17 || proto == 132) && avail >= ihl + 4) {
+			uint32_t p;
+			memcpy(&p, ip + ihl, 4);
+			h = rte_hash_crc_4byte(p, h);
+		}
+		h = rte_hash_crc_4byte(proto, h);
+		h ^= h >> 16;
+		return h ? h : 1;
+	}
 	if (!vr_pkt_l4(pkt, &l4))
 		return 1;
 	if (pkt->l3 == 4) {
