@@ -1,10 +1,12 @@
 /*
  * DOC: api_bench.c — tern-api-bench, the load tool of bench/api.sh.
  *
- *   tern-api-bench create URL TOKEN VN CLIENTS COUNT
+ *   tern-api-bench create|create-batch URL TOKEN VN CLIENTS COUNT
  *       CLIENTS threads, each with its own keep-alive connection, each
  *       creating COUNT virtual-machine-interfaces in VN ("project:name"),
- *       each with an instance IP. Prints "ops=<pairs> secs=<s> rate=<pairs/s>".
+ *       each with an instance IP: two POSTs per pair (create), or the pair
+ *       in one POST /v1/batch, one transaction (create-batch). Prints
+ *       "ops=<pairs> secs=<s> rate=<pairs/s>".
  *   tern-api-bench etcd-put ETCD_URL CLIENTS COUNT
  *       the same shape of load on etcd's own v3 JSON gateway (/v3/kv/put,
  *       one small put per request): the ceiling tern-api on etcd is measured
@@ -32,6 +34,7 @@ struct run {
 	const char *url, *token, *vn_project, *vn_name;
 	const char *watch_url; /* watch mode: where the watch is (NULL: url) */
 	int count, id;
+	bool batch;            /* create: each pair in one POST /v1/batch */
 	char err[512];
 };
 
@@ -95,7 +98,19 @@ static int post(CURL *c, const char *url, const char *body, long want, char *err
 /* One VMI and its instance IP. */
 static int create_pair(CURL *c, struct run *r, int i, const char *tag)
 {
-	char url[512], body[512];
+	char url[512], body[1024];
+	if (r->batch) {
+		/* what an orchestrator does: both objects in one request, one
+		 * transaction (all or none) */
+		snprintf(url, sizeof(url), "%s/v1/batch", r->url);
+		snprintf(body, sizeof(body), "{\"create\":[{\"kind\":\"virtual-machine-interface\","
+			 "\"object\":{\"name\":\"%s%d-%d\",\"project\":\"%s\",\"virtual_network\":"
+			 "\"%s\"}},{\"kind\":\"instance-ip\",\"object\":{\"name\":\"%s%d-%d-v4\","
+			 "\"project\":\"%s\",\"virtual_network\":\"%s\",\"virtual_machine_interface\":"
+			 "\"%s%d-%d\"}}]}", tag, r->id, i, r->vn_project, r->vn_name, tag, r->id, i,
+			 r->vn_project, r->vn_name, tag, r->id, i);
+		return post(c, url, body, 201, r->err, sizeof(r->err));
+	}
 	snprintf(url, sizeof(url), "%s/v1/virtual-machine-interface", r->url);
 	snprintf(body, sizeof(body), "{\"name\":\"%s%d-%d\",\"project\":\"%s\","
 		 "\"virtual_network\":\"%s\"}", tag, r->id, i, r->vn_project, r->vn_name);
@@ -342,7 +357,8 @@ int main(int argc, char **argv)
 	char vn[256];
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = 2;
-	if (argc == 7 && strcmp(argv[1], "create") == 0) {
+	if (argc == 7 && (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "create-batch") == 0)) {
+		r.batch = strcmp(argv[1], "create-batch") == 0;
 		r.url = argv[2];
 		r.token = argv[3];
 		r.count = atoi(argv[6]);
@@ -362,7 +378,8 @@ int main(int argc, char **argv)
 			rc = watch_lat(&r);
 	}
 	if (rc == 2)
-		fprintf(stderr, "usage: tern-api-bench create URL TOKEN PROJECT:VN CLIENTS COUNT\n"
+		fprintf(stderr, "usage: tern-api-bench create|create-batch URL TOKEN PROJECT:VN CLIENTS "
+				"COUNT\n"
 				"       tern-api-bench etcd-put ETCD_URL CLIENTS COUNT\n"
 				"       tern-api-bench watch URL TOKEN PROJECT:VN COUNT [WATCH_URL]\n");
 	curl_global_cleanup();

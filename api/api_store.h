@@ -55,11 +55,13 @@ struct api_store_ops {
 	int (*begin)(struct api_store *s, bool write);
 	/* -EAGAIN (etcd): another writer committed first; nothing was written. */
 	int (*commit)(struct api_store *s);
-	/* Ends the transaction writing nothing. 0, or -EAGAIN (etcd) when what
-	 * the transaction read (other requests' writes of the same group commit,
-	 * or a mirror that had not yet seen another replica's write) did not
-	 * hold: whatever made the caller give up must be decided again, so the
-	 * caller redoes the request as for commit's -EAGAIN. */
+	/* Ends the transaction writing nothing. 0, or -EAGAIN when what the
+	 * transaction read (other requests' writes of the same group commit,
+	 * which then failed; on etcd also a mirror that had not yet seen
+	 * another replica's write) did not hold: whatever made the caller give
+	 * up must be decided again, so the caller redoes the request as for
+	 * commit's -EAGAIN. Both stores group commits: commit may wait for the
+	 * requests queued behind it, and answers once the writes are durable. */
 	int (*rollback)(struct api_store *s);
 	/* *obj is a new reference; -ENOENT when absent. */
 	int (*get)(struct api_store *s, const char *uuid, json_t **obj);

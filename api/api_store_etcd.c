@@ -1,7 +1,12 @@
 /*
- * DOC: api_store_etcd.c — the store on etcd 3.4, through its v3 JSON gateway
- * (POST /v3/kv/range, /v3/kv/txn and the streaming /v3/watch; keys and values
- * in base64) with libcurl.
+ * DOC: api_store_etcd.c — the store on etcd 3.4 with libcurl: writes (the
+ * batches' txns, compaction) and the one-key checks of P rev through etcd's
+ * gRPC service (/etcdserverpb.KV/Txn and /Range over HTTP/2, protobuf from
+ * api_etcd_pb.c; the v3 JSON gateway cost etcd as much CPU again per write,
+ * decoding base64 JSON and calling its own gRPC over loopback); reads of
+ * many keys (load, replay, old events) and the watch on P rev through the
+ * gateway (POST /v3/kv/range, /v3/kv/txn, the streaming /v3/watch; keys and
+ * values in base64), see call_small for why.
  *
  * Keys, under a prefix P (default "tern/"):
  *   P rev                       "N TOKEN": tern's revision N, and which batch
@@ -86,12 +91,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api_etcd_map.h"
+#include "api_etcd_pb.h"
 #include "api_store.h"
 
 /* etcd refuses a txn of more than --max-txn-ops operations (default 128):
@@ -104,7 +111,8 @@
  * batch sent behind another before that one in 196 of 199 cases (the
  * gateway does not keep the order of requests that come on separate
  * connections), so nearly every one was sent twice, slower than waiting;
- * 2 gained nothing. Kept as a knob for a transport that keeps order (gRPC). */
+ * 2 gained nothing. Through gRPC (2026-11-23) 2 still had 8-15 % of the
+ * batches overtaken and sent again, and no more pairs per second. */
 #define ED_PIPELINE   1
 /* How long a batch may wait for the requests expected to join it (see
  * settle); never when the load is one request at a time. */
@@ -122,6 +130,10 @@ struct ed_waiter {
 	bool done;
 	bool sent;             /* its batch is on its way to etcd */
 	struct ed_waiter *next;
+	/* its own: a batch's answer wakes its requests only, and a request
+	 * that joins a batch wakes nobody (with one condition for all, each
+	 * of 8 requests woke every other twice per batch) */
+	pthread_cond_t cv;
 };
 
 /* A group commit: the writes of several requests, one etcd txn. */
@@ -143,12 +155,16 @@ struct ed_store {
 	char **urls;           /* endpoints; a failing one is rotated out */
 	int n_urls, cur_url;   /* cur_url: read and written atomically */
 	char prefix[128];
-	struct curl_slist *hdrs;
+	struct curl_slist *hdrs;   /* the JSON gateway's request headers */
+	struct curl_slist *ghdrs;  /* gRPC's */
+	bool gateway;          /* etcd has no gRPC at the endpoint: use the gateway (atomic) */
 	/* lock: the mirror, the batch and the open transaction. A transaction
 	 * holds it from begin to commit or rollback; curl is used only under it */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;   /* a batch was sent or done, or the mirror moved */
-	CURL *curl;            /* reloads and checks made under lock */
+	pthread_condattr_t cattr; /* CLOCK_MONOTONIC, for the waiters' own */
+	CURL *curl;            /* reloads and replays made under lock (the gateway) */
+	CURL *gcurl;           /* checks made under lock (gRPC: see call_small) */
 	int want;              /* writers waiting for lock (atomic) */
 	/* the mirror */
 	struct api_emap map;
@@ -180,7 +196,7 @@ struct ed_store {
 	struct timespec done_at; /* when the last batch was answered */
 	/* reads' freshness checks and the event log: their own connection */
 	pthread_mutex_t rlock;
-	CURL *rcurl;
+	CURL *rcurl, *grcurl;  /* the same, the gateway's and gRPC's */
 	/* the watch thread, its connection and its stop */
 	pthread_t wthread;
 	bool watching;
@@ -289,8 +305,8 @@ static int cur_url(struct ed_store *q)
 	return __atomic_load_n(&q->cur_url, __ATOMIC_RELAXED) % q->n_urls;
 }
 
-/* POST req (stolen) to path on connection h; *resp: the parsed answer. A
- * connection failure moves on to the next endpoint. */
+/* POST req (stolen) to path of the JSON gateway on connection h; *resp: the
+ * parsed answer. A connection failure moves on to the next endpoint. */
 static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json_t **resp)
 {
 	char *body = json_dumps(req, JSON_COMPACT);
@@ -304,6 +320,11 @@ static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json
 		int u = cur_url(q);
 		snprintf(url, sizeof(url), "%s%s", q->urls[u], path);
 		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, q->hdrs);
+		curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL); /* else headers go to the body */
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, -1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
@@ -336,6 +357,170 @@ static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json
 		break;
 	}
 	free(body);
+	return rc;
+}
+
+/* ---- etcd's gRPC service (what the store uses unless etcd lacks it) ---------- */
+
+/* What a gRPC answer's headers and trailers said. */
+struct grpc_head {
+	bool grpc;             /* content-type: application/grpc */
+	int status;            /* grpc-status (-1: none yet) */
+	char msg[160];         /* grpc-message */
+};
+
+static size_t on_grpc_head(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct grpc_head *g = arg;
+	size_t len = sz * nm;
+	char line[256];
+	snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) ? len : sizeof(line) - 1),
+		 data);
+	line[strcspn(line, "\r\n")] = 0;
+	if (strncasecmp(line, "content-type:", 13) == 0)
+		g->grpc = strstr(line + 13, "application/grpc") != NULL;
+	else if (strncasecmp(line, "grpc-status:", 12) == 0)
+		g->status = atoi(line + 12);
+	else if (strncasecmp(line, "grpc-message:", 13) == 0)
+		snprintf(g->msg, sizeof(g->msg), "%s", line + 13 + strspn(line + 13, " "));
+	return len;
+}
+
+/*
+ * One unary gRPC call on connection h to endpoint u: HTTP/2 through libcurl.
+ * Plain http:// is HTTP/2 "with prior knowledge" (etcd's port serves gRPC
+ * and the gateway side by side, telling them apart by protocol). libcurl
+ * 7.88 cannot reuse such a connection when asked for prior knowledge again
+ * (curl issue 10634: "Error in the HTTP2 framing layer"), so a handle whose
+ * connection is known to be up (CURLOPT_PRIVATE: its endpoint + 1) asks for
+ * plain HTTP/2, which reuses it; a new connection is always made fresh with
+ * prior knowledge. *out: 1 when etcd answered gRPC (g says how), 0 when
+ * something else answered (no gRPC there, or the reuse found no connection
+ * and became an HTTP/1.1 request, which the gateway refuses: nothing was
+ * done), or a curl error.
+ */
+static CURLcode grpc_once(struct ed_store *q, CURL *h, int u, const char *method,
+			  const struct api_pb_buf *msg, bool fresh, struct buf *b,
+			  struct grpc_head *g, int *out)
+{
+	char url[512];
+	bool tls = strncmp(q->urls[u], "https:", 6) == 0;
+	snprintf(url, sizeof(url), "%s/etcdserverpb.KV/%s", q->urls[u], method);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, q->ghdrs);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, tls ? (long)CURL_HTTP_VERSION_2TLS
+				 : fresh ? (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+				 : (long)CURL_HTTP_VERSION_2_0);
+	curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh && !tls ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)msg->n);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, msg->p);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_grpc_head);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, g);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	free(b->p);
+	b->p = NULL;
+	b->n = 0;
+	*g = (struct grpc_head){ .grpc = false, .status = -1 };
+	CURLcode cc = curl_easy_perform(h);
+	long code = 0;
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	*out = cc == CURLE_OK && code == 200 && g->grpc;
+	curl_easy_setopt(h, CURLOPT_PRIVATE, *out ? (void *)(intptr_t)(u + 1) : NULL);
+	return cc;
+}
+
+/* req (stolen; the gateway's JSON for path) through etcd's gRPC service;
+ * *resp as the gateway would have answered. -EPROTONOSUPPORT: maybe no gRPC
+ * at the endpoint (nothing reached etcd's gRPC service): try the gateway. */
+static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req, json_t **resp)
+{
+	enum api_pb_call c = strcmp(path, "/v3/kv/txn") == 0 ? API_PB_TXN : API_PB_RANGE;
+	const char *method = c == API_PB_TXN ? "Txn" : "Range";
+	/* the gRPC message prefix first: not compressed, 4-byte length (below) */
+	struct api_pb_buf msg = { malloc(256), 5, 256 };
+	int rc = msg.p ? api_pb_encode(c, req, &msg) : -ENOMEM;
+	json_decref(req);
+	if (rc < 0) {
+		snprintf(q->err, sizeof(q->err), "a request to etcd could not be encoded (%s)",
+			 strerror(-rc));
+		api_pb_buf_free(&msg);
+		return rc;
+	}
+	uint32_t len = (uint32_t)(msg.n - 5);
+	msg.p[0] = 0;
+	msg.p[1] = (uint8_t)(len >> 24);
+	msg.p[2] = (uint8_t)(len >> 16);
+	msg.p[3] = (uint8_t)(len >> 8);
+	msg.p[4] = (uint8_t)len;
+	struct buf b = { NULL, 0 };
+	struct grpc_head g;
+	rc = -EIO;
+	for (int tries = 0; tries < q->n_urls; tries++) {
+		int u = cur_url(q), ok;
+		void *priv = NULL;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+		bool fresh = (intptr_t)priv != u + 1;
+		CURLcode cc = grpc_once(q, h, u, method, &msg, fresh, &b, &g, &ok);
+		if (cc == CURLE_OK && !ok && !fresh)
+			cc = grpc_once(q, h, u, method, &msg, true, &b, &g, &ok);
+		/* a clean answer that is not gRPC, or a new connection on which
+		 * HTTP/2 itself failed (an HTTP/1.1 server closes on the preface) */
+		if ((cc == CURLE_OK && !ok) ||
+		    (fresh && (cc == CURLE_HTTP2 || cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+			       cc == CURLE_GOT_NOTHING || cc == CURLE_WEIRD_SERVER_REPLY))) {
+			rc = -EPROTONOSUPPORT;
+			break;
+		}
+		if (cc != CURLE_OK) {
+			snprintf(q->err, sizeof(q->err), "%s: %s (is etcd running there?)", q->urls[u],
+				 curl_easy_strerror(cc));
+			rc = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
+			     : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+			__atomic_store_n(&q->cur_url, (u + 1) % q->n_urls, __ATOMIC_RELAXED);
+			continue;
+		}
+		const uint8_t *p = (const uint8_t *)b.p;
+		uint32_t n = b.n >= 5 ? (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+					(uint32_t)p[3] << 8 | p[4] : 0;
+		if (g.status != 0 || b.n < 5 || p[0] != 0 || n != b.n - 5) {
+			snprintf(q->err, sizeof(q->err), "%s/etcdserverpb.KV/%s: gRPC status %d: %s",
+				 q->urls[u], method, g.status, g.msg[0] ? g.msg : "(no message)");
+			rc = -EIO;
+			break;
+		}
+		rc = api_pb_decode(c, p + 5, n, resp);
+		if (rc < 0)
+			snprintf(q->err, sizeof(q->err), "%s: etcd's answer could not be decoded",
+				 q->urls[u]);
+		break;
+	}
+	free(b.p);
+	api_pb_buf_free(&msg);
+	return rc;
+}
+
+/* As call, for a request whose answer is small (one key read, a txn's
+ * writes), through etcd's gRPC service on connection h (only ever used for
+ * gRPC: libcurl must not be asked to reuse an HTTP/1.1 connection for it),
+ * which costs etcd about half the CPU of the gateway; or through the
+ * gateway from the first time the gateway answers where gRPC could not (a
+ * proxy that speaks only HTTP/1.1). Why small answers only: libcurl 7.88
+ * stalls for a second (its poll timeout) on a gRPC answer a little over
+ * one HTTP/2 frame (16 KB), so reads of many keys keep to the gateway. */
+static int call_small(struct ed_store *q, CURL *h, const char *path, json_t *req, json_t **resp)
+{
+	if (__atomic_load_n(&q->gateway, __ATOMIC_RELAXED))
+		return call(q, h, path, req, resp);
+	int rc = call_grpc(q, h, path, json_incref(req), resp);
+	if (rc != -EPROTONOSUPPORT) {
+		json_decref(req);
+		return rc;
+	}
+	rc = call(q, h, path, req, resp);
+	if (rc == 0)
+		__atomic_store_n(&q->gateway, true, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -409,7 +594,7 @@ static int rev_mod_now(struct ed_store *q, CURL *h, int64_t *mod)
 	char key[160];
 	json_t *resp;
 	KEY(key, "%srev", q->prefix);
-	int rc = call(q, h, "/v3/kv/range", json_pack("{s:o}", "key", jb64(key)), &resp);
+	int rc = call_small(q, h, "/v3/kv/range", json_pack("{s:o}", "key", jb64(key)), &resp);
 	if (rc < 0)
 		return rc;
 	json_t *kv = json_array_get(json_object_get(resp, "kvs"), 0);
@@ -1168,12 +1353,17 @@ static void ed_close(struct api_store *s)
 		curl_easy_cleanup(q->curl);
 	if (q->rcurl)
 		curl_easy_cleanup(q->rcurl);
+	if (q->gcurl)
+		curl_easy_cleanup(q->gcurl);
+	if (q->grcurl)
+		curl_easy_cleanup(q->grcurl);
 	if (q->wcurl)
 		curl_easy_cleanup(q->wcurl);
 	for (int i = 0; i < ED_PIPELINE; i++)
 		if (q->slot[i])
 			curl_easy_cleanup(q->slot[i]);
 	curl_slist_free_all(q->hdrs);
+	curl_slist_free_all(q->ghdrs);
 	for (int i = 0; i < q->n_urls; i++)
 		free(q->urls[i]);
 	free(q->urls);
@@ -1185,6 +1375,7 @@ static void ed_close(struct api_store *s)
 	api_emap_free(&q->map);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
+	pthread_condattr_destroy(&q->cattr);
 	pthread_mutex_destroy(&q->rlock);
 	pthread_mutex_destroy(&q->wlock);
 	pthread_cond_destroy(&q->wcond);
@@ -1229,7 +1420,7 @@ static int ed_begin(struct api_store *s, bool write)
 		__atomic_sub_fetch(&q->want, 1, __ATOMIC_SEQ_CST);
 		if (q->need_check) {
 			int64_t mod;
-			if ((rc = rev_mod_now(q, q->curl, &mod)) < 0) {
+			if ((rc = rev_mod_now(q, q->gcurl, &mod)) < 0) {
 				pthread_mutex_unlock(&q->lock);
 				return rc;
 			}
@@ -1329,6 +1520,7 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 		nx = w->next; /* w's stack frame may be gone once done is seen */
 		w->rc = rc;
 		w->done = true;
+		pthread_cond_signal(&w->cv);
 	}
 }
 
@@ -1362,7 +1554,7 @@ static void flush(struct ed_store *q)
 	b->chained = b != q->flying;
 	json_t *req = batch_txn(q, b), *resp = NULL;
 	pthread_mutex_unlock(&q->lock);
-	int rc = call(q, q->slot[slot], "/v3/kv/txn", req, &resp);
+	int rc = call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp);
 	pthread_mutex_lock(&q->lock);
 	while (q->flying != b)
 		pthread_cond_wait(&q->cond, &q->lock);
@@ -1374,7 +1566,7 @@ static void flush(struct ed_store *q)
 		resp = NULL;
 		req = batch_txn(q, b);
 		pthread_mutex_unlock(&q->lock);
-		rc = call(q, q->slot[slot], "/v3/kv/txn", req, &resp);
+		rc = call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp);
 		pthread_mutex_lock(&q->lock);
 	}
 	q->slot_busy[slot] = false;
@@ -1389,6 +1581,9 @@ static void flush(struct ed_store *q)
 		q->flying_tail = NULL;
 	batch_free(b);
 	pthread_cond_broadcast(&q->cond);
+	/* the connection is free: the open batch's newest request may send it */
+	if (q->open && q->open->w)
+		pthread_cond_signal(&q->open->w->cv);
 }
 
 static bool slot_free(const struct ed_store *q)
@@ -1416,13 +1611,15 @@ static int txn_keys(const struct ed_store *q, json_t *set)
 }
 
 /* Under lock: w waits for the batch it joined (b), which it sends itself
- * when nobody else is coming to add to it, or it is full. */
+ * when nobody else is coming to add to it, or it is full. The newest
+ * request of the open batch is the one that decides (it is woken when the
+ * connection frees up); the others wait for the answer. */
 static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 {
+	pthread_cond_init(&w->cv, &q->cattr);
 	w->next = b->w;
 	b->w = w;
 	w->sent = b != q->open;
-	pthread_cond_broadcast(&q->cond); /* a waiting batch may be complete now */
 	struct timespec until = q->done_at;
 	until.tv_nsec += ED_GROUP_WAIT_US * 1000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
@@ -1438,14 +1635,25 @@ static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 		 * out with all of them, instead of half now and half after one
 		 * more round trip. */
 		if (send && !waited && !q->flying && q->open->n < q->expect) {
-			waited = pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT;
+			waited = pthread_cond_timedwait(&w->cv, &q->lock, &until) == ETIMEDOUT;
 			continue;
 		}
-		if (send)
+		if (send) {
 			flush(q);
-		else
-			pthread_cond_wait(&q->cond, &q->lock);
+		} else if (!w->sent) {
+			/* a request counted in want that then wrote nothing (an
+			 * error before commit) wakes nobody: look again soon */
+			struct timespec t;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			t.tv_nsec += ED_GROUP_WAIT_US * 1000L;
+			t.tv_sec += t.tv_nsec / 1000000000L;
+			t.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&w->cv, &q->lock, &t);
+		} else {
+			pthread_cond_wait(&w->cv, &q->lock);
+		}
 	}
+	pthread_cond_destroy(&w->cv);
 	return w->rc;
 }
 
@@ -1473,7 +1681,7 @@ static int fresh_read(struct ed_store *q)
 	int64_t mod;
 	pthread_mutex_unlock(&q->lock);
 	pthread_mutex_lock(&q->rlock);
-	int rc = rev_mod_now(q, q->rcurl, &mod);
+	int rc = rev_mod_now(q, q->grcurl, &mod);
 	pthread_mutex_unlock(&q->rlock);
 	pthread_mutex_lock(&q->lock);
 	q->in_txn = true; /* a writer may have run meanwhile */
@@ -1491,7 +1699,7 @@ static int fresh_read(struct ed_store *q)
 static int ed_commit(struct api_store *s)
 {
 	struct ed_store *q = ed(s);
-	struct ed_waiter w = { 0, false, false, NULL };
+	struct ed_waiter w = { .rc = 0 };
 	int rc = 0;
 	if (!q->txn_write) {
 		end_txn(q);
@@ -1557,12 +1765,12 @@ static int ed_rollback(struct api_store *s)
 	struct ed_batch *b = write ? read_batch(q) : NULL;
 	if (b) {
 		/* it failed on batches' writes: only true if they commit */
-		struct ed_waiter w = { 0, false, false, NULL };
+		struct ed_waiter w = { .rc = 0 };
 		rc = settle(q, b, &w) == -EAGAIN ? -EAGAIN : 0;
 	} else if (write) {
 		/* it failed on the mirror: only true if the mirror was current */
 		int64_t mod;
-		if (rev_mod_now(q, q->curl, &mod) == 0 && mod > q->txn_mod) {
+		if (rev_mod_now(q, q->gcurl, &mod) == 0 && mod > q->txn_mod) {
 			note_need(q, mod);
 			rc = -EAGAIN;
 		}
@@ -2083,7 +2291,7 @@ static int ed_compact(struct api_store *s, int64_t upto)
 					jb64(key), "value", jb64(val), "failure", "request_range",
 					"key", jb64(key)), *resp;
 		pthread_mutex_lock(&q->rlock);
-		int rc = call(q, q->rcurl, "/v3/kv/txn", req, &resp);
+		int rc = call_small(q, q->grcurl, "/v3/kv/txn", req, &resp);
 		pthread_mutex_unlock(&q->rlock);
 		if (rc < 0)
 			return rc;
@@ -2195,6 +2403,8 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_condattr_init(&q->cattr);
+	pthread_condattr_setclock(&q->cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
 	pthread_cond_init(&q->wcond, &ca);
 	pthread_condattr_destroy(&ca);
@@ -2228,14 +2438,19 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	q->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	/* no "Expect: 100-continue" round trip before bodies over 1 KiB */
 	q->hdrs = curl_slist_append(q->hdrs, "Expect:");
+	q->ghdrs = curl_slist_append(NULL, "Content-Type: application/grpc");
+	q->ghdrs = curl_slist_append(q->ghdrs, "TE: trailers");
+	q->ghdrs = curl_slist_append(q->ghdrs, "Expect:");
 	q->curl = new_conn(q);
 	q->rcurl = new_conn(q);
+	q->gcurl = new_conn(q);
+	q->grcurl = new_conn(q);
 	q->wcurl = new_conn(q);
 	q->wset = json_object();
 	bool conns = true;
 	for (int i = 0; i < ED_PIPELINE; i++)
 		conns = (q->slot[i] = new_conn(q)) && conns;
-	if (!q->curl || !q->rcurl || !q->wcurl || !conns || !q->wset || api_emap_init(&q->map) < 0) {
+	if (!q->curl || !q->rcurl || !q->gcurl || !q->grcurl || !q->wcurl || !conns || !q->wset || api_emap_init(&q->map) < 0) {
 		snprintf(err, errlen, "libcurl could not start, or out of memory");
 		ed_close(&q->base);
 		return NULL;

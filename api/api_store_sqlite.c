@@ -7,6 +7,17 @@
  * then claim one" atomic without retry loops. synchronous=FULL: a write that
  * was answered 201 survives a power cut, as the issue requires.
  *
+ * Group commit: synchronous=FULL is one fsync per COMMIT, and with one
+ * COMMIT per request that fsync was the whole cost of a write. A request
+ * runs inside a SAVEPOINT of a transaction that may hold the requests
+ * before it; when other writers are waiting for the connection it leaves
+ * its writes there (RELEASE) and waits, and the last of them COMMITs for
+ * all (one fsync), then each gets its answer: none is answered before its
+ * writes are durable. A request that fails rolls back to its savepoint
+ * only; if its failure was decided on writes of the group, it waits for
+ * them too (-EAGAIN, redo, if they were lost). A reader commits the open
+ * group first, so it never sees writes that are not durable.
+ *
  * The revision counter lives in its own row (meta), not in the events
  * table, so that compacting old events cannot make it go back. Compaction
  * deletes the oldest events in transactions of API_COMPACT_CHUNK rows and
@@ -15,17 +26,26 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_store.h"
+
+/* Requests committed together at most (a bound on how long the first waits). */
+#define SQ_GROUP_MAX 64
+/* A waiting request looks again this often whether the group is its to commit
+ * (a writer counted in want that ended without a word wakes nobody). */
+#define SQ_GROUP_LOOK_US 2000
 
 enum stmt {
 	S_GET, S_FIND, S_LIST, S_EXISTS_FQN, S_UPSERT, S_DEL, S_REFS_DEL, S_REFS_ADD,
 	S_REFERRERS, S_CLAIM_GET, S_CLAIM_ADD, S_CLAIM_GAP, S_RELEASE, S_EVENTS,
-	S_EVENT_ADD, S_REV_GET, S_REV_SET, S_FLOOR_GET, S_FLOOR_SET, S_EVENTS_DROP, N_STMT
+	S_EVENT_ADD, S_REV_GET, S_REV_SET, S_FLOOR_GET, S_FLOOR_SET, S_EVENTS_DROP, S_HINT_GET,
+	S_HINT_SET, S_HINT_LOWER, N_STMT
 };
 
 static const char *const stmt_sql[N_STMT] = {
@@ -60,6 +80,18 @@ static const char *const stmt_sql[N_STMT] = {
 	[S_FLOOR_SET] = "INSERT INTO meta(key, value) VALUES('compacted', ?1) "
 			"ON CONFLICT(key) DO UPDATE SET value=?1",
 	[S_EVENTS_DROP] = "DELETE FROM events WHERE rev<=?1",
+	/* hints (see sq_claim_free): [lo, next) of pool all taken */
+	[S_HINT_GET] = "SELECT next FROM hints WHERE pool=?1 AND lo=?2",
+	[S_HINT_SET] = "INSERT INTO hints(pool, lo, next) VALUES(?1,?2,?3) "
+		       "ON CONFLICT(pool, lo) DO UPDATE SET next=?3",
+	/* before owner ?1's claims go: no hint may cover one of them (through
+	 * the owner's few claims: left to itself the planner walks the pool's
+	 * whole taken range, thousands of rows per write) */
+	[S_HINT_LOWER] = "UPDATE hints SET next=(SELECT MIN(c.value) FROM claims c INDEXED BY "
+			 "claims_owner WHERE c.owner=?1 AND c.pool=hints.pool AND "
+			 "c.value>=hints.lo AND c.value<hints.next) WHERE EXISTS (SELECT 1 FROM "
+			 "claims c INDEXED BY claims_owner WHERE c.owner=?1 AND "
+			 "c.pool=hints.pool AND c.value>=hints.lo AND c.value<hints.next)",
 };
 
 static const char schema_sql[] =
@@ -76,14 +108,29 @@ static const char schema_sql[] =
 	" owner TEXT NOT NULL, PRIMARY KEY(pool, value));"
 	"CREATE INDEX IF NOT EXISTS claims_owner ON claims(owner);"
 	"CREATE TABLE IF NOT EXISTS events(rev INTEGER PRIMARY KEY, type TEXT NOT NULL,"
-	" kind TEXT NOT NULL, uuid TEXT NOT NULL, body TEXT NOT NULL);";
+	" kind TEXT NOT NULL, uuid TEXT NOT NULL, body TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS hints(pool TEXT NOT NULL, lo INTEGER NOT NULL,"
+	" next INTEGER NOT NULL, PRIMARY KEY(pool, lo));";
+
+/* A request whose writes wait in the open group for its COMMIT. */
+struct sq_waiter {
+	int rc;
+	bool done;
+	struct sq_waiter *next;
+	pthread_cond_t cv;
+};
 
 struct sq_store {
 	struct api_store base; /* first: the generic code casts */
 	sqlite3 *db;
 	sqlite3_stmt *st[N_STMT];
-	pthread_mutex_t lock;
-	bool in_txn;
+	pthread_mutex_t lock;  /* the connection: held by one request at a time */
+	pthread_condattr_t cattr;
+	bool txn_write;        /* the request holding lock writes */
+	bool sql_open;         /* an SQL write transaction is open (the group) */
+	int n;                 /* requests waiting in it */
+	struct sq_waiter *w;
+	int want;              /* writers waiting for lock (atomic) */
 };
 
 static struct sq_store *sq(struct api_store *s)
@@ -120,21 +167,8 @@ static void sq_close(struct api_store *s)
 		sqlite3_finalize(q->st[i]);
 	sqlite3_close(q->db);
 	pthread_mutex_destroy(&q->lock);
+	pthread_condattr_destroy(&q->cattr);
 	free(q);
-}
-
-static int sq_begin(struct api_store *s, bool write)
-{
-	struct sq_store *q = sq(s);
-	pthread_mutex_lock(&q->lock);
-	/* IMMEDIATE takes the write lock now, so two processes on one file
-	 * cannot both read a free value and then both claim it. */
-	if (exec(q, write ? "BEGIN IMMEDIATE" : "BEGIN") < 0) {
-		pthread_mutex_unlock(&q->lock);
-		return -EIO;
-	}
-	q->in_txn = true;
-	return 0;
 }
 
 /* Statements left mid-step would keep the transaction's snapshot alive. */
@@ -144,26 +178,139 @@ static void reset_all(struct sq_store *q)
 		sqlite3_reset(q->st[i]);
 }
 
-static int sq_commit(struct api_store *s)
+/* Under lock, nobody in a request: COMMIT the open group (one fsync) and
+ * give every request in it the outcome. */
+static void group_commit(struct sq_store *q)
 {
-	struct sq_store *q = sq(s);
 	reset_all(q);
 	int rc = exec(q, "COMMIT");
 	if (rc < 0)
 		exec(q, "ROLLBACK");
-	q->in_txn = false;
+	q->sql_open = false;
+	for (struct sq_waiter *w = q->w, *nx; w; w = nx) {
+		nx = w->next; /* w's stack frame may be gone once done is seen */
+		w->rc = rc;
+		w->done = true;
+		pthread_cond_signal(&w->cv);
+	}
+	q->w = NULL;
+	q->n = 0;
+}
+
+/* Under lock, the request over: wait in the group for its COMMIT, or make
+ * it when no other writer is waiting for the connection (or the group is
+ * full). Unlocks. Returns the COMMIT's outcome. */
+static int group_join(struct sq_store *q)
+{
+	struct sq_waiter w = { .rc = 0 };
+	pthread_cond_init(&w.cv, &q->cattr);
+	w.next = q->w;
+	q->w = &w;
+	q->n++;
+	while (!w.done) {
+		/* holding lock: nobody is in a request now */
+		if (__atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0 || q->n >= SQ_GROUP_MAX) {
+			group_commit(q);
+			break;
+		}
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_nsec += SQ_GROUP_LOOK_US * 1000L;
+		t.tv_sec += t.tv_nsec / 1000000000L;
+		t.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&w.cv, &q->lock, &t);
+	}
+	pthread_cond_destroy(&w.cv);
 	pthread_mutex_unlock(&q->lock);
-	return rc;
+	return w.rc;
+}
+
+/* Under lock, a writer that ends with nothing to wait for: the group is
+ * committed when nobody else is coming. Unlocks. */
+static void leave(struct sq_store *q)
+{
+	if (q->sql_open && (q->n == 0 || __atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0)) {
+		if (q->n == 0) {
+			exec(q, "ROLLBACK"); /* nothing of anyone's in it */
+			q->sql_open = false;
+		} else {
+			group_commit(q);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+static int sq_begin(struct api_store *s, bool write)
+{
+	struct sq_store *q = sq(s);
+	if (write) {
+		/* counted while queueing: a request that sees others coming leaves
+		 * its writes for the last of them to commit */
+		__atomic_add_fetch(&q->want, 1, __ATOMIC_SEQ_CST);
+		pthread_mutex_lock(&q->lock);
+		__atomic_sub_fetch(&q->want, 1, __ATOMIC_SEQ_CST);
+	} else {
+		pthread_mutex_lock(&q->lock);
+		if (q->sql_open)
+			group_commit(q); /* a reader sees durable writes only */
+	}
+	q->txn_write = write;
+	/* IMMEDIATE takes the write lock now, so two processes on one file
+	 * cannot both read a free value and then both claim it. */
+	if (write && !q->sql_open) {
+		if (exec(q, "BEGIN IMMEDIATE") < 0) {
+			pthread_mutex_unlock(&q->lock);
+			return -EIO;
+		}
+		q->sql_open = true;
+	}
+	if (exec(q, write ? "SAVEPOINT req" : "BEGIN") < 0) {
+		if (write)
+			leave(q);
+		else
+			pthread_mutex_unlock(&q->lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int sq_commit(struct api_store *s)
+{
+	struct sq_store *q = sq(s);
+	reset_all(q);
+	if (!q->txn_write) {
+		int rc = exec(q, "COMMIT");
+		if (rc < 0)
+			exec(q, "ROLLBACK");
+		pthread_mutex_unlock(&q->lock);
+		return rc;
+	}
+	if (exec(q, "RELEASE req") < 0) {
+		exec(q, "ROLLBACK TO req");
+		exec(q, "RELEASE req");
+		leave(q);
+		return -EIO;
+	}
+	return group_join(q);
 }
 
 static int sq_rollback(struct api_store *s)
 {
 	struct sq_store *q = sq(s);
 	reset_all(q);
-	exec(q, "ROLLBACK");
-	q->in_txn = false;
-	pthread_mutex_unlock(&q->lock);
-	return 0; /* one writer at a time, on its own snapshot: what it read held */
+	if (!q->txn_write) {
+		exec(q, "ROLLBACK");
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	exec(q, "ROLLBACK TO req");
+	exec(q, "RELEASE req");
+	if (q->n == 0) {
+		leave(q);
+		return 0; /* one writer at a time, on its own snapshot: what it read held */
+	}
+	/* it read the group's writes: what made it give up holds if they commit */
+	return group_join(q) < 0 ? -EAGAIN : 0;
 }
 
 static int body_of(sqlite3_stmt *st, int col, json_t **obj)
@@ -384,6 +531,16 @@ static int sq_claim(struct api_store *s, const char *pool, uint64_t value, const
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
 
+/*
+ * The lowest free value of [lo, hi]. The gap query walks the taken values
+ * from where it starts, so from lo it cost one index probe per address
+ * already given (a /16 filling up: thousands per allocation). A hint row
+ * per (pool, lo), "[lo, next) all taken", written in the same transaction
+ * as the claims, lets it start at next; every release lowers the hints
+ * that cover a value it frees (S_HINT_LOWER), in SQL, so another process
+ * on the same file keeps them true too, and the answer is still the
+ * lowest free value.
+ */
 static int sq_claim_free(struct api_store *s, const char *pool, uint64_t lo, uint64_t hi,
 			 const char *owner, uint64_t *value)
 {
@@ -391,39 +548,57 @@ static int sq_claim_free(struct api_store *s, const char *pool, uint64_t lo, uin
 	char holder[37];
 	if (lo > hi)
 		return -ENOSPC;
-	/* lo itself, unless anyone (the owner too) holds it: each call must
-	 * give the owner a new value */
-	sqlite3_stmt *st = stmt(q, S_CLAIM_GET);
+	uint64_t from = lo;
+	sqlite3_stmt *st = stmt(q, S_HINT_GET);
 	bind_text(st, 1, pool);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
 	int rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		rc = sq_claim(s, pool, lo, owner, holder);
-		if (rc == 0)
-			*value = lo;
-		return rc;
-	}
-	if (rc != SQLITE_ROW)
+	if (rc == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) > lo)
+		from = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -EIO;
-	st = stmt(q, S_CLAIM_GAP);
+	if (from > hi)
+		return -ENOSPC;
+	/* from itself, unless anyone (the owner too) holds it: each call must
+	 * give the owner a new value */
+	st = stmt(q, S_CLAIM_GET);
+	bind_text(st, 1, pool);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
+	rc = sqlite3_step(st);
+	uint64_t v = from;
+	if (rc == SQLITE_ROW) {
+		/* from is taken, so the values from it up to the gap are too */
+		st = stmt(q, S_CLAIM_GAP);
+		bind_text(st, 1, pool);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)hi);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			return -ENOSPC;
+		if (rc != SQLITE_ROW)
+			return -EIO;
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		return -EIO;
+	}
+	rc = sq_claim(s, pool, v, owner, holder);
+	if (rc < 0)
+		return rc;
+	*value = v;
+	st = stmt(q, S_HINT_SET); /* [lo, v] is all taken now */
 	bind_text(st, 1, pool);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)hi);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return -ENOSPC;
-	if (rc != SQLITE_ROW)
-		return -EIO;
-	uint64_t v = (uint64_t)sqlite3_column_int64(st, 0);
-	rc = sq_claim(s, pool, v, owner, holder);
-	if (rc == 0)
-		*value = v;
-	return rc;
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(v + 1));
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
 
 static int sq_release(struct api_store *s, const char *owner)
 {
-	sqlite3_stmt *st = stmt(sq(s), S_RELEASE);
+	sqlite3_stmt *st = stmt(sq(s), S_HINT_LOWER);
+	bind_text(st, 1, owner);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return -EIO;
+	st = stmt(sq(s), S_RELEASE);
 	bind_text(st, 1, owner);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 }
@@ -534,6 +709,8 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 	}
 	q->base.ops = &sqlite_ops;
 	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_init(&q->cattr);
+	pthread_condattr_setclock(&q->cattr, CLOCK_MONOTONIC);
 	/* NOMUTEX: our own mutex serialises every use of the connection. */
 	int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_NOMUTEX, NULL);

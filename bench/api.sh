@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # bench/api.sh — the tern-api benchmarks (bench/run api, i.e. make bench ONLY=api).
 #   create  virtual-machine-interfaces, each with an instance IP, created by 8
-#           keep-alive clients at once: pairs/s on SQLite and on etcd, and the
-#           raw put rate of the same etcd through its v3 JSON gateway (8
-#           keep-alive clients, one small put per request) for scale
+#           keep-alive clients at once, each pair in one request (POST
+#           /v1/batch: both objects in one transaction, as an orchestrator
+#           creates a port): pairs/s on SQLite and on etcd, and the raw put
+#           rate of the same etcd through its v3 JSON gateway (8 keep-alive
+#           clients, one small put per request) for scale
+#   create-posts  the same pairs as two POSTs each (the interface, then its
+#           instance IP: two requests, two transactions), against the same raw
+#           rate
 #   watch   from just before a create's POST to its ADDED event on a watch of
 #           the same tern-api (etcd store): p50 and p99 in ms
 #   watch-replica  the same with the watch on a second tern-api on that etcd
@@ -65,18 +70,25 @@ bl_wait "tern-api etcd2" 10 test -s "$BL_DIR/etcd2.port" || bl_die "second repli
 URL_ETCD2=http://127.0.0.1:$(cat "$BL_DIR/etcd2.port")
 
 rate() { sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
-sq=() et=() raw=()
+sq=() et=() sq2=() et2=() raw=()
 for rep in $(seq 1 "$REPS"); do
-	r=$("$LOAD" create "$URL_SQLITE" "$TOKEN" demo:vnb $CLIENTS "$COUNT") || bl_die "sqlite create failed"
+	r=$("$LOAD" create-batch "$URL_SQLITE" "$TOKEN" demo:vnb $CLIENTS "$COUNT") || bl_die "sqlite create failed"
 	sq+=("$(rate <<<"$r")"); bl_log "run $rep sqlite: $r"
-	r=$("$LOAD" create "$URL_ETCD" "$TOKEN" demo:vnb $CLIENTS "$COUNT") || bl_die "etcd create failed"
+	r=$("$LOAD" create-batch "$URL_ETCD" "$TOKEN" demo:vnb $CLIENTS "$COUNT") || bl_die "etcd create failed"
 	et+=("$(rate <<<"$r")"); bl_log "run $rep etcd: $r"
 	r=$("$LOAD" etcd-put "$ETCD" $CLIENTS "$PUTS") || bl_die "raw etcd put failed"
 	raw+=("$(rate <<<"$r")"); bl_log "run $rep etcd-raw: $r"
+	r=$("$LOAD" create "$URL_SQLITE" "$TOKEN" demo:vnb $CLIENTS "$COUNT") || bl_die "sqlite create (two POSTs) failed"
+	sq2+=("$(rate <<<"$r")"); bl_log "run $rep sqlite, two POSTs per pair: $r"
+	r=$("$LOAD" create "$URL_ETCD" "$TOKEN" demo:vnb $CLIENTS "$COUNT") || bl_die "etcd create (two POSTs) failed"
+	et2+=("$(rate <<<"$r")"); bl_log "run $rep etcd, two POSTs per pair: $r"
 done
 S=$(bl_median "${sq[@]}") E=$(bl_median "${et[@]}") R=$(bl_median "${raw[@]}")
+S2=$(bl_median "${sq2[@]}") E2=$(bl_median "${et2[@]}")
 bl_log "spread: sqlite $(bl_spread "${sq[@]}") etcd $(bl_spread "${et[@]}") raw $(bl_spread "${raw[@]}")"
+bl_log "spread, two POSTs per pair: sqlite $(bl_spread "${sq2[@]}") etcd $(bl_spread "${et2[@]}")"
 echo "bench api.create: tern-sqlite=$S tern-etcd=$E etcd-raw=$R ratio=$(bl_div "$E" "$R" %.3f)"
+echo "bench api.create-posts: tern-sqlite=$S2 tern-etcd=$E2 etcd-raw=$R ratio=$(bl_div "$E2" "$R" %.3f)"
 
 w=$("$LOAD" watch "$URL_ETCD" "$TOKEN" demo:vnb "$EVENTS") || bl_die "watch latency run failed"
 bl_log "watch: $w"

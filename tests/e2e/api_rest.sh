@@ -12,7 +12,8 @@
 # API_STORE=etcd (tests/e2e/api_rest_etcd.sh) runs all of it on an etcd this
 # script starts on loopback, and then also two tern-api replicas on that one
 # etcd: concurrent allocation through both, and a watch on one sees writes
-# made through the other.
+# made through the other; and a tern-api whose etcd endpoint speaks only
+# HTTP/1.1 (a proxy: no gRPC) works through the JSON gateway.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -269,6 +270,51 @@ if [ "$STORE" = etcd ]; then
 	grep -q '"name":"via-b"' "$TL_DIR/watchA.log" || tl_fail "watch on A: no via-b object"
 	out=$("$CTL" get vmi demo:via-b 2>&1) || tl_fail "replica A does not see via-b: $out"
 	tl_log "PASS replica A's watch and reads see a write made through replica B (rev $RB)"
+
+	# the store writes through etcd's gRPC service; through something that
+	# speaks only HTTP/1.1 (here a plain proxy to etcd's JSON gateway) it
+	# falls back to the gateway and works the same
+	cat >"$TL_DIR/h1proxy.py" <<'PY'
+import http.server, sys, urllib.error, urllib.request
+up = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            r = urllib.request.urlopen(urllib.request.Request(up + self.path, data=body,
+                headers={"Content-Type": "application/json"}), timeout=5)
+            code, data = r.status, (r.read() if not self.path.startswith("/v3/watch") else b"")
+        except urllib.error.HTTPError as e:
+            code, data = e.code, e.read()
+        except Exception:
+            code, data = 502, b""
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+	PXP=$(free_port)
+	tl_start h1proxy "" /usr/bin/python3 "$TL_DIR/h1proxy.py" "$PXP" "$ETCD"
+	PX_PID=$TL_LAST_PID
+	tl_wait "the HTTP/1.1 proxy" 10 curl -sf -X POST -d '{"key":"eA=="}' "http://127.0.0.1:$PXP/v3/kv/range"
+	rm -f "$TL_DIR/pport"
+	tl_start api_px "" "$API" --store etcd --etcd-endpoints "http://127.0.0.1:$PXP" --etcd-prefix px/ \
+		--listen 127.0.0.1:0 --tokens "$TL_DIR/tokens" --port-file "$TL_DIR/pport"
+	APX_PID=$TL_LAST_PID
+	tl_wait "tern-api behind the proxy" 10 test -s "$TL_DIR/pport"
+	PURL=http://127.0.0.1:$(cat "$TL_DIR/pport")
+	code=$(curl -s -o "$TL_DIR/px.out" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+		--data-binary '{"name":"behind-proxy"}' "$PURL/v1/project")
+	[ "$code" = 201 ] || tl_fail "create through the HTTP/1.1-only path: $code $(cat "$TL_DIR/px.out")"
+	curl -sf -H "Authorization: Bearer $ADMIN" "$PURL/v1/project" | grep -q '"behind-proxy"' ||
+		tl_fail "read back through the HTTP/1.1-only path"
+	tl_stop "$APX_PID"
+	tl_stop "$PX_PID"
+	tl_log "PASS an etcd endpoint without gRPC (HTTP/1.1 proxy): the store uses the JSON gateway"
 fi
 
 # ---- 8 clients at once: no duplicate address ----------------------------------------

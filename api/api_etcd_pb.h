@@ -1,0 +1,44 @@
+/*
+ * DOC: api_etcd_pb.h — etcd v3's KV requests and answers in protobuf, for
+ * the etcd store's gRPC transport (api_store_etcd.c).
+ *
+ * The store builds its requests as the v3 JSON gateway's JSON (keys and
+ * values base64, as it always did) and reads answers in that shape too; this
+ * file translates both ways, so that the same requests go to etcd's gRPC
+ * service (/etcdserverpb.KV/Range, /etcdserverpb.KV/Txn) without the
+ * gateway, which cost etcd about as much CPU as the writes themselves
+ * (docs/PERFORMANCE.md, tern-api). Only the fields the store uses are
+ * known: RangeRequest (key, range_end, limit), PutRequest (key, value),
+ * DeleteRangeRequest (key, range_end), Compare (result, target, key,
+ * create_revision, mod_revision, version, value), TxnRequest; the answers'
+ * headers (revision), key-values, succeeded and responses. Other fields of
+ * an answer are skipped.
+ */
+#ifndef TERN_API_ETCD_PB_H
+#define TERN_API_ETCD_PB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growing byte buffer. */
+struct api_pb_buf {
+	uint8_t *p;
+	size_t n, cap;
+};
+
+void api_pb_buf_free(struct api_pb_buf *b);
+
+enum api_pb_call { API_PB_RANGE, API_PB_TXN };
+
+/* req (the gateway's JSON for /v3/kv/range or /v3/kv/txn) as protobuf,
+ * appended to out. 0, -EINVAL (a field that is not the gateway's form, e.g.
+ * a value that is not base64) or -ENOMEM. */
+int api_pb_encode(enum api_pb_call call, json_t *req, struct api_pb_buf *out);
+
+/* An answer of call in protobuf, as the gateway would have written it in
+ * JSON (*resp, a new reference; int64 as strings, bytes in base64). 0,
+ * -EIO (not a valid message) or -ENOMEM. */
+int api_pb_decode(enum api_pb_call call, const uint8_t *p, size_t n, json_t **resp);
+
+#endif /* TERN_API_ETCD_PB_H */
