@@ -96,4 +96,13 @@ vl_do h1 vr nh del 5
 vl_do h1 vr vif del 5
 tl_check "vif removed at run time; socket gone" bash -c "! test -S $pod_dir/memif.sock"
 tl_check "the vrouter still forwards kernel pods after the removal" vl_pod_in ka ping -c 2 -i 0.2 -W 2 10.1.0.2
+
+# A stale socket file (its listener died, as after a vrouter crash) is replaced.
+/usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind(sys.argv[1]); s.close()' \
+	"$pod_dir/memif.sock"
+vl_do h1 vr vif add --id 5 --type memif --socket "$pod_dir/memif.sock" --role server --vrf 1 --mac "$dmac" --name dpdk1
+tl_check "a stale memif socket is replaced by a new vif's (it accepts)" /usr/bin/python3 -c \
+	'import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' \
+	"$pod_dir/memif.sock"
+vl_do h1 vr vif del 5
 exit 0

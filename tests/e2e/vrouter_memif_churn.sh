@@ -9,6 +9,10 @@
 # forwarding thread anywhere, also inside a receive burst — without the guard
 # the vrouter died within a few cycles); the vrouter stays up and a pod that
 # connects afterwards still gets its pings answered through it.
+# With tern's own memif server (--memif-io tern, the default) the control
+# thread takes the disconnect: it clears the port's connected state and waits
+# for the next forwarding round (vrd_guard_wait) before it unmaps; run it with
+# TERN_VROUTER_ARGS="--memif-io dpdk" for the PMD.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh

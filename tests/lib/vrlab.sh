@@ -4,6 +4,7 @@
 #
 #   vl_host h1 0                 # namespace ${TL}h1, tern-vrouter --name h1 on lcore 0
 #   VL_VR_ARGS="--flows 2048" vl_host h2 1   # with more tern-vrouter options
+#   TERN_VROUTER_ARGS="--memif-io tern" (environment): more options for every host
 #   vl_fabric h1 10.255.0.1 h2 10.255.0.2   # veth fab-h1 <-> fab-h2, fabric vifs (id 0)
 #   vl_pod h1 p1 1 10.1.0.1/24 [fd00:1::1/64]  # pod p1 in vrf 1 on h1; sets VL_VIF, VL_MAC
 #   vl_ctl h1 vr route list --vrf 1
@@ -40,7 +41,7 @@ vl_vrouter_start() {
 	local h=$1
 	tl_start "vrouter-$h" "${VL_NS[$h]}" "$VL_VROUTER" --name "$TL$h" --run-dir "$TL_DIR/$h" \
 		--lcores "${VL_LCORE[$h]}" --mem 512 --mbufs 8192 --fib-tbl8s 4096 --routes 65536 \
-		--log-level info ${VL_ARGS[$h]}
+		--log-level info ${VL_ARGS[$h]} ${TERN_VROUTER_ARGS:-}
 	VL_PID[$h]=$TL_LAST_PID
 	tl_wait "vrouter $h control socket" 20 vl_ctl "$h" vr info
 }

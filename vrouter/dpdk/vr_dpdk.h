@@ -23,8 +23,15 @@ struct rte_mbuf;
 #define VRD_TX_BUF 128
 #define VRD_TX_HOLD_ROUNDS 4
 
+/* How memif server vifs are driven: DPDK's memif PMD, or tern's own server
+ * (vr_dpdk_memif.c). Client vifs always use the PMD. */
+enum { VRD_MEMIF_DPDK = 0, VRD_MEMIF_TERN = 1 };
+
+struct vrd_memif;
+
 /* One attached port, as the loop sees it. */
 #define VRD_VDEV_LEN 48
+#define VRD_NO_PORT 0xffff
 
 /* A vif's DPDK port made on the control thread before its request reaches
  * the forwarding core (probing and starting a port takes 1-11 ms here: the
@@ -34,12 +41,14 @@ struct vrd_port_prep {
 	struct vr_obj_vif vif;         /* the port's identity, as requested */
 	char vdev[VRD_VDEV_LEN];
 	uint16_t port;
+	struct vrd_memif *memif;       /* tern's memif server instead of a DPDK port */
 };
 
 struct vrd_port {
 	bool used;
-	uint16_t port_id;
+	uint16_t port_id;              /* VRD_NO_PORT for a tern memif */
 	uint16_t vif;
+	struct vrd_memif *memif;       /* tern's memif server (--memif-io tern), or NULL */
 	char vdev[VRD_VDEV_LEN];       /* the vdev name, for rte_vdev_uninit */
 	char server_socket[VR_PATH_LEN]; /* a memif socket we listen on: removed with the vif */
 	uint16_t tx_n;
@@ -73,6 +82,7 @@ struct vrd_options {
 	unsigned mbufs;
 	int huge;                      /* -1 auto, 0 no, 1 yes */
 	int kernel_io;                 /* VRD_IO_*: the PMD for kernel interfaces */
+	int memif_io;                  /* VRD_MEMIF_*: who serves memif server vifs */
 	bool poll;                     /* never sleep: for benchmarks */
 	unsigned max_sleep_us;
 	struct vr_config cfg;
@@ -119,6 +129,10 @@ void vrd_guard_start(int wake_fd);   /* on the forwarding thread */
 void vrd_guard_round(void);          /* at the start of every round */
 void vrd_guard_stop(void);
 uint64_t vrd_guard_waits(void);
+/* From another thread: return once the loop has started a new round (at
+ * once on the loop's own thread, or when it does not run). tern's memif
+ * server calls it after clearing a port's connected state, before unmapping. */
+void vrd_guard_wait(void);
 void vrd_ctl_stop(struct vrd *d);
 /* Called by the forwarding loop: run a pending request, if any. Returns true if one ran. */
 bool vrd_ctl_poll(struct vrd *d);

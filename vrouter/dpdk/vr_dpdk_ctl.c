@@ -3,9 +3,14 @@
  * (root only, mode 0600). One thread does the socket I/O; it hands each
  * complete request to the forwarding lcore through a one-slot mailbox and
  * waits for the reply, so the tables have a single writer and the packet path
- * takes no lock. The same thread watches SIGINT/SIGTERM (signalfd).
+ * takes no lock. The same thread watches SIGINT/SIGTERM (signalfd) and runs
+ * the handshakes of tern's memif servers (--memif-io tern): d->ports changes
+ * only while this thread waits in submit(), so it reads the ports' memif
+ * servers between requests without a lock, and handles their events before
+ * it runs a request that may delete one.
  */
 #include "vr_dpdk.h"
+#include "vr_dpdk_memif.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -135,11 +140,39 @@ static bool client_read(struct vrd *d, struct client *c)
 	return true;
 }
 
+/* The memif servers' fds after the control fds; mif[k] owns pfd[at[k]..+cnt[k]). */
+struct memif_polls {
+	struct pollfd pfd[MAX_CLIENTS + 2 + 2 * VR_MAX_VIFS];
+	struct vrd_memif *mif[VR_MAX_VIFS];
+	unsigned at[VR_MAX_VIFS], cnt[VR_MAX_VIFS], n;
+};
+
+static unsigned memif_polls_build(struct vrd *d, struct memif_polls *mp, unsigned base)
+{
+	mp->n = 0;
+	for (unsigned i = 0; i < VR_MAX_VIFS; i++) {
+		struct vrd_memif *m = d->ports[i].used ? d->ports[i].memif : NULL;
+		if (!m)
+			continue;
+		mp->mif[mp->n] = m;
+		mp->at[mp->n] = base;
+		mp->cnt[mp->n] = vrd_memif_pollfds(m, &mp->pfd[base]);
+		base += mp->cnt[mp->n++];
+	}
+	return base;
+}
+
 static void *ctl_main(void *arg)
 {
 	struct vrd *d = arg;
 	struct client clients[MAX_CLIENTS];
-	struct pollfd pfd[MAX_CLIENTS + 2];
+	struct memif_polls *mp = calloc(1, sizeof(*mp));
+	if (!mp) {
+		TLOG_ERR(&d->log, "control thread: out of memory; stopping");
+		atomic_store(&d->quit, true);
+		return NULL;
+	}
+	struct pollfd *pfd = mp->pfd;
 	memset(clients, 0, sizeof(clients));
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
@@ -149,8 +182,12 @@ static void *ctl_main(void *arg)
 		pfd[1] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			pfd[i + 2] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN };
-		if (poll(pfd, MAX_CLIENTS + 2, 500) < 0 && errno != EINTR)
+		unsigned npfd = memif_polls_build(d, mp, MAX_CLIENTS + 2);
+		if (poll(pfd, npfd, 500) < 0 && errno != EINTR)
 			break;
+		/* before any request runs: a vif delete would free these */
+		for (unsigned k = 0; k < mp->n; k++)
+			vrd_memif_events(mp->mif[k], &pfd[mp->at[k]], mp->cnt[k]);
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si))
@@ -195,6 +232,7 @@ static void *ctl_main(void *arg)
 			close(clients[i].fd);
 		free(clients[i].buf);
 	}
+	free(mp);
 	return NULL;
 }
 

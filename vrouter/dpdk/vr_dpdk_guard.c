@@ -109,6 +109,12 @@ static void wait_round(void)
 	}
 }
 
+void vrd_guard_wait(void)
+{
+	if (atomic_load(&guard.running) && !pthread_equal(pthread_self(), guard.loop))
+		wait_round();
+}
+
 int munmap(void *addr, size_t len)
 {
 	if (atomic_load(&guard.running) && !pthread_equal(pthread_self(), guard.loop)) {

@@ -11,6 +11,7 @@
  */
 #include "tern_mac.h"
 #include "vr_dpdk.h"
+#include "vr_dpdk_memif.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +41,9 @@ static void usage(FILE *out)
 "  --lcores LIST        the forwarding core (default: 0)\n"
 "  --mem MB             DPDK memory (default: 512)\n"
 "  --huge auto|yes|no   hugepages (default: auto: used when enough are free)\n"
+"  --memif-io tern|dpdk  who serves memif vifs where the vrouter is the server (default:\n"
+"                       tern: tern's own memif server, bulk buffers, no ethdev layer;\n"
+"                       dpdk: DPDK's memif PMD); client vifs always use the PMD\n"
 "  --kernel-io af_packet|af_xdp|auto\n"
 "                       how kernel interfaces are driven (default: af_packet; auto: AF_XDP\n"
 "                       where the kernel lets it attach, else af_packet)\n"
@@ -73,7 +77,7 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
 static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
-	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO };
+	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO, O_MEMIF };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -84,6 +88,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "log-level", required_argument, 0, O_LOG }, { "help", no_argument, 0, O_HELP },
 		{ "flows", required_argument, 0, O_FLOWS }, { "flows6", required_argument, 0, O_FLOWS6 },
 		{ "kernel-io", required_argument, 0, O_KIO },
+		{ "memif-io", required_argument, 0, O_MEMIF },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -94,6 +99,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 	o->mbufs = 16384;
 	o->huge = -1;
 	o->max_sleep_us = 500;
+	o->memif_io = VRD_MEMIF_TERN; /* faster, see docs/PERFORMANCE.md; --memif-io dpdk for the PMD */
 	o->cfg.fib_tbl8s = 16384;
 	o->log_level = TERN_LOG_INFO;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -137,6 +143,14 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 				       !strcmp(optarg, "auto") ? VRD_IO_AUTO : -1;
 			if (o->kernel_io < 0) {
 				fprintf(stderr, "tern-vrouter: --kernel-io takes af_packet, af_xdp or auto\n");
+				return -EINVAL;
+			}
+			break;
+		case O_MEMIF:
+			o->memif_io = !strcmp(optarg, "dpdk") ? VRD_MEMIF_DPDK :
+				      !strcmp(optarg, "tern") ? VRD_MEMIF_TERN : -1;
+			if (o->memif_io < 0) {
+				fprintf(stderr, "tern-vrouter: --memif-io takes dpdk or tern\n");
 				return -EINVAL;
 			}
 			break;
@@ -288,16 +302,35 @@ static void rebuild_rx(struct vrd *d)
 			d->rx_vifs[d->n_rx++] = i;
 }
 
+/* Sleep on the wake eventfd and, for tern's memif servers, on the peers'
+ * interrupt eventfds (unmasked only while sleeping). */
 static void idle_sleep(struct vrd *d, unsigned us)
 {
-	struct pollfd p = { .fd = d->wake_fd, .events = POLLIN };
+	struct pollfd p[1 + VR_MAX_VIFS];
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)us * 1000 };
-	if (ppoll(&p, 1, &ts, NULL) > 0) {
-		uint64_t v;
-		if (read(d->wake_fd, &v, sizeof(v)) < 0) {
-			/* EAGAIN: another reader emptied it; nothing to do */
+	unsigned n = 1;
+	bool sleep = true;
+	p[0] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
+	for (unsigned i = 0; i < d->n_rx && sleep; i++) {
+		struct vrd_memif *m = d->ports[d->rx_vifs[i]].memif;
+		int fd = m ? vrd_memif_sleep_fd(m) : -1;
+		if (fd == -2)
+			sleep = false; /* a packet came while unmasking */
+		else if (fd >= 0)
+			p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	if (sleep && ppoll(p, n, &ts, NULL) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t v;
+			/* only when readable: a peer's eventfd may be blocking */
+			if ((p[i].revents & POLLIN) && read(p[i].fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: another reader emptied it; nothing to do */
+			}
 		}
 	}
+	for (unsigned i = 0; i < d->n_rx; i++)
+		if (d->ports[d->rx_vifs[i]].memif)
+			vrd_memif_awake(d->ports[d->rx_vifs[i]].memif);
 }
 
 static void forward_loop(struct vrd *d)

@@ -6,6 +6,7 @@
  * receive (five stores), written back on transmit.
  */
 #include "vr_dpdk.h"
+#include "vr_dpdk_memif.h"
 #include "vr_msg.h"
 
 #include <errno.h>
@@ -71,7 +72,8 @@ static void flush_port(struct vrd_port *p)
 {
 	if (!p->tx_n)
 		return;
-	uint16_t sent = rte_eth_tx_burst(p->port_id, 0, p->tx, p->tx_n);
+	uint16_t sent = p->memif ? vrd_memif_tx(p->memif, p->tx, p->tx_n)
+				 : rte_eth_tx_burst(p->port_id, 0, p->tx, p->tx_n);
 	if (sent < p->tx_n) {
 		p->tx_dropped += (uint64_t)(p->tx_n - sent);
 		rte_pktmbuf_free_bulk(p->tx + sent, (unsigned)(p->tx_n - sent));
@@ -239,12 +241,36 @@ static void remove_stale_socket(const char *path)
 	close(fd);
 }
 
-/* Create and start the DPDK port of a vif: its vdev name in vdev (sized
- * VRD_VDEV_LEN), its port in *port_id. Touches no forwarding state, so the
- * control thread may call it too (vrd_port_prepare). */
-static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char *vdev,
-		     uint16_t *port_id, char *err, size_t errlen)
+static bool memif_server(const struct vr_obj_vif *v)
 {
+	return v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC);
+}
+
+/* Create and start the DPDK port of a vif: its vdev name in vdev (sized
+ * VRD_VDEV_LEN), its port in *port_id; with --memif-io tern a memif server
+ * is tern's own (*memif, port VRD_NO_PORT). Touches no forwarding state, so
+ * the control thread may call it too (vrd_port_prepare). */
+static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char *vdev,
+		     uint16_t *port_id, struct vrd_memif **memif, char *err, size_t errlen)
+{
+	*memif = NULL;
+	if (d->opt.memif_io == VRD_MEMIF_TERN && memif_server(v)) {
+		if (strpbrk(v->socket, ",= ")) { /* as vif_devargs: the same names either way */
+			snprintf(err, errlen, "socket name has ',', '=' or ' '");
+			return -EINVAL;
+		}
+		remove_stale_socket(v->socket);
+		struct vrd_memif_cfg mc = { .path = v->socket, .vif = (uint16_t)v->id, .id = 0,
+					    .log = &d->log };
+		int rc = vrd_memif_create(&mc, memif, err, errlen);
+		if (rc < 0)
+			return rc;
+		snprintf(vdev, VRD_VDEV_LEN, "tern_memif_v%u", v->id);
+		TLOG_INFO(&d->log, "vif %u: tern memif server on %s%s", v->id, v->socket,
+			  ahead ? ", made by the control thread" : "");
+		*port_id = VRD_NO_PORT;
+		return 0;
+	}
 	char args[400];
 	bool kif = (v->type == VR_VIF_KERNEL || v->type == VR_VIF_FABRIC) && !v->socket[0];
 	bool xdp = kif && d->opt.kernel_io != VRD_IO_AF_PACKET;
@@ -292,8 +318,12 @@ again:
 	return 0;
 }
 
-static void port_close(uint16_t port, const char *vdev)
+static void port_close(uint16_t port, const char *vdev, struct vrd_memif *memif)
 {
+	if (memif) {
+		vrd_memif_destroy(memif);
+		return;
+	}
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	rte_vdev_uninit(vdev);
@@ -323,7 +353,7 @@ void vrd_port_prepare(struct vrd *d, const uint8_t *req, size_t len, struct vrd_
 	pp->vif = o.u.vif;
 	/* the request is checked on the forwarding core: a port made for a vif it
 	 * refuses is closed again after the reply */
-	if (port_open(d, &pp->vif, true, pp->vdev, &pp->port, e, sizeof(e)) == 0)
+	if (port_open(d, &pp->vif, true, pp->vdev, &pp->port, &pp->memif, e, sizeof(e)) == 0)
 		pp->ready = true;
 }
 
@@ -331,7 +361,7 @@ void vrd_port_prep_release(struct vrd_port_prep *pp)
 {
 	const struct vr_obj_vif *v = &pp->vif;
 	if (pp->ready && !pp->taken) {
-		port_close(pp->port, pp->vdev);
+		port_close(pp->port, pp->vdev, pp->memif);
 		/* as detach: the PMD leaves a server socket behind */
 		if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
 			unlink(v->socket);
@@ -346,18 +376,21 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 	struct vrd_port *p = &d->ports[v->id];
 	struct vrd_port_prep *pp = d->mb.port_prep;
 	uint16_t port;
+	struct vrd_memif *memif;
 	if (pp && pp->ready && !pp->taken && same_port(&pp->vif, v)) {
 		/* made on the control thread: the forwarding core only takes it */
 		pp->taken = true;
 		port = pp->port;
+		memif = pp->memif;
 		snprintf(p->vdev, sizeof(p->vdev), "%s", pp->vdev);
 	} else {
-		int rc = port_open(d, v, false, p->vdev, &port, err, errlen);
+		int rc = port_open(d, v, false, p->vdev, &port, &memif, err, errlen);
 		if (rc < 0)
 			return rc;
 	}
 	p->used = true;
 	p->port_id = port;
+	p->memif = memif;
 	p->server_socket[0] = 0;
 	if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
 		snprintf(p->server_socket, sizeof(p->server_socket), "%s", v->socket);
@@ -379,7 +412,7 @@ static void host_vif_detach(void *host, uint16_t vif, uint16_t port_id)
 	if (!p->used)
 		return;
 	flush_port(p);
-	port_close(port_id, p->vdev);
+	port_close(port_id, p->vdev, p->memif);
 	if (p->server_socket[0])
 		unlink(p->server_socket); /* the PMD leaves it; a later bind would fail */
 	memset(p, 0, sizeof(*p));
@@ -392,6 +425,18 @@ static void host_vif_stats(void *host, uint16_t vif, uint16_t port_id, struct vr
 	struct rte_eth_stats es;
 	struct rte_eth_link l;
 	memset(st, 0, sizeof(*st));
+	if (d->ports[vif].memif) {
+		struct vrd_memif_stats ms;
+		vrd_memif_get_stats(d->ports[vif].memif, &ms);
+		st->rx_pkts = ms.rx_pkts;
+		st->rx_bytes = ms.rx_bytes;
+		st->rx_errors = ms.rx_errors + ms.rx_nombuf;
+		st->tx_pkts = ms.tx_pkts;
+		st->tx_bytes = ms.tx_bytes;
+		st->tx_errors = ms.tx_errors + d->ports[vif].tx_dropped;
+		*link = vrd_memif_connected(d->ports[vif].memif);
+		return;
+	}
 	if (rte_eth_stats_get(port_id, &es) == 0) {
 		st->rx_pkts = es.ipackets;
 		st->rx_bytes = es.ibytes;
@@ -407,7 +452,10 @@ static void host_vif_stats(void *host, uint16_t vif, uint16_t port_id, struct vr
 static void host_vif_stats_clear(void *host, uint16_t vif, uint16_t port_id)
 {
 	struct vrd *d = host;
-	rte_eth_stats_reset(port_id);
+	if (d->ports[vif].memif)
+		vrd_memif_clear_stats(d->ports[vif].memif);
+	else
+		rte_eth_stats_reset(port_id);
 	d->ports[vif].tx_dropped = 0;
 }
 
@@ -426,7 +474,8 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
 	struct vrd_port *p = &d->ports[vif];
 	struct rte_mbuf *m[VR_BURST];
 	struct vr_pkt *pk[VR_BURST];
-	uint16_t n = rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
+	uint16_t n = p->memif ? vrd_memif_rx(p->memif, d->pool, m, VR_BURST)
+			      : rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
 	uint16_t k = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 3 < n)
