@@ -7,9 +7,10 @@
  * own, whose nexthop delivers into the public VRF so that the vrouter's NAT
  * stage sees the packet there.
  *
- * Not kept in the state file: after a restart the floating IPs are written
- * again (the vrouter replaces them in place) with a new label; the previous
- * run's labels and nexthops go with the take-over sweep.
+ * Kept in the state file (agent_state.c) with their nexthop and label: a
+ * restarted agent writes them again with the same ids once tern-api is
+ * synced (the vrouter replaces them in place), so the routes other nodes
+ * hold keep working; the ones deleted meanwhile are removed then.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@ struct agent_fip {
 	struct agent_ip pod;      /* the port's own address */
 	const struct agent_port *port;
 	uint32_t vif, nh, label;
+	bool programmed;          /* written to this vrouter (false: from the state file,
+				   * or the vrouter restarted) */
 };
 
 static struct agent_fip *fip_table(struct agent *a)
@@ -100,6 +103,7 @@ static void fip_unprogram(struct agent *a, struct agent_fip *f)
 		TLOG_INFO(&a->log, "floating IP %s removed", agent_ip_str(&f->addr, ip, sizeof(ip), false));
 	uint16_t vrf = f->vrf;
 	memset(f, 0, sizeof(*f));
+	a->state_dirty = true;
 	agent_vrf_release_unused(a, vrf);
 }
 
@@ -223,6 +227,19 @@ void agent_fip_sync(struct agent *a)
 		if (f) {
 			f->seen = true;
 			f->port = w.port;
+			if (f->programmed)
+				continue;
+			/* From the state file, or the vrouter restarted: the same
+			 * ids again, written in place. */
+			char err[512], ip[64];
+			if (fip_program(a, f, err, sizeof(err)) < 0) {
+				TLOG_WARN(&a->log, "floating IP %s: %s",
+					  agent_ip_str(&f->addr, ip, sizeof(ip), false), err);
+				continue;  /* tried again on the next sync */
+			}
+			f->programmed = true;
+			TLOG_INFO(&a->log, "floating IP %s taken over (vif %u, vrf %u, label %u)",
+				  agent_ip_str(&f->addr, ip, sizeof(ip), false), f->vif, f->vrf, f->label);
 			continue;
 		}
 		if (!free_slot) {
@@ -232,6 +249,7 @@ void agent_fip_sync(struct agent *a)
 		}
 		*free_slot = w;
 		free_slot->used = free_slot->seen = true;
+		a->state_dirty = true;
 		char err[512], ip[64], pod[64];
 		if (fip_program(a, free_slot, err, sizeof(err)) < 0) {
 			TLOG_WARN(&a->log, "floating IP %s: %s", agent_ip_str(&w.addr, ip, sizeof(ip), false),
@@ -239,6 +257,7 @@ void agent_fip_sync(struct agent *a)
 			fip_unprogram(a, free_slot);
 			continue;
 		}
+		free_slot->programmed = true;
 		TLOG_INFO(&a->log, "floating IP %s of %s -> %s (vif %u, vrf %u, label %u)",
 			  agent_ip_str(&w.addr, ip, sizeof(ip), false), w.network,
 			  agent_ip_str(&w.pod, pod, sizeof(pod), false), w.vif, free_slot->vrf,
@@ -254,7 +273,7 @@ void agent_fip_sync(struct agent *a)
 void agent_fip_announce_all(struct agent *a)
 {
 	for (int i = 0; a->fips && i < AGENT_MAX_FIPS; i++)
-		if (a->fips[i].used)
+		if (a->fips[i].used && a->fips[i].programmed)
 			agent_vr_announce_addr(a, a->fips[i].network, a->fips[i].vrf, a->fips[i].label,
 					       &a->fips[i].addr);
 }
@@ -268,8 +287,69 @@ void agent_fip_port_gone(struct agent *a, const struct agent_port *p)
 
 void agent_fip_forget(struct agent *a)
 {
-	/* The vrouter restarted empty: the next sync makes every floating IP
-	 * again. (Their old nexthop and label ids stay reserved: a few ids.) */
-	if (a->fips)
-		memset(a->fips, 0, AGENT_MAX_FIPS * sizeof(*a->fips));
+	/* The vrouter may have restarted empty: the next sync writes every
+	 * floating IP again, with the same ids. */
+	for (int i = 0; a->fips && i < AGENT_MAX_FIPS; i++)
+		a->fips[i].programmed = false;
+}
+
+json_t *agent_fip_state_save(struct agent *a)
+{
+	json_t *l = json_array();
+	char ip[64], pod[64];
+	for (int i = 0; a->fips && i < AGENT_MAX_FIPS; i++) {
+		const struct agent_fip *f = &a->fips[i];
+		if (!f->used || !f->nh || !f->label)
+			continue;
+		json_array_append_new(l, json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i}",
+			"uuid", f->uuid, "network", f->network, "vrf", f->vrf,
+			"address", agent_ip_str(&f->addr, ip, sizeof(ip), false),
+			"fixed_ip", agent_ip_str(&f->pod, pod, sizeof(pod), false),
+			"vif", f->vif, "nh", f->nh, "label", f->label));
+	}
+	return l;
+}
+
+void agent_fip_state_load(struct agent *a, json_t *list)
+{
+	size_t i;
+	json_t *e;
+	int n = 0;
+	json_array_foreach(list, i, e) {
+		struct agent_fip *t = fip_table(a);
+		if (!t || n >= AGENT_MAX_FIPS)
+			break;
+		struct agent_fip *f = &t[n];
+		memset(f, 0, sizeof(*f));
+		const char *uuid = json_string_value(json_object_get(e, "uuid"));
+		const char *net = json_string_value(json_object_get(e, "network"));
+		json_int_t vrf = json_integer_value(json_object_get(e, "vrf"));
+		json_int_t vif = json_integer_value(json_object_get(e, "vif"));
+		json_int_t nh = json_integer_value(json_object_get(e, "nh"));
+		json_int_t label = json_integer_value(json_object_get(e, "label"));
+		if (!uuid || !net || vrf < 1 || vrf > AGENT_MAX_VRFS || !a->vrfs[vrf].used ||
+		    nh <= AGENT_RECEIVE_NH || nh >= AGENT_NH_IDS || a->nh_used[nh] ||
+		    label < AGENT_LABEL_MIN || label >= AGENT_LABELS ||
+		    (a->label_used[label >> 3] & (1u << (label & 7))) ||
+		    parse_ip(json_string_value(json_object_get(e, "address")), &f->addr) < 0 ||
+		    parse_ip(json_string_value(json_object_get(e, "fixed_ip")), &f->pod) < 0)
+			continue;  /* not trusted: the take-over sweep removes its objects */
+		for (int k = 0; k < AGENT_MAX_PORTS && !f->port; k++)
+			if (a->ports[k].used && a->ports[k].vif == vif)
+				f->port = &a->ports[k];
+		if (!f->port)
+			continue;
+		snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
+		snprintf(f->network, sizeof(f->network), "%s", net);
+		f->vrf = (uint16_t)vrf;
+		f->vif = (uint32_t)vif;
+		f->nh = (uint32_t)nh;
+		f->label = (uint32_t)label;
+		f->used = true;
+		a->nh_used[nh] = 1;
+		a->label_used[label >> 3] |= (uint8_t)(1u << (label & 7));
+		n++;
+	}
+	if (n)
+		TLOG_INFO(&a->log, "state: %d floating IP(s) with their nexthops and labels", n);
 }

@@ -200,6 +200,7 @@ struct agent {
 	bool state_dirty;
 	bool state_defer;              /* saved by the loop, AGENT_STATE_DEFER_MS later at most */
 	bool resolve_pending;          /* a tunnel end's MAC is unknown: retry */
+	bool swept;                    /* the take-over after start is over (agent_vr_sweep) */
 	uint64_t cni_requests;
 };
 
@@ -281,17 +282,65 @@ int agent_l2_endpoint(const struct agent_bgp_path *p, struct agent_ip *dip);
  * programmed / announced again (idempotent) or about to go; a learned EVPN
  * path; every L2 VRF again; the vrouter restarted. */
 void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_object *o);
+/* A port's L2 objects (bridge entry of its MAC, MPLS: its L2 nexthop and
+ * label; the VRF's flood nexthop, flood label and VRF object when they
+ * change) queued on the port's pipeline, then the outcome: on failure the
+ * objects are marked unwritten, the ids stay with the port (its unprogram
+ * removes them). */
+struct agent_vr_pipe;
+void agent_l2_port_send(struct agent *a, const struct agent_port *p, struct agent_vr_pipe *vp);
+void agent_l2_port_sent(struct agent *a, const struct agent_port *p, bool ok);
+/* Writes what agent_l2_port_send would (its own pipeline), then bridge
+ * entries / flood list when needed, and announces. */
 void agent_l2_port_up(struct agent *a, const struct agent_port *p);
 void agent_l2_port_down(struct agent *a, const struct agent_port *p);
 void agent_l2_path(struct agent *a, bool add, const struct agent_bgp_path *p);
 void agent_l2_recompute_all(struct agent *a);
+/* The vrouter may have restarted empty: the L2 ids stay, everything is
+ * written again; what was learned from remote nodes is adopted anew. */
 void agent_l2_forget(struct agent *a);
 void agent_l2_free(struct agent *a);
+/* Taking over after a restart (agent_vr_adopt): L2 tunnel nexthops and the
+ * flood nexthops' members found in the vrouter, then (adopt_done) the
+ * bridge entries to them. Adopted entries stay until agent_l2_sweep unless a
+ * learned path confirms them (same ids: nothing is rewritten). */
+void agent_l2_adopt_nh(struct agent *a, const struct vr_object *o);
+void agent_l2_adopt_done(struct agent *a);
+/* The controllers' routes are in: adopted entries nobody confirmed go. */
+int agent_l2_sweep(struct agent *a);
+/* The state file's L2 part: per port its L2 nexthop and label (in the
+ * port's entry), per VRF its mode, flood nexthop and flood label. */
+void agent_l2_state_port(struct agent *a, const struct agent_port *p, json_t *entry);
+void agent_l2_state_save(struct agent *a, json_t *root);
+/* After the ports were loaded (p: the loaded port, entry: its JSON). */
+void agent_l2_state_load_port(struct agent *a, const struct agent_port *p, json_t *entry);
+void agent_l2_state_load(struct agent *a, json_t *root);
 
 /* ---- agent_vr.c: shared with the other programming modules ---- */
 void agent_vr_index_free(struct agent *a);
 /* One vrouter request; 0 or the vrouter's negative errno with its message in err. */
 int agent_vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, size_t errlen);
+/* Requests sent back to back and their replies read together (vr_client.h,
+ * pipelining): one write and one wake-up of the vrouter's control thread for
+ * all of them instead of a round trip each. A port's vif, nexthop, routes and
+ * label, and its L2 objects, go in one. */
+#define AGENT_VR_PIPE_MAX (9 + AGENT_MAX_ADDRS)
+struct agent_vr_pipe {
+	int n, rc;                       /* rc: the first failure */
+	uint32_t seq[AGENT_VR_PIPE_MAX];
+	char what[AGENT_VR_PIPE_MAX][64];  /* "vif 5", "route 10.1.0.3/32", ... */
+	char err[384];                   /* the first failure: what and why */
+};
+void agent_vr_pipe_send(struct agent *a, struct agent_vr_pipe *vp, uint16_t op,
+			struct vr_object *o, const char *what);
+/* Read the replies of every request sent; 0, or the first failure's negative
+ * errno with "what: why" in err. A failure fails the requests after it that
+ * depend on it too; the others are applied. */
+int agent_vr_pipe_finish(struct agent *a, struct agent_vr_pipe *vp, char *err, size_t errlen);
+/* Every object of a type (those matching filter when not NULL), page by page. */
+typedef void (*agent_dump_fn)(struct agent *a, const struct vr_object *o, void *arg);
+int agent_vr_dump(struct agent *a, uint16_t type, const struct vr_object *filter,
+		  agent_dump_fn fn, void *arg);
 /* The node's VRF of a network (fq_name), NULL when it has none. */
 struct agent_vrf *agent_vrf_find(struct agent *a, const char *network);
 
@@ -318,9 +367,16 @@ void agent_fip_sync(struct agent *a);
 bool agent_fip_uses_vrf(const struct agent *a, uint16_t vrf);
 /* Before a port's vif goes: its floating IPs go first. */
 void agent_fip_port_gone(struct agent *a, const struct agent_port *p);
+/* The vrouter may have restarted empty: every floating IP is written again
+ * on the next sync, with the same ids. */
 void agent_fip_forget(struct agent *a);
 void agent_fip_announce_all(struct agent *a);
 void agent_fip_free(struct agent *a);
+/* The state file's floating IPs (uuid, addresses, vif, nexthop, label): a
+ * restarted agent writes them again with the same label, so the routes
+ * other nodes hold stay valid. Load after the ports. */
+json_t *agent_fip_state_save(struct agent *a);
+void agent_fip_state_load(struct agent *a, json_t *list);
 
 /* ---- agent_sg.c: security groups ---- */
 #define AGENT_SG_POLICY_MIN 4097      /* above the network policies (id = VRF id) */

@@ -27,8 +27,17 @@
  * its VRF routing (proxy ARP, policies) as before; its bridge table and
  * flood list are filled all the same, ready for when such VRFs also bridge.
  *
- * State here is not persisted: after an agent restart it is rebuilt with new
- * ids, and the old ones go with the take-over sweep (agent_vr_sweep).
+ * A port's L2 objects are written in the port's own pipeline (agent_vr.c,
+ * port_program): one round trip for the vif, its routes and its L2 side.
+ *
+ * After a restart nothing is made anew (the labels the other nodes hold stay
+ * valid): the local ids (a port's L2 nexthop and label, a VRF's flood
+ * nexthop and label, its mode) are in the state file; what was learned from
+ * remote nodes (L2 tunnel nexthops, the flood lists' remote members, the
+ * bridge entries to them) is adopted from the vrouter's tables, kept as it
+ * is until the learned paths confirm it (same key: same nexthop id, nothing
+ * rewritten) and removed by agent_l2_sweep once the controllers' routes are
+ * in when no path wants it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +53,9 @@
 
 struct l2_vrf {
 	bool on;                       /* set up: flood nh written, type 3 announced */
+	bool vrf_written;              /* the VRF object names the flood nexthop */
+	bool flood_present;            /* the flood nexthop is in the vrouter: the VRF may name it */
+	bool flood_label_written;
 	uint8_t mode;                  /* enum agent_l2_mode */
 	uint32_t flood_nh;
 	uint32_t flood_label;          /* MPLS: label -> flood nh */
@@ -53,10 +65,14 @@ struct l2_vrf {
 	uint32_t remote[VR_MAX_ECMP];
 	uint16_t n_written;            /* what the flood nh holds now */
 	uint32_t written[VR_MAX_ECMP];
+	uint16_t n_found;              /* take-over: the flood nh's members in the vrouter */
+	uint32_t found[VR_MAX_ECMP];
 };
 
 struct l2_port {                       /* indexed like a->ports */
 	uint32_t nh, label;            /* MPLS: L2 encap nh and the label to it */
+	bool written;                  /* bridge entry, nh and label are in the vrouter */
+	bool present;                  /* the port's own nexthop is: a flood member may name it */
 };
 
 struct l2_tnh {
@@ -69,7 +85,8 @@ struct l2_tnh {
 };
 
 struct l2_bridge {
-	uint8_t used;                  /* 0 free, 1 installed, 2 confirmed by this sync */
+	uint8_t used;                  /* 0 free, 1 installed, 2 confirmed by this sync,
+					* 3 adopted after a restart, not confirmed yet */
 	uint16_t vrf;
 	uint8_t mac[6];
 	uint32_t tnh;
@@ -213,21 +230,6 @@ static void obj_init(struct vr_object *o, uint16_t type)
 {
 	memset(o, 0, sizeof(*o));
 	o->obj = type;
-}
-
-static int label_set(struct agent *a, uint32_t label, uint32_t nh)
-{
-	struct vr_object o;
-	char err[256];
-	obj_init(&o, VR_OBJ_MPLS);
-	o.u.mpls.label = label;
-	o.u.mpls.nh = nh;
-	VR_SET(&o, VR_AT_LABEL);
-	VR_SET(&o, VR_AT_NH);
-	int rc = agent_vr_do(a, VR_OP_ADD, &o, err, sizeof(err));
-	if (rc < 0)
-		TLOG_WARN(&a->log, "l2: label %u -> nexthop %u: %s", label, nh, err);
-	return rc;
 }
 
 static int bridge_set(struct agent *a, uint16_t vrf, const uint8_t mac[6], uint32_t nh, bool add)
@@ -475,6 +477,14 @@ static void tnh_put(struct agent *a, uint32_t id)
 	}
 }
 
+static struct l2_tnh *tnh_by_id(struct agent_l2 *s, uint32_t id)
+{
+	for (int i = 0; id && i < L2_MAX_TNHS; i++)
+		if (s->tnh[i].used && s->tnh[i].id == id)
+			return &s->tnh[i];
+	return NULL;
+}
+
 static bool imported(const struct agent_vrf *v, const struct agent_bgp_path *p)
 {
 	for (int i = 0; i < p->n_ext; i++)
@@ -495,18 +505,14 @@ static bool mac_is_local(struct agent *a, uint16_t vrf, const uint8_t mac[6],
 }
 
 /* Write v's flood nexthop: local ports (but skip) and the remote nodes. */
+static uint16_t flood_members(struct agent *a, const struct agent_vrf *v,
+			      const struct agent_port *skip, uint32_t m[VR_MAX_ECMP]);
+
 static int flood_write(struct agent *a, struct agent_vrf *v, const struct agent_port *skip)
 {
 	struct l2_vrf *lv = &a->l2->vrf[v->id];
 	uint32_t m[VR_MAX_ECMP];
-	uint16_t n = 0;
-	for (int i = 0; i < AGENT_MAX_PORTS && n < VR_MAX_ECMP; i++) {
-		const struct agent_port *p = &a->ports[i];
-		if (p->used && p != skip && p->vrf == v->id && p->nh)
-			m[n++] = p->nh;
-	}
-	for (int i = 0; i < lv->n_remote && n < VR_MAX_ECMP; i++)
-		m[n++] = lv->remote[i];
+	uint16_t n = flood_members(a, v, skip, m);
 	if (!n)
 		return 0;
 	if (lv->flood_nh && n == lv->n_written && !memcmp(m, lv->written, n * sizeof(m[0])))
@@ -514,6 +520,8 @@ static int flood_write(struct agent *a, struct agent_vrf *v, const struct agent_
 	bool fresh = !lv->flood_nh;
 	if (fresh && !(lv->flood_nh = agent_nh_alloc(a)))
 		return -ENOSPC;
+	if (fresh)
+		a->state_dirty = true;
 	struct vr_object o;
 	char err[256];
 	obj_init(&o, VR_OBJ_NH);
@@ -536,6 +544,7 @@ static int flood_write(struct agent *a, struct agent_vrf *v, const struct agent_
 	}
 	lv->n_written = n;
 	memcpy(lv->written, m, n * sizeof(m[0]));
+	lv->flood_present = true;
 	return 0;
 }
 
@@ -626,10 +635,11 @@ static void sync_remote(struct agent *a, struct agent_vrf *v, const struct agent
 			b->used = 2;  /* seen this round */
 		}
 	}
-	/* Entries no path wants any more; the marks go back to 1. */
+	/* Entries no path wants any more; the marks go back to 1. Adopted ones
+	 * wait for the take-over's end: their paths may not be back yet. */
 	for (int k = 0; k < L2_MAX_BRIDGE; k++) {
 		struct l2_bridge *x = &s->br[k];
-		if (!x->used || x->vrf != v->id)
+		if (!x->used || x->vrf != v->id || (x->used == 3 && !a->swept))
 			continue;
 		if (x->used == 2) {
 			x->used = 1;
@@ -638,6 +648,17 @@ static void sync_remote(struct agent *a, struct agent_vrf *v, const struct agent
 		bridge_set(a, v->id, x->mac, 0, false);
 		tnh_put(a, x->tnh);
 		x->used = false;
+	}
+	/* Taking over: the remote members stay in the flood list until then. */
+	for (int i = 0; !a->swept && i < lv->n_remote && n_rem < VR_MAX_ECMP - 1; i++) {
+		bool dup = false;
+		for (int k = 0; k < n_rem; k++)
+			dup |= rem[k] == lv->remote[i];
+		struct l2_tnh *t = dup ? NULL : tnh_by_id(s, lv->remote[i]);
+		if (t) {
+			t->refs++;
+			rem[n_rem++] = t->id;
+		}
 	}
 	uint16_t old_n = lv->n_remote;
 	uint32_t old[VR_MAX_ECMP];
@@ -653,11 +674,14 @@ static void sync_remote(struct agent *a, struct agent_vrf *v, const struct agent
 
 void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_object *o)
 {
-	int mode = agent_l2_mode(agent_model_by_fq(a, "virtual-network", v->network));
+	const struct l2_vrf *lv = a->l2 ? &a->l2->vrf[v->id] : NULL;
+	json_t *vn = agent_model_by_fq(a, "virtual-network", v->network);
+	/* Before tern-api is synced (a restart), the mode of the state file:
+	 * an l2 VRF written as l3 would stop bridging. */
+	int mode = vn ? agent_l2_mode(vn) : lv && lv->on ? lv->mode : AGENT_L2_OFF;
 	o->u.vrf.flags = mode == AGENT_L2_ONLY ? VR_VRF_F_L2 : VR_VRF_F_L3;
 	VR_SET(o, VR_AT_FLAGS);
-	const struct l2_vrf *lv = a->l2 ? &a->l2->vrf[v->id] : NULL;
-	if (mode != AGENT_L2_OFF && lv && lv->on && lv->flood_nh) {
+	if (mode != AGENT_L2_OFF && lv && lv->on && lv->flood_nh && lv->flood_present) {
 		o->u.vrf.nh = lv->flood_nh;
 		VR_SET(o, VR_AT_NH);
 	}
@@ -665,38 +689,71 @@ void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_obj
 
 static void vrf_off(struct agent *a, struct agent_vrf *v, const struct agent_port *leaving);
 
-void agent_l2_port_up(struct agent *a, const struct agent_port *p)
+/* The members of v's flood nexthop: local ports (but skip), then remote nodes. */
+static uint16_t flood_members(struct agent *a, const struct agent_vrf *v,
+			      const struct agent_port *skip, uint32_t m[VR_MAX_ECMP])
+{
+	const struct l2_vrf *lv = &a->l2->vrf[v->id];
+	uint16_t n = 0;
+	for (int i = 0; i < AGENT_MAX_PORTS && n < VR_MAX_ECMP; i++) {
+		const struct agent_port *p = &a->ports[i];
+		if (p->used && p != skip && p->vrf == v->id && p->nh && a->l2->port[i].present)
+			m[n++] = p->nh;
+	}
+	for (int i = 0; i < lv->n_remote && n < VR_MAX_ECMP; i++)
+		m[n++] = lv->remote[i];
+	return n;
+}
+
+/* in_pipe: vp has requests in flight, nothing may be asked in between (a
+ * mode change, which needs requests of its own, is left to agent_l2_port_up). */
+static void port_send(struct agent *a, const struct agent_port *p, struct agent_vr_pipe *vp,
+		      bool in_pipe)
 {
 	if (!p->vrf || p->vrf > AGENT_MAX_VRFS || !a->vrfs[p->vrf].used)
 		return;
 	struct agent_vrf *v = &a->vrfs[p->vrf];
 	json_t *vn = vn_of(a, v);
-	int mode = agent_l2_mode(vn);
 	struct agent_l2 *s = a->l2;
-	if (mode == AGENT_L2_OFF) {
-		if (s && s->vrf[v->id].on)
-			vrf_off(a, v, NULL);
-		return;
+	if (!vn)
+		return;  /* tern-api not synced yet (a restart): what the vrouter holds stays */
+	int mode = agent_l2_mode(vn);
+	bool was_on = s && s->vrf[v->id].on;
+	if (was_on && s->vrf[v->id].mode != mode) {
+		if (in_pipe)
+			return;
+		vrf_off(a, v, NULL);  /* l2 <-> l2_l3 or l3: the VRF's flags change; start over */
 	}
-	if (!(s = l2_of(a)))
+	if (mode == AGENT_L2_OFF || !(s = l2_of(a)))
 		return;
 	struct l2_vrf *lv = &s->vrf[v->id];
 	struct l2_port *lp = &s->port[p - a->ports];
-	uint8_t order[3], encap;
+	uint8_t order[3];
 	int n_order = agent_vn_encaps(vn, order);
-	encap = local_encap(v, order, n_order);
-	uint32_t sig = vrf_sig(v, order, n_order);
-	if (lv->on && lv->mode != mode)
-		vrf_off(a, v, NULL);  /* l2 <-> l2_l3: the VRF's flags change; start over */
-	bool fresh = !lv->on;
-	lv->mode = (uint8_t)mode;
-	lv->on = true;
-	/* The port: its MAC bridged to its own nexthop; MPLS: an L2 label. */
-	bridge_set(a, v->id, p->i.mac, p->nh, true);
-	if (encap != VR_ENCAP_VXLAN) {
-		if (!lp->nh && (lp->nh = agent_nh_alloc(a))) {
-			struct vr_object o;
-			char err[256];
+	uint8_t encap = local_encap(v, order, n_order);
+	if (!lv->on) {
+		lv->on = true;
+		lv->mode = (uint8_t)mode;
+		lv->sig = 0;  /* agent_l2_port_up syncs the remote side */
+		TLOG_INFO(&a->log, "l2: vrf %u (%s): %s, %s", v->id, v->network,
+			  mode == AGENT_L2_ONLY ? "l2" : "l2_l3",
+			  encap == VR_ENCAP_VXLAN ? "vxlan" : "mpls");
+	}
+	struct vr_object o;
+	char what[64], m[24];
+	lp->present = true;  /* its nexthop is written before (this pipeline, or earlier) */
+	if (!lp->written) {
+		/* The port: its MAC bridged to its own nexthop; MPLS: an L2 label. */
+		obj_init(&o, VR_OBJ_BRIDGE);
+		o.u.bridge.vrf = v->id;
+		memcpy(o.u.bridge.mac, p->i.mac, 6);
+		o.u.bridge.nh = p->nh;
+		VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_MAC); VR_SET(&o, VR_AT_NH);
+		snprintf(what, sizeof(what), "bridge entry %s", tern_mac_format(p->i.mac, m, sizeof(m)));
+		agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
+		if (encap != VR_ENCAP_VXLAN && !lp->nh && !(lp->nh = agent_nh_alloc(a)))
+			TLOG_WARN(&a->log, "l2: %s: every nexthop id is in use", p->i.ifname);
+		if (encap != VR_ENCAP_VXLAN && lp->nh) {
 			obj_init(&o, VR_OBJ_NH);
 			o.u.nh.id = lp->nh;
 			o.u.nh.type = VR_NH_ENCAP;
@@ -706,31 +763,117 @@ void agent_l2_port_up(struct agent *a, const struct agent_port *p)
 			memcpy(o.u.nh.dmac, p->i.mac, 6);
 			VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_FLAGS);
 			VR_SET(&o, VR_AT_VIF); VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_DMAC);
-			if (agent_vr_do(a, VR_OP_ADD, &o, err, sizeof(err)) < 0) {
-				TLOG_WARN(&a->log, "l2: %s: nexthop: %s", p->i.ifname, err);
-				a->nh_used[lp->nh] = 0;
-				lp->nh = 0;
+			snprintf(what, sizeof(what), "L2 nexthop %u", lp->nh);
+			agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
+			if (!lp->label && !(lp->label = agent_label_alloc(a)))
+				TLOG_WARN(&a->log, "l2: %s: every MPLS label is in use", p->i.ifname);
+			if (lp->label) {
+				obj_init(&o, VR_OBJ_MPLS);
+				o.u.mpls.label = lp->label;
+				o.u.mpls.nh = lp->nh;
+				VR_SET(&o, VR_AT_LABEL);
+				VR_SET(&o, VR_AT_NH);
+				snprintf(what, sizeof(what), "L2 label %u", lp->label);
+				agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
 			}
 		}
-		if (lp->nh && !lp->label && (lp->label = agent_label_alloc(a)) &&
-		    label_set(a, lp->label, lp->nh) < 0) {
-			agent_label_free(a, lp->label);
-			lp->label = 0;
+		lp->written = true;  /* agent_l2_port_sent undoes the marks on failure */
+		a->state_dirty = true;
+	}
+	uint32_t mem[VR_MAX_ECMP];
+	uint16_t n = flood_members(a, v, NULL, mem);
+	if (n && (!lv->flood_nh || n != lv->n_written ||
+		  memcmp(mem, lv->written, n * sizeof(mem[0])))) {
+		if (!lv->flood_nh && (lv->flood_nh = agent_nh_alloc(a)))
+			a->state_dirty = true;
+		if (lv->flood_nh) {
+			obj_init(&o, VR_OBJ_NH);
+			o.u.nh.id = lv->flood_nh;
+			o.u.nh.type = VR_NH_FLOOD;
+			o.u.nh.flags = VR_NH_F_L2;  /* the flood label brings Ethernet frames */
+			o.u.nh.vrf = v->id;
+			o.u.nh.n_members = n;
+			memcpy(o.u.nh.members, mem, n * sizeof(mem[0]));
+			VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_FLAGS);
+			VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_MEMBERS);
+			snprintf(what, sizeof(what), "flood nexthop %u", lv->flood_nh);
+			agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
+			lv->flood_present = true;  /* for the VRF object after it */
+			lv->n_written = n;
+			memcpy(lv->written, mem, n * sizeof(mem[0]));
+		} else {
+			TLOG_WARN(&a->log, "l2: vrf %u: every nexthop id is in use", v->id);
 		}
 	}
-	flood_write(a, v, NULL);
-	if (encap != VR_ENCAP_VXLAN && lv->flood_nh && !lv->flood_label &&
-	    (lv->flood_label = agent_label_alloc(a)) && label_set(a, lv->flood_label, lv->flood_nh) < 0) {
-		agent_label_free(a, lv->flood_label);
-		lv->flood_label = 0;
+	if (encap != VR_ENCAP_VXLAN && lv->flood_nh && !lv->flood_label_written) {
+		if (!lv->flood_label && (lv->flood_label = agent_label_alloc(a)))
+			a->state_dirty = true;
+		if (lv->flood_label) {
+			obj_init(&o, VR_OBJ_MPLS);
+			o.u.mpls.label = lv->flood_label;
+			o.u.mpls.nh = lv->flood_nh;
+			VR_SET(&o, VR_AT_LABEL);
+			VR_SET(&o, VR_AT_NH);
+			snprintf(what, sizeof(what), "flood label %u", lv->flood_label);
+			agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
+			lv->flood_label_written = true;
+		}
 	}
-	if (fresh) {
-		vrf_write(a, v);
-		TLOG_INFO(&a->log, "l2: vrf %u (%s): %s, %s, flood nexthop %u", v->id, v->network,
-			  mode == AGENT_L2_ONLY ? "l2" : "l2_l3",
-			  encap == VR_ENCAP_VXLAN ? "vxlan" : "mpls", lv->flood_nh);
+	if (lv->flood_nh && !lv->vrf_written) {
+		obj_init(&o, VR_OBJ_VRF);
+		o.u.vrf.id = v->id;
+		VR_SET(&o, VR_AT_ID);
+		VR_SET(&o, VR_AT_FLAGS);
+		agent_l2_vrf_fill(a, v, &o);
+		snprintf(what, sizeof(what), "vrf %u", v->id);
+		agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
+		lv->vrf_written = true;
 	}
-	if (fresh || sig != lv->sig) {  /* new, or other imports / encapsulations */
+}
+
+void agent_l2_port_send(struct agent *a, const struct agent_port *p, struct agent_vr_pipe *vp)
+{
+	port_send(a, p, vp, true);
+}
+
+void agent_l2_port_sent(struct agent *a, const struct agent_port *p, bool ok)
+{
+	struct agent_l2 *s = a->l2;
+	if (ok || !s || !p->vrf || p->vrf > AGENT_MAX_VRFS)
+		return;
+	/* Which of the requests failed does not matter: all are written again
+	 * next time (ADD replaces in place), or removed with the port. */
+	struct l2_vrf *lv = &s->vrf[p->vrf];
+	s->port[p - a->ports].written = false;
+	lv->n_written = 0;
+	lv->flood_label_written = false;
+	lv->vrf_written = false;
+	lv->flood_present = false;
+}
+
+void agent_l2_port_up(struct agent *a, const struct agent_port *p)
+{
+	struct agent_vr_pipe vp = { 0 };
+	char err[400];
+	port_send(a, p, &vp, false);
+	if (vp.n || vp.rc) {
+		int rc = agent_vr_pipe_finish(a, &vp, err, sizeof(err));
+		agent_l2_port_sent(a, p, rc == 0);
+		if (rc < 0)
+			TLOG_WARN(&a->log, "l2: %s: %s", p->i.ifname, err);
+	}
+	struct agent_l2 *s = a->l2;
+	if (!s || !p->vrf || p->vrf > AGENT_MAX_VRFS || !s->vrf[p->vrf].on)
+		return;
+	struct agent_vrf *v = &a->vrfs[p->vrf];
+	struct l2_vrf *lv = &s->vrf[v->id];
+	json_t *vn = vn_of(a, v);
+	if (!vn)
+		return;  /* announced once tern-api has the network (route targets) */
+	uint8_t order[3];
+	int n_order = agent_vn_encaps(vn, order);
+	uint32_t sig = vrf_sig(v, order, n_order);
+	if (sig != lv->sig) {  /* new, or other imports / encapsulations */
 		lv->sig = sig;
 		sync_remote(a, v, NULL);
 	}
@@ -754,8 +897,10 @@ static void vrf_off(struct agent *a, struct agent_vrf *v, const struct agent_por
 		agent_label_free(a, lp->label);
 		agent_nh_free(a, lp->nh);
 		lp->label = lp->nh = 0;
+		lp->written = lp->present = false;
 	}
 	lv->on = false;
+	a->state_dirty = true;
 	vrf_write(a, v);  /* no flood nexthop any more */
 	for (int k = 0; k < L2_MAX_BRIDGE; k++) {
 		struct l2_bridge *x = &s->br[k];
@@ -775,6 +920,8 @@ static void vrf_off(struct agent *a, struct agent_vrf *v, const struct agent_por
 void agent_l2_port_down(struct agent *a, const struct agent_port *p)
 {
 	struct agent_l2 *s = a->l2;
+	if (s)  /* out of the flood lists from now on: its nexthop goes */
+		s->port[p - a->ports].present = false;
 	if (!s || !p->vrf || p->vrf > AGENT_MAX_VRFS || !s->vrf[p->vrf].on)
 		return;
 	struct agent_vrf *v = &a->vrfs[p->vrf];
@@ -790,6 +937,8 @@ void agent_l2_port_down(struct agent *a, const struct agent_port *p)
 	agent_label_free(a, lp->label);
 	agent_nh_free(a, lp->nh);
 	lp->label = lp->nh = 0;
+	lp->written = false;
+	a->state_dirty = true;
 	if (!others)
 		vrf_off(a, v, p);
 	else
@@ -845,30 +994,213 @@ void agent_l2_forget(struct agent *a)
 	struct agent_l2 *s = a->l2;
 	if (!s)
 		return;
-	/* The vrouter restarted: nothing of ours is there. The ports and VRFs
-	 * are programmed again, and with them the L2 side, from scratch. */
+	/* The vrouter may have restarted empty (or this is the agent's start):
+	 * the local ids stay and everything is written again with them, so the
+	 * labels the other nodes hold stay valid; what came from remote nodes
+	 * is adopted from the vrouter anew (agent_l2_adopt_nh). */
 	for (int i = 1; i <= AGENT_MAX_VRFS; i++) {
 		struct l2_vrf *lv = &s->vrf[i];
-		if (lv->flood_nh)
-			a->nh_used[lv->flood_nh] = 0;
-		if (lv->flood_label)
-			a->label_used[lv->flood_label >> 3] &= (uint8_t)~(1u << (lv->flood_label & 7));
-		memset(lv, 0, sizeof(*lv));
+		lv->vrf_written = lv->flood_label_written = lv->flood_present = false;
+		lv->n_written = lv->n_remote = lv->n_found = 0;
+		lv->sig = 0;
 	}
-	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
-		struct l2_port *lp = &s->port[i];
-		if (lp->nh)
-			a->nh_used[lp->nh] = 0;
-		if (lp->label)
-			a->label_used[lp->label >> 3] &= (uint8_t)~(1u << (lp->label & 7));
-		lp->nh = lp->label = 0;
-	}
+	for (int i = 0; i < AGENT_MAX_PORTS; i++)
+		s->port[i].written = s->port[i].present = false;
 	for (int i = 0; i < L2_MAX_TNHS; i++) {
-		if (s->tnh[i].used)
+		if (s->tnh[i].used && a->nh_used[s->tnh[i].id] == 1)
 			a->nh_used[s->tnh[i].id] = 0;
 		s->tnh[i].used = false;
 	}
 	memset(s->br, 0, sizeof(s->br));
+}
+
+void agent_l2_adopt_nh(struct agent *a, const struct vr_object *o)
+{
+	const struct vr_obj_nh *nh = &o->u.nh;
+	struct agent_l2 *s = a->l2;
+	if (s && nh->type == VR_NH_ENCAP && !(nh->flags & VR_NH_F_L2))
+		for (int i = 0; i < AGENT_MAX_PORTS; i++)  /* a port's own: still there */
+			if (a->ports[i].used && a->ports[i].nh == nh->id)
+				s->port[i].present = true;
+	if (!s || nh->id >= AGENT_NH_IDS || !(nh->flags & VR_NH_F_L2) || nh->vrf < 1 ||
+	    nh->vrf > AGENT_MAX_VRFS || !s->vrf[nh->vrf].on)
+		return;  /* only for the L2 VRFs of the state file */
+	struct l2_vrf *lv = &s->vrf[nh->vrf];
+	if (nh->type == VR_NH_FLOOD && nh->id == lv->flood_nh) {
+		lv->flood_present = true;
+		lv->n_found = nh->n_members < VR_MAX_ECMP ? nh->n_members : VR_MAX_ECMP;
+		memcpy(lv->found, nh->members, lv->n_found * sizeof(lv->found[0]));
+		return;
+	}
+	if (nh->type != VR_NH_TUNNEL || a->nh_used[nh->id] == 1)
+		return;
+	for (int i = 0; i < L2_MAX_TNHS; i++) {
+		struct l2_tnh *t = &s->tnh[i];
+		if (t->used)
+			continue;
+		*t = (struct l2_tnh){ .used = true, .id = nh->id, .vrf = nh->vrf, .encap = nh->encap,
+				      .label = nh->encap == VR_ENCAP_VXLAN ? nh->vni : nh->label };
+		t->dip.family = nh->dip.family;
+		t->dip.plen = nh->dip.family == 4 ? 32 : 128;
+		memcpy(t->dip.a, nh->dip.a, 16);
+		return;
+	}
+}
+
+struct adopt_arg {
+	struct agent_l2 *s;
+	uint16_t vrf;
+	int n;
+};
+
+static void adopt_bridge(struct agent *a, const struct vr_object *o, void *arg)
+{
+	struct adopt_arg *x = arg;
+	const struct vr_obj_bridge *b = &o->u.bridge;
+	struct l2_tnh *t = tnh_by_id(x->s, b->nh);
+	if (b->vrf != x->vrf || !t || t->vrf != x->vrf || mac_is_local(a, x->vrf, b->mac, NULL))
+		return;  /* a local port's MAC: written with the port */
+	for (int k = 0; k < L2_MAX_BRIDGE; k++) {
+		struct l2_bridge *e = &x->s->br[k];
+		if (e->used)
+			continue;
+		*e = (struct l2_bridge){ .used = 3, .vrf = x->vrf, .tnh = t->id };
+		memcpy(e->mac, b->mac, 6);
+		t->refs++;
+		x->n++;
+		return;
+	}
+}
+
+void agent_l2_adopt_done(struct agent *a)
+{
+	struct agent_l2 *s = a->l2;
+	if (!s)
+		return;
+	int n_br = 0, n_tnh = 0;
+	for (int v = 1; v <= AGENT_MAX_VRFS; v++) {
+		struct l2_vrf *lv = &s->vrf[v];
+		if (!lv->on || !a->vrfs[v].used)
+			continue;
+		struct adopt_arg x = { .s = s, .vrf = (uint16_t)v };
+		struct vr_object f;
+		obj_init(&f, VR_OBJ_BRIDGE);
+		f.u.bridge.vrf = (uint16_t)v;
+		VR_SET(&f, VR_AT_VRF);
+		agent_vr_dump(a, VR_OBJ_BRIDGE, &f, adopt_bridge, &x);
+		n_br += x.n;
+		/* The flood list's remote members, as the vrouter has them. */
+		lv->n_remote = 0;
+		for (int i = 0; i < lv->n_found && lv->n_remote < VR_MAX_ECMP; i++) {
+			struct l2_tnh *t = tnh_by_id(s, lv->found[i]);
+			if (t && t->vrf == v) {
+				t->refs++;
+				lv->remote[lv->n_remote++] = t->id;
+			}
+		}
+		lv->n_found = 0;
+	}
+	for (int i = 0; i < L2_MAX_TNHS; i++) {
+		struct l2_tnh *t = &s->tnh[i];
+		if (!t->used || a->nh_used[t->id] == 1)
+			continue;
+		if (!t->refs) {  /* nothing of ours uses it: the sweep deletes it */
+			t->used = false;
+			continue;
+		}
+		a->nh_used[t->id] = 1;
+		n_tnh++;
+	}
+	if (n_br || n_tnh)
+		TLOG_INFO(&a->log, "l2: took over %d tunnel nexthop(s) and %d bridge entr%s from the "
+			  "vrouter", n_tnh, n_br, n_br == 1 ? "y" : "ies");
+}
+
+int agent_l2_sweep(struct agent *a)
+{
+	struct agent_l2 *s = a->l2;
+	int n = 0;
+	if (!s)
+		return 0;
+	for (int k = 0; k < L2_MAX_BRIDGE; k++)
+		n += s->br[k].used == 3;
+	/* a->swept is set: the adopted entries no path confirmed go now. */
+	agent_l2_recompute_all(a);
+	return n;
+}
+
+static void label_mark(struct agent *a, uint32_t l)
+{
+	a->label_used[l >> 3] |= (uint8_t)(1u << (l & 7));
+}
+
+void agent_l2_state_port(struct agent *a, const struct agent_port *p, json_t *entry)
+{
+	const struct l2_port *lp = a->l2 ? &a->l2->port[p - a->ports] : NULL;
+	if (lp && lp->nh)
+		json_object_set_new(entry, "l2_nh", json_integer(lp->nh));
+	if (lp && lp->label)
+		json_object_set_new(entry, "l2_label", json_integer(lp->label));
+}
+
+void agent_l2_state_save(struct agent *a, json_t *root)
+{
+	json_t *l = json_array();
+	for (int i = 1; a->l2 && i <= AGENT_MAX_VRFS; i++) {
+		const struct l2_vrf *lv = &a->l2->vrf[i];
+		if (lv->on && a->vrfs[i].used)
+			json_array_append_new(l, json_pack("{s:i, s:i, s:i, s:i}", "vrf", i, "mode",
+							   lv->mode, "flood_nh", lv->flood_nh,
+							   "flood_label", lv->flood_label));
+	}
+	json_object_set_new(root, "l2_vrfs", l);
+}
+
+void agent_l2_state_load_port(struct agent *a, const struct agent_port *p, json_t *entry)
+{
+	json_int_t nh = json_integer_value(json_object_get(entry, "l2_nh"));
+	json_int_t label = json_integer_value(json_object_get(entry, "l2_label"));
+	if ((!nh && !label) || !l2_of(a))
+		return;
+	struct l2_port *lp = &a->l2->port[p - a->ports];
+	if (nh > AGENT_RECEIVE_NH && nh < AGENT_NH_IDS && !a->nh_used[nh]) {
+		lp->nh = (uint32_t)nh;
+		a->nh_used[nh] = 1;
+	}
+	if (lp->nh && label >= AGENT_LABEL_MIN && label < AGENT_LABELS) {
+		lp->label = (uint32_t)label;
+		label_mark(a, lp->label);
+	}
+}
+
+void agent_l2_state_load(struct agent *a, json_t *root)
+{
+	size_t i;
+	json_t *v;
+	int n = 0;
+	json_array_foreach(json_object_get(root, "l2_vrfs"), i, v) {
+		json_int_t id = json_integer_value(json_object_get(v, "vrf"));
+		json_int_t mode = json_integer_value(json_object_get(v, "mode"));
+		json_int_t nh = json_integer_value(json_object_get(v, "flood_nh"));
+		json_int_t label = json_integer_value(json_object_get(v, "flood_label"));
+		if (id < 1 || id > AGENT_MAX_VRFS || !a->vrfs[id].used ||
+		    (mode != AGENT_L2_ONLY && mode != AGENT_L2_L3) || !l2_of(a))
+			continue;
+		struct l2_vrf *lv = &a->l2->vrf[id];
+		lv->on = true;
+		lv->mode = (uint8_t)mode;
+		if (nh > AGENT_RECEIVE_NH && nh < AGENT_NH_IDS && !a->nh_used[nh]) {
+			lv->flood_nh = (uint32_t)nh;
+			a->nh_used[nh] = 1;
+		}
+		if (lv->flood_nh && label >= AGENT_LABEL_MIN && label < AGENT_LABELS) {
+			lv->flood_label = (uint32_t)label;
+			label_mark(a, lv->flood_label);
+		}
+		n++;
+	}
+	if (n)
+		TLOG_INFO(&a->log, "state: %d L2 VRF(s) with their flood nexthops and labels", n);
 }
 
 void agent_l2_free(struct agent *a)

@@ -2,7 +2,9 @@
  * a controller: the forwarding modes; type 2 and type 3 keys as the agent
  * builds them, through the shared codec and back (with the PMSI tunnel);
  * what a learned route's encapsulation communities, label field and PMSI
- * tunnel turn into (tunnel type, VNI or MPLS label, tunnel end). */
+ * tunnel turn into (tunnel type, VNI or MPLS label, tunnel end); the L2 and
+ * floating IP ids through the state file and back (what a restarted agent
+ * takes over). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 
 #include "agent_internal.h"
 
@@ -240,6 +243,116 @@ static void test_tunnel_choice(void **state)
 	assert_int_equal(agent_l2_endpoint(&p, &dip), -EINVAL);
 }
 
+static struct agent *agent_new(const char *dir)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	assert_non_null(a);
+	tern_log_init(&a->log, "agent_l2_test", "t", TERN_LOG_ERR);
+	snprintf(a->conf.state_dir, sizeof(a->conf.state_dir), "%s", dir);
+	snprintf(a->conf.node, sizeof(a->conf.node), "n1");
+	a->ports = calloc(AGENT_MAX_PORTS, sizeof(*a->ports));
+	a->vrfs = calloc(AGENT_MAX_VRFS + 1, sizeof(*a->vrfs));
+	a->created = calloc(AGENT_MAX_CREATED, sizeof(*a->created));
+	a->nh_used = calloc(AGENT_NH_IDS, 1);
+	a->vif_used = calloc(VR_MAX_VIFS, 1);
+	a->label_used = calloc(AGENT_LABELS / 8, 1);
+	assert_true(a->ports && a->vrfs && a->created && a->nh_used && a->vif_used && a->label_used);
+	return a;
+}
+
+static void agent_del(struct agent *a)
+{
+	agent_l2_free(a);
+	agent_fip_free(a);
+	free(a->ports); free(a->vrfs); free(a->created); free(a->nh_used); free(a->vif_used);
+	free(a->label_used);
+	free(a);
+}
+
+static bool label_used(const struct agent *a, uint32_t l)
+{
+	return a->label_used[l >> 3] & (1u << (l & 7));
+}
+
+static json_t *load_file(const char *dir)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	json_t *j = json_load_file(path, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+/* A port's L2 nexthop and label, an L2 VRF's flood ids and a floating IP
+ * survive a save and a load with the same ids, reserved before the vrouter
+ * is asked anything; entries that cannot be trusted are dropped. */
+static void test_state_round_trip(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/agent_l2_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct agent *a = agent_new(dir);
+	a->vrfs[1] = (struct agent_vrf){ .used = true, .id = 1, .network = "demo:l2m" };
+	a->vrfs[2] = (struct agent_vrf){ .used = true, .id = 2, .network = "demo:pub" };
+	struct agent_port *p = &a->ports[0];
+	*p = (struct agent_port){ .used = true, .container_id = "c1", .vrf = 1, .vif = 3, .nh = 4,
+				  .label = 16 };
+	snprintf(p->i.ifname, sizeof(p->i.ifname), "eth0");
+	snprintf(p->i.network, sizeof(p->i.network), "demo:l2m");
+	json_t *pe = json_pack("{s:i, s:i}", "l2_nh", 40, "l2_label", 100);
+	agent_l2_state_load_port(a, p, pe);
+	json_decref(pe);
+	json_t *root = json_pack("{s:[{s:i, s:i, s:i, s:i}, {s:i, s:i, s:i, s:i}]}", "l2_vrfs",
+				 "vrf", 1, "mode", AGENT_L2_ONLY, "flood_nh", 41, "flood_label", 101,
+				 "vrf", 9, "mode", AGENT_L2_ONLY, "flood_nh", 42, "flood_label", 102);
+	agent_l2_state_load(a, root);  /* vrf 9 is not one of the node's: dropped */
+	json_decref(root);
+	json_t *fips = json_pack("[{s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i},"
+				 " {s:s, s:s, s:i, s:s, s:s, s:i, s:i, s:i}]",
+				 "uuid", "f1", "network", "demo:pub", "vrf", 2, "address", "203.0.113.3",
+				 "fixed_ip", "10.8.0.2", "vif", 3, "nh", 50, "label", 110,
+				 "uuid", "f2", "network", "demo:pub", "vrf", 2, "address", "203.0.113.4",
+				 "fixed_ip", "10.8.0.9", "vif", 77, "nh", 51, "label", 111);
+	agent_fip_state_load(a, fips);  /* f2: no port with vif 77: dropped */
+	json_decref(fips);
+	assert_true(agent_fip_uses_vrf(a, 2));
+	char err[256];
+	assert_int_equal(agent_state_save(a, err, sizeof(err)), 0);
+	json_t *saved = load_file(dir);
+	agent_del(a);
+
+	struct agent *b = agent_new(dir);
+	assert_int_equal(agent_state_load(b, err, sizeof(err)), 0);
+	assert_true(b->ports[0].used);
+	assert_int_equal(b->nh_used[4], 1);
+	assert_int_equal(b->nh_used[40], 1);    /* L2 nexthop */
+	assert_int_equal(b->nh_used[41], 1);    /* flood nexthop */
+	assert_int_equal(b->nh_used[42], 0);    /* of the dropped VRF */
+	assert_int_equal(b->nh_used[50], 1);    /* floating IP */
+	assert_int_equal(b->nh_used[51], 0);
+	assert_true(label_used(b, 16) && label_used(b, 100) && label_used(b, 101) &&
+		    label_used(b, 110));
+	assert_false(label_used(b, 102) || label_used(b, 111));
+	assert_true(agent_fip_uses_vrf(b, 2));
+	/* Saved again: the same file. */
+	assert_int_equal(agent_state_save(b, err, sizeof(err)), 0);
+	json_t *again = load_file(dir);
+	assert_true(json_equal(saved, again));
+	json_t *f = json_array_get(json_object_get(again, "floating_ips"), 0);
+	assert_int_equal(json_array_size(json_object_get(again, "floating_ips")), 1);
+	assert_int_equal(json_integer_value(json_object_get(f, "label")), 110);
+	json_t *port = json_array_get(json_object_get(again, "ports"), 0);
+	assert_int_equal(json_integer_value(json_object_get(port, "l2_label")), 100);
+	assert_int_equal(json_array_size(json_object_get(again, "l2_vrfs")), 1);
+	json_decref(saved);
+	json_decref(again);
+	agent_del(b);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_type2_round_trip),
 		cmocka_unit_test(test_type3_pmsi),
 		cmocka_unit_test(test_tunnel_choice),
+		cmocka_unit_test(test_state_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,6 +69,7 @@ void agent_model_apply(struct agent *a, const struct agent_api_event *ev)
 		if (!a->api_synced)
 			TLOG_INFO(&a->log, "tern-api: synced");
 		a->api_synced = true;
+		agent_fip_sync(a);  /* floating IPs of the state file deleted meanwhile go */
 		break;
 	case AGENT_API_DOWN:
 		TLOG_WARN(&a->log, "tern-api: %s (the vrouter keeps forwarding)",

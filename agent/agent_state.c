@@ -1,7 +1,9 @@
 /*
  * DOC: agent_state.c — the agent's own memory across restarts: every port
- * attached (container, interface, the ids it holds in the vrouter), the VRF
- * of each network, and the tern-api objects the agent created for pods. A
+ * attached (container, interface, the ids it holds in the vrouter, its L2
+ * nexthop and label), the VRF of each network (and an L2 network's mode,
+ * flood nexthop and flood label), the floating IPs (nexthop, label), and
+ * the tern-api objects the agent created for pods. A
  * restarted agent programs exactly the same ids again (hitless: ADD replaces
  * in place) instead of flushing the vrouter.
  *
@@ -43,14 +45,16 @@ int agent_state_save(struct agent *a, char *err, size_t errlen)
 		if (!p->used)
 			continue;
 		tern_mac_format(p->i.mac, mac, sizeof(mac));
-		json_array_append_new(ports, json_pack(
+		json_t *e = json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:i, s:i, s:i, s:i}",
 			"container_id", p->container_id, "cni_network", p->cni_network,
 			"vmi", p->i.vmi, "ifname", p->i.ifname,
 			"kind", p->i.kind, "host_ifname", p->i.host_ifname, "network", p->i.network,
 			"socket_path", p->i.socket_path, "mac", mac, "mtu", p->i.mtu,
 			"addresses", ip_list(&p->i), "vrf", p->vrf, "vif", p->vif, "nh", p->nh,
-			"label", p->label));
+			"label", p->label);
+		agent_l2_state_port(a, p, e);
+		json_array_append_new(ports, e);
 	}
 	for (int i = 1; i <= AGENT_MAX_VRFS; i++)
 		if (a->vrfs[i].used)
@@ -69,6 +73,8 @@ int agent_state_save(struct agent *a, char *err, size_t errlen)
 	json_object_set_new(root, "ports", ports);
 	json_object_set_new(root, "vrfs", vrfs);
 	json_object_set_new(root, "created", created);
+	json_object_set_new(root, "floating_ips", agent_fip_state_save(a));
+	agent_l2_state_save(a, root);
 
 	char tmp[300], final[300];
 	path_of(a, tmp, sizeof(tmp), ".tmp");
@@ -170,8 +176,13 @@ int agent_state_load(struct agent *a, char *err, size_t errlen)
 		a->vif_used[p->vif] = 1;
 		a->nh_used[p->nh] = 1;
 		a->label_used[p->label >> 3] |= (uint8_t)(1u << (p->label & 7));
+		agent_l2_state_load_port(a, p, v);
 		n++;
 	}
+	/* Before the vrouter is asked anything: these ids are claimed, the
+	 * take-over's adopt and sweep leave them alone. */
+	agent_l2_state_load(a, root);
+	agent_fip_state_load(a, json_object_get(root, "floating_ips"));
 	int nc = 0;
 	json_array_foreach(json_object_get(root, "created"), i, v) {
 		if (nc >= AGENT_MAX_CREATED)

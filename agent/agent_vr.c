@@ -50,19 +50,9 @@ int agent_vr_do(struct agent *a, uint16_t op, struct vr_object *o, char *err, si
 	return vr_do(a, op, o, err, errlen);
 }
 
-/* Requests of one port sent back to back, their replies read together
- * (vr_client.h, pipelining): one write and one wake-up of the vrouter's
- * control thread for all of them instead of a round trip each. */
-#define VR_PIPE_MAX (3 + AGENT_MAX_ADDRS)
-struct vr_pipe {
-	int n, rc;                       /* rc: the first failure */
-	uint32_t seq[VR_PIPE_MAX];
-	char what[VR_PIPE_MAX][64];      /* "vif 5", "route 10.1.0.3/32", ... */
-	char err[384];                   /* the first failure: what and why */
-};
-
-static void pipe_send(struct agent *a, struct vr_pipe *vp, uint16_t op, struct vr_object *o,
-		      const char *what)
+/* Pipelines (agent_internal.h): a port's requests back to back. */
+void agent_vr_pipe_send(struct agent *a, struct agent_vr_pipe *vp, uint16_t op,
+			struct vr_object *o, const char *what)
 {
 	char e[256];
 	int rc;
@@ -71,8 +61,8 @@ static void pipe_send(struct agent *a, struct vr_pipe *vp, uint16_t op, struct v
 	if (!a->vr) {
 		snprintf(e, sizeof(e), "not connected to the vrouter at %s", a->conf.vr_socket);
 		rc = -ENOTCONN;
-	} else if (vp->n == VR_PIPE_MAX) {
-		snprintf(e, sizeof(e), "more than %d requests in one pipeline", VR_PIPE_MAX);
+	} else if (vp->n == AGENT_VR_PIPE_MAX) {
+		snprintf(e, sizeof(e), "more than %d requests in one pipeline", AGENT_VR_PIPE_MAX);
 		rc = -E2BIG;
 	} else if ((rc = vr_client_send(a->vr, op, o->obj, o, 0, &vp->seq[vp->n], e,
 					sizeof(e))) == 0) {
@@ -87,9 +77,7 @@ static void pipe_send(struct agent *a, struct vr_pipe *vp, uint16_t op, struct v
 	}
 }
 
-/* Read the replies of every request sent; 0, or the first failure's
- * negative errno with "what: why" in err. */
-static int pipe_finish(struct agent *a, struct vr_pipe *vp, char *err, size_t errlen)
+int agent_vr_pipe_finish(struct agent *a, struct agent_vr_pipe *vp, char *err, size_t errlen)
 {
 	for (int i = 0; i < vp->n && a->vr; i++) {
 		struct vr_msg_view v;
@@ -773,9 +761,9 @@ static uint16_t encap_tunnel(uint8_t e)
 static void announce_addrs(struct agent *a, const char *network, uint16_t vrf, uint32_t label,
 			   const struct agent_ip *addrs, int n_addrs, const char *what)
 {
-	if (!a->bgp)
+	json_t *vn = a->bgp ? vn_of(a, network) : NULL;
+	if (!vn)  /* tern-api not synced yet (a restart): the network's arrival announces */
 		return;
-	json_t *vn = vn_of(a, network);
 	struct agent_bgp_path path;
 	memset(&path, 0, sizeof(path));
 	path.label = label;
@@ -968,13 +956,13 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 		VR_SET(&o, VR_AT_SOCKET);
 		VR_SET(&o, VR_AT_ROLE);
 	}
-	/* The vif, its nexthop, host routes and label: one pipeline. A failure
-	 * fails the ones after it too (they name what failed); the caller
-	 * unprograms the port either way. */
-	struct vr_pipe vp = { 0 };
+	/* The vif, its nexthop, host routes and label, and its L2 objects: one
+	 * pipeline. A failure fails the ones after it that depend on it too; the
+	 * caller unprograms the port either way (all or nothing). */
+	struct agent_vr_pipe vp = { 0 };
 	char what[64];
 	snprintf(what, sizeof(what), "vif %u", p->vif);
-	pipe_send(a, &vp, VR_OP_ADD, &o, what);
+	agent_vr_pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	obj_init(&o, VR_OBJ_NH);
 	o.u.nh.id = p->nh;
 	o.u.nh.type = VR_NH_ENCAP;
@@ -984,14 +972,14 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_VIF);
 	VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_DMAC);
 	snprintf(what, sizeof(what), "nexthop %u", p->nh);
-	pipe_send(a, &vp, VR_OP_ADD, &o, what);
+	agent_vr_pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	for (int k = 0; k < p->i.n_addrs; k++) {
 		struct agent_ip host = p->i.addrs[k];
 		char ip[48];
 		host.plen = host.family == 4 ? 32 : 128;
 		route_obj(&o, p->vrf, &host, p->nh, true);
 		snprintf(what, sizeof(what), "route %s", agent_ip_str(&host, ip, sizeof(ip), true));
-		pipe_send(a, &vp, VR_OP_ADD, &o, what);
+		agent_vr_pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	}
 	obj_init(&o, VR_OBJ_MPLS);
 	o.u.mpls.label = p->label;
@@ -999,8 +987,11 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	VR_SET(&o, VR_AT_LABEL);
 	VR_SET(&o, VR_AT_NH);
 	snprintf(what, sizeof(what), "label %u", p->label);
-	pipe_send(a, &vp, VR_OP_ADD, &o, what);
-	if ((rc = pipe_finish(a, &vp, e, sizeof(e))) < 0) {
+	agent_vr_pipe_send(a, &vp, VR_OP_ADD, &o, what);
+	agent_l2_port_send(a, p, &vp);  /* L2 networks: bridge entry, L2 label, flood list */
+	rc = agent_vr_pipe_finish(a, &vp, e, sizeof(e));
+	agent_l2_port_sent(a, p, rc == 0);
+	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", p->i.ifname, e);
 		return rc;
 	}
@@ -1752,11 +1743,9 @@ void agent_vr_announce_all(struct agent *a)
 
 /* ---- taking over after a restart ---- */
 
-typedef void (*dump_fn)(struct agent *a, const struct vr_object *o, void *arg);
-
 /* Every object of a type (filtered by filter when not NULL), page by page. */
-static int dump(struct agent *a, uint16_t type, const struct vr_object *filter, dump_fn fn,
-		void *arg)
+int agent_vr_dump(struct agent *a, uint16_t type, const struct vr_object *filter,
+		  agent_dump_fn fn, void *arg)
 {
 	uint64_t cursor = 0;
 	char err[256];
@@ -1791,6 +1780,7 @@ static int dump(struct agent *a, uint16_t type, const struct vr_object *filter, 
 static void adopt_nh(struct agent *a, const struct vr_object *o, void *arg)
 {
 	(void)arg;
+	agent_l2_adopt_nh(a, o);  /* L2 tunnels and flood lists: kept as they are */
 	if (o->u.nh.id < AGENT_NH_IDS && !a->nh_used[o->u.nh.id])
 		a->nh_used[o->u.nh.id] = 2;  /* a previous run's: reserved until the sweep */
 }
@@ -1828,11 +1818,12 @@ static void adopt_policy(struct agent *a, const struct vr_object *o, void *arg)
 
 void agent_vr_adopt(struct agent *a)
 {
-	dump(a, VR_OBJ_NH, NULL, adopt_nh, NULL);
-	dump(a, VR_OBJ_MPLS, NULL, adopt_label, NULL);
-	dump(a, VR_OBJ_VIF, NULL, adopt_vif, NULL);
-	dump(a, VR_OBJ_SERVICE, NULL, adopt_svc, NULL);
-	dump(a, VR_OBJ_POLICY, NULL, adopt_policy, NULL);
+	agent_vr_dump(a, VR_OBJ_NH, NULL, adopt_nh, NULL);
+	agent_vr_dump(a, VR_OBJ_MPLS, NULL, adopt_label, NULL);
+	agent_vr_dump(a, VR_OBJ_VIF, NULL, adopt_vif, NULL);
+	agent_vr_dump(a, VR_OBJ_SERVICE, NULL, adopt_svc, NULL);
+	agent_vr_dump(a, VR_OBJ_POLICY, NULL, adopt_policy, NULL);
+	agent_l2_adopt_done(a);
 }
 
 bool agent_vr_converged(struct agent *a, int64_t since_start_ms)
@@ -1889,6 +1880,8 @@ void agent_vr_sweep(struct agent *a)
 {
 	int routes = 0, nhs = 0, labels = 0;
 	char err[256];
+	a->swept = true;
+	int bridge = agent_l2_sweep(a);  /* first: it releases the tunnels it no longer uses */
 	struct stale_routes *s = malloc(sizeof(*s));
 	for (int v = 1; s && v <= AGENT_MAX_VRFS; v++) {
 		if (!a->vrfs[v].used)
@@ -1899,7 +1892,7 @@ void agent_vr_sweep(struct agent *a)
 		VR_SET(&f, VR_AT_VRF);
 		do {  /* 256 at a time: deleting while paging would move the cursor */
 			s->n = 0;
-			dump(a, VR_OBJ_ROUTE, &f, collect_route, s);
+			agent_vr_dump(a, VR_OBJ_ROUTE, &f, collect_route, s);
 			for (int i = 0; i < s->n; i++)
 				if (route_set(a, (uint16_t)v, &s->dst[i], 0, false, err, sizeof(err)) == 0)
 					routes++;
@@ -1934,6 +1927,7 @@ void agent_vr_sweep(struct agent *a)
 	int svcs = agent_svc_sweep(a);
 	int sgs = agent_sg_sweep(a);
 	TLOG_INFO(&a->log, "take-over complete: removed %d stale route(s), %d nexthop(s), "
-		  "%d label(s), %d service(s), %d security-group policy(ies)", routes, nhs, labels,
-		  svcs, sgs);
+		  "%d label(s), %d service(s), %d security-group policy(ies), %d adopted bridge "
+		  "entr%s no route confirmed", routes, nhs, labels, svcs, sgs, bridge,
+		  bridge == 1 ? "y" : "ies");
 }

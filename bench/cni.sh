@@ -2,6 +2,8 @@
 # bench/cni.sh — CNI ADD latency (bench/run cni, i.e. make bench ONLY=cni).
 #   add1  ADD of a pod with one interface, BENCH_PODS pods (default 100), p50/p99
 #   add3  ADD of a pod with three interfaces (three networks), p50/p99
+#   add3-l3  the same on networks in forwarding mode l3 (add1 and add3 use
+#         tern-api's default, l2_l3: EVPN objects per port on top)
 # Both against the reference `bridge` plugin with host-local IPAM (Debian
 # containernetworking-plugins), called the same way in the same run, once per
 # interface (three networks = three bridge calls). Printed per interface, and
@@ -27,9 +29,9 @@ bridge_conf() { # bridge_conf N
 	printf '{"cniVersion": "1.0.0", "name": "br%s", "type": "bridge", "bridge": "cnibr%s", "isGateway": true, "ipam": {"type": "host-local", "subnet": "10.%s.0.0/16", "dataDir": "%s"}}\n' \
 		"$1" "$1" "$((100 + $1))" "$TL_DIR/ipam"
 }
-tern_netconf() { # tern_netconf ANNOTATION
-	printf '{"cniVersion": "1.1.0", "name": "tern", "type": "tern-cni", "agentSocket": "%s", "project": "demo", "network": "n1", "runtimeConfig": {"k8s.v1.cni.cncf.io/networks": "%s"}}\n' \
-		"$TL_DIR/h1/agent.sock" "$1"
+tern_netconf() { # tern_netconf NETWORK ANNOTATION
+	printf '{"cniVersion": "1.1.0", "name": "tern", "type": "tern-cni", "agentSocket": "%s", "project": "demo", "network": "%s", "runtimeConfig": {"k8s.v1.cni.cncf.io/networks": "%s"}}\n' \
+		"$TL_DIR/h1/agent.sock" "$1" "$2"
 }
 # plugin BINARY CMD CID IFNAME CNI_ARGS NETCONF: as a runtime on the node execs
 # it: one fork, one exec, only PATH and the CNI_* variables in its environment
@@ -51,11 +53,11 @@ now_us() { NOW=${EPOCHREALTIME/./}; }
 # --inside): entering a namespace costs ~18 ms per process here, which a
 # runtime on the node does not pay.
 if [ "${1:-}" = --inside ]; then
-	n=$2 ann=""
-	[ "$n" -ge 2 ] && ann="n2"
-	[ "$n" -ge 3 ] && ann="n2, n3"
+	n=$2 pfx=${3:-n} ann=""
+	[ "$n" -ge 2 ] && ann="${pfx}2"
+	[ "$n" -ge 3 ] && ann="${pfx}2, ${pfx}3"
 	mapfile -t ENV_VARS < <(compgen -e)
-	tconf=$(tern_netconf "$ann")
+	tconf=$(tern_netconf "${pfx}1" "$ann")
 	bconf=() bif=()
 	for ((k = 1; k <= n; k++)); do
 		bconf[k]=$(bridge_conf "$k")
@@ -86,21 +88,26 @@ tl_init
 al_init
 al_host h1 0 10.255.0.1 10.254.0.11
 al_networks n1=10.1.0.0/16 n2=10.2.0.0/16 n3=10.3.0.0/16
+for k in 1 2 3; do
+	printf 'kind: virtual-network\nproject: demo\nname: r%s\nforwarding_mode: l3\nsubnets: [{cidr: "10.%s.0.0/16"}]\n' \
+		"$k" "$((10 + k))" | al_apply || { echo "bench cni: cannot create network r$k" >&2; exit 1; }
+done
 AL_AGENT_LOG=warn al_agent h1
 HNS=${VL_NS[h1]}
 P=$(tl_netns pod)
 
-run_case() { # run_case NIFS
-	local n=$1
+run_case() { # run_case NIFS [NETWORK_PREFIX NAME_SUFFIX]
+	local n=$1 pfx=${2:-n} sfx=${3:-}
 	: >"$TL_DIR/tern-$n"; : >"$TL_DIR/bridge-$n"
 	ip netns exec "$HNS" env TL_DIR="$TL_DIR" AL_CNI="$(realpath "$AL_CNI")" P="$P" PODS="$PODS" \
-		BRIDGE="$BRIDGE" bash "$0" --inside "$n" || exit 1
+		BRIDGE="$BRIDGE" bash "$0" --inside "$n" "$pfx" || exit 1
 	local tp50 tp99 bp50 bperif tperif
 	tp50=$(pct 50 <"$TL_DIR/tern-$n") tp99=$(pct 99 <"$TL_DIR/tern-$n")
 	bp50=$(pct 50 <"$TL_DIR/bridge-$n")
 	tperif=$(awk -v a="$tp50" -v n="$n" 'BEGIN {printf "%.2f", a / n}')
 	bperif=$(awk -v a="$bp50" -v n="$n" 'BEGIN {printf "%.2f", a / n}')
-	echo "bench cni.add$n: tern-p50=${tp50} tern-p99=${tp99} bridge-per-if=${bperif} ratio=$(awk -v a="$tperif" -v b="$bperif" 'BEGIN {printf "%.2f", a / b}')"
+	echo "bench cni.add$n$sfx: tern-p50=${tp50} tern-p99=${tp99} bridge-per-if=${bperif} ratio=$(awk -v a="$tperif" -v b="$bperif" 'BEGIN {printf "%.2f", a / b}')"
 }
 run_case 1
 run_case 3
+run_case 3 r -l3
