@@ -13,7 +13,9 @@
 # BENCH_DURATION (seconds per run, default 2 and 3), BENCH_CASES (subset, e.g.
 # "pipeline kernel-vxlan"), BENCH_KEEP=1 keeps the logs, BENCH_PROFILE=1
 # records tern's forwarding thread (perf record -e cpu-clock) in every run and
-# prints the top of the profile to stderr.
+# prints the top of the profile to stderr. Experiments: TERN_POLL= starts
+# tern-vrouter without --poll; KERNEL_TERN_RPS=2 moves the kernel's delivery
+# to tern's af_packet ring (kernel-vxlan) onto the forwarder's core.
 set -u
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -214,7 +216,7 @@ tern_start() {
 	local encap=$1 podvif=$2
 	rm -rf "$BL_DIR/vr"
 	mkdir -p "$BL_DIR/vr"
-	bl_start vrouter "$NS" "$VR" --name "$BL" --run-dir "$BL_DIR/vr" --lcores "$FWD_LCORE" --poll \
+	bl_start vrouter "$NS" "$VR" --name "$BL" --run-dir "$BL_DIR/vr" --lcores "$FWD_LCORE" ${TERN_POLL---poll} \
 		--huge no --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn \
 		${TERN_ARGS:-}
 	VR_PID=$BL_PID
@@ -391,7 +393,7 @@ run_tern_kernel() {
 	FAB_IF=kr-fab
 	POD_MAC_SAVED=$POD_MAC
 	POD_MAC=$KG_POD_MAC
-	rps "$KR" kr-pod 1
+	rps "$KR" kr-pod "${KERNEL_TERN_RPS:-1}"
 	tern_start vxlan "--type kernel --ifname kr-pod"
 	local rc=$?
 	POD_MAC=$POD_MAC_SAVED

@@ -16,12 +16,12 @@ struct rte_mempool;
 struct rte_mbuf;
 
 /* Packets a port gathers before it transmits. A kernel-socket port (af_packet,
- * AF_XDP, TAP) pays a system call per transmit burst, so while the loop is busy
- * it gathers up to VRD_TX_BUF (one sendto for 128 packets, not 4); other ports
- * transmit every VR_BURST. A port never holds packets longer than
- * VRD_TX_HOLD_ROUNDS busy rounds, nor past a round that found no full burst. */
+ * AF_XDP, TAP) pays a system call per transmit (~2-5 us in this VM), so it
+ * gathers up to VRD_TX_BUF packets, for at most VRD_TX_DRAIN_US (the drain
+ * interval of DPDK's own l2fwd is 100 us), and everything goes before the loop
+ * sleeps; other ports transmit every VR_BURST packets and every round. */
 #define VRD_TX_BUF 128
-#define VRD_TX_HOLD_ROUNDS 4
+#define VRD_TX_DRAIN_US 20
 
 /* How memif server vifs are driven: DPDK's memif PMD, or tern's own server
  * (vr_dpdk_memif.c). Client vifs always use the PMD. */
@@ -53,7 +53,7 @@ struct vrd_port {
 	char server_socket[VR_PATH_LEN]; /* a memif socket we listen on: removed with the vif */
 	uint16_t tx_n;
 	uint16_t tx_batch;             /* transmit when this many are gathered */
-	uint16_t tx_held;              /* busy rounds the gathered packets have waited */
+	uint64_t tx_since;             /* TSC of the first packet gathered */
 	struct rte_mbuf *tx[VRD_TX_BUF];
 	uint64_t tx_dropped;           /* queue full: freed here, counted as tx errors */
 };
@@ -99,6 +99,8 @@ struct vrd {
 	uint16_t rx_vifs[VR_MAX_VIFS];
 	unsigned n_rx;
 	struct vrd_mailbox mb;
+	uint64_t now_tsc;              /* the TSC at the start of the loop's round */
+	uint64_t tx_drain_tsc;         /* VRD_TX_DRAIN_US in TSC cycles */
 	int wake_fd;                   /* eventfd: wakes a sleeping loop */
 	int sig_fd;                    /* signalfd: SIGINT, SIGTERM */
 	int listen_fd;
@@ -110,9 +112,8 @@ struct vrd {
 /* vr_dpdk_port.c */
 extern const struct vr_host_ops vrd_host_ops;
 int vrd_pool_create(struct vrd *d, char *err, size_t errlen);
-/* Transmit what the ports gathered. busy: a port's last receive was a full
- * burst (more is waiting): ports that batch keep gathering, for a few rounds. */
-void vrd_flush_tx(struct vrd *d, bool busy);
+/* Transmit what the ports gathered: all of it (force), or what is due. */
+void vrd_flush_tx(struct vrd *d, bool force);
 /* Receive one burst from the vif's port into the pipeline; returns packets received. */
 unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 

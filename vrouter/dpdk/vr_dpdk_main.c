@@ -338,14 +338,15 @@ static void forward_loop(struct vrd *d)
 	unsigned idle = 0, sleep_us = 0;
 	struct vr_loop_stats *ls = vr_loop_stats(d->router);
 	ls->tsc_hz = rte_get_tsc_hz();
+	d->tx_drain_tsc = ls->tsc_hz / 1000000 * VRD_TX_DRAIN_US;
 	uint64_t tsc_per_ms = ls->tsc_hz / 1000 ? ls->tsc_hz / 1000 : 1;
 	unsigned rounds = 0;
 	rebuild_rx(d);
 	vrd_guard_start(d->wake_fd);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
-		bool full = false;
 		uint64_t t0 = rte_rdtsc();
+		d->now_tsc = t0;
 		vrd_guard_round();
 		vr_set_now(d->router, t0 / tsc_per_ms);
 		/* Ageing in small steps: when idle, and every 256 busy rounds; every
@@ -353,18 +354,15 @@ static void forward_loop(struct vrd *d)
 		bool reeval = vr_flow_busy(d->router);
 		if (idle || reeval || (++rounds & 255) == 0)
 			vr_flow_age(d->router, 64);
-		for (unsigned i = 0; i < d->n_rx; i++) {
-			unsigned n = vrd_rx_burst(d, d->rx_vifs[i]);
-			got += n;
-			full |= n == VR_BURST;
-		}
-		vrd_flush_tx(d, full);
+		for (unsigned i = 0; i < d->n_rx; i++)
+			got += vrd_rx_burst(d, d->rx_vifs[i]);
+		vrd_flush_tx(d, false);
 		if (got) {
 			ls->busy_cycles += rte_rdtsc() - t0;
 			ls->busy_pkts += got;
 		}
 		if (vrd_ctl_poll(d)) {
-			vrd_flush_tx(d, false);
+			vrd_flush_tx(d, true);
 			rebuild_rx(d);
 			idle = 0;
 			sleep_us = 0;
@@ -377,6 +375,7 @@ static void forward_loop(struct vrd *d)
 		}
 		if (++idle < IDLE_ROUNDS_BEFORE_SLEEP)
 			continue;
+		vrd_flush_tx(d, true); /* nothing waits while the loop sleeps */
 		sleep_us = sleep_us ? sleep_us * 2 : 8;
 		if (sleep_us > d->opt.max_sleep_us)
 			sleep_us = d->opt.max_sleep_us;

@@ -79,16 +79,16 @@ static void flush_port(struct vrd_port *p)
 		rte_pktmbuf_free_bulk(p->tx + sent, (unsigned)(p->tx_n - sent));
 	}
 	p->tx_n = 0;
-	p->tx_held = 0;
 }
 
-void vrd_flush_tx(struct vrd *d, bool busy)
+void vrd_flush_tx(struct vrd *d, bool force)
 {
 	for (unsigned i = 0; i < d->n_rx; i++) {
 		struct vrd_port *p = &d->ports[d->rx_vifs[i]];
-		if (busy && p->tx_batch > VR_BURST && ++p->tx_held < VRD_TX_HOLD_ROUNDS)
+		if (!p->tx_n)
 			continue;
-		flush_port(p);
+		if (force || p->tx_batch <= VR_BURST || d->now_tsc - p->tx_since >= d->tx_drain_tsc)
+			flush_port(p);
 	}
 }
 
@@ -101,6 +101,8 @@ static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
 		vr_drop(d->router, pkt, VR_DROP_VIF_DOWN);
 		return;
 	}
+	if (!p->tx_n)
+		p->tx_since = d->now_tsc;
 	p->tx[p->tx_n++] = m;
 	if (p->tx_n >= p->tx_batch)
 		flush_port(p);
@@ -396,7 +398,6 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 		snprintf(p->server_socket, sizeof(p->server_socket), "%s", v->socket);
 	p->vif = (uint16_t)v->id;
 	p->tx_n = 0;
-	p->tx_held = 0;
 	/* a system call per transmit: gather more (vdev names from vif_devargs) */
 	bool kernel_socket = !strncmp(p->vdev, "net_af_", 7) || !strncmp(p->vdev, "net_tap", 7);
 	p->tx_batch = kernel_socket ? VRD_TX_BUF : VR_BURST;
