@@ -232,6 +232,21 @@ static void obj_init(struct vr_object *o, uint16_t type)
 	o->obj = type;
 }
 
+/* The VRF's flood nexthop: its members, local ports and remote nodes. */
+static void flood_nh_obj(struct vr_object *o, uint32_t id, uint16_t vrf, const uint32_t *m,
+			 unsigned n)
+{
+	obj_init(o, VR_OBJ_NH);
+	o->u.nh.id = id;
+	o->u.nh.type = VR_NH_FLOOD;
+	o->u.nh.flags = VR_NH_F_L2;  /* the flood label brings Ethernet frames */
+	o->u.nh.vrf = vrf;
+	o->u.nh.n_members = (uint16_t)n;
+	memcpy(o->u.nh.members, m, n * sizeof(m[0]));
+	VR_SET(o, VR_AT_ID); VR_SET(o, VR_AT_TYPE); VR_SET(o, VR_AT_FLAGS);
+	VR_SET(o, VR_AT_VRF); VR_SET(o, VR_AT_MEMBERS);
+}
+
 static int bridge_set(struct agent *a, uint16_t vrf, const uint8_t mac[6], uint32_t nh, bool add)
 {
 	struct vr_object o;
@@ -524,15 +539,7 @@ static int flood_write(struct agent *a, struct agent_vrf *v, const struct agent_
 		a->state_dirty = true;
 	struct vr_object o;
 	char err[256];
-	obj_init(&o, VR_OBJ_NH);
-	o.u.nh.id = lv->flood_nh;
-	o.u.nh.type = VR_NH_FLOOD;
-	o.u.nh.flags = VR_NH_F_L2;  /* the flood label brings Ethernet frames */
-	o.u.nh.vrf = v->id;
-	o.u.nh.n_members = n;
-	memcpy(o.u.nh.members, m, n * sizeof(m[0]));
-	VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_FLAGS);
-	VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_MEMBERS);
+	flood_nh_obj(&o, lv->flood_nh, v->id, m, n);
 	int rc = agent_vr_do(a, VR_OP_ADD, &o, err, sizeof(err));
 	if (rc < 0) {
 		TLOG_WARN(&a->log, "l2: vrf %u: flood nexthop %u: %s", v->id, lv->flood_nh, err);
@@ -787,15 +794,7 @@ static void port_send(struct agent *a, const struct agent_port *p, struct agent_
 		if (!lv->flood_nh && (lv->flood_nh = agent_nh_alloc(a)))
 			a->state_dirty = true;
 		if (lv->flood_nh) {
-			obj_init(&o, VR_OBJ_NH);
-			o.u.nh.id = lv->flood_nh;
-			o.u.nh.type = VR_NH_FLOOD;
-			o.u.nh.flags = VR_NH_F_L2;  /* the flood label brings Ethernet frames */
-			o.u.nh.vrf = v->id;
-			o.u.nh.n_members = n;
-			memcpy(o.u.nh.members, mem, n * sizeof(mem[0]));
-			VR_SET(&o, VR_AT_ID); VR_SET(&o, VR_AT_TYPE); VR_SET(&o, VR_AT_FLAGS);
-			VR_SET(&o, VR_AT_VRF); VR_SET(&o, VR_AT_MEMBERS);
+			flood_nh_obj(&o, lv->flood_nh, v->id, mem, n);
 			snprintf(what, sizeof(what), "flood nexthop %u", lv->flood_nh);
 			agent_vr_pipe_send(a, vp, VR_OP_ADD, &o, what);
 			lv->flood_present = true;  /* for the VRF object after it */
