@@ -103,17 +103,7 @@ tl_check "the new backend b2 takes connections" grep -qE '\bb2=[1-9]' <<<"$out"
 # A floating IP of pub for b1 (on h2); z1 on h1 is on pub.
 printf 'kind: floating-ip-pool\nproject: demo\nname: pub-pool\nvirtual_network: pub\n' | al_apply ||
 	tl_fail "cannot create the pool"
-printf 'kind: floating-ip\nproject: demo\nname: b1-fip\nfloating_ip_pool: pub-pool\nvirtual_machine_interface: %s\n' \
-	"$(al_ctl get vmi -o json | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin); items = d.get("items", d) if isinstance(d, dict) else d
-print([v["fq_name"] for v in items if v.get("owner") == "demo/b1"][0])')" | al_apply ||
-	tl_fail "cannot create the floating IP"
-FIP=$(al_ctl get floating-ip b1-fip -p demo -o json | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-d = d.get("items", [d])[0] if isinstance(d, dict) else d[0]
-print(d["address"])')
+FIP=$(al_fip b1-fip pub-pool b1) || tl_fail "no floating IP for b1"
 tl_log "floating IP of b1: $FIP"
 fip_in() { vl_ctl h2 vr fip list | grep -q "$FIP"; }
 tl_wait "the floating IP in h2's vrouter" 10 fip_in

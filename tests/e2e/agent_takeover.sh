@@ -81,17 +81,7 @@ P1_M=$(ipof "$out1" eth0) P1_X=$(ipof "$out1" net1)
 
 printf 'kind: floating-ip-pool\nproject: demo\nname: pub-pool\nvirtual_network: pub\n' | al_apply ||
 	tl_fail "cannot create the pool"
-printf 'kind: floating-ip\nproject: demo\nname: a1-fip\nfloating_ip_pool: pub-pool\nvirtual_machine_interface: %s\n' \
-	"$(al_ctl get vmi -o json | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin); items = d.get("items", d) if isinstance(d, dict) else d
-print([v["fq_name"] for v in items if v.get("owner") == "demo/a1"][0])')" | al_apply ||
-	tl_fail "cannot create the floating IP"
-FIP=$(al_ctl get floating-ip a1-fip -p demo -o json | "$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-d = d.get("items", [d])[0] if isinstance(d, dict) else d[0]
-print(d["address"])')
+FIP=$(al_fip a1-fip pub-pool a1) || tl_fail "no floating IP for a1"
 tl_log "a1 ${AL_POD_IP[a1]} floating IP $FIP; z1 ${AL_POD_IP[z1]}; p1 $P1_M (l2m) $P1_X (l2x)"
 
 png() { ip netns exec "$1" ping -c 2 -i 0.2 -W 1 "$2" >/dev/null 2>&1; }

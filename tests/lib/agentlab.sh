@@ -129,6 +129,24 @@ al_ctl() {
 	ip netns exec "$AL_NS" env TERN_API="$AL_URL" TERN_TOKEN="$AL_TOKEN" "$VL_CTL" "$@"
 }
 
+# al_fip NAME POOL POD: floating IP NAME (project demo) from POOL for pod POD's
+# interface; prints its address. Fails the test when it cannot be made.
+al_fip() {
+	local name=$1 pool=$2 pod=$3 vmi
+	vmi=$(al_ctl get vmi -o json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin); items = d.get("items", d) if isinstance(d, dict) else d
+print([v["fq_name"] for v in items if v.get("owner") == "demo/" + sys.argv[1]][0])' "$pod") ||
+		tl_fail "no interface of pod $pod for floating IP $name"
+	printf 'kind: floating-ip\nproject: demo\nname: %s\nfloating_ip_pool: %s\nvirtual_machine_interface: %s\n' \
+		"$name" "$pool" "$vmi" | al_apply || tl_fail "cannot create the floating IP $name"
+	al_ctl get floating-ip "$name" -p demo -o json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+d = d.get("items", [d])[0] if isinstance(d, dict) else d[0]
+print(d["address"])'
+}
+
 # al_prev NETCONF RESULT: the netconf with prevResult, as runtimes send CHECK and DEL
 al_prev() {
 	python3 -c 'import json,sys; c=json.loads(sys.argv[1]); c["prevResult"]=json.loads(sys.argv[2]); print(json.dumps(c))' "$1" "$2"
