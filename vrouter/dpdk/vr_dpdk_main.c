@@ -340,15 +340,25 @@ static void forward_loop(struct vrd *d)
 	ls->tsc_hz = rte_get_tsc_hz();
 	d->tx_drain_tsc = ls->tsc_hz / 1000000 * VRD_TX_DRAIN_US;
 	uint64_t tsc_per_ms = ls->tsc_hz / 1000 ? ls->tsc_hz / 1000 : 1;
-	unsigned rounds = 0;
+	uint64_t next_ms_tsc = 0, prev_t0 = 0;
+	unsigned rounds = 0, prev_got = 0;
 	rebuild_rx(d);
 	vrd_guard_start(d->wake_fd);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
 		uint64_t t0 = rte_rdtsc();
+		/* A round ends where the next begins: one TSC read a round. */
+		if (prev_got) {
+			ls->busy_cycles += t0 - prev_t0;
+			ls->busy_pkts += prev_got;
+		}
 		d->now_tsc = t0;
 		vrd_guard_round();
-		vr_set_now(d->router, t0 / tsc_per_ms);
+		if (t0 >= next_ms_tsc) { /* the millisecond clock: one division a millisecond */
+			uint64_t ms = t0 / tsc_per_ms;
+			vr_set_now(d->router, ms);
+			next_ms_tsc = (ms + 1) * tsc_per_ms;
+		}
 		/* Ageing in small steps: when idle, and every 256 busy rounds; every
 		 * round while flows are re-evaluated after a policy change. */
 		bool reeval = vr_flow_busy(d->router);
@@ -357,11 +367,10 @@ static void forward_loop(struct vrd *d)
 		for (unsigned i = 0; i < d->n_rx; i++)
 			got += vrd_rx_burst(d, d->rx_vifs[i]);
 		vrd_flush_tx(d, false);
-		if (got) {
-			ls->busy_cycles += rte_rdtsc() - t0;
-			ls->busy_pkts += got;
-		}
+		prev_got = got;
+		prev_t0 = t0;
 		if (vrd_ctl_poll(d)) {
+			prev_got = 0; /* a control request's round is not the packets' */
 			vrd_flush_tx(d, true);
 			rebuild_rx(d);
 			idle = 0;

@@ -50,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <rte_branch_prediction.h>
 #include <rte_mbuf.h>
@@ -66,18 +67,31 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define RING_DESC_OFF 128
 #define DESC_SIZE 16
 #define RX_DESC_MAX 64   /* descriptors one receive burst reads */
-#define TX_DESC_AHEAD 64 /* descriptors a transmit reads ahead */
+#define TX_DESC_AHEAD 64 /* descriptors a transmit reads ahead (a power of 2) */
+#define TX_WARM 32       /* ... and of them, read when a transmit ends for the next one */
 #define MSGS_PER_EVENT 16
 #define MAX_FDS 4
 
 enum { ST_IDLE, ST_WAIT_INIT, ST_INIT, ST_CONNECTED };
 
+struct desc {
+	uint16_t flags, region;
+	uint32_t length, offset;
+};
+
 struct ring {
 	uint8_t *base;        /* the ring header in the mapped region */
 	uint16_t size, mask;
 	uint16_t pos;         /* ours: next slot to read (C2S) or fill (S2C) */
+	/* S2C: the peer's head as last read, so [pos, head) are ours to fill;
+	 * the descriptors of [pos, pos + n_ahead) were read when the last
+	 * transmit ended and their buffers fetched for writing (ahead[] is
+	 * indexed by slot % TX_DESC_AHEAD). The peer leaves its slots alone
+	 * until we hand them back, so what was read stays true. */
+	uint16_t head, n_ahead;
 	int efd;              /* the peer's interrupt eventfd */
 	bool have;
+	struct desc ahead[TX_DESC_AHEAD];
 };
 
 struct region {
@@ -95,16 +109,13 @@ struct vrd_memif {
 	struct vrd_memif_stats st; /* the forwarding loop's */
 	/* the control thread's */
 	int listen_fd, conn_fd, state;
+	uint64_t deadline_ms;  /* of the handshake in progress (CLOCK_MONOTONIC) */
+	unsigned handshake_ms;
 	uint16_t vif;
 	uint32_t id;
 	struct tern_log *log;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char peer[VRD_MEMIF_NAME_LEN + 1];
-};
-
-struct desc {
-	uint16_t flags, region;
-	uint32_t length, offset;
 };
 
 /* ---- the message codec ---- */
@@ -298,6 +309,28 @@ bool vrd_memif_connected(const struct vrd_memif *m)
 	return atomic_load_explicit(&m->connected, memory_order_acquire);
 }
 
+/* Packet buffers from the pool's per-core cache, set up on their first cache
+ * line only: a buffer in a pool has one reference, one segment and no next
+ * (DPDK restores that whenever it frees one), so the second line that
+ * rte_pktmbuf_reset writes would get what it already holds, and
+ * tx_offload matters only with ol_flags, cleared here. */
+static inline int rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (rte_mempool_get_bulk(pool, (void **)pkts, n) != 0)
+		return -1;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *mb = pkts[i];
+		__rte_mbuf_raw_sanity_check(mb);
+		mb->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, mb->buf_len);
+		mb->port = RTE_MBUF_PORT_INVALID;
+		mb->ol_flags = 0;
+		mb->packet_type = 0;
+		mb->vlan_tci = 0;
+		mb->vlan_tci_outer = 0;
+	}
+	return 0;
+}
+
 uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_mbuf **pkts,
 		      uint16_t n)
 {
@@ -318,7 +351,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		clipped = true;
 	}
 	uint16_t want = n < avail ? n : avail;
-	if (unlikely(rte_pktmbuf_alloc_bulk(pool, pkts, want) != 0)) {
+	if (unlikely(rx_alloc(pool, pkts, want) != 0)) {
 		m->st.rx_nombuf++;  /* left in the ring for the next round */
 		return 0;
 	}
@@ -384,30 +417,51 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 	return got;
 }
 
+/* [pos, head) as the peer's head says: ours to fill (a head no ring can have
+ * is the peer's loss: one ring's worth). */
+static inline uint16_t tx_space(struct ring *r, uint16_t head)
+{
+	uint16_t left = (uint16_t)(head - r->pos);
+	if (left > r->size)
+		left = r->size;
+	r->head = (uint16_t)(r->pos + left);
+	return left;
+}
+
+/* Read the descriptors of [pos + n_ahead, pos + want) and fetch their buffers
+ * for writing: the misses on the peer's lines overlap each other, and when
+ * done as a transmit ends, with the work before the next one. */
+static inline void tx_read_ahead(const struct vrd_memif *m, struct ring *r, uint16_t want)
+{
+	for (uint16_t j = r->n_ahead; j < want; j++) {
+		uint16_t slot = (uint16_t)(r->pos + j);
+		struct desc *d = &r->ahead[slot & (TX_DESC_AHEAD - 1)];
+		*d = desc_read(r->base, (uint16_t)(slot & r->mask));
+		const uint8_t *b = desc_buf(m, d);
+		if (b)
+			rte_prefetch0_write(b);
+	}
+	if (want > r->n_ahead)
+		r->n_ahead = want;
+}
+
 uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
 		return 0;
 	struct ring *r = &m->tx;
-	uint16_t head = __atomic_load_n(ring_u16(r->base, RING_HEAD_OFF), __ATOMIC_ACQUIRE);
-	uint16_t left = (uint16_t)(head - r->pos);
-	if (left > r->size)
-		left = r->size; /* a head no ring can have: the peer's loss */
+	/* The peer's head line changes with every buffer it gives back: read it
+	 * only when what it said last time is not room enough. */
+	uint16_t left = (uint16_t)(r->head - r->pos);
+	if (left < n)
+		left = tx_space(r, __atomic_load_n(ring_u16(r->base, RING_HEAD_OFF), __ATOMIC_ACQUIRE));
 	uint16_t slot = r->pos, i;
 	uint64_t bytes = 0, errors = 0;
-	/* The peer's descriptors and buffers sit in its core's cache: read the
-	 * descriptors (one a packet, unless chained) in one go and prefetch their
-	 * buffers for writing, so the misses overlap; a chain reads on as it goes. */
-	struct desc dl[TX_DESC_AHEAD];
-	uint16_t nread = n < left ? n : left;
-	if (nread > TX_DESC_AHEAD)
-		nread = TX_DESC_AHEAD;
-	for (uint16_t j = 0; j < nread; j++) {
-		dl[j] = desc_read(r->base, (uint16_t)((slot + j) & r->mask));
-		const uint8_t *b = desc_buf(m, &dl[j]);
-		if (b)
-			rte_prefetch0_write(b);
-	}
+	/* one descriptor a packet, unless chained: a chain reads on as it goes */
+	uint16_t want = n < left ? n : left;
+	if (want > TX_DESC_AHEAD)
+		want = TX_DESC_AHEAD;
+	tx_read_ahead(m, r, want);
 	for (i = 0; i < n && left; i++) {
 		struct rte_mbuf *mb = pkts[i];
 		if (i + 1 < n)
@@ -422,7 +476,8 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 		for (;;) {
 			uint16_t s = (uint16_t)(slot & r->mask);
 			uint16_t j = (uint16_t)(slot - r->pos);
-			struct desc d = j < nread ? dl[j] : desc_read(r->base, s);
+			struct desc d = j < r->n_ahead ? r->ahead[slot & (TX_DESC_AHEAD - 1)]
+						       : desc_read(r->base, s);
 			slot++;
 			left--;
 			uint8_t *dst = (uint8_t *)(uintptr_t)desc_buf(m, &d);
@@ -449,15 +504,22 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 	}
 full:
 	if (slot != r->pos) {
+		uint16_t used = (uint16_t)(slot - r->pos);
+		r->n_ahead = r->n_ahead > used ? (uint16_t)(r->n_ahead - used) : 0;
 		r->pos = slot;
 		__atomic_store_n(ring_u16(r->base, RING_TAIL_OFF), slot, __ATOMIC_RELEASE);
-		if (!(__atomic_load_n(ring_u16(r->base, RING_FLAGS_OFF), __ATOMIC_RELAXED) &
-		      VRD_MEMIF_RING_FLAG_MASK_INT)) {
+		/* The flags (does the peer want an interrupt?) share a line and one
+		 * load with its head: the next transmit knows its room from here. */
+		uint32_t fh = __atomic_load_n((uint32_t *)(void *)(r->base + RING_FLAGS_OFF),
+					      __ATOMIC_ACQUIRE);
+		if (!(fh & VRD_MEMIF_RING_FLAG_MASK_INT)) {
 			uint64_t one = 1;
 			if (write(r->efd, &one, sizeof(one)) < 0) {
 				/* a full eventfd: the peer is being woken anyway */
 			}
 		}
+		uint16_t room = tx_space(r, (uint16_t)(fh >> 16));
+		tx_read_ahead(m, r, room < TX_WARM ? room : TX_WARM);
 	}
 	if (i)
 		rte_pktmbuf_free_bulk(pkts, i);
@@ -646,6 +708,8 @@ static int do_connect(struct vrd_memif *m, char *err, size_t errlen)
 		__atomic_store_n(ring_u16(rings[i]->base, RING_HEAD_OFF), 0, __ATOMIC_RELAXED);
 		__atomic_store_n(ring_u16(rings[i]->base, RING_TAIL_OFF), 0, __ATOMIC_RELAXED);
 		rings[i]->pos = 0;
+		rings[i]->head = 0;
+		rings[i]->n_ahead = 0;
 	}
 	/* the loop polls the ring we receive on: no eventfd write per burst */
 	__atomic_store_n(ring_u16(m->rx.base, RING_FLAGS_OFF), VRD_MEMIF_RING_FLAG_MASK_INT,
@@ -787,6 +851,13 @@ static void conn_readable(struct vrd_memif *m)
 	}
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void accept_peer(struct vrd_memif *m)
 {
 	int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -809,6 +880,7 @@ static void accept_peer(struct vrd_memif *m)
 	}
 	m->conn_fd = fd;
 	m->state = ST_WAIT_INIT;
+	m->deadline_ms = mono_ms() + m->handshake_ms;
 	struct vrd_memif_msg h = { .type = VRD_MEMIF_MSG_HELLO };
 	snprintf(h.u.hello.name, sizeof(h.u.hello.name), "tern-vrouter");
 	h.u.hello.min_version = VRD_MEMIF_VERSION;
@@ -837,6 +909,11 @@ unsigned vrd_memif_pollfds(const struct vrd_memif *m, struct pollfd *pfd)
 
 void vrd_memif_events(struct vrd_memif *m, const struct pollfd *pfd, unsigned n)
 {
+	if (m->conn_fd >= 0 && m->state != ST_CONNECTED && mono_ms() >= m->deadline_ms) {
+		char why[80];
+		snprintf(why, sizeof(why), "no complete handshake within %u ms", m->handshake_ms);
+		peer_drop(m, why);
+	}
 	/* the connection first: a new one accepted below was not polled */
 	for (unsigned i = 0; i < n; i++)
 		if (pfd[i].fd == m->conn_fd && m->conn_fd >= 0 && pfd[i].revents)
@@ -865,6 +942,7 @@ int vrd_memif_create(const struct vrd_memif_cfg *cfg, struct vrd_memif **out, ch
 	m->vif = cfg->vif;
 	m->id = cfg->id;
 	m->log = cfg->log;
+	m->handshake_ms = cfg->handshake_ms ? cfg->handshake_ms : VRD_MEMIF_HANDSHAKE_MS;
 	m->conn_fd = -1;
 	m->rx.efd = m->tx.efd = -1;
 	memcpy(m->path, cfg->path, l + 1);

@@ -96,7 +96,13 @@ struct vrd_memif_cfg {
 	uint16_t vif;              /* for the log */
 	uint32_t id;               /* the interface id the client must ask for */
 	struct tern_log *log;
+	unsigned handshake_ms;     /* a peer that has not connected by then is dropped
+				    * (0: VRD_MEMIF_HANDSHAKE_MS) */
 };
+
+/* The socket takes one peer at a time: one that stalls in the handshake would
+ * keep the interface from its pod for good. */
+#define VRD_MEMIF_HANDSHAKE_MS 5000
 
 struct vrd_memif_stats {
 	uint64_t rx_pkts, rx_bytes, rx_errors, rx_nombuf;

@@ -56,14 +56,20 @@ struct srv {
 	char dir[40], path[64];
 };
 
-static void srv_open(struct srv *s)
+static void srv_open_ms(struct srv *s, unsigned handshake_ms)
 {
 	char err[256];
 	snprintf(s->dir, sizeof(s->dir), "/tmp/memif-test.XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
 	snprintf(s->path, sizeof(s->path), "%s/m.sock", s->dir);
-	struct vrd_memif_cfg c = { .path = s->path, .vif = 7, .id = 0, .log = &lg };
+	struct vrd_memif_cfg c = { .path = s->path, .vif = 7, .id = 0, .log = &lg,
+				   .handshake_ms = handshake_ms };
 	assert_int_equal(vrd_memif_create(&c, &s->m, err, sizeof(err)), 0);
+}
+
+static void srv_open(struct srv *s)
+{
+	srv_open_ms(s, 0);
 }
 
 static void srv_close(struct srv *s)
@@ -428,6 +434,34 @@ static void expect_disconnect(struct srv *s, struct fake *f, const char *why)
 	assert_false(recv_msg(f->fd, &m)); /* and the socket is closed */
 }
 
+/* A peer that stops half-way through the handshake is dropped once the
+ * deadline passes, and the socket takes the next one. */
+static void test_handshake_deadline(void **state)
+{
+	(void)state;
+	struct srv s;
+	struct fake f, g;
+	srv_open_ms(&s, 600); /* pump() may wait 200 ms */
+	fake_mem(&f, 4, true);
+	sock_connect(&s, &f);
+	send_init(&s, &f, 0);
+	expect(f.fd, VRD_MEMIF_MSG_ACK);
+	pump(&s); /* before the deadline: still there */
+	struct pollfd p = { .fd = f.fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 0), 0);
+	usleep(500 * 1000);
+	pump(&s);
+	expect_disconnect(&s, &f, "handshake within 600 ms");
+	fake_close(&f);
+	fake_connect(&s, &g, 4);
+	assert_true(vrd_memif_connected(s.m));
+	usleep(700 * 1000);
+	pump(&s); /* a connected peer has no deadline */
+	assert_true(vrd_memif_connected(s.m));
+	fake_close(&g);
+	srv_close(&s);
+}
+
 static void test_handshake_refusals(void **state)
 {
 	(void)state;
@@ -601,7 +635,7 @@ static void test_rx_tx(void **state)
 	/* server -> client: no buffers posted, nothing taken */
 	m[0] = mk_pkt(100, 9);
 	assert_int_equal(vrd_memif_tx(s.m, m, 1), 0);
-	s2c_post(&f, 4);
+	s2c_post(&f, 3);
 	m[1] = mk_pkt(200, 10);
 	m[2] = mk_pkt(64, 11);
 	assert_int_equal(vrd_memif_tx(s.m, m, 3), 3);
@@ -616,8 +650,11 @@ static void test_rx_tx(void **state)
 		check_pkt(f.mem + buf_of(&f, true, i), len, (uint8_t)(9 + i));
 	}
 	/* a packet larger than the client's buffers spans two, chained */
+	/* (a client sets a descriptor before it posts the slot: the server
+	 * reads posted ones ahead) */
 	wr_desc(f.s2c, 3, 0, 0, 1000, buf_of(&f, true, 3));
-	s2c_post(&f, 1); /* slot 4 */
+	f.s2c_head++;
+	s2c_post(&f, 1); /* slots 3 and 4 */
 	m[0] = mk_pkt(1500, 20);
 	assert_int_equal(vrd_memif_tx(s.m, m, 1), 1);
 	uint16_t fl;
@@ -897,6 +934,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_and_full),
 		cmocka_unit_test(test_bad_descriptors),
 		cmocka_unit_test(test_peer_rewrites),
+		cmocka_unit_test(test_handshake_deadline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
