@@ -89,6 +89,11 @@ struct ring {
 	 * indexed by slot % TX_DESC_AHEAD). The peer leaves its slots alone
 	 * until we hand them back, so what was read stays true. */
 	uint16_t head, n_ahead;
+	/* C2S: the tail the peer was last shown, and how many slots read may
+	 * wait before it is shown again (a quarter ring, at most 64): the peer
+	 * reads our tail line at every burst it sends, and each store of ours
+	 * costs it a miss. An empty poll shows everything. */
+	uint16_t shown, lazy;
 	int efd;              /* the peer's interrupt eventfd */
 	bool have;
 	struct desc ahead[TX_DESC_AHEAD];
@@ -309,6 +314,15 @@ bool vrd_memif_connected(const struct vrd_memif *m)
 	return atomic_load_explicit(&m->connected, memory_order_acquire);
 }
 
+/* Hand the slots read so far back to the peer. */
+static inline void rx_show_tail(struct ring *r)
+{
+	if (r->shown != r->pos) {
+		r->shown = r->pos;
+		__atomic_store_n(ring_u16(r->base, RING_TAIL_OFF), r->pos, __ATOMIC_RELEASE);
+	}
+}
+
 /* Packet buffers from the pool's per-core cache, set up on their first cache
  * line only: a buffer in a pool has one reference, one segment and no next
  * (DPDK restores that whenever it frees one), so the second line that
@@ -339,8 +353,10 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 	struct ring *r = &m->rx;
 	uint16_t head = __atomic_load_n(ring_u16(r->base, RING_HEAD_OFF), __ATOMIC_ACQUIRE);
 	uint16_t avail = (uint16_t)(head - r->pos);
-	if (!avail)
+	if (!avail) {
+		rx_show_tail(r);
 		return 0;
+	}
 	bool clipped = false;   /* more is posted than this call may read */
 	if (avail > r->size) {  /* a head no ring can have: read one ring's worth */
 		avail = r->size;
@@ -405,10 +421,9 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		bytes += len;
 		got++;
 	}
-	if (used) {
-		r->pos = (uint16_t)(r->pos + used);
-		__atomic_store_n(ring_u16(r->base, RING_TAIL_OFF), r->pos, __ATOMIC_RELEASE);
-	}
+	r->pos = (uint16_t)(r->pos + used);
+	if ((uint16_t)(r->pos - r->shown) >= r->lazy)
+		rx_show_tail(r);
 	if (got < want)
 		rte_pktmbuf_free_bulk(pkts + got, (unsigned)(want - got));
 	m->st.rx_pkts += got;
@@ -534,6 +549,7 @@ int vrd_memif_sleep_fd(struct vrd_memif *m)
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
 		return -1;
 	struct ring *r = &m->rx;
+	rx_show_tail(r);
 	__atomic_store_n(ring_u16(r->base, RING_FLAGS_OFF), 0, __ATOMIC_RELAXED);
 	/* the flag store before the head load: a packet the peer posted before
 	 * it saw the flag is seen here, one after it comes with an interrupt */
@@ -686,6 +702,9 @@ static int add_ring(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd
 	r->size = (uint16_t)(1u << a->log2_ring_size);
 	r->mask = (uint16_t)(r->size - 1);
 	r->pos = 0;
+	r->lazy = r->size / 4 < 64 ? r->size / 4 : 64;
+	if (!r->lazy)
+		r->lazy = 1;
 	r->efd = fd;
 	r->have = true;
 	return 0;
@@ -710,6 +729,7 @@ static int do_connect(struct vrd_memif *m, char *err, size_t errlen)
 		rings[i]->pos = 0;
 		rings[i]->head = 0;
 		rings[i]->n_ahead = 0;
+		rings[i]->shown = 0;
 	}
 	/* the loop polls the ring we receive on: no eventfd write per burst */
 	__atomic_store_n(ring_u16(m->rx.base, RING_FLAGS_OFF), VRD_MEMIF_RING_FLAG_MASK_INT,
