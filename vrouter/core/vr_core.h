@@ -97,6 +97,8 @@ struct vr_config {
 	int socket_id;            /* NUMA node for table memory */
 	uint32_t max_flows;       /* flow table entries (forward and reverse count apart), default 65536 */
 	uint32_t max_flows6;      /* of which IPv6 at most; default max_flows / 8 */
+	uint32_t max_frame;       /* the largest Ethernet frame a port takes whole (0: no limit):
+				   * a vif's MTU must fit it */
 };
 
 struct vr_router;

@@ -48,6 +48,11 @@ static int vif_validate(const struct vr_router *r, const struct vr_obj_vif *v, s
 		return vr_errf(e, -ERANGE, "vrf %u is out of range (0..%u)", v->vrf, r->cfg.max_vrfs - 1);
 	if (v->mtu && (v->mtu < 576 || v->mtu > 9000))
 		return vr_errf(e, -ERANGE, "mtu %u is out of range (576..9000)", v->mtu);
+	if (v->mtu && r->cfg.max_frame && (uint32_t)v->mtu + ETH_HLEN > r->cfg.max_frame)
+		return vr_errf(e, -ERANGE, "mtu %u needs %u-byte frames; this vrouter's packet "
+			       "buffers hold frames up to %u bytes (start tern-vrouter with a larger "
+			       "--mbuf-size, e.g. 9216 for mtu 9000)",
+			       v->mtu, (uint32_t)v->mtu + ETH_HLEN, r->cfg.max_frame);
 	if (v->role > 1)
 		return vr_errf(e, -EINVAL, "memif role %u is neither 0 (server) nor 1 (client)", v->role);
 	if (v->policy_in && !vr_policy_get(r, v->policy_in))

@@ -74,12 +74,20 @@ struct vrd_mailbox {
 /* How kernel interfaces (kernel pod vifs, an interface fabric) are driven. */
 enum { VRD_IO_AF_PACKET = 0, VRD_IO_AF_XDP = 1, VRD_IO_AUTO = 2 };
 
+/* The frame room of a packet buffer (--mbuf-size; RTE_PKTMBUF_HEADROOM comes on top). */
+#define VRD_MBUF_SIZE_DEFAULT 2048
+#define VRD_MBUF_SIZE_MAX 16384
+/* Where the kernel puts a frame in an af_packet (TPACKET_V2) ring frame: the
+ * largest frame a vif takes is the buffer size less this. */
+#define VRD_AF_PACKET_FRAME_OFF 66
+
 struct vrd_options {
 	char name[VR_NAME_LEN];
 	char run_dir[256];
 	char lcores[VR_NAME_LEN];
 	unsigned mem_mb;
 	unsigned mbufs;
+	unsigned mbuf_size;            /* --mbuf-size: frame room of a packet buffer */
 	int huge;                      /* -1 auto, 0 no, 1 yes */
 	int kernel_io;                 /* VRD_IO_*: the PMD for kernel interfaces */
 	int memif_io;                  /* VRD_MEMIF_*: who serves memif server vifs */

@@ -48,6 +48,8 @@ static void usage(FILE *out)
 "                       how kernel interfaces are driven (default: af_packet; auto: AF_XDP\n"
 "                       where the kernel lets it attach, else af_packet)\n"
 "  --mbufs N            packet buffers (default: 16384)\n"
+"  --mbuf-size BYTES    room for one frame in a packet buffer (default: 2048; 9216 for a\n"
+"                       9000-byte MTU); a vif's MTU must fit it\n"
 "  --vrfs N             VRF ids 0..N-1 (default: %u, at most %u)\n"
 "  --routes N           IPv4 + IPv6 routes (default: 262144)\n"
 "  --fib-tbl8s N        FIB second-level groups per family (default: 16384)\n"
@@ -77,7 +79,8 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
 static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
-	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO, O_MEMIF };
+	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO, O_MEMIF,
+	       O_MBUF_SIZE };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -89,6 +92,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "flows", required_argument, 0, O_FLOWS }, { "flows6", required_argument, 0, O_FLOWS6 },
 		{ "kernel-io", required_argument, 0, O_KIO },
 		{ "memif-io", required_argument, 0, O_MEMIF },
+		{ "mbuf-size", required_argument, 0, O_MBUF_SIZE },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -97,6 +101,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 	snprintf(o->lcores, sizeof(o->lcores), "0");
 	o->mem_mb = 512;
 	o->mbufs = 16384;
+	o->mbuf_size = VRD_MBUF_SIZE_DEFAULT;
 	o->huge = -1;
 	o->max_sleep_us = 500;
 	o->memif_io = VRD_MEMIF_TERN; /* faster, see docs/PERFORMANCE.md; --memif-io dpdk for the PMD */
@@ -157,6 +162,16 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		case O_MBUFS:
 			if (parse_uint("--mbufs", optarg, 1 << 22, &o->mbufs) < 0)
 				return -EINVAL;
+			break;
+		case O_MBUF_SIZE:
+			if (parse_uint("--mbuf-size", optarg, VRD_MBUF_SIZE_MAX, &v) < 0)
+				return -EINVAL;
+			if (v < VRD_MBUF_SIZE_DEFAULT || v % 64) {
+				fprintf(stderr, "tern-vrouter: --mbuf-size %u: give a multiple of 64 "
+					"from %u to %u\n", v, VRD_MBUF_SIZE_DEFAULT, VRD_MBUF_SIZE_MAX);
+				return -EINVAL;
+			}
+			o->mbuf_size = v;
 			break;
 		case O_VRFS:
 			if (parse_uint("--vrfs", optarg, VR_MAX_VRFS_LIMIT, &v) < 0)
@@ -452,6 +467,7 @@ int main(int argc, char **argv)
 	}
 	d.opt.cfg.name = d.opt.name;
 	d.opt.cfg.lcores = d.opt.lcores;
+	d.opt.cfg.max_frame = d.opt.mbuf_size - VRD_AF_PACKET_FRAME_OFF;
 	d.opt.cfg.socket_id = (int)rte_socket_id();
 	d.router = vr_router_create(&d.opt.cfg, &d.log, &vrd_host_ops, &d, err, sizeof(err));
 	if (!d.router) {

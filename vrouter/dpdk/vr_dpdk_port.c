@@ -59,7 +59,8 @@ int vrd_pool_create(struct vrd *d, char *err, size_t errlen)
 {
 	/* --in-memory: names are private to this process, no instance suffix needed */
 	d->pool = rte_pktmbuf_pool_create("vr_mbufs", d->opt.mbufs, 256, PRIV_SIZE,
-					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+					  (uint16_t)(RTE_PKTMBUF_HEADROOM + d->opt.mbuf_size),
+					  (int)rte_socket_id());
 	if (!d->pool) {
 		snprintf(err, errlen, "cannot create %u packet buffers: %s — give the EAL more memory "
 			 "(--mem) or lower --mbufs", d->opt.mbufs, rte_strerror(rte_errno));
@@ -141,10 +142,22 @@ static bool vr_mac_is_zero_(const uint8_t *m)
 	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
 }
 
+/* The least multiple of both n and the page size (4096). */
+static unsigned lcm_page(unsigned n)
+{
+	unsigned a = n, b = 4096;
+	while (b) {
+		unsigned t = a % b;
+		a = b;
+		b = t;
+	}
+	return n / a * 4096;
+}
+
 /* Build the devargs from typed fields (never from user-supplied devargs);
  * xdp: a kernel interface through AF_XDP rather than af_packet. */
-static int vif_devargs(const struct vr_obj_vif *v, bool xdp, char *name, size_t nlen, char *args,
-		       size_t alen)
+static int vif_devargs(const struct vr_obj_vif *v, bool xdp, unsigned mbuf_size, char *name,
+		       size_t nlen, char *args, size_t alen)
 {
 	int n;
 	switch (v->type) {
@@ -164,9 +177,14 @@ static int vif_devargs(const struct vr_obj_vif *v, bool xdp, char *name, size_t 
 			break;
 		}
 		snprintf(name, nlen, "net_af_packet_v%u", v->id);
-		/* qdisc_bypass: the vrouter is the qdisc; framesz fits one mbuf. */
-		n = snprintf(args, alen, "iface=%s,qpairs=1,framesz=2048,framecnt=1024,qdisc_bypass=1",
-			     v->ifname);
+		/* qdisc_bypass: the vrouter is the qdisc. A ring frame (TPACKET2's
+		 * header, then the packet) is as large as an mbuf's room, so a frame
+		 * that fits the ring fits one mbuf. The PMD finds frame i at i times
+		 * the frame size: a block (whole pages) must hold whole frames, with
+		 * no gap. mbuf_size is a multiple of 64, so frames per block are a
+		 * power of 2 that divides 1024. */
+		n = snprintf(args, alen, "iface=%s,qpairs=1,framesz=%u,blocksz=%u,framecnt=1024,"
+			     "qdisc_bypass=1", v->ifname, mbuf_size, lcm_page(mbuf_size));
 		break;
 	case VR_VIF_HOST:
 		snprintf(name, nlen, "net_tap_v%u", v->id);
@@ -279,7 +297,7 @@ static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char
 	int rc;
 again:
 	err[0] = 0;
-	rc = vif_devargs(v, xdp, vdev, VRD_VDEV_LEN, args, sizeof(args));
+	rc = vif_devargs(v, xdp, d->opt.mbuf_size, vdev, VRD_VDEV_LEN, args, sizeof(args));
 	if (rc < 0) {
 		snprintf(err, errlen, "interface or socket name is too long or has ',', '=' or ' '");
 		return rc;
