@@ -82,6 +82,9 @@ struct agent_port {
 	uint32_t sg_policy[2];
 	uint32_t sg_sum[2];            /* what was written (0: to write) */
 	uint32_t sg_old[2];            /* to delete once the vif no longer names them */
+	uint32_t vr_policy[2];         /* take-over: the vif's policy_in/out as the vrouter held
+					* them at start (a network's or a group's), named again
+					* until tern-api is synced: no window without policy */
 };
 
 /* A local VRF for one virtual network (persisted id). */
@@ -96,6 +99,8 @@ struct agent_vrf {
 					* (a replace makes the vrouter decide every flow again) */
 	int n_import;
 	uint8_t import[32][8];         /* route targets imported (ext community form) */
+	uint32_t port_rt_flags;        /* VR_RT_F_* its ports' host routes were written with
+					* (a mode change to or from l2 writes them again) */
 };
 
 /* A path learned from the controllers. */
@@ -282,6 +287,10 @@ int agent_l2_endpoint(const struct agent_bgp_path *p, struct agent_ip *dip);
  * programmed / announced again (idempotent) or about to go; a learned EVPN
  * path; every L2 VRF again; the vrouter restarted. */
 void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_object *o);
+/* The VR_RT_F_* of a host route the agent writes in v: proxy-arp (the
+ * vrouter answers ARP/ND for it with its own MAC, so pods route to it) in
+ * every mode but l2, where pods resolve each other. */
+uint32_t agent_l2_host_route_flags(struct agent *a, const struct agent_vrf *v);
 /* A port's L2 objects (bridge entry of its MAC, MPLS: its L2 nexthop and
  * label; the VRF's flood nexthop, flood label and VRF object when they
  * change) queued on the port's pipeline, then the outcome: on failure the

@@ -23,9 +23,17 @@
  * flood nexthop also holds the local ports; MPLS packets reach it through
  * the network's flood label, and a port through its own L2 label.
  *
- * The vrouter bridges by MAC in an "l2" network. An "l2_l3" network keeps
- * its VRF routing (proxy ARP, policies) as before; its bridge table and
- * flood list are filled all the same, ready for when such VRFs also bridge.
+ * The vrouter bridges by MAC in an "l2" network: pods resolve each other.
+ * An "l2_l3" VRF both routes and bridges (VR_VRF_F_L2 | VR_VRF_F_L3, once its
+ * flood nexthop exists): the host routes the agent writes (local ports,
+ * remote hosts learned over VPNv4/v6, the subnets' gateway and DNS) carry
+ * VR_RT_F_PROXY_ARP, so the vrouter still answers ARP/ND for them with its
+ * own MAC and IP between pods stays routed (NAT, services and policies as in
+ * l3); unknown addresses, broadcasts and non-IP frames are bridged and
+ * flooded. Bridged IP (a pod that learned or was given another's MAC) goes
+ * through the vrouter's flow stage all the same: policies apply to it. A
+ * mode change at run time starts the VRF's L2 side over (vrf_off) and
+ * writes the ports' host routes again with their new flags (agent_vr.c).
  *
  * A port's L2 objects are written in the port's own pipeline (agent_vr.c,
  * port_program): one round trip for the vif, its routes and its L2 side.
@@ -679,19 +687,38 @@ static void sync_remote(struct agent *a, struct agent_vrf *v, const struct agent
 
 /* ---- hooks ---- */
 
-void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_object *o)
+/* v's forwarding mode: tern-api's; before tern-api is synced (a restart),
+ * the state file's (an l2 VRF written as l3 would stop bridging). */
+static int vrf_mode(struct agent *a, const struct agent_vrf *v)
 {
 	const struct l2_vrf *lv = a->l2 ? &a->l2->vrf[v->id] : NULL;
 	json_t *vn = agent_model_by_fq(a, "virtual-network", v->network);
-	/* Before tern-api is synced (a restart), the mode of the state file:
-	 * an l2 VRF written as l3 would stop bridging. */
-	int mode = vn ? agent_l2_mode(vn) : lv && lv->on ? lv->mode : AGENT_L2_OFF;
-	o->u.vrf.flags = mode == AGENT_L2_ONLY ? VR_VRF_F_L2 : VR_VRF_F_L3;
+	return vn ? agent_l2_mode(vn) : lv && lv->on ? lv->mode : AGENT_L2_OFF;
+}
+
+void agent_l2_vrf_fill(struct agent *a, const struct agent_vrf *v, struct vr_object *o)
+{
+	const struct l2_vrf *lv = a->l2 ? &a->l2->vrf[v->id] : NULL;
+	int mode = vrf_mode(a, v);
+	bool flood = mode != AGENT_L2_OFF && lv && lv->on && lv->flood_nh && lv->flood_present;
+	/* l2_l3 bridges once its flood list exists: until then (no port set up
+	 * yet) it only routes, as before, rather than drop what it would flood. */
+	if (mode == AGENT_L2_ONLY)
+		o->u.vrf.flags = VR_VRF_F_L2;
+	else if (mode == AGENT_L2_L3 && flood)
+		o->u.vrf.flags = VR_VRF_F_L2 | VR_VRF_F_L3;
+	else
+		o->u.vrf.flags = VR_VRF_F_L3;
 	VR_SET(o, VR_AT_FLAGS);
-	if (mode != AGENT_L2_OFF && lv && lv->on && lv->flood_nh && lv->flood_present) {
+	if (flood) {
 		o->u.vrf.nh = lv->flood_nh;
 		VR_SET(o, VR_AT_NH);
 	}
+}
+
+uint32_t agent_l2_host_route_flags(struct agent *a, const struct agent_vrf *v)
+{
+	return vrf_mode(a, v) == AGENT_L2_ONLY ? 0 : VR_RT_F_PROXY_ARP;
 }
 
 static void vrf_off(struct agent *a, struct agent_vrf *v, const struct agent_port *leaving);

@@ -4,7 +4,7 @@
  * what a learned route's encapsulation communities, label field and PMSI
  * tunnel turn into (tunnel type, VNI or MPLS label, tunnel end); the L2 and
  * floating IP ids through the state file and back (what a restarted agent
- * takes over). */
+ * takes over); the VRF flags and host routes' proxy-arp flag by mode. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -353,6 +353,71 @@ static void test_state_round_trip(void **state)
 	rmdir(dir);
 }
 
+/* The VRF object and the host routes' flags by forwarding mode: l2_l3
+ * bridges and routes once its flood nexthop exists, its host routes answer
+ * ARP/ND (proxy-arp); l2 bridges only and pods resolve each other; l3
+ * routes. Before tern-api is synced (a restart) the state file's mode
+ * decides, so a restarted agent writes what the vrouter holds. */
+static void test_vrf_flags_by_mode(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/agent_l2_test.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct agent *a = agent_new(dir);
+	json_t *vn = json_pack("{s:s, s:s, s:s}", "uuid", "vn1", "fq_name", "demo:net",
+			       "forwarding_mode", "l2_l3");
+	assert_int_equal(agent_model_init(a), 0);
+	json_object_set_new(a->model, "virtual-network", json_pack("{s:O}", "vn1", vn));
+	a->vrfs[1] = (struct agent_vrf){ .used = true, .id = 1, .network = "demo:net" };
+	struct agent_vrf *v = &a->vrfs[1];
+	struct vr_object o;
+	memset(&o, 0, sizeof(o));
+	agent_l2_vrf_fill(a, v, &o);
+	assert_int_equal(o.u.vrf.flags, VR_VRF_F_L3);  /* no flood list yet: routes only */
+	assert_false(((o.have >> VR_AT_NH) & 1));
+	assert_int_equal(agent_l2_host_route_flags(a, v), VR_RT_F_PROXY_ARP);
+
+	/* the state file's L2 VRF, its flood nexthop found in the vrouter */
+	json_t *root = json_pack("{s:[{s:i, s:i, s:i, s:i}]}", "l2_vrfs", "vrf", 1, "mode",
+				 AGENT_L2_L3, "flood_nh", 41, "flood_label", 101);
+	agent_l2_state_load(a, root);
+	json_decref(root);
+	struct vr_object fl;
+	memset(&fl, 0, sizeof(fl));
+	fl.obj = VR_OBJ_NH;
+	fl.u.nh = (struct vr_obj_nh){ .id = 41, .type = VR_NH_FLOOD, .flags = VR_NH_F_L2, .vrf = 1 };
+	agent_l2_adopt_nh(a, &fl);
+	memset(&o, 0, sizeof(o));
+	agent_l2_vrf_fill(a, v, &o);
+	assert_int_equal(o.u.vrf.flags, VR_VRF_F_L2 | VR_VRF_F_L3);
+	assert_true(((o.have >> VR_AT_NH) & 1));
+	assert_int_equal(o.u.vrf.nh, 41);
+
+	json_object_set_new(vn, "forwarding_mode", json_string("l2"));
+	memset(&o, 0, sizeof(o));
+	agent_l2_vrf_fill(a, v, &o);
+	assert_int_equal(o.u.vrf.flags, VR_VRF_F_L2);
+	assert_int_equal(agent_l2_host_route_flags(a, v), 0);
+
+	json_object_set_new(vn, "forwarding_mode", json_string("l3"));
+	memset(&o, 0, sizeof(o));
+	agent_l2_vrf_fill(a, v, &o);
+	assert_int_equal(o.u.vrf.flags, VR_VRF_F_L3);
+	assert_false(((o.have >> VR_AT_NH) & 1));
+	assert_int_equal(agent_l2_host_route_flags(a, v), VR_RT_F_PROXY_ARP);
+
+	/* not synced yet: the state file's l2_l3 */
+	json_object_del(json_object_get(a->model, "virtual-network"), "vn1");
+	memset(&o, 0, sizeof(o));
+	agent_l2_vrf_fill(a, v, &o);
+	assert_int_equal(o.u.vrf.flags, VR_VRF_F_L2 | VR_VRF_F_L3);
+	assert_int_equal(agent_l2_host_route_flags(a, v), VR_RT_F_PROXY_ARP);
+	json_decref(vn);
+	json_decref(a->model);
+	agent_del(a);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_type3_pmsi),
 		cmocka_unit_test(test_tunnel_choice),
 		cmocka_unit_test(test_state_round_trip),
+		cmocka_unit_test(test_vrf_flags_by_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

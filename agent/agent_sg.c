@@ -29,7 +29,9 @@
  * state file: after a restart the vifs dumped from the vrouter tell which
  * port holds which (agent_sg_adopt_vif), and the take-over sweep deletes the
  * ones nobody holds. Until tern-api is synced the agent keeps what the
- * vrouter has (an unsynced model would open or close ports wrongly).
+ * vrouter has (an unsynced model would open or close ports wrongly), the
+ * network's policy a restored vif names included (vr_policy of the port: the
+ * network's policies are not known before the sync either).
  *
  * Changes (groups, VMIs, instance-ips) mark the state dirty; the main loop
  * then re-derives every port (agent_sg_sync) and writes only the policies
@@ -359,6 +361,8 @@ int agent_sg_port_program(struct agent *a, struct agent_port *p, uint32_t net_po
 		for (int d = 0; d < 2; d++)
 			if (p->sg_policy[d])
 				vif_policy[d] = p->sg_policy[d];
+			else if (!vif_policy[d]) /* the network's, not known before the sync */
+				vif_policy[d] = p->vr_policy[d];
 		return 0;
 	}
 	json_t *vmi = agent_model_get(a, "virtual-machine-interface", p->i.vmi);
@@ -436,8 +440,11 @@ void agent_sg_sync(struct agent *a)
 		uint32_t net = v && v->used ? v->policy : 0;
 		uint32_t had[2], now[2];
 		char err[512];
+		/* what the vif names: before the sync, a policy it had at the
+		 * take-over stood in for the network's (agent_sg_port_program) */
 		for (int d = 0; d < 2; d++)
-			had[d] = p->sg_policy[d] ? p->sg_policy[d] : net;
+			had[d] = p->sg_policy[d] ? p->sg_policy[d] : net ? net : p->vr_policy[d];
+		p->vr_policy[0] = p->vr_policy[1] = 0;  /* synced: tern-api decides from now on */
 		if (agent_sg_port_program(a, p, net, now, err, sizeof(err)) < 0) {
 			TLOG_WARN(&a->log, "security groups: %s", err);
 			continue;
@@ -459,6 +466,10 @@ void agent_sg_adopt_vif(struct agent *a, const struct vr_object *o)
 		struct agent_port *p = &a->ports[i];
 		if (!p->used || p->vif != o->u.vif.id)
 			continue;
+		for (int d = 0; d < 2; d++)
+			p->vr_policy[d] = pol[d] < VR_MAX_POLICIES ? pol[d] : 0;
+		if (p->vr_policy[0] || p->vr_policy[1])
+			agent_sg_changed(a);  /* once synced, agent_sg_sync settles what it names */
 		for (int d = 0; d < 2; d++)
 			if (pol[d] >= AGENT_SG_POLICY_MIN && pol[d] < VR_MAX_POLICIES && sg_state(a)) {
 				p->sg_policy[d] = pol[d];

@@ -3,7 +3,8 @@
  * end as source and the port as destination, egress the reverse; ethertype,
  * ICMP only in its family, destination port ranges, a CIDR's host bits
  * cleared, a remote group standing for its members' instance IPs, rule ids
- * pointing back at group and rule, unknown groups allowing nothing. */
+ * pointing back at group and rule, unknown groups allowing nothing; before
+ * tern-api is synced a restored vif keeps the policies the vrouter holds. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,11 +189,50 @@ static void test_remote_group(void **state)
 	agent_del(a);
 }
 
+/* A restarted agent writes its ports' vifs again before tern-api is synced:
+ * they keep naming the policies the vrouter holds (a network's, a group's),
+ * never none. */
+static void test_takeover_keeps_policies(void **state)
+{
+	(void)state;
+	struct agent *a = agent_new();
+	a->api_synced = false;
+	struct agent_port *p = &a->ports[0];
+	*p = (struct agent_port){ .used = true, .vif = 3, .vrf = 1 };
+	struct vr_object o;
+	memset(&o, 0, sizeof(o));
+	o.obj = VR_OBJ_VIF;
+	o.u.vif.id = 3;
+	o.u.vif.policy_in = 1;   /* its network's policy (id = VRF id) */
+	o.u.vif.policy_out = 1;
+	agent_sg_adopt_vif(a, &o);
+	uint32_t pol[2];
+	char err[256];
+	assert_int_equal(agent_sg_port_program(a, p, 0, pol, err, sizeof(err)), 0);
+	assert_int_equal(pol[0], 1);
+	assert_int_equal(pol[1], 1);
+	/* a group's policy in, the network's out */
+	o.u.vif.policy_in = AGENT_SG_POLICY_MIN + 2;
+	agent_sg_adopt_vif(a, &o);
+	assert_int_equal(agent_sg_port_program(a, p, 0, pol, err, sizeof(err)), 0);
+	assert_int_equal(pol[0], AGENT_SG_POLICY_MIN + 2);
+	assert_int_equal(pol[1], 1);
+	assert_true(a->sg_dirty);  /* settled by agent_sg_sync once synced */
+	/* a vif without policy stays without */
+	memset(p->vr_policy, 0, sizeof(p->vr_policy));
+	memset(p->sg_policy, 0, sizeof(p->sg_policy));
+	assert_int_equal(agent_sg_port_program(a, p, 0, pol, err, sizeof(err)), 0);
+	assert_int_equal(pol[0], 0);
+	assert_int_equal(pol[1], 0);
+	agent_del(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ingress_egress),
 		cmocka_unit_test(test_remote_group),
+		cmocka_unit_test(test_takeover_keeps_policies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,8 +153,19 @@ static uint32_t label_alloc(struct agent *a)
 
 /* ---- objects ---- */
 
-static void route_obj(struct vr_object *o, uint16_t vrf, const struct agent_ip *dst, uint32_t nh,
-		      bool add)
+/* A route's VR_RT_F_*: host routes answer ARP/ND in L2 VRFs (l2_l3) as
+ * they do in L3 ones; a prefix stays unanswered there (unknown addresses
+ * flood). */
+static uint32_t route_flags(struct agent *a, uint16_t vrf, const struct agent_ip *dst)
+{
+	if (dst->plen != (dst->family == 4 ? 32 : 128) || !vrf || vrf > AGENT_MAX_VRFS ||
+	    !a->vrfs[vrf].used)
+		return 0;
+	return agent_l2_host_route_flags(a, &a->vrfs[vrf]);
+}
+
+static void route_obj(struct agent *a, struct vr_object *o, uint16_t vrf, const struct agent_ip *dst,
+		      uint32_t nh, bool add)
 {
 	obj_init(o, VR_OBJ_ROUTE);
 	o->u.route.vrf = vrf;
@@ -166,7 +177,9 @@ static void route_obj(struct vr_object *o, uint16_t vrf, const struct agent_ip *
 	VR_SET(o, VR_AT_PLEN);
 	if (add) {
 		o->u.route.nh = nh;
+		o->u.route.flags = route_flags(a, vrf, dst);
 		VR_SET(o, VR_AT_NH);
+		VR_SET(o, VR_AT_FLAGS);
 	}
 }
 
@@ -174,7 +187,7 @@ static int route_set(struct agent *a, uint16_t vrf, const struct agent_ip *dst, 
 		     bool add, char *err, size_t errlen)
 {
 	struct vr_object o;
-	route_obj(&o, vrf, dst, nh, add);
+	route_obj(a, &o, vrf, dst, nh, add);
 	return vr_do(a, add ? VR_OP_ADD : VR_OP_DEL, &o, err, errlen);
 }
 
@@ -977,7 +990,7 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 		struct agent_ip host = p->i.addrs[k];
 		char ip[48];
 		host.plen = host.family == 4 ? 32 : 128;
-		route_obj(&o, p->vrf, &host, p->nh, true);
+		route_obj(a, &o, p->vrf, &host, p->nh, true);
 		snprintf(what, sizeof(what), "route %s", agent_ip_str(&host, ip, sizeof(ip), true));
 		agent_vr_pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	}
@@ -989,6 +1002,7 @@ static int port_program(struct agent *a, struct agent_port *p, char *err, size_t
 	snprintf(what, sizeof(what), "label %u", p->label);
 	agent_vr_pipe_send(a, &vp, VR_OP_ADD, &o, what);
 	agent_l2_port_send(a, p, &vp);  /* L2 networks: bridge entry, L2 label, flood list */
+	v->port_rt_flags = agent_l2_host_route_flags(a, v);
 	rc = agent_vr_pipe_finish(a, &vp, e, sizeof(e));
 	agent_l2_port_sent(a, p, rc == 0);
 	if (rc < 0) {
@@ -1520,12 +1534,14 @@ void agent_vr_vrf_changed(struct agent *a, struct agent_vrf *v)
 		if (vr_do(a, VR_OP_DEL, &o, err, sizeof(err)) < 0)
 			TLOG_WARN(&a->log, "vrf %u: deleting the old vni %u: %s", v->id, old_vni, err);
 	}
+	/* to or from l2: the host routes' proxy-arp flag changes */
+	bool reflag = agent_l2_host_route_flags(a, v) != v->port_rt_flags;
 	for (int i = 0; i < AGENT_MAX_PORTS; i++) {
 		struct agent_port *p = &a->ports[i];
 		if (!p->used || p->vrf != v->id)
 			continue;
 		/* Written again in place: the vif takes its network's policy now. */
-		if (old_policy != v->policy && port_program(a, p, err, sizeof(err)) < 0)
+		if ((old_policy != v->policy || reflag) && port_program(a, p, err, sizeof(err)) < 0)
 			TLOG_WARN(&a->log, "%s: %s", p->i.ifname, err);
 		port_announce(a, p);
 	}

@@ -3,7 +3,7 @@
 # way: tern-api holds the groups and the interfaces' security_groups,
 # tern-agent turns them into the port's own vrouter policies (chained in
 # front of its network's), pods come from tern-cni. Two hosts:
-#   h1: w1 (gets the group "web"), o1 (no group: stays open)
+#   h1: w1 (gets the group "web"), o1 (no group: stays open), n1 (never a group)
 #   h2: c1 (a client on the other host)
 # web allows ingress TCP 80 from anywhere and ICMP, egress TCP 443 to
 # 10.0.0.0/8 only. c1 -> w1: 80 connects, 81 is dropped (POLICY_DENY,
@@ -11,7 +11,9 @@
 # 444 is denied; o1 is untouched. Adding TCP 81 to web in tern-api opens it
 # within seconds; removing web from w1's interface opens w1 entirely and
 # removes its policies. A remote-group rule: the group db (ingress TCP 5432
-# from the members of web) on o1: w1 (a member) connects, c1 does not.
+# from the members of web) on o1: w1 (a member) connects, c1 does not. An
+# agent restart keeps every policy: n1's vif, written again before tern-api
+# is synced, keeps naming red's network policy (never none).
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -49,6 +51,7 @@ al_sessions_up 2
 al_pod h1 w1 red
 al_pod h1 o1 red
 al_pod h2 c1 red
+al_pod h1 n1 red   # never in a group: its vif names red's network policy only
 tl_log "pods: w1 ${AL_POD_IP[w1]} o1 ${AL_POD_IP[o1]} c1 ${AL_POD_IP[c1]}"
 
 # A TCP server on several ports answering its name.
@@ -184,10 +187,24 @@ tl_check "o1 now denies what its group does not allow: c1 -> o1:81" noconn c1 o1
 # The agent restarts: it takes the ports' policies over (same ids), keeps
 # enforcing, and its take-over sweep removes a policy nobody holds.
 before=$(sg_policies h1)
+# n1's vif: its id and the policies it names (red's network policy)
+read -r n1_vif n1_pol <<<"$(vl_ctl h1 vr vif list -o json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin); items = d if isinstance(d, list) else d.get("items", [d])
+v = [v for v in items if v.get("name", "").startswith("cid-n1/")][0]
+print(v["id"], "%d/%d" % (v.get("policy_in", 0), v.get("policy_out", 0)))')"
+tl_check "n1's vif $n1_vif names red's network policy ($n1_pol)" test "${n1_pol%/*}" -gt 0
+log_from=$(wc -l <"$TL_DIR/vrouter-h1.log")
 tl_stop "${AL_AGENT_PID[h1]}"
 vl_do h1 vr policy add 5000 --default pass
 al_agent h1
 tl_wait "restarted agent back in BGP" 30 bash -c "'$VL_CTL' bgp neighbors --socket '$TL_DIR/control.sock' | grep -c Established | grep -qx 2"
+# the restored vif was written again before tern-api was synced: never without its policy
+n1_adds=$(tail -n +"$((log_from + 1))" "$TL_DIR/vrouter-h1.log" | grep "vif $n1_vif added:")
+tl_log "n1's vif written again:"; echo "$n1_adds"
+tl_check "n1's vif was written again by the restarted agent" test -n "$n1_adds"
+tl_check "every rewrite of n1's vif kept its policies (in/out $n1_pol)" \
+	bash -c "! grep -v 'policy in ${n1_pol%/*} out ${n1_pol#*/}\$' <<<\"\$1\"" _ "$n1_adds"
 gone5000() { ! vl_ctl h1 vr policy get 5000 >/dev/null 2>&1; }
 tl_wait "the take-over sweep to remove policy 5000" 30 gone5000
 after=$(sg_policies h1)

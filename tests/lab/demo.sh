@@ -355,6 +355,10 @@ check "3-interface pod red-ops: net1 (back) -> red-db's back" ping_from red-ops 
 check "3-interface pod red-ops: net2 (ops) -> red-dc2 in the dc" ping_from red-ops "$(if_ip red-dc2 net1)"
 check "blue: cloud -> dc, the same addresses as red" ping_from blue-a "${POD_IP[blue-b]}"
 check "tenants isolated: blue-a cannot reach red-db" no_ping_from blue-a "${POD_IP[red-db]}"
+# Off blue's subnet: routed in blue's VRF, which has no route there (NO_ROUTE, counted
+# below). An on-subnet address blue does not have (red-db's above) is not refused by the
+# vrouter: the networks are l2_l3, so the pod's ARP for it floods and goes unanswered.
+check "tenants isolated: blue-a cannot reach red's back network" no_ping_from blue-a "$(if_ip red-db net1)"
 check "networks isolated: red-web (front) cannot ping red-dc2 (back)" no_ping_from red-web "$(if_ip red-dc2 eth0)"
 # The policy web-to-db: front may open TCP 5432 on back, nothing else.
 serve() { # serve POD PORT...: accept and close, in the background

@@ -5,7 +5,9 @@
  * IP addressed to the vrouter MAC is routed, the rest bridged (L2 VRFs).
  * From the fabric: tunnels addressed to this node are decapsulated here
  * (MPLSoUDP RFC 7510, MPLSoGRE RFC 4023, VXLAN RFC 7348) and their label or
- * VNI resolved; anything else is for the node's kernel (host vif).
+ * VNI resolved; anything else is for the node's kernel (host vif). Bridged
+ * frames, a pod's or decapsulated, keep their IP header's place (l3, l3_off)
+ * when they carry IP: the flow stage applies policies to them too.
  * Every length is checked before it is read: this parses outside input.
  */
 #include "vr_internal.h"
@@ -82,6 +84,20 @@ static enum vr_drop_reason classify_pod(struct vr_router *r, const struct vr_vif
 	return VR_DROP_NONE;
 }
 
+/* A bridged frame from the fabric: find its IP header when it carries IP, so
+ * that the flow stage sees it as it sees a pod's bridged IP (the outer
+ * header's l3/l3_off no longer apply once it is pulled). Other frames are
+ * bridged as they are. */
+static enum vr_drop_reason parse_bridged(struct vr_pkt *pkt)
+{
+	uint16_t type = vr_rd16(pkt->data + 12);
+	pkt->l3 = 0;
+	pkt->l3_off = 0;
+	if (type != ETH_P_IPV4 && type != ETH_P_IPV6)
+		return VR_DROP_NONE;
+	return parse_ip(pkt, ETH_HLEN, type) ? VR_DROP_NONE : VR_DROP_BAD_IP;
+}
+
 /* An MPLS label stack entry at off: one label, bottom of stack. */
 static enum vr_drop_reason decap_mpls(struct vr_router *r, struct vr_pkt *pkt, uint16_t off)
 {
@@ -102,7 +118,7 @@ static enum vr_drop_reason decap_mpls(struct vr_router *r, struct vr_pkt *pkt, u
 	pkt->kind = VR_K_NH;
 	if (nh->cfg.flags & VR_NH_F_L2) {
 		pkt->flags |= VR_PF_L2;
-		return pkt->len < ETH_HLEN ? VR_DROP_SHORT_PKT : VR_DROP_NONE;
+		return pkt->len < ETH_HLEN ? VR_DROP_SHORT_PKT : parse_bridged(pkt);
 	}
 	uint8_t v = pkt->data[0] >> 4;
 	if ((v != 4 && v != 6) || !parse_ip(pkt, 0, v == 4 ? ETH_P_IPV4 : ETH_P_IPV6))
@@ -131,7 +147,7 @@ static enum vr_drop_reason decap_vxlan(struct vr_router *r, struct vr_pkt *pkt, 
 	}
 	pkt->kind = VR_K_BRIDGE;
 	pkt->flags |= VR_PF_L2;
-	return VR_DROP_NONE;
+	return parse_bridged(pkt);
 }
 
 /* Is this outer IP packet a tunnel to us? Returns the offset of the tunnel

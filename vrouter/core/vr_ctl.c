@@ -87,8 +87,9 @@ static int ctl_vif(struct ctl_req *q, uint16_t op)
 			in->id = UINT32_MAX;
 		if ((rc = vr_vif_add(r, in, &q->e)) < 0)
 			return rc;
-		TLOG_INFO(r->log, "vif %u added: %s %s%s vrf %u", in->id, vr_vif_type_name(in->type),
-			  in->ifname, in->socket, in->vrf);
+		TLOG_INFO(r->log, "vif %u added: %s %s%s vrf %u policy in %u out %u", in->id,
+			  vr_vif_type_name(in->type), in->ifname, in->socket, in->vrf,
+			  r->vifs[in->id]->cfg.policy_in, r->vifs[in->id]->cfg.policy_out);
 		put_vif(q, r->vifs[in->id]);
 		return 0;
 	case VR_OP_DEL:

@@ -1,6 +1,6 @@
 /*
- * DOC: vr_flow.c — the flow table and the flow stage (between classification
- * and route lookup).
+ * DOC: vr_flow.c — the flow table and the flow stage (after the route and
+ * bridge lookup).
  *
  * A flow is one direction of a connection, keyed by VRF + 5-tuple; the first
  * packet creates both directions together, so the reply is known before it
@@ -26,7 +26,7 @@
  * (their packets are dropped under POLICY_DENY, counted for the rule). When a
  * policy or a vif's policies change, every flow is decided again by an
  * incremental scan like ageing. Only packets from or to a vif with a policy
- * (or flagged `policy`) go through the table.
+ * (or flagged `policy`) go through the table, routed or bridged.
  */
 #include "vr_internal.h"
 
@@ -346,11 +346,21 @@ uint32_t vr_flow_create(struct vr_router *r, const struct vr_flow_key *k, uint32
 	return ci << 1;
 }
 
-/* The local vif a resolved packet goes to, or NULL (tunnel, host, flood...).
- * An ECMP nexthop is resolved the way the nexthop stage will (same hash). */
+/* The local vif a resolved packet goes to, or NULL (tunnel, host...).
+ * An ECMP nexthop is resolved the way the nexthop stage will (same hash).
+ * A flooded IP frame (broadcast, multicast or unknown destination MAC) goes
+ * to every member of the flood list: its destination, for the policies, is
+ * the local vif its destination address is routed to, if any, so that an IP
+ * packet to one pod cannot escape that pod's policy_in by a broadcast MAC. */
 static const struct vr_vif *dest_vif(const struct vr_router *r, struct vr_pkt *pkt)
 {
 	const struct vr_nh *nh = vr_nh_get(r, pkt->nh);
+	if (nh && nh->cfg.type == VR_NH_FLOOD) {
+		const uint8_t *ip = pkt->data + pkt->l3_off;
+		const struct vr_route *rt = vr_route_lookup(r, pkt->vrf, pkt->l3,
+							    ip + (pkt->l3 == 4 ? 16 : 24));
+		nh = rt ? vr_nh_get(r, rt->nh) : NULL;
+	}
 	if (nh && nh->cfg.type == VR_NH_ECMP) {
 		if (!pkt->hash)
 			pkt->hash = vr_flow_hash(pkt);
@@ -518,6 +528,18 @@ static void deny(struct vr_router *r, struct vr_pkt *pkt, const struct vr_conn *
 	vr_pkt_drop(r, pkt, VR_DROP_POLICY_DENY);
 }
 
+/* ICMPv6 that keeps the link working (MLD 130-132 and 143, router and
+ * neighbour discovery 133-137): a bridged one passes as ARP does, untracked;
+ * through the router the proxy answers it before any policy. */
+static bool is_link_control(const struct vr_pkt *pkt, const struct vr_l4 *l4)
+{
+	if (pkt->l3 != 6 || l4->proto != 58 || l4->frag == VR_FRAG_REST ||
+	    (uint32_t)(pkt->len - pkt->l3_off) <= l4->off)
+		return false;
+	uint8_t type = pkt->data[pkt->l3_off + l4->off];
+	return (type >= 130 && type <= 137) || type == 143;
+}
+
 /*
  * The flow stage runs after the route lookup, so that the destination is
  * known: a packet goes through the flow table when its source vif or its
@@ -526,6 +548,14 @@ static void deny(struct vr_router *r, struct vr_pkt *pkt, const struct vr_conn *
  * in bulk; new ones are created (both directions); undecided connections are
  * decided in bulk; then every packet is counted, tracked and passed or
  * dropped. A burst comes from one vif, so the source side is checked once.
+ *
+ * Bridged IP frames (L2 VRFs) go through it as routed packets do, keyed the
+ * same way, so a connection is one flow whichever way each direction takes:
+ * the destination is the bridge entry's nexthop (a local vif, or a tunnel:
+ * the remote vrouter applies its vif's policy_in), for a flooded frame the
+ * vif its destination address is routed to (dest_vif). A broadcast or
+ * multicast IP destination has no such vif: only the sender's policy_out
+ * applies. Non-IP frames and link control (ARP, ND, MLD) are not tracked.
  */
 void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n)
 {
@@ -543,8 +573,9 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vr_pkt *pkt = pkts[i];
-		if (!pkt || pkt->kind != VR_K_NH || (pkt->flags & VR_PF_L2) ||
-		    (pkt->l3 != 4 && pkt->l3 != 6))
+		/* bridged IP too (l3 set by classify): a pod that knows another's
+		 * MAC must meet the same policies as through the router */
+		if (!pkt || pkt->kind != VR_K_NH || (pkt->l3 != 4 && pkt->l3 != 6))
 			continue;
 		const struct vr_vif *out = dest_vif(r, pkt);
 		outv[m] = out ? (uint16_t)out->cfg.id : VR_VIF_NONE;
@@ -559,7 +590,8 @@ void vr_stage_flow(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *
 		if (!from_policy && !(out && vr_vif_wants_flows(&out->cfg)))
 			continue;
 		/* the transport header found once: for the key and for TCP tracking */
-		if (!vr_pkt_l4(pkt, &l4[m]) || !vr_flow_key_from(pkt, &l4[m], &keys[nl]))
+		if (!vr_pkt_l4(pkt, &l4[m]) || ((pkt->flags & VR_PF_L2) && is_link_control(pkt, &l4[m])) ||
+		    !vr_flow_key_from(pkt, &l4[m], &keys[nl]))
 			continue;
 		kidx[m] = (uint16_t)nl;
 		lidx[nl++] = (uint16_t)m;

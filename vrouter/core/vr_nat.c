@@ -669,6 +669,11 @@ void vr_stage_nat(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **
 	unsigned m = 0, made = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct vr_pkt *pkt = pkts[i];
+		/* Routed packets only: a service VIP and a floating IP are reached
+		 * through the router (the proxy answers ARP/ND for them with the
+		 * vrouter MAC, and a floating IP lives in another VRF), so a bridged
+		 * frame is addressed to a pod's own address and has nothing to
+		 * translate; the flow stage still applies policies to it. */
 		if (!pkt || (pkt->kind != VR_K_ROUTE && pkt->kind != VR_K_NH) ||
 		    (pkt->flags & VR_PF_L2) || (pkt->l3 != 4 && pkt->l3 != 6))
 			continue;

@@ -4,7 +4,8 @@
  * the fabric, re-evaluation after a replace, refusals over the control
  * protocol (validation naming the rule, a policy in use), the flow dump,
  * chains (AND of the policies, the first deny recorded, loops, length and
- * deleting another's next refused). */
+ * deleting another's next refused), bridged IP in an l2_l3 VRF (local, flooded,
+ * from the fabric over VXLAN) under the same policies. */
 #include "vr_test_support.h"
 #include "vr_internal.h"
 
@@ -662,6 +663,294 @@ static void test_prepared_classifiers(void **state)
 	done(r, &h);
 }
 
+/* VRF 1 bridges and routes (l2_l3): bridge entries for both pods, a flood
+ * list of both, VNI 5001 for VXLAN from the fabric. */
+static void make_l2l3(struct vr_router *r)
+{
+	static const uint32_t members[] = { POD1, POD2 };
+	struct vr_object o = vt_nh_composite(20, VR_NH_FLOOD, members, 2);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	struct vr_object v = { .obj = VR_OBJ_VRF };
+	v.u.vrf.id = 1;
+	v.u.vrf.flags = VR_VRF_F_L2 | VR_VRF_F_L3;
+	v.u.vrf.nh = 20;
+	VR_SET(&v, VR_AT_ID);
+	VR_SET(&v, VR_AT_FLAGS);
+	VR_SET(&v, VR_AT_NH);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &v, NULL), 0);
+	for (uint32_t i = 1; i <= 2; i++) {
+		struct vr_object b = { .obj = VR_OBJ_BRIDGE };
+		b.u.bridge.vrf = 1;
+		memcpy(b.u.bridge.mac, i == POD1 ? mac1 : mac2, 6);
+		b.u.bridge.nh = i;
+		VR_SET(&b, VR_AT_VRF);
+		VR_SET(&b, VR_AT_MAC);
+		VR_SET(&b, VR_AT_NH);
+		assert_int_equal(vt_ctl(r, VR_OP_ADD, &b, NULL), 0);
+	}
+	struct vr_object n = { .obj = VR_OBJ_VNI };
+	n.u.vni.vni = 5001;
+	n.u.vni.vrf = 1;
+	VR_SET(&n, VR_AT_VNI);
+	VR_SET(&n, VR_AT_VRF);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &n, NULL), 0);
+}
+
+/* Send a frame from pod `from` to dmac as is; true when exactly one frame left
+ * (a copy in *out, if given). */
+static bool send_raw(struct vr_router *r, struct vt_host *h, uint16_t from, const uint8_t *f,
+		     size_t n, struct vt_sent *out)
+{
+	unsigned before = h->n_sent;
+	struct vr_pkt *p = vt_pkt(h, f, n);
+	vr_pipeline_run(r, from, &p, 1);
+	if (out && h->n_sent > before)
+		*out = h->sent[h->n_sent - 1];
+	return h->n_sent == before + 1;
+}
+
+/* Pod `from`'s packet to the other pod bridged: to its MAC, not the router's. */
+static bool send_bridged(struct vr_router *r, struct vt_host *h, int from, uint8_t proto,
+			 uint16_t sport, uint16_t dport, uint8_t flags, struct vt_sent *out)
+{
+	uint8_t f[256];
+	size_t n = frame(f, from, 0, proto, sport, dport, flags);
+	memcpy(f, from == POD1 ? mac2 : mac1, 6);
+	return send_raw(r, h, (uint16_t)from, f, n, out);
+}
+
+/* In an l2_l3 VRF, IP between two local pods' own MACs is bridged (the frame
+ * unchanged, TTL too) and goes through the flow stage: a flow for both
+ * directions with TCP tracking, the destination's policy_in denying by rule
+ * (counted under POLICY_DENY and for the rule), the same connection routed
+ * meets the same verdict; non-IP frames and an unpoliced VRF make no flow. */
+static void test_bridged_ip_policies(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vt_sent s;
+	struct vr_router *r = setup(&h);
+	make_l2l3(r);
+	/* no vif with a policy: bridged, untracked */
+	assert_true(send_bridged(r, &h, POD1, 6, 40000, 80, TCP_SYN, &s));
+	assert_int_equal(r->flow.n_used, 0);
+
+	const struct vr_rule in[] = { rule(10, VR_ACT_DENY, 6, "10.1.0.1", 32, "10.1.0.2", 32, 22, 22) };
+	assert_int_equal(policy_add(r, 3, VR_ACT_PASS, in, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD2, 3, 0, NULL), 0);
+
+	uint8_t f[256];
+	size_t n = frame(f, POD1, 0, 6, 40001, 80, TCP_SYN);
+	memcpy(f, mac2, 6);
+	assert_true(send_raw(r, &h, POD1, f, n, &s));
+	assert_int_equal(s.vif, POD2);
+	assert_int_equal(s.len, n);
+	assert_memory_equal(s.data, f, n); /* bridged: not rewritten, TTL kept */
+	const struct vr_conn *c = find(r, 40001, 80);
+	assert_non_null(c);
+	assert_int_equal(c->in_vif, POD1);
+	assert_int_equal(c->out_vif, POD2);
+	assert_int_equal(c->action, VR_ACT_PASS);
+	assert_int_equal(c->state, VR_FS_SYN);
+	assert_int_equal(r->flow.n_used, 2); /* both directions */
+	/* the reply, bridged back, finds the same connection */
+	assert_true(send_bridged(r, &h, POD2, 6, 80, 40001, TCP_SYN | TCP_ACK, &s));
+	assert_int_equal(s.vif, POD1);
+	assert_true(send_bridged(r, &h, POD1, 6, 40001, 80, TCP_ACK, NULL));
+	assert_int_equal(c->state, VR_FS_ESTABLISHED);
+	assert_int_equal(c->pkts[0], 2);
+	assert_int_equal(c->pkts[1], 1);
+	assert_int_equal(r->flow.n_used, 2);
+
+	/* denied by the rule, bridged, then routed: the same connection */
+	assert_false(send_bridged(r, &h, POD1, 6, 40002, 22, TCP_SYN, NULL));
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 1);
+	assert_int_equal(vr_policy_get(r, 3)->denied[0], 1);
+	c = find(r, 40002, 22);
+	assert_non_null(c);
+	assert_int_equal(c->action, VR_ACT_DENY);
+	assert_int_equal(vr_flow_rule_id(r, c), 10);
+	assert_false(send_pkt(r, &h, POD1, 0, 6, 40002, 22, TCP_SYN));
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 2);
+	assert_int_equal(r->flow.n_used, 4);
+
+	/* a non-IP frame to pod 2's MAC: bridged, untracked */
+	memset(f, 0, 64);
+	memcpy(f, mac2, 6);
+	memcpy(f + 6, mac1, 6);
+	vr_wr16(f + 12, 0x88b5);
+	assert_true(send_raw(r, &h, POD1, f, 64, &s));
+	assert_int_equal(s.vif, POD2);
+	assert_int_equal(s.len, 64);
+	assert_int_equal(r->flow.n_used, 4);
+	done(r, &h);
+}
+
+/* Flooded IP: a unicast IP packet in a broadcast frame meets the policy_in
+ * of the pod its address is routed to; a broadcast address only the
+ * sender's policy_out. */
+static void test_flooded_ip_policies(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vt_sent s;
+	struct vr_router *r = setup(&h);
+	make_l2l3(r);
+	const struct vr_rule in[] = { rule(10, VR_ACT_DENY, 6, "10.1.0.1", 32, "10.1.0.2", 32, 22, 22) };
+	assert_int_equal(policy_add(r, 3, VR_ACT_PASS, in, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD2, 3, 0, NULL), 0);
+	uint8_t f[256];
+	size_t n = frame(f, POD1, 0, 6, 40003, 22, TCP_SYN);
+	memset(f, 0xff, 6);
+	assert_false(send_raw(r, &h, POD1, f, n, NULL));
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 1);
+	const struct vr_conn *c = find(r, 40003, 22);
+	assert_non_null(c);
+	assert_int_equal(c->out_vif, POD2);
+	/* to the subnet's broadcast address: no destination vif, pod 1 has no
+	 * policy_out: flooded (to pod 2, not back to pod 1) */
+	n = vt_ipv4_udp(f, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", mac1, "10.1.0.1",
+			"10.1.0.255", 5000, 5001, 4, 64);
+	assert_int_equal(vif_policies(r, POD1, 0, 0, NULL), 0);
+	assert_true(send_raw(r, &h, POD1, f, n, &s));
+	assert_int_equal(s.vif, POD2);
+	/* pod 1 with a deny-all policy_out: the broadcast is dropped too */
+	assert_int_equal(policy_add(r, 4, VR_ACT_DENY, NULL, 0, NULL), 0);
+	assert_int_equal(vif_policies(r, POD1, 0, 4, NULL), 0);
+	vr_flow_flush(r);
+	vr_flow_age(r, 256);
+	assert_false(send_raw(r, &h, POD1, f, n, NULL));
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 2);
+	done(r, &h);
+}
+
+/* VXLAN and MPLSoUDP (an L2 label) from the fabric, bridged to pod 2's MAC:
+ * the inner IP is parsed (the key is the inner tuple) and pod 2's policy_in
+ * applies; a non-IP inner frame is bridged as before. */
+static bool send_vxlan(struct vr_router *r, struct vt_host *h, uint16_t type, uint16_t sport,
+		       uint16_t dport, uint16_t *out_vif)
+{
+	uint8_t inner[256], f[512];
+	size_t in = frame(inner, POD1, 0, 6, sport, dport, TCP_SYN);
+	memcpy(inner, mac2, 6);
+	memcpy(inner + 6, peer_mac, 6); /* a remote pod's MAC */
+	inet_pton(AF_INET, "10.9.0.1", inner + 14 + 12);
+	vr_wr16(inner + 24, 0);
+	vr_wr16(inner + 24, (uint16_t)~vt_sum16(inner + 14, 20));
+	vr_wr16(inner + 12, type);
+	memset(f, 0, 50);
+	memcpy(f, fab_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	vr_wr16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[8] = 64;
+	ip[9] = 17;
+	inet_pton(AF_INET, "192.0.2.2", ip + 12);
+	inet_pton(AF_INET, "192.0.2.1", ip + 16);
+	vr_wr16(ip + 2, (uint16_t)(20 + 16 + in));
+	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
+	vr_wr16(f + 34, 50000);
+	vr_wr16(f + 36, 4789);
+	vr_wr16(f + 38, (uint16_t)(16 + in));
+	f[42] = 0x08;
+	vr_wr32(f + 46, 5001u << 8);
+	memcpy(f + 50, inner, in);
+	unsigned before = h->n_sent;
+	struct vr_pkt *p = vt_pkt(h, f, 50 + in);
+	vr_pipeline_run(r, FAB, &p, 1);
+	if (h->n_sent != before + 1)
+		return false;
+	*out_vif = h->sent[before].vif;
+	return memcmp(h->sent[before].data, inner, in) == 0 && h->sent[before].len == in;
+}
+
+/* The inner frame of send_vxlan, as MPLSoUDP with label 201 (pod 2's L2 label). */
+static bool send_mpls_l2(struct vr_router *r, struct vt_host *h, uint16_t type, uint16_t sport,
+			 uint16_t dport, uint16_t *out_vif)
+{
+	uint8_t inner[256], f[512];
+	size_t in = frame(inner, POD1, 0, 6, sport, dport, TCP_SYN);
+	memcpy(inner, mac2, 6);
+	memcpy(inner + 6, peer_mac, 6);
+	inet_pton(AF_INET, "10.9.0.1", inner + 14 + 12);
+	vr_wr16(inner + 24, 0);
+	vr_wr16(inner + 24, (uint16_t)~vt_sum16(inner + 14, 20));
+	vr_wr16(inner + 12, type);
+	memset(f, 0, 46);
+	memcpy(f, fab_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	vr_wr16(f + 12, 0x0800);
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[8] = 64;
+	ip[9] = 17;
+	inet_pton(AF_INET, "192.0.2.2", ip + 12);
+	inet_pton(AF_INET, "192.0.2.1", ip + 16);
+	vr_wr16(ip + 2, (uint16_t)(20 + 12 + in));
+	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
+	vr_wr16(f + 34, 50000);
+	vr_wr16(f + 36, 6635);
+	vr_wr16(f + 38, (uint16_t)(12 + in));
+	vr_wr32(f + 42, 201u << 12 | 0x100 | 64);
+	memcpy(f + 46, inner, in);
+	unsigned before = h->n_sent;
+	struct vr_pkt *p = vt_pkt(h, f, 46 + in);
+	vr_pipeline_run(r, FAB, &p, 1);
+	if (h->n_sent != before + 1)
+		return false;
+	*out_vif = h->sent[before].vif;
+	return memcmp(h->sent[before].data, inner, in) == 0 && h->sent[before].len == in;
+}
+
+static void test_bridged_from_fabric(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	uint16_t out = 0;
+	struct vr_router *r = setup(&h);
+	make_l2l3(r);
+	const struct vr_rule in[] = { rule(10, VR_ACT_PASS, 6, "10.9.0.0", 16, "10.1.0.2", 32, 5432, 5432) };
+	assert_int_equal(policy_add(r, 3, VR_ACT_DENY, in, 1, NULL), 0);
+	assert_int_equal(vif_policies(r, POD2, 3, 0, NULL), 0);
+	assert_true(send_vxlan(r, &h, 0x0800, 40000, 5432, &out));
+	assert_int_equal(out, POD2);
+	uint32_t fid = vt_flow_find(r, "10.9.0.1", 40000, 5432, true);
+	assert_int_not_equal(fid, VR_FLOW_NONE);
+	assert_int_equal(vr_flow_conn(&r->flow, fid)->in_vif, FAB);
+	assert_int_equal(vr_flow_conn(&r->flow, fid)->out_vif, POD2);
+	assert_false(send_vxlan(r, &h, 0x0800, 40000, 5433, &out));
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 1);
+	assert_int_not_equal(vt_flow_find(r, "10.9.0.1", 40000, 5433, true), VR_FLOW_NONE);
+	/* the same bytes as a non-IP frame: bridged, untracked */
+	uint32_t used = r->flow.n_used;
+	assert_true(send_vxlan(r, &h, 0x88b5, 40000, 5433, &out));
+	assert_int_equal(out, POD2);
+	assert_int_equal(r->flow.n_used, used);
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 1);
+
+	/* MPLSoUDP with pod 2's L2 label (an L2 encap nexthop): the same */
+	struct vr_object o = vt_nh_encap(5, POD2, 1, mac2);
+	o.u.nh.flags = VR_NH_F_L2;
+	VR_SET(&o, VR_AT_FLAGS);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	struct vr_object l = { .obj = VR_OBJ_MPLS };
+	l.u.mpls.label = 201;
+	l.u.mpls.nh = 5;
+	VR_SET(&l, VR_AT_LABEL);
+	VR_SET(&l, VR_AT_NH);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &l, NULL), 0);
+	assert_true(send_mpls_l2(r, &h, 0x0800, 40001, 5432, &out));
+	assert_int_equal(out, POD2);
+	assert_int_not_equal(vt_flow_find(r, "10.9.0.1", 40001, 5432, true), VR_FLOW_NONE);
+	assert_false(send_mpls_l2(r, &h, 0x0800, 40001, 5434, &out));
+	assert_int_equal(r->drops[VR_DROP_POLICY_DENY], 2);
+	used = r->flow.n_used;
+	assert_true(send_mpls_l2(r, &h, 0x88b5, 40001, 5434, &out));
+	assert_int_equal(r->flow.n_used, used);
+	done(r, &h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +967,9 @@ int main(void)
 		cmocka_unit_test(test_no_policy_no_flows),
 		cmocka_unit_test(test_thousand_rules),
 		cmocka_unit_test(test_prepared_classifiers),
+		cmocka_unit_test(test_bridged_ip_policies),
+		cmocka_unit_test(test_flooded_ip_policies),
+		cmocka_unit_test(test_bridged_from_fabric),
 	};
 	return cmocka_run_group_tests_name("vr_policy", tests, NULL, NULL);
 }
