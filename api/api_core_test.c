@@ -978,6 +978,62 @@ static void test_two_replicas(void **state)
 	api_store_close(g.s);
 }
 
+/* A batch request (two objects, two events) written through one replica
+ * reaches the other's mirror through the events' redo records: both
+ * objects, their references and their claims, so the other replica
+ * neither hands out the same MAC or address again nor deletes an interface
+ * an instance IP still refers to. */
+static void test_replica_batch(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	if (strcmp(f->p->store, "etcd") != 0)
+		skip();
+	base(f);
+	struct fx g = { .p = f->p };
+	snprintf(g.path, sizeof(g.path), "%s", f->path);
+	struct api_err e = { 0 };
+	g.s = open_store(&g);
+	assert_non_null(g.s);
+	tern_log_init(&g.lg, "api_core_test", NULL, TERN_LOG_WARN);
+	assert_int_equal(api_core_init(&g.c, g.s, &g.lg, 64512, &e), 0);
+	json_t *out, *out2, *o;
+	json_t *items = batch_of("[{\"kind\":\"vmi\",\"object\":{\"name\":\"r1\","
+		"\"project\":\"demo\",\"virtual_network\":\"vn1\"}},{\"kind\":\"iip\","
+		"\"object\":{\"name\":\"r1-v4\",\"project\":\"demo\",\"virtual_network\":"
+		"\"vn1\",\"virtual_machine_interface\":\"demo:r1\"}}]");
+	if (api_create_batch(&g.c, &admin, items, &out, &e) < 0)
+		fail_msg("batch on g: %d %s: %s", e.status, e.field, e.msg);
+	json_decref(items);
+	const char *vmi = s_(json_array_get(out, 0), "uuid");
+	/* f reads both by uuid (its uuid/ index comes from the replay) */
+	assert_int_equal(api_get(&f->c, &admin, api_kind_find("vmi"), vmi, &o, &e), 0);
+	assert_string_equal(s_(o, "mac"), s_(json_array_get(out, 0), "mac"));
+	json_decref(o);
+	assert_int_equal(api_get(&f->c, &admin, api_kind_find("iip"),
+				 s_(json_array_get(out, 1), "uuid"), &o, &e), 0);
+	json_decref(o);
+	/* f allocates after g's claims */
+	items = batch_of("[{\"kind\":\"vmi\",\"object\":{\"name\":\"r2\","
+		"\"project\":\"demo\",\"virtual_network\":\"vn1\"}},{\"kind\":\"iip\","
+		"\"object\":{\"name\":\"r2-v4\",\"project\":\"demo\",\"virtual_network\":"
+		"\"vn1\",\"virtual_machine_interface\":\"demo:r2\"}}]");
+	if (api_create_batch(&f->c, &admin, items, &out2, &e) < 0)
+		fail_msg("batch on f: %d %s: %s", e.status, e.field, e.msg);
+	json_decref(items);
+	assert_string_not_equal(s_(json_array_get(out2, 0), "mac"),
+				s_(json_array_get(out, 0), "mac"));
+	assert_string_not_equal(s_(json_array_get(out2, 1), "address"),
+				s_(json_array_get(out, 1), "address"));
+	/* g's instance IP refers to g's interface: f refuses to delete it */
+	assert_int_equal(api_delete(&f->c, &admin, api_kind_find("vmi"), vmi, &o, &e), -1);
+	assert_int_equal(e.status, 409);
+	json_decref(out);
+	json_decref(out2);
+	api_core_fini(&g.c);
+	api_store_close(g.s);
+}
+
 /* The same tests on each store, named "<store>: test" in the TAP output. */
 #define CORE_TEST(label, f, p) { label ": " #f, f, setup, teardown, p }
 #define CORE_TESTS(label, p)                                                          \
@@ -1003,6 +1059,7 @@ int main(void)
 		CORE_TESTS("sqlite", &sqlite),
 		CORE_TESTS("etcd", &etcdp),
 		CORE_TEST("etcd", test_two_replicas, &etcdp),
+		CORE_TEST("etcd", test_replica_batch, &etcdp),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	test_etcd_stop(&etcd);

@@ -112,7 +112,8 @@
  * gateway does not keep the order of requests that come on separate
  * connections), so nearly every one was sent twice, slower than waiting;
  * 2 gained nothing. Through gRPC (2026-11-23) 2 still had 8-15 % of the
- * batches overtaken and sent again, and no more pairs per second. */
+ * batches overtaken and sent again, and no more pairs per second (again in
+ * session 6: 14 % sent twice, fewer pairs per second at load 4-5). */
 #define ED_PIPELINE   1
 /* How long a batch may wait for the requests expected to join it (see
  * settle); never when the load is one request at a time. */
@@ -120,6 +121,10 @@
 /* The newest events kept in memory, so that a watcher's next events need
  * no round trip to etcd (older ones are read from P ev/). */
 #define ED_EVRING     2048
+/* Parsed bodies kept for load_path: every create reads the same few
+ * objects (its project, its network) and parsing them again was a tenth of
+ * tern-api's CPU; a copy costs a fraction of a parse. */
+#define ED_PCACHE     64
 
 /* ---- the store ------------------------------------------------------------------ */
 
@@ -184,6 +189,10 @@ struct ed_store {
 	int64_t rev;           /* tern's revision, with this transaction's events */
 	int64_t txn_mod;       /* rev_mod when it began: what its reads were made at */
 	json_t *wset;          /* this request's writes: key -> string (put) or null (delete) */
+	json_t *wevs;          /* its events: ev key -> the body replay writes (null: none) */
+	char wuuid[64];        /* the uuid of its newest event */
+	/* load_path's parsed bodies: valid while the value is the same text */
+	struct { char *key, *val; json_t *obj; } pcache[ED_PCACHE];
 	/* group commit: the batch requests are joining, and the batches sent
 	 * but not yet answered, oldest first; each is computed on the ones
 	 * before it and its compare names the value the one before writes */
@@ -995,19 +1004,23 @@ static const char *committed(struct ed_store *q, const char *key)
 	return w ? json_string_value(w) : api_emap_get(&q->map, key);
 }
 
-/* This request's writes, as a redo record in its event (the key "w"), so
- * that another replica can bring its mirror up to date from the events
- * alone (replay): every key it wrote but the event, the derived ones, and
- * the object's body (the event has it). Under lock, in commit. Returns 1
- * when the request changed keys but wrote no event (its batch says so in
- * P rev: see eventless_of). */
+/* This request's writes, as a redo record in its last event (the key "w"),
+ * so that another replica can bring its mirror up to date from the events
+ * alone (replay): every key it wrote but the events, the derived ones, and
+ * the bodies its events hold (a body carries its own version, so a value
+ * equal to an event's body is that event's write). Its other events get an
+ * empty record: replay takes a record without one for an older version's
+ * and reads everything (a batch request's first object did that on every
+ * other replica until 2026-11-23). Under lock, in commit. Returns 1 when
+ * the request changed keys but wrote no event (its batch says so in P rev:
+ * see eventless_of). */
 static int redo(struct ed_store *q)
 {
 	const char *k, *rest, *evk = NULL;
-	json_t *v, *ev = NULL;
-	json_object_foreach(q->wset, k, v)
-		if (kclass(q, k, &rest) == K_EVENT && json_is_string(v))
-			evk = k;
+	json_t *v;
+	json_object_foreach(q->wevs, k, v)
+		if (!evk || strcmp(k, evk) > 0)
+			evk = k; /* the newest: replay applies "w" after every body */
 	if (!evk) {
 		/* no event: a rewrite of the same values (an update that changed
 		 * nothing), or a store-level write (tests) no redo record holds */
@@ -1021,33 +1034,43 @@ static int redo(struct ed_store *q)
 		}
 		return 0;
 	}
-	ev = json_loads(json_string_value(json_object_get(q->wset, evk)), 0, NULL);
-	const char *body = json_string_value(json_object_get(ev, "body"));
-	json_t *w = json_object();
-	if (!ev || !w) {
-		json_decref(ev);
-		json_decref(w);
-		return -ENOMEM;
-	}
+	/* the bodies the events hold: replay writes them from there */
+	json_t *bodies = json_object(), *w = json_object();
+	json_object_foreach(q->wevs, k, v)
+		if (json_is_string(v) && bodies)
+			json_object_set_new(bodies, json_string_value(v), json_true());
 	json_object_foreach(q->wset, k, v) {
 		enum kclass c = kclass(q, k, &rest);
-		if (c == K_EVENT || derived(c) ||
-		    (c == K_OBJ && body && json_is_string(v) &&
-		     strcmp(json_string_value(v), body) == 0))
+		if (c == K_EVENT || derived(c) || !w ||
+		    (c == K_OBJ && json_is_string(v) && bodies &&
+		     json_object_get(bodies, json_string_value(v))))
 			continue;
-		const char *u = json_string_value(json_object_get(ev, "uuid"));
-		bool owner = u && json_is_string(v) && strcmp(json_string_value(v), u) == 0;
+		/* a claim the newest event's object owns is written as true */
+		bool owner = json_is_string(v) && strcmp(json_string_value(v), q->wuuid) == 0;
 		json_object_set_new(w, k + strlen(q->prefix), owner ? json_true() : json_incref(v));
 	}
-	json_object_set_new(ev, "w", w);
-	char *txt = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (!txt)
+	json_decref(bodies);
+	char *wtxt = w ? json_dumps(w, JSON_COMPACT) : NULL;
+	json_decref(w);
+	if (!wtxt)
 		return -ENOMEM;
-	char key[160];
-	snprintf(key, sizeof(key), "%s", evk);
-	json_object_set_new(q->wset, key, json_string(txt));
-	free(txt);
+	/* each event record is a JSON object: "w" goes in before its last '}'
+	 * (the older events' records get an empty one) */
+	json_object_foreach(q->wevs, k, v) {
+		const char *rec = json_string_value(json_object_get(q->wset, k));
+		size_t n = rec ? strlen(rec) : 0;
+		const char *wv = k == evk ? wtxt : "{}";
+		char *txt = n && rec[n - 1] == '}' ? malloc(n + strlen(wv) + 6) : NULL;
+		if (!txt) {
+			free(wtxt);
+			return rec && n ? -ENOMEM : -EIO;
+		}
+		snprintf(txt, n + strlen(wv) + 6, "%.*s,\"w\":%s}", (int)(n - 1), rec, wv);
+		/* replaces the value only: the iteration of wevs is not touched */
+		json_object_set_new(q->wset, k, json_string(txt));
+		free(txt);
+	}
+	free(wtxt);
 	return 0;
 }
 
@@ -1340,6 +1363,11 @@ static void batch_free(struct ed_batch *b)
 static void ed_close(struct api_store *s)
 {
 	struct ed_store *q = ed(s);
+	for (int i = 0; i < ED_PCACHE; i++) {
+		free(q->pcache[i].key);
+		free(q->pcache[i].val);
+		json_decref(q->pcache[i].obj);
+	}
 	if (q->watching) {
 		pthread_mutex_lock(&q->wlock);
 		q->stopping = true;
@@ -1371,6 +1399,7 @@ static void ed_close(struct api_store *s)
 	free(q->rev_val);
 	ring_reset(q, 0);
 	json_decref(q->wset);
+	json_decref(q->wevs);
 	batch_free(q->open); /* none open or in flight once every request ended */
 	api_emap_free(&q->map);
 	pthread_mutex_destroy(&q->lock);
@@ -1667,6 +1696,7 @@ static struct ed_batch *read_batch(struct ed_store *q)
 static void end_txn(struct ed_store *q)
 {
 	json_object_clear(q->wset);
+	json_object_clear(q->wevs);
 	q->in_txn = false;
 	q->txn_write = false;
 }
@@ -1788,17 +1818,39 @@ static const char *str_of(json_t *obj, const char *key)
 
 static int load_path(struct ed_store *q, const char *path, json_t **obj)
 {
-	char key[1024], *v;
+	char key[1024];
 	KEY(key, "%sobj/%s", q->prefix, path);
 	int rc = fresh_read(q);
 	if (rc < 0)
 		return rc;
-	rc = kget(q, key, &v);
-	if (rc < 0)
-		return rc;
+	const char *v = kval(q, key);
+	if (!v)
+		return -ENOENT;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	typeof(q->pcache[0]) *e = &q->pcache[h % ED_PCACHE];
+	if (e->key && strcmp(e->key, key) == 0 && strcmp(e->val, v) == 0) {
+		*obj = json_deep_copy(e->obj); /* the caller may change its copy */
+		return *obj ? 0 : -ENOMEM;
+	}
 	*obj = json_loads(v, 0, NULL);
-	free(v);
-	return *obj ? 0 : -EIO;
+	if (!*obj)
+		return -EIO;
+	char *nk = strdup(key), *nv = strdup(v);
+	json_t *c = json_deep_copy(*obj);
+	free(e->key);
+	free(e->val);
+	json_decref(e->obj);
+	e->key = nk && nv && c ? nk : NULL;
+	e->val = e->key ? nv : NULL;
+	e->obj = e->key ? c : NULL;
+	if (!e->key) { /* out of memory: no cache entry, the answer stands */
+		free(nk);
+		free(nv);
+		json_decref(c);
+	}
+	return 0;
 }
 
 static int ed_get(struct api_store *s, const char *uuid, json_t **obj)
@@ -1859,7 +1911,8 @@ static int ed_list(struct api_store *s, const struct api_filter *f, api_obj_cb c
 }
 
 /* Take the next revision and log the event: the two always go together. */
-static int add_event(struct ed_store *q, const char *type, json_t *obj, int64_t *rev)
+static int add_event(struct ed_store *q, const char *type, json_t *obj, int64_t *rev,
+		     char **bodyp)
 {
 	int64_t r = ++q->rev;
 	json_object_set_new(obj, "version", json_integer(r));
@@ -1868,12 +1921,21 @@ static int add_event(struct ed_store *q, const char *type, json_t *obj, int64_t 
 			       "uuid", str_of(obj, "uuid"), "body", body ? body : "");
 	char *txt = json_dumps(ev, JSON_COMPACT);
 	json_decref(ev);
-	free(body);
-	if (!txt)
+	if (!txt || !body) {
+		free(body);
+		free(txt);
 		return -ENOMEM;
+	}
 	char key[160];
 	KEY(key, "%sev/%020" PRId64, q->prefix, r);
 	kput(q, key, txt);
+	/* for redo: the body replay will write (none for a delete) */
+	json_object_set_new(q->wevs, key, strcmp(type, "DELETED") ? json_string(body) : json_null());
+	snprintf(q->wuuid, sizeof(q->wuuid), "%s", str_of(obj, "uuid") ?: "");
+	if (bodyp)
+		*bodyp = body; /* the caller stores the same text: dumped once */
+	else
+		free(body);
 	free(txt);
 	*rev = r;
 	return 0;
@@ -1931,11 +1993,9 @@ static int ed_put(struct api_store *s, json_t *obj, json_t *refs, int64_t *rev)
 		kdel(q, ok);
 	}
 	free(old_path);
-	if ((rc = add_event(q, exists ? "MODIFIED" : "ADDED", obj, rev)) < 0)
+	char *body;
+	if ((rc = add_event(q, exists ? "MODIFIED" : "ADDED", obj, rev, &body)) < 0)
 		return rc;
-	char *body = json_dumps(obj, JSON_COMPACT);
-	if (!body)
-		return -ENOMEM;
 	kput(q, key, path);
 	KEY(key, "%sobj/%s", q->prefix, path);
 	kput(q, key, body);
@@ -1975,7 +2035,7 @@ static int ed_del(struct api_store *s, json_t *obj, int64_t *rev)
 	kdel(q, key);
 	if ((rc = drop_refs(q, uuid)) < 0)
 		return rc;
-	return add_event(q, "DELETED", obj, rev);
+	return add_event(q, "DELETED", obj, rev, NULL);
 }
 
 static int cmp_referrer(const void *a, const void *b)
@@ -2447,10 +2507,11 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	q->grcurl = new_conn(q);
 	q->wcurl = new_conn(q);
 	q->wset = json_object();
+	q->wevs = json_object();
 	bool conns = true;
 	for (int i = 0; i < ED_PIPELINE; i++)
 		conns = (q->slot[i] = new_conn(q)) && conns;
-	if (!q->curl || !q->rcurl || !q->gcurl || !q->grcurl || !q->wcurl || !conns || !q->wset || api_emap_init(&q->map) < 0) {
+	if (!q->curl || !q->rcurl || !q->gcurl || !q->grcurl || !q->wcurl || !conns || !q->wset || !q->wevs || api_emap_init(&q->map) < 0) {
 		snprintf(err, errlen, "libcurl could not start, or out of memory");
 		ed_close(&q->base);
 		return NULL;

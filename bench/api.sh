@@ -16,7 +16,9 @@
 # One line per case on stdout; progress on stderr. Method: docs/PERFORMANCE.md.
 # Environment: BENCH_REPS (default 3; the median is printed), BENCH_COUNT
 # (pairs per client per run, default 50), BENCH_PUTS (raw puts per client per
-# run, default 400), BENCH_EVENTS (watch samples, default 200), BENCH_KEEP=1.
+# run, default 400), BENCH_EVENTS (watch samples, default 1000: a p99 of 200
+# samples was their second worst, so one etcd fsync stall more or less moved
+# it by 5 ms), BENCH_KEEP=1.
 set -u
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -27,7 +29,7 @@ LOAD=$BUILD/api/tern-api-bench
 REPS=${BENCH_REPS:-3}
 COUNT=${BENCH_COUNT:-50}
 PUTS=${BENCH_PUTS:-400}
-EVENTS=${BENCH_EVENTS:-200}
+EVENTS=${BENCH_EVENTS:-1000}
 CLIENTS=8
 
 [ -x "$API" ] && [ -x "$LOAD" ] || bl_die "no $API or $LOAD: build first (ninja -C $BUILD)"
