@@ -164,22 +164,8 @@ tl_wait "p1's ARP request for 10.7.0.200 (unknown) flooded to p2 on h2" 5 got_ar
 tl_log "PASS p1's ARP request for 10.7.0.200 (unknown) flooded to p2 on h2"
 
 # ---- policies: a TCP server on p2 and p3; open before any group
-srv() { # srv POD PORT...
-	local p=$1
-	shift
-	tl_start "srv-$p" "${AL_POD_NS[$p]}" "$PY" -c '
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for port in sys.argv[2:]:
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(port))); s.listen(16); sel.register(s, selectors.EVENT_READ)
-while True:
-    for key, _ in sel.select():
-        c, a = key.fileobj.accept(); c.sendall(sys.argv[1].encode()); c.close()' "$p" "$@"
-	tl_wait "$p's server" 20 bash -c "ip netns exec ${AL_POD_NS[$p]} ss -ltn | grep -q ':$1 '"
-}
-srv p2 80 81
-srv p3 80 81
+al_tcp_server p2 80 81
+al_tcp_server p3 80 81
 conn() { # conn FROM TO PORT: answered within 2 s
 	ip netns exec "${AL_POD_NS[$1]}" "$PY" -c '
 import socket, sys

@@ -54,24 +54,9 @@ al_pod h2 c1 red
 al_pod h1 n1 red   # never in a group: its vif names red's network policy only
 tl_log "pods: w1 ${AL_POD_IP[w1]} o1 ${AL_POD_IP[o1]} c1 ${AL_POD_IP[c1]}"
 
-# A TCP server on several ports answering its name.
-srv() { # srv POD PORT...
-	local p=$1
-	shift
-	tl_start "srv-$p" "${AL_POD_NS[$p]}" "$PY" -c '
-import selectors, socket, sys
-sel = selectors.DefaultSelector()
-for port in sys.argv[2:]:
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(port))); s.listen(16); sel.register(s, selectors.EVENT_READ)
-while True:
-    for key, _ in sel.select():
-        c, a = key.fileobj.accept(); c.sendall(sys.argv[1].encode()); c.close()' "$p" "$@"
-	tl_wait "$p's server" 20 bash -c "ip netns exec ${AL_POD_NS[$p]} ss -ltn | grep -q ':$1 '"
-}
-srv w1 80 81 82
-srv o1 81 5432
-srv c1 443 444
+al_tcp_server w1 80 81 82
+al_tcp_server o1 81 5432
+al_tcp_server c1 443 444
 # conn FROM TO PORT: a connection answered within 2 s
 conn() {
 	ip netns exec "${AL_POD_NS[$1]}" "$PY" -c '

@@ -203,3 +203,20 @@ al_pod() {
 	AL_POD_NS[$2]=$ns
 	AL_POD_IP[$2]=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ips"][0]["address"].split("/")[0])' "$out")
 }
+
+# al_tcp_server POD PORT...: a TCP server in the pod on each port, answering
+# every connection with the pod's name (policy tests: who answered, or nobody).
+al_tcp_server() {
+	local p=$1
+	shift
+	tl_start "srv-$p" "${AL_POD_NS[$p]}" /usr/bin/python3 -c '
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for port in sys.argv[2:]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(port))); s.listen(16); sel.register(s, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        c, a = key.fileobj.accept(); c.sendall(sys.argv[1].encode()); c.close()' "$p" "$@"
+	tl_wait "$p's server" 20 bash -c "ip netns exec ${AL_POD_NS[$p]} ss -ltn | grep -q ':$1 '"
+}

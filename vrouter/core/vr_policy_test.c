@@ -827,18 +827,23 @@ static void test_flooded_ip_policies(void **state)
 /* VXLAN and MPLSoUDP (an L2 label) from the fabric, bridged to pod 2's MAC:
  * the inner IP is parsed (the key is the inner tuple) and pod 2's policy_in
  * applies; a non-IP inner frame is bridged as before. */
-static bool send_vxlan(struct vr_router *r, struct vt_host *h, uint16_t type, uint16_t sport,
-		       uint16_t dport, uint16_t *out_vif)
+/* From the fabric to this node: an inner frame from a remote pod to pod 2's
+ * MAC behind an outer IPv4/UDP header to dport whose payload header is tun
+ * (tlen bytes); true when exactly the inner frame came out, on *out_vif. */
+static bool send_tunneled(struct vr_router *r, struct vt_host *h, uint16_t dport,
+			  const uint8_t *tun, size_t tlen, uint16_t type, uint16_t sport,
+			  uint16_t iport, uint16_t *out_vif)
 {
 	uint8_t inner[256], f[512];
-	size_t in = frame(inner, POD1, 0, 6, sport, dport, TCP_SYN);
+	size_t in = frame(inner, POD1, 0, 6, sport, iport, TCP_SYN);
 	memcpy(inner, mac2, 6);
 	memcpy(inner + 6, peer_mac, 6); /* a remote pod's MAC */
 	inet_pton(AF_INET, "10.9.0.1", inner + 14 + 12);
 	vr_wr16(inner + 24, 0);
 	vr_wr16(inner + 24, (uint16_t)~vt_sum16(inner + 14, 20));
 	vr_wr16(inner + 12, type);
-	memset(f, 0, 50);
+	size_t hl = 42 + tlen;
+	memset(f, 0, hl);
 	memcpy(f, fab_mac, 6);
 	memcpy(f + 6, peer_mac, 6);
 	vr_wr16(f + 12, 0x0800);
@@ -848,16 +853,15 @@ static bool send_vxlan(struct vr_router *r, struct vt_host *h, uint16_t type, ui
 	ip[9] = 17;
 	inet_pton(AF_INET, "192.0.2.2", ip + 12);
 	inet_pton(AF_INET, "192.0.2.1", ip + 16);
-	vr_wr16(ip + 2, (uint16_t)(20 + 16 + in));
+	vr_wr16(ip + 2, (uint16_t)(28 + tlen + in));
 	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
 	vr_wr16(f + 34, 50000);
-	vr_wr16(f + 36, 4789);
-	vr_wr16(f + 38, (uint16_t)(16 + in));
-	f[42] = 0x08;
-	vr_wr32(f + 46, 5001u << 8);
-	memcpy(f + 50, inner, in);
+	vr_wr16(f + 36, dport);
+	vr_wr16(f + 38, (uint16_t)(8 + tlen + in));
+	memcpy(f + 42, tun, tlen);
+	memcpy(f + hl, inner, in);
 	unsigned before = h->n_sent;
-	struct vr_pkt *p = vt_pkt(h, f, 50 + in);
+	struct vr_pkt *p = vt_pkt(h, f, hl + in);
 	vr_pipeline_run(r, FAB, &p, 1);
 	if (h->n_sent != before + 1)
 		return false;
@@ -865,42 +869,22 @@ static bool send_vxlan(struct vr_router *r, struct vt_host *h, uint16_t type, ui
 	return memcmp(h->sent[before].data, inner, in) == 0 && h->sent[before].len == in;
 }
 
-/* The inner frame of send_vxlan, as MPLSoUDP with label 201 (pod 2's L2 label). */
+/* VXLAN with VNI 5001. */
+static bool send_vxlan(struct vr_router *r, struct vt_host *h, uint16_t type, uint16_t sport,
+		       uint16_t dport, uint16_t *out_vif)
+{
+	uint8_t vx[8] = { 0x08 };
+	vr_wr32(vx + 4, 5001u << 8);
+	return send_tunneled(r, h, 4789, vx, sizeof(vx), type, sport, dport, out_vif);
+}
+
+/* MPLSoUDP with label 201 (pod 2's L2 label). */
 static bool send_mpls_l2(struct vr_router *r, struct vt_host *h, uint16_t type, uint16_t sport,
 			 uint16_t dport, uint16_t *out_vif)
 {
-	uint8_t inner[256], f[512];
-	size_t in = frame(inner, POD1, 0, 6, sport, dport, TCP_SYN);
-	memcpy(inner, mac2, 6);
-	memcpy(inner + 6, peer_mac, 6);
-	inet_pton(AF_INET, "10.9.0.1", inner + 14 + 12);
-	vr_wr16(inner + 24, 0);
-	vr_wr16(inner + 24, (uint16_t)~vt_sum16(inner + 14, 20));
-	vr_wr16(inner + 12, type);
-	memset(f, 0, 46);
-	memcpy(f, fab_mac, 6);
-	memcpy(f + 6, peer_mac, 6);
-	vr_wr16(f + 12, 0x0800);
-	uint8_t *ip = f + 14;
-	ip[0] = 0x45;
-	ip[8] = 64;
-	ip[9] = 17;
-	inet_pton(AF_INET, "192.0.2.2", ip + 12);
-	inet_pton(AF_INET, "192.0.2.1", ip + 16);
-	vr_wr16(ip + 2, (uint16_t)(20 + 12 + in));
-	vr_wr16(ip + 10, (uint16_t)~vt_sum16(ip, 20));
-	vr_wr16(f + 34, 50000);
-	vr_wr16(f + 36, 6635);
-	vr_wr16(f + 38, (uint16_t)(12 + in));
-	vr_wr32(f + 42, 201u << 12 | 0x100 | 64);
-	memcpy(f + 46, inner, in);
-	unsigned before = h->n_sent;
-	struct vr_pkt *p = vt_pkt(h, f, 46 + in);
-	vr_pipeline_run(r, FAB, &p, 1);
-	if (h->n_sent != before + 1)
-		return false;
-	*out_vif = h->sent[before].vif;
-	return memcmp(h->sent[before].data, inner, in) == 0 && h->sent[before].len == in;
+	uint8_t lse[4];
+	vr_wr32(lse, 201u << 12 | 0x100 | 64);
+	return send_tunneled(r, h, 6635, lse, sizeof(lse), type, sport, dport, out_vif);
 }
 
 static void test_bridged_from_fabric(void **state)
