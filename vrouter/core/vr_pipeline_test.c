@@ -403,11 +403,7 @@ static void test_icmp_vxlan_l2l3(void **state)
 	struct vt_host h;
 	uint8_t f[2048];
 	struct vr_router *r = lab(&h);
-	struct vr_object v = { .obj = VR_OBJ_VRF };
-	v.u.vrf.id = 1;
-	v.u.vrf.flags = VR_VRF_F_L2 | VR_VRF_F_L3;
-	VR_SET(&v, VR_AT_ID);
-	VR_SET(&v, VR_AT_FLAGS);
+	struct vr_object v = vt_vrf(1, VR_VRF_F_L2 | VR_VRF_F_L3, 0);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &v, NULL), 0);
 	/* 1500-byte IP packet with DF to 10.1.0.11 (VXLAN): 1500 + 14 + 36 > 1500 */
 	size_t n = vt_ipv4_udp(f, vt_router_mac, pod1_mac, "10.1.0.1", "10.1.0.11", 1, 2, 1472, 64);
@@ -512,13 +508,7 @@ static void test_flood_and_ecmp(void **state)
 	static const uint32_t flood_members[] = { 1, 2, 12 };
 	struct vr_object o = vt_nh_composite(20, VR_NH_FLOOD, flood_members, 3);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
-	struct vr_object v = { .obj = VR_OBJ_VRF };
-	v.u.vrf.id = 1;
-	v.u.vrf.flags = VR_VRF_F_L2 | VR_VRF_F_L3;
-	v.u.vrf.nh = 20;
-	VR_SET(&v, VR_AT_ID);
-	VR_SET(&v, VR_AT_FLAGS);
-	VR_SET(&v, VR_AT_NH);
+	struct vr_object v = vt_vrf(1, VR_VRF_F_L2 | VR_VRF_F_L3, 20);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &v, NULL), 0);
 	/* broadcast from pod1: to pod2 and node B, not back to pod1 */
 	size_t n = vt_ipv4_udp(f, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", pod1_mac, "10.1.0.1",

@@ -670,13 +670,7 @@ static void make_l2l3(struct vr_router *r)
 	static const uint32_t members[] = { POD1, POD2 };
 	struct vr_object o = vt_nh_composite(20, VR_NH_FLOOD, members, 2);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
-	struct vr_object v = { .obj = VR_OBJ_VRF };
-	v.u.vrf.id = 1;
-	v.u.vrf.flags = VR_VRF_F_L2 | VR_VRF_F_L3;
-	v.u.vrf.nh = 20;
-	VR_SET(&v, VR_AT_ID);
-	VR_SET(&v, VR_AT_FLAGS);
-	VR_SET(&v, VR_AT_NH);
+	struct vr_object v = vt_vrf(1, VR_VRF_F_L2 | VR_VRF_F_L3, 20);
 	assert_int_equal(vt_ctl(r, VR_OP_ADD, &v, NULL), 0);
 	for (uint32_t i = 1; i <= 2; i++) {
 		struct vr_object b = { .obj = VR_OBJ_BRIDGE };

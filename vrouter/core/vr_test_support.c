@@ -211,6 +211,20 @@ struct vr_object vt_nh_composite(uint32_t id, uint8_t type, const uint32_t *memb
 	return o;
 }
 
+struct vr_object vt_vrf(uint16_t id, uint32_t flags, uint32_t flood_nh)
+{
+	struct vr_object v = { .obj = VR_OBJ_VRF };
+	v.u.vrf.id = id;
+	v.u.vrf.flags = flags;
+	VR_SET(&v, VR_AT_ID);
+	VR_SET(&v, VR_AT_FLAGS);
+	if (flood_nh) {
+		v.u.vrf.nh = flood_nh;
+		VR_SET(&v, VR_AT_NH);
+	}
+	return v;
+}
+
 size_t vt_ipv4_udp(uint8_t *b, const uint8_t *dmac, const uint8_t *smac, const char *src,
 		   const char *dst, uint16_t sport, uint16_t dport, size_t payload, uint8_t ttl)
 {

@@ -56,6 +56,8 @@ struct vr_object vt_nh_encap(uint32_t id, uint32_t vif, uint16_t vrf, const uint
 struct vr_object vt_nh_tunnel(uint32_t id, uint32_t vif, uint8_t encap, const char *dip,
 			      const uint8_t *dmac, uint32_t label_or_vni);
 struct vr_object vt_nh_composite(uint32_t id, uint8_t type, const uint32_t *members, unsigned n);
+/* A VRF with VR_VRF_F_* flags and, when flood_nh is not 0, its flood nexthop. */
+struct vr_object vt_vrf(uint16_t id, uint32_t flags, uint32_t flood_nh);
 /* The ones'-complement sum (not inverted): 0xffff over data with a valid checksum. */
 uint16_t vt_sum16(const uint8_t *p, size_t n);
 struct vr_object vt_route(uint16_t vrf, const char *prefix, uint8_t plen, uint32_t nh);
