@@ -445,7 +445,7 @@ n_conn=60; [ "$SMALL" = 1 ] && n_conn=30
 check "service red/web (${VIP:-no VIP}:80): $n_conn connections from a dc server spread over 3 backends on 3 hosts" \
 	lab_wait 10 svc_spread red-dc "$n_conn"
 check "service red/web: a backend's own connections (red-web on c1) go to the other two" \
-	svc_spread red-web "$n_conn" 2
+	lab_wait 10 svc_spread red-web "$n_conn" 2
 drops=$(vl_ctl c1 vr drop 2>/dev/null)
 check "the refused blue packets are counted (drop statistics)" grep -qE 'NO_ROUTE|ARP_NOT_ME' <<<"$drops"
 if [ "$HAVE_FRR" = 1 ]; then
