@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -793,6 +794,28 @@ static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t *
 	return 0;
 }
 
+/* A new object's UUID: version 7 (RFC 9562), the Unix time in ms, then
+ * 12 bits of sub-millisecond time (its method 3), then 62 random bits. Why
+ * not version 4: the stores index objects, references and claims by UUID,
+ * and random keys put every insert on a different B-tree page (SQLite wrote
+ * ~29 pages to its WAL per created pair); time-ordered ones append. One
+ * getrandom call (libuuid's generator made five syscalls per UUID). */
+static int new_uuid(uuid_t u)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint32_t sub = (uint32_t)(((uint64_t)(ts.tv_nsec % 1000000) << 12) / 1000000);
+	if (getrandom(u + 8, 8, 0) != 8)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		u[i] = (uint8_t)(ms >> (40 - 8 * i));
+	u[6] = (uint8_t)(0x70 | (sub >> 8));
+	u[7] = (uint8_t)sub;
+	u[8] = (uint8_t)(0x80 | (u[8] & 0x3f));
+	return 0;
+}
+
 /* Decode and authorise a create's body; *obj gets its uuid and fq_name. */
 static int create_prep(const struct api_ident *id, const struct api_kind *k, const char *body,
 		       size_t len, json_t **obj, struct api_err *e)
@@ -811,7 +834,12 @@ static int create_prep(const struct api_ident *id, const struct api_kind *k, con
 	if (!json_object_get(*obj, "uuid")) {
 		uuid_t u;
 		char s[37];
-		uuid_generate_random(u);
+		if (new_uuid(u) < 0) {
+			json_decref(*obj);
+			*obj = NULL;
+			return api_errf(e, 503, "", "cannot draw a random UUID (getrandom: %s); "
+					"try again", strerror(errno));
+		}
 		uuid_unparse_lower(u, s);
 		json_object_set_new(*obj, "uuid", json_string(s));
 	}

@@ -545,6 +545,19 @@ static void test_unique_ids(void **state)
 			"\"virtual_network\":\"vn1\",\"mac\":\"02:AA:00:00:00:01\"}");
 	assert_string_equal(s_(p1, "mac"), "02:74:65:00:00:00");
 	assert_string_equal(s_(p2, "mac"), "02:aa:00:00:00:01");
+	/* UUIDs are version 7 (time first, so the stores' indexes append) and
+	 * differ in their random part; one made a millisecond later sorts after. */
+	const char *u1 = s_(p1, "uuid"), *u2 = s_(p2, "uuid");
+	assert_int_equal(strlen(u1), 36);
+	assert_int_equal(u1[14], '7');
+	assert_non_null(strchr("89ab", u1[19]));
+	assert_int_equal(u2[14], '7');
+	assert_true(strcmp(u1 + 24, u2 + 24) != 0);
+	usleep(2000);
+	json_t *p4 = mk(f, &admin, "vmi", "{\"name\":\"p4\",\"project\":\"demo\","
+			"\"virtual_network\":\"vn1\"}");
+	assert_true(strcmp(u2, s_(p4, "uuid")) < 0);
+	json_decref(p4);
 	mk_bad(f, &admin, "vmi", "{\"name\":\"p3\",\"project\":\"demo\",\"virtual_network\":"
 	       "\"vn1\",\"mac\":\"02:aa:00:00:00:01\"}", 409, "mac", "virtual-machine-interface "
 	       "demo:p2");

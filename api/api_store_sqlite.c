@@ -722,7 +722,7 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 	}
 	sqlite3_busy_timeout(q->db, 10000);
 	char *msg = NULL;
-	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
 			 "PRAGMA foreign_keys=OFF;", NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot set up the store: %s (not a tern-api store?)",
