@@ -1,10 +1,12 @@
 /* DOC: vr_fib_test.c — the shared-LPM FIB: longest match, VRF isolation, IPv6
- * host routes, refusals, and 4,096 VRFs in one table. */
+ * host routes, refusals, 4,096 VRFs in one table, and the IPv4 host route
+ * table (kept apart from the LPM through add, replace, delete and flush). */
 #include "vr_test_support.h"
 #include "vr_internal.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <rte_lpm6.h>
 
 static const uint8_t pod_mac[6] = { 0x02, 0, 0, 0, 0, 1 };
 
@@ -163,6 +165,145 @@ static void test_4096_vrfs(void **state)
 	vr_router_destroy(r);
 }
 
+/* Is this IPv4 prefix in the shared LPM itself (not the host table)? */
+static bool in_lpm4(struct vr_router *r, uint16_t vrf, const char *p, uint8_t plen)
+{
+	uint8_t key[16] = { (uint8_t)(vrf >> 8), (uint8_t)vrf };
+	uint32_t nh;
+	assert_int_equal(inet_pton(AF_INET, p, key + 2), 1);
+	return rte_lpm6_is_rule_present(r->fib.lpm4, key, (uint8_t)(16 + plen), &nh) == 1;
+}
+
+static void del(struct vr_router *r, uint16_t vrf, const char *p, uint8_t plen)
+{
+	struct vr_object o = vt_route(vrf, p, plen, 0);
+	assert_int_equal(vt_ctl(r, VR_OP_DEL, &o, NULL), 0);
+}
+
+/* A /32 lives in the host table only; every change there is seen by the next
+ * lookup, and a shorter route takes over when it goes. */
+static void test_host4_apart_from_lpm(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup_router(&h);
+	add(r, 1, "10.1.2.0", 24, 1);
+	add(r, 1, "10.1.2.3", 32, 2);
+	add(r, 2, "10.1.2.3", 32, 3);
+	assert_int_equal(r->fib.host4.n, 2);
+	assert_false(in_lpm4(r, 1, "10.1.2.3", 32));
+	assert_true(in_lpm4(r, 1, "10.1.2.0", 24));
+	assert_int_equal(lookup(r, 1, "10.1.2.3"), 2);
+	assert_int_equal(lookup(r, 2, "10.1.2.3"), 3);
+	assert_int_equal(lookup(r, 2, "10.1.2.4"), 0);
+	add(r, 1, "10.1.2.3", 32, 4); /* replace: the same place, the new nexthop */
+	assert_int_equal(r->fib.host4.n, 2);
+	assert_int_equal(lookup(r, 1, "10.1.2.3"), 4);
+	del(r, 1, "10.1.2.3", 32);
+	assert_int_equal(r->fib.host4.n, 1);
+	assert_int_equal(lookup(r, 1, "10.1.2.3"), 1);
+	assert_int_equal(lookup(r, 2, "10.1.2.3"), 3);
+	/* 0.0.0.0/32 in VRF 0: a key of all zeros is a route like any other */
+	add(r, 0, "0.0.0.0", 32, 1);
+	assert_int_equal(lookup(r, 0, "0.0.0.0"), 1);
+	assert_int_equal(lookup(r, 0, "0.0.0.1"), 0);
+	/* a VRF's deletion flushes its host routes too */
+	struct vr_object o = { .obj = VR_OBJ_VRF };
+	o.u.vrf.id = 2;
+	VR_SET(&o, VR_AT_ID);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), 0);
+	assert_int_equal(vt_ctl(r, VR_OP_DEL, &o, NULL), 0);
+	assert_int_equal(lookup(r, 2, "10.1.2.3"), 0);
+	assert_int_equal(r->fib.host4.n, 1);
+	vr_router_destroy(r);
+}
+
+/* One bulk lookup mixing host routes, prefixes and misses, in two VRFs. */
+static void test_host4_bulk_mixed(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup_router(&h);
+	add(r, 1, "10.0.0.0", 8, 1);
+	add(r, 3, "10.0.0.0", 8, 4);
+	uint16_t vrf[VR_BURST];
+	uint8_t a[VR_BURST][4];
+	const uint8_t *ap[VR_BURST];
+	const struct vr_route *out[VR_BURST];
+	for (unsigned i = 0; i < VR_BURST; i++) {
+		vrf[i] = i % 3 ? 1 : 3;
+		a[i][0] = i % 4 ? 10 : 11; /* 11/8: no route */
+		a[i][1] = 0;
+		a[i][2] = (uint8_t)(i / 8);
+		a[i][3] = (uint8_t)i;
+		ap[i] = a[i];
+		if (i % 2 == 0 && vrf[i] == 1) {
+			char s[32];
+			snprintf(s, sizeof(s), "%u.0.%u.%u", a[i][0], a[i][2], a[i][3]);
+			add(r, 1, s, 32, 2 + i % 2);
+		}
+	}
+	vr_route_lookup_bulk(r, 4, vrf, ap, out, VR_BURST);
+	for (unsigned i = 0; i < VR_BURST; i++) {
+		uint32_t want = (i % 2 == 0 && vrf[i] == 1) ? 2 : a[i][0] == 11 ? 0 : vrf[i] == 1 ? 1 : 4;
+		assert_int_equal(out[i] ? out[i]->nh : 0, want);
+	}
+	vr_router_destroy(r);
+}
+
+/* Fill the table to --routes with host routes, delete and add at random and
+ * check every route after each round against what was configured: deletes
+ * inside runs of colliding entries must keep the rest of the run reachable. */
+static void test_host4_full_random(void **state)
+{
+	(void)state;
+	struct vt_host h;
+	struct vr_router *r = setup_router(&h);
+	enum { N = 16384 }; /* vt_router's --routes */
+	static struct { uint16_t vrf; uint8_t a[4]; uint32_t nh; } rt[N];
+	uint64_t x = 88172645463325252ull;
+	char s[32];
+	for (unsigned i = 0; i < N; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		rt[i].vrf = (uint16_t)(x % 8);
+		rt[i].a[0] = 10;
+		rt[i].a[1] = (uint8_t)(i >> 8); /* distinct: i in the low 16 bits */
+		rt[i].a[2] = (uint8_t)i;
+		rt[i].a[3] = (uint8_t)(x >> 32);
+		rt[i].nh = 1 + (uint32_t)(x >> 40) % 4;
+		snprintf(s, sizeof(s), "10.%u.%u.%u", rt[i].a[1], rt[i].a[2], rt[i].a[3]);
+		add(r, rt[i].vrf, s, 32, rt[i].nh);
+	}
+	assert_int_equal(r->fib.host4.n, N);
+	struct vr_object o = vt_route(0, "192.0.2.1", 32, 1);
+	assert_int_equal(vt_ctl(r, VR_OP_ADD, &o, NULL), -ENOSPC);
+	for (unsigned round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < N; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			snprintf(s, sizeof(s), "10.%u.%u.%u", rt[i].a[1], rt[i].a[2], rt[i].a[3]);
+			if (rt[i].nh && x % 3 == 0) {
+				del(r, rt[i].vrf, s, 32);
+				rt[i].nh = 0;
+			} else if (!rt[i].nh && x % 2 == 0) {
+				rt[i].nh = 1 + (uint32_t)(x >> 40) % 4;
+				add(r, rt[i].vrf, s, 32, rt[i].nh);
+			}
+		}
+		unsigned live = 0;
+		for (unsigned i = 0; i < N; i++) {
+			const struct vr_route *got = vr_route_lookup(r, rt[i].vrf, 4, rt[i].a);
+			assert_int_equal(got ? got->nh : 0, rt[i].nh);
+			/* never in another VRF */
+			got = vr_route_lookup(r, (uint16_t)(rt[i].vrf + 8), 4, rt[i].a);
+			assert_null(got);
+			live += rt[i].nh != 0;
+		}
+		assert_int_equal(r->fib.host4.n, live);
+		assert_int_equal(r->fib.n_routes, live);
+	}
+	vr_router_destroy(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +313,9 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_replace_moves_refs),
 		cmocka_unit_test(test_4096_vrfs),
+		cmocka_unit_test(test_host4_apart_from_lpm),
+		cmocka_unit_test(test_host4_bulk_mixed),
+		cmocka_unit_test(test_host4_full_random),
 	};
 	return cmocka_run_group_tests_name("vr_fib", tests, NULL, NULL);
 }

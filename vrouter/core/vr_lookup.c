@@ -5,23 +5,13 @@
  */
 #include "vr_internal.h"
 
-static void lookup_routes(struct vr_router *r, struct vr_pkt **pkts, uint16_t n, uint8_t family)
+/* The route lookups of one family: the packets at idx[0..m), their VRFs and
+ * destination addresses gathered by vr_stage_lookup. */
+static void lookup_routes(struct vr_router *r, struct vr_pkt **pkts, uint8_t family,
+			  const uint16_t *idx, const uint16_t *vrf, const uint8_t *const *addr, unsigned m)
 {
-	uint16_t idx[VR_BURST], vrf[VR_BURST];
-	const uint8_t *addr[VR_BURST];
 	const struct vr_route *rt[VR_BURST];
-	unsigned m = 0;
-	unsigned dst_off = family == 4 ? 16 : 24;
 
-	for (uint16_t i = 0; i < n; i++) {
-		struct vr_pkt *pkt = pkts[i];
-		if (!pkt || pkt->kind != VR_K_ROUTE || pkt->l3 != family)
-			continue;
-		idx[m] = i;
-		vrf[m] = pkt->vrf;
-		addr[m] = pkt->data + pkt->l3_off + dst_off;
-		m++;
-	}
 	if (!m)
 		return;
 	vr_route_lookup_bulk(r, family, vrf, addr, rt, m);
@@ -82,7 +72,31 @@ static void lookup_bridge(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 
 void vr_stage_lookup(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 {
-	lookup_routes(r, pkts, n, 4);
-	lookup_routes(r, pkts, n, 6);
-	lookup_bridge(r, pkts, n);
+	/* One pass over the burst gathers both families' lookups (a pass per
+	 * family cost ~10 instructions a packet); bridged frames have their own. */
+	uint16_t idx[2][VR_BURST], vrf[2][VR_BURST];
+	const uint8_t *addr[2][VR_BURST];
+	unsigned m[2] = { 0, 0 };
+	bool bridged = false;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vr_pkt *pkt = pkts[i];
+		if (!pkt)
+			continue;
+		if (pkt->kind == VR_K_BRIDGE) {
+			bridged = true;
+			continue;
+		}
+		if (pkt->kind != VR_K_ROUTE || (pkt->l3 != 4 && pkt->l3 != 6))
+			continue;
+		unsigned f = pkt->l3 == 6;
+		idx[f][m[f]] = i;
+		vrf[f][m[f]] = pkt->vrf;
+		addr[f][m[f]] = pkt->data + pkt->l3_off + (f ? 24 : 16);
+		m[f]++;
+	}
+	lookup_routes(r, pkts, 4, idx[0], vrf[0], addr[0], m[0]);
+	lookup_routes(r, pkts, 6, idx[1], vrf[1], addr[1], m[1]);
+	if (bridged)
+		lookup_bridge(r, pkts, n);
 }

@@ -5,7 +5,8 @@
  * alloc/free through the mempool, ethdev layers); tern's budget for the
  * whole vxlan-encap path is about that. Here a burst takes its mbufs with one
  * rte_pktmbuf_alloc_bulk, copies straight between the shared buffers and the
- * mbufs, reads each descriptor once and frees transmitted mbufs in bulk.
+ * mbufs, reads each descriptor once and frees transmitted mbufs in bulk
+ * (straight into the pool when they are plain, single-segment buffers).
  *
  * The protocol (memif 2.0): the client connects to our SOCK_SEQPACKET socket;
  * every message is 128 bytes. We send HELLO; the client sends INIT, one
@@ -460,6 +461,25 @@ static inline void tx_read_ahead(const struct vrd_memif *m, struct ring *r, uint
 		r->n_ahead = want;
 }
 
+/* Give transmitted mbufs back. When each is what the pool holds anyway —
+ * direct, one reference, one segment, no next — and all are from one pool,
+ * one rte_mempool_put_bulk does it: what rte_pktmbuf_free_bulk would do for
+ * them (rte_pktmbuf_prefree_seg resets nothing such an mbuf does not already
+ * hold), without its per-mbuf bookkeeping. Anything else goes the general way. */
+static inline void tx_free(struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rte_mempool *pool = pkts[0]->pool;
+	for (uint16_t i = 0; i < n; i++) {
+		const struct rte_mbuf *mb = pkts[i];
+		if (unlikely(rte_mbuf_refcnt_read(mb) != 1 || !RTE_MBUF_DIRECT(mb) ||
+			     mb->nb_segs != 1 || mb->next != NULL || mb->pool != pool)) {
+			rte_pktmbuf_free_bulk(pkts, n);
+			return;
+		}
+	}
+	rte_mempool_put_bulk(pool, (void **)pkts, n);
+}
+
 uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
@@ -537,7 +557,7 @@ full:
 		tx_read_ahead(m, r, room < TX_WARM ? room : TX_WARM);
 	}
 	if (i)
-		rte_pktmbuf_free_bulk(pkts, i);
+		tx_free(pkts, i);
 	m->st.tx_pkts += i - errors;
 	m->st.tx_bytes += bytes;
 	m->st.tx_errors += errors;
