@@ -4,11 +4,12 @@
  * One connection guarded by a mutex held for a whole transaction: tern-api's
  * writes are short, and one writer at a time is what SQLite allows anyway;
  * holding the mutex across BEGIN..COMMIT also makes "read the free values,
- * then claim one" atomic without retry loops. synchronous=FULL: a write that
- * was answered 201 survives a power cut, as the issue requires.
+ * then claim one" atomic without retry loops. A write that was answered 201
+ * survives a power cut, as the issue requires: nothing is answered before
+ * an fdatasync of the WAL that covers its COMMIT (see "Durability" below).
  *
- * Group commit: synchronous=FULL is one fsync per COMMIT, and with one
- * COMMIT per request that fsync was the whole cost of a write. A request
+ * Group commit: durability is one fsync per COMMIT, and with one COMMIT
+ * per request that fsync was the whole cost of a write. A request
  * runs inside a SAVEPOINT of a transaction that may hold the requests
  * before it; when other writers are waiting for the connection it leaves
  * its writes there (RELEASE) and waits, and the last of them COMMITs for
@@ -16,7 +17,21 @@
  * writes are durable. A request that fails rolls back to its savepoint
  * only; if its failure was decided on writes of the group, it waits for
  * them too (-EAGAIN, redo, if they were lost). A reader commits the open
- * group first, so it never sees writes that are not durable.
+ * group first.
+ *
+ * Durability: with synchronous=FULL the COMMIT's fsync ran under the lock,
+ * so the next group could not form while the disk worked. Now SQLite runs
+ * with synchronous=NORMAL (a COMMIT writes the WAL without syncing it;
+ * checkpoints still sync, and the file stays consistent after a crash) and
+ * tern makes each COMMIT durable itself after letting go of the lock: an
+ * fdatasync of the WAL file through a descriptor of its own, which flushes
+ * every frame written before it, so one fsync serves every COMMIT made
+ * until it started (durable()). Every answer waits for it: a writer for its
+ * group's COMMIT, a reader (and a writer that failed) for the newest COMMIT
+ * it could have seen, so nothing leaves tern-api, not even a watch event or
+ * a 409, that a power cut could take back. (Another process on the same
+ * file could read a COMMIT of ours before its fsync; tern-api runs one
+ * process per SQLite file.)
  *
  * The revision counter lives in its own row (meta), not in the events
  * table, so that compacting old events cannot make it go back. Compaction
@@ -25,6 +40,7 @@
  * reader sees either the events or the floor that says they are gone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sqlite3.h>
@@ -32,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api_store.h"
 
@@ -115,6 +132,7 @@ static const char schema_sql[] =
 /* A request whose writes wait in the open group for its COMMIT. */
 struct sq_waiter {
 	int rc;
+	uint64_t seq;          /* its group's COMMIT (see durable) */
 	bool done;
 	struct sq_waiter *next;
 	pthread_cond_t cv;
@@ -131,6 +149,13 @@ struct sq_store {
 	int n;                 /* requests waiting in it */
 	struct sq_waiter *w;
 	int want;              /* writers waiting for lock (atomic) */
+	/* durability (durable()); committed moves under lock, the rest under sync_lock */
+	int wal_fd;            /* the WAL file, for fdatasync; -1: no WAL (":memory:") */
+	uint64_t committed;    /* COMMITs made (atomic) */
+	uint64_t synced;       /* COMMITs known durable */
+	bool syncing;          /* a thread is in fdatasync */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cv;
 };
 
 static struct sq_store *sq(struct api_store *s)
@@ -166,7 +191,11 @@ static void sq_close(struct api_store *s)
 	for (int i = 0; i < N_STMT; i++)
 		sqlite3_finalize(q->st[i]);
 	sqlite3_close(q->db);
+	if (q->wal_fd >= 0)
+		close(q->wal_fd);
 	pthread_mutex_destroy(&q->lock);
+	pthread_mutex_destroy(&q->sync_lock);
+	pthread_cond_destroy(&q->sync_cv);
 	pthread_condattr_destroy(&q->cattr);
 	free(q);
 }
@@ -178,18 +207,58 @@ static void reset_all(struct sq_store *q)
 		sqlite3_reset(q->st[i]);
 }
 
-/* Under lock, nobody in a request: COMMIT the open group (one fsync) and
- * give every request in it the outcome. */
+/* Outside lock: wait until COMMIT number seq (and all before it) is on disk,
+ * syncing the WAL when no other thread is doing it already. 0 or -EIO. */
+static int durable(struct sq_store *q, uint64_t seq)
+{
+	int rc = 0;
+	if (q->wal_fd < 0 || seq == 0)
+		return 0;
+	pthread_mutex_lock(&q->sync_lock);
+	while (q->synced < seq) {
+		if (q->syncing) {
+			pthread_cond_wait(&q->sync_cv, &q->sync_lock);
+			continue;
+		}
+		/* every COMMIT counted so far has written its frames */
+		uint64_t upto = __atomic_load_n(&q->committed, __ATOMIC_ACQUIRE);
+		q->syncing = true;
+		pthread_mutex_unlock(&q->sync_lock);
+		rc = fdatasync(q->wal_fd) == 0 ? 0 : -errno;
+		pthread_mutex_lock(&q->sync_lock);
+		q->syncing = false;
+		if (rc == 0 && upto > q->synced)
+			q->synced = upto;
+		pthread_cond_broadcast(&q->sync_cv);
+		if (rc < 0) {
+			rc = -EIO; /* the caller answers 500; a later request syncs again */
+			break;
+		}
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	return rc;
+}
+
+/* Under lock: the newest COMMIT, which whatever is read now may show. */
+static uint64_t seen(struct sq_store *q)
+{
+	return __atomic_load_n(&q->committed, __ATOMIC_RELAXED);
+}
+
+/* Under lock, nobody in a request: COMMIT the open group and give every
+ * request in it the outcome and the COMMIT's number (to wait for its fsync). */
 static void group_commit(struct sq_store *q)
 {
 	reset_all(q);
 	int rc = exec(q, "COMMIT");
 	if (rc < 0)
 		exec(q, "ROLLBACK");
+	uint64_t seq = rc < 0 ? 0 : __atomic_add_fetch(&q->committed, 1, __ATOMIC_RELEASE);
 	q->sql_open = false;
 	for (struct sq_waiter *w = q->w, *nx; w; w = nx) {
 		nx = w->next; /* w's stack frame may be gone once done is seen */
 		w->rc = rc;
+		w->seq = seq;
 		w->done = true;
 		pthread_cond_signal(&w->cv);
 	}
@@ -199,7 +268,7 @@ static void group_commit(struct sq_store *q)
 
 /* Under lock, the request over: wait in the group for its COMMIT, or make
  * it when no other writer is waiting for the connection (or the group is
- * full). Unlocks. Returns the COMMIT's outcome. */
+ * full). Unlocks. Returns the COMMIT's outcome, once it is durable. */
 static int group_join(struct sq_store *q)
 {
 	struct sq_waiter w = { .rc = 0 };
@@ -222,11 +291,12 @@ static int group_join(struct sq_store *q)
 	}
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_unlock(&q->lock);
-	return w.rc;
+	return w.rc < 0 ? w.rc : durable(q, w.seq);
 }
 
 /* Under lock, a writer that ends with nothing to wait for: the group is
- * committed when nobody else is coming. Unlocks. */
+ * committed when nobody else is coming. Unlocks, then waits until what the
+ * writer read is durable (its answer may depend on it). */
 static void leave(struct sq_store *q)
 {
 	if (q->sql_open && (q->n == 0 || __atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0)) {
@@ -237,7 +307,9 @@ static void leave(struct sq_store *q)
 			group_commit(q);
 		}
 	}
+	uint64_t upto = seen(q);
 	pthread_mutex_unlock(&q->lock);
+	durable(q, upto);
 }
 
 static int sq_begin(struct api_store *s, bool write)
@@ -282,8 +354,9 @@ static int sq_commit(struct api_store *s)
 		int rc = exec(q, "COMMIT");
 		if (rc < 0)
 			exec(q, "ROLLBACK");
+		uint64_t upto = seen(q);
 		pthread_mutex_unlock(&q->lock);
-		return rc;
+		return rc < 0 ? rc : durable(q, upto);
 	}
 	if (exec(q, "RELEASE req") < 0) {
 		exec(q, "ROLLBACK TO req");
@@ -300,8 +373,9 @@ static int sq_rollback(struct api_store *s)
 	reset_all(q);
 	if (!q->txn_write) {
 		exec(q, "ROLLBACK");
+		uint64_t upto = seen(q);
 		pthread_mutex_unlock(&q->lock);
-		return 0;
+		return durable(q, upto) < 0 ? -EIO : 0;
 	}
 	exec(q, "ROLLBACK TO req");
 	exec(q, "RELEASE req");
@@ -700,6 +774,40 @@ static const struct api_store_ops sqlite_ops = {
 	.compact = sq_compact,
 };
 
+/* In WAL mode on a file, open the WAL for durable() and let COMMIT skip its
+ * own fsync (synchronous=NORMAL); otherwise (":memory:", a file system
+ * without WAL) keep synchronous=FULL. */
+static int wal_open(struct sq_store *q, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	bool wal = false;
+	if (sqlite3_prepare_v2(q->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+		sqlite3_finalize(st);
+	}
+	const char *file = sqlite3_db_filename(q->db, "main");
+	if (!wal || !file || !*file)
+		return 0;
+	char wpath[4096];
+	if (snprintf(wpath, sizeof(wpath), "%s-wal", file) >= (int)sizeof(wpath)) {
+		snprintf(err, errlen, "%s: path too long", file);
+		return -1;
+	}
+	q->wal_fd = open(wpath, O_RDONLY | O_CLOEXEC);
+	if (q->wal_fd < 0) {
+		snprintf(err, errlen, "%s: cannot open SQLite's WAL file to sync it: %s", wpath,
+			 strerror(errno));
+		return -1;
+	}
+	if (sqlite3_exec(q->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot set synchronous=NORMAL: %s", file,
+			 sqlite3_errmsg(q->db));
+		return -1;
+	}
+	return 0;
+}
+
 struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errlen)
 {
 	struct sq_store *q = calloc(1, sizeof(*q));
@@ -708,7 +816,10 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 		return NULL;
 	}
 	q->base.ops = &sqlite_ops;
+	q->wal_fd = -1;
 	pthread_mutex_init(&q->lock, NULL);
+	pthread_mutex_init(&q->sync_lock, NULL);
+	pthread_cond_init(&q->sync_cv, NULL);
 	pthread_condattr_init(&q->cattr);
 	pthread_condattr_setclock(&q->cattr, CLOCK_MONOTONIC);
 	/* NOMUTEX: our own mutex serialises every use of the connection. */
@@ -722,14 +833,20 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 	}
 	sqlite3_busy_timeout(q->db, 10000);
 	char *msg = NULL;
-	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;"
-			 "PRAGMA foreign_keys=OFF;", NULL, NULL, &msg) != SQLITE_OK ||
+	/* temp_store=MEMORY: each request's SAVEPOINT keeps its sub-journal in
+	 * memory (past 64 KiB SQLite spilled it to a temporary file, two writes
+	 * per page). */
+	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;", NULL, NULL,
+			 &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot set up the store: %s (not a tern-api store?)",
 			 path, msg ? msg : sqlite3_errmsg(q->db));
 		sqlite3_free(msg);
 		goto fail;
 	}
+	if (wal_open(q, err, errlen) < 0)
+		goto fail;
 	for (int i = 0; i < N_STMT; i++) {
 		if (sqlite3_prepare_v2(q->db, stmt_sql[i], -1, &q->st[i], NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "%s: cannot prepare statement %d: %s", path, i,
