@@ -34,7 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define API_TIMEOUT_MS    5000      /* synchronous requests and lists */
+#define API_TIMEOUT_MS    15000     /* synchronous requests and lists (5 s was hit on a loaded node) */
+#define CONNECT_TIMEOUT_MS 5000     /* the kernel answers a SYN even when tern-api is busy */
 #define RETRY_MAX_MS      5000
 #define IDLE_DEFAULT_MS   25000     /* 2.5 keepalive periods */
 #define SSE_LINE_MAX      (8u << 20) /* objects are at most 256 KiB; be generous */
@@ -316,7 +317,7 @@ static void common_opts(struct tern_watch *a, CURL *h, const char *url, char *er
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)API_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (a->ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, a->ca_file);

@@ -71,7 +71,7 @@ typedef void (*tern_watch_cb)(void *arg, const struct tern_watch_event *ev);
 int tern_watch_drain(struct tern_watch *a, tern_watch_cb cb, void *arg);
 
 /*
- * Synchronous requests from the daemon's loop (short; timeout 5 s).
+ * Synchronous requests from the daemon's loop (short; timeout 15 s).
  * On success 0 and, when out is not NULL, the server's object (new ref).
  * On failure a negative errno: -ECONNREFUSED/-ETIMEDOUT (unreachable, err
  * says so), -EINVAL (400), -EEXIST/-EBUSY (409), -ENOENT (404), -EACCES

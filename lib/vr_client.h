@@ -17,7 +17,11 @@ struct vr_client;
 
 /* Where an instance named name listens: /run/tern/vrouter/<name>/ctl.sock. */
 #define VR_CTL_SOCK_FMT "/run/tern/vrouter/%s/ctl.sock"
-#define VR_CLIENT_TIMEOUT_MS 5000
+/* Long enough for a loaded node: a vif add makes a DPDK port, and on a busy
+ * two-core machine a whole lab stalled for more than 5 s now and then (the
+ * answer came; the client had given up). A dead vrouter fails at once
+ * (connection refused or reset), so only a hung one costs the wait. */
+#define VR_CLIENT_TIMEOUT_MS 15000
 
 /*
  * Connect to the control socket at path. name (may be NULL) is the vrouter

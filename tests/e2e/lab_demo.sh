@@ -20,5 +20,10 @@ assert s["services"][0]["vip"] and "red-dc" in s["services"][0]["runs"], "the se
 assert all(c["result"] in ("PASS", "FAIL") for c in s["checks"]) and s["checks"]
 PY
 if command -v dot >/dev/null; then test -s "$dir-out/topology.svg" -a -s "$dir-out/topology.png" || rc=1; fi
+if [ "$rc" -ne 0 ] && [ -d "$dir-out/logs" ]; then # what went wrong, as the processes logged it
+	echo "--- warnings and errors the lab's processes logged:"
+	grep -rh -E ' (WARN|ERROR|FATAL) ' "$dir-out/logs" | sort | tail -25
+	for f in "$dir-out"/logs/vrouter-*.log; do echo "--- the end of $(basename "$f"):"; tail -4 "$f"; done
+fi
 rm -rf "$dir-out"
 exit $rc

@@ -78,6 +78,10 @@ Stop it: make demo-down
 MSG
 		exit 0
 	fi
+	if [ "$rc" -ne 0 ]; then # every process's log outlives the lab, for the post-mortem
+		mkdir -p "$LAB_OUT/logs" && cp "$TL_DIR"/*.log "$LAB_OUT/logs/" 2>/dev/null
+		echo "lab: failed; the processes' logs are in $LAB_OUT/logs" >&2
+	fi
 	for ((i = ${#TL_PIDS[@]} - 1; i >= 0; i--)); do tl_stop "${TL_PIDS[$i]}"; done
 	printf '' >"$TL_DIR/pids"
 	down >/dev/null
