@@ -689,9 +689,15 @@ static int kind_alloc(struct api_core *c, const struct api_kind *k, json_t *obj,
 
 /* ---- the write path ------------------------------------------------------- */
 
-static int store_fail(struct api_err *e, int rc)
+/* A 500 that says what the store said (which etcd endpoint, what it
+ * answered), so an operator knows where to look. */
+static int store_failf(struct api_core *c, struct api_err *e, const char *what, int rc)
 {
-	return api_errf(e, 500, "", "store error: %s", strerror(-rc));
+	char why[256] = "";
+	if (c->store->ops->last_error)
+		c->store->ops->last_error(c->store, why, sizeof(why));
+	return api_errf(e, 500, "", "%s: %s%s%s%s", what, strerror(-rc), why[0] ? " (" : "", why,
+			why[0] ? ")" : "");
 }
 
 static void set_fq_name(const struct api_kind *k, json_t *obj)
@@ -730,7 +736,7 @@ static int write_obj(struct api_core *c, const struct api_ident *id, const struc
 	int rc = ST(c)->release(c->store, uuid);
 	if (rc < 0) {
 		json_decref(refs);
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	}
 	if (kind_alloc(c, k, obj, uuid, update, e) < 0) {
 		json_decref(refs);
@@ -745,7 +751,7 @@ static int write_obj(struct api_core *c, const struct api_ident *id, const struc
 	if (rc == -EEXIST)
 		return api_errf(e, 409, "name", "%s %s already exists", k->name, str(obj, "fq_name"));
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	return 0;
 }
 
@@ -787,7 +793,7 @@ static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t *
 	}
 	if (r < 0) {
 		json_decref(obj);
-		return api_errf(e, 500, "", "the store could not commit: %s", strerror(-r));
+		return store_failf(c, e, "the store could not commit", r);
 	}
 	notify(c, rev);
 	*out = obj;
@@ -858,7 +864,7 @@ static int create_write(struct api_core *c, const struct api_ident *id, const st
 		rc = api_errf(e, 409, "uuid", "%s is already the UUID of another object",
 			      str(obj, "uuid"));
 	} else if (rc != -ENOENT) {
-		rc = store_fail(e, rc);
+		rc = store_failf(c, e, "store error", rc);
 	} else if (ST(c)->find(c->store, k->name, str(obj, "fq_name"), &old) == 0) {
 		rc = api_errf(e, 409, "name", "%s %s already exists (uuid %s); update it with PUT",
 			      k->name, str(obj, "fq_name"), str(old, "uuid"));
@@ -883,7 +889,7 @@ static int create_once(struct api_core *c, const struct api_ident *id, const str
 	int rc = ST(c)->begin(c->store, true);
 	if (rc < 0) {
 		json_decref(obj);
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	}
 	rc = create_write(c, id, k, obj, &rev, e);
 	return finish(c, rc, rev, obj, out, e);
@@ -938,7 +944,7 @@ static int create_batch_once(struct api_core *c, const struct api_ident *id, jso
 	int rc = ST(c)->begin(c->store, true);
 	if (rc < 0) {
 		json_decref(objs);
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	}
 	json_array_foreach(objs, i, it) {
 		if ((rc = create_write(c, id, ks[i], it, &rev, e)) < 0) {
@@ -989,7 +995,7 @@ static int load(struct api_core *c, const struct api_ident *id, const struct api
 		return api_errf(e, 404, "", "no %s with uuid %s", k->name, uuid);
 	}
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	if (may(id, write, k, scope_of(k, *old), e) < 0) {
 		json_decref(*old);
 		*old = NULL;
@@ -1041,7 +1047,7 @@ static int update_once(struct api_core *c, const struct api_ident *id, const str
 	int rc = ST(c)->begin(c->store, true);
 	if (rc < 0) {
 		json_decref(obj);
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	}
 	rc = load(c, id, k, uuid, true, &old, e);
 	if (rc == 0)
@@ -1110,16 +1116,16 @@ static int delete_once(struct api_core *c, const struct api_ident *id, const str
 	int64_t rev = 0;
 	int rc = ST(c)->begin(c->store, true);
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	rc = load(c, id, k, uuid, true, &obj, e);
 	if (rc == 0 && (rc = ST(c)->referrers(c->store, uuid, &refs)) < 0)
-		rc = store_fail(e, rc);
+		rc = store_failf(c, e, "store error", rc);
 	if (rc == 0 && json_array_size(refs))
 		rc = refused_delete(obj, refs, e);
 	if (rc == 0 && (rc = ST(c)->release(c->store, uuid)) < 0)
-		rc = store_fail(e, rc);
+		rc = store_failf(c, e, "store error", rc);
 	if (rc == 0 && (rc = ST(c)->del(c->store, obj, &rev)) < 0)
-		rc = store_fail(e, rc);
+		rc = store_failf(c, e, "store error", rc);
 	if (rc == 0)
 		TLOG_INFO(c->log, "%s %s deleted by %s (rev %lld)", k->name, str(obj, "fq_name"),
 			  id->name, (long long)rev);
@@ -1149,7 +1155,7 @@ int api_get(struct api_core *c, const struct api_ident *id, const struct api_kin
 	*out = NULL;
 	int rc = ST(c)->begin(c->store, false);
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	rc = load(c, id, k, uuid, false, out, e);
 	ST(c)->commit(c->store);
 	return rc;
@@ -1201,7 +1207,7 @@ int api_list(struct api_core *c, const struct api_ident *id, const struct api_ki
 	int rc = ST(c)->begin(c->store, false);
 	if (rc < 0) {
 		json_decref(x.items);
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	}
 	int64_t rev = 0;
 	rc = ST(c)->list(c->store, &f, list_cb, &x);
@@ -1210,7 +1216,7 @@ int api_list(struct api_core *c, const struct api_ident *id, const struct api_ki
 	ST(c)->commit(c->store);
 	if (rc < 0) {
 		json_decref(x.items);
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	}
 	*out = json_pack("{s:s,s:I,s:o}", "kind", k->name, "revision", (json_int_t)rev, "items",
 			 x.items);
@@ -1251,7 +1257,7 @@ int api_events(struct api_core *c, const struct api_ident *id, int64_t since, in
 	struct ev_ctx x = { .id = id, .cb = cb, .arg = arg, .last = since };
 	int rc = ST(c)->begin(c->store, false);
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	rc = ST(c)->events(c->store, since, limit, ev_filter, &x);
 	int64_t floor = 0;
 	if (rc == -ESTALE && ST(c)->floor(c->store, &floor) < 0)
@@ -1261,7 +1267,7 @@ int api_events(struct api_core *c, const struct api_ident *id, int64_t since, in
 	if (rc == -ESTALE)
 		return gone(e, since, floor > since ? floor : since + 1);
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	return rc;
 }
 
@@ -1281,10 +1287,10 @@ static int read_floor(struct api_core *c, int64_t *floor, struct api_err *e)
 {
 	int rc = ST(c)->begin(c->store, false);
 	if (rc < 0)
-		return store_fail(e, rc);
+		return store_failf(c, e, "store error", rc);
 	rc = ST(c)->floor(c->store, floor);
 	ST(c)->commit(c->store);
-	return rc < 0 ? store_fail(e, rc) : 0;
+	return rc < 0 ? store_failf(c, e, "store error", rc) : 0;
 }
 
 int api_watch_check(struct api_core *c, int64_t since, struct api_err *e)
@@ -1306,7 +1312,7 @@ int api_compact(struct api_core *c, int64_t keep, struct api_err *e)
 	if (rc == -EAGAIN)
 		return api_errf(e, 503, "", "another tern-api was compacting the event log; "
 				"try again");
-	return rc < 0 ? store_fail(e, rc) : 0;
+	return rc < 0 ? store_failf(c, e, "store error", rc) : 0;
 }
 
 static void *compactor_main(void *arg)

@@ -103,6 +103,9 @@ struct api_store_ops {
 	 * called, from another thread, whenever the store learns that another
 	 * process wrote revision rev; cb NULL stops it. */
 	void (*subscribe)(struct api_store *s, void (*cb)(void *arg, int64_t rev), void *arg);
+	/* Optional: the store's last failure in words (which etcd endpoint did
+	 * not answer, what etcd said), for a 500's message; "" when none. */
+	void (*last_error)(struct api_store *s, char *buf, size_t len);
 };
 
 struct api_store {

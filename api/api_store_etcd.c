@@ -88,6 +88,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +224,8 @@ struct ed_store {
 	pthread_mutex_t sub_lock;
 	void (*sub_cb)(void *arg, int64_t rev);
 	void *sub_arg;
-	char err[256];         /* the last transport error, for open() */
+	char err[256];         /* the last transport error (set_err, under err_lock) */
+	pthread_mutex_t err_lock;
 };
 
 static struct ed_store *ed(struct api_store *s)
@@ -232,6 +234,21 @@ static struct ed_store *ed(struct api_store *s)
 }
 
 #define KEY(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
+
+/* Any thread may fail a call to etcd: the text is kept whole for open()'s
+ * message and for the 500s (ed_last_error). */
+__attribute__((format(printf, 2, 3)))
+static void set_err(struct ed_store *q, const char *fmt, ...)
+{
+	char msg[sizeof(q->err)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&q->err_lock);
+	memcpy(q->err, msg, sizeof(msg));
+	pthread_mutex_unlock(&q->err_lock);
+}
 
 /* ---- base64 (the gateway's bytes fields) -------------------------------- */
 
@@ -342,7 +359,7 @@ static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json
 		long code = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		if (cc != CURLE_OK) {
-			snprintf(q->err, sizeof(q->err), "%s: %s (is etcd running there?)", q->urls[u],
+			set_err(q, "%s: %s (is etcd running there?)", q->urls[u],
 				 curl_easy_strerror(cc));
 			/* an errno that says what happened, for the 500's text */
 			rc = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
@@ -354,7 +371,7 @@ static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json
 		*resp = b.p ? json_loads(b.p, 0, NULL) : NULL;
 		rc = -EIO;
 		if (code != 200 || !*resp) {
-			snprintf(q->err, sizeof(q->err), "%s%s: HTTP %ld: %.120s", q->urls[u], path,
+			set_err(q, "%s%s: HTTP %ld: %.120s", q->urls[u], path,
 				 code, b.p ? b.p : "");
 			json_decref(*resp);
 			*resp = NULL;
@@ -452,7 +469,7 @@ static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req,
 	int rc = msg.p ? api_pb_encode(c, req, &msg) : -ENOMEM;
 	json_decref(req);
 	if (rc < 0) {
-		snprintf(q->err, sizeof(q->err), "a request to etcd could not be encoded (%s)",
+		set_err(q, "a request to etcd could not be encoded (%s)",
 			 strerror(-rc));
 		api_pb_buf_free(&msg);
 		return rc;
@@ -483,7 +500,7 @@ static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req,
 			break;
 		}
 		if (cc != CURLE_OK) {
-			snprintf(q->err, sizeof(q->err), "%s: %s (is etcd running there?)", q->urls[u],
+			set_err(q, "%s: %s (is etcd running there?)", q->urls[u],
 				 curl_easy_strerror(cc));
 			rc = cc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED
 			     : cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
@@ -494,14 +511,14 @@ static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req,
 		uint32_t n = b.n >= 5 ? (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
 					(uint32_t)p[3] << 8 | p[4] : 0;
 		if (g.status != 0 || b.n < 5 || p[0] != 0 || n != b.n - 5) {
-			snprintf(q->err, sizeof(q->err), "%s/etcdserverpb.KV/%s: gRPC status %d: %s",
+			set_err(q, "%s/etcdserverpb.KV/%s: gRPC status %d: %s",
 				 q->urls[u], method, g.status, g.msg[0] ? g.msg : "(no message)");
 			rc = -EIO;
 			break;
 		}
 		rc = api_pb_decode(c, p + 5, n, resp);
 		if (rc < 0)
-			snprintf(q->err, sizeof(q->err), "%s: etcd's answer could not be decoded",
+			set_err(q, "%s: etcd's answer could not be decoded",
 				 q->urls[u]);
 		break;
 	}
@@ -860,7 +877,7 @@ static int reload(struct ed_store *q, CURL *h)
 	ring_reset(q, q->trev); /* the events were not read */
 	pthread_cond_broadcast(&q->cond);
 	if (rc < 0)
-		snprintf(q->err, sizeof(q->err), "etcd sent a key or value that is not base64, or "
+		set_err(q, "etcd sent a key or value that is not base64, or "
 			 "memory ran out");
 	return rc;
 }
@@ -1409,6 +1426,7 @@ static void ed_close(struct api_store *s)
 	pthread_mutex_destroy(&q->wlock);
 	pthread_cond_destroy(&q->wcond);
 	pthread_mutex_destroy(&q->sub_lock);
+	pthread_mutex_destroy(&q->err_lock);
 	free(q);
 }
 
@@ -2400,6 +2418,14 @@ static void ed_subscribe(struct api_store *s, void (*cb)(void *arg, int64_t rev)
 	pthread_mutex_unlock(&q->sub_lock);
 }
 
+static void ed_last_error(struct api_store *s, char *buf, size_t len)
+{
+	struct ed_store *q = ed(s);
+	pthread_mutex_lock(&q->err_lock);
+	snprintf(buf, len, "%s", q->err);
+	pthread_mutex_unlock(&q->err_lock);
+}
+
 static const struct api_store_ops etcd_ops = {
 	.name = "etcd",
 	.close = ed_close,
@@ -2420,6 +2446,7 @@ static const struct api_store_ops etcd_ops = {
 	.floor = ed_floor,
 	.compact = ed_compact,
 	.subscribe = ed_subscribe,
+	.last_error = ed_last_error,
 };
 
 static int xferinfo(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -2471,6 +2498,7 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	pthread_mutex_init(&q->rlock, NULL);
 	pthread_mutex_init(&q->wlock, NULL);
 	pthread_mutex_init(&q->sub_lock, NULL);
+	pthread_mutex_init(&q->err_lock, NULL);
 	snprintf(q->prefix, sizeof(q->prefix), "%s", prefix && *prefix ? prefix : "tern/");
 	char *list = strdup(endpoints), *save = NULL;
 	for (char *t = list ? strtok_r(list, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {

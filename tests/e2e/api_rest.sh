@@ -356,6 +356,24 @@ if len(items) != int(sys.argv[2]) or dups:
 ' "$TL_DIR/iips.json" $((N_CLIENTS * PER_CLIENT)) || tl_fail "concurrent allocation"
 tl_log "PASS $N_CLIENTS clients through ${#URLS[@]} tern-api at once: $((N_CLIENTS * PER_CLIENT)) addresses, no duplicate"
 
+# ---- etcd stopped: a write gets a 500 that names the endpoint; restarted: writes work ----
+if [ "$STORE" = etcd ]; then
+	tl_stop "$ETCD_PID"
+	down=$(req POST /v1/project "$ADMIN" '{"name":"while-down"}')
+	[[ $down == "500 "* ]] && grep -qF "127.0.0.1:$EP" <<<"$down" ||
+		tl_fail "a write with etcd stopped: wanted a 500 naming $ETCD, got: $down"
+	tl_start etcd-again "" etcd --name t --data-dir "$TL_DIR/etcd" --listen-client-urls "$ETCD" \
+		--advertise-client-urls "$ETCD" --listen-peer-urls "http://127.0.0.1:$PP" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+		--initial-cluster "t=http://127.0.0.1:$PP" --max-txn-ops 4096
+	ETCD_PID=$TL_LAST_PID
+	tl_wait "etcd to answer again" 20 curl -sf -X POST -d '{"key":"eA=="}' "$ETCD/v3/kv/range"
+	tl_wait "a write once etcd is back" 20 expect 201 "" while-down POST /v1/project "$ADMIN" \
+		'{"name":"while-down"}'
+	out=$("$CTL" get vmi demo:via-b 2>&1) || tl_fail "after etcd's restart, an earlier object is gone: $out"
+	tl_log "PASS etcd stopped: $(cut -c1-200 <<<"$down"); restarted: writes again, nothing lost"
+fi
+
 # ---- TLS ----------------------------------------------------------------------------------
 if command -v openssl >/dev/null; then
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TL_DIR/key.pem" -out "$TL_DIR/cert.pem" \
