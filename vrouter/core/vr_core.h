@@ -158,6 +158,7 @@ void vr_ctl_prep_free(struct vr_ctl_prep *prep);
 struct vr_loop_stats {
 	uint64_t busy_cycles;
 	uint64_t busy_pkts;
+	uint64_t busy_rounds;   /* busy_pkts / busy_rounds: the mean burst */
 	uint64_t tsc_hz;
 };
 struct vr_loop_stats *vr_loop_stats(struct vr_router *r);

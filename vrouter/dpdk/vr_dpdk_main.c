@@ -366,6 +366,7 @@ static void forward_loop(struct vrd *d)
 		if (prev_got) {
 			ls->busy_cycles += t0 - prev_t0;
 			ls->busy_pkts += prev_got;
+			ls->busy_rounds++;
 		}
 		d->now_tsc = t0;
 		vrd_guard_round();
@@ -485,6 +486,13 @@ int main(int argc, char **argv)
 	TLOG_INFO(&d.log, "ready: control socket %s, %s", d.sock_path,
 		  d.opt.poll ? "polling" : "sleeping when idle");
 	forward_loop(&d);
+	const struct vr_loop_stats *ls = vr_loop_stats(d.router);
+	if (ls->busy_rounds)
+		TLOG_INFO(&d.log, "forwarded %llu packets in %llu busy rounds (%.1f a round), "
+			  "%.0f cycles a packet", (unsigned long long)ls->busy_pkts,
+			  (unsigned long long)ls->busy_rounds,
+			  (double)ls->busy_pkts / (double)ls->busy_rounds,
+			  (double)ls->busy_cycles / (double)ls->busy_pkts);
 	vrd_guard_stop();
 	TLOG_INFO(&d.log, "unmaps by other threads that waited for a forwarding round: %llu",
 		  (unsigned long long)vrd_guard_waits());
