@@ -311,6 +311,9 @@ run_testpmd() { # CASE
 	pid=$BL_PID
 	if ! bl_wait "testpmd's forwarding thread" 30 dpdk_worker_tid "$pid"; then
 		bl_stop "$pid"
+		BL_KEEP=1
+		bl_log "testpmd did not start its forwarding thread; the end of its log ($BL_DIR/testpmd-$case.log):"
+		tail -5 "$BL_DIR/testpmd-$case.log" | sed 's/^/    /' >&2
 		return 1
 	fi
 	tid=$(dpdk_worker_tid "$pid")
