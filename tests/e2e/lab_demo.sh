@@ -23,7 +23,9 @@ if command -v dot >/dev/null; then test -s "$dir-out/topology.svg" -a -s "$dir-o
 if [ "$rc" -ne 0 ] && [ -d "$dir-out/logs" ]; then # what went wrong, as the processes logged it
 	echo "--- warnings and errors the lab's processes logged:"
 	grep -rh -E ' (WARN|ERROR|FATAL) ' "$dir-out/logs" | sort | tail -25
-	for f in "$dir-out"/logs/vrouter-*.log; do echo "--- the end of $(basename "$f"):"; tail -4 "$f"; done
+	for f in "$dir-out"/logs/vrouter-*.log "$dir-out"/logs/*.txt; do
+		[ -f "$f" ] && { echo "--- the end of $(basename "$f"):"; tail -4 "$f"; }
+	done
 fi
 rm -rf "$dir-out"
 exit $rc

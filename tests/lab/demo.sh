@@ -79,7 +79,17 @@ MSG
 		exit 0
 	fi
 	if [ "$rc" -ne 0 ]; then # every process's log outlives the lab, for the post-mortem
-		mkdir -p "$LAB_OUT/logs" && cp "$TL_DIR"/*.log "$LAB_OUT/logs/" 2>/dev/null
+		mkdir -p "$LAB_OUT/logs" && cp "$TL_DIR"/*.log "$TL_DIR"/*.txt "$LAB_OUT/logs/" 2>/dev/null
+		# and what the controllers and vrouters held at the end (which routes went missing)
+		local c h
+		for c in ctl1 ctl2 ctl3; do
+			[ -S "$TL_DIR/$c.sock" ] && "$VL_CTL" bgp rib -a vpnv4 --socket "$TL_DIR/$c.sock" \
+				>"$LAB_OUT/logs/rib-$c.txt" 2>&1
+		done
+		for h in c1 c2 c3 d1 d2; do
+			[ -S "$TL_DIR/$h/ctl.sock" ] && { vl_ctl "$h" vr route list --vrf 1; vl_ctl "$h" vr nh list; } \
+				>"$LAB_OUT/logs/routes-$h.txt" 2>&1
+		done
 		echo "lab: failed; the processes' logs are in $LAB_OUT/logs" >&2
 	fi
 	for ((i = ${#TL_PIDS[@]} - 1; i >= 0; i--)); do tl_stop "${TL_PIDS[$i]}"; done
@@ -379,10 +389,17 @@ while True:
 }
 tcp_ok() { ip netns exec "${VL_NS[$1]}" python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)' "$2" "$3"; }
 tcp_refused() { ! tcp_ok "$@"; }
+# listening POD PORT: a TCP socket listens on PORT in POD's namespace (its own
+# /proc/net/tcp: state 0A). A fixed sleep was too short on a busy machine, and
+# a test connection would use up a one-off iperf3 server.
+listening() {
+	ip netns exec "${VL_NS[$1]}" awk -v p="$(printf ':%04X' "$2")" \
+		'$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp
+}
 serve red-dc2 5432 5433
 serve red-web 8080
-sleep 0.5
-# (retried: on a busy machine the server may take more than the 0.5 s to listen)
+for l in "red-dc2 5432" "red-dc2 5433" "red-web 8080"; do lab_wait 15 listening $l; done
+# (retried all the same: a first SYN may meet a flow still being set up)
 check "policy web-to-db: red-web (front) opens TCP 5432 on red-dc2 (back, in the dc)" \
 	lab_wait 10 tcp_ok red-web "$(if_ip red-dc2 eth0)" 5432
 check "policy web-to-db: TCP 5433 from red-web to red-dc2 is dropped" tcp_refused red-web "$(if_ip red-dc2 eth0)" 5433
@@ -395,7 +412,7 @@ fi
 secs=2; [ "$SMALL" = 1 ] && secs=1
 if command -v iperf3 >/dev/null; then
 	tl_start iperf-red-dc "${VL_NS[red-dc]}" iperf3 -s -1 -B "${POD_IP[red-dc]}" -p 5201
-	sleep 0.5
+	lab_wait 15 listening red-dc 5201
 	check "red: TCP cloud -> dc (iperf3, $secs s)" ip netns exec "${VL_NS[red-web]}" iperf3 -c "${POD_IP[red-dc]}" -p 5201 -t "$secs" --connect-timeout 3000
 fi
 # A service: red's "web" on TCP 80, its VIP allocated from front, balanced
@@ -464,7 +481,7 @@ fi
 restart_keeps_traffic() {
 	local t=$((secs + 2)) ping_pid loss
 	tl_start iperf-red-db "${VL_NS[red-db]}" iperf3 -s -1 -B "${POD_IP[red-db]}" -p 5202
-	sleep 0.5
+	lab_wait 15 listening red-db 5202
 	ip netns exec "${VL_NS[red-web]}" iperf3 -c "${POD_IP[red-db]}" -p 5202 -t "$t" -b 10M >"$TL_DIR/restart-iperf.txt" 2>&1 &
 	local iperf_pid=$!
 	ip netns exec "${VL_NS[red-web]}" ping -c $((t * 50)) -i 0.02 -W 1 "${POD_IP[red-db]}" >"$TL_DIR/restart-ping.txt" 2>&1 &
