@@ -286,11 +286,14 @@ int vr_route_add(struct vr_router *r, const struct vr_obj_route *rt, struct vr_e
 	memcpy(s->mac, rt->mac, 6);
 	rc = lpm_set(f, s, slot);
 	if (rc < 0) {
+		/* read before the slot is cleared: which table was full says which
+		 * option makes room */
+		bool host = is_host4(s) || s->plen == 128;
 		vr_nh_unref(r, rt->nh);
 		memset(s, 0, sizeof(*s));
 		return vr_errf(e, -ENOSPC, "no room in the FIB for this prefix (%s: %s); start the "
-			       "vrouter with a larger --fib-tbl8s", is_host4(s) || s->plen == 128
-			       ? "host route table" : "rte_lpm6", strerror(-rc));
+			       "vrouter with a larger %s", host ? "host route table" : "rte_lpm6",
+			       strerror(-rc), host ? "--routes" : "--fib-tbl8s");
 	}
 	if (rte_hash_add_key_data(f->rib, &k, (void *)(uintptr_t)slot) < 0) {
 		lpm_clear(f, s);
