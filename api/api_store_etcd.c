@@ -11,20 +11,32 @@
  * Keys, under a prefix P (default "tern/"):
  *   P rev                       "N TOKEN": tern's revision N, and which batch
  *                               wrote it (TOKEN; older stores: "N" alone)
- *   P obj/<kind>/<fq_name>      object body (JSON); key order = fq_name order
- *   P refs/<from>               [[field, to], ...] of that object
- *   P claim/<pool>/<%020 value> owner UUID
+ *   P obj/<kind>/<fq_name>      object body (JSON); key order = fq_name order;
+ *                               then a newline and its envelope (below)
  *   P ev/<%020 rev>             {"type","kind","uuid","body"}
  *   P compacted                 "C": the events up to revision C were dropped
  * and, in memory only (the mirror derives them from the keys above as it
- * applies them, so a write carries 4 keys + P rev to etcd, not 10):
+ * applies them, so a write of one object carries 2 keys + P rev to etcd):
+ *   P refs/<from>               [[field, to], ...] of that object  } in etcd in
+ *   P claim/<pool>/<%020 value> owner UUID                          } the envelope
  *   P uuid/<uuid>               "<kind>/<fq_name>": where the body is
  *   P ref/<to>/<from>/<field>   "" (the reverse index for referrers)
  *   P own/<owner>/<pool>/<v>    the claim key (so release finds them)
  *   P hint/<pool>               "LO NEXT": [LO, NEXT) all claimed (see get_hint);
  *                               this process's own, lowered by any release
- * (Stores written before 2026-11-23 hold the first three in etcd too: they
+ * (Stores written before 2026-11-23 hold the last three in etcd too: they
  * are ignored, and stay as garbage.)
+ *
+ * Envelopes: an object's refs and its claims (the values it owns) go to
+ * etcd inside its obj/ value, after the body: a newline, then
+ * {"u":uuid,"r":[[field, to], ...],"c":["claim/<pool>/<value>", ...]},
+ * complete as of the txn that writes it. A pair (an interface and its
+ * instance IP) is then 4 keys in etcd, not 8: etcd indexes each key, and
+ * a txn's room (--max-txn-ops) goes by keys. reload splits them back into the
+ * refs/ and claim/ keys of the mirror, after every plain key, so they win
+ * over keys an older version wrote. Claims of an owner that has no object
+ * in the same txn (only the store's own tests make them) and every delete
+ * still go as keys of their own, which reload reads too.
  *
  * Why a mirror: a write used to make about ten sequential round trips to the
  * gateway (~1 ms each) to read what it validates against. Now the process
@@ -838,6 +850,33 @@ static int mirror_apply(struct ed_store *q, const char *key, const char *val, in
 	return rc;
 }
 
+/* The refs and claims an obj/ value carries after its body (the text after
+ * the newline: see envelope) into the mirror, as the keys they were. */
+static int apply_envelope(struct ed_store *q, const char *meta, int64_t mod)
+{
+	json_t *m = json_loads(meta, 0, NULL), *r = json_object_get(m, "r"), *c;
+	const char *u = json_string_value(json_object_get(m, "u"));
+	char key[1400];
+	size_t i;
+	int rc = u && json_is_array(r) && json_is_array(json_object_get(m, "c")) ? 0 : -EIO;
+	if (rc == 0) {
+		/* none: also over a stale refs/ key of the older layout */
+		char *txt = json_array_size(r) ? json_dumps(r, JSON_COMPACT) : NULL;
+		KEY(key, "%srefs/%s", q->prefix, u);
+		if (txt || api_emap_get(&q->map, key))
+			rc = txt || !json_array_size(r) ? mirror_apply(q, key, txt, mod, false)
+							: -ENOMEM;
+		free(txt);
+	}
+	json_array_foreach(rc ? NULL : json_object_get(m, "c"), i, c) {
+		KEY(key, "%s%s", q->prefix, json_string_value(c) ?: "");
+		if ((rc = mirror_apply(q, key, u, mod, false)) < 0)
+			break;
+	}
+	json_decref(m);
+	return rc;
+}
+
 /* Read every key of P but the events, in one txn (one etcd revision), into a
  * new mirror. Under lock; h: a connection this thread may use. */
 static int reload(struct ed_store *q, CURL *h)
@@ -855,15 +894,24 @@ static int reload(struct ed_store *q, CURL *h)
 		return rc;
 	api_emap_clear(&q->map);
 	q->rev_mod = q->trev = 0;
-	json_t *r, *kv;
+	json_t *r, *kv, *envs = json_array();
 	size_t i, j;
-	json_array_foreach(json_object_get(resp, "responses"), i, r) {
+	rc = envs ? 0 : -ENOMEM;
+	json_array_foreach(rc ? NULL : json_object_get(resp, "responses"), i, r) {
 		json_array_foreach(json_object_get(json_object_get(r, "response_range"), "kvs"), j,
 				   kv) {
 			const char *vs = json_string_value(json_object_get(kv, "value"));
 			char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
 			char *v = b64dec(vs ? vs : "");
-			rc = k && v ? mirror_apply(q, k, v, i64(kv, "mod_revision"), false) : -EIO;
+			const char *rest;
+			char *nl = k && v && kclass(q, k, &rest) == K_OBJ ? strchr(v, '\n') : NULL;
+			int64_t mod = i64(kv, "mod_revision");
+			if (nl) {
+				/* an envelope: its refs and claims once every plain key is in */
+				*nl = 0;
+				json_array_append_new(envs, json_pack("[sI]", nl + 1, (json_int_t)mod));
+			}
+			rc = k && v ? mirror_apply(q, k, v, mod, false) : -EIO;
 			free(k);
 			free(v);
 			if (rc < 0)
@@ -872,13 +920,20 @@ static int reload(struct ed_store *q, CURL *h)
 		if (rc < 0)
 			break;
 	}
+	json_t *e;
+	json_array_foreach(rc ? NULL : envs, i, e) {
+		if ((rc = apply_envelope(q, json_string_value(json_array_get(e, 0)),
+					 json_integer_value(json_array_get(e, 1)))) < 0)
+			break;
+	}
+	json_decref(envs);
 	q->mrev = i64(json_object_get(resp, "header"), "revision");
 	json_decref(resp);
 	ring_reset(q, q->trev); /* the events were not read */
 	pthread_cond_broadcast(&q->cond);
 	if (rc < 0)
-		set_err(q, "etcd sent a key or value that is not base64, or "
-			 "memory ran out");
+		set_err(q, "etcd sent a key or value that is not base64, an object "
+			 "whose refs and claims after its body are not JSON, or memory ran out");
 	return rc;
 }
 
@@ -1486,24 +1541,184 @@ static int ed_begin(struct api_store *s, bool write)
 	return 0;
 }
 
-/* The txn of batch b: "if P rev is what the batch before wrote, write b". */
+/* key's value once the batches in flight up to b (b included) commit:
+ * what b's txn must describe (a batch forming behind b does not count). */
+static const char *value_upto(struct ed_store *q, struct ed_batch *b, const char *key)
+{
+	const char *v = api_emap_get(&q->map, key);
+	for (struct ed_batch *x = q->flying; x; x = x->next) {
+		json_t *w = json_object_get(x->set, key);
+		if (w)
+			v = json_string_value(w);
+		if (x == b)
+			break;
+	}
+	return v;
+}
+
+/* The obj/ value b's txn writes for the object uuid with this body: the
+ * body, a newline, and {"u":uuid,"r":refs,"c":[claim keys it owns]} as
+ * they stand once b commits (see "Envelopes" at the top). NULL: no memory. */
+static char *envelope(struct ed_store *q, struct ed_batch *b, const char *body, const char *uuid)
+{
+	char key[1400];
+	KEY(key, "%srefs/%s", q->prefix, uuid);
+	const char *refs = value_upto(q, b, key);
+	KEY(key, "%sown/%s/", q->prefix, uuid);
+	size_t kl = strlen(key), pl = strlen(q->prefix);
+	json_t *own = json_object(), *v;
+	for (const struct api_emap_node *x = api_emap_seek(&q->map, key);
+	     own && x && strncmp(x->key, key, kl) == 0; x = api_emap_next(x))
+		json_object_set_new(own, x->key, json_string(x->val));
+	const char *k;
+	for (struct ed_batch *x = q->flying; own && x; x = x->next) {
+		json_object_foreach(x->set, k, v)
+			if (strncmp(k, key, kl) == 0)
+				json_object_set(own, k, v);
+		if (x == b)
+			break;
+	}
+	json_t *c = json_array();
+	json_object_foreach(own, k, v)
+		if (json_is_string(v) && strlen(json_string_value(v)) > pl)
+			json_array_append_new(c, json_string(json_string_value(v) + pl));
+	char *ctxt = c ? json_dumps(c, JSON_COMPACT) : NULL;
+	json_decref(c);
+	json_decref(own);
+	if (!ctxt)
+		return NULL;
+	size_t n = strlen(body) + strlen(uuid) + (refs ? strlen(refs) : 2) + strlen(ctxt) + 32;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s\n{\"u\":\"%s\",\"r\":%s,\"c\":%s}", body, uuid,
+			 refs ? refs : "[]", ctxt);
+	free(ctxt);
+	return out;
+}
+
+/* The objects whose envelope a txn of set writes: objs (obj/ key -> uuid)
+ * and owners (uuid -> true). Those the set puts; and, when b (the batch of
+ * set, in flight) is given, every other object whose refs or claims the set
+ * changes (own/<owner>/... and refs/<owner> keys name them): its body goes
+ * again with the new envelope, or reload would bring back what the old one
+ * says. Without b (counting), those are counted as rewritten and their
+ * keys as going on their own: never fewer than batch_txn sends. */
+static int txn_objects(struct ed_store *q, json_t *set, struct ed_batch *b, json_t **objs,
+		       json_t **owners, int *extra)
+{
+	char ok[1400], uk[256];
+	const char *k, *rest;
+	json_t *v, *dirty = json_object();
+	*objs = json_object();
+	*owners = json_object();
+	*extra = 0;
+	if (!*objs || !*owners || !dirty) {
+		json_decref(*objs);
+		json_decref(*owners);
+		json_decref(dirty);
+		return -ENOMEM;
+	}
+	json_object_foreach(set, k, v) {
+		enum kclass c = kclass(q, k, &rest);
+		if (c == K_UUID && json_is_string(v)) {
+			KEY(ok, "%sobj/%s", q->prefix, json_string_value(v));
+			if (json_is_string(json_object_get(set, ok))) {
+				json_object_set_new(*objs, ok, json_string(rest));
+				json_object_set_new(*owners, rest, json_true());
+			}
+		} else if (c == K_REFS || (c == K_OWN && strchr(rest, '/'))) {
+			snprintf(uk, sizeof(uk), "%.*s", (int)strcspn(rest, "/"), rest);
+			json_object_set_new(dirty, uk, json_true());
+		}
+	}
+	json_object_foreach(dirty, k, v) {
+		if (json_object_get(*owners, k))
+			continue;
+		++*extra;
+		if (!b)
+			continue;
+		KEY(uk, "%suuid/%s", q->prefix, k);
+		const char *path = value_upto(q, b, uk);
+		KEY(ok, "%sobj/%s", q->prefix, path ? path : "");
+		if (path && value_upto(q, b, ok)) {
+			json_object_set_new(*objs, ok, json_string(k));
+			json_object_set_new(*owners, k, json_true());
+		}
+	}
+	json_decref(dirty);
+	return 0;
+}
+
+/* Does key k (value v) of a set go to etcd as a key of its own? Not the
+ * derived ones, nor refs and claims of an object whose envelope the txn
+ * writes (owners); deletes always go (the key may be there from an older
+ * version, or from an owner without an object). */
+static bool own_key(const struct ed_store *q, const char *k, json_t *v, json_t *owners)
+{
+	const char *rest;
+	enum kclass c = kclass(q, k, &rest);
+	const char *val = json_string_value(v);
+	if (derived(c))
+		return false;
+	return !val || !((c == K_REFS && json_object_get(owners, rest)) ||
+			 (c == K_CLAIM && json_object_get(owners, val)));
+}
+
+/* The txn of batch b: "if P rev is what the batch before wrote, write b".
+ * The objects b writes carry their refs and claims (envelope), which then
+ * are not written as keys of their own. NULL: out of memory. */
 static json_t *batch_txn(struct ed_store *q, struct ed_batch *b)
 {
 	char key[160];
 	KEY(key, "%srev", q->prefix);
-	json_t *ops = json_array(), *v, *cmp;
-	const char *k, *rest;
+	json_t *ops, *v, *cmp, *objs, *owners;
+	const char *k;
+	int extra;
+	if (txn_objects(q, b->set, b, &objs, &owners, &extra) < 0)
+		return NULL;
+	if (!(ops = json_array())) {
+		json_decref(objs);
+		json_decref(owners);
+		return NULL;
+	}
+	bool ok = true;
 	json_object_foreach(b->set, k, v) {
-		if (derived(kclass(q, k, &rest)))
-			continue; /* kept in memory only */
-		if (json_is_null(v))
+		if (!own_key(q, k, v, owners))
+			continue;
+		const char *val = json_string_value(v);
+		const char *u = val ? json_string_value(json_object_get(objs, k)) : NULL;
+		char *env = u ? envelope(q, b, val, u) : NULL;
+		if (!val)
 			json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
 							     "key", jb64(k)));
 		else
 			json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key",
-							     jb64(k), "value",
-							     jb64(json_string_value(v))));
+							     jb64(k), "value", jb64(env ? env : val)));
+		free(env);
+		if (u && !env) {
+			ok = false;
+			break;
+		}
 	}
+	/* the objects b does not put whose refs or claims it changes */
+	json_object_foreach(ok ? objs : NULL, k, v) {
+		if (json_object_get(b->set, k))
+			continue;
+		char *env = envelope(q, b, value_upto(q, b, k), json_string_value(v));
+		if (!(ok = env != NULL))
+			break;
+		json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key", jb64(k),
+						     "value", jb64(env)));
+		free(env);
+	}
+	if (!ok) {
+		json_decref(ops);
+		ops = NULL;
+	}
+	json_decref(objs);
+	json_decref(owners);
+	if (!ops)
+		return NULL; /* out of memory */
 	json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key", jb64(key),
 					     "value", jb64(b->val)));
 	if (b->cmp)
@@ -1601,7 +1816,7 @@ static void flush(struct ed_store *q)
 	b->chained = b != q->flying;
 	json_t *req = batch_txn(q, b), *resp = NULL;
 	pthread_mutex_unlock(&q->lock);
-	int rc = call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp);
+	int rc = req ? call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp) : -ENOMEM;
 	pthread_mutex_lock(&q->lock);
 	while (q->flying != b)
 		pthread_cond_wait(&q->cond, &q->lock);
@@ -1613,7 +1828,7 @@ static void flush(struct ed_store *q)
 		resp = NULL;
 		req = batch_txn(q, b);
 		pthread_mutex_unlock(&q->lock);
-		rc = call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp);
+		rc = req ? call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp) : -ENOMEM;
 		pthread_mutex_lock(&q->lock);
 	}
 	q->slot_busy[slot] = false;
@@ -1646,14 +1861,19 @@ static bool batch_full(const struct ed_batch *b)
 	return b->n >= ED_BATCH_MAX || b->ops >= ED_BATCH_KEYS;
 }
 
-/* The keys of set a txn will carry. */
-static int txn_keys(const struct ed_store *q, json_t *set)
+/* The keys of set a txn will carry (see own_key); out of memory: every
+ * key, which only makes the batch go sooner. */
+static int txn_keys(struct ed_store *q, json_t *set)
 {
-	const char *k, *rest;
-	json_t *v;
-	int n = 0;
+	const char *k;
+	json_t *v, *objs, *owners;
+	int n;
+	if (txn_objects(q, set, NULL, &objs, &owners, &n) < 0)
+		return (int)json_object_size(set);
 	json_object_foreach(set, k, v)
-		n += !derived(kclass(q, k, &rest));
+		n += own_key(q, k, v, owners);
+	json_decref(objs);
+	json_decref(owners);
 	return n;
 }
 

@@ -182,6 +182,106 @@ static void test_claims(void **state)
 	assert_int_equal(s->ops->commit(s), 0);
 }
 
+static const char *str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* One request as api_core makes them: claims for owner, then its put. */
+static void put_claiming(struct api_store *s, json_t *o, json_t *refs, const char *pool,
+			 uint64_t value)
+{
+	char holder[37];
+	int64_t rev;
+	int rc;
+	for (int tries = 0;; tries++) {
+		assert_true(tries < 50);
+		assert_int_equal(s->ops->begin(s, true), 0);
+		assert_int_equal(s->ops->claim(s, pool, value, str(o, "uuid"), holder), 0);
+		assert_int_equal(s->ops->put(s, o, refs, &rev), 0);
+		if ((rc = s->ops->commit(s)) != -EAGAIN)
+			break;
+	}
+	assert_int_equal(rc, 0);
+	json_decref(o);
+	json_decref(refs);
+}
+
+/* What a store holds besides the bodies (refs, claims: on etcd they travel
+ * inside the objects' values) is all there for a process that opens the
+ * store afterwards, also after updates that change them. */
+static void test_reopen(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct api_store *s = f->s;
+	char holder[37];
+	json_t *refs;
+	int64_t rev;
+	assert_int_equal(put(s, obj("project", U1, "demo"), NULL), 1);
+	put_claiming(s, obj("virtual-network", U2, "demo:vn1"), json_pack("[[ss]]", "project", U1),
+		     "vni", 7);
+	put_claiming(s, obj("virtual-network", U3, "demo:vn2"), json_pack("[[ss]]", "project", U1),
+		     "vni", 8);
+	/* vn2 again, now without refs and with a second claim */
+	put_claiming(s, obj("virtual-network", U3, "demo:vn2"), NULL, "vni", 9);
+	/* vn1 gives its claims back on its own (api_core always rewrites or
+	 * deletes the owner too; the store must not depend on it) ... */
+	assert_int_equal(s->ops->begin(s, true), 0);
+	assert_int_equal(s->ops->release(s, U2), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	struct api_store *t = open_again(f);
+	assert_non_null(t);
+	assert_int_equal(t->ops->begin(t, true), 0);
+	assert_int_equal(t->ops->claim(t, "vni", 7, U1, holder), 0);
+	assert_int_equal(t->ops->rollback(t), 0);
+	api_store_close(t);
+	/* ... and is rewritten */
+	json_t *o = obj("virtual-network", U2, "demo:vn1");
+	refs = json_pack("[[ss]]", "project", U1);
+	assert_int_equal(s->ops->begin(s, true), 0);
+	assert_int_equal(s->ops->release(s, U2), 0);
+	assert_int_equal(s->ops->put(s, o, refs, &rev), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	json_decref(o);
+	json_decref(refs);
+
+	for (int round = 0; round < 2; round++) {
+		/* round 0: a process that opens the store now; 1: the writer */
+		t = round == 0 ? open_again(f) : s;
+		assert_non_null(t);
+		assert_int_equal(t->ops->begin(t, false), 0);
+		assert_int_equal(t->ops->referrers(t, U1, &refs), 0);
+		assert_int_equal(json_array_size(refs), 1);
+		assert_string_equal(str(json_array_get(refs, 0), "fq_name"), "demo:vn1");
+		json_decref(refs);
+		t->ops->commit(t);
+		assert_int_equal(t->ops->begin(t, true), 0);
+		assert_int_equal(t->ops->claim(t, "vni", 8, U1, holder), -EEXIST);
+		assert_string_equal(holder, U3);
+		assert_int_equal(t->ops->claim(t, "vni", 9, U1, holder), -EEXIST);
+		assert_string_equal(holder, U3);
+		assert_int_equal(t->ops->claim(t, "vni", 7, U1, holder), 0); /* released */
+		assert_int_equal(t->ops->rollback(t), 0);
+		if (round == 0)
+			api_store_close(t);
+	}
+	/* vn2 deleted: its claims and refs go with it, also for a new process */
+	o = obj("virtual-network", U3, "demo:vn2");
+	assert_int_equal(s->ops->begin(s, true), 0);
+	assert_int_equal(s->ops->release(s, U3), 0);
+	assert_int_equal(s->ops->del(s, o, &rev), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	json_decref(o);
+	t = open_again(f);
+	assert_non_null(t);
+	assert_int_equal(t->ops->begin(t, true), 0);
+	assert_int_equal(t->ops->claim(t, "vni", 8, U1, holder), 0);
+	assert_int_equal(t->ops->claim(t, "vni", 9, U1, holder), 0);
+	assert_int_equal(t->ops->rollback(t), 0);
+	api_store_close(t);
+}
+
 struct seen {
 	int64_t revs[64];
 	int n;
@@ -509,6 +609,7 @@ static void test_open_errors(void **state)
 #define STORE_TEST(label, f, p) { label ": " #f, f, setup, teardown, p }
 #define STORE_TESTS(label, p)                                                   \
 	STORE_TEST(label, test_objects, p), STORE_TEST(label, test_claims, p),  \
+	STORE_TEST(label, test_reopen, p),  \
 	STORE_TEST(label, test_events_resume, p),                               \
 	STORE_TEST(label, test_compaction, p),                                  \
 	STORE_TEST(label, test_concurrent_claims, p),                           \
