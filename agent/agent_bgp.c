@@ -6,11 +6,13 @@
  * Three path tables, all hashed on the prefix key (BGP_PREFIX_KEY_LEN bytes):
  *  - local: what the agent announces (prefix key -> path), sent whole on
  *    each Established, then change by change;
- *  - in, per controller: its Adj-RIB-In (prefix key -> path; one path per
- *    key, as a route reflector without add-path sends only its best);
+ *  - in, per controller: its Adj-RIB-In (prefix key and ADD-PATH path
+ *    identifier -> path; without ADD-PATH one path per key);
  *  - merged: what the callback was told (prefix key + next hop -> path and
  *    the controllers holding it). A path is reported when it appears or
- *    changes and deleted when its last holder lets it go.
+ *    changes and deleted when its last holder lets it go; a controller
+ *    holds it while any of its identifiers has that next hop (it may move
+ *    a path to a new identifier and withdraw the old one).
  * Stale paths (a session went down) stay in the controller's Adj-RIB-In
  * flagged; they are swept by that controller's End-of-RIB per family, or
  * gr_time seconds after it is back without one. While it is down nothing
@@ -266,29 +268,51 @@ static void merged_hold(struct agent_bgp *b, struct peer *x, const struct agent_
 	}
 }
 
-/* Controller x no longer has path p (its Adj-RIB-In entry, still valid). */
-static void merged_release(struct agent_bgp *b, struct peer *x, const struct agent_bgp_path *p)
+/* An entry of t other than self with p's prefix and next hop: with ADD-PATH
+ * a controller may hold one path under two identifiers, as when its best
+ * path moves to another copy with the same next hop (new identifier first,
+ * then the old one's withdrawal). */
+static struct pent *in_other(const struct ptab *t, const struct agent_bgp_path *p,
+			     const struct pent *self)
+{
+	if (!t->nb)
+		return NULL;
+	uint32_t h = key_hash(&p->prefix, 0, NULL, false);
+	for (struct pent *e = t->b[h & (t->nb - 1)]; e; e = e->next)
+		if (e != self && e->hash == h &&
+		    memcmp(&e->p.prefix, &p->prefix, BGP_PREFIX_KEY_LEN) == 0 &&
+		    nh_eq(e->p.nh_len, e->p.nh, p->nh_len, p->nh))
+			return e;
+	return NULL;
+}
+
+/* Controller x no longer has path p through its Adj-RIB-In entry self
+ * (still valid; it may already carry something else). */
+static void merged_release(struct agent_bgp *b, struct peer *x, const struct agent_bgp_path *p,
+			   const struct pent *self)
 {
 	struct pent *m = ptab_get(&b->merged, p);
 	if (!m)
 		return;
-	m->holders &= (uint8_t)~(1u << x->idx);
-	if (!m->holders) {
-		report(b, false, &m->p);
-		ptab_del(&b->merged, m);
-		return;
-	}
-	/* Another controller still has it: what it says is now the truth. */
-	for (int i = 0; i < b->n_peers; i++) {
-		if (!(m->holders & (1u << i)))
-			continue;
-		struct pent *o = in_find(&b->peers[i].in, &p->prefix, 0, true, m->p.nh_len,
-					 m->p.nh);
-		if (o && !path_same(&o->p, &m->p)) {
-			m->p = o->p;
-			report(b, true, &m->p);
+	/* x itself still has it under another identifier: it keeps holding. */
+	const struct pent *o = in_other(&x->in, p, self);
+	if (!o) {
+		m->holders &= (uint8_t)~(1u << x->idx);
+		if (!m->holders) {
+			report(b, false, &m->p);
+			ptab_del(&b->merged, m);
+			return;
 		}
-		return;
+		/* Another controller still has it. */
+		for (int i = 0; i < b->n_peers && !o; i++)
+			if (m->holders & (1u << i))
+				o = in_find(&b->peers[i].in, &p->prefix, 0, true, m->p.nh_len,
+					    m->p.nh);
+	}
+	/* What the remaining holder says is now the truth. */
+	if (o && !path_same(&o->p, &m->p)) {
+		m->p = o->p;
+		report(b, true, &m->p);
 	}
 }
 
@@ -298,7 +322,7 @@ static void unlearn(struct agent_bgp *b, struct peer *x, const struct bgp_prefix
 	struct pent *e = in_find(&x->in, pfx, path_id, false, 0, NULL);
 	if (!e)
 		return;
-	merged_release(b, x, &e->p);
+	merged_release(b, x, &e->p, e);
 	ptab_del(&x->in, e);
 }
 
@@ -329,7 +353,7 @@ static void learn(struct agent_bgp *b, struct peer *x, const struct agent_bgp_pa
 	 * before break for the forwarding table). */
 	merged_hold(b, x, p);
 	if (!nh_eq(old.nh_len, old.nh, p->nh_len, p->nh))
-		merged_release(b, x, &old);
+		merged_release(b, x, &old, e);
 }
 
 /* Drop x's stale paths of the families afs. */
@@ -343,7 +367,7 @@ static void stale_sweep(struct agent_bgp *b, struct peer *x, uint32_t afs, const
 			next = e->next;
 			if (!e->stale || !(afs & BGP_AF_BIT(e->p.prefix.af)))
 				continue;
-			merged_release(b, x, &e->p);
+			merged_release(b, x, &e->p, e);
 			ptab_del(&x->in, e);
 			n++;
 		}

@@ -29,6 +29,7 @@
 struct fake {
 	int lfd, fd;
 	uint16_t port;
+	bool addpath;            /* offers ADD-PATH send for VPNv4/VPNv6, as tern-control */
 	uint8_t rbuf[1 << 16];
 	size_t rlen;
 };
@@ -158,7 +159,9 @@ static void fake_send_open(struct fake *f, uint32_t router_id)
 		.caps = { .afs = BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6) |
 				 BGP_AF_BIT(BGP_AF_EVPN),
 			  .mp = true, .as4 = true, .as4_value = ASN, .route_refresh = true,
-			  .gr = true },
+			  .gr = true,
+			  .addpath_tx = f->addpath ? BGP_AF_BIT(BGP_AF_VPNV4) |
+						     BGP_AF_BIT(BGP_AF_VPNV6) : 0 },
 	};
 	tern_wbuf_init(&w, buf, sizeof(buf));
 	fake_send(f, buf, bgp_open_encode(&w, &o));
@@ -352,14 +355,16 @@ static void check_sent(const struct got *g, const struct agent_bgp_path *p)
 }
 
 /* An UPDATE from a fake controller: p announced (withdraw false) or
- * withdrawn, with the attributes a reflector passes on. */
-static void fake_update(struct fake *f, const struct agent_bgp_path *p, bool withdraw)
+ * withdrawn under path identifier id (when the fake sends ADD-PATH), with
+ * the attributes a reflector passes on. */
+static void fake_update_id(struct fake *f, const struct agent_bgp_path *p, bool withdraw,
+			   uint32_t id)
 {
 	static const uint8_t empty[1];
 	uint8_t buf[BGP_MAX_MSG];
 	struct tern_wbuf w;
 	struct bgp_attrs a;
-	struct bgp_nlri n = { .p = p->prefix, .label = p->label };
+	struct bgp_nlri n = { .p = p->prefix, .label = p->label, .path_id = id };
 	memset(&a, 0, sizeof(a));
 	a.has = BGP_HAS(BGP_ATTR_ORIGIN) | BGP_HAS(BGP_ATTR_AS_PATH) |
 		BGP_HAS(BGP_ATTR_LOCAL_PREF) | BGP_HAS(BGP_ATTR_ORIGINATOR_ID) |
@@ -371,9 +376,15 @@ static void fake_update(struct fake *f, const struct agent_bgp_path *p, bool wit
 	a.nh_len = p->nh_len;
 	memcpy(a.nh, p->nh, p->nh_len);
 	tern_wbuf_init(&w, buf, sizeof(buf));
-	int len = withdraw ? bgp_update_encode(&w, p->prefix.af, NULL, NULL, 0, &n, 1)
-			   : bgp_update_encode(&w, p->prefix.af, &a, &n, 1, NULL, 0);
+	bool ap = f->addpath && p->prefix.af != BGP_AF_EVPN;
+	int len = withdraw ? bgp_update_encode_ap(&w, p->prefix.af, NULL, NULL, 0, &n, 1, ap)
+			   : bgp_update_encode_ap(&w, p->prefix.af, &a, &n, 1, NULL, 0, ap);
 	fake_send(f, buf, len);
+}
+
+static void fake_update(struct fake *f, const struct agent_bgp_path *p, bool withdraw)
+{
+	fake_update_id(f, p, withdraw, 0);
 }
 
 static void fake_eor(struct fake *f, int af)
@@ -743,6 +754,100 @@ static void test_two_controllers(void **state)
 	t_free(t);
 }
 
+/* A route reflector with ADD-PATH may move one path to a new identifier
+ * (tern-control does when its best path for the destination changes to
+ * another with the same next hop: ctl1's copy of a route instead of ctl2's).
+ * The old identifier's withdrawal must not delete the path the new one
+ * still carries. */
+static void test_addpath_same_nh(void **state)
+{
+	(void)state;
+	struct t *t = t_new(1, false, 0);
+	t->f[0].addpath = true;
+	struct bgp_open o;
+	fake_establish(t, 0, &o);
+	assert_int_equal(o.caps.addpath_rx, BGP_AF_BIT(BGP_AF_VPNV4) | BGP_AF_BIT(BGP_AF_VPNV6));
+	struct agent_bgp_path a = vpn(BGP_AF_VPNV4, 2, "10.2.0.7", 30, "192.0.2.2", 100);
+	fake_update_id(&t->f[0], &a, false, 1);
+	pump(t, 100);
+	assert_int_equal(t->nev, 1);
+	assert_true(t->ev[0].add);
+	/* Make before break: the new identifier first, then the old one goes. */
+	fake_update_id(&t->f[0], &a, false, 2);
+	fake_update_id(&t->f[0], &a, true, 1);
+	pump(t, 150);
+	assert_int_equal(t->nev, 1);
+	struct agent_bgp_peer_status st;
+	agent_bgp_status(t->b, &st, 1);
+	assert_int_equal(st.paths_in, 1);
+	/* The same with a new label under the new identifier: reported once,
+	 * and the old identifier's withdrawal leaves the new label in place. */
+	a.label = 31;
+	fake_update_id(&t->f[0], &a, false, 3);
+	pump(t, 100);
+	assert_int_equal(t->nev, 2);
+	assert_true(t->ev[1].add);
+	assert_int_equal(t->ev[1].p.label, 31);
+	fake_update_id(&t->f[0], &a, true, 2);
+	pump(t, 100);
+	assert_int_equal(t->nev, 2);
+	/* An identifier that changes its next hop keeps the other identifier's
+	 * path with the old next hop. */
+	struct agent_bgp_path b2 = a;
+	b2.label = 30;
+	fake_update_id(&t->f[0], &b2, false, 4);   /* same next hop, label 30 */
+	pump(t, 100);
+	int n = t->nev;
+	struct agent_bgp_path moved = b2;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.9", moved.nh), 1);
+	fake_update_id(&t->f[0], &moved, false, 4);
+	pump(t, 100);
+	for (int i = n; i < t->nev; i++)
+		assert_true(t->ev[i].add);  /* the new next hop; nothing deleted */
+	/* The last identifier with each next hop gone: deleted. */
+	fake_update_id(&t->f[0], &a, true, 3);
+	fake_update_id(&t->f[0], &moved, true, 4);
+	pump(t, 150);
+	int dels = 0;
+	for (int i = n; i < t->nev; i++)
+		dels += !t->ev[i].add;
+	assert_int_equal(dels, 2);
+	agent_bgp_status(t->b, &st, 1);
+	assert_int_equal(st.paths_in, 0);
+	t_free(t);
+}
+
+/* The same across a controller restart: after it, the controller sends the
+ * path under another identifier (they are its own, per destination), and
+ * End-of-RIB sweeps the stale old one: the path must stay. */
+static void test_addpath_stale_new_id(void **state)
+{
+	(void)state;
+	struct t *t = t_new(1, false, 0);
+	t->f[0].addpath = true;
+	struct bgp_open o;
+	fake_establish(t, 0, &o);
+	struct agent_bgp_path a = vpn(BGP_AF_VPNV4, 2, "10.2.0.7", 30, "192.0.2.2", 100);
+	fake_update_id(&t->f[0], &a, false, 1);
+	pump(t, 100);
+	assert_int_equal(t->nev, 1);
+	fake_drop(&t->f[0]);
+	pump(t, 200);
+	fake_establish(t, 0, &o);
+	fake_update_id(&t->f[0], &a, false, 2);
+	fake_eor(&t->f[0], BGP_AF_VPNV4);
+	pump(t, 200);
+	assert_int_equal(t->nev, 1);
+	struct agent_bgp_peer_status st;
+	agent_bgp_status(t->b, &st, 1);
+	assert_int_equal(st.paths_in, 1);
+	fake_update_id(&t->f[0], &a, true, 2);
+	pump(t, 100);
+	assert_int_equal(t->nev, 2);
+	assert_false(t->ev[1].add);
+	t_free(t);
+}
+
 static void test_update_error(void **state)
 {
 	(void)state;
@@ -782,6 +887,8 @@ int main(void)
 		cmocka_unit_test(test_stale_then_eor),
 		cmocka_unit_test(test_stale_timeout),
 		cmocka_unit_test(test_two_controllers),
+		cmocka_unit_test(test_addpath_same_nh),
+		cmocka_unit_test(test_addpath_stale_new_id),
 		cmocka_unit_test(test_update_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

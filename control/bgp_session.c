@@ -588,12 +588,25 @@ static void batch_flush(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_bat
 	b->af = -1;
 }
 
+/* What p's batches hold, announcements first: a path that moves to another
+ * ADD-PATH identifier (the best path changed to a copy with the same next
+ * hop) reaches the peer under its new identifier before the old one is
+ * withdrawn, so the peer never goes without it (make before break). */
+static void peer_flush(struct bgp_daemon *d, struct bgp_peer *p)
+{
+	batch_flush(d, p, &p->adv);
+	batch_flush(d, p, &p->wd);
+}
+
 static void batch_add(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_batch *b, int af,
 		      struct bgp_rattrs *ra, const struct bgp_nlri *n)
 {
 	size_t sz = bgp_nlri_size_ap(n, p->ap_tx & BGP_AF_BIT(af));
-	if (b->af != af || b->attrs != ra || b->n == BGP_BATCH || b->bytes + sz > BGP_MAX_MSG)
+	if (b->af != af || b->attrs != ra || b->n == BGP_BATCH || b->bytes + sz > BGP_MAX_MSG) {
+		if (b == &p->wd)
+			batch_flush(d, p, &p->adv); /* announcements first (peer_flush) */
 		batch_flush(d, p, b);
+	}
 	if (b->af < 0) {
 		b->af = af;
 		b->attrs = ra;
@@ -638,6 +651,14 @@ static void ap_announce(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_des
 	sent[(*n)++] = q;
 }
 
+static bool ap_holds(const struct bgp_dest *dst, uint32_t id, unsigned peer)
+{
+	for (uint32_t i = 0; dst->ap && i < dst->ap->n; i++)
+		if (dst->ap->e[i].id == id)
+			return bgp_pset_has(dst->ap->e[i].peers, peer);
+	return false;
+}
+
 /* ADD-PATH peer (RFC 7911): the best path and every other equal-cost path
  * with a next hop of its own (ECMP), each under its own path identifier
  * (tx_id); identifiers p holds that are not among them are withdrawn. */
@@ -647,7 +668,15 @@ static void offer_ap(struct bgp_daemon *d, struct bgp_peer *p, struct bgp_dest *
 	const struct bgp_path *sent[BGP_ADDPATH_MAX];
 	int n_sent = 0;
 	const struct bgp_path *best = dst->best;
-	if (best)
+	/* Equal-cost paths p already holds go first, so that of several with
+	 * one next hop it keeps the one it has: the best moving among copies of
+	 * one route (two reflectors' copies of an agent's route) then changes
+	 * nothing for p, instead of a new identifier and a withdrawal. */
+	for (const struct bgp_path *q = dst->paths; best && dst->ap && q; q = q->next)
+		if ((q == best || bgp_path_multipath(&d->rib, q, best)) &&
+		    ap_holds(dst, q->tx_id, idx) && n_sent < BGP_ADDPATH_MAX)
+			ap_announce(d, p, dst, q, sent, &n_sent);
+	if (best && n_sent < BGP_ADDPATH_MAX)
 		ap_announce(d, p, dst, best, sent, &n_sent);
 	for (const struct bgp_path *q = dst->paths; best && q && n_sent < BGP_ADDPATH_MAX;
 	     q = q->next)
@@ -730,8 +759,7 @@ static void offer_family(struct bgp_daemon *d, struct bgp_peer *p, int af)
 {
 	void *arg[2] = { d, p };
 	bgp_rib_walk(&d->rib, af, send_one, arg);
-	batch_flush(d, p, &p->wd);
-	batch_flush(d, p, &p->adv);
+	peer_flush(d, p);
 }
 
 static void send_eor(struct bgp_peer *p, int af)
@@ -811,10 +839,8 @@ static void process_dirty(struct bgp_daemon *d)
 	}
 	if (!n)
 		return;
-	for (int i = 0; i < d->n_peers; i++) {
-		batch_flush(d, d->peers[i], &d->peers[i]->wd);
-		batch_flush(d, d->peers[i], &d->peers[i]->adv);
-	}
+	for (int i = 0; i < d->n_peers; i++)
+		peer_flush(d, d->peers[i]);
 }
 
 /* ---- listening and accepting ---- */
