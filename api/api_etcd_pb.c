@@ -137,6 +137,44 @@ static const struct pb_field txn_resp_f[] = {
 };
 static const struct pb_msg txn_resp = MSG(txn_resp_f);
 
+static const struct pb_field watch_create_f[] = {
+	{ 1, "key", PB_BYTES, NULL, NULL, false },
+	{ 2, "range_end", PB_BYTES, NULL, NULL, false },
+	{ 3, "start_revision", PB_INT, NULL, NULL, false },
+	{ 4, "progress_notify", PB_BOOL, NULL, NULL, false },
+	{ 6, "prev_kv", PB_BOOL, NULL, NULL, false },
+};
+static const struct pb_msg watch_create = MSG(watch_create_f);
+
+static const struct pb_field watch_req_f[] = {
+	{ 1, "create_request", PB_MSG, &watch_create, NULL, false },
+};
+static const struct pb_msg watch_req = MSG(watch_req_f);
+
+static const char *const event_types[] = { "PUT", "DELETE", NULL };
+
+static const struct pb_field event_f[] = {
+	{ 1, "type", PB_ENUM, NULL, event_types, false },
+	{ 2, "kv", PB_MSG, &kv, NULL, false },
+	{ 3, "prev_kv", PB_MSG, &kv, NULL, false },
+};
+static const struct pb_msg event = MSG(event_f);
+
+static const struct pb_field watch_resp_f[] = {
+	{ 1, "header", PB_MSG, &header, NULL, false },
+	{ 2, "watch_id", PB_INT, NULL, NULL, false },
+	{ 3, "created", PB_BOOL, NULL, NULL, false },
+	{ 4, "canceled", PB_BOOL, NULL, NULL, false },
+	{ 5, "compact_revision", PB_INT, NULL, NULL, false },
+	{ 6, "cancel_reason", PB_BYTES, NULL, NULL, false },
+	{ 11, "events", PB_MSG, &event, NULL, true },
+};
+static const struct pb_msg watch_resp = MSG(watch_resp_f);
+
+/* The request and answer messages of each call. */
+static const struct pb_msg *const call_req[] = { &range_req, &txn_req, &watch_req };
+static const struct pb_msg *const call_resp[] = { &range_resp, &txn_resp, &watch_resp };
+
 /* ---- base64 (the gateway's form of bytes) ------------------------------------- */
 
 static const char b64c[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -309,7 +347,7 @@ int api_pb_encode(enum api_pb_call call, json_t *req, struct api_pb_buf *out)
 {
 	if (!json_is_object(req))
 		return -EINVAL;
-	return encode_msg(call == API_PB_TXN ? &txn_req : &range_req, req, out);
+	return encode_msg(call_req[call], req, out);
 }
 
 /* ---- decoding ------------------------------------------------------------------ */
@@ -425,7 +463,7 @@ int api_pb_decode(enum api_pb_call call, const uint8_t *p, size_t n, json_t **re
 	json_t *o = json_object();
 	if (!o)
 		return -ENOMEM;
-	int rc = decode_msg(call == API_PB_TXN ? &txn_resp : &range_resp, p, p + n, o);
+	int rc = decode_msg(call_resp[call], p, p + n, o);
 	if (rc < 0) {
 		json_decref(o);
 		return rc;

@@ -10,8 +10,10 @@
  * (docs/PERFORMANCE.md, tern-api). Only the fields the store uses are
  * known: RangeRequest (key, range_end, limit), PutRequest (key, value),
  * DeleteRangeRequest (key, range_end), Compare (result, target, key,
- * create_revision, mod_revision, version, value), TxnRequest; the answers'
- * headers (revision), key-values, succeeded and responses. Other fields of
+ * create_revision, mod_revision, version, value), TxnRequest,
+ * WatchCreateRequest (key, range_end, start_revision); the answers'
+ * headers (revision), key-values, succeeded and responses, and a watch
+ * answer's events, created, canceled and compact_revision. Other fields of
  * an answer are skipped.
  */
 #ifndef TERN_API_ETCD_PB_H
@@ -29,7 +31,9 @@ struct api_pb_buf {
 
 void api_pb_buf_free(struct api_pb_buf *b);
 
-enum api_pb_call { API_PB_RANGE, API_PB_TXN };
+/* API_PB_WATCH: one WatchRequest (create_request) and one WatchResponse
+ * of the stream /etcdserverpb.Watch/Watch. */
+enum api_pb_call { API_PB_RANGE, API_PB_TXN, API_PB_WATCH };
 
 /* req (the gateway's JSON for /v3/kv/range or /v3/kv/txn) as protobuf,
  * appended to out. 0, -EINVAL (a field that is not the gateway's form, e.g.

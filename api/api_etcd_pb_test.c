@@ -4,7 +4,8 @@
  * rpc.proto; field order as the JSON gives it): a txn with both kinds of
  * compare, a put, a delete and a range; an answer with a header, a range
  * of one key and a put; and what must be refused (bytes that are not
- * base64, a field the table does not know, a truncated answer). The
+ * base64, a field the table does not know, a truncated answer); the watch
+ * stream's create request and answers. The
  * store's use of it against a real etcd is tested by api_store_test and
  * api_core_test (etcd cases) and tests/e2e/api_rest_etcd.sh.
  */
@@ -113,11 +114,53 @@ static void test_decode_txn(void **state)
 	assert_int_equal(api_pb_decode(API_PB_TXN, (const uint8_t *)"\x0a\x7f\x08", 3, &r), -EIO);
 }
 
+/* The watch stream (store's watch on P rev): the create request, an event
+ * message and a compaction notice, each encoded by hand from rpc.proto and
+ * mvccpb/kv.proto. */
+static void test_watch(void **state)
+{
+	(void)state;
+	static const uint8_t create_pb[] = "\x0a\x0c\x0a\x08tern/rev\x18\x2a";
+	json_t *req = json_pack("{s:{s:s,s:i}}", "create_request", "key", "dGVybi9yZXY=",
+				"start_revision", 42);
+	struct api_pb_buf b = { 0 };
+	assert_int_equal(api_pb_encode(API_PB_WATCH, req, &b), 0);
+	assert_int_equal(b.n, sizeof(create_pb) - 1);
+	assert_memory_equal(b.p, create_pb, b.n);
+	api_pb_buf_free(&b);
+	json_decref(req);
+	/* header {revision 9}, events [{PUT, kv {"tern/rev", mod 9, "3 abc"}}] */
+	static const uint8_t ev_pb[] =
+		"\x0a\x02\x18\x09\x5a\x15\x12\x13\x0a\x08tern/rev\x18\x09\x2a\x05" "3 abc";
+	json_t *r = NULL;
+	assert_int_equal(api_pb_decode(API_PB_WATCH, ev_pb, sizeof(ev_pb) - 1, &r), 0);
+	assert_string_equal(sget(r, "header.revision"), "9");
+	assert_int_equal(json_array_size(json_object_get(r, "events")), 1);
+	assert_string_equal(sget(r, "events.0.kv.key"), "dGVybi9yZXY=");
+	assert_string_equal(sget(r, "events.0.kv.value"), "MyBhYmM=");
+	assert_string_equal(sget(r, "events.0.kv.mod_revision"), "9");
+	json_decref(r);
+	/* canceled, compact_revision 5: the store starts again from there */
+	r = NULL;
+	assert_int_equal(api_pb_decode(API_PB_WATCH, (const uint8_t *)"\x20\x01\x28\x05", 4, &r),
+			 0);
+	assert_true(json_is_true(json_object_get(r, "canceled")));
+	assert_string_equal(sget(r, "compact_revision"), "5");
+	json_decref(r);
+	for (size_t n = 0; n < sizeof(ev_pb) - 1; n++) {
+		r = NULL;
+		int rc = api_pb_decode(API_PB_WATCH, ev_pb, n, &r);
+		assert_true(rc == 0 || rc == -EIO);
+		json_decref(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode_txn),
 		cmocka_unit_test(test_encode_refused),
+		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_decode_txn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,12 +1,14 @@
 /*
  * DOC: api_store_etcd.c — the store on etcd 3.4 with libcurl: writes (the
- * batches' txns, compaction) and the one-key checks of P rev through etcd's
- * gRPC service (/etcdserverpb.KV/Txn and /Range over HTTP/2, protobuf from
+ * batches' txns, compaction), the one-key checks of P rev and the watch on
+ * P rev through etcd's gRPC service (/etcdserverpb.KV/Txn and /Range, the
+ * /etcdserverpb.Watch/Watch stream, over HTTP/2, protobuf from
  * api_etcd_pb.c; the v3 JSON gateway cost etcd as much CPU again per write,
- * decoding base64 JSON and calling its own gRPC over loopback); reads of
- * many keys (load, replay, old events) and the watch on P rev through the
- * gateway (POST /v3/kv/range, /v3/kv/txn, the streaming /v3/watch; keys and
- * values in base64), see call_small for why.
+ * decoding base64 JSON and calling its own gRPC over loopback, and its
+ * watch stream a quarter of etcd's CPU under load); reads of many keys
+ * (load, replay, old events) through the gateway (POST /v3/kv/range,
+ * /v3/kv/txn; keys and values in base64), see call_small for why. Where an
+ * endpoint has no gRPC (an HTTP/1.1 proxy) everything uses the gateway.
  *
  * Keys, under a prefix P (default "tern/"):
  *   P rev                       "N TOKEN": tern's revision N, and which batch
@@ -141,6 +143,13 @@
 
 /* ---- the store ------------------------------------------------------------------ */
 
+/* A gRPC answer's headers and trailers. */
+struct grpc_head {
+	bool grpc;             /* content-type: application/grpc */
+	int status;            /* grpc-status (-1: none yet) */
+	char msg[160];         /* grpc-message */
+};
+
 /* A request whose writes joined a batch (or whose failure depends on one)
  * waits here for the batch's outcome. */
 struct ed_waiter {
@@ -227,8 +236,10 @@ struct ed_store {
 	pthread_cond_t wcond;
 	bool stopping;
 	int wfd;               /* the watch's socket, shut down to stop it */
-	char *wbuf;            /* the stream's incomplete line */
+	char *wbuf;            /* the stream's incomplete line or gRPC message */
 	size_t wn;
+	bool wgrpc;            /* the watch runs on gRPC (else the gateway) */
+	struct grpc_head wg;   /* its answer's gRPC headers */
 	int64_t wrev;          /* etcd revision the watch on P rev has reported */
 	int64_t wtrev;         /* the newest tern revision it saw another process write */
 	char tok[24];          /* "<token>-": in P rev's value of each of our batches */
@@ -401,11 +412,6 @@ static int call(struct ed_store *q, CURL *h, const char *path, json_t *req, json
 /* ---- etcd's gRPC service (what the store uses unless etcd lacks it) ---------- */
 
 /* What a gRPC answer's headers and trailers said. */
-struct grpc_head {
-	bool grpc;             /* content-type: application/grpc */
-	int status;            /* grpc-status (-1: none yet) */
-	char msg[160];         /* grpc-message */
-};
 
 static size_t on_grpc_head(char *data, size_t sz, size_t nm, void *arg)
 {
@@ -1156,11 +1162,9 @@ static bool ours(const struct ed_store *q, const char *val)
  * batches is another process's write: the mirror is behind, so the next
  * transaction replays what changed first (need_mod), and our watchers wake
  * now (they read the new events from etcd). */
-static int rev_msg(struct ed_store *q, const char *line)
+static int rev_result(struct ed_store *q, json_t *r)
 {
-	json_t *m = json_loads(line, 0, NULL), *r = json_object_get(m, "result"), *ev;
-	if (!m)
-		return 0; /* a blank line */
+	json_t *ev;
 	int64_t foreign = 0;
 	int rc = 0;
 	pthread_mutex_lock(&q->lock);
@@ -1192,10 +1196,54 @@ static int rev_msg(struct ed_store *q, const char *line)
 	}
 	pthread_cond_broadcast(&q->cond);
 	pthread_mutex_unlock(&q->lock);
-	json_decref(m);
 	if (foreign)
 		announce(q, foreign);
 	return rc;
+}
+
+/* A line of the gateway's watch stream: {"result": WatchResponse}. */
+static int rev_msg(struct ed_store *q, const char *line)
+{
+	json_t *m = json_loads(line, 0, NULL);
+	if (!m)
+		return 0; /* a blank line */
+	int rc = rev_result(q, json_object_get(m, "result"));
+	json_decref(m);
+	return rc;
+}
+
+/* The gRPC watch stream: length-prefixed WatchResponse messages. */
+static size_t on_grpc_watch(char *data, size_t sz, size_t nm, void *arg)
+{
+	struct ed_store *q = arg;
+	size_t len = sz * nm;
+	char *p = realloc(q->wbuf, q->wn + len + 1);
+	if (!p)
+		return 0;
+	q->wbuf = p;
+	memcpy(p + q->wn, data, len);
+	q->wn += len;
+	for (;;) {
+		const uint8_t *b = (const uint8_t *)q->wbuf;
+		if (q->wn < 5)
+			break;
+		size_t n = (size_t)b[1] << 24 | (size_t)b[2] << 16 | (size_t)b[3] << 8 | b[4];
+		if (b[0] != 0 || n > 64u << 20)
+			return 0; /* compressed or absurd: not what we asked for */
+		if (q->wn < 5 + n)
+			break;
+		json_t *r = NULL;
+		int rc = api_pb_decode(API_PB_WATCH, b + 5, n, &r);
+		if (rc == 0) {
+			rc = rev_result(q, r);
+			json_decref(r);
+		}
+		memmove(q->wbuf, q->wbuf + 5 + n, q->wn - 5 - n);
+		q->wn -= 5 + n;
+		if (rc < 0)
+			return 0; /* ends the stream: the thread starts it again */
+	}
+	return len;
 }
 
 static size_t on_watch(char *data, size_t sz, size_t nm, void *arg)
@@ -1270,6 +1318,68 @@ static void watch_pause(struct ed_store *q, int ms)
 	pthread_mutex_unlock(&q->wlock);
 }
 
+/* One watch stream on P rev from revision from through etcd's gRPC
+ * service (a WatchRequest sent whole, then the answers as they come;
+ * etcd keeps a watch whose client has finished sending). Protobuf costs
+ * etcd far less than the gateway's JSON stream, which took a third of its
+ * CPU under load (one message a batch, to every replica). Returns false
+ * when the endpoint does not speak gRPC: the gateway then. */
+static bool watch_grpc(struct ed_store *q, const char *key, int64_t from)
+{
+	char url[512];
+	int u = cur_url(q);
+	bool tls = strncmp(q->urls[u], "https:", 6) == 0;
+	json_t *req = json_pack("{s:{s:o,s:I}}", "create_request", "key", jb64(key),
+				"start_revision", (json_int_t)from);
+	struct api_pb_buf msg = { malloc(64), 5, 64 };
+	int rc = req && msg.p ? api_pb_encode(API_PB_WATCH, req, &msg) : -ENOMEM;
+	json_decref(req);
+	if (rc < 0) {
+		api_pb_buf_free(&msg);
+		watch_pause(q, 200);
+		return true;
+	}
+	uint32_t len = (uint32_t)(msg.n - 5);
+	msg.p[0] = 0;
+	msg.p[1] = (uint8_t)(len >> 24);
+	msg.p[2] = (uint8_t)(len >> 16);
+	msg.p[3] = (uint8_t)(len >> 8);
+	msg.p[4] = (uint8_t)len;
+	snprintf(url, sizeof(url), "%s/etcdserverpb.Watch/Watch", q->urls[u]);
+	q->wn = 0;
+	q->wg = (struct grpc_head){ .grpc = false, .status = -1 };
+	curl_easy_setopt(q->wcurl, CURLOPT_URL, url);
+	curl_easy_setopt(q->wcurl, CURLOPT_HTTPHEADER, q->ghdrs);
+	curl_easy_setopt(q->wcurl, CURLOPT_HTTP_VERSION, tls ? (long)CURL_HTTP_VERSION_2TLS
+				 : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+	curl_easy_setopt(q->wcurl, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(q->wcurl, CURLOPT_POSTFIELDSIZE, (long)msg.n);
+	curl_easy_setopt(q->wcurl, CURLOPT_POSTFIELDS, msg.p);
+	curl_easy_setopt(q->wcurl, CURLOPT_WRITEFUNCTION, on_grpc_watch);
+	curl_easy_setopt(q->wcurl, CURLOPT_WRITEDATA, q);
+	curl_easy_setopt(q->wcurl, CURLOPT_HEADERFUNCTION, on_grpc_head);
+	curl_easy_setopt(q->wcurl, CURLOPT_HEADERDATA, &q->wg);
+	curl_easy_setopt(q->wcurl, CURLOPT_TIMEOUT_MS, 0L); /* a stream: no end */
+	CURLcode cc = curl_easy_perform(q->wcurl);
+	/* connected, and what answered was not gRPC (an answer of another
+	 * kind, or HTTP/2 refused: an HTTP/1.1 server closes on the preface) */
+	bool grpc = q->wg.grpc ||
+		    !(cc == CURLE_OK || cc == CURLE_HTTP2 || cc == CURLE_SEND_ERROR ||
+		      cc == CURLE_RECV_ERROR || cc == CURLE_GOT_NOTHING ||
+		      cc == CURLE_WEIRD_SERVER_REPLY);
+	curl_easy_setopt(q->wcurl, CURLOPT_HEADERFUNCTION, NULL);
+	curl_easy_setopt(q->wcurl, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(q->wcurl, CURLOPT_HTTPHEADER, q->hdrs);
+	curl_easy_setopt(q->wcurl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(q->wcurl, CURLOPT_FRESH_CONNECT, 0L);
+	curl_easy_setopt(q->wcurl, CURLOPT_POSTFIELDSIZE, -1L);
+	api_pb_buf_free(&msg);
+	/* the stream ended: etcd went away, or compacted our start */
+	if (grpc && cc != CURLE_WRITE_ERROR)
+		watch_pause(q, 100);
+	return grpc;
+}
+
 /* The watch thread: follows P rev (one small key per tern write; the
  * writes themselves are read only when needed, see replay) from wrev + 1
  * for as long as the store is open; reconnects after an error. */
@@ -1282,6 +1392,10 @@ static void *watch_main(void *arg)
 		pthread_mutex_lock(&q->lock);
 		int64_t from = q->wrev + 1;
 		pthread_mutex_unlock(&q->lock);
+		if (q->wgrpc && !__atomic_load_n(&q->gateway, __ATOMIC_RELAXED)) {
+			q->wgrpc = watch_grpc(q, key, from);
+			continue;
+		}
 		json_t *req = json_pack("{s:{s:o,s:I}}", "create_request", "key", jb64(key),
 					"start_revision", (json_int_t)from);
 		char *body = json_dumps(req, JSON_COMPACT);
@@ -1975,7 +2089,11 @@ static int ed_commit(struct api_store *s)
 		return 0;
 	}
 	size_t n = json_object_size(q->wset);
-	if (n && q->open && q->open->ops + txn_keys(q, q->wset) + 1 > ED_TXN_OPS) {
+	/* a batch's keys counted request by request (a key two requests write
+	 * counts twice: the batch goes a little sooner), not the whole set
+	 * again at each request */
+	int keys = n ? txn_keys(q, q->wset) : 0;
+	if (n && q->open && q->open->ops + keys + 1 > ED_TXN_OPS) {
 		/* no room in one txn: this request goes in the next batch, on top
 		 * of this one. Cannot wait here (its writes would be lost to the
 		 * next transaction), so it is redone: rare with ED_BATCH_KEYS. */
@@ -2012,7 +2130,7 @@ static int ed_commit(struct api_store *s)
 	}
 	if (n) {
 		json_object_update(b->set, q->wset);
-		b->ops = txn_keys(q, b->set);
+		b->ops += keys;
 		b->brev = q->rev;
 		b->n++;
 		b->eventless = b->eventless || eventless;
@@ -2782,6 +2900,7 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 		ed_close(&q->base);
 		return NULL;
 	}
+	q->wgrpc = true;
 	if ((rc = pthread_create(&q->wthread, NULL, watch_main, q)) != 0) {
 		snprintf(err, errlen, "cannot start the etcd watch thread: %s", strerror(rc));
 		ed_close(&q->base);

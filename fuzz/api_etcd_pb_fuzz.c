@@ -3,8 +3,8 @@
  * codec (api/api_etcd_pb.c): what etcd's gRPC service answers is outside
  * input to tern-api.
  *
- * Input: the first byte picks the call (Range or Txn), the rest is the
- * answer. Whatever the bytes, decoding must not crash and either fails with
+ * Input: the first byte picks the call (Range, Txn or Watch), the rest is
+ * the answer. Whatever the bytes, decoding must not crash and either fails with
  * -EIO / -ENOMEM and no object, or gives a JSON object. A decoded answer
  * fed back through the encoder must not crash either (it is not a request,
  * so refusing it is fine).
@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	enum api_pb_call call = data[0] & 1 ? API_PB_TXN : API_PB_RANGE;
+	static const enum api_pb_call calls[] = { API_PB_RANGE, API_PB_TXN, API_PB_WATCH };
+	enum api_pb_call call = calls[data[0] % 3];
 	json_t *resp = NULL;
 	int rc = api_pb_decode(call, data + 1, size - 1, &resp);
 	if (rc < 0) {
