@@ -54,29 +54,9 @@ add-path receive
 CONF
 
 gobgp_conf() { # NAME ADDR PORT ADDPATH_RECEIVE
-	cat >"$TL_DIR/$1.toml" <<CONF
-[global.config]
-  as = 65000
-  router-id = "$2"
-  port = $3
-  local-address-list = ["$2"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.0.0.1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-  [neighbors.transport.config]
-    local-address = "$2"
-    remote-port = 179
-  [neighbors.add-paths.config]
-    receive = $4
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-    [neighbors.afi-safis.add-paths.config]
-      receive = $4
-CONF
+	GOBGP_TABLES=$'  [neighbors.add-paths.config]\n    receive = '$4 \
+		GOBGP_AFI=$'    [neighbors.afi-safis.add-paths.config]\n      receive = '$4 \
+		bgp_gobgp_conf "$1" "$2" "$3" l3vpn-ipv4-unicast
 }
 gobgp_conf a 10.0.0.3 1793 false
 gobgp_conf b 10.0.0.4 1794 false

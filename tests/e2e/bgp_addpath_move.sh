@@ -36,29 +36,8 @@ SOCK=$TL_DIR/ctl.sock
 	done
 	printf '\n[neighbor 10.0.0.5]\nas 65000\npassive\nfamilies vpnv4\nrr-client\n'
 } >"$TL_DIR/tern.conf"
-gobgp_conf() { # NAME ADDR PORT
-	cat >"$TL_DIR/$1.toml" <<CONF
-[global.config]
-  as = 65000
-  router-id = "$2"
-  port = $3
-  local-address-list = ["$2"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.0.0.1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-  [neighbors.transport.config]
-    local-address = "$2"
-    remote-port = 179
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-CONF
-}
-gobgp_conf a 10.0.0.3 1793
-gobgp_conf b 10.0.0.4 1794
+bgp_gobgp_conf a 10.0.0.3 1793 l3vpn-ipv4-unicast
+bgp_gobgp_conf b 10.0.0.4 1794 l3vpn-ipv4-unicast
 api_port() { echo $((50150 + $(printf '%d' "'$1") - 96)); } # a: 50151, b: 50152
 for n in a b; do
 	tl_start "gobgpd-$n" "$ns" gobgpd -f "$TL_DIR/$n.toml" -t toml \

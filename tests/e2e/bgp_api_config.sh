@@ -50,21 +50,6 @@ api() {
 }
 uuid_of() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])'; }
 
-gobgp_conf() { # NAME ROUTERID ADDR
-	local name=$1 id=$2 addr=$3
-	{
-		printf '[global.config]\n  as = 65000\n  router-id = "%s"\n  port = 179\n' "$id"
-		printf '  local-address-list = ["%s"]\n' "$addr"
-		printf '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "127.0.0.1"\n'
-		printf '    peer-as = 65000\n'
-		printf '  [neighbors.timers.config]\n    connect-retry = 1\n'
-		printf '  [neighbors.transport.config]\n    local-address = "%s"\n' "$addr"
-		for f in ipv4-unicast l3vpn-ipv4-unicast; do
-			printf '  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n'
-			printf '      afi-safi-name = "%s"\n' "$f"
-		done
-	} >"$TL_DIR/$name.toml"
-}
 
 # The neighbor's field F (tern's view), "-" when it is not a neighbor.
 nb_field() { # ADDRESS FIELD
@@ -120,8 +105,8 @@ connect-retry 1
 startup-defer 0
 control-socket $SOCK
 CONF
-gobgp_conf a 10.0.0.2 127.0.0.2
-gobgp_conf b 10.0.0.3 127.0.0.3
+GOBGP_ID=10.0.0.2 GOBGP_PEER=127.0.0.1 bgp_gobgp_conf a 127.0.0.2 179 ipv4-unicast l3vpn-ipv4-unicast
+GOBGP_ID=10.0.0.3 GOBGP_PEER=127.0.0.1 bgp_gobgp_conf b 127.0.0.3 179 ipv4-unicast l3vpn-ipv4-unicast
 tl_start gobgpd-a "$ns" gobgpd -f "$TL_DIR/a.toml" -t toml --api-hosts 127.0.0.1:50061
 tl_start gobgpd-b "$ns" gobgpd -f "$TL_DIR/b.toml" -t toml --api-hosts 127.0.0.1:50062
 tl_start tern-control "$ns" "$TC" -c "$TL_DIR/tern.conf" --api "$URL" --name ctl1 \

@@ -41,29 +41,8 @@ families evpn
 rr-client
 CONF
 
-gobgp_conf() { # NAME ADDR PORT
-	cat >"$TL_DIR/$1.toml" <<CONF
-[global.config]
-  as = 65000
-  router-id = "$2"
-  port = $3
-  local-address-list = ["$2"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.0.0.1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-  [neighbors.transport.config]
-    local-address = "$2"
-    remote-port = 179
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l2vpn-evpn"
-CONF
-}
-gobgp_conf a 10.0.0.3 1790
-gobgp_conf b 10.0.0.4 1791
+bgp_gobgp_conf a 10.0.0.3 1790 l2vpn-evpn
+bgp_gobgp_conf b 10.0.0.4 1791 l2vpn-evpn
 tl_start gobgpd-a "$ns" gobgpd -f "$TL_DIR/a.toml" -t toml --api-hosts 127.0.0.1:50101
 tl_start gobgpd-b "$ns" gobgpd -f "$TL_DIR/b.toml" -t toml --api-hosts 127.0.0.1:50102
 tl_start tern-control "$ns" "$TC" -c "$TL_DIR/tern.conf" --log-level debug

@@ -52,24 +52,9 @@ families vpnv4
 rr-client
 CONF
 
-gobgp_conf() { # NAME ROUTERID ADDR PORT [FAMILIES...]
-	local name=$1 id=$2 addr=$3 port=$4 tern=127.0.0.1
-	shift 4
-	case $addr in *:*) tern=fd00::1;; esac
-	{
-		printf '[global.config]\n  as = 65000\n  router-id = "%s"\n  port = %s\n' "$id" "$port"
-		printf '  local-address-list = ["%s"]\n' "$addr"
-		printf '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "%s"\n    peer-as = 65000\n' "$tern"
-		printf '  [neighbors.timers.config]\n    connect-retry = 1\n'
-		printf '  [neighbors.transport.config]\n    local-address = "%s"\n    remote-port = 179\n' "$addr"
-		for f in "$@"; do
-			printf '  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "%s"\n' "$f"
-		done
-	} >"$TL_DIR/$name.toml"
-}
-gobgp_conf a 10.0.0.2 127.0.0.2 1790 ipv4-unicast l3vpn-ipv4-unicast
-gobgp_conf b 10.0.0.3 127.0.0.3 1791 ipv4-unicast l3vpn-ipv4-unicast
-gobgp_conf c 10.0.0.4 fd00::3 1792 l3vpn-ipv4-unicast
+GOBGP_ID=10.0.0.2 GOBGP_PEER=127.0.0.1 bgp_gobgp_conf a 127.0.0.2 1790 ipv4-unicast l3vpn-ipv4-unicast
+GOBGP_ID=10.0.0.3 GOBGP_PEER=127.0.0.1 bgp_gobgp_conf b 127.0.0.3 1791 ipv4-unicast l3vpn-ipv4-unicast
+GOBGP_ID=10.0.0.4 GOBGP_PEER=fd00::1 bgp_gobgp_conf c fd00::3 1792 l3vpn-ipv4-unicast
 for n in a b c; do
 	port=$((50050 + $(printf '%d' "'$n") - 96))
 	tl_start "gobgpd-$n" "$ns" gobgpd -f "$TL_DIR/$n.toml" -t toml --api-hosts "127.0.0.1:$port"

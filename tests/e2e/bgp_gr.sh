@@ -49,31 +49,10 @@ rr-client
 CONF
 
 gobgp_conf() { # NAME ADDR PORT GR ADMIN_DOWN [RESTART_TIME]
-	cat >"$TL_DIR/$1.toml" <<CONF
-[global.config]
-  as = 65000
-  router-id = "$2"
-  port = $3
-  local-address-list = ["$2"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.0.0.1"
-    peer-as = 65000
-    admin-down = $5
-  [neighbors.timers.config]
-    connect-retry = 1
-  [neighbors.transport.config]
-    local-address = "$2"
-    remote-port = 179
-  [neighbors.graceful-restart.config]
-    enabled = $4
-    restart-time = ${6:-30}
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = $4
-CONF
+	GOBGP_NB="    admin-down = $5" \
+		GOBGP_TABLES=$'  [neighbors.graceful-restart.config]\n    enabled = '$4$'\n    restart-time = '${6:-30} \
+		GOBGP_AFI=$'    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = '$4 \
+		bgp_gobgp_conf "$1" "$2" "$3" l3vpn-ipv4-unicast
 }
 gobgp_conf a 10.0.0.3 1790 true false
 gobgp_conf a2 10.0.0.3 1790 true true

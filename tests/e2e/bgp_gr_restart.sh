@@ -87,31 +87,10 @@ router bgp 65002
 CONF
 chmod -R a+rwX "$FRR_DIR"
 
-gobgp_conf() { # NAME ADDR PORT
-	cat >"$TL_DIR/$1.toml" <<CONF
-[global.config]
-  as = 65000
-  router-id = "$2"
-  port = $3
-  local-address-list = ["$2"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.0.0.1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-  [neighbors.transport.config]
-    local-address = "$2"
-    remote-port = 179
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 60
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-CONF
+gobgp_conf() { # NAME ADDR PORT: graceful restart, restart time 60 s
+	GOBGP_TABLES=$'  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 60' \
+		GOBGP_AFI=$'    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true' \
+		bgp_gobgp_conf "$1" "$2" "$3" l3vpn-ipv4-unicast
 }
 gobgp_conf a 10.0.0.3 1790
 gobgp_conf b 10.0.0.4 1791

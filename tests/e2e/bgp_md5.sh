@@ -63,27 +63,8 @@ password $PW
 CONF
 
 gobgp_conf() { # NAME ADDR PORT PASSWORD PASSIVE
-	cat >"$TL_DIR/$1.toml" <<CONF
-[global.config]
-  as = 65000
-  router-id = "$2"
-  port = $3
-  local-address-list = ["$2"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.0.0.1"
-    peer-as = 65000
-    auth-password = "$4"
-  [neighbors.timers.config]
-    connect-retry = 1
-  [neighbors.transport.config]
-    local-address = "$2"
-    remote-port = 179
-    passive-mode = $5
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-CONF
+	GOBGP_NB="    auth-password = \"$4\"" GOBGP_TRANSPORT="    passive-mode = $5" \
+		bgp_gobgp_conf "$1" "$2" "$3" l3vpn-ipv4-unicast
 }
 gobgp_conf a 10.0.0.3 1790 "$PW" true
 gobgp_conf b 10.0.0.4 1791 "$PW" false

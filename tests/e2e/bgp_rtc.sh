@@ -53,27 +53,13 @@ families vpnv4
 rr-client
 CONF
 
-gobgp_conf() { # NAME ADDR PORT FAMILIES...
-	local name=$1 addr=$2 port=$3
-	shift 3
-	{
-		printf '[global.config]\n  as = 65000\n  router-id = "%s"\n  port = %s\n' "$addr" "$port"
-		printf '  local-address-list = ["%s"]\n' "$addr"
-		printf '[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "10.0.0.1"\n    peer-as = 65000\n'
-		printf '  [neighbors.timers.config]\n    connect-retry = 1\n'
-		printf '  [neighbors.transport.config]\n    local-address = "%s"\n    remote-port = 179\n' "$addr"
-		for f in "$@"; do
-			printf '  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "%s"\n' "$f"
-		done
-	} >"$TL_DIR/$name.toml"
-}
 if [ "${RTC_SENDER_RTC:-0}" = 1 ]; then
-	gobgp_conf a 10.0.0.3 1790 l3vpn-ipv4-unicast rtc
+	bgp_gobgp_conf a 10.0.0.3 1790 l3vpn-ipv4-unicast rtc
 else
-	gobgp_conf a 10.0.0.3 1790 l3vpn-ipv4-unicast
+	bgp_gobgp_conf a 10.0.0.3 1790 l3vpn-ipv4-unicast
 fi
-gobgp_conf b 10.0.0.4 1791 l3vpn-ipv4-unicast rtc
-gobgp_conf c 10.0.0.5 1792 l3vpn-ipv4-unicast
+bgp_gobgp_conf b 10.0.0.4 1791 l3vpn-ipv4-unicast rtc
+bgp_gobgp_conf c 10.0.0.5 1792 l3vpn-ipv4-unicast
 tl_start gobgpd-a "$ns" gobgpd -f "$TL_DIR/a.toml" -t toml --api-hosts 127.0.0.1:50121
 tl_start gobgpd-b "$ns" gobgpd -f "$TL_DIR/b.toml" -t toml --api-hosts 127.0.0.1:50122
 tl_start gobgpd-c "$ns" gobgpd -f "$TL_DIR/c.toml" -t toml --api-hosts 127.0.0.1:50123
