@@ -475,6 +475,31 @@ static CURLcode grpc_once(struct ed_store *q, CURL *h, int u, const char *method
 	return cc;
 }
 
+/* req (the gateway's JSON of call) as one gRPC message in *msg: not
+ * compressed, a 4-byte length, the protobuf. */
+static int grpc_message(enum api_pb_call call, json_t *req, struct api_pb_buf *msg)
+{
+	*msg = (struct api_pb_buf){ malloc(256), 5, 256 };
+	int rc = msg->p ? api_pb_encode(call, req, msg) : -ENOMEM;
+	if (rc < 0) {
+		api_pb_buf_free(msg);
+		return rc;
+	}
+	uint32_t len = (uint32_t)(msg->n - 5);
+	msg->p[0] = 0;
+	msg->p[1] = (uint8_t)(len >> 24);
+	msg->p[2] = (uint8_t)(len >> 16);
+	msg->p[3] = (uint8_t)(len >> 8);
+	msg->p[4] = (uint8_t)len;
+	return 0;
+}
+
+/* A gRPC message's length, from its 5-byte prefix. */
+static size_t grpc_len(const uint8_t *p)
+{
+	return (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
+}
+
 /* req (stolen; the gateway's JSON for path) through etcd's gRPC service;
  * *resp as the gateway would have answered. -EPROTONOSUPPORT: maybe no gRPC
  * at the endpoint (nothing reached etcd's gRPC service): try the gateway. */
@@ -483,21 +508,14 @@ static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req,
 	enum api_pb_call c = strcmp(path, "/v3/kv/txn") == 0 ? API_PB_TXN : API_PB_RANGE;
 	const char *method = c == API_PB_TXN ? "Txn" : "Range";
 	/* the gRPC message prefix first: not compressed, 4-byte length (below) */
-	struct api_pb_buf msg = { malloc(256), 5, 256 };
-	int rc = msg.p ? api_pb_encode(c, req, &msg) : -ENOMEM;
+	struct api_pb_buf msg;
+	int rc = grpc_message(c, req, &msg);
 	json_decref(req);
 	if (rc < 0) {
 		set_err(q, "a request to etcd could not be encoded (%s)",
 			 strerror(-rc));
-		api_pb_buf_free(&msg);
 		return rc;
 	}
-	uint32_t len = (uint32_t)(msg.n - 5);
-	msg.p[0] = 0;
-	msg.p[1] = (uint8_t)(len >> 24);
-	msg.p[2] = (uint8_t)(len >> 16);
-	msg.p[3] = (uint8_t)(len >> 8);
-	msg.p[4] = (uint8_t)len;
 	struct buf b = { NULL, 0 };
 	struct grpc_head g;
 	rc = -EIO;
@@ -526,8 +544,7 @@ static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req,
 			continue;
 		}
 		const uint8_t *p = (const uint8_t *)b.p;
-		uint32_t n = b.n >= 5 ? (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
-					(uint32_t)p[3] << 8 | p[4] : 0;
+		size_t n = b.n >= 5 ? grpc_len(p) : 0;
 		if (g.status != 0 || b.n < 5 || p[0] != 0 || n != b.n - 5) {
 			set_err(q, "%s/etcdserverpb.KV/%s: gRPC status %d: %s",
 				 q->urls[u], method, g.status, g.msg[0] ? g.msg : "(no message)");
@@ -1212,22 +1229,32 @@ static int rev_msg(struct ed_store *q, const char *line)
 	return rc;
 }
 
+/* What the watch stream brought, after what it left incomplete (kept
+ * NUL-terminated for the gateway's lines). */
+static int watch_append(struct ed_store *q, const char *data, size_t len)
+{
+	char *p = realloc(q->wbuf, q->wn + len + 1);
+	if (!p)
+		return -ENOMEM;
+	q->wbuf = p;
+	memcpy(p + q->wn, data, len);
+	q->wn += len;
+	p[q->wn] = 0;
+	return 0;
+}
+
 /* The gRPC watch stream: length-prefixed WatchResponse messages. */
 static size_t on_grpc_watch(char *data, size_t sz, size_t nm, void *arg)
 {
 	struct ed_store *q = arg;
 	size_t len = sz * nm;
-	char *p = realloc(q->wbuf, q->wn + len + 1);
-	if (!p)
+	if (watch_append(q, data, len) < 0)
 		return 0;
-	q->wbuf = p;
-	memcpy(p + q->wn, data, len);
-	q->wn += len;
 	for (;;) {
 		const uint8_t *b = (const uint8_t *)q->wbuf;
 		if (q->wn < 5)
 			break;
-		size_t n = (size_t)b[1] << 24 | (size_t)b[2] << 16 | (size_t)b[3] << 8 | b[4];
+		size_t n = grpc_len(b);
 		if (b[0] != 0 || n > 64u << 20)
 			return 0; /* compressed or absurd: not what we asked for */
 		if (q->wn < 5 + n)
@@ -1250,13 +1277,8 @@ static size_t on_watch(char *data, size_t sz, size_t nm, void *arg)
 {
 	struct ed_store *q = arg;
 	size_t len = sz * nm;
-	char *p = realloc(q->wbuf, q->wn + len + 1);
-	if (!p)
+	if (watch_append(q, data, len) < 0)
 		return 0;
-	q->wbuf = p;
-	memcpy(p + q->wn, data, len);
-	q->wn += len;
-	p[q->wn] = 0;
 	char *nl;
 	while ((nl = memchr(q->wbuf, '\n', q->wn))) {
 		*nl = 0;
@@ -1331,20 +1353,13 @@ static bool watch_grpc(struct ed_store *q, const char *key, int64_t from)
 	bool tls = strncmp(q->urls[u], "https:", 6) == 0;
 	json_t *req = json_pack("{s:{s:o,s:I}}", "create_request", "key", jb64(key),
 				"start_revision", (json_int_t)from);
-	struct api_pb_buf msg = { malloc(64), 5, 64 };
-	int rc = req && msg.p ? api_pb_encode(API_PB_WATCH, req, &msg) : -ENOMEM;
+	struct api_pb_buf msg;
+	int rc = req ? grpc_message(API_PB_WATCH, req, &msg) : -ENOMEM;
 	json_decref(req);
 	if (rc < 0) {
-		api_pb_buf_free(&msg);
 		watch_pause(q, 200);
 		return true;
 	}
-	uint32_t len = (uint32_t)(msg.n - 5);
-	msg.p[0] = 0;
-	msg.p[1] = (uint8_t)(len >> 24);
-	msg.p[2] = (uint8_t)(len >> 16);
-	msg.p[3] = (uint8_t)(len >> 8);
-	msg.p[4] = (uint8_t)len;
 	snprintf(url, sizeof(url), "%s/etcdserverpb.Watch/Watch", q->urls[u]);
 	q->wn = 0;
 	q->wg = (struct grpc_head){ .grpc = false, .status = -1 };

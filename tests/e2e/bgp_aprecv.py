@@ -11,27 +11,18 @@ line per NLRI to --out (flushed at once):
 "UP" when Established. Runs until SIGTERM or the session ends.
 """
 import argparse
+import os
 import signal
 import socket
 import struct
 import sys
 import time
 
-MARKER = b"\xff" * 16
-OPEN, UPDATE, NOTIFICATION, KEEPALIVE = 1, 2, 3, 4
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bgp_speakers import (KEEPALIVE, NOTIFICATION, OPEN, UPDATE,  # noqa: E402
+                          msg, open_msg, path_attrs)
 
-
-def msg(kind, body=b""):
-    return MARKER + struct.pack("!HB", 19 + len(body), kind) + body
-
-
-def open_msg(asn, router_id, hold):
-    caps = bytes([1, 4, 0, 1, 0, 128])                     # MP: VPNv4
-    caps += bytes([65, 4]) + struct.pack("!I", asn)         # 4-octet AS
-    caps += bytes([69, 4, 0, 1, 128, 1])                    # ADD-PATH: receive VPNv4
-    opt = bytes([2, len(caps)]) + caps
-    return msg(OPEN, struct.pack("!BHH4sB", 4, asn if asn < 65536 else 23456, hold,
-                                 router_id, len(opt)) + opt)
+ADDPATH_RX_VPNV4 = bytes([69, 4, 0, 1, 128, 1])             # ADD-PATH: receive VPNv4
 
 
 def vpn_nlri(data, reach):
@@ -56,15 +47,8 @@ def update_lines(body):
     wlen = struct.unpack("!H", body[0:2])[0]
     alen = struct.unpack("!H", body[2 + wlen:4 + wlen])[0]
     attrs = body[4 + wlen:4 + wlen + alen]
-    lines, i = [], 0
-    while i + 3 <= len(attrs):
-        flags, code = attrs[i], attrs[i + 1]
-        if flags & 0x10:
-            ln = struct.unpack("!H", attrs[i + 2:i + 4])[0]
-            v, i = attrs[i + 4:i + 4 + ln], i + 4 + ln
-        else:
-            ln = attrs[i + 2]
-            v, i = attrs[i + 3:i + 3 + ln], i + 3 + ln
+    lines = []
+    for code, v in path_attrs(attrs):
         if code == 14 and v[0:3] == b"\0\x01\x80":       # MP_REACH VPNv4
             nhl = v[3]
             nh = socket.inet_ntoa(v[4 + 8:4 + nhl])         # RD 0 + IPv4
@@ -95,7 +79,8 @@ def main():
             time.sleep(0.5)
             continue
         break
-    s.sendall(open_msg(a.asn, socket.inet_aton(a.local), 90))
+    s.sendall(open_msg(a.asn, socket.inet_aton(a.local), 90, safi=128,
+                           more_caps=ADDPATH_RX_VPNV4))
     buf, last_ka, up = b"", time.time(), False
     while True:
         s.settimeout(10)

@@ -33,9 +33,11 @@ def msg(kind, body=b""):
     return MARKER + struct.pack("!HB", 19 + len(body), kind) + body
 
 
-def open_msg(asn, router_id, hold):
-    caps = bytes([1, 4, 0, 1, 0, 1])                       # MP: IPv4 unicast
+def open_msg(asn, router_id, hold, safi=1, more_caps=b""):
+    """OPEN with MP (IPv4, safi: 1 unicast, 128 VPN), 4-octet AS, more_caps."""
+    caps = bytes([1, 4, 0, 1, 0, safi])                    # MP: IPv4 / safi
     caps += bytes([65, 4]) + struct.pack("!I", asn)         # 4-octet AS
+    caps += more_caps
     opt = bytes([2, len(caps)]) + caps
     my_as = asn if asn < 65536 else 23456
     return msg(OPEN, struct.pack("!BHH4sB", 4, my_as, hold, router_id, len(opt)) + opt)
@@ -64,6 +66,20 @@ def prefixes(data):
     return out
 
 
+def path_attrs(attrs):
+    """(type code, value) of each path attribute in attrs."""
+    i = 0
+    while i + 3 <= len(attrs):
+        flags, code = attrs[i], attrs[i + 1]
+        if flags & 0x10:                                    # extended length
+            ln = struct.unpack("!H", attrs[i + 2:i + 4])[0]
+            v, i = attrs[i + 4:i + 4 + ln], i + 4 + ln
+        else:
+            ln = attrs[i + 2]
+            v, i = attrs[i + 3:i + 3 + ln], i + 3 + ln
+        yield code, v
+
+
 def update_nlri(body):
     """(announced, withdrawn) IPv4 unicast prefixes of an UPDATE body."""
     wlen = struct.unpack("!H", body[0:2])[0]
@@ -71,15 +87,7 @@ def update_nlri(body):
     alen = struct.unpack("!H", body[2 + wlen:4 + wlen])[0]
     attrs = body[4 + wlen:4 + wlen + alen]
     announced = prefixes(body[4 + wlen + alen:])
-    i = 0
-    while i + 3 <= len(attrs):
-        flags, code = attrs[i], attrs[i + 1]
-        if flags & 0x10:
-            ln = struct.unpack("!H", attrs[i + 2:i + 4])[0]
-            v, i = attrs[i + 4:i + 4 + ln], i + 4 + ln
-        else:
-            ln = attrs[i + 2]
-            v, i = attrs[i + 3:i + 3 + ln], i + 3 + ln
+    for code, v in path_attrs(attrs):
         if code == 14 and v[:3] == b"\0\1\1":               # MP_REACH IPv4 unicast
             nhl = v[3]
             announced += prefixes(v[4 + nhl + 1:])
