@@ -154,12 +154,17 @@ struct grpc_head {
  * waits here for the batch's outcome. */
 struct ed_waiter {
 	int rc;
-	bool done;
+	bool done;             /* set under the store's lock and m */
+	bool poke;             /* the connection freed up: decide again (under m) */
 	bool sent;             /* its batch is on its way to etcd */
 	struct ed_waiter *next;
-	/* its own: a batch's answer wakes its requests only, and a request
+	/* Its own: a batch's answer wakes its requests only, and a request
 	 * that joins a batch wakes nobody (with one condition for all, each
-	 * of 8 requests woke every other twice per batch) */
+	 * of 8 requests woke every other twice per batch). And its own mutex,
+	 * not the store's lock: the answer wakes the batch's requests before
+	 * the mirror takes the batch's writes, and they answer their clients
+	 * meanwhile instead of queueing for the store's lock one by one. */
+	pthread_mutex_t m;
 	pthread_cond_t cv;
 };
 
@@ -833,17 +838,16 @@ static int derive_refs(struct ed_store *q, const char *from, const char *old, co
 	return rc;
 }
 
-/* One key of P (value NULL: deleted) into the mirror: as etcd has it at mod,
- * or (local) as a batch of this process wrote it. P rev also moves trev and
- * rev_mod; obj/, claim/ and refs/ carry their derived indexes along. Derived
- * keys that come from etcd (older versions wrote them) are ignored; a local
- * hint is kept. */
-static int mirror_apply(struct ed_store *q, const char *key, const char *val, int64_t mod,
-			bool local)
+/* One key of P (value NULL: deleted) into the mirror, as etcd has it at
+ * mod. P rev also moves trev and rev_mod; obj/, claim/ and refs/ carry
+ * their derived indexes along. Derived keys that come from etcd (older
+ * versions wrote them) are ignored. (This process's own batches go in as
+ * they are, derived keys and all: batch_done.) */
+static int mirror_apply(struct ed_store *q, const char *key, const char *val, int64_t mod)
 {
 	const char *rest = NULL;
 	enum kclass c = kclass(q, key, &rest);
-	if (c == K_EVENT || (derived(c) && (!local || c != K_HINT)))
+	if (c == K_EVENT || derived(c))
 		return 0;
 	if (c == K_REV) {
 		char *rv = val ? strdup(val) : NULL;
@@ -887,13 +891,13 @@ static int apply_envelope(struct ed_store *q, const char *meta, int64_t mod)
 		char *txt = json_array_size(r) ? json_dumps(r, JSON_COMPACT) : NULL;
 		KEY(key, "%srefs/%s", q->prefix, u);
 		if (txt || api_emap_get(&q->map, key))
-			rc = txt || !json_array_size(r) ? mirror_apply(q, key, txt, mod, false)
+			rc = txt || !json_array_size(r) ? mirror_apply(q, key, txt, mod)
 							: -ENOMEM;
 		free(txt);
 	}
 	json_array_foreach(rc ? NULL : json_object_get(m, "c"), i, c) {
 		KEY(key, "%s%s", q->prefix, json_string_value(c) ?: "");
-		if ((rc = mirror_apply(q, key, u, mod, false)) < 0)
+		if ((rc = mirror_apply(q, key, u, mod)) < 0)
 			break;
 	}
 	json_decref(m);
@@ -934,7 +938,7 @@ static int reload(struct ed_store *q, CURL *h)
 				*nl = 0;
 				json_array_append_new(envs, json_pack("[sI]", nl + 1, (json_int_t)mod));
 			}
-			rc = k && v ? mirror_apply(q, k, v, mod, false) : -EIO;
+			rc = k && v ? mirror_apply(q, k, v, mod) : -EIO;
 			free(k);
 			free(v);
 			if (rc < 0)
@@ -991,7 +995,7 @@ static int apply_redo(struct ed_store *q, const char *rec, int64_t mod)
 		char key[1024];
 		if (kind && fq) {
 			KEY(key, "%sobj/%s/%s", q->prefix, kind, fq);
-			rc = mirror_apply(q, key, body, mod, false);
+			rc = mirror_apply(q, key, body, mod);
 		} else {
 			rc = -EIO;
 		}
@@ -1004,7 +1008,7 @@ static int apply_redo(struct ed_store *q, const char *rec, int64_t mod)
 			KEY(key, "%s%s", q->prefix, k);
 			const char *val = json_is_true(v) ? json_string_value(json_object_get(ev,
 				"uuid")) : json_string_value(v);
-			if ((rc = mirror_apply(q, key, val, mod, false)) < 0)
+			if ((rc = mirror_apply(q, key, val, mod)) < 0)
 				break;
 		}
 	json_decref(ev);
@@ -1069,7 +1073,7 @@ static int replay(struct ed_store *q, int64_t until)
 		if (v && eventless_of(v) != eventless_of(q->rev_val))
 			rc = -ESTALE; /* writes no event holds came meanwhile */
 		else
-			rc = v ? mirror_apply(q, rk, v, i64(rv, "mod_revision"), false) : -ENOMEM;
+			rc = v ? mirror_apply(q, rk, v, i64(rv, "mod_revision")) : -ENOMEM;
 		free(v);
 	}
 	if (rc == 0 && q->trev != expect - 1)
@@ -1868,38 +1872,8 @@ static json_t *batch_txn(struct ed_store *q, struct ed_batch *b)
  * flight): the mirror takes its writes, its requests their outcome. */
 static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *resp)
 {
-	char key[160];
-	KEY(key, "%srev", q->prefix);
-	if (rc == 0 && json_is_true(json_object_get(resp, "succeeded")) &&
-	    i64(json_object_get(resp, "header"), "revision") <= q->mrev) {
-		/* a replay (another request's catch_up) already brought it, and
-		 * maybe newer writes: applying it again would go back */
-	} else if (rc == 0 && json_is_true(json_object_get(resp, "succeeded"))) {
-		int64_t h = i64(json_object_get(resp, "header"), "revision");
-		json_t *v;
-		const char *k;
-		bool lost = mirror_apply(q, key, b->val, h, true) < 0;
-		json_t *evs = json_array();
-		const char *rest;
-		json_object_foreach(b->set, k, v) {
-			enum kclass c = kclass(q, k, &rest);
-			if (c != K_HINT && mirror_apply(q, k, json_string_value(v), h, true) < 0)
-				lost = true;
-			if (json_is_string(v) && c == K_EVENT)
-				json_array_append_new(evs, json_pack("[sO]", k, v));
-		}
-		/* the batch's hints last: they already count its releases */
-		json_object_foreach(b->set, k, v)
-			if (kclass(q, k, &rest) == K_HINT &&
-			    mirror_apply(q, k, json_string_value(v), h, true) < 0)
-				lost = true;
-		ring_add(q, evs);
-		json_decref(evs);
-		if (h > q->mrev)
-			q->mrev = h;
-		if (lost && reload(q, q->curl) < 0)
-			q->need_check = true; /* out of memory: read it all again */
-	} else if (rc == 0) {
+	bool ok = rc == 0 && json_is_true(json_object_get(resp, "succeeded"));
+	if (rc == 0 && !ok) {
 		/* another writer (another tern-api) got in first, or the batch
 		 * before this one failed: redo, once the watch has brought what
 		 * is in etcd now */
@@ -1908,15 +1882,50 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 							    "kvs"), 0);
 		note_need(q, kv ? i64(kv, "mod_revision") : q->rev_mod + 1);
 		rc = -EAGAIN;
-	} else {
+	} else if (rc < 0) {
 		q->need_check = true; /* it may have been written: ask before the next */
 	}
+	/* the outcome is known: its requests may answer now; nobody reads the
+	 * mirror before it has the batch's writes (that takes the lock) */
 	for (struct ed_waiter *w = b->w, *nx; w; w = nx) {
 		nx = w->next; /* w's stack frame may be gone once done is seen */
+		pthread_mutex_lock(&w->m);
 		w->rc = rc;
 		w->done = true;
 		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->m);
 	}
+	int64_t h = ok ? i64(json_object_get(resp, "header"), "revision") : 0;
+	if (!ok || h <= q->mrev)
+		return; /* (h <= mrev: a replay, another request's catch_up, already
+			 * brought it, and maybe newer writes: applying it again would
+			 * go back) */
+	char key[160];
+	KEY(key, "%srev", q->prefix);
+	json_t *v;
+	const char *k;
+	bool lost = mirror_apply(q, key, b->val, h) < 0;
+	json_t *evs = json_array();
+	const char *rest;
+	/* every key as it is: the batch holds the derived keys too (put,
+	 * claim and release wrote them beside the keys they derive from, for
+	 * the requests after them), so no body or refs list is parsed again */
+	json_object_foreach(b->set, k, v) {
+		const char *val = json_string_value(v);
+		if (kclass(q, k, &rest) == K_EVENT) {
+			if (val)
+				json_array_append_new(evs, json_pack("[sO]", k, v));
+		} else if (!val) {
+			api_emap_del(&q->map, k);
+		} else if (api_emap_set(&q->map, k, val) < 0) {
+			lost = true;
+		}
+	}
+	ring_add(q, evs);
+	json_decref(evs);
+	q->mrev = h;
+	if (lost && reload(q, q->curl) < 0)
+		q->need_check = true; /* out of memory: read it all again */
 }
 
 /* Send the open batch (under lock; the lock is let go while etcd answers,
@@ -1977,8 +1986,13 @@ static void flush(struct ed_store *q)
 	batch_free(b);
 	pthread_cond_broadcast(&q->cond);
 	/* the connection is free: the open batch's newest request may send it */
-	if (q->open && q->open->w)
-		pthread_cond_signal(&q->open->w->cv);
+	if (q->open && q->open->w) {
+		struct ed_waiter *w = q->open->w;
+		pthread_mutex_lock(&w->m);
+		w->poke = true;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->m);
+	}
 }
 
 static bool slot_free(const struct ed_store *q)
@@ -2010,12 +2024,33 @@ static int txn_keys(struct ed_store *q, json_t *set)
 	return n;
 }
 
-/* Under lock: w waits for the batch it joined (b), which it sends itself
- * when nobody else is coming to add to it, or it is full. The newest
- * request of the open batch is the one that decides (it is woken when the
- * connection frees up); the others wait for the answer. */
+/* Under the store's lock (which it lets go while it sleeps): w until done,
+ * a poke, or the time until (NULL: none). Returns with the lock held but
+ * when w is done. */
+static bool await(struct ed_store *q, struct ed_waiter *w, const struct timespec *until)
+{
+	pthread_mutex_lock(&w->m); /* before the lock goes: no wakeup is lost */
+	pthread_mutex_unlock(&q->lock);
+	int r = 0;
+	while (!w->done && !w->poke && r != ETIMEDOUT)
+		r = until ? pthread_cond_timedwait(&w->cv, &w->m, until)
+			  : pthread_cond_wait(&w->cv, &w->m);
+	bool done = w->done;
+	w->poke = false;
+	pthread_mutex_unlock(&w->m);
+	if (!done)
+		pthread_mutex_lock(&q->lock);
+	return done;
+}
+
+/* Under lock, and returns with it let go: w waits for the batch it joined
+ * (b), which it sends itself when nobody else is coming to add to it, or
+ * it is full. The newest request of the open batch is the one that
+ * decides (it is poked when the connection frees up); the others wait for
+ * the answer. */
 static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 {
+	pthread_mutex_init(&w->m, NULL);
 	pthread_cond_init(&w->cv, &q->cattr);
 	w->next = b->w;
 	b->w = w;
@@ -2024,23 +2059,33 @@ static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 	until.tv_nsec += ED_GROUP_WAIT_US * 1000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
-	bool waited = false;
-	while (!w->done) {
+	bool waited = false, done = false;
+	while (!done && !w->done) {
+		if (w->sent || q->open != b || b->w != w) {
+			/* sent, or a newer request decides */
+			done = await(q, w, NULL);
+			continue;
+		}
 		/* (with every connection busy it waits: the batch grows meanwhile) */
-		bool send = !w->sent && slot_free(q) &&
-			    (__atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0 || batch_full(q->open));
+		bool send = slot_free(q) &&
+			    (__atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0 || batch_full(b));
 		/* Under steady load the clients whose requests the last batch
 		 * answered send their next ones within a millisecond or so: a
 		 * batch that waits for them (while nothing is in flight) goes
 		 * out with all of them, instead of half now and half after one
 		 * more round trip. */
-		if (send && !waited && !q->flying && q->open->n < q->expect) {
-			waited = pthread_cond_timedwait(&w->cv, &q->lock, &until) == ETIMEDOUT;
+		if (send && !waited && !q->flying && b->n < q->expect) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			waited = now.tv_sec > until.tv_sec ||
+				 (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec);
+			if (!waited)
+				done = await(q, w, &until);
 			continue;
 		}
 		if (send) {
 			flush(q);
-		} else if (!w->sent) {
+		} else {
 			/* a request counted in want that then wrote nothing (an
 			 * error before commit) wakes nobody: look again soon */
 			struct timespec t;
@@ -2048,12 +2093,13 @@ static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 			t.tv_nsec += ED_GROUP_WAIT_US * 1000L;
 			t.tv_sec += t.tv_nsec / 1000000000L;
 			t.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&w->cv, &q->lock, &t);
-		} else {
-			pthread_cond_wait(&w->cv, &q->lock);
+			done = await(q, w, &t);
 		}
 	}
+	if (!done)
+		pthread_mutex_unlock(&q->lock);
 	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->m);
 	return w->rc;
 }
 
@@ -2118,7 +2164,6 @@ static int ed_commit(struct api_store *s)
 		 * next transaction), so it is redone: rare with ED_BATCH_KEYS. */
 		end_txn(q);
 		rc = settle(q, q->open, &w);
-		pthread_mutex_unlock(&q->lock);
 		return rc < 0 ? rc : -EAGAIN;
 	}
 	struct ed_batch *b = n ? q->open : read_batch(q);
@@ -2156,7 +2201,7 @@ static int ed_commit(struct api_store *s)
 	}
 	end_txn(q);
 	if (b)
-		rc = settle(q, b, &w); /* it wrote, or read what batches wrote */
+		return settle(q, b, &w); /* it wrote, or read what batches wrote */
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
@@ -2171,8 +2216,9 @@ static int ed_rollback(struct api_store *s)
 	if (b) {
 		/* it failed on batches' writes: only true if they commit */
 		struct ed_waiter w = { .rc = 0 };
-		rc = settle(q, b, &w) == -EAGAIN ? -EAGAIN : 0;
-	} else if (write) {
+		return settle(q, b, &w) == -EAGAIN ? -EAGAIN : 0;
+	}
+	if (write) {
 		/* it failed on the mirror: only true if the mirror was current */
 		int64_t mod;
 		if (rev_mod_now(q, q->gcurl, &mod) == 0 && mod > q->txn_mod) {
@@ -2747,7 +2793,7 @@ static int ed_compact(struct api_store *s, int64_t upto)
 		const char *m = api_emap_get(&q->map, key);
 		const char *nv = ok ? val : now;
 		if (nv && (!m || strtoll(m, NULL, 10) < strtoll(nv, NULL, 10)))
-			rc = mirror_apply(q, key, nv, h, true);
+			rc = mirror_apply(q, key, nv, h);
 		pthread_mutex_unlock(&q->lock);
 		free(now);
 		if (!ok)
