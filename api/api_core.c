@@ -227,6 +227,14 @@ struct ref_ctx {
 	struct api_err *e;
 };
 
+/* find, for a caller that only reads the object (see the store's peek) */
+static int peek(struct api_core *c, const char *kind, const char *fq_name, json_t **obj)
+{
+	return ST(c)->peek ? ST(c)->peek(c->store, kind, fq_name, obj)
+			   : ST(c)->find(c->store, kind, fq_name, obj);
+}
+
+/* The object ref names (read only: see peek). */
 static int lookup(struct api_core *c, const struct api_kind *rk, const char *ref,
 		  const char *project, json_t **target)
 {
@@ -240,10 +248,10 @@ static int lookup(struct api_core *c, const struct api_kind *rk, const char *ref
 		return rc;
 	}
 	if (strchr(ref, ':') || !rk->scoped || !project)
-		return ST(c)->find(c->store, rk->name, ref, target);
+		return peek(c, rk->name, ref, target);
 	char fq[2 * API_NAME_MAX + 2];
 	snprintf(fq, sizeof(fq), "%s:%s", project, ref);
-	return ST(c)->find(c->store, rk->name, fq, target);
+	return peek(c, rk->name, fq, target);
 }
 
 static int resolve_cb(void *arg, const char *path, const struct api_field *f, json_t *holder,
@@ -287,7 +295,7 @@ static int resolve(struct api_core *c, const struct api_ident *id, const struct 
 			     .refs = json_array(), .e = e };
 	if (k->scoped) {
 		json_t *p;
-		int rc = ST(c)->find(c->store, "project", x.project, &p);
+		int rc = peek(c, "project", x.project, &p);
 		if (rc == -ENOENT) {
 			json_decref(x.refs);
 			return api_errf(e, 400, "project", "project '%s' does not exist; create it "
@@ -595,11 +603,11 @@ static int iip_pick(struct api_core *c, json_t *obj, json_t *vn, const char *uui
 static int iip_alloc(struct api_core *c, json_t *obj, const char *uuid, struct api_err *e)
 {
 	json_t *vn, *vmi = NULL;
-	if (ST(c)->find(c->store, "virtual-network", str(obj, "virtual_network"), &vn) < 0)
+	if (peek(c, "virtual-network", str(obj, "virtual_network"), &vn) < 0)
 		return api_errf(e, 500, "virtual_network", "the network vanished during the request");
 	int rc = -1;
 	const char *vmi_ref = str(obj, "virtual_machine_interface");
-	if (vmi_ref && ST(c)->find(c->store, "virtual-machine-interface", vmi_ref, &vmi) == 0 &&
+	if (vmi_ref && peek(c, "virtual-machine-interface", vmi_ref, &vmi) == 0 &&
 	    strcmp(str(vmi, "virtual_network"), str(vn, "fq_name")) != 0) {
 		api_errf(e, 400, "virtual_machine_interface", "%s is on virtual-network %s, not %s",
 			 vmi_ref, str(vmi, "virtual_network"), str(vn, "fq_name"));
@@ -649,9 +657,9 @@ static int addr_in_vn(struct api_core *c, json_t *obj, const char *field, json_t
 static int fip_alloc(struct api_core *c, json_t *obj, const char *uuid, struct api_err *e)
 {
 	json_t *pool, *vn;
-	if (ST(c)->find(c->store, "floating-ip-pool", str(obj, "floating_ip_pool"), &pool) < 0)
+	if (peek(c, "floating-ip-pool", str(obj, "floating_ip_pool"), &pool) < 0)
 		return api_errf(e, 500, "floating_ip_pool", "the pool vanished during the request");
-	int rc = ST(c)->find(c->store, "virtual-network", str(pool, "virtual_network"), &vn);
+	int rc = peek(c, "virtual-network", str(pool, "virtual_network"), &vn);
 	json_decref(pool);
 	if (rc < 0)
 		return api_errf(e, 500, "floating_ip_pool", "the pool's network vanished during the "
@@ -664,7 +672,7 @@ static int fip_alloc(struct api_core *c, json_t *obj, const char *uuid, struct a
 static int svc_alloc(struct api_core *c, json_t *obj, const char *uuid, struct api_err *e)
 {
 	json_t *vn;
-	if (ST(c)->find(c->store, "virtual-network", str(obj, "virtual_network"), &vn) < 0)
+	if (peek(c, "virtual-network", str(obj, "virtual_network"), &vn) < 0)
 		return api_errf(e, 500, "virtual_network", "the network vanished during the request");
 	int rc = addr_in_vn(c, obj, "vip", vn, uuid, e);
 	json_decref(vn);
@@ -865,7 +873,7 @@ static int create_write(struct api_core *c, const struct api_ident *id, const st
 			      str(obj, "uuid"));
 	} else if (rc != -ENOENT) {
 		rc = store_failf(c, e, "store error", rc);
-	} else if (ST(c)->find(c->store, k->name, str(obj, "fq_name"), &old) == 0) {
+	} else if (peek(c, k->name, str(obj, "fq_name"), &old) == 0) {
 		rc = api_errf(e, 409, "name", "%s %s already exists (uuid %s); update it with PUT",
 			      k->name, str(obj, "fq_name"), str(old, "uuid"));
 		json_decref(old);

@@ -66,6 +66,10 @@ struct api_store_ops {
 	/* *obj is a new reference; -ENOENT when absent. */
 	int (*get)(struct api_store *s, const char *uuid, json_t **obj);
 	int (*find)(struct api_store *s, const char *kind, const char *fq_name, json_t **obj);
+	/* Optional (NULL: find serves): as find, but *obj may be shared with
+	 * the store's own cache: the caller reads it and lets it go
+	 * (json_decref), and never changes it. */
+	int (*peek)(struct api_store *s, const char *kind, const char *fq_name, json_t **obj);
 	int (*list)(struct api_store *s, const struct api_filter *f, api_obj_cb cb, void *arg);
 	/* Create or replace obj (needs uuid, kind, name, fq_name; project and
 	 * parent optional). Assigns the next revision, writes it to obj's

@@ -156,6 +156,46 @@ static void test_objects(void **state)
 	json_decref(o);
 }
 
+/* find hands out a copy of its own, which the caller may change; peek (where
+ * a store has it) a shared one. Neither a change to find's copy nor a later
+ * write of the object may show in what peek hands out, and peek's object is
+ * the stored one. */
+static void test_peek(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct api_store *s = f->s;
+	int (*peek)(struct api_store *, const char *, const char *, json_t **) =
+		s->ops->peek ? s->ops->peek : s->ops->find;
+	assert_int_equal(put(s, obj("project", U1, "demo"), NULL), 1);
+	json_t *o, *p;
+	assert_int_equal(s->ops->begin(s, false), 0);
+	assert_int_equal(peek(s, "project", "demo", &p), 0); /* fills a cache */
+	assert_int_equal(s->ops->find(s, "project", "demo", &o), 0);
+	json_object_set_new(o, "name", json_string("changed"));
+	json_decref(o);
+	json_decref(p);
+	assert_int_equal(peek(s, "project", "demo", &p), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "demo");
+	assert_int_equal(s->ops->find(s, "project", "demo", &o), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "name")), "demo");
+	json_decref(o);
+	s->ops->commit(s);
+	/* a new version of the object, while the old one is still held */
+	o = obj("project", U1, "demo");
+	json_object_set_new(o, "description", json_string("second"));
+	assert_int_equal(put(s, o, NULL), 2);
+	assert_null(json_object_get(p, "description"));
+	json_decref(p);
+	assert_int_equal(s->ops->begin(s, false), 0);
+	assert_int_equal(peek(s, "project", "demo", &p), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "description")), "second");
+	assert_int_equal(json_integer_value(json_object_get(p, "version")), 2);
+	json_decref(p);
+	assert_int_equal(peek(s, "project", "nope", &p), -ENOENT);
+	s->ops->commit(s);
+}
+
 static void test_claims(void **state)
 {
 	struct fx *f = *state;
@@ -609,6 +649,7 @@ static void test_open_errors(void **state)
 #define STORE_TEST(label, f, p) { label ": " #f, f, setup, teardown, p }
 #define STORE_TESTS(label, p)                                                   \
 	STORE_TEST(label, test_objects, p), STORE_TEST(label, test_claims, p),  \
+	STORE_TEST(label, test_peek, p),                                        \
 	STORE_TEST(label, test_reopen, p),  \
 	STORE_TEST(label, test_events_resume, p),                               \
 	STORE_TEST(label, test_compaction, p),                                  \
