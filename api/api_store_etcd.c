@@ -102,6 +102,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,18 +155,18 @@ struct grpc_head {
  * waits here for the batch's outcome. */
 struct ed_waiter {
 	int rc;
-	bool done;             /* set under the store's lock and m */
-	bool poke;             /* the connection freed up: decide again (under m) */
+	bool done;             /* set under the store's lock, before the post */
 	bool sent;             /* its batch is on its way to etcd */
 	struct ed_waiter *next;
 	/* Its own: a batch's answer wakes its requests only, and a request
 	 * that joins a batch wakes nobody (with one condition for all, each
-	 * of 8 requests woke every other twice per batch). And its own mutex,
-	 * not the store's lock: the answer wakes the batch's requests before
-	 * the mirror takes the batch's writes, and they answer their clients
-	 * meanwhile instead of queueing for the store's lock one by one. */
-	pthread_mutex_t m;
-	pthread_cond_t cv;
+	 * of 8 requests woke every other twice per batch). A semaphore, not a
+	 * condition on the store's lock: the answer wakes the batch's
+	 * requests before the mirror takes the batch's writes, and they
+	 * answer their clients meanwhile instead of queueing for the lock one
+	 * by one; nor on a mutex of its own, which the woken request found
+	 * still held by the waker about as often as not (a second sleep). */
+	sem_t sem;
 };
 
 /* A group commit: the writes of several requests, one etcd txn. */
@@ -194,7 +195,6 @@ struct ed_store {
 	 * holds it from begin to commit or rollback; curl is used only under it */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;   /* a batch was sent or done, or the mirror moved */
-	pthread_condattr_t cattr; /* CLOCK_MONOTONIC, for the waiters' own */
 	CURL *curl;            /* reloads and replays made under lock (the gateway) */
 	CURL *gcurl;           /* checks made under lock (gRPC: see call_small) */
 	int want;              /* writers waiting for lock (atomic) */
@@ -1609,7 +1609,6 @@ static void ed_close(struct api_store *s)
 	api_emap_free(&q->map);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
-	pthread_condattr_destroy(&q->cattr);
 	pthread_mutex_destroy(&q->rlock);
 	pthread_mutex_destroy(&q->wlock);
 	pthread_cond_destroy(&q->wcond);
@@ -1889,11 +1888,9 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 	 * mirror before it has the batch's writes (that takes the lock) */
 	for (struct ed_waiter *w = b->w, *nx; w; w = nx) {
 		nx = w->next; /* w's stack frame may be gone once done is seen */
-		pthread_mutex_lock(&w->m);
 		w->rc = rc;
-		w->done = true;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->m);
+		__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+		sem_post(&w->sem); /* (safe if w is gone by the time it returns) */
 	}
 	int64_t h = ok ? i64(json_object_get(resp, "header"), "revision") : 0;
 	if (!ok || h <= q->mrev)
@@ -1987,11 +1984,7 @@ static void flush(struct ed_store *q)
 	pthread_cond_broadcast(&q->cond);
 	/* the connection is free: the open batch's newest request may send it */
 	if (q->open && q->open->w) {
-		struct ed_waiter *w = q->open->w;
-		pthread_mutex_lock(&w->m);
-		w->poke = true;
-		pthread_cond_signal(&w->cv);
-		pthread_mutex_unlock(&w->m);
+		sem_post(&q->open->w->sem);
 	}
 }
 
@@ -2024,23 +2017,19 @@ static int txn_keys(struct ed_store *q, json_t *set)
 	return n;
 }
 
-/* Under the store's lock (which it lets go while it sleeps): w until done,
- * a poke, or the time until (NULL: none). Returns with the lock held but
- * when w is done. */
+/* Under the store's lock, which it lets go while it sleeps: w until done,
+ * a post, or the time until (NULL: none). true when w is done (the lock
+ * let go), false with the lock held again. */
 static bool await(struct ed_store *q, struct ed_waiter *w, const struct timespec *until)
 {
-	pthread_mutex_lock(&w->m); /* before the lock goes: no wakeup is lost */
 	pthread_mutex_unlock(&q->lock);
-	int r = 0;
-	while (!w->done && !w->poke && r != ETIMEDOUT)
-		r = until ? pthread_cond_timedwait(&w->cv, &w->m, until)
-			  : pthread_cond_wait(&w->cv, &w->m);
-	bool done = w->done;
-	w->poke = false;
-	pthread_mutex_unlock(&w->m);
-	if (!done)
-		pthread_mutex_lock(&q->lock);
-	return done;
+	while ((until ? sem_clockwait(&w->sem, CLOCK_MONOTONIC, until) : sem_wait(&w->sem)) < 0 &&
+	       errno == EINTR)
+		;
+	if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+		return true;
+	pthread_mutex_lock(&q->lock);
+	return false; /* (settle looks at done again, under the lock) */
 }
 
 /* Under lock, and returns with it let go: w waits for the batch it joined
@@ -2050,8 +2039,7 @@ static bool await(struct ed_store *q, struct ed_waiter *w, const struct timespec
  * the answer. */
 static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 {
-	pthread_mutex_init(&w->m, NULL);
-	pthread_cond_init(&w->cv, &q->cattr);
+	sem_init(&w->sem, 0, 0);
 	w->next = b->w;
 	b->w = w;
 	w->sent = b != q->open;
@@ -2098,8 +2086,7 @@ static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 	}
 	if (!done)
 		pthread_mutex_unlock(&q->lock);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->m);
+	sem_destroy(&w->sem);
 	return w->rc;
 }
 
@@ -2904,8 +2891,6 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_condattr_init(&q->cattr);
-	pthread_condattr_setclock(&q->cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
 	pthread_cond_init(&q->wcond, &ca);
 	pthread_condattr_destroy(&ca);
