@@ -1983,9 +1983,8 @@ static void flush(struct ed_store *q)
 	batch_free(b);
 	pthread_cond_broadcast(&q->cond);
 	/* the connection is free: the open batch's newest request may send it */
-	if (q->open && q->open->w) {
+	if (q->open && q->open->w)
 		sem_post(&q->open->w->sem);
-	}
 }
 
 static bool slot_free(const struct ed_store *q)
