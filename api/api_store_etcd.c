@@ -2276,20 +2276,24 @@ static int ed_get(struct api_store *s, const char *uuid, json_t **obj)
 	return rc;
 }
 
-static int ed_find(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
+static int find_as(struct api_store *s, const char *kind, const char *fq_name, json_t **obj,
+		   bool shared)
 {
 	char path[1024];
 	KEY(path, "%s/%s", kind, fq_name);
-	return load_path(ed(s), path, obj, false);
+	return load_path(ed(s), path, obj, shared);
+}
+
+static int ed_find(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
+{
+	return find_as(s, kind, fq_name, obj, false);
 }
 
 /* find's object without the copy: every create reads its project and its
  * network a few times, and copying them was ~6 % of tern-api's CPU */
 static int ed_peek(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
 {
-	char path[1024];
-	KEY(path, "%s/%s", kind, fq_name);
-	return load_path(ed(s), path, obj, true);
+	return find_as(s, kind, fq_name, obj, true);
 }
 
 static bool match(const char *want, json_t *obj, const char *key)
