@@ -226,14 +226,52 @@ static int put_varint(struct api_pb_buf *b, uint64_t v)
 	return 0;
 }
 
+/* The size of v as a varint. */
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+/* The size of a length-delimited field of n bytes (field numbers < 16:
+ * a one-byte tag). */
+static size_t field_size(size_t n)
+{
+	return 1 + varint_size(n) + n;
+}
+
+/* The tag and length of a length-delimited field; its n bytes follow. */
+static int put_head(struct api_pb_buf *b, int num, size_t n)
+{
+	if (put_varint(b, (uint64_t)num << 3 | 2) < 0 || put_varint(b, n) < 0 || room(b, n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int put_bytes(struct api_pb_buf *b, int num, const void *p, size_t n)
+{
+	if (put_head(b, num, n) < 0)
+		return -ENOMEM;
+	if (n) /* (p may be NULL then) */
+		memcpy(b->p + b->n, p, n);
+	b->n += n;
+	return 0;
+}
+
+static int put_int(struct api_pb_buf *b, int num, uint64_t v)
+{
+	return put_varint(b, (uint64_t)num << 3) < 0 || put_varint(b, v) < 0 ? -ENOMEM : 0;
+}
+
 /* The base64 text s decoded, as a length-delimited field. */
 static int put_b64(struct api_pb_buf *b, int num, const char *s)
 {
 	size_t len = strlen(s), n = 0;
 	while (len && s[len - 1] == '=')
 		len--;
-	if (put_varint(b, (uint64_t)num << 3 | 2) < 0 || put_varint(b, len * 6 / 8) < 0 ||
-	    room(b, len * 6 / 8 + 1) < 0)
+	if (put_head(b, num, len * 6 / 8) < 0)
 		return -ENOMEM;
 	uint32_t acc = 0;
 	int bits = 0;
@@ -273,17 +311,12 @@ static int encode_one(const struct pb_field *f, json_t *v, struct api_pb_buf *ou
 			x = strtoll(json_string_value(v), NULL, 10);
 		else
 			return -EINVAL;
-		if (put_varint(out, (uint64_t)f->num << 3) < 0 || put_varint(out, (uint64_t)x) < 0)
-			return -ENOMEM;
-		return 0;
+		return put_int(out, f->num, (uint64_t)x);
 	}
 	case PB_BOOL:
 		if (!json_is_boolean(v))
 			return -EINVAL;
-		if (put_varint(out, (uint64_t)f->num << 3) < 0 ||
-		    put_varint(out, json_is_true(v)) < 0)
-			return -ENOMEM;
-		return 0;
+		return put_int(out, f->num, json_is_true(v));
 	case PB_ENUM: {
 		int x = -1;
 		const char *s = json_string_value(v);
@@ -294,22 +327,15 @@ static int encode_one(const struct pb_field *f, json_t *v, struct api_pb_buf *ou
 			x = (int)json_integer_value(v);
 		if (x < 0)
 			return -EINVAL;
-		if (put_varint(out, (uint64_t)f->num << 3) < 0 || put_varint(out, (uint64_t)x) < 0)
-			return -ENOMEM;
-		return 0;
+		return put_int(out, f->num, (uint64_t)x);
 	}
 	case PB_BYTES:
 		return json_is_string(v) ? put_b64(out, f->num, json_string_value(v)) : -EINVAL;
 	case PB_MSG: {
 		struct api_pb_buf sub = { 0 };
 		int rc = json_is_object(v) ? encode_msg(f->msg, v, &sub) : -EINVAL;
-		if (rc == 0 && (put_varint(out, (uint64_t)f->num << 3 | 2) < 0 ||
-				put_varint(out, sub.n) < 0 || room(out, sub.n) < 0))
+		if (rc == 0 && put_bytes(out, f->num, sub.p, sub.n) < 0)
 			rc = -ENOMEM;
-		if (rc == 0 && sub.n) {
-			memcpy(out->p + out->n, sub.p, sub.n);
-			out->n += sub.n;
-		}
 		api_pb_buf_free(&sub);
 		return rc;
 	}
@@ -348,6 +374,69 @@ int api_pb_encode(enum api_pb_call call, json_t *req, struct api_pb_buf *out)
 	if (!json_is_object(req))
 		return -EINVAL;
 	return encode_msg(call_req[call], req, out);
+}
+
+/* ---- a txn written directly (the store's writes) ----------------------------- */
+
+/* Compare { result EQUAL, target, key, then (target's field) }: the head,
+ * the first three fields; inner: the size of what the caller adds. */
+static int put_compare(struct api_pb_buf *b, int target, const char *key, size_t inner)
+{
+	size_t kl = strlen(key);
+	if (put_head(b, 1, 4 + field_size(kl) + inner) < 0 || put_int(b, 1, 0) < 0 ||
+	    put_int(b, 2, (uint64_t)target) < 0 || put_bytes(b, 3, key, kl) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int api_pb_txn_if_value(struct api_pb_buf *out, const char *key, const char *value)
+{
+	size_t vl = strlen(value);
+	if (put_compare(out, 3, key, field_size(vl)) < 0 || put_bytes(out, 7, value, vl) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int api_pb_txn_if_created(struct api_pb_buf *out, const char *key, int64_t create_revision)
+{
+	uint64_t r = (uint64_t)create_revision;
+	if (put_compare(out, 1, key, 1 + varint_size(r)) < 0 || put_int(out, 5, r) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* RequestOp { op: a message whose first field is key, then inner more bytes } */
+static int put_op(struct api_pb_buf *b, enum api_pb_branch br, int op, const char *key,
+		  size_t inner)
+{
+	size_t kl = strlen(key), m = field_size(kl) + inner;
+	if (put_head(b, br, field_size(m)) < 0 || put_head(b, op, m) < 0 ||
+	    put_bytes(b, 1, key, kl) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int api_pb_txn_put(struct api_pb_buf *out, enum api_pb_branch br, const char *key,
+		   const char *val, size_t vlen)
+{
+	if (put_op(out, br, 2, key, field_size(vlen)) < 0 || put_bytes(out, 2, val, vlen) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int api_pb_txn_delete(struct api_pb_buf *out, enum api_pb_branch br, const char *key)
+{
+	return put_op(out, br, 3, key, 0);
+}
+
+int api_pb_txn_range(struct api_pb_buf *out, enum api_pb_branch br, const char *key,
+		     int64_t limit)
+{
+	uint64_t l = (uint64_t)limit;
+	if (put_op(out, br, 1, key, limit ? 1 + varint_size(l) : 0) < 0 ||
+	    (limit && put_int(out, 3, l) < 0))
+		return -ENOMEM;
+	return 0;
 }
 
 /* ---- decoding ------------------------------------------------------------------ */
@@ -435,6 +524,11 @@ static int decode_msg(const struct pb_msg *m, const uint8_t *p, const uint8_t *e
 			j = json_string(s); /* as the gateway writes an int64 */
 		} else if (f->type == PB_BOOL && wt == 0) {
 			j = json_boolean(v != 0);
+		} else if (f->type == PB_ENUM && wt == 0) {
+			size_t k = 0;
+			while (f->names[k] && k < v)
+				k++;
+			j = f->names[k] ? json_string(f->names[k]) : json_integer((json_int_t)v);
 		} else {
 			return -EIO; /* a known field on the wrong wire type */
 		}
@@ -458,16 +552,26 @@ static int decode_msg(const struct pb_msg *m, const uint8_t *p, const uint8_t *e
 	return 0;
 }
 
-int api_pb_decode(enum api_pb_call call, const uint8_t *p, size_t n, json_t **resp)
+static int decode_top(const struct pb_msg *m, const uint8_t *p, size_t n, json_t **out)
 {
 	json_t *o = json_object();
 	if (!o)
 		return -ENOMEM;
-	int rc = decode_msg(call_resp[call], p, p + n, o);
+	int rc = decode_msg(m, p, p + n, o);
 	if (rc < 0) {
 		json_decref(o);
 		return rc;
 	}
-	*resp = o;
+	*out = o;
 	return 0;
+}
+
+int api_pb_decode(enum api_pb_call call, const uint8_t *p, size_t n, json_t **resp)
+{
+	return decode_top(call_resp[call], p, n, resp);
+}
+
+int api_pb_decode_request(enum api_pb_call call, const uint8_t *p, size_t n, json_t **req)
+{
+	return decode_top(call_req[call], p, n, req);
 }

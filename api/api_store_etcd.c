@@ -7,7 +7,7 @@
  * decoding base64 JSON and calling its own gRPC over loopback, and its
  * watch stream a quarter of etcd's CPU under load); reads of many keys
  * (load, replay, old events) through the gateway (POST /v3/kv/range,
- * /v3/kv/txn; keys and values in base64), see call_small for why. Where an
+ * /v3/kv/txn; keys and values in base64), see call_msg for why. Where an
  * endpoint has no gRPC (an HTTP/1.1 proxy) everything uses the gateway.
  *
  * Keys, under a prefix P (default "tern/"):
@@ -480,22 +480,36 @@ static CURLcode grpc_once(struct ed_store *q, CURL *h, int u, const char *method
 	return cc;
 }
 
-/* req (the gateway's JSON of call) as one gRPC message in *msg: not
- * compressed, a 4-byte length, the protobuf. */
-static int grpc_message(enum api_pb_call call, json_t *req, struct api_pb_buf *msg)
+/* The 5-byte gRPC prefix over the 5 bytes msg keeps for it at its start:
+ * not compressed, the protobuf's length. */
+static void grpc_frame(struct api_pb_buf *msg)
 {
-	*msg = (struct api_pb_buf){ malloc(256), 5, 256 };
-	int rc = msg->p ? api_pb_encode(call, req, msg) : -ENOMEM;
-	if (rc < 0) {
-		api_pb_buf_free(msg);
-		return rc;
-	}
 	uint32_t len = (uint32_t)(msg->n - 5);
 	msg->p[0] = 0;
 	msg->p[1] = (uint8_t)(len >> 24);
 	msg->p[2] = (uint8_t)(len >> 16);
 	msg->p[3] = (uint8_t)(len >> 8);
 	msg->p[4] = (uint8_t)len;
+}
+
+/* An empty gRPC message of at least cap bytes, its prefix kept. */
+static int grpc_new(struct api_pb_buf *msg, size_t cap)
+{
+	*msg = (struct api_pb_buf){ malloc(cap), 5, cap };
+	return msg->p ? 0 : -ENOMEM;
+}
+
+/* req (the gateway's JSON of call) as one gRPC message in *msg. */
+static int grpc_message(enum api_pb_call call, json_t *req, struct api_pb_buf *msg)
+{
+	int rc = grpc_new(msg, 256);
+	if (rc == 0)
+		rc = api_pb_encode(call, req, msg);
+	if (rc < 0) {
+		api_pb_buf_free(msg);
+		return rc;
+	}
+	grpc_frame(msg);
 	return 0;
 }
 
@@ -505,33 +519,24 @@ static size_t grpc_len(const uint8_t *p)
 	return (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
 }
 
-/* req (stolen; the gateway's JSON for path) through etcd's gRPC service;
- * *resp as the gateway would have answered. -EPROTONOSUPPORT: maybe no gRPC
- * at the endpoint (nothing reached etcd's gRPC service): try the gateway. */
-static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req, json_t **resp)
+/* msg (a gRPC message of call) through etcd's gRPC service; *resp as the
+ * gateway would have answered. -EPROTONOSUPPORT: maybe no gRPC at the
+ * endpoint (nothing reached etcd's gRPC service): try the gateway. */
+static int call_grpc(struct ed_store *q, CURL *h, enum api_pb_call c,
+		     const struct api_pb_buf *msg, json_t **resp)
 {
-	enum api_pb_call c = strcmp(path, "/v3/kv/txn") == 0 ? API_PB_TXN : API_PB_RANGE;
 	const char *method = c == API_PB_TXN ? "Txn" : "Range";
-	/* the gRPC message prefix first: not compressed, 4-byte length (below) */
-	struct api_pb_buf msg;
-	int rc = grpc_message(c, req, &msg);
-	json_decref(req);
-	if (rc < 0) {
-		set_err(q, "a request to etcd could not be encoded (%s)",
-			 strerror(-rc));
-		return rc;
-	}
 	struct buf b = { NULL, 0 };
 	struct grpc_head g;
-	rc = -EIO;
+	int rc = -EIO;
 	for (int tries = 0; tries < q->n_urls; tries++) {
 		int u = cur_url(q), ok;
 		void *priv = NULL;
 		curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
 		bool fresh = (intptr_t)priv != u + 1;
-		CURLcode cc = grpc_once(q, h, u, method, &msg, fresh, &b, &g, &ok);
+		CURLcode cc = grpc_once(q, h, u, method, msg, fresh, &b, &g, &ok);
 		if (cc == CURLE_OK && !ok && !fresh)
-			cc = grpc_once(q, h, u, method, &msg, true, &b, &g, &ok);
+			cc = grpc_once(q, h, u, method, msg, true, &b, &g, &ok);
 		/* a clean answer that is not gRPC, or a new connection on which
 		 * HTTP/2 itself failed (an HTTP/1.1 server closes on the preface) */
 		if ((cc == CURLE_OK && !ok) ||
@@ -563,30 +568,56 @@ static int call_grpc(struct ed_store *q, CURL *h, const char *path, json_t *req,
 		break;
 	}
 	free(b.p);
-	api_pb_buf_free(&msg);
 	return rc;
 }
 
-/* As call, for a request whose answer is small (one key read, a txn's
- * writes), through etcd's gRPC service on connection h (only ever used for
- * gRPC: libcurl must not be asked to reuse an HTTP/1.1 connection for it),
- * which costs etcd about half the CPU of the gateway; or through the
- * gateway from the first time the gateway answers where gRPC could not (a
- * proxy that speaks only HTTP/1.1). Why small answers only: libcurl 7.88
- * stalls for a second (its poll timeout) on a gRPC answer a little over
- * one HTTP/2 frame (16 KB), so reads of many keys keep to the gateway. */
+/*
+ * A request whose answer is small (one key read, a txn's writes), as the
+ * gRPC message msg of call, through etcd's gRPC service on connection h
+ * (only ever used for gRPC: libcurl must not be asked to reuse an HTTP/1.1
+ * connection for it), which costs etcd about half the CPU of the gateway;
+ * or as the gateway's JSON through the gateway from the first time the
+ * gateway answers where gRPC could not (a proxy that speaks only HTTP/1.1).
+ * Why small answers only: libcurl 7.88 stalls for a second (its poll
+ * timeout) on a gRPC answer a little over one HTTP/2 frame (16 KB), so reads
+ * of many keys keep to the gateway.
+ */
+static int call_msg(struct ed_store *q, CURL *h, enum api_pb_call c,
+		    const struct api_pb_buf *msg, json_t **resp)
+{
+	bool gw = __atomic_load_n(&q->gateway, __ATOMIC_RELAXED);
+	if (!gw) {
+		int rc = call_grpc(q, h, c, msg, resp);
+		if (rc != -EPROTONOSUPPORT)
+			return rc;
+	}
+	json_t *req;
+	int rc = api_pb_decode_request(c, msg->p + 5, msg->n - 5, &req);
+	if (rc < 0) {
+		set_err(q, "a request to etcd could not be put as JSON (%s)", strerror(-rc));
+		return rc;
+	}
+	rc = call(q, h, c == API_PB_TXN ? "/v3/kv/txn" : "/v3/kv/range", req, resp);
+	if (rc == 0 && !gw)
+		__atomic_store_n(&q->gateway, true, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* As call_msg, for req (stolen; the gateway's JSON for path). */
 static int call_small(struct ed_store *q, CURL *h, const char *path, json_t *req, json_t **resp)
 {
 	if (__atomic_load_n(&q->gateway, __ATOMIC_RELAXED))
 		return call(q, h, path, req, resp);
-	int rc = call_grpc(q, h, path, json_incref(req), resp);
-	if (rc != -EPROTONOSUPPORT) {
-		json_decref(req);
+	enum api_pb_call c = strcmp(path, "/v3/kv/txn") == 0 ? API_PB_TXN : API_PB_RANGE;
+	struct api_pb_buf msg;
+	int rc = grpc_message(c, req, &msg);
+	json_decref(req);
+	if (rc < 0) {
+		set_err(q, "a request to etcd could not be encoded (%s)", strerror(-rc));
 		return rc;
 	}
-	rc = call(q, h, path, req, resp);
-	if (rc == 0)
-		__atomic_store_n(&q->gateway, true, __ATOMIC_RELAXED);
+	rc = call_msg(q, h, c, &msg, resp);
+	api_pb_buf_free(&msg);
 	return rc;
 }
 
@@ -1800,71 +1831,63 @@ static bool own_key(const struct ed_store *q, const char *k, json_t *v, json_t *
 			 (c == K_CLAIM && json_object_get(owners, val)));
 }
 
-/* The txn of batch b: "if P rev is what the batch before wrote, write b".
- * The objects b writes carry their refs and claims (envelope), which then
- * are not written as keys of their own. NULL: out of memory. */
-static json_t *batch_txn(struct ed_store *q, struct ed_batch *b)
+/* The txn of batch b as a gRPC message (*msg): "if P rev is what the batch
+ * before wrote, write b", written as protobuf directly (it is on the
+ * critical path: built under the lock, sent at once). The objects b writes
+ * carry their refs and claims (envelope), which then are not written as
+ * keys of their own. -ENOMEM: out of memory. */
+static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *msg)
 {
 	char key[160];
 	KEY(key, "%srev", q->prefix);
-	json_t *ops, *v, *cmp, *objs, *owners;
+	json_t *v, *objs, *owners;
 	const char *k;
 	int extra;
 	if (txn_objects(q, b->set, b, &objs, &owners, &extra) < 0)
-		return NULL;
-	if (!(ops = json_array())) {
-		json_decref(objs);
-		json_decref(owners);
-		return NULL;
-	}
-	bool ok = true;
-	json_object_foreach(b->set, k, v) {
+		return -ENOMEM;
+	int rc = grpc_new(msg, 4096);
+	if (rc == 0)
+		rc = b->cmp ? api_pb_txn_if_value(msg, key, b->cmp)
+			    : api_pb_txn_if_created(msg, key, 0);
+	json_object_foreach(rc == 0 ? b->set : NULL, k, v) {
 		if (!own_key(q, k, v, owners))
 			continue;
 		const char *val = json_string_value(v);
 		const char *u = val ? json_string_value(json_object_get(objs, k)) : NULL;
 		char *env = u ? envelope(q, b, val, u) : NULL;
-		if (!val)
-			json_array_append_new(ops, json_pack("{s:{s:o}}", "request_delete_range",
-							     "key", jb64(k)));
+		const char *put = env ? env : val;
+		if (u && !env)
+			rc = -ENOMEM;
+		else if (!val)
+			rc = api_pb_txn_delete(msg, API_PB_SUCCESS, k);
 		else
-			json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key",
-							     jb64(k), "value", jb64(env ? env : val)));
+			rc = api_pb_txn_put(msg, API_PB_SUCCESS, k, put, strlen(put));
 		free(env);
-		if (u && !env) {
-			ok = false;
+		if (rc < 0)
 			break;
-		}
 	}
 	/* the objects b does not put whose refs or claims it changes */
-	json_object_foreach(ok ? objs : NULL, k, v) {
+	json_object_foreach(rc == 0 ? objs : NULL, k, v) {
 		if (json_object_get(b->set, k))
 			continue;
 		char *env = envelope(q, b, value_upto(q, b, k), json_string_value(v));
-		if (!(ok = env != NULL))
-			break;
-		json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key", jb64(k),
-						     "value", jb64(env)));
+		rc = env ? api_pb_txn_put(msg, API_PB_SUCCESS, k, env, strlen(env)) : -ENOMEM;
 		free(env);
-	}
-	if (!ok) {
-		json_decref(ops);
-		ops = NULL;
+		if (rc < 0)
+			break;
 	}
 	json_decref(objs);
 	json_decref(owners);
-	if (!ops)
-		return NULL; /* out of memory */
-	json_array_append_new(ops, json_pack("{s:{s:o,s:o}}", "request_put", "key", jb64(key),
-					     "value", jb64(b->val)));
-	if (b->cmp)
-		cmp = json_pack("{s:o,s:s,s:s,s:o}", "key", jb64(key), "target", "VALUE", "result",
-				"EQUAL", "value", jb64(b->cmp));
-	else
-		cmp = json_pack("{s:o,s:s,s:s,s:i}", "key", jb64(key), "target", "CREATE", "result",
-				"EQUAL", "create_revision", 0);
-	return json_pack("{s:[o],s:o,s:[{s:{s:o}}]}", "compare", cmp, "success", ops, "failure",
-			 "request_range", "key", jb64(key));
+	if (rc == 0)
+		rc = api_pb_txn_put(msg, API_PB_SUCCESS, key, b->val, strlen(b->val));
+	if (rc == 0)
+		rc = api_pb_txn_range(msg, API_PB_FAILURE, key, 0);
+	if (rc < 0) {
+		api_pb_buf_free(msg);
+		return rc;
+	}
+	grpc_frame(msg);
+	return 0;
 }
 
 /* b's answer, in the order the batches were sent (b is the oldest in
@@ -1925,6 +1948,22 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 		q->need_check = true; /* out of memory: read it all again */
 }
 
+/* Build b's txn (under lock) and send it on connection slot; the lock is
+ * let go while etcd answers. */
+static int send_batch(struct ed_store *q, struct ed_batch *b, int slot, json_t **resp)
+{
+	struct api_pb_buf msg = { 0 };
+	int rc = batch_txn(q, b, &msg);
+	pthread_mutex_unlock(&q->lock);
+	if (rc == 0)
+		rc = call_msg(q, q->slot[slot], API_PB_TXN, &msg, resp);
+	else
+		set_err(q, "out of memory building a transaction for etcd");
+	api_pb_buf_free(&msg);
+	pthread_mutex_lock(&q->lock);
+	return rc;
+}
+
 /* Send the open batch (under lock; the lock is let go while etcd answers,
  * so the next batch can form and be sent behind this one). */
 static void flush(struct ed_store *q)
@@ -1953,10 +1992,8 @@ static void flush(struct ed_store *q)
 	snprintf(b->val, sizeof(b->val), "%" PRId64 " %016" PRIx64 "-%" PRIu64 " e%" PRId64, b->brev,
 		 q->token, ++q->seq, eventless_of(b->cmp) + b->eventless);
 	b->chained = b != q->flying;
-	json_t *req = batch_txn(q, b), *resp = NULL;
-	pthread_mutex_unlock(&q->lock);
-	int rc = req ? call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp) : -ENOMEM;
-	pthread_mutex_lock(&q->lock);
+	json_t *resp = NULL;
+	int rc = send_batch(q, b, slot, &resp);
 	while (q->flying != b)
 		pthread_cond_wait(&q->cond, &q->lock);
 	if (rc == 0 && !json_is_true(json_object_get(resp, "succeeded")) && b->chained &&
@@ -1965,10 +2002,7 @@ static void flush(struct ed_store *q)
 		 * connections), which has committed since: send it again */
 		json_decref(resp);
 		resp = NULL;
-		req = batch_txn(q, b);
-		pthread_mutex_unlock(&q->lock);
-		rc = req ? call_small(q, q->slot[slot], "/v3/kv/txn", req, &resp) : -ENOMEM;
-		pthread_mutex_lock(&q->lock);
+		rc = send_batch(q, b, slot, &resp);
 	}
 	q->slot_busy[slot] = false;
 	/* the requests just answered usually come back at once: with those
