@@ -741,7 +741,9 @@ static int write_obj(struct api_core *c, const struct api_ident *id, const struc
 	json_t *refs = NULL;
 	if (resolve(c, id, k, obj, &refs, e) < 0)
 		return -1;
-	int rc = ST(c)->release(c->store, uuid);
+	/* a new object owns no claims yet (create_write checked its uuid is
+	 * free, and a delete releases what its object held) */
+	int rc = update ? ST(c)->release(c->store, uuid) : 0;
 	if (rc < 0) {
 		json_decref(refs);
 		return store_failf(c, e, "store error", rc);

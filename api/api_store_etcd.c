@@ -1197,7 +1197,7 @@ static int redo(struct ed_store *q)
 		}
 		snprintf(txt, n + strlen(wv) + 6, "%.*s,\"w\":%s}", (int)(n - 1), rec, wv);
 		/* replaces the value only: the iteration of wevs is not touched */
-		json_object_set_new(q->wset, k, json_string(txt));
+		json_object_set_new(q->wset, k, json_string_nocheck(txt));
 		free(txt);
 	}
 	free(wtxt);
@@ -1504,9 +1504,10 @@ static int kget(struct ed_store *q, const char *key, char **val)
 	return *val ? 0 : -ENOMEM;
 }
 
+/* (values are text jansson wrote or names it read: UTF-8 already) */
 static void kput(struct ed_store *q, const char *key, const char *val)
 {
-	json_object_set_new(q->wset, key, json_string(val));
+	json_object_set_new(q->wset, key, json_string_nocheck(val));
 }
 
 static void kdel(struct ed_store *q, const char *key)
@@ -2365,28 +2366,66 @@ static int ed_list(struct api_store *s, const struct api_filter *f, api_obj_cb c
 	return rc;
 }
 
-/* Take the next revision and log the event: the two always go together. */
+/* The length of s once escaped inside a JSON string (json_escape). */
+static size_t escaped_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += *s == '"' || *s == '\\' ? 2 : (unsigned char)*s < 0x20 ? 6 : 1;
+	return n;
+}
+
+/* s escaped inside a JSON string, written at p (escaped_len(s) bytes);
+ * returns the end. Text jansson dumped has no control characters left
+ * (it escapes them), but names a client chose go through here too. */
+static char *json_escape(char *p, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20) {
+			p += sprintf(p, "\\u%04x", c);
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	return p;
+}
+
+/* Take the next revision and log the event: the two always go together.
+ * The record {"type","kind","uuid","body"} is written as text around the
+ * body's own dump (under the lock, for every write: a JSON tree of it and
+ * a second dump cost twice the time). */
 static int add_event(struct ed_store *q, const char *type, json_t *obj, int64_t *rev,
 		     char **bodyp)
 {
 	int64_t r = ++q->rev;
 	json_object_set_new(obj, "version", json_integer(r));
 	char *body = json_dumps(obj, JSON_COMPACT);
-	json_t *ev = json_pack("{s:s,s:s?,s:s?,s:s}", "type", type, "kind", str_of(obj, "kind"),
-			       "uuid", str_of(obj, "uuid"), "body", body ? body : "");
-	char *txt = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (!txt || !body) {
+	const char *kind = str_of(obj, "kind") ?: "", *uuid = str_of(obj, "uuid") ?: "";
+	size_t n = body ? strlen(type) + escaped_len(kind) + escaped_len(uuid) +
+				  escaped_len(body) + 48 : 0;
+	char *txt = n ? malloc(n) : NULL, *p = txt;
+	if (!txt) {
 		free(body);
-		free(txt);
 		return -ENOMEM;
 	}
+	p += sprintf(p, "{\"type\":\"%s\",\"kind\":\"", type);
+	p = json_escape(p, kind);
+	p = stpcpy(p, "\",\"uuid\":\"");
+	p = json_escape(p, uuid);
+	p = stpcpy(p, "\",\"body\":\"");
+	p = json_escape(p, body);
+	stpcpy(p, "\"}");
 	char key[160];
 	KEY(key, "%sev/%020" PRId64, q->prefix, r);
 	kput(q, key, txt);
 	/* for redo: the body replay will write (none for a delete) */
-	json_object_set_new(q->wevs, key, strcmp(type, "DELETED") ? json_string(body) : json_null());
-	snprintf(q->wuuid, sizeof(q->wuuid), "%s", str_of(obj, "uuid") ?: "");
+	json_object_set_new(q->wevs, key,
+			    strcmp(type, "DELETED") ? json_string_nocheck(body) : json_null());
+	snprintf(q->wuuid, sizeof(q->wuuid), "%s", uuid);
 	if (bodyp)
 		*bodyp = body; /* the caller stores the same text: dumped once */
 	else

@@ -390,6 +390,57 @@ static void test_events_resume(void **state)
 	assert_int_equal(rev, 21);
 }
 
+struct last_event {
+	char type[16], kind[32], uuid[40];
+	json_t *body;
+};
+
+static int keep_last(void *arg, int64_t rev, const char *type, const char *kind,
+		     const char *uuid, const char *body)
+{
+	struct last_event *x = arg;
+	(void)rev;
+	snprintf(x->type, sizeof(x->type), "%s", type);
+	snprintf(x->kind, sizeof(x->kind), "%s", kind);
+	snprintf(x->uuid, sizeof(x->uuid), "%s", uuid);
+	json_decref(x->body);
+	x->body = json_loads(body, 0, NULL);
+	assert_non_null(x->body);
+	return 0;
+}
+
+/* An event's body is the object as written, whatever its strings hold
+ * (quotes, backslashes, control characters, non-ASCII: the etcd store
+ * writes the record as text around the body's dump), read through the
+ * connection that wrote it and through another one, which replays it. */
+static void test_event_text(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	const char *odd = "say \"hi\" \\ C:\\dir\\ tab\tnl\n bell\a é ✓ 😀 </script>";
+	json_t *o = obj("project", U1, "odd");
+	json_object_set_new(o, "description", json_string(odd));
+	assert_int_equal(put(f->s, json_incref(o), NULL), 1);
+	struct api_store *b = open_again(f);
+	assert_non_null(b);
+	for (int i = 0; i < 2; i++) {
+		struct api_store *s = i ? b : f->s;
+		struct last_event x = { .body = NULL };
+		assert_int_equal(s->ops->begin(s, false), 0);
+		assert_int_equal(s->ops->events(s, 0, 100, keep_last, &x), 0);
+		s->ops->commit(s);
+		assert_string_equal(x.type, "ADDED");
+		assert_string_equal(x.kind, "project");
+		assert_string_equal(x.uuid, U1);
+		assert_string_equal(json_string_value(json_object_get(x.body, "description")), odd);
+		json_object_set_new(o, "version", json_integer(1));
+		assert_true(json_equal(x.body, o));
+		json_decref(x.body);
+	}
+	api_store_close(b);
+	json_decref(o);
+}
+
 /* events() that must fail: the reader asked below the compaction floor. */
 static int events_rc(struct api_store *s, int64_t since, struct seen *x)
 {
@@ -712,6 +763,7 @@ static void test_open_errors(void **state)
 	STORE_TEST(label, test_peek, p),                                        \
 	STORE_TEST(label, test_reopen, p),  \
 	STORE_TEST(label, test_events_resume, p),                               \
+	STORE_TEST(label, test_event_text, p),                                  \
 	STORE_TEST(label, test_compaction, p),                                  \
 	STORE_TEST(label, test_concurrent_claims, p),                           \
 	STORE_TEST(label, test_two_connections, p),                            \
