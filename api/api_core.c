@@ -832,14 +832,15 @@ static int new_uuid(uuid_t u)
 	return 0;
 }
 
-/* Decode and authorise a create's body; *obj gets its uuid and fq_name. */
-static int create_prep(const struct api_ident *id, const struct api_kind *k, const char *body,
-		       size_t len, json_t **obj, struct api_err *e)
+/* Validate and authorise a create's body (in, parsed; not taken); *obj
+ * gets its uuid and fq_name. */
+static int create_prep(const struct api_ident *id, const struct api_kind *k, json_t *in,
+		       json_t **obj, struct api_err *e)
 {
 	*obj = NULL;
 	if (id->role != API_ROLE_ADMIN)
 		return may(id, true, k, NULL, e);
-	if (api_decode(k, body, len, obj, e) < 0)
+	if (api_validate(k, in, obj, e) < 0)
 		return -1;
 	if (may(id, true, k, scope_of(k, *obj), e) < 0) {
 		json_decref(*obj);
@@ -891,9 +892,15 @@ static int create_write(struct api_core *c, const struct api_ident *id, const st
 static int create_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *body, size_t len, json_t **out, struct api_err *e)
 {
-	json_t *obj;
+	json_t *obj, *in;
 	*out = NULL;
-	if (create_prep(id, k, body, len, &obj, e) < 0)
+	if (id->role != API_ROLE_ADMIN)
+		return may(id, true, k, NULL, e);
+	if (api_parse(body, len, &in, e) < 0)
+		return -1;
+	int prc = create_prep(id, k, in, &obj, e);
+	json_decref(in);
+	if (prc < 0)
 		return -1;
 	int64_t rev = 0;
 	int rc = ST(c)->begin(c->store, true);
@@ -940,11 +947,7 @@ static int create_batch_once(struct api_core *c, const struct api_ident *id, jso
 				 "/v1/kinds lists them)" : "\"object\" must be a JSON object");
 			return batch_fail(e, i, kind);
 		}
-		char *text = json_dumps(body, JSON_COMPACT);
-		int rc = text ? create_prep(id, ks[i], text, strlen(text), &obj, e)
-			      : api_errf(e, 500, "", "out of memory");
-		free(text);
-		if (rc < 0) {
+		if (create_prep(id, ks[i], body, &obj, e) < 0) {
 			json_decref(objs);
 			return batch_fail(e, i, ks[i]->name);
 		}

@@ -331,12 +331,13 @@ static enum MHD_Result do_batch(struct api_http *h, struct MHD_Connection *conn,
 		api_errf(&e, 413, "", "the body is larger than %d bytes", API_BODY_MAX);
 		return reply_err(conn, &e);
 	}
-	json_error_t je;
-	json_t *body = json_loadb(rq->body ? rq->body : "", rq->len, 0, &je), *out = NULL;
+	json_t *body, *out = NULL;
+	/* (parsed once: the items are validated as they are) */
+	if (api_parse(rq->body ? rq->body : "", rq->len, &body, &e) < 0)
+		return reply_err(conn, &e);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		api_errf(&e, 400, "", "the body must be a JSON object {\"create\": [...]}%s%s",
-			 body ? "" : ": ", body ? "" : je.text);
+		api_errf(&e, 400, "", "the body must be a JSON object {\"create\": [...]}");
 		return reply_err(conn, &e);
 	}
 	int rc = api_create_batch(h->core, id, json_object_get(body, "create"), &out, &e);

@@ -562,8 +562,7 @@ int api_validate(const struct api_kind *k, json_t *in, json_t **out, struct api_
 	return 0;
 }
 
-int api_decode(const struct api_kind *k, const char *body, size_t len, json_t **out,
-	       struct api_err *e)
+int api_parse(const char *body, size_t len, json_t **out, struct api_err *e)
 {
 	*out = NULL;
 	if (len > API_BODY_MAX)
@@ -571,10 +570,20 @@ int api_decode(const struct api_kind *k, const char *body, size_t len, json_t **
 				API_BODY_MAX);
 	json_error_t je;
 	/* Duplicate keys are refused: which one wins would be a guess. */
-	json_t *in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	if (!in)
+	*out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!*out)
 		return api_errf(e, 400, "", "malformed JSON at line %d column %d: %s", je.line,
 				je.column, je.text);
+	return 0;
+}
+
+int api_decode(const struct api_kind *k, const char *body, size_t len, json_t **out,
+	       struct api_err *e)
+{
+	json_t *in;
+	*out = NULL;
+	if (api_parse(body, len, &in, e) < 0)
+		return -1;
 	int rc = api_validate(k, in, out, e);
 	json_decref(in);
 	return rc;

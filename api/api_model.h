@@ -78,8 +78,12 @@ const struct api_kind *api_kind_find(const char *name);
 /* The i-th kind, NULL past the last: for listing them. */
 const struct api_kind *api_kind_at(unsigned i);
 
-/* Decode a request body for kind k: size limit (413), JSON syntax (400 with
- * line and column), then api_validate. On success *out is a new reference. */
+/* Parse a request body: size limit (413), JSON syntax (400 with line and
+ * column), duplicate keys refused. On success *out is a new reference. */
+int api_parse(const char *body, size_t len, json_t **out, struct api_err *e);
+
+/* Decode a request body for kind k: api_parse, then api_validate. On
+ * success *out is a new reference. */
 int api_decode(const struct api_kind *k, const char *body, size_t len, json_t **out,
 	       struct api_err *e);
 

@@ -145,6 +145,20 @@ tl_check "dangling reference" expect 400 virtual_network "does not exist" POST /
 /usr/bin/python3 -c 'print("{\"name\":\"big\",\"project\":\"demo\",\"description\":\"" + "x"*300000 + "\"}")' >"$TL_DIR/big.json"
 tl_check "oversized body" expect 413 "" "larger than" POST /v1/virtual-network "$ADMIN" "@$TL_DIR/big.json"
 
+# ---- a batch: both objects in one transaction, or neither -----------------------------
+BV='{"kind":"vmi","object":{"name":"pb-eth0","project":"demo","virtual_network":"vn1"}}'
+BI='{"kind":"iip","object":{"name":"pb-eth0-v4","project":"demo","virtual_network":"vn1","virtual_machine_interface":"pb-eth0"}}'
+rb=$(rev)
+tl_check "batch: malformed JSON" expect 400 "" "malformed JSON" POST /v1/batch "$ADMIN" '{"create":['
+tl_check "batch: duplicate key in an item" expect 400 "" "duplicate" POST /v1/batch "$ADMIN" \
+	'{"create":[{"kind":"vmi","object":{"name":"pb-eth0","name":"x","project":"demo","virtual_network":"vn1"}}]}'
+tl_check "batch: unknown field in the second item" expect 400 "create[1].colour" "unknown field" POST /v1/batch "$ADMIN" \
+	"{\"create\":[$BV,{\"kind\":\"iip\",\"object\":{\"name\":\"pb-v4\",\"project\":\"demo\",\"virtual_network\":\"vn1\",\"colour\":1}}]}"
+[ "$(rev)" = "$rb" ] || tl_fail "refused batches changed the revision ($rb -> $(rev))"
+tl_check "batch: an interface and its address" expect 201 "" '"fq_name":"demo:pb-eth0-v4"' POST /v1/batch "$ADMIN" "{\"create\":[$BV,$BI]}"
+[ "$(rev)" = "$((rb + 2))" ] || tl_fail "the batch should have written 2 revisions ($rb -> $(rev))"
+tl_log "PASS /v1/batch: refused batches change nothing, a good one writes both"
+
 # ---- conflicts: 409 ------------------------------------------------------------------
 tl_check "duplicate name" expect 409 name "already exists" POST /v1/virtual-network "$ADMIN" '{"name":"vn1","project":"demo"}'
 tl_check "address taken" expect 409 address "taken by instance-ip demo:pod1-eth0-v4" POST /v1/instance-ip "$ADMIN" '{"name":"i2","project":"demo","virtual_network":"vn1","address":"10.1.0.10"}'
