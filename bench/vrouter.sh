@@ -99,6 +99,18 @@ dpdk_worker_tid() {
 	return 1
 }
 
+# listening PATH...: a process in $NS listens on each UNIX socket path given
+# (af_packet fabric: no socket file is made, so a path that is not there and
+# not needed is passed over by the caller).
+listening() {
+	local ls p
+	ls=$(ip netns exec "$NS" ss -xl 2>/dev/null) || return 1
+	for p in "$@"; do
+		[ "$FABRIC" != memif ] && [ "${p##*/}" = fab.sock ] && continue
+		grep -qF " $p " <<<"$ls" || return 1
+	done
+}
+
 # pktgen NAME EAL-VDEVS -- ARGS: one measured run; prints its result line.
 pktgen() {
 	local name=$1; shift
@@ -314,6 +326,14 @@ run_testpmd() { # CASE
 		BL_KEEP=1
 		bl_log "testpmd did not start its forwarding thread; the end of its log ($BL_DIR/testpmd-$case.log):"
 		tail -5 "$BL_DIR/testpmd-$case.log" | sed 's/^/    /' >&2
+		return 1
+	fi
+	# (EAL starts its worker threads before it probes the vdevs: the memif
+	# listeners may come a moment after the thread; a client that finds no
+	# listener never retries, and its link stays down)
+	if ! bl_wait "testpmd's memif sockets" 30 listening "$BL_DIR/pod.sock" "$BL_DIR/fab.sock"; then
+		bl_stop "$pid"
+		BL_KEEP=1
 		return 1
 	fi
 	tid=$(dpdk_worker_tid "$pid")
