@@ -1134,6 +1134,34 @@ static const char *committed(struct ed_store *q, const char *key)
 	return w ? json_string_value(w) : api_emap_get(&q->map, key);
 }
 
+/* The length of s once escaped inside a JSON string (json_escape). */
+static size_t escaped_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += *s == '"' || *s == '\\' ? 2 : (unsigned char)*s < 0x20 ? 6 : 1;
+	return n;
+}
+
+/* s escaped inside a JSON string, written at p (escaped_len(s) bytes);
+ * returns the end. Text jansson dumped has no control characters left
+ * (it escapes them), but names a client chose go through here too. */
+static char *json_escape(char *p, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20) {
+			p += sprintf(p, "\\u%04x", c);
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	return p;
+}
+
 /* This request's writes, as a redo record in its last event (the key "w"),
  * so that another replica can bring its mirror up to date from the events
  * alone (replay): every key it wrote but the events, the derived ones, and
@@ -1164,26 +1192,49 @@ static int redo(struct ed_store *q)
 		}
 		return 0;
 	}
-	/* the bodies the events hold: replay writes them from there */
-	json_t *bodies = json_object(), *w = json_object();
-	json_object_foreach(q->wevs, k, v)
-		if (json_is_string(v) && bodies)
-			json_object_set_new(bodies, json_string_value(v), json_true());
-	json_object_foreach(q->wset, k, v) {
-		enum kclass c = kclass(q, k, &rest);
-		if (c == K_EVENT || derived(c) || !w ||
-		    (c == K_OBJ && json_is_string(v) && bodies &&
-		     json_object_get(bodies, json_string_value(v))))
-			continue;
-		/* a claim the newest event's object owns is written as true */
-		bool owner = json_is_string(v) && strcmp(json_string_value(v), q->wuuid) == 0;
-		json_object_set_new(w, k + strlen(q->prefix), owner ? json_true() : json_incref(v));
-	}
-	json_decref(bodies);
-	char *wtxt = w ? json_dumps(w, JSON_COMPACT) : NULL;
-	json_decref(w);
+	/* "w": the keys (without P) and values replay writes, as JSON text:
+	 * the bodies the events hold are left out (replay writes them from
+	 * there), and a claim the newest event's object owns is written as
+	 * true. Written as text: under the lock, for every request. */
+	size_t pl = strlen(q->prefix), cap = 2, nw = 0;
+	json_object_foreach(q->wset, k, v)
+		cap += escaped_len(k) + (json_is_string(v) ? escaped_len(json_string_value(v)) : 0) +
+		       12;
+	char *wtxt = malloc(cap), *p = wtxt;
 	if (!wtxt)
 		return -ENOMEM;
+	*p++ = '{';
+	json_object_foreach(q->wset, k, v) {
+		enum kclass c = kclass(q, k, &rest);
+		const char *val = json_string_value(v);
+		if (c == K_EVENT || derived(c))
+			continue;
+		if (c == K_OBJ && val) {
+			bool held = false; /* the body of one of the events */
+			const char *ek;
+			json_t *ev;
+			json_object_foreach(q->wevs, ek, ev)
+				if (json_is_string(ev) && strcmp(json_string_value(ev), val) == 0)
+					held = true;
+			if (held)
+				continue;
+		}
+		if (nw++)
+			*p++ = ',';
+		*p++ = '"';
+		p = json_escape(p, k + pl);
+		p = stpcpy(p, "\":");
+		if (!val) {
+			p = stpcpy(p, "null");
+		} else if (strcmp(val, q->wuuid) == 0) {
+			p = stpcpy(p, "true");
+		} else {
+			*p++ = '"';
+			p = json_escape(p, val);
+			*p++ = '"';
+		}
+	}
+	stpcpy(p, "}");
 	/* each event record is a JSON object: "w" goes in before its last '}'
 	 * (the older events' records get an empty one) */
 	json_object_foreach(q->wevs, k, v) {
@@ -2364,34 +2415,6 @@ static int ed_list(struct api_store *s, const struct api_filter *f, api_obj_cb c
 	}
 	json_decref(a);
 	return rc;
-}
-
-/* The length of s once escaped inside a JSON string (json_escape). */
-static size_t escaped_len(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += *s == '"' || *s == '\\' ? 2 : (unsigned char)*s < 0x20 ? 6 : 1;
-	return n;
-}
-
-/* s escaped inside a JSON string, written at p (escaped_len(s) bytes);
- * returns the end. Text jansson dumped has no control characters left
- * (it escapes them), but names a client chose go through here too. */
-static char *json_escape(char *p, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			*p++ = '\\';
-			*p++ = (char)c;
-		} else if (c < 0x20) {
-			p += sprintf(p, "\\u%04x", c);
-		} else {
-			*p++ = (char)c;
-		}
-	}
-	return p;
 }
 
 /* Take the next revision and log the event: the two always go together.
