@@ -41,6 +41,16 @@ static const uint8_t resp_pb[] =
 	"\x2a\x05\x33\x20\x61\x62\x63\x20\x01\x1a\x0b\x12\x09\x0a\x07\x08\xb9\x60\x18\x07\x20"
 	"\x02";
 
+/* req (the gateway's JSON of a txn) encodes to txn_pb exactly. */
+static void encodes_to_txn_pb(json_t *req)
+{
+	struct api_pb_buf b = { 0 };
+	assert_int_equal(api_pb_encode(API_PB_TXN, req, &b), 0);
+	assert_int_equal(b.n, sizeof(txn_pb) - 1);
+	assert_memory_equal(b.p, txn_pb, b.n);
+	api_pb_buf_free(&b);
+}
+
 static void test_encode_txn(void **state)
 {
 	(void)state;
@@ -54,11 +64,7 @@ static void test_encode_txn(void **state)
 		"request_delete_range", "key", "dGVybi9i",
 		"failure", "request_range", "key", "dGVybi9yZXY=", "limit", 10);
 	assert_non_null(req);
-	struct api_pb_buf b = { 0 };
-	assert_int_equal(api_pb_encode(API_PB_TXN, req, &b), 0);
-	assert_int_equal(b.n, sizeof(txn_pb) - 1);
-	assert_memory_equal(b.p, txn_pb, b.n);
-	api_pb_buf_free(&b);
+	encodes_to_txn_pb(req);
 	json_decref(req);
 }
 
@@ -70,6 +76,19 @@ static const char *sget(json_t *o, const char *path)
 		o = *t >= '0' && *t <= '9' ? json_array_get(o, (size_t)atoi(t))
 					   : json_object_get(o, t);
 	return json_string_value(o);
+}
+
+/* Each path (as sget reads it) of o has its value: a table of {path, value}. */
+#define FIELDS(o, ...) fields(o, (const char *const[][2]){ __VA_ARGS__ }, \
+			      sizeof((const char *const[][2]){ __VA_ARGS__ }) / sizeof(char *[2]))
+static void fields(json_t *o, const char *const want[][2], size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *got = sget(o, want[i][0]);
+		if (!got || strcmp(got, want[i][1]) != 0)
+			fail_msg("%s: '%s', wanted '%s'", want[i][0], got ? got : "(none)",
+				 want[i][1]);
+	}
 }
 
 /* The same txn written directly, as the store writes its batches: the
@@ -108,18 +127,12 @@ static void test_request_json(void **state)
 	(void)state;
 	json_t *req = NULL;
 	assert_int_equal(api_pb_decode_request(API_PB_TXN, txn_pb, sizeof(txn_pb) - 1, &req), 0);
-	assert_string_equal(sget(req, "compare.0.target"), "VALUE");
-	assert_string_equal(sget(req, "compare.0.result"), "EQUAL");
-	assert_string_equal(sget(req, "compare.0.value"), "NSB0b2s=");
-	assert_string_equal(sget(req, "compare.1.target"), "CREATE");
-	assert_string_equal(sget(req, "success.0.request_put.key"), "dGVybi9h");
-	assert_string_equal(sget(req, "success.1.request_delete_range.key"), "dGVybi9i");
-	assert_string_equal(sget(req, "failure.0.request_range.limit"), "10");
-	struct api_pb_buf b = { 0 };
-	assert_int_equal(api_pb_encode(API_PB_TXN, req, &b), 0);
-	assert_int_equal(b.n, sizeof(txn_pb) - 1);
-	assert_memory_equal(b.p, txn_pb, b.n);
-	api_pb_buf_free(&b);
+	FIELDS(req, { "compare.0.target", "VALUE" }, { "compare.0.result", "EQUAL" },
+	       { "compare.0.value", "NSB0b2s=" }, { "compare.1.target", "CREATE" },
+	       { "success.0.request_put.key", "dGVybi9h" },
+	       { "success.1.request_delete_range.key", "dGVybi9i" },
+	       { "failure.0.request_range.limit", "10" });
+	encodes_to_txn_pb(req);
 	json_decref(req);
 	/* an enum value the table has no name for stays a number */
 	assert_int_equal(api_pb_decode_request(API_PB_TXN, (const uint8_t *)"\x0a\x02\x10\x09",
@@ -152,14 +165,14 @@ static void test_decode_txn(void **state)
 	(void)state;
 	json_t *r = NULL;
 	assert_int_equal(api_pb_decode(API_PB_TXN, resp_pb, sizeof(resp_pb) - 1, &r), 0);
-	assert_string_equal(sget(r, "header.revision"), "7");
 	assert_true(json_is_true(json_object_get(r, "succeeded")));
 	assert_int_equal(json_array_size(json_object_get(r, "responses")), 2);
-	assert_string_equal(sget(r, "responses.0.response_range.kvs.0.key"), "dGVybi9yZXY=");
-	assert_string_equal(sget(r, "responses.0.response_range.kvs.0.value"), "MyBhYmM=");
-	assert_string_equal(sget(r, "responses.0.response_range.kvs.0.mod_revision"), "5");
-	assert_string_equal(sget(r, "responses.0.response_range.count"), "1");
-	assert_string_equal(sget(r, "responses.1.response_put.header.revision"), "7");
+	FIELDS(r, { "header.revision", "7" },
+	       { "responses.0.response_range.kvs.0.key", "dGVybi9yZXY=" },
+	       { "responses.0.response_range.kvs.0.value", "MyBhYmM=" },
+	       { "responses.0.response_range.kvs.0.mod_revision", "5" },
+	       { "responses.0.response_range.count", "1" },
+	       { "responses.1.response_put.header.revision", "7" });
 	json_decref(r);
 	/* every proper prefix is refused or decodes without crashing */
 	for (size_t n = 0; n < sizeof(resp_pb) - 1; n++) {
@@ -192,11 +205,9 @@ static void test_watch(void **state)
 		"\x0a\x02\x18\x09\x5a\x15\x12\x13\x0a\x08tern/rev\x18\x09\x2a\x05" "3 abc";
 	json_t *r = NULL;
 	assert_int_equal(api_pb_decode(API_PB_WATCH, ev_pb, sizeof(ev_pb) - 1, &r), 0);
-	assert_string_equal(sget(r, "header.revision"), "9");
 	assert_int_equal(json_array_size(json_object_get(r, "events")), 1);
-	assert_string_equal(sget(r, "events.0.kv.key"), "dGVybi9yZXY=");
-	assert_string_equal(sget(r, "events.0.kv.value"), "MyBhYmM=");
-	assert_string_equal(sget(r, "events.0.kv.mod_revision"), "9");
+	FIELDS(r, { "header.revision", "9" }, { "events.0.kv.key", "dGVybi9yZXY=" },
+	       { "events.0.kv.value", "MyBhYmM=" }, { "events.0.kv.mod_revision", "9" });
 	json_decref(r);
 	/* canceled, compact_revision 5: the store starts again from there */
 	r = NULL;
