@@ -2,7 +2,10 @@
  * DOC: api_etcd_pb.c — the gateway's JSON of etcd's KV calls to protobuf and
  * back (see api_etcd_pb.h). Both directions are driven by one table per
  * message (field number, JSON name, wire type), so a request the store
- * builds is encoded field by field as the gateway would have done.
+ * builds is encoded field by field as the gateway would have done. A
+ * batch's txn, the store's one call on its critical path, is written field
+ * by field directly instead (api_pb_txn_*: each nested message's length is
+ * known before its bytes, so one pass and no JSON).
  */
 #include <errno.h>
 #include <inttypes.h>
