@@ -115,6 +115,7 @@
 
 #include "api_etcd_map.h"
 #include "api_etcd_pb.h"
+#include "api_pcache.h"
 #include "api_store.h"
 
 /* etcd refuses a txn of more than --max-txn-ops operations (default 128):
@@ -137,10 +138,6 @@
 /* The newest events kept in memory, so that a watcher's next events need
  * no round trip to etcd (older ones are read from P ev/). */
 #define ED_EVRING     2048
-/* Parsed bodies kept for load_path: every create reads the same few
- * objects (its project, its network) and parsing them again was a tenth of
- * tern-api's CPU; a copy costs a fraction of a parse. */
-#define ED_PCACHE     64
 
 /* ---- the store ------------------------------------------------------------------ */
 
@@ -219,7 +216,7 @@ struct ed_store {
 	json_t *wevs;          /* its events: ev key -> the body replay writes (null: none) */
 	char wuuid[64];        /* the uuid of its newest event */
 	/* load_path's parsed bodies: valid while the value is the same text */
-	struct { char *key, *val; json_t *obj; } pcache[ED_PCACHE];
+	struct api_pcache pcache; /* parsed bodies (load_path) */
 	/* group commit: the batch requests are joining, and the batches sent
 	 * but not yet answered, oldest first; each is computed on the ones
 	 * before it and its compare names the value the one before writes */
@@ -1651,11 +1648,7 @@ static void batch_free(struct ed_batch *b)
 static void ed_close(struct api_store *s)
 {
 	struct ed_store *q = ed(s);
-	for (int i = 0; i < ED_PCACHE; i++) {
-		free(q->pcache[i].key);
-		free(q->pcache[i].val);
-		json_decref(q->pcache[i].obj);
-	}
+	api_pcache_clear(&q->pcache);
 	if (q->watching) {
 		pthread_mutex_lock(&q->wlock);
 		q->stopping = true;
@@ -2319,32 +2312,7 @@ static int load_path(struct ed_store *q, const char *path, json_t **obj, bool sh
 	const char *v = kval(q, key);
 	if (!v)
 		return -ENOENT;
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	typeof(q->pcache[0]) *e = &q->pcache[h % ED_PCACHE];
-	if (e->key && strcmp(e->key, key) == 0 && strcmp(e->val, v) == 0) {
-		/* a caller that may change its object gets a copy of its own */
-		*obj = shared ? json_incref(e->obj) : json_deep_copy(e->obj);
-		return *obj ? 0 : -ENOMEM;
-	}
-	*obj = json_loads(v, 0, NULL);
-	if (!*obj)
-		return -EIO;
-	char *nk = strdup(key), *nv = strdup(v);
-	json_t *c = shared ? json_incref(*obj) : json_deep_copy(*obj);
-	free(e->key);
-	free(e->val);
-	json_decref(e->obj);
-	e->key = nk && nv && c ? nk : NULL;
-	e->val = e->key ? nv : NULL;
-	e->obj = e->key ? c : NULL;
-	if (!e->key) { /* out of memory: no cache entry, the answer stands */
-		free(nk);
-		free(nv);
-		json_decref(c);
-	}
-	return 0;
+	return api_pcache_get(&q->pcache, key, v, shared, obj);
 }
 
 static int ed_get(struct api_store *s, const char *uuid, json_t **obj)

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_pcache.h"
 #include "api_store.h"
 
 /* Requests committed together at most (a bound on how long the first waits). */
@@ -156,6 +157,7 @@ struct sq_store {
 	bool syncing;          /* a thread is in fdatasync */
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cv;
+	struct api_pcache pcache; /* parsed bodies (find, peek), under lock */
 };
 
 static struct sq_store *sq(struct api_store *s)
@@ -191,6 +193,7 @@ static void sq_close(struct api_store *s)
 	for (int i = 0; i < N_STMT; i++)
 		sqlite3_finalize(q->st[i]);
 	sqlite3_close(q->db);
+	api_pcache_clear(&q->pcache);
 	if (q->wal_fd >= 0)
 		close(q->wal_fd);
 	pthread_mutex_destroy(&q->lock);
@@ -411,12 +414,34 @@ static int sq_get(struct api_store *s, const char *uuid, json_t **obj)
 	return one_body(st, obj);
 }
 
-static int sq_find(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
+/* find and peek: the body through the parsed-body cache, keyed by kind and
+ * name (the project and network every create looks up, parsed once). */
+static int find_as(struct api_store *s, const char *kind, const char *fq_name, json_t **obj,
+		   bool shared)
 {
-	sqlite3_stmt *st = stmt(sq(s), S_FIND);
+	struct sq_store *q = sq(s);
+	sqlite3_stmt *st = stmt(q, S_FIND);
 	bind_text(st, 1, kind);
 	bind_text(st, 2, fq_name);
-	return one_body(st, obj);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	const char *txt = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (!txt)
+		return -EIO;
+	char key[512];
+	snprintf(key, sizeof(key), "%s/%s", kind, fq_name);
+	return api_pcache_get(&q->pcache, key, txt, shared, obj);
+}
+
+static int sq_find(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
+{
+	return find_as(s, kind, fq_name, obj, false);
+}
+
+static int sq_peek(struct api_store *s, const char *kind, const char *fq_name, json_t **obj)
+{
+	return find_as(s, kind, fq_name, obj, true);
 }
 
 static int sq_list(struct api_store *s, const struct api_filter *f, api_obj_cb cb, void *arg)
@@ -761,6 +786,7 @@ static const struct api_store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.get = sq_get,
 	.find = sq_find,
+	.peek = sq_peek,
 	.list = sq_list,
 	.put = sq_put,
 	.del = sq_del,
