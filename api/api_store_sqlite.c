@@ -496,7 +496,10 @@ static int get_rev(struct sq_store *q, int64_t *rev)
 }
 
 /* Take the next revision and log the event: the two always go together. */
-static int add_event(struct sq_store *q, const char *type, json_t *obj, int64_t *rev)
+/* Take the next revision and log the event; *bodyp (when given): the
+ * body's text, for the caller to store too (dumped once). */
+static int add_event(struct sq_store *q, const char *type, json_t *obj, int64_t *rev,
+		     char **bodyp)
 {
 	int64_t r;
 	if (get_rev(q, &r) < 0)
@@ -518,7 +521,10 @@ static int add_event(struct sq_store *q, const char *type, json_t *obj, int64_t 
 		sqlite3_bind_text(st, 5, body, -1, SQLITE_TRANSIENT);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
 	}
-	free(body);
+	if (rc == 0 && bodyp)
+		*bodyp = body;
+	else
+		free(body);
 	*rev = r;
 	return rc;
 }
@@ -548,11 +554,9 @@ static int sq_put(struct api_store *s, json_t *obj, json_t *refs, int64_t *rev)
 		return -EIO;
 	exists = rc == SQLITE_ROW;
 
-	if ((rc = add_event(q, exists ? "MODIFIED" : "ADDED", obj, rev)) < 0)
+	char *body;
+	if ((rc = add_event(q, exists ? "MODIFIED" : "ADDED", obj, rev, &body)) < 0)
 		return rc;
-	char *body = json_dumps(obj, JSON_COMPACT);
-	if (!body)
-		return -ENOMEM;
 	st = stmt(q, S_UPSERT);
 	bind_text(st, 1, uuid);
 	bind_text(st, 2, str_of(obj, "kind"));
@@ -599,7 +603,7 @@ static int sq_del(struct api_store *s, json_t *obj, int64_t *rev)
 	bind_text(st, 1, uuid);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return -EIO;
-	return add_event(q, "DELETED", obj, rev);
+	return add_event(q, "DELETED", obj, rev, NULL);
 }
 
 static int sq_referrers(struct api_store *s, const char *uuid, json_t **out)
