@@ -22,7 +22,6 @@ void api_emap_clear(struct api_emap *m)
 	struct api_emap_node *n = m->head ? m->head->next[0] : NULL;
 	while (n) {
 		struct api_emap_node *nx = n->next[0];
-		free(n->key);
 		free(n->val);
 		free(n);
 		n = nx;
@@ -76,15 +75,15 @@ int api_emap_set(struct api_emap *m, const char *key, const char *val)
 	int lvl = 1;
 	for (uint64_t r = m->rng; lvl < API_EMAP_LEVELS && (r & 3) == 0; r >>= 2)
 		lvl++;
-	n = malloc(sizeof(*n) + (size_t)lvl * sizeof(struct api_emap_node *));
-	char *k = strdup(key);
-	if (!n || !k) {
-		free(n);
-		free(k);
+	/* the key right after the links: one allocation, and the key a
+	 * search compares sits by the node it reads anyway */
+	size_t kl = strlen(key) + 1;
+	n = malloc(sizeof(*n) + (size_t)lvl * sizeof(struct api_emap_node *) + kl);
+	if (!n) {
 		free(v);
 		return -ENOMEM;
 	}
-	n->key = k;
+	n->key = memcpy((char *)(n->next + lvl), key, kl);
 	n->val = v;
 	n->lvl = lvl;
 	for (int i = m->level; i < lvl; i++)
@@ -106,7 +105,6 @@ void api_emap_del(struct api_emap *m, const char *key)
 	for (int i = 0; i < n->lvl; i++)
 		if (up[i]->next[i] == n)
 			up[i]->next[i] = n->next[i];
-	free(n->key);
 	free(n->val);
 	free(n);
 }

@@ -15,7 +15,8 @@
 #define API_EMAP_LEVELS 20
 
 struct api_emap_node {
-	char *key, *val;
+	char *key;          /* stored after next[] (one allocation with the node) */
+	char *val;
 	int lvl;
 	struct api_emap_node *next[];
 };
