@@ -73,19 +73,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[160];
 	if (!f)
 		return 0;
 	api_core_fini(&f->c);
 	api_store_close(f->s);
-	if (f->dir[0]) {
-		static const char *const sfx[] = { "", "-wal", "-shm" };
-		for (int i = 0; i < 3; i++) {
-			snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
-			unlink(p);
-		}
-		rmdir(f->dir);
-	}
+	if (f->dir[0])
+		test_store_remove_sqlite(f->dir, f->path);
 	free(f);
 	return 0;
 }

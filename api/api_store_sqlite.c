@@ -52,6 +52,7 @@
 
 #include "api_pcache.h"
 #include "api_store.h"
+#include "api_walbuf.h"
 
 /* Requests committed together at most (a bound on how long the first waits). */
 #define SQ_GROUP_MAX 64
@@ -168,6 +169,7 @@ struct sq_store {
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cv;
 	struct api_pcache pcache; /* parsed bodies (find, peek), under lock */
+	struct api_walbuf walbuf; /* the connection's VFS: a COMMIT's WAL frames in one write */
 };
 
 static struct sq_store *sq(struct api_store *s)
@@ -209,6 +211,7 @@ static void sq_close(struct api_store *s)
 	for (int i = 0; i < N_TXN; i++)
 		sqlite3_finalize(q->tx[i]);
 	sqlite3_close(q->db);
+	api_walbuf_unregister(&q->walbuf);
 	api_pcache_clear(&q->pcache);
 	if (q->wal_fd >= 0)
 		close(q->wal_fd);
@@ -868,9 +871,11 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 	pthread_cond_init(&q->sync_cv, NULL);
 	pthread_condattr_init(&q->cattr);
 	pthread_condattr_setclock(&q->cattr, CLOCK_MONOTONIC);
+	if (api_walbuf_register(&q->walbuf, err, errlen) < 0)
+		goto fail;
 	/* NOMUTEX: our own mutex serialises every use of the connection. */
 	int rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				 SQLITE_OPEN_NOMUTEX, NULL);
+				 SQLITE_OPEN_NOMUTEX, q->walbuf.name);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open the SQLite store: %s (is the directory "
 			 "there and writable?)", path, q->db ? sqlite3_errmsg(q->db) :

@@ -157,3 +157,14 @@ struct api_store *test_store_open(const struct test_store_param *p, const char *
 		fprintf(stderr, "# %s\n", err);
 	return s;
 }
+
+void test_store_remove_sqlite(const char *dir, const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char p[512];
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}

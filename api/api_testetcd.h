@@ -31,6 +31,9 @@ struct api_store;
  * Returns 1 when the test skips (etcd case without etcd), 0, or -1. */
 int test_store_place(const struct test_store_param *p, const char *name, char *dir,
 		     size_t dlen, char *path, size_t plen);
+/* Remove an SQLite store test_store_place made: the file, its -wal and
+ * -shm, then dir. */
+void test_store_remove_sqlite(const char *dir, const char *path);
 /* Open the store at path (printing why not). */
 struct api_store *test_store_open(const struct test_store_param *p, const char *path);
 
