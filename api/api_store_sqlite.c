@@ -886,10 +886,13 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 	char *msg = NULL;
 	/* temp_store=MEMORY: each request's SAVEPOINT keeps its sub-journal in
 	 * memory (past 64 KiB SQLite spilled it to a temporary file, two writes
-	 * per page). */
+	 * per page). wal_autocheckpoint=4000 (16 MiB of WAL, SQLite's default
+	 * is 1000): a checkpoint runs inside a COMMIT, under the lock, and
+	 * copies each page once however often the WAL holds it, so fewer and
+	 * larger ones copy less (+4-9 % pairs/s; 10000 gave no more). */
 	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			 "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;", NULL, NULL,
-			 &msg) != SQLITE_OK ||
+			 "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;"
+			 "PRAGMA wal_autocheckpoint=4000;", NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(q->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot set up the store: %s (not a tern-api store?)",
 			 path, msg ? msg : sqlite3_errmsg(q->db));
