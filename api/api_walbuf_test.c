@@ -110,61 +110,68 @@ static void test_gathers(void **state)
 	assert_int_equal(rows_plain(f->path), 100);
 }
 
-/* A child that commits and dies without closing (no checkpoint, nothing
- * flushed at close): what its COMMITs returned must be in the WAL. */
+/* Run fn in a child that ends with _exit (no sqlite3_close: no checkpoint,
+ * nothing written at close, as when the process dies); its exit code, 0
+ * when every step of fn held. */
+static void in_child(struct fx *f, int (*fn)(struct fx *))
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(f));
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int commit_20(struct fx *f)
+{
+	open_walbuf(f);
+	for (int i = 0; i < 20; i++)
+		if (insert_rows(f->db, 1 + i * 10, 10) != SQLITE_OK)
+			return 1;
+	return 0;
+}
+
+/* A process that commits and dies: what its COMMITs returned must be in
+ * the WAL. */
 static void test_commit_in_file(void **state)
 {
 	struct fx *f = *state;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		open_walbuf(f);
-		for (int i = 0; i < 20; i++)
-			if (insert_rows(f->db, 1 + i * 10, 10) != SQLITE_OK)
-				_exit(1);
-		_exit(0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	in_child(f, commit_20);
 	assert_int_equal(rows_plain(f->path), 200);
 }
 
 /* The file refuses a write (a size limit, as a full disk would): that COMMIT
  * fails, the ones before stay, and the connection goes on once there is
  * room. Run in a child: the limit is per process. */
+static int refused_write(struct fx *f)
+{
+	signal(SIGXFSZ, SIG_IGN);
+	open_walbuf(f);
+	if (insert_rows(f->db, 1, 20) != SQLITE_OK)
+		return 2;
+	char wal[160];
+	struct stat sb;
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	if (stat(wal, &sb) != 0)
+		return 3;
+	struct rlimit rl;
+	getrlimit(RLIMIT_FSIZE, &rl);
+	struct rlimit small = { .rlim_cur = (rlim_t)sb.st_size + 8192, .rlim_max = rl.rlim_max };
+	setrlimit(RLIMIT_FSIZE, &small);
+	if (insert_rows(f->db, 100, 200) == SQLITE_OK) /* ~60 pages: past the limit */
+		return 4;
+	sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+	setrlimit(RLIMIT_FSIZE, &rl);
+	return insert_rows(f->db, 1000, 5) == SQLITE_OK ? 0 : 5;
+}
+
 static void test_refused_write(void **state)
 {
 	struct fx *f = *state;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		signal(SIGXFSZ, SIG_IGN);
-		open_walbuf(f);
-		if (insert_rows(f->db, 1, 20) != SQLITE_OK)
-			_exit(2);
-		char wal[160];
-		struct stat sb;
-		snprintf(wal, sizeof(wal), "%s-wal", f->path);
-		if (stat(wal, &sb) != 0)
-			_exit(3);
-		struct rlimit rl;
-		getrlimit(RLIMIT_FSIZE, &rl);
-		struct rlimit small = { .rlim_cur = (rlim_t)sb.st_size + 8192, .rlim_max = rl.rlim_max };
-		setrlimit(RLIMIT_FSIZE, &small);
-		int rc = insert_rows(f->db, 100, 200); /* ~60 pages: past the limit */
-		if (rc == SQLITE_OK)
-			_exit(4);
-		sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
-		setrlimit(RLIMIT_FSIZE, &rl);
-		if (insert_rows(f->db, 1000, 5) != SQLITE_OK)
-			_exit(5);
-		_exit(0); /* without closing */
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	in_child(f, refused_write);
 	assert_int_equal(rows_plain(f->path), 25);
 }
 
