@@ -59,6 +59,15 @@ static int wb_flush(struct wb_file *f)
 	return rc;
 }
 
+/* Write what is gathered, then do what SQLite asked of the file: every method
+ * that reads, syncs, sizes, truncates, locks or controls a WAL. */
+#define FLUSH_THEN(pf, method, ...)                                            \
+	do {                                                                   \
+		struct wb_file *f_ = wb(pf);                                   \
+		int rc_ = wb_flush(f_);                                        \
+		return rc_ != SQLITE_OK ? rc_ : rm(f_)->method(f_->real, __VA_ARGS__); \
+	} while (0)
+
 static int wb_close(sqlite3_file *pf)
 {
 	struct wb_file *f = wb(pf);
@@ -71,9 +80,7 @@ static int wb_close(sqlite3_file *pf)
 
 static int wb_read(sqlite3_file *pf, void *out, int n, sqlite3_int64 off)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xRead(f->real, out, n, off);
+	FLUSH_THEN(pf, xRead, out, n, off);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -122,37 +129,27 @@ static int wb_write(sqlite3_file *pf, const void *data, int n, sqlite3_int64 off
 
 static int wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xTruncate(f->real, size);
+	FLUSH_THEN(pf, xTruncate, size);
 }
 
 static int wb_sync(sqlite3_file *pf, int flags)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xSync(f->real, flags);
+	FLUSH_THEN(pf, xSync, flags);
 }
 
 static int wb_size(sqlite3_file *pf, sqlite3_int64 *size)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xFileSize(f->real, size);
+	FLUSH_THEN(pf, xFileSize, size);
 }
 
 static int wb_lock(sqlite3_file *pf, int lock)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xLock(f->real, lock);
+	FLUSH_THEN(pf, xLock, lock);
 }
 
 static int wb_unlock(sqlite3_file *pf, int lock)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xUnlock(f->real, lock);
+	FLUSH_THEN(pf, xUnlock, lock);
 }
 
 static int wb_reserved(sqlite3_file *pf, int *out)
@@ -162,9 +159,7 @@ static int wb_reserved(sqlite3_file *pf, int *out)
 
 static int wb_fcntl(sqlite3_file *pf, int op, void *arg)
 {
-	struct wb_file *f = wb(pf);
-	int rc = wb_flush(f);
-	return rc != SQLITE_OK ? rc : rm(f)->xFileControl(f->real, op, arg);
+	FLUSH_THEN(pf, xFileControl, op, arg);
 }
 
 static int wb_sector(sqlite3_file *pf)

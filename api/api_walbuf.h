@@ -5,8 +5,8 @@
  * then the page): a group of the SQLite store is ~57 frames, 114 system
  * calls under the store's lock on a kernel where each costs microseconds.
  * This VFS wraps the default one; for a WAL file it gathers consecutive
- * writes in memory and hands them to the file as one write when SQLite
- * writes the page of a commit frame (a frame header whose "database size"
+ * writes in memory and hands them to the file at once (64 KiB a write)
+ * when SQLite writes the page of a commit frame (a frame header whose "database size"
  * field is set), so a failed write still fails that COMMIT inside SQLite
  * and nothing is acknowledged that is not in the file. Anything else that
  * touches the file (read, sync, size, truncate, lock, close) writes what
