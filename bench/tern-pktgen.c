@@ -79,6 +79,7 @@ struct options {
 	uint32_t label;
 	double warmup_s, duration_s, link_timeout_s;
 	int watch_tid;               /* 0: none */
+	const char *watch_tid_file;  /* the tid is in this file once the links are up */
 	int watch_cpu;               /* -1: none */
 	uint16_t rx_queues;          /* receive queues per port, 1 or 2 */
 	bool new_flows;              /* every packet a new 5-tuple */
@@ -120,6 +121,8 @@ static void usage(void)
 "  --duration S        seconds measured (default 3)\n"
 "  --link-timeout S    seconds to wait for the ports' links (default 20)\n"
 "  --watch-tid TID     report that thread's CPU time over the window (fwd_cpu_ns)\n"
+"  --watch-tid-file F  as --watch-tid, the thread id read from F once the links are up\n"
+"                      (a forwarder that starts after the generator: memif client)\n"
 "  --watch-cpu N       report core N's busy time over the window (cpu_busy_ns, from\n"
 "                      /proc/stat: for forwarders that are not one thread, the kernel)\n",
 		MAX_FLOWS);
@@ -150,7 +153,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_TX = 1, O_RX, O_PAYLOAD, O_EXPECT, O_FLOWS, O_DMAC, O_SMAC, O_SRC, O_DST,
 	       O_OSRC, O_ODST, O_LABEL, O_WARMUP, O_DURATION, O_LINK, O_WATCH, O_WCPU, O_HELP,
-	       O_RXQ, O_NEWFLOWS };
+	       O_RXQ, O_NEWFLOWS, O_WATCHF };
 	static const struct option lo[] = {
 		{ "tx-port", required_argument, 0, O_TX }, { "rx-port", required_argument, 0, O_RX },
 		{ "payload", required_argument, 0, O_PAYLOAD }, { "expect", required_argument, 0, O_EXPECT },
@@ -162,6 +165,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "link-timeout", required_argument, 0, O_LINK }, { "watch-tid", required_argument, 0, O_WATCH },
 		{ "watch-cpu", required_argument, 0, O_WCPU }, { "rx-queues", required_argument, 0, O_RXQ },
 		{ "new-flows", no_argument, 0, O_NEWFLOWS },
+		{ "watch-tid-file", required_argument, 0, O_WATCHF },
 		{ "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -273,6 +277,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			rc = parse_num(optarg, 1, 1 << 30, &v);
 			o->watch_tid = (int)v;
 			what = "--watch-tid takes a thread id";
+			break;
+		case O_WATCHF:
+			o->watch_tid_file = optarg;
 			break;
 		case O_WCPU:
 			rc = parse_num(optarg, 0, RTE_MAX_LCORE - 1, &v);
@@ -425,6 +432,32 @@ static bool stop_requested(const struct gen *g)
 	if (sigpending(&pending) < 0 || sigandset(&ours, &pending, &g->stop_signals) < 0)
 		return false;
 	return !sigisemptyset(&ours);
+}
+
+/* The forwarder's thread id, from the file the bench writes once it knows it. */
+static int read_watch_tid(struct gen *g, char *err, size_t errlen)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t end = rte_rdtsc() + (uint64_t)(g->opt.link_timeout_s * (double)hz);
+	for (;;) {
+		FILE *f = fopen(g->opt.watch_tid_file, "r");
+		int tid = 0;
+		if (f) {
+			if (fscanf(f, "%d", &tid) != 1)
+				tid = 0;
+			fclose(f);
+		}
+		if (tid > 0) {
+			g->opt.watch_tid = tid;
+			return 0;
+		}
+		if (rte_rdtsc() > end || stop_requested(g)) {
+			snprintf(err, errlen, "no thread id in %s after %.0f s", g->opt.watch_tid_file,
+				 g->opt.link_timeout_s);
+			return -ETIMEDOUT;
+		}
+		rte_delay_ms(10);
+	}
 }
 
 static int wait_links(struct gen *g, char *err, size_t errlen)
@@ -681,6 +714,8 @@ static int run(struct gen *g, char *err, size_t errlen)
 		rc = build_templates(g, err, errlen);
 	if (rc == 0)
 		rc = wait_links(g, err, errlen);
+	if (rc == 0 && g->opt.watch_tid_file)
+		rc = read_watch_tid(g, err, errlen);
 	if (rc < 0)
 		return rc;
 

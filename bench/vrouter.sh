@@ -123,6 +123,38 @@ pktgen() {
 		2>"$BL_DIR/$name.log" | grep '^pktgen:'
 }
 
+# Zero-copy runs: the generator (the memif server) first, in the background;
+# the forwarder's thread id goes to $BL_DIR/watch.tid once it is known.
+# gen_start NAME EAL-VDEVS -- ARGS (sets GEN_PID) / gen_result NAME: its line.
+GEN_PID=
+gen_start() {
+	local name=$1; shift
+	local eal=()
+	while [ "$1" != -- ]; do eal+=("$1"); shift; done
+	shift
+	rm -f "$BL_DIR/watch.tid" "$BL_DIR/pod.sock" "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
+	bl_start "$name" "$NS" timeout 120 "$PKTGEN" -l "$GEN_LCORE" --no-huge -m 256 --no-pci \
+		--no-shconf --file-prefix "${BL}g" --log-level error "${eal[@]}" -- \
+		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" --link-timeout 60 \
+		--watch-tid-file "$BL_DIR/watch.tid" "$@"
+	GEN_PID=$BL_PID
+	local socks=() v
+	for v in "${eal[@]}"; do
+		[[ $v == *role=server,socket=* ]] && socks+=("$(sed 's/.*socket=\([^,]*\).*/\1/' <<<"$v")")
+	done
+	bl_wait "the generator's memif sockets" 30 listening "${socks[@]}"
+}
+gen_watch() { echo "$1" >"$BL_DIR/watch.tid"; }
+# (not in a subshell: wait needs the shell that started it) Sets GEN_LINE.
+gen_result() {
+	GEN_LINE=
+	[ -n "$GEN_PID" ] || return 0
+	wait "$GEN_PID" 2>/dev/null
+	bl_stop "$GEN_PID"
+	GEN_PID=
+	GEN_LINE=$(grep '^pktgen:' "$BL_DIR/$1.log")
+}
+
 # result FWD LINE [BUSY_CPP]: per-run numbers from a pktgen line, appended to
 # the arrays R_<fwd>, C_<fwd>, S_<fwd> (rate Mpps, cycles/packet, saturated 0/1).
 # cycles/packet = the forwarder's CPU time (thread, or the core for the kernel)
@@ -184,28 +216,51 @@ summary() {
 	declare -gA R C S T
 }
 
-# --- memif cases: tern-vrouter and the peer are the memif servers --------------
+# --- memif cases ----------------------------------------------------------------
+# BENCH_MEMIF=copy (the default): the forwarders (tern-vrouter, testpmd, OVS)
+# are the memif servers and copy every packet into and out of the buffers the
+# generator's side shares. BENCH_MEMIF=zero-copy (mplsoudp-encap/-decap and
+# vxlan-encap only): the forwarders are zero-copy memif clients (DPDK's memif
+# PMD, zero-copy=yes, hugepages in single-file segments): the ring buffers are
+# their own mbufs, and the generator, now the server, does the copies on its
+# core. The generator starts first then (a client does not retry a socket that
+# is not there yet).
+MEMIF_MODE=${BENCH_MEMIF:-copy}
+case $MEMIF_MODE in copy|zero-copy) ;; *) bl_die "BENCH_MEMIF takes copy or zero-copy" ;; esac
+MEMIF_ZC=            # set while a case runs zero-copy
+fwd_role() { if [ -n "$MEMIF_ZC" ]; then echo client; else echo server; fi; }
+gen_role() { if [ -n "$MEMIF_ZC" ]; then echo server; else echo client; fi; }
+# memif_vdev N SOCKET ROLE [zc]: a DPDK memif vdev, a zero-copy client when
+# zc is given and the case runs zero-copy. DPDK 22.11's PMD closes the EAL's
+# memory file once its first zero-copy port connects, so a second zero-copy
+# port in the process passes a closed fd and never connects: the PMD
+# forwarders (testpmd, OVS) get zero-copy on their pod port only.
+memif_vdev() {
+	local zc=
+	[ "$3" = client ] && [ -n "$MEMIF_ZC" ] && [ -n "${4:-}" ] && zc=,zero-copy=yes
+	echo "net_memif$1,role=$3,socket=$2,socket-abstract=no,id=0$zc"
+}
 
 # The fabric port: memif if the vrouter accepts a fabric vif on a memif socket
 # (pure user space, as the issue asks); otherwise af_packet on a veth pair in
 # the bench's namespace, for tern and its peer alike.
 FABRIC=
-fabric_vdev_server() { # the forwarder's fabric vdev (testpmd, OVS)
+fabric_vdev_fwd() { # the forwarder's fabric vdev (testpmd, OVS)
 	if [ "$FABRIC" = memif ]; then
-		echo "net_memif1,role=server,socket=$BL_DIR/fab.sock,socket-abstract=no,id=0"
+		memif_vdev 1 "$BL_DIR/fab.sock" "$(fwd_role)"
 	else
 		echo "net_af_packet1,iface=fab-fw,qpairs=1,qdisc_bypass=1"
 	fi
 }
-fabric_vdev_client() { # pktgen's side
+fabric_vdev_gen() { # pktgen's side
 	if [ "$FABRIC" = memif ]; then
-		echo "net_memif1,role=client,socket=$BL_DIR/fab.sock,socket-abstract=no,id=0"
+		memif_vdev 1 "$BL_DIR/fab.sock" "$(gen_role)"
 	else
 		echo "net_af_packet1,iface=fab-gen,qpairs=1,qdisc_bypass=1"
 	fi
 }
-pod_vdev_client() { echo "net_memif0,role=client,socket=$BL_DIR/pod.sock,socket-abstract=no,id=0"; }
-pod_vdev_server() { echo "net_memif0,role=server,socket=$BL_DIR/pod.sock,socket-abstract=no,id=0"; }
+pod_vdev_gen() { memif_vdev 0 "${1:-$BL_DIR/pod.sock}" "$(gen_role)"; }
+pod_vdev_fwd() { memif_vdev 0 "${1:-$BL_DIR/pod.sock}" "$(fwd_role)" zc; }
 
 FAB_IF=fab-fw       # the forwarder's fabric interface, when it is af_packet
 memif_setup() {
@@ -228,8 +283,11 @@ tern_start() {
 	local encap=$1 podvif=$2
 	rm -rf "$BL_DIR/vr"
 	mkdir -p "$BL_DIR/vr"
+	local zc=(--huge no)
+	# zero-copy: tern's memif client, its packet buffers in hugepages as the peers'
+	[ -n "$MEMIF_ZC" ] && zc=(--huge yes --memif-zero-copy)
 	bl_start vrouter "$NS" "$VR" --name "$BL" --run-dir "$BL_DIR/vr" --lcores "$FWD_LCORE" ${TERN_POLL---poll} \
-		--huge no --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn \
+		"${zc[@]}" --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn \
 		${TERN_ARGS:-}
 	VR_PID=$BL_PID
 	bl_wait "the vrouter's control socket" 30 ctl vr info || return 1
@@ -237,7 +295,7 @@ tern_start() {
 	if [ -n "${TERN_HOOK:-}" ]; then $TERN_HOOK || return 1; fi
 	if [ "$FABRIC" = memif ]; then
 		# chosen once: a failure now is this run's, never a silent switch to af_packet
-		ctl_do vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
+		ctl_do vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role "$(fwd_role)" \
 			--ip "$FAB_IP" --mac "$FAB_MAC" || return 1
 	elif [ -z "$FABRIC" ]; then
 		if ctl vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
@@ -301,11 +359,22 @@ traffic_args() {
 
 run_tern_memif() { # CASE ENCAP
 	local case=$1 encap=$2 line
-	tern_start "$encap" "--type memif --socket $BL_DIR/pod.sock --role server" || { tern_stop; return 1; }
+	if [ -n "$MEMIF_ZC" ]; then
+		# shellcheck disable=SC2046
+		gen_start "pktgen-tern-$case" --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
+			$(traffic_args "$case") || { gen_result "pktgen-tern-$case"; return 1; }
+	fi
+	tern_start "$encap" "--type memif --socket $BL_DIR/pod.sock --role $(fwd_role)" ||
+		{ tern_stop; gen_result "pktgen-tern-$case"; return 1; }
 	profile_start "$VR_PID" "tern-$case"
-	# shellcheck disable=SC2046
-	line=$(pktgen "pktgen-tern-$case" --vdev="$(pod_vdev_client)" --vdev="$(fabric_vdev_client)" -- \
-		$(traffic_args "$case") --watch-tid "$VR_PID")
+	if [ -n "$MEMIF_ZC" ]; then
+		gen_watch "$VR_PID"
+		gen_result "pktgen-tern-$case"; line=$GEN_LINE
+	else
+		# shellcheck disable=SC2046
+		line=$(pktgen "pktgen-tern-$case" --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
+			$(traffic_args "$case") --watch-tid "$VR_PID")
+	fi
 	profile_stop "tern-$case"
 	local busy; busy=$(tern_busy)
 	tern_stop
@@ -313,11 +382,19 @@ run_tern_memif() { # CASE ENCAP
 }
 
 run_testpmd() { # CASE
-	local case=$1 line pid tid busy
-	rm -f "$BL_DIR/pod.sock" "$BL_DIR/fab.sock" # a previous forwarder's: a memif server cannot bind over it
-	bl_start "testpmd-$case" "$NS" dpdk-testpmd -l "$GEN_LCORE,$FWD_LCORE" --no-huge -m 512 --no-pci \
-		--no-shconf --file-prefix "${BL}t" --log-level error \
-		--vdev="$(pod_vdev_server)" --vdev="$(fabric_vdev_server)" -- \
+	local case=$1 line pid tid busy mem=(--no-huge --no-shconf)
+	if [ -n "$MEMIF_ZC" ]; then
+		mem=(--in-memory --single-file-segments) # zero-copy: buffers in hugepage files
+		# shellcheck disable=SC2046
+		gen_start "pktgen-testpmd-$case" --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
+			$(traffic_args "$case" | sed 's/--expect [a-z]*/--expect any/') ||
+			{ gen_result "pktgen-testpmd-$case"; return 1; }
+	else
+		rm -f "$BL_DIR/pod.sock" "$BL_DIR/fab.sock" # a previous forwarder's: a memif server cannot bind over it
+	fi
+	bl_start "testpmd-$case" "$NS" dpdk-testpmd -l "$GEN_LCORE,$FWD_LCORE" "${mem[@]}" -m 512 --no-pci \
+		--file-prefix "${BL}t" --log-level error \
+		--vdev="$(pod_vdev_fwd)" --vdev="$(fabric_vdev_fwd)" -- \
 		--forward-mode=io --auto-start --record-core-cycles --total-num-mbufs=16384 \
 		--stats-period 3600
 	pid=$BL_PID
@@ -326,20 +403,26 @@ run_testpmd() { # CASE
 		BL_KEEP=1
 		bl_log "testpmd did not start its forwarding thread; the end of its log ($BL_DIR/testpmd-$case.log):"
 		tail -5 "$BL_DIR/testpmd-$case.log" | sed 's/^/    /' >&2
-		return 1
-	fi
-	# (EAL starts its worker threads before it probes the vdevs: the memif
-	# listeners may come a moment after the thread; a client that finds no
-	# listener never retries, and its link stays down)
-	if ! bl_wait "testpmd's memif sockets" 30 listening "$BL_DIR/pod.sock" "$BL_DIR/fab.sock"; then
-		bl_stop "$pid"
-		BL_KEEP=1
+		gen_result "pktgen-testpmd-$case"
 		return 1
 	fi
 	tid=$(dpdk_worker_tid "$pid")
-	# shellcheck disable=SC2046
-	line=$(pktgen "pktgen-testpmd-$case" --vdev="$(pod_vdev_client)" --vdev="$(fabric_vdev_client)" -- \
-		$(traffic_args "$case" | sed 's/--expect [a-z]*/--expect any/') --watch-tid "$tid")
+	if [ -n "$MEMIF_ZC" ]; then
+		gen_watch "$tid"
+		gen_result "pktgen-testpmd-$case"; line=$GEN_LINE
+	else
+		# (EAL starts its worker threads before it probes the vdevs: the memif
+		# listeners may come a moment after the thread; a client that finds no
+		# listener never retries, and its link stays down)
+		if ! bl_wait "testpmd's memif sockets" 30 listening "$BL_DIR/pod.sock" "$BL_DIR/fab.sock"; then
+			bl_stop "$pid"
+			BL_KEEP=1
+			return 1
+		fi
+		# shellcheck disable=SC2046
+		line=$(pktgen "pktgen-testpmd-$case" --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
+			$(traffic_args "$case" | sed 's/--expect [a-z]*/--expect any/') --watch-tid "$tid")
+	fi
 	bl_stop "$pid" INT   # SIGINT: testpmd prints its forwarding stats on the way out
 	busy=$(testpmd_busy "$BL_DIR/testpmd-$case.log")
 	result testpmd "$line" "$busy"
@@ -360,13 +443,24 @@ testpmd_busy() {
 
 case_memif_testpmd() { # CASE ENCAP
 	local case=$1 encap=$2 i
+	memif_mode || return 1
 	for ((i = 1; i <= REPS; i++)); do
 		bl_log "$case: run $i/$REPS"
 		run_tern_memif "$case" "$encap"
 		run_testpmd "$case"
 	done
 	# shellcheck disable=SC2086
-	summary "$case" testpmd " fabric=$FABRIC"
+	summary "$case" testpmd " fabric=$FABRIC memif=$MEMIF_MODE"
+	MEMIF_ZC=
+}
+
+# A memif case in BENCH_MEMIF's mode; zero-copy needs hugepages and a memif fabric.
+memif_mode() {
+	MEMIF_ZC=
+	[ "$MEMIF_MODE" = zero-copy ] || return 0
+	bench_hugepages || { bl_log "BENCH_MEMIF=zero-copy: $OVS_WHY"; return 1; }
+	FABRIC=memif
+	MEMIF_ZC=1
 }
 
 # --- vxlan-encap vs OVS-DPDK -------------------------------------------------

@@ -186,7 +186,7 @@ run_tern_flow_setup() {
 	profile_start "$VR_PID" tern-flow-setup
 	local f0; f0=$(minflt "$VR_PID")
 	# shellcheck disable=SC2046
-	line=$(pktgen pktgen-tern-flow-setup --vdev="$(pod_vdev_client)" --vdev="$(fabric_vdev_client)" -- \
+	line=$(pktgen pktgen-tern-flow-setup --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
 		$(traffic_args vxlan-encap) --new-flows --watch-tid "$VR_PID")
 	profile_stop tern-flow-setup
 	local faults=$(( $(minflt "$VR_PID") - f0 ))
@@ -207,7 +207,7 @@ run_ovs_flow_setup() {
 	# shellcheck disable=SC2046
 	line=$(pktgen pktgen-ovs-flow-setup \
 		--vdev="net_memif0,role=client,socket=$BL_DIR/ovs-pod.sock,socket-abstract=no,id=0" \
-		--vdev="$(fabric_vdev_client)" -- $(traffic_args vxlan-encap) --new-flows \
+		--vdev="$(fabric_vdev_gen)" -- $(traffic_args vxlan-encap) --new-flows \
 		--watch-tid "$OVS_PMD_TID" --rx-queues 2)
 	busy=$(ovs_pmd_cpp)
 	nconns=$(ovs_appctl dpctl/ct-get-nconns 2>/dev/null)
@@ -290,7 +290,7 @@ run_tern_policy() { # on|off
 	tern_flow_start mplsoudp "$pol" || { tern_stop; return 1; }
 	profile_start "$VR_PID" "tern-policy-$pol"
 	# shellcheck disable=SC2046
-	line=$(pktgen "pktgen-tern-policy-$pol" --vdev="$(pod_vdev_client)" --vdev="$(fabric_vdev_client)" -- \
+	line=$(pktgen "pktgen-tern-policy-$pol" --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
 		$(traffic_args mplsoudp-encap) --watch-tid "$VR_PID")
 	profile_stop "tern-policy-$pol"
 	busy=$(tern_busy)
@@ -346,7 +346,7 @@ mem_fill() {
 	local WARMUP=0 DURATION=${MEM_DURATION:-1}
 	MEM_RUN=$((MEM_RUN + 1))
 	# shellcheck disable=SC2046
-	pktgen "$name-$MEM_RUN" --vdev="$pod" --vdev="$(fabric_vdev_client)" -- \
+	pktgen "$name-$MEM_RUN" --vdev="$pod" --vdev="$(fabric_vdev_gen)" -- \
 		$(traffic_args vxlan-encap | sed "s/--src [^ ]*/--src 10.1.$((MEM_RUN * 16 % 256)).$((MEM_RUN / 16 + 1))/") \
 		--new-flows "$@" >/dev/null
 }
@@ -356,11 +356,11 @@ mem_fill() {
 tern_mem_run() {
 	local table=$1 r0 r1 c0 k
 	tern_flow_start vxlan on "--flows $table --mem $(flow_mem_mb "$table")" || { tern_stop; return 1; }
-	MEM_DURATION=0.3 mem_fill pktgen-tern-mem-warm "$(pod_vdev_client)"
+	MEM_DURATION=0.3 mem_fill pktgen-tern-mem-warm "$(pod_vdev_gen)"
 	r0=$(rss_kb "$VR_PID" 2>/dev/null); c0=$(( $(tern_flows) / 2 ))
 	for ((k = 0; k < 12; k++)); do
 		[ $(( $(tern_flows) + 2 )) -ge "$table" ] && break
-		mem_fill pktgen-tern-mem "$(pod_vdev_client)"
+		mem_fill pktgen-tern-mem "$(pod_vdev_gen)"
 	done
 	r1=$(rss_kb "$VR_PID" 2>/dev/null)
 	TM_CONNS=$(( $(tern_flows) / 2 ))

@@ -16,10 +16,13 @@ OVS_HUGEPAGES=320    # 2 MiB pages: 512 MiB socket memory + slack
 ovs_vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=20 "$@"; }
 ovs_appctl() { ovs-appctl -t "$OVS_DIR/ovs-vswitchd.ctl" --timeout=20 "$@"; }
 
-# Reserve hugepages on top of what is there, and mount a hugetlbfs of our own.
-# Sets OVS_WHY and returns 1 when that is not possible. (Not in a subshell:
-# the undo steps must reach the exit trap.)
-ovs_hugepages() {
+# Reserve hugepages on top of what is there, and mount a hugetlbfs of our own,
+# once per bench run (OVS, and every forwarder in zero-copy memif runs). Sets
+# OVS_WHY and returns 1 when that is not possible. (Not in a subshell: the
+# undo steps must reach the exit trap.)
+HUGE_RESERVED=
+bench_hugepages() {
+	[ -z "$HUGE_RESERVED" ] || return 0
 	local f=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 	[ -w "$f" ] || { OVS_WHY="no 2 MiB hugepage support ($f)"; return 1; }
 	local before want got
@@ -36,7 +39,7 @@ ovs_hugepages() {
 	mount -t hugetlbfs -o pagesize=2M nodev "$BL_DIR/huge" 2>/dev/null ||
 		{ OVS_WHY="cannot mount hugetlbfs on $BL_DIR/huge"; return 1; }
 	bl_undo "umount $BL_DIR/huge"
-	return 0
+	HUGE_RESERVED=1
 }
 
 # The database, once per case; its configuration outlives vswitchd restarts.
@@ -52,8 +55,10 @@ ovs_db_start() {
 	OVSDB_PID=$BL_PID
 	bl_wait "ovsdb-server" 20 ovs_vsctl --no-wait show || { OVS_WHY="ovsdb-server did not start (see $OVS_DIR/ovsdb-server.log)"; return 1; }
 	ovs_vsctl --no-wait init
+	local zc=
+	[ "$MEMIF_MODE" = zero-copy ] && zc=" --single-file-segments" # memif zero-copy clients
 	ovs_vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
-		"other_config:dpdk-extra=--no-pci --huge-dir $BL_DIR/huge --file-prefix ${BL}o" \
+		"other_config:dpdk-extra=--no-pci --huge-dir $BL_DIR/huge --file-prefix ${BL}o$zc" \
 		other_config:dpdk-socket-mem=512 other_config:dpdk-socket-limit=512 \
 		"other_config:dpdk-lcore-mask=0x$(printf '%x' $((1 << GEN_LCORE)))" \
 		"other_config:pmd-cpu-mask=0x$(printf '%x' $((1 << FWD_LCORE)))"
@@ -65,7 +70,7 @@ ovs_prepare() {
 	[ -z "$OVS_PREPARED" ] || return "$OVS_PREPARED"
 	OVS_PREPARED=1
 	OVS_WHY=
-	ovs_hugepages || return 1
+	bench_hugepages || return 1
 	ovs_db_start >/dev/null 2>&1 || { OVS_WHY="OVS: $OVS_WHY"; return 1; }
 	OVS_PREPARED=0
 }
@@ -73,7 +78,7 @@ ovs_prepare() {
 # vswitchd, with the bridges and flows; sets OVS_PID and OVS_PMD_TID.
 ovs_start() {
 	# A vswitchd that exited may leave its memif socket file: a new bind fails.
-	rm -f "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
+	[ -n "$MEMIF_ZC" ] || rm -f "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
 	# Other processes on the machine (a tern-vrouter with --huge auto) may have
 	# taken the pages reserved at the start: top up (given back at exit).
 	local hp=/sys/kernel/mm/hugepages/hugepages-2048kB free
@@ -88,13 +93,13 @@ ovs_start() {
 	if [ -z "${OVS_BRIDGES:-}" ]; then
 		ovs_vsctl add-br br-int -- set bridge br-int datapath_type=netdev \
 			-- add-port br-int pM -- set Interface pM type=dpdk \
-				"options:dpdk-devargs=net_memif0,role=server,socket=$BL_DIR/ovs-pod.sock,socket-abstract=no,id=0" \
+				"options:dpdk-devargs=$(pod_vdev_fwd "$BL_DIR/ovs-pod.sock")" \
 			-- add-port br-int vx -- set Interface vx type=vxlan options:remote_ip="$PEER_IP" \
 				options:local_ip="$FAB_IP" options:key="$VNI" \
 			-- add-br br-phy -- set bridge br-phy datapath_type=netdev \
 				other-config:hwaddr="$FAB_MAC" \
 			-- add-port br-phy pF -- set Interface pF type=dpdk \
-				"options:dpdk-devargs=$(fabric_vdev_server)" ||
+				"options:dpdk-devargs=$(fabric_vdev_fwd)" ||
 			return 1
 		OVS_BRIDGES=1
 	fi
@@ -123,13 +128,23 @@ ovs_stop() {
 
 run_ovs() {
 	local line busy
-	ovs_start || { BL_KEEP=1; bl_log "OVS did not start (see $OVS_DIR/ovs-vswitchd.log)"; ovs_stop; return 1; }
+	if [ -n "$MEMIF_ZC" ]; then # the generator is the memif server: it goes first
+		# shellcheck disable=SC2046
+		gen_start pktgen-ovs --vdev="$(pod_vdev_gen "$BL_DIR/ovs-pod.sock")" --vdev="$(fabric_vdev_gen)" -- \
+			$(traffic_args vxlan-encap) --rx-queues 2 || { gen_result pktgen-ovs; return 1; }
+	fi
+	ovs_start || { BL_KEEP=1; bl_log "OVS did not start (see $OVS_DIR/ovs-vswitchd.log)"; ovs_stop
+		gen_result pktgen-ovs; return 1; }
 	ovs_appctl dpif-netdev/pmd-stats-clear >/dev/null
-	# shellcheck disable=SC2046
-	line=$(pktgen pktgen-ovs \
-		--vdev="net_memif0,role=client,socket=$BL_DIR/ovs-pod.sock,socket-abstract=no,id=0" \
-		--vdev="$(fabric_vdev_client)" -- $(traffic_args vxlan-encap) --watch-tid "$OVS_PMD_TID" \
-		--rx-queues 2) # OVS transmits from its PMD on the port's second queue
+	if [ -n "$MEMIF_ZC" ]; then
+		gen_watch "$OVS_PMD_TID"
+		gen_result pktgen-ovs; line=$GEN_LINE
+	else
+		# shellcheck disable=SC2046
+		line=$(pktgen pktgen-ovs --vdev="$(pod_vdev_gen "$BL_DIR/ovs-pod.sock")" \
+			--vdev="$(fabric_vdev_gen)" -- $(traffic_args vxlan-encap) --watch-tid "$OVS_PMD_TID" \
+			--rx-queues 2) # OVS transmits from its PMD on the port's second queue
+	fi
 	# OVS's own count: TSC cycles of PMD iterations that processed packets.
 	busy=$(ovs_appctl dpif-netdev/pmd-stats-show | sed -n 's/.*avg processing cycles per packet: *\([0-9.]*\).*/\1/p' | head -1)
 	if [ "${BENCH_OVS_DEBUG:-0}" = 1 ]; then
@@ -148,10 +163,12 @@ case_ovs() {
 		return 0
 	fi
 	ovs_prepare || { echo "bench vrouter.vxlan-encap: skipped ($OVS_WHY)"; return 0; }
+	memif_mode || return 1
 	for ((i = 1; i <= REPS; i++)); do
 		bl_log "vxlan-encap: run $i/$REPS"
 		run_tern_memif vxlan-encap vxlan
 		run_ovs
 	done
-	summary vxlan-encap ovs " fabric=$FABRIC"
+	summary vxlan-encap ovs " fabric=$FABRIC memif=$MEMIF_MODE"
+	MEMIF_ZC=
 }

@@ -91,6 +91,7 @@ struct vrd_options {
 	int huge;                      /* -1 auto, 0 no, 1 yes */
 	int kernel_io;                 /* VRD_IO_*: the PMD for kernel interfaces */
 	int memif_io;                  /* VRD_MEMIF_*: who serves memif server vifs */
+	bool memif_zero_copy;          /* memif client vifs: tern's zero-copy client */
 	bool poll;                     /* never sleep: for benchmarks */
 	unsigned max_sleep_us;
 	struct vr_config cfg;
@@ -102,6 +103,7 @@ struct vrd {
 	struct tern_log log;
 	struct vr_router *router;
 	struct rte_mempool *pool;
+	struct vrd_memif_mem *zc_mem;  /* --memif-zero-copy: the pool's shared memory */
 	struct vrd_port ports[VR_MAX_VIFS]; /* indexed by vif id */
 	/* the loop's view of which vifs have ports, rebuilt after each control request */
 	uint16_t rx_vifs[VR_MAX_VIFS];

@@ -43,7 +43,11 @@ static void usage(FILE *out)
 "  --huge auto|yes|no   hugepages (default: auto: used when enough are free)\n"
 "  --memif-io tern|dpdk  who serves memif vifs where the vrouter is the server (default:\n"
 "                       tern: tern's own memif server, bulk buffers, no ethdev layer;\n"
-"                       dpdk: DPDK's memif PMD); client vifs always use the PMD\n"
+"                       dpdk: DPDK's memif PMD); client vifs use the PMD, but with\n"
+"  --memif-zero-copy    memif vifs where the vrouter is the client: tern's zero-copy\n"
+"                       client. The peer reads and writes the vrouter's packet buffers\n"
+"                       in place (no copy on the forwarding core) and so sees all of\n"
+"                       them: for trusted peers only\n"
 "  --kernel-io af_packet|af_xdp|auto\n"
 "                       how kernel interfaces are driven (default: af_packet; auto: AF_XDP\n"
 "                       where the kernel lets it attach, else af_packet)\n"
@@ -80,7 +84,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
 	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO, O_MEMIF,
-	       O_MBUF_SIZE };
+	       O_MBUF_SIZE, O_MEMIF_ZC };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -93,6 +97,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "kernel-io", required_argument, 0, O_KIO },
 		{ "memif-io", required_argument, 0, O_MEMIF },
 		{ "mbuf-size", required_argument, 0, O_MBUF_SIZE },
+		{ "memif-zero-copy", no_argument, 0, O_MEMIF_ZC },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -158,6 +163,9 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 				fprintf(stderr, "tern-vrouter: --memif-io takes dpdk or tern\n");
 				return -EINVAL;
 			}
+			break;
+		case O_MEMIF_ZC:
+			o->memif_zero_copy = true;
 			break;
 		case O_MBUFS:
 			if (parse_uint("--mbufs", optarg, 1 << 22, &o->mbufs) < 0)
@@ -232,6 +240,11 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "tern-vrouter: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->memif_zero_copy && o->memif_io != VRD_MEMIF_TERN) {
+		fprintf(stderr, "tern-vrouter: --memif-zero-copy is tern's own memif client: it "
+			"does not go with --memif-io dpdk\n");
 		return -EINVAL;
 	}
 	if (!o->run_dir[0])

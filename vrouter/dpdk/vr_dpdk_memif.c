@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +55,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <rte_branch_prediction.h>
+#include <rte_errno.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 #include <rte_prefetch.h>
@@ -73,7 +76,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define MSGS_PER_EVENT 16
 #define MAX_FDS 4
 
-enum { ST_IDLE, ST_WAIT_INIT, ST_INIT, ST_CONNECTED };
+enum { ST_IDLE, ST_WAIT_INIT, ST_INIT, ST_CONNECTED, ST_C_HELLO, ST_C_SETUP };
+#define CLIENT_ACKS 5    /* INIT, two regions, two rings */
+#define RX_REFILL 32     /* a client posts receive buffers this many at a time */
 
 struct desc {
 	uint16_t flags, region;
@@ -100,7 +105,9 @@ struct ring {
 	 * as far as it will be filled (an encapsulated 64-byte frame is 110-114
 	 * bytes: two lines, each a miss on a line the peer owns) */
 	uint16_t last_len;
-	int efd;              /* the peer's interrupt eventfd */
+	int efd;              /* the ring's interrupt eventfd (the peer's, or a client's own) */
+	uint16_t prod_off;    /* rx: where the peer says how far it has filled
+			       * (head of C2S for a server, tail of S2C for a client) */
 	bool have;
 	struct desc ahead[TX_DESC_AHEAD];
 };
@@ -127,6 +134,20 @@ struct vrd_memif {
 	struct tern_log *log;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char peer[VRD_MEMIF_NAME_LEN + 1];
+	/* the zero-copy client: region 0 (the rings) is ours, region 1 the
+	 * pool's memory; slot[s] is the mbuf ring slot s lends the peer (rx:
+	 * [rx.pos, rx.head) posted; tx: [tx_done, tx.pos) to be read) */
+	bool client;
+	struct vrd_memif_mem *mem;
+	uint8_t log2_ring;
+	int ring_fd;
+	uint8_t *ring_mem;
+	uint64_t ring_bytes;
+	struct rte_mbuf **rx_slot, **tx_slot;
+	uint16_t tx_done;
+	unsigned acks;
+	uint64_t next_try_ms;
+	bool waiting_said;
 };
 
 /* ---- the message codec ---- */
@@ -351,11 +372,16 @@ static inline int rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts, uin
 	return 0;
 }
 
+static uint16_t client_rx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n);
+static uint16_t client_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n);
+
 uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_mbuf **pkts,
 		      uint16_t n)
 {
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
 		return 0;
+	if (m->client)
+		return client_rx(m, pkts, n);
 	struct ring *r = &m->rx;
 	/* The peer's head line changes with every burst it posts: read it only
 	 * when what it said last time does not fill this burst (under load it
@@ -501,6 +527,8 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
 		return 0;
+	if (m->client)
+		return client_tx(m, pkts, n);
 	struct ring *r = &m->tx;
 	/* The peer's head line changes with every buffer it gives back: read it
 	 * only when what it said last time is not room enough. */
@@ -587,12 +615,13 @@ int vrd_memif_sleep_fd(struct vrd_memif *m)
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
 		return -1;
 	struct ring *r = &m->rx;
-	rx_show_tail(r);
+	if (!m->client)
+		rx_show_tail(r);
 	__atomic_store_n(ring_u16(r->base, RING_FLAGS_OFF), 0, __ATOMIC_RELAXED);
 	/* the flag store before the head load: a packet the peer posted before
 	 * it saw the flag is seen here, one after it comes with an interrupt */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (__atomic_load_n(ring_u16(r->base, RING_HEAD_OFF), __ATOMIC_ACQUIRE) != r->pos)
+	if (__atomic_load_n(ring_u16(r->base, r->prod_off), __ATOMIC_ACQUIRE) != r->pos)
 		return -2;
 	return r->efd;
 }
@@ -614,6 +643,256 @@ void vrd_memif_clear_stats(struct vrd_memif *m)
 	memset(&m->st, 0, sizeof(m->st));
 }
 
+/* ---- the zero-copy client's rings (forwarding loop) ---- */
+
+/* The pool's region is region 1 (region 0 holds the rings). */
+#define CLIENT_BUF_REGION 1
+
+/* A whole descriptor of ours: the peer reads it, so one 16-byte write. */
+static inline void desc_write(uint8_t *ring, uint16_t slot, uint32_t len, uint32_t off)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(void *)(ring + RING_DESC_OFF +
+							       (size_t)slot * DESC_SIZE);
+	p[0] = (uint64_t)CLIENT_BUF_REGION << 16 | (uint64_t)len << 32;
+	p[1] = off;
+}
+
+/* Post empty buffers on the ring the peer transmits on, RX_REFILL at a time:
+ * each descriptor names an mbuf's room after its headroom, so a received
+ * packet is already where the pipeline wants it. */
+static void client_rx_refill(struct vrd_memif *m)
+{
+	struct ring *r = &m->rx;
+	uint16_t free_slots = (uint16_t)(r->size - (uint16_t)(r->head - r->pos));
+	if (free_slots < RX_REFILL)
+		return;
+	while (free_slots >= RX_REFILL) {
+		struct rte_mbuf *mb[RX_REFILL];
+		if (unlikely(rx_alloc(m->mem->pool, mb, RX_REFILL) != 0)) {
+			m->st.rx_nombuf++;
+			break;
+		}
+		for (unsigned i = 0; i < RX_REFILL; i++) {
+			uint16_t s = (uint16_t)(r->head++ & r->mask);
+			m->rx_slot[s] = mb[i];
+			uint8_t *data = rte_pktmbuf_mtod(mb[i], uint8_t *);
+			desc_write(r->base, s, rte_pktmbuf_tailroom(mb[i]),
+				   (uint32_t)(data - m->mem->base));
+		}
+		free_slots -= RX_REFILL;
+	}
+	__atomic_store_n(ring_u16(r->base, RING_HEAD_OFF), r->head, __ATOMIC_RELEASE);
+}
+
+/* The peer filled [pos, tail) of the buffers we posted: they are the packets.
+ * Only the length is taken from its descriptor (the buffer is the one we
+ * posted there, whatever offset it writes back); a chained packet (longer
+ * than a buffer) is dropped whole and counted. */
+static uint16_t client_rx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct ring *r = &m->rx;
+	uint16_t tail = __atomic_load_n(ring_u16(r->base, RING_TAIL_OFF), __ATOMIC_ACQUIRE);
+	uint16_t avail = (uint16_t)(tail - r->pos), posted = (uint16_t)(r->head - r->pos);
+	if (unlikely(avail > posted))
+		avail = posted;  /* a tail past what we posted: the peer's error */
+	uint16_t used = 0, got = 0;
+	uint64_t bytes = 0, errors = 0;
+	while (used < avail && got < n) {
+		uint16_t s = (uint16_t)((r->pos + used++) & r->mask);
+		struct desc d = desc_read(r->base, s);
+		struct rte_mbuf *mb = m->rx_slot[s];
+		m->rx_slot[s] = NULL;
+		if (unlikely((d.flags & VRD_MEMIF_DESC_FLAG_NEXT) || !d.length ||
+			     d.length > rte_pktmbuf_tailroom(mb))) {
+			rte_pktmbuf_free(mb);
+			errors++;
+			while ((d.flags & VRD_MEMIF_DESC_FLAG_NEXT) && used < avail) {
+				s = (uint16_t)((r->pos + used++) & r->mask);
+				d = desc_read(r->base, s);
+				rte_pktmbuf_free(m->rx_slot[s]);
+				m->rx_slot[s] = NULL;
+			}
+			continue;
+		}
+		mb->data_len = (uint16_t)d.length;
+		mb->pkt_len = d.length;
+		bytes += d.length;
+		pkts[got++] = mb;
+		/* The peer wrote the packet (its core holds the line) and read the
+		 * headroom line when the buffer last went out: the pipeline reads
+		 * and rewrites the one and pushes headers into the other. Taking
+		 * both for writing now, for the whole burst at once, overlaps the
+		 * transfers instead of paying a read and then an upgrade each. */
+		uint8_t *data = rte_pktmbuf_mtod(mb, uint8_t *);
+		rte_prefetch0_write(data);
+		rte_prefetch0_write(data - RTE_CACHE_LINE_SIZE);
+	}
+	r->pos = (uint16_t)(r->pos + used);
+	client_rx_refill(m);
+	m->st.rx_pkts += got;
+	m->st.rx_bytes += bytes;
+	m->st.rx_errors += errors;
+	return got;
+}
+
+/* Give back the mbufs of [tx_done, tail): the peer has read them. */
+static void client_tx_reclaim(struct vrd_memif *m)
+{
+	struct ring *r = &m->tx;
+	uint16_t tail = __atomic_load_n(ring_u16(r->base, RING_TAIL_OFF), __ATOMIC_ACQUIRE);
+	uint16_t done = (uint16_t)(tail - m->tx_done), lent = (uint16_t)(r->pos - m->tx_done);
+	if (unlikely(done > lent))
+		done = lent;     /* a tail past what we sent: the peer's error */
+	while (done) {
+		struct rte_mbuf *mb[64];
+		uint16_t k = done < 64 ? done : 64;
+		for (uint16_t i = 0; i < k; i++) {
+			uint16_t s = (uint16_t)(m->tx_done++ & r->mask);
+			mb[i] = m->tx_slot[s];
+			m->tx_slot[s] = NULL;
+		}
+		tx_free(mb, k);
+		done = (uint16_t)(done - k);
+	}
+}
+
+/* Lend the packets' own buffers to the peer: a descriptor each, no copy. A
+ * packet not in the shared pool (or chained) cannot be lent: dropped and
+ * counted. */
+static uint16_t client_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct ring *r = &m->tx;
+	client_tx_reclaim(m);
+	uint16_t room = (uint16_t)(r->size - (uint16_t)(r->pos - m->tx_done));
+	uint16_t i, sent = 0;
+	uint64_t bytes = 0, errors = 0;
+	const uint8_t *base = m->mem->base;
+	for (i = 0; i < n && sent < room; i++) {
+		struct rte_mbuf *mb = pkts[i];
+		const uint8_t *data = rte_pktmbuf_mtod(mb, const uint8_t *);
+		if (unlikely(mb->nb_segs != 1 || data < base ||
+			     (uint64_t)(data - base) + mb->data_len > m->mem->size)) {
+			rte_pktmbuf_free(mb);
+			errors++;
+			continue;
+		}
+		uint16_t s = (uint16_t)(r->pos++ & r->mask);
+		m->tx_slot[s] = mb;
+		desc_write(r->base, s, mb->data_len, (uint32_t)(data - base));
+		bytes += mb->data_len;
+		sent++;
+	}
+	if (sent) {
+		__atomic_store_n(ring_u16(r->base, RING_HEAD_OFF), r->pos, __ATOMIC_RELEASE);
+		uint16_t flags = __atomic_load_n(ring_u16(r->base, RING_FLAGS_OFF), __ATOMIC_ACQUIRE);
+		if (!(flags & VRD_MEMIF_RING_FLAG_MASK_INT)) {
+			uint64_t one = 1;
+			if (write(r->efd, &one, sizeof(one)) < 0) {
+				/* a full eventfd: the peer is being woken anyway */
+			}
+		}
+	}
+	m->st.tx_pkts += sent;
+	m->st.tx_bytes += bytes;
+	m->st.tx_errors += errors;
+	return i;
+}
+
+/* ---- the zero-copy client's packet memory ---- */
+
+int vrd_memif_pool_create(const char *name, unsigned n, uint16_t priv_size, uint16_t data_room,
+			  bool huge, struct vrd_memif_mem **out, char *err, size_t errlen)
+{
+	struct vrd_memif_mem *mem = calloc(1, sizeof(*mem));
+	if (!mem) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	mem->fd = -1;
+	int rc = -ENOMEM;
+	unsigned elt = (unsigned)sizeof(struct rte_mbuf) + priv_size + data_room;
+	/* the buffers are one memfd: no object needs IOVA-contiguous memory */
+	mem->pool = rte_mempool_create_empty(name, n, elt, 256,
+					     sizeof(struct rte_pktmbuf_pool_private),
+					     (int)rte_socket_id(), RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (!mem->pool) {
+		snprintf(err, errlen, "cannot create the pool %s: %s", name, rte_strerror(rte_errno));
+		goto fail;
+	}
+	struct rte_pktmbuf_pool_private priv = { .mbuf_data_room_size = data_room,
+						 .mbuf_priv_size = priv_size };
+	rte_pktmbuf_pool_init(mem->pool, &priv);
+	if ((rc = rte_mempool_set_ops_byname(mem->pool, rte_mbuf_best_mempool_ops(), NULL)) < 0) {
+		snprintf(err, errlen, "pool %s: no mempool handler: %s", name, rte_strerror(-rc));
+		goto fail;
+	}
+	struct rte_mempool_objsz sz;
+	rte_mempool_calc_obj_size(elt, RTE_MEMPOOL_F_NO_IOVA_CONTIG, &sz);
+	uint64_t page = huge ? RTE_PGSIZE_2M : RTE_PGSIZE_4K;
+	uint64_t size = RTE_ALIGN_CEIL((uint64_t)n * sz.total_size + RTE_CACHE_LINE_SIZE, page);
+	if (size > UINT32_MAX) { /* a descriptor's offset is 32 bits */
+		snprintf(err, errlen, "%u buffers of %u bytes do not fit the 4 GiB a memif region "
+			 "can address: lower --mbufs", n, sz.total_size);
+		rc = -E2BIG;
+		goto fail;
+	}
+	if (huge)
+		mem->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+	if (mem->fd < 0 || ftruncate(mem->fd, (off_t)size) < 0) {
+		if (mem->fd >= 0)
+			close(mem->fd);
+		size = RTE_ALIGN_CEIL((uint64_t)n * sz.total_size + RTE_CACHE_LINE_SIZE,
+				      RTE_PGSIZE_4K);
+		mem->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (mem->fd < 0 || ftruncate(mem->fd, (off_t)size) < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "shared memory of %llu bytes for the pool %s: %s",
+				 (unsigned long long)size, name, strerror(errno));
+			goto fail;
+		}
+	}
+	/* peers map it: it must never shrink under them (a SIGBUS) */
+	if (fcntl(mem->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot seal the pool's memory: %s", strerror(errno));
+		goto fail;
+	}
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem->fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot map %llu bytes for the pool %s: %s",
+			 (unsigned long long)size, name, strerror(errno));
+		goto fail;
+	}
+	mem->base = p;
+	mem->size = size;
+	rc = rte_mempool_populate_iova(mem->pool, (char *)p, RTE_BAD_IOVA, size, NULL, NULL);
+	if (rc < 0 || (unsigned)rc < n) {
+		snprintf(err, errlen, "pool %s: %d of %u buffers placed in its memory%s%s", name,
+			 rc < 0 ? 0 : rc, n, rc < 0 ? ": " : "", rc < 0 ? rte_strerror(-rc) : "");
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto fail;
+	}
+	rte_mempool_obj_iter(mem->pool, rte_pktmbuf_init, NULL);
+	*out = mem;
+	return 0;
+fail:
+	vrd_memif_pool_free(mem);
+	return rc < 0 ? rc : -ENOMEM;
+}
+
+void vrd_memif_pool_free(struct vrd_memif_mem *mem)
+{
+	if (!mem)
+		return;
+	rte_mempool_free(mem->pool);
+	if (mem->base)
+		munmap(mem->base, mem->size);
+	if (mem->fd >= 0)
+		close(mem->fd);
+	free(mem);
+}
+
 /* ---- the handshake (control thread) ---- */
 
 static int send_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg)
@@ -625,10 +904,40 @@ static int send_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg)
 	return k == (ssize_t)sizeof(b) ? 0 : k < 0 ? -errno : -EIO;
 }
 
+/* A message with a file descriptor (SCM_RIGHTS): a client's regions and rings. */
+static int send_msg_fd(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd)
+{
+	uint8_t b[VRD_MEMIF_MSG_SIZE];
+	if (vrd_memif_msg_encode(msg, b) < 0)
+		return -EINVAL;
+	union {
+		struct cmsghdr h;
+		char c[CMSG_SPACE(sizeof(int))];
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct iovec iov = { .iov_base = b, .iov_len = sizeof(b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.c,
+			     .msg_controllen = sizeof(cm.c) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t k = sendmsg(m->conn_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return k == (ssize_t)sizeof(b) ? 0 : k < 0 ? -errno : -EIO;
+}
+
 static int send_type(struct vrd_memif *m, uint16_t type)
 {
 	struct vrd_memif_msg msg = { .type = type };
 	return send_msg(m, &msg);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Forget the connection: the loop stops using the rings before they go. */
@@ -639,6 +948,22 @@ static void conn_close(struct vrd_memif *m)
 	for (unsigned i = 0; i < m->n_reg; i++)
 		munmap(m->reg[i].base, m->reg[i].size);
 	m->n_reg = 0;
+	if (m->client) { /* the buffers we lent come back, the rings go */
+		for (unsigned i = 0; m->rx_slot && i < (1u << m->log2_ring); i++) {
+			rte_pktmbuf_free(m->rx_slot[i]);
+			rte_pktmbuf_free(m->tx_slot[i]);
+			m->rx_slot[i] = m->tx_slot[i] = NULL;
+		}
+		m->tx_done = 0;
+		if (m->ring_mem)
+			munmap(m->ring_mem, m->ring_bytes);
+		m->ring_mem = NULL;
+		if (m->ring_fd >= 0)
+			close(m->ring_fd);
+		m->ring_fd = -1;
+		m->acks = 0;
+		m->next_try_ms = mono_ms() + VRD_MEMIF_RETRY_MS;
+	}
 	struct ring *rings[2] = { &m->rx, &m->tx };
 	for (unsigned i = 0; i < 2; i++) {
 		if (rings[i]->have)
@@ -744,6 +1069,7 @@ static int add_ring(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd
 	if (!r->lazy)
 		r->lazy = 1;
 	r->efd = fd;
+	r->prod_off = RING_HEAD_OFF;
 	r->have = true;
 	return 0;
 }
@@ -843,6 +1169,191 @@ static int on_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd, 
 	return -EPROTO;
 }
 
+/* ---- the zero-copy client's handshake (control thread) ---- */
+
+/* Region 0: the two rings, C2S then S2C, in a sealed memfd of ours. */
+static int client_rings(struct vrd_memif *m, uint8_t log2, char *err, size_t errlen)
+{
+	uint64_t one = RING_DESC_OFF + ((uint64_t)DESC_SIZE << log2);
+	m->ring_bytes = RTE_ALIGN_CEIL(2 * one, RTE_PGSIZE_4K);
+	m->ring_fd = memfd_create("tern-memif-rings", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (m->ring_fd < 0 || ftruncate(m->ring_fd, (off_t)m->ring_bytes) < 0 ||
+	    fcntl(m->ring_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		snprintf(err, errlen, "shared memory for the rings: %s", strerror(errno));
+		return -errno;
+	}
+	void *p = mmap(NULL, m->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->ring_fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the rings: %s", strerror(errno));
+		return -errno;
+	}
+	m->ring_mem = p;
+	memset(p, 0, m->ring_bytes);
+	struct ring *rings[2] = { &m->tx, &m->rx }; /* C2S at 0, S2C after it */
+	for (unsigned i = 0; i < 2; i++) {
+		struct ring *r = rings[i];
+		r->base = m->ring_mem + i * one;
+		__atomic_store_n((uint32_t *)(void *)r->base, VRD_MEMIF_COOKIE, __ATOMIC_RELAXED);
+		r->size = (uint16_t)(1u << log2);
+		r->mask = (uint16_t)(r->size - 1);
+		r->pos = r->head = 0;
+		r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (r->efd < 0) {
+			snprintf(err, errlen, "eventfd: %s", strerror(errno));
+			return -errno;
+		}
+		r->have = true;
+	}
+	m->rx.prod_off = RING_TAIL_OFF;
+	m->log2_ring = log2;
+	return 0;
+}
+
+/* HELLO came: offer our rings and memory, all at once (each is ACKed). */
+static int client_hello(struct vrd_memif *m, const struct vrd_memif_msg *msg, char *err,
+			size_t errlen)
+{
+	const typeof(msg->u.hello) *h = &msg->u.hello;
+	snprintf(m->peer, sizeof(m->peer), "%s", h->name);
+	for (char *c = m->peer; *c; c++) /* for the log */
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	if (h->min_version > VRD_MEMIF_VERSION || h->max_version < VRD_MEMIF_VERSION) {
+		snprintf(err, errlen, "the peer speaks memif %u.%u to %u.%u, this vrouter 2.0",
+			 h->min_version >> 8, h->min_version & 0xff, h->max_version >> 8,
+			 h->max_version & 0xff);
+		return -EPROTO;
+	}
+	if (h->max_region < CLIENT_BUF_REGION) {
+		snprintf(err, errlen, "the peer takes %u memory regions; zero-copy needs 2",
+			 h->max_region + 1);
+		return -EPROTO;
+	}
+	uint8_t log2 = m->log2_ring < h->max_log2_ring_size ? m->log2_ring : h->max_log2_ring_size;
+	if (log2 < 6) {
+		snprintf(err, errlen, "the peer's rings hold at most 2^%u slots; this vrouter needs "
+			 "2^6", h->max_log2_ring_size);
+		return -EPROTO;
+	}
+	int rc = client_rings(m, log2, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct vrd_memif_msg o = { .type = VRD_MEMIF_MSG_INIT };
+	o.u.init.version = VRD_MEMIF_VERSION;
+	o.u.init.id = m->id;
+	o.u.init.mode = 0;
+	snprintf(o.u.init.name, sizeof(o.u.init.name), "tern-vif%u", m->vif);
+	if ((rc = send_msg(m, &o)) < 0)
+		goto fail;
+	o = (struct vrd_memif_msg){ .type = VRD_MEMIF_MSG_ADD_REGION };
+	o.u.add_region.index = 0;
+	o.u.add_region.size = m->ring_bytes;
+	if ((rc = send_msg_fd(m, &o, m->ring_fd)) < 0)
+		goto fail;
+	o.u.add_region.index = CLIENT_BUF_REGION;
+	o.u.add_region.size = m->mem->size;
+	if ((rc = send_msg_fd(m, &o, m->mem->fd)) < 0)
+		goto fail;
+	struct ring *rings[2] = { &m->tx, &m->rx };
+	for (unsigned i = 0; i < 2; i++) {
+		o = (struct vrd_memif_msg){ .type = VRD_MEMIF_MSG_ADD_RING };
+		o.u.add_ring.flags = i == 0 ? VRD_MEMIF_ADD_RING_FLAG_C2S : 0;
+		o.u.add_ring.index = 0;
+		o.u.add_ring.region = 0;
+		o.u.add_ring.offset = (uint32_t)(rings[i]->base - m->ring_mem);
+		o.u.add_ring.log2_ring_size = log2;
+		if ((rc = send_msg_fd(m, &o, rings[i]->efd)) < 0)
+			goto fail;
+	}
+	o = (struct vrd_memif_msg){ .type = VRD_MEMIF_MSG_CONNECT };
+	snprintf(o.u.connect.name, sizeof(o.u.connect.name), "tern-vif%u", m->vif);
+	if ((rc = send_msg(m, &o)) < 0)
+		goto fail;
+	m->state = ST_C_SETUP;
+	m->acks = 0;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot send the set-up to the peer: %s", strerror(-rc));
+	return rc;
+}
+
+/* CONNECTED: post the receive buffers, then the loop may use the rings. */
+static int client_connected(struct vrd_memif *m, char *err, size_t errlen)
+{
+	if (m->acks != CLIENT_ACKS) {
+		snprintf(err, errlen, "CONNECTED after %u of the %d ACKs", m->acks, CLIENT_ACKS);
+		return -EPROTO;
+	}
+	client_rx_refill(m);
+	if (m->rx.head == 0) {
+		snprintf(err, errlen, "no packet buffers free to post for receiving");
+		return -ENOMEM;
+	}
+	/* the loop polls the ring it receives on: no eventfd write per burst */
+	__atomic_store_n(ring_u16(m->rx.base, RING_FLAGS_OFF), VRD_MEMIF_RING_FLAG_MASK_INT,
+			 __ATOMIC_RELAXED);
+	m->state = ST_CONNECTED;
+	m->waiting_said = false;
+	atomic_store_explicit(&m->connected, true, memory_order_release);
+	TLOG_INFO(m->log, "vif %u: connected to memif server '%s' on %s (zero-copy, rings of %u)",
+		  m->vif, m->peer, m->path, m->rx.size);
+	return 0;
+}
+
+/* Connect to the server's socket when it is time to try (again). */
+static void client_try(struct vrd_memif *m)
+{
+	uint64_t now = mono_ms();
+	if (m->conn_fd >= 0 || now < m->next_try_ms)
+		return;
+	m->next_try_ms = now + VRD_MEMIF_RETRY_MS;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, m->path, strlen(m->path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (!m->waiting_said)
+			TLOG_INFO(m->log, "vif %u: no memif server on %s yet (%s): trying every %d ms",
+				  m->vif, m->path, strerror(e), VRD_MEMIF_RETRY_MS);
+		m->waiting_said = true;
+		return;
+	}
+	m->conn_fd = fd;
+	m->state = ST_C_HELLO;
+	m->deadline_ms = now + m->handshake_ms;
+	TLOG_DEBUG(m->log, "vif %u: connecting to the memif server on %s", m->vif, m->path);
+}
+
+/* One message from a client's peer. */
+static int client_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg, char *err,
+		      size_t errlen)
+{
+	switch (msg->type) {
+	case VRD_MEMIF_MSG_HELLO:
+		if (m->state == ST_C_HELLO)
+			return client_hello(m, msg, err, errlen);
+		break;
+	case VRD_MEMIF_MSG_ACK:
+		if (m->state == ST_C_SETUP && m->acks < CLIENT_ACKS) {
+			m->acks++;
+			return 0;
+		}
+		break;
+	case VRD_MEMIF_MSG_CONNECTED:
+		if (m->state == ST_C_SETUP)
+			return client_connected(m, err, errlen);
+		break;
+	default:
+		break;
+	}
+	snprintf(err, errlen, "unexpected %s (type %u) %s", type_name(msg->type), msg->type,
+		 m->state == ST_C_HELLO ? "before HELLO" : m->state == ST_CONNECTED ?
+		 "after CONNECTED" : "during setup");
+	return -EPROTO;
+}
+
 /* Read what the peer sent. */
 static void conn_readable(struct vrd_memif *m)
 {
@@ -899,7 +1410,13 @@ static void conn_readable(struct vrd_memif *m)
 			return;
 		}
 		err[0] = 0;
-		rc = on_msg(m, &msg, nfds ? fds[0] : -1, err, sizeof(err));
+		if (m->client) {
+			for (unsigned j = 0; j < nfds; j++)
+				close(fds[j]); /* a server passes none */
+			rc = client_msg(m, &msg, err, sizeof(err));
+		} else {
+			rc = on_msg(m, &msg, nfds ? fds[0] : -1, err, sizeof(err));
+		}
 		if (rc < 0) {
 			if (rc != -EPROTO && !err[0])
 				snprintf(err, sizeof(err), "%s", strerror(-rc));
@@ -907,13 +1424,6 @@ static void conn_readable(struct vrd_memif *m)
 			return;
 		}
 	}
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void accept_peer(struct vrd_memif *m)
@@ -959,7 +1469,8 @@ static void accept_peer(struct vrd_memif *m)
 unsigned vrd_memif_pollfds(const struct vrd_memif *m, struct pollfd *pfd)
 {
 	unsigned n = 0;
-	pfd[n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
+	if (m->listen_fd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
 	if (m->conn_fd >= 0)
 		pfd[n++] = (struct pollfd){ .fd = m->conn_fd, .events = POLLIN };
 	return n;
@@ -977,8 +1488,10 @@ void vrd_memif_events(struct vrd_memif *m, const struct pollfd *pfd, unsigned n)
 		if (pfd[i].fd == m->conn_fd && m->conn_fd >= 0 && pfd[i].revents)
 			conn_readable(m);
 	for (unsigned i = 0; i < n; i++)
-		if (pfd[i].fd == m->listen_fd && (pfd[i].revents & POLLIN))
+		if (pfd[i].fd == m->listen_fd && m->listen_fd >= 0 && (pfd[i].revents & POLLIN))
 			accept_peer(m);
+	if (m->client)
+		client_try(m);
 }
 
 int vrd_memif_create(const struct vrd_memif_cfg *cfg, struct vrd_memif **out, char *err,
@@ -1005,6 +1518,27 @@ int vrd_memif_create(const struct vrd_memif_cfg *cfg, struct vrd_memif **out, ch
 	m->rx.efd = m->tx.efd = -1;
 	memcpy(m->path, cfg->path, l + 1);
 	atomic_init(&m->connected, false);
+	m->ring_fd = -1;
+	if (cfg->client_mem) {
+		m->client = true;
+		m->mem = cfg->client_mem;
+		m->listen_fd = -1;
+		m->log2_ring = cfg->log2_ring ? cfg->log2_ring : VRD_MEMIF_CLIENT_LOG2_RING;
+		if (m->log2_ring > VRD_MEMIF_MAX_LOG2_RING)
+			m->log2_ring = VRD_MEMIF_MAX_LOG2_RING;
+		m->rx_slot = calloc(1u << m->log2_ring, sizeof(*m->rx_slot));
+		m->tx_slot = calloc(1u << m->log2_ring, sizeof(*m->tx_slot));
+		if (!m->rx_slot || !m->tx_slot) {
+			free(m->rx_slot);
+			free(m->tx_slot);
+			free(m);
+			snprintf(err, errlen, "memif: out of memory");
+			return -ENOMEM;
+		}
+		client_try(m); /* a server already there: the handshake starts now */
+		*out = m;
+		return 0;
+	}
 	m->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (m->listen_fd < 0 || bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(m->listen_fd, 4) < 0) {
@@ -1033,6 +1567,9 @@ void vrd_memif_destroy(struct vrd_memif *m)
 		}
 	}
 	conn_close(m);
-	close(m->listen_fd);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+	free(m->rx_slot);
+	free(m->tx_slot);
 	free(m);
 }

@@ -1,11 +1,21 @@
 /*
- * DOC: vr_dpdk_memif.h — tern-vrouter's own memif server (--memif-io tern).
+ * DOC: vr_dpdk_memif.h — tern-vrouter's own memif interfaces (--memif-io tern).
  *
- * The vrouter listens on a memif socket; the pod (or a generator) is the
- * client and owns the shared memory. The handshake runs on the control
- * thread, the rings are read and written by the forwarding loop with no
- * ethdev layer. See vr_dpdk_memif.c for the protocol and the rules that keep
+ * Server: the vrouter listens on a memif socket; the pod (or a generator) is
+ * the client and owns the shared memory; the vrouter copies each packet into
+ * and out of it. See vr_dpdk_memif.c for the protocol and the rules that keep
  * an untrusted peer from crashing the vrouter.
+ *
+ * Zero-copy client (--memif-zero-copy): the vrouter connects to the peer's
+ * socket and shares its own packet buffers (the whole mbuf pool, made in a
+ * sealed memfd by vrd_memif_pool_create): the peer writes received packets
+ * straight into the vrouter's mbufs and reads transmitted ones from them, so
+ * the forwarding core copies nothing. The peer sees every packet buffer of
+ * the vrouter, so this is for trusted peers only (a NIC emulation, a trusted
+ * network function); pods of other tenants keep the copying server.
+ *
+ * Either way the handshake runs on the control thread, the rings are read and
+ * written by the forwarding loop with no ethdev layer.
  */
 #ifndef TERN_VR_DPDK_MEMIF_H
 #define TERN_VR_DPDK_MEMIF_H
@@ -91,14 +101,38 @@ int vrd_memif_msg_decode(const uint8_t *buf, size_t len, unsigned nfds, struct v
  * for an unknown type. */
 int vrd_memif_msg_encode(const struct vrd_memif_msg *m, uint8_t out[VRD_MEMIF_MSG_SIZE]);
 
+/* Packet buffers in shared memory: a mempool of mbufs laid out in one sealed
+ * memfd, which a zero-copy client hands to its peers as a region. */
+struct vrd_memif_mem {
+	struct rte_mempool *pool;
+	int fd;
+	uint8_t *base;
+	uint64_t size;
+};
+
+/* n mbufs with priv_size private bytes and data_room bytes of buffer
+ * (headroom included); in hugepages when huge and the kernel has them free.
+ * Returns 0, or -errno with err saying what failed. */
+int vrd_memif_pool_create(const char *name, unsigned n, uint16_t priv_size, uint16_t data_room,
+			  bool huge, struct vrd_memif_mem **out, char *err, size_t errlen);
+void vrd_memif_pool_free(struct vrd_memif_mem *mem);
+
 struct vrd_memif_cfg {
-	const char *path;          /* the socket file to listen on */
+	const char *path;          /* the socket file to listen on (server) or connect to */
 	uint16_t vif;              /* for the log */
 	uint32_t id;               /* the interface id the client must ask for */
 	struct tern_log *log;
 	unsigned handshake_ms;     /* a peer that has not connected by then is dropped
 				    * (0: VRD_MEMIF_HANDSHAKE_MS) */
+	/* non-NULL: a zero-copy client sharing these buffers (the mbufs the
+	 * forwarding loop receives and transmits must come from mem->pool) */
+	struct vrd_memif_mem *client_mem;
+	uint8_t log2_ring;         /* client: ring size (0: VRD_MEMIF_CLIENT_LOG2_RING) */
 };
+
+#define VRD_MEMIF_CLIENT_LOG2_RING 10
+/* A client retries a socket that is not there (yet), or a lost peer, this often. */
+#define VRD_MEMIF_RETRY_MS 500
 
 /* The socket takes one peer at a time: one that stalls in the handshake would
  * keep the interface from its pod for good. */
@@ -109,20 +143,25 @@ struct vrd_memif_stats {
 	uint64_t tx_pkts, tx_bytes, tx_errors;
 };
 
-/* Listen on cfg->path (a stale socket there must be removed by the caller). */
+/* Server: listen on cfg->path (a stale socket there must be removed by the
+ * caller). Client (cfg->client_mem): connect to cfg->path, now and whenever
+ * the peer is lost, from vrd_memif_events. */
 int vrd_memif_create(const struct vrd_memif_cfg *cfg, struct vrd_memif **out, char *err,
 		     size_t errlen);
 /* Close everything; on the forwarding thread or while the loop does not use it. */
 void vrd_memif_destroy(struct vrd_memif *m);
 
-/* Control thread: the fds to poll (at most 2: listening, connection). */
+/* Control thread: the fds to poll (at most 2: listening, connection). Call
+ * vrd_memif_events at least every VRD_MEMIF_RETRY_MS, also with none. */
 unsigned vrd_memif_pollfds(const struct vrd_memif *m, struct pollfd *pfd);
 /* Control thread: handle what poll reported on those fds (same order). */
 void vrd_memif_events(struct vrd_memif *m, const struct pollfd *pfd, unsigned n);
 
-/* Forwarding thread. rx: up to n packets in fresh mbufs from pool. tx: takes
- * up to n packets, frees those it took (sent, or dropped for a bad
- * descriptor and counted); returns how many it took. */
+/* Forwarding thread. rx: up to n packets in fresh mbufs from pool (a client:
+ * in the buffers the peer filled; pool is not used). tx: takes up to n
+ * packets, frees those it took (sent, or dropped for a bad descriptor and
+ * counted; a client frees them once the peer has read them); returns how
+ * many it took. */
 uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_mbuf **pkts,
 		      uint16_t n);
 uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n);

@@ -57,6 +57,21 @@ static inline struct rte_mbuf *pkt_to_mbuf(struct vr_pkt *p)
 
 int vrd_pool_create(struct vrd *d, char *err, size_t errlen)
 {
+	if (d->opt.memif_zero_copy) {
+		/* every packet buffer in one memfd that zero-copy memif peers map */
+		char e[200];
+		int rc = vrd_memif_pool_create("vr_mbufs", d->opt.mbufs, PRIV_SIZE,
+					       (uint16_t)(RTE_PKTMBUF_HEADROOM + d->opt.mbuf_size),
+					       rte_eal_has_hugepages(), &d->zc_mem, e, sizeof(e));
+		if (rc < 0) {
+			snprintf(err, errlen, "--memif-zero-copy: %s", e);
+			return rc;
+		}
+		d->pool = d->zc_mem->pool;
+		TLOG_INFO(&d->log, "packet buffers: %u in %llu bytes of shared memory (zero-copy memif)",
+			  d->opt.mbufs, (unsigned long long)d->zc_mem->size);
+		return 0;
+	}
 	/* --in-memory: names are private to this process, no instance suffix needed */
 	d->pool = rte_pktmbuf_pool_create("vr_mbufs", d->opt.mbufs, 256, PRIV_SIZE,
 					  (uint16_t)(RTE_PKTMBUF_HEADROOM + d->opt.mbuf_size),
@@ -266,6 +281,11 @@ static bool memif_server(const struct vr_obj_vif *v)
 	return v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC);
 }
 
+static bool memif_client(const struct vr_obj_vif *v)
+{
+	return v->socket[0] && v->role != 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC);
+}
+
 /* Create and start the DPDK port of a vif: its vdev name in vdev (sized
  * VRD_VDEV_LEN), its port in *port_id; with --memif-io tern a memif server
  * is tern's own (*memif, port VRD_NO_PORT). Touches no forwarding state, so
@@ -274,19 +294,22 @@ static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char
 		     uint16_t *port_id, struct vrd_memif **memif, char *err, size_t errlen)
 {
 	*memif = NULL;
-	if (d->opt.memif_io == VRD_MEMIF_TERN && memif_server(v)) {
+	bool zc = d->opt.memif_zero_copy && memif_client(v);
+	if ((d->opt.memif_io == VRD_MEMIF_TERN && memif_server(v)) || zc) {
 		if (strpbrk(v->socket, ",= ")) { /* as vif_devargs: the same names either way */
 			snprintf(err, errlen, "socket name has ',', '=' or ' '");
 			return -EINVAL;
 		}
-		remove_stale_socket(v->socket);
+		if (!zc)
+			remove_stale_socket(v->socket);
 		struct vrd_memif_cfg mc = { .path = v->socket, .vif = (uint16_t)v->id, .id = 0,
-					    .log = &d->log };
+					    .log = &d->log, .client_mem = zc ? d->zc_mem : NULL };
 		int rc = vrd_memif_create(&mc, memif, err, errlen);
 		if (rc < 0)
 			return rc;
 		snprintf(vdev, VRD_VDEV_LEN, "tern_memif_v%u", v->id);
-		TLOG_INFO(&d->log, "vif %u: tern memif server on %s%s", v->id, v->socket,
+		TLOG_INFO(&d->log, "vif %u: tern memif %s on %s%s", v->id,
+			  zc ? "zero-copy client" : "server", v->socket,
 			  ahead ? ", made by the control thread" : "");
 		*port_id = VRD_NO_PORT;
 		return 0;
