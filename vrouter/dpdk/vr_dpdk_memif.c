@@ -350,6 +350,13 @@ static inline void rx_show_tail(struct ring *r)
 	}
 }
 
+/* The room of an empty buffer after its headroom: not rte_pktmbuf_tailroom,
+ * which subtracts the data_len a pooled mbuf still holds from its last use. */
+static inline uint32_t buf_room(const struct rte_mbuf *mb)
+{
+	return (uint32_t)(mb->buf_len - mb->data_off);
+}
+
 /* Packet buffers from the pool's per-core cache, set up on their first cache
  * line only: a buffer in a pool has one reference, one segment and no next
  * (DPDK restores that whenever it frees one), so the second line that
@@ -418,7 +425,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		if (b)
 			rte_prefetch0(b);
 	}
-	uint32_t room = rte_pktmbuf_tailroom(pkts[0]);
+	uint32_t room = buf_room(pkts[0]);
 	uint16_t used = 0, got = 0;
 	uint64_t bytes = 0, errors = 0;
 	while (got < want && used < avail) {
@@ -676,8 +683,7 @@ static void client_rx_refill(struct vrd_memif *m)
 			uint16_t s = (uint16_t)(r->head++ & r->mask);
 			m->rx_slot[s] = mb[i];
 			uint8_t *data = rte_pktmbuf_mtod(mb[i], uint8_t *);
-			desc_write(r->base, s, rte_pktmbuf_tailroom(mb[i]),
-				   (uint32_t)(data - m->mem->base));
+			desc_write(r->base, s, buf_room(mb[i]), (uint32_t)(data - m->mem->base));
 		}
 		free_slots -= RX_REFILL;
 	}
@@ -703,7 +709,7 @@ static uint16_t client_rx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t 
 		struct rte_mbuf *mb = m->rx_slot[s];
 		m->rx_slot[s] = NULL;
 		if (unlikely((d.flags & VRD_MEMIF_DESC_FLAG_NEXT) || !d.length ||
-			     d.length > rte_pktmbuf_tailroom(mb))) {
+			     d.length > buf_room(mb))) {
 			rte_pktmbuf_free(mb);
 			errors++;
 			while ((d.flags & VRD_MEMIF_DESC_FLAG_NEXT) && used < avail) {

@@ -921,11 +921,216 @@ static void test_peer_rewrites(void **state)
 	srv_close(&s);
 }
 
+/* ---- the zero-copy client, against tern's own server ---- */
+
+/* One round of both control threads. */
+static void pump2(struct vrd_memif *a, struct vrd_memif *b)
+{
+	struct pollfd pfd[4];
+	unsigned na = a ? vrd_memif_pollfds(a, pfd) : 0;
+	unsigned nb = vrd_memif_pollfds(b, pfd + na);
+	assert_true(poll(pfd, na + nb, 20) >= 0);
+	if (a)
+		vrd_memif_events(a, pfd, na);
+	vrd_memif_events(b, pfd + na, nb);
+}
+
+/* Until both ends are connected (the client retries every VRD_MEMIF_RETRY_MS). */
+static void until_connected(struct vrd_memif *srv, struct vrd_memif *cli)
+{
+	for (int i = 0; i < 200 && !(vrd_memif_connected(srv) && vrd_memif_connected(cli)); i++)
+		pump2(srv, cli);
+	assert_true(vrd_memif_connected(srv));
+	assert_true(vrd_memif_connected(cli));
+}
+
+struct zc {
+	struct vrd_memif_mem *mem;
+	struct vrd_memif *c;
+};
+
+static void zc_open(struct zc *z, struct srv *s, uint8_t log2)
+{
+	char err[256];
+	if (vrd_memif_pool_create("zc-test", 4096, 0, RTE_MBUF_DEFAULT_BUF_SIZE, false, &z->mem,
+				  err, sizeof(err)) != 0)
+		fail_msg("pool: %s", err);
+	struct vrd_memif_cfg c = { .path = s->path, .vif = 9, .id = 0, .log = &lg,
+				   .client_mem = z->mem, .log2_ring = log2 };
+	assert_int_equal(vrd_memif_create(&c, &z->c, err, sizeof(err)), 0);
+}
+
+static void zc_close(struct zc *z)
+{
+	vrd_memif_destroy(z->c);
+	/* every buffer lent to the peer came back */
+	assert_int_equal(rte_mempool_avail_count(z->mem->pool), 4096);
+	vrd_memif_pool_free(z->mem);
+}
+
+static struct rte_mbuf *zc_pkt(struct zc *z, uint32_t len, uint8_t seed)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(z->mem->pool);
+	assert_non_null(m);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	assert_non_null(p);
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed + i);
+	return m;
+}
+
+/* count packets each way in bursts of 32; what arrives is what was sent */
+static void zc_traffic(struct srv *s, struct zc *z, unsigned count)
+{
+	struct rte_mbuf *out[32], *in[32];
+	unsigned sent = 0, got = 0;
+	for (int guard = 0; got < count && guard < 10000; guard++) {
+		unsigned k = 0;
+		while (k < 32 && sent + k < count) {
+			out[k] = zc_pkt(z, 60 + (sent + k) % 1400, (uint8_t)(sent + k));
+			k++;
+		}
+		uint16_t took = vrd_memif_tx(z->c, out, (uint16_t)k);
+		rte_pktmbuf_free_bulk(out + took, k - took);
+		sent += took;
+		uint16_t n = vrd_memif_rx(s->m, pool, in, 32);
+		for (uint16_t i = 0; i < n; i++, got++) {
+			assert_int_equal(rte_pktmbuf_data_len(in[i]), 60 + got % 1400);
+			check_pkt(rte_pktmbuf_mtod(in[i], uint8_t *), 60 + got % 1400, (uint8_t)got);
+		}
+		free_all(in, n);
+	}
+	assert_int_equal(got, count);
+	/* and back: the server copies into the buffers the client posted */
+	sent = got = 0;
+	for (int guard = 0; got < count && guard < 10000; guard++) {
+		unsigned k = 0;
+		while (k < 32 && sent + k < count) {
+			out[k] = mk_pkt(60 + (sent + k) % 1400, (uint8_t)(7 * (sent + k)));
+			k++;
+		}
+		uint16_t took = vrd_memif_tx(s->m, out, (uint16_t)k);
+		rte_pktmbuf_free_bulk(out + took, k - took);
+		sent += took;
+		uint16_t n = vrd_memif_rx(z->c, NULL, in, 32);
+		for (uint16_t i = 0; i < n; i++, got++) {
+			assert_ptr_equal(in[i]->pool, z->mem->pool); /* received in place */
+			assert_int_equal(rte_pktmbuf_data_len(in[i]), 60 + got % 1400);
+			assert_int_equal(rte_pktmbuf_headroom(in[i]), RTE_PKTMBUF_HEADROOM);
+			check_pkt(rte_pktmbuf_mtod(in[i], uint8_t *), 60 + got % 1400, (uint8_t)(7 * got));
+		}
+		free_all(in, n);
+	}
+	assert_int_equal(got, count);
+}
+
+static void test_zc_client(void **state)
+{
+	(void)state;
+	struct srv s;
+	struct zc z;
+	srv_open(&s);
+	zc_open(&z, &s, 6); /* 64 slots: the 3,000 packets wrap the rings */
+	until_connected(s.m, z.c);
+	zc_traffic(&s, &z, 3000);
+	struct vrd_memif_stats st;
+	vrd_memif_get_stats(z.c, &st);
+	assert_int_equal(st.tx_pkts, 3000);
+	assert_int_equal(st.rx_pkts, 3000);
+	assert_int_equal(st.rx_errors + st.tx_errors, 0);
+
+	/* a packet that is not in the shared memory cannot be lent: dropped, counted */
+	struct rte_mbuf *alien = mk_pkt(100, 1);
+	assert_int_equal(vrd_memif_tx(z.c, &alien, 1), 1);
+	vrd_memif_get_stats(z.c, &st);
+	assert_int_equal(st.tx_errors, 1);
+	srv_close(&s);
+	zc_close(&z);
+}
+
+static void test_zc_reconnect(void **state)
+{
+	(void)state;
+	struct srv s;
+	struct zc z;
+	srv_open(&s);
+	char path[64];
+	snprintf(path, sizeof(path), "%s", s.path);
+	/* a client before its server: it waits, then connects when the server comes */
+	vrd_memif_destroy(s.m);
+	unlink(s.path);
+	zc_open(&z, &s, 0);
+	for (int i = 0; i < 5; i++)
+		pump2(NULL, z.c);
+	assert_false(vrd_memif_connected(z.c));
+	char err[256];
+	struct vrd_memif_cfg c = { .path = path, .vif = 7, .id = 0, .log = &lg };
+	assert_int_equal(vrd_memif_create(&c, &s.m, err, sizeof(err)), 0);
+	until_connected(s.m, z.c);
+	zc_traffic(&s, &z, 100);
+	/* some packets still lent to the server when it goes away */
+	struct rte_mbuf *out[8];
+	for (int i = 0; i < 8; i++)
+		out[i] = zc_pkt(&z, 64, (uint8_t)i);
+	assert_int_equal(vrd_memif_tx(z.c, out, 8), 8);
+	vrd_memif_destroy(s.m);
+	unlink(path);
+	for (int i = 0; i < 50 && vrd_memif_connected(z.c); i++)
+		pump2(NULL, z.c);
+	assert_false(vrd_memif_connected(z.c));
+	/* every buffer the client lent (posted or sent) is back */
+	assert_int_equal(rte_mempool_avail_count(z.mem->pool), 4096);
+	/* the server comes back: the client connects again by itself */
+	assert_int_equal(vrd_memif_create(&c, &s.m, err, sizeof(err)), 0);
+	until_connected(s.m, z.c);
+	zc_traffic(&s, &z, 100);
+	srv_close(&s);
+	zc_close(&z);
+}
+
+/* A server the client must not follow: a memif version it does not speak. */
+static void test_zc_bad_server(void **state)
+{
+	(void)state;
+	char dir[40], path[64];
+	snprintf(dir, sizeof(dir), "/tmp/memif-test.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/m.sock", dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	struct srv s;
+	snprintf(s.path, sizeof(s.path), "%s", path);
+	struct zc z;
+	zc_open(&z, &s, 0);
+	int fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	struct vrd_memif_msg h = { .type = VRD_MEMIF_MSG_HELLO };
+	h.u.hello.min_version = 3 << 8;
+	h.u.hello.max_version = 3 << 8;
+	h.u.hello.max_region = 4;
+	h.u.hello.max_log2_ring_size = 10;
+	send_msg(fd, &h, -1);
+	pump2(NULL, z.c);
+	struct vrd_memif_msg m;
+	assert_true(recv_msg(fd, &m));
+	assert_int_equal(m.type, VRD_MEMIF_MSG_DISCONNECT);
+	assert_non_null(strstr(m.u.disconnect.reason, "memif 3.0"));
+	assert_false(vrd_memif_connected(z.c));
+	close(fd);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+	zc_close(&z);
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	tern_log_init(&lg, "vr_dpdk_memif_test", NULL, TERN_LOG_ERR);
-	char *args[] = { "vr_dpdk_memif_test", "--no-huge", "--no-pci", "-m", "64", "--no-shconf",
+	char *args[] = { "vr_dpdk_memif_test", "--no-huge", "--no-pci", "-m", "128", "--no-shconf",
 			 "--log-level", "error", "--file-prefix", "memif-test", "-l", "0", NULL };
 	if (rte_eal_init(12, args) < 0)
 		return -1;
@@ -952,6 +1157,9 @@ int main(void)
 		cmocka_unit_test(test_bad_descriptors),
 		cmocka_unit_test(test_peer_rewrites),
 		cmocka_unit_test(test_handshake_deadline),
+		cmocka_unit_test(test_zc_client),
+		cmocka_unit_test(test_zc_reconnect),
+		cmocka_unit_test(test_zc_bad_server),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
