@@ -9,7 +9,8 @@
 #                                    bytes per connection vs OVS
 # One line per case on stdout; progress on stderr. Method: docs/PERFORMANCE.md.
 #
-# Environment: BENCH_REPS (runs per forwarder, default 5), BENCH_WARMUP and
+# Environment: BENCH_MEMIF (memif modes, default "copy zero-copy"; see the
+# memif cases below), BENCH_REPS (runs per forwarder, default 5), BENCH_WARMUP and
 # BENCH_DURATION (seconds per run, default 2 and 3), BENCH_CASES (subset, e.g.
 # "pipeline kernel-vxlan"), BENCH_KEEP=1 keeps the logs, BENCH_PROFILE=1
 # records tern's forwarding thread (perf record -e cpu-clock) in every run and
@@ -217,16 +218,28 @@ summary() {
 }
 
 # --- memif cases ----------------------------------------------------------------
-# BENCH_MEMIF=copy (the default): the forwarders (tern-vrouter, testpmd, OVS)
-# are the memif servers and copy every packet into and out of the buffers the
-# generator's side shares. BENCH_MEMIF=zero-copy (mplsoudp-encap/-decap and
-# vxlan-encap only): the forwarders are zero-copy memif clients (DPDK's memif
-# PMD, zero-copy=yes, hugepages in single-file segments): the ring buffers are
-# their own mbufs, and the generator, now the server, does the copies on its
-# core. The generator starts first then (a client does not retry a socket that
-# is not there yet).
-MEMIF_MODE=${BENCH_MEMIF:-copy}
-case $MEMIF_MODE in copy|zero-copy) ;; *) bl_die "BENCH_MEMIF takes copy or zero-copy" ;; esac
+# mplsoudp-encap, mplsoudp-decap and vxlan-encap run in each mode of
+# BENCH_MEMIF (default "copy zero-copy"):
+#  copy: the forwarders (tern-vrouter, testpmd, OVS) are the memif servers and
+#    copy every packet into and out of the buffers the generator's side shares
+#    (tern's default for pods: a pod sees only its own buffers);
+#  zero-copy (lines <case>-zc): the forwarders are memif clients sharing their
+#    own packet buffers (tern: --memif-zero-copy; testpmd and OVS: the PMD's
+#    zero-copy=yes, hugepages in single-file segments); the generator is the
+#    server and does the copies on its core. It starts first then (DPDK's
+#    client does not retry a socket that is not there yet).
+MEMIF_MODES=${BENCH_MEMIF:-copy zero-copy}
+for m in $MEMIF_MODES; do
+	case $m in copy|zero-copy) ;; *) bl_die "BENCH_MEMIF takes copy, zero-copy or both" ;; esac
+done
+MEMIF_MODE=copy
+for_memif_modes() { # CMD...: once per mode of BENCH_MEMIF
+	local rc=0
+	for MEMIF_MODE in $MEMIF_MODES; do "$@" || rc=1; done
+	MEMIF_MODE=copy
+	return $rc
+}
+mode_case() { if [ "$MEMIF_MODE" = zero-copy ]; then echo "$1-zc"; else echo "$1"; fi; }
 MEMIF_ZC=            # set while a case runs zero-copy
 fwd_role() { if [ -n "$MEMIF_ZC" ]; then echo client; else echo server; fi; }
 gen_role() { if [ -n "$MEMIF_ZC" ]; then echo server; else echo client; fi; }
@@ -285,7 +298,10 @@ tern_start() {
 	mkdir -p "$BL_DIR/vr"
 	local zc=(--huge no)
 	# zero-copy: tern's memif client, its packet buffers in hugepages as the peers'
-	[ -n "$MEMIF_ZC" ] && zc=(--huge yes --memif-zero-copy)
+	if [ -n "$MEMIF_ZC" ]; then
+		zc=(--huge yes --memif-zero-copy)
+		hugepages_free 300 # 512 MB for the EAL, ~40 MB of packet buffers
+	fi
 	bl_start vrouter "$NS" "$VR" --name "$BL" --run-dir "$BL_DIR/vr" --lcores "$FWD_LCORE" ${TERN_POLL---poll} \
 		"${zc[@]}" --mem 512 --mbufs 16384 --vrfs 16 --routes 1024 --fib-tbl8s 1024 --log-level warn \
 		${TERN_ARGS:-}
@@ -450,7 +466,7 @@ case_memif_testpmd() { # CASE ENCAP
 		run_testpmd "$case"
 	done
 	# shellcheck disable=SC2086
-	summary "$case" testpmd " fabric=$FABRIC memif=$MEMIF_MODE"
+	summary "$(mode_case "$case")" testpmd " fabric=$FABRIC memif=$MEMIF_MODE"
 	MEMIF_ZC=
 }
 
@@ -610,9 +626,9 @@ for c in $CASES; do
 		;;
 	esac
 	case $c in
-	mplsoudp-encap) case_memif_testpmd mplsoudp-encap mplsoudp || rc=1 ;;
-	mplsoudp-decap) case_memif_testpmd mplsoudp-decap mplsoudp || rc=1 ;;
-	vxlan-encap) case_ovs || rc=1 ;;
+	mplsoudp-encap) for_memif_modes case_memif_testpmd mplsoudp-encap mplsoudp || rc=1 ;;
+	mplsoudp-decap) for_memif_modes case_memif_testpmd mplsoudp-decap mplsoudp || rc=1 ;;
+	vxlan-encap) for_memif_modes case_ovs || rc=1 ;;
 	kernel-vxlan) case_kernel || rc=1 ;;
 	pipeline) case_pipeline || rc=1 ;;
 	flow-setup) case_flow_setup || rc=1 ;;

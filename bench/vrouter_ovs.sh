@@ -42,6 +42,14 @@ bench_hugepages() {
 	HUGE_RESERVED=1
 }
 
+# hugepages_free N: at least N 2 MiB pages free, reserving more if needed
+# (given back at exit with the rest).
+hugepages_free() {
+	local hp=/sys/kernel/mm/hugepages/hugepages-2048kB free
+	free=$(cat "$hp/free_hugepages")
+	[ "$free" -ge "$1" ] || echo $(( $(cat "$hp/nr_hugepages") + $1 - free )) >"$hp/nr_hugepages" 2>/dev/null
+}
+
 # The database, once per case; its configuration outlives vswitchd restarts.
 ovs_db_start() {
 	OVS_DIR=$BL_DIR/ovs
@@ -55,10 +63,9 @@ ovs_db_start() {
 	OVSDB_PID=$BL_PID
 	bl_wait "ovsdb-server" 20 ovs_vsctl --no-wait show || { OVS_WHY="ovsdb-server did not start (see $OVS_DIR/ovsdb-server.log)"; return 1; }
 	ovs_vsctl --no-wait init
-	local zc=
-	[ "$MEMIF_MODE" = zero-copy ] && zc=" --single-file-segments" # memif zero-copy clients
+	# (single-file segments: what the memif PMD's zero-copy client needs)
 	ovs_vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
-		"other_config:dpdk-extra=--no-pci --huge-dir $BL_DIR/huge --file-prefix ${BL}o$zc" \
+		"other_config:dpdk-extra=--no-pci --huge-dir $BL_DIR/huge --file-prefix ${BL}o --single-file-segments" \
 		other_config:dpdk-socket-mem=512 other_config:dpdk-socket-limit=512 \
 		"other_config:dpdk-lcore-mask=0x$(printf '%x' $((1 << GEN_LCORE)))" \
 		"other_config:pmd-cpu-mask=0x$(printf '%x' $((1 << FWD_LCORE)))"
@@ -81,16 +88,18 @@ ovs_start() {
 	[ -n "$MEMIF_ZC" ] || rm -f "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
 	# Other processes on the machine (a tern-vrouter with --huge auto) may have
 	# taken the pages reserved at the start: top up (given back at exit).
-	local hp=/sys/kernel/mm/hugepages/hugepages-2048kB free
-	free=$(cat "$hp/free_hugepages")
-	[ "$free" -ge "$OVS_HUGEPAGES" ] ||
-		echo $(( $(cat "$hp/nr_hugepages") + OVS_HUGEPAGES - free )) >"$hp/nr_hugepages" 2>/dev/null
+	hugepages_free "$OVS_HUGEPAGES"
+	# The bridges outlive vswitchd in the database; made again when the memif
+	# mode (the ports' devargs) changed: gone before vswitchd would attach them.
+	if [ -n "${OVS_BRIDGES:-}" ] && [ "$OVS_BRIDGES" != "$MEMIF_MODE" ]; then
+		ovs_vsctl --no-wait --if-exists del-br br-int -- --if-exists del-br br-phy || return 1
+	fi
 	bl_start ovs-vswitchd "$NS" "$OVS_VSWITCHD" "unix:$OVS_DIR/db.sock" \
 		--pidfile="$OVS_DIR/ovs-vswitchd.pid" --unixctl="$OVS_DIR/ovs-vswitchd.ctl" \
 		--log-file="$OVS_DIR/ovs-vswitchd.log"
 	OVS_PID=$BL_PID
 	bl_wait "ovs-vswitchd" 60 ovs_appctl version || return 1
-	if [ -z "${OVS_BRIDGES:-}" ]; then
+	if [ "${OVS_BRIDGES:-}" != "$MEMIF_MODE" ]; then
 		ovs_vsctl add-br br-int -- set bridge br-int datapath_type=netdev \
 			-- add-port br-int pM -- set Interface pM type=dpdk \
 				"options:dpdk-devargs=$(pod_vdev_fwd "$BL_DIR/ovs-pod.sock")" \
@@ -101,7 +110,7 @@ ovs_start() {
 			-- add-port br-phy pF -- set Interface pF type=dpdk \
 				"options:dpdk-devargs=$(fabric_vdev_fwd)" ||
 			return 1
-		OVS_BRIDGES=1
+		OVS_BRIDGES=$MEMIF_MODE
 	fi
 	bl_wait "OVS ports pM and pF" 30 sh -c "[ \"\$(ovs-vsctl --db=unix:$OVS_DIR/db.sock get Interface pF ofport)\" -gt 0 ] &&
 		[ \"\$(ovs-vsctl --db=unix:$OVS_DIR/db.sock get Interface pM ofport)\" -gt 0 ]" || return 1
@@ -169,6 +178,6 @@ case_ovs() {
 		run_tern_memif vxlan-encap vxlan
 		run_ovs
 	done
-	summary vxlan-encap ovs " fabric=$FABRIC memif=$MEMIF_MODE"
+	summary "$(mode_case vxlan-encap)" ovs " fabric=$FABRIC memif=$MEMIF_MODE"
 	MEMIF_ZC=
 }

@@ -842,11 +842,21 @@ int vrd_memif_pool_create(const char *name, unsigned n, uint16_t priv_size, uint
 		rc = -E2BIG;
 		goto fail;
 	}
-	if (huge)
+	if (huge) {
 		mem->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
-	if (mem->fd < 0 || ftruncate(mem->fd, (off_t)size) < 0) {
-		if (mem->fd >= 0)
+		/* hugetlbfs takes its pages at fault time: populate now to know */
+		void *p = mem->fd >= 0 && ftruncate(mem->fd, (off_t)size) == 0
+			? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem->fd, 0)
+			: MAP_FAILED;
+		if (p != MAP_FAILED) {
+			mem->base = p;
+			mem->huge = true;
+		} else if (mem->fd >= 0) {
 			close(mem->fd);
+			mem->fd = -1;
+		}
+	}
+	if (mem->fd < 0) {
 		size = RTE_ALIGN_CEIL((uint64_t)n * sz.total_size + RTE_CACHE_LINE_SIZE,
 				      RTE_PGSIZE_4K);
 		mem->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -857,22 +867,25 @@ int vrd_memif_pool_create(const char *name, unsigned n, uint16_t priv_size, uint
 			goto fail;
 		}
 	}
+	mem->size = size;
 	/* peers map it: it must never shrink under them (a SIGBUS) */
 	if (fcntl(mem->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot seal the pool's memory: %s", strerror(errno));
 		goto fail;
 	}
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem->fd, 0);
-	if (p == MAP_FAILED) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot map %llu bytes for the pool %s: %s",
-			 (unsigned long long)size, name, strerror(errno));
-		goto fail;
+	if (!mem->base) {
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			       mem->fd, 0);
+		if (p == MAP_FAILED) {
+			rc = -errno;
+			snprintf(err, errlen, "cannot map %llu bytes for the pool %s: %s",
+				 (unsigned long long)size, name, strerror(errno));
+			goto fail;
+		}
+		mem->base = p;
 	}
-	mem->base = p;
-	mem->size = size;
-	rc = rte_mempool_populate_iova(mem->pool, (char *)p, RTE_BAD_IOVA, size, NULL, NULL);
+	rc = rte_mempool_populate_iova(mem->pool, (char *)mem->base, RTE_BAD_IOVA, size, NULL, NULL);
 	if (rc < 0 || (unsigned)rc < n) {
 		snprintf(err, errlen, "pool %s: %d of %u buffers placed in its memory%s%s", name,
 			 rc < 0 ? 0 : rc, n, rc < 0 ? ": " : "", rc < 0 ? rte_strerror(-rc) : "");

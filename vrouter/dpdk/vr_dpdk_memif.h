@@ -108,6 +108,7 @@ struct vrd_memif_mem {
 	int fd;
 	uint8_t *base;
 	uint64_t size;
+	bool huge;                 /* in hugepages (else 4 KiB pages) */
 };
 
 /* n mbufs with priv_size private bytes and data_room bytes of buffer

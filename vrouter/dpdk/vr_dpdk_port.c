@@ -24,7 +24,10 @@
 
 #define RX_DESC 1024
 #define TX_DESC 1024
-#define PRIV_SIZE RTE_ALIGN(sizeof(struct vr_pkt), RTE_MBUF_PRIV_ALIGN)
+/* A whole number of cache lines: the buffer, and so the frame after the
+ * headroom, then starts on a line (with 40 bytes a 64-byte frame spanned two
+ * lines and the headers pushed in front of it two more). */
+#define PRIV_SIZE RTE_ALIGN(sizeof(struct vr_pkt), RTE_CACHE_LINE_SIZE)
 
 static inline struct vr_pkt *mbuf_pkt(struct rte_mbuf *m)
 {
@@ -68,8 +71,12 @@ int vrd_pool_create(struct vrd *d, char *err, size_t errlen)
 			return rc;
 		}
 		d->pool = d->zc_mem->pool;
-		TLOG_INFO(&d->log, "packet buffers: %u in %llu bytes of shared memory (zero-copy memif)",
-			  d->opt.mbufs, (unsigned long long)d->zc_mem->size);
+		if (rte_eal_has_hugepages() && !d->zc_mem->huge)
+			TLOG_WARN(&d->log, "packet buffers: no hugepages free for them, in 4 KiB pages "
+				  "(slower: TLB misses)");
+		TLOG_INFO(&d->log, "packet buffers: %u in %llu bytes of shared memory (zero-copy memif, "
+			  "%s)", d->opt.mbufs, (unsigned long long)d->zc_mem->size,
+			  d->zc_mem->huge ? "hugepages" : "4 KiB pages");
 		return 0;
 	}
 	/* --in-memory: names are private to this process, no instance suffix needed */
