@@ -80,6 +80,7 @@ struct options {
 	double warmup_s, duration_s, link_timeout_s;
 	int watch_tid;               /* 0: none */
 	const char *watch_tid_file;  /* the tid is in this file once the links are up */
+	double relink_s;             /* restart a port whose link stays down this long (0: never) */
 	int watch_cpu;               /* -1: none */
 	uint16_t rx_queues;          /* receive queues per port, 1 or 2 */
 	bool new_flows;              /* every packet a new 5-tuple */
@@ -121,6 +122,9 @@ static void usage(void)
 "  --duration S        seconds measured (default 3)\n"
 "  --link-timeout S    seconds to wait for the ports' links (default 20)\n"
 "  --watch-tid TID     report that thread's CPU time over the window (fwd_cpu_ns)\n"
+"  --relink S          restart a port whose link is still down after S seconds, and again\n"
+"                      every S (a memif client refused by a server not ready yet does\n"
+"                      not retry by itself)\n"
 "  --watch-tid-file F  as --watch-tid, the thread id read from F once the links are up\n"
 "                      (a forwarder that starts after the generator: memif client)\n"
 "  --watch-cpu N       report core N's busy time over the window (cpu_busy_ns, from\n"
@@ -153,7 +157,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_TX = 1, O_RX, O_PAYLOAD, O_EXPECT, O_FLOWS, O_DMAC, O_SMAC, O_SRC, O_DST,
 	       O_OSRC, O_ODST, O_LABEL, O_WARMUP, O_DURATION, O_LINK, O_WATCH, O_WCPU, O_HELP,
-	       O_RXQ, O_NEWFLOWS, O_WATCHF };
+	       O_RXQ, O_NEWFLOWS, O_WATCHF, O_RELINK };
 	static const struct option lo[] = {
 		{ "tx-port", required_argument, 0, O_TX }, { "rx-port", required_argument, 0, O_RX },
 		{ "payload", required_argument, 0, O_PAYLOAD }, { "expect", required_argument, 0, O_EXPECT },
@@ -166,6 +170,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "watch-cpu", required_argument, 0, O_WCPU }, { "rx-queues", required_argument, 0, O_RXQ },
 		{ "new-flows", no_argument, 0, O_NEWFLOWS },
 		{ "watch-tid-file", required_argument, 0, O_WATCHF },
+		{ "relink", required_argument, 0, O_RELINK },
 		{ "help", no_argument, 0, O_HELP }, { 0, 0, 0, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -280,6 +285,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_WATCHF:
 			o->watch_tid_file = optarg;
+			break;
+		case O_RELINK:
+			rc = parse_num(optarg, 0, 600, &o->relink_s);
+			what = "--relink takes seconds, 0..600";
 			break;
 		case O_WCPU:
 			rc = parse_num(optarg, 0, RTE_MAX_LCORE - 1, &v);
@@ -465,15 +474,29 @@ static int wait_links(struct gen *g, char *err, size_t errlen)
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t end = rte_rdtsc() + (uint64_t)(g->opt.link_timeout_s * (double)hz);
 	uint16_t ports[2] = { g->opt.tx_port, g->opt.rx_port };
+	uint64_t relink_every = (uint64_t)(g->opt.relink_s * (double)hz);
+	uint64_t relink_at = rte_rdtsc() + relink_every;
 	for (;;) {
-		bool up = true;
+		bool up = true, down[2] = { false, false };
 		for (int i = 0; i < 2; i++) {
 			struct rte_eth_link l;
 			if (rte_eth_link_get_nowait(ports[i], &l) != 0 || !l.link_status)
-				up = false;
+				up = false, down[i] = true;
 		}
 		if (up)
 			return 0;
+		if (relink_every && rte_rdtsc() > relink_at) {
+			for (int i = 0; i < 2; i++) {
+				if (!down[i] || (i == 1 && ports[1] == ports[0]))
+					continue;
+				fprintf(stderr, "tern-pktgen: port %u still down: restarting it\n", ports[i]);
+				if (rte_eth_dev_stop(ports[i]) != 0 || rte_eth_dev_start(ports[i]) != 0) {
+					snprintf(err, errlen, "port %u: cannot restart it", ports[i]);
+					return -EIO;
+				}
+			}
+			relink_at = rte_rdtsc() + relink_every;
+		}
 		if (rte_rdtsc() > end || stop_requested(g)) {
 			snprintf(err, errlen, "links of ports %u and %u not up after %.0f s (is the "
 				 "forwarder running, listening on the memif socket?)", ports[0], ports[1],

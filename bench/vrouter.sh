@@ -113,6 +113,8 @@ listening() {
 }
 
 # pktgen NAME EAL-VDEVS -- ARGS: one measured run; prints its result line.
+# (--relink: a memif client that connected while the server's interface was
+# not registered yet is refused and never retries by itself.)
 pktgen() {
 	local name=$1; shift
 	local eal=() 
@@ -120,7 +122,7 @@ pktgen() {
 	shift
 	timeout 120 ip netns exec "$NS" "$PKTGEN" -l "$GEN_LCORE" --no-huge -m 256 --no-pci \
 		--no-shconf --file-prefix "${BL}g" --log-level error "${eal[@]}" -- \
-		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" "$@" \
+		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" --relink 2 "$@" \
 		2>"$BL_DIR/$name.log" | grep '^pktgen:'
 }
 
