@@ -8,63 +8,36 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
 source tests/lib/vrlab.sh
+source tests/lib/memiflab.sh
 tl_init
 command -v dpdk-testpmd >/dev/null || tl_skip "no dpdk-testpmd (Debian dpdk-dev)"
 
-vl_host h1 0
-vl_host h2 1
-vl_fabric h1 10.255.0.1 h2 10.255.0.2
-
-vl_pod h1 ka 1 10.1.0.1/24
-vl_do h1 vr nh add 1 --type encap --vif "$VL_VIF" --vrf 1
-vl_do h1 vr route add --vrf 1 10.1.0.1/32 --nh 1
-vl_pod h2 kb 1 10.1.0.2/24
-vl_do h2 vr nh add 1 --type encap --vif "$VL_VIF" --vrf 1
-vl_do h2 vr route add --vrf 1 10.1.0.2/32 --nh 1
-vl_do h2 vr mpls add 100 --nh 1
-
 # The DPDK pod: its own socket directory, the vrouter is the memif server.
-pod_dir="$TL_DIR/pods/dpdk1"
-mkdir -p "$pod_dir"
-chmod 0700 "$pod_dir"
-dmac=02:dd:00:00:00:03
-vl_do h1 vr vif add --id 5 --type memif --socket "$pod_dir/memif.sock" --role server --vrf 1 --mac "$dmac" --name dpdk1
+ml_lab server
+pod_dir=$ML_POD_DIR
+dmac=$ML_DMAC
 tl_check "memif socket file created in the pod's directory" test -S "$pod_dir/memif.sock"
-vl_do h1 vr nh add 5 --type encap --vif 5 --vrf 1
-vl_do h1 vr route add --vrf 1 10.1.0.3/32 --nh 5
-vl_do h1 vr mpls add 105 --nh 5
-
-# tunnels h1 <-> h2 for vrf 1
-vl_do h1 vr nh add 10 --type tunnel --vif 0 --vrf 1 --encap mplsoudp --dip 10.255.0.2 --dmac "${VL_FABMAC[h2]}" --label 100
-vl_do h1 vr route add --vrf 1 10.1.0.2/32 --nh 10
-vl_do h2 vr nh add 10 --type tunnel --vif 0 --vrf 1 --encap mplsoudp --dip 10.255.0.1 --dmac "${VL_FABMAC[h1]}" --label 105
-vl_do h2 vr route add --vrf 1 10.1.0.3/32 --nh 10
-vl_do h2 vr nh add 11 --type tunnel --vif 0 --vrf 1 --encap mplsoudp --dip 10.255.0.1 --dmac "${VL_FABMAC[h1]}" --label 101
-vl_do h2 vr route add --vrf 1 10.1.0.1/32 --nh 11
-vl_do h1 vr mpls add 101 --nh 1
 
 tl_start dpdk-pod "" dpdk-testpmd --no-huge -m 256 --no-pci -l 0,1 --file-prefix "${TL}pod" --no-shconf \
 	--log-level error \
 	"--vdev=net_memif0,role=client,socket=$pod_dir/memif.sock,socket-abstract=no,id=0,mac=$dmac" \
 	-- --forward-mode=icmpecho --auto-start --total-num-mbufs=2048 --stats-period 60
-link_up() { vl_ctl h1 vr vif get 5 -o json | grep -q '"link": true'; }
-tl_wait "memif link between vrouter and DPDK pod" 20 link_up
+tl_wait "memif link between vrouter and DPDK pod" 20 ml_link_up
 # ping succeeds with one reply of three: count the replies each got
-replies() { sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' "$1"; }
+
 vl_pod_in ka ping -c 3 -i 0.2 -W 2 10.1.0.3 >"$TL_DIR/ping-ka.out"
-tl_check "kernel pod on the same host pings the DPDK pod" test "$(replies "$TL_DIR/ping-ka.out")" -ge 1
+tl_check "kernel pod on the same host pings the DPDK pod" test "$(ml_replies "$TL_DIR/ping-ka.out")" -ge 1
 vl_pod_in kb ping -c 3 -i 0.2 -W 2 10.1.0.3 >"$TL_DIR/ping-kb.out"
-tl_check "kernel pod on another host pings the DPDK pod (MPLSoUDP)" test "$(replies "$TL_DIR/ping-kb.out")" -ge 1
-got=$(( $(replies "$TL_DIR/ping-ka.out") + $(replies "$TL_DIR/ping-kb.out") ))
+tl_check "kernel pod on another host pings the DPDK pod (MPLSoUDP)" test "$(ml_replies "$TL_DIR/ping-kb.out")" -ge 1
+got=$(( $(ml_replies "$TL_DIR/ping-ka.out") + $(ml_replies "$TL_DIR/ping-kb.out") ))
 memif_rx() { vl_ctl h1 vr vif get 5 -o json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["rx_pkts"])'; }
 memif_rx_all() { [ "$(memif_rx)" -ge "$got" ]; }
 tl_wait "the memif vif to count the DPDK pod's $got replies" 5 memif_rx_all
 
 # A second DPDK pod on vhost-user: the vrouter is the vhost-user server, the pod
 # a virtio-user client (as a VM or a DPDK container would be).
-pod2_dir="$TL_DIR/pods/dpdk2"
-mkdir -p "$pod2_dir"
-chmod 0700 "$pod2_dir"
+vl_pod_dir dpdk2
+pod2_dir=$VL_POD_DIR
 vmac=02:dd:00:00:00:04
 vl_do h1 vr vif add --id 6 --type vhost --socket "$pod2_dir/vhost.sock" --vrf 1 --mac "$vmac" --name dpdk2
 tl_check "vhost-user socket created in the pod's directory" test -S "$pod2_dir/vhost.sock"

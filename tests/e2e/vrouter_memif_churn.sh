@@ -23,12 +23,9 @@ CYCLES=${CHURN_CYCLES:-8}
 
 VL_VR_ARGS="--poll" vl_host h1 0
 command -v taskset >/dev/null && taskset -a -cp 0 "${VL_PID[h1]}" >/dev/null
-vl_pod h1 ka 1 10.1.0.1/24
-vl_do h1 vr nh add 1 --type encap --vif "$VL_VIF" --vrf 1
-vl_do h1 vr route add --vrf 1 10.1.0.1/32 --nh 1
-pod_dir="$TL_DIR/pods/dpdk1"
-mkdir -p "$pod_dir"
-chmod 0700 "$pod_dir"
+vl_pod_routed h1 ka 1 10.1.0.1/24 1
+vl_pod_dir dpdk1
+pod_dir=$VL_POD_DIR
 dmac=02:dd:00:00:00:03
 vl_do h1 vr vif add --id 5 --type memif --socket "$pod_dir/memif.sock" --role server --vrf 1 \
 	--mac "$dmac" --name dpdk1

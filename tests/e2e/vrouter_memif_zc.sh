@@ -10,44 +10,21 @@ set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
 source tests/lib/vrlab.sh
+source tests/lib/memiflab.sh
 tl_init
 command -v dpdk-testpmd >/dev/null || tl_skip "no dpdk-testpmd (Debian dpdk-dev)"
 
-VL_VR_ARGS="--memif-zero-copy" vl_host h1 0
-vl_host h2 1
-vl_fabric h1 10.255.0.1 h2 10.255.0.2
+# The vif before the pod's server: it waits for it.
+ml_lab client --memif-zero-copy
+pod_dir=$ML_POD_DIR
+dmac=$ML_DMAC
 tl_check "the vrouter says its packet buffers are shared" \
-	grep -q "shared memory (zero-copy memif)" "$TL_DIR/vrouter-h1.log"
-
-vl_pod h1 ka 1 10.1.0.1/24
-vl_do h1 vr nh add 1 --type encap --vif "$VL_VIF" --vrf 1
-vl_do h1 vr route add --vrf 1 10.1.0.1/32 --nh 1
-vl_pod h2 kb 1 10.1.0.2/24
-vl_do h2 vr nh add 1 --type encap --vif "$VL_VIF" --vrf 1
-vl_do h2 vr route add --vrf 1 10.1.0.2/32 --nh 1
-vl_do h2 vr mpls add 100 --nh 1
-
-# The vif first: the pod's server is not up yet, the vif waits for it.
-pod_dir="$TL_DIR/pods/dpdk1"
-mkdir -p "$pod_dir"
-chmod 0700 "$pod_dir"
-dmac=02:dd:00:00:00:03
-vl_do h1 vr vif add --id 5 --type memif --socket "$pod_dir/memif.sock" --role client --vrf 1 --mac "$dmac" --name dpdk1
+	grep -q "of shared memory (zero-copy memif" "$TL_DIR/vrouter-h1.log"
 tl_check "the vif logs that it waits for the pod's server" \
 	grep -q "vif 5: no memif server on $pod_dir/memif.sock yet" "$TL_DIR/vrouter-h1.log"
-link_up() { vl_ctl h1 vr vif get 5 -o json | grep -q '"link": true'; }
+link_up() { ml_link_up; }
 if link_up; then up=yes; else up=no; fi
 tl_check "no link while there is no server" test "$up" = no
-vl_do h1 vr nh add 5 --type encap --vif 5 --vrf 1
-vl_do h1 vr route add --vrf 1 10.1.0.3/32 --nh 5
-vl_do h1 vr mpls add 105 --nh 5
-vl_do h1 vr nh add 10 --type tunnel --vif 0 --vrf 1 --encap mplsoudp --dip 10.255.0.2 --dmac "${VL_FABMAC[h2]}" --label 100
-vl_do h1 vr route add --vrf 1 10.1.0.2/32 --nh 10
-vl_do h2 vr nh add 10 --type tunnel --vif 0 --vrf 1 --encap mplsoudp --dip 10.255.0.1 --dmac "${VL_FABMAC[h1]}" --label 105
-vl_do h2 vr route add --vrf 1 10.1.0.3/32 --nh 10
-vl_do h2 vr nh add 11 --type tunnel --vif 0 --vrf 1 --encap mplsoudp --dip 10.255.0.1 --dmac "${VL_FABMAC[h1]}" --label 101
-vl_do h2 vr route add --vrf 1 10.1.0.1/32 --nh 11
-vl_do h1 vr mpls add 101 --nh 1
 
 pod_start() {
 	rm -f "$pod_dir/memif.sock"
@@ -57,14 +34,14 @@ pod_start() {
 		-- --forward-mode=icmpecho --auto-start --total-num-mbufs=2048 --stats-period 60
 	POD=$TL_LAST_PID
 }
-replies() { sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' "$1"; }
+
 pings() { # round: both kernel pods ping the DPDK pod
 	vl_pod_in ka ping -c 5 -i 0.2 -W 2 10.1.0.3 >"$TL_DIR/ping-ka-$1.out"
 	tl_check "$1: a kernel pod on the same host pings the zero-copy DPDK pod" \
-		test "$(replies "$TL_DIR/ping-ka-$1.out")" -ge 3
+		test "$(ml_replies "$TL_DIR/ping-ka-$1.out")" -ge 3
 	vl_pod_in kb ping -c 5 -i 0.2 -W 2 10.1.0.3 >"$TL_DIR/ping-kb-$1.out"
 	tl_check "$1: a kernel pod on another host pings it (MPLSoUDP)" \
-		test "$(replies "$TL_DIR/ping-kb-$1.out")" -ge 3
+		test "$(ml_replies "$TL_DIR/ping-kb-$1.out")" -ge 3
 }
 
 pod_start 1

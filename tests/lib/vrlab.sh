@@ -85,6 +85,22 @@ vl_pod() {
 	vl_do "$h" vr vif add --id "$VL_VIF" --type kernel --ifname "v-$pod" --vrf "$vrf" --mac "$VL_MAC" --name "$pod"
 }
 
+# vl_pod_routed H POD VRF IP/LEN NH: a kernel pod (vl_pod) and, in VRF, an
+# encap nexthop NH to its vif and the /32 route to it.
+vl_pod_routed() {
+	local h=$1 pod=$2 vrf=$3 ip=$4 nh=$5
+	vl_pod "$h" "$pod" "$vrf" "$ip"
+	vl_do "$h" vr nh add "$nh" --type encap --vif "$VL_VIF" --vrf "$vrf"
+	vl_do "$h" vr route add --vrf "$vrf" "${ip%/*}/32" --nh "$nh"
+}
+
+# vl_pod_dir NAME: a DPDK pod's own socket directory (mode 0700), as VL_POD_DIR.
+vl_pod_dir() {
+	VL_POD_DIR="$TL_DIR/pods/$1"
+	mkdir -p "$VL_POD_DIR"
+	chmod 0700 "$VL_POD_DIR"
+}
+
 vl_pod_in() {
 	local pod=$1; shift
 	ip netns exec "${VL_NS[$pod]}" "$@"

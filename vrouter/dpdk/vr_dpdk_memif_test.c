@@ -296,15 +296,21 @@ static void s2c_post(struct fake *f, unsigned count)
 	set_head(f->s2c, f->s2c_head);
 }
 
-static struct rte_mbuf *mk_pkt(uint32_t len, uint8_t seed)
+/* A packet from pool `from`: bytes 0..len-1 are (seed + i). */
+static struct rte_mbuf *pool_pkt(struct rte_mempool *from, uint32_t len, uint8_t seed)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(from);
 	assert_non_null(m);
 	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
 	assert_non_null(p);
 	for (uint32_t i = 0; i < len; i++)
 		p[i] = (uint8_t)(seed + i);
 	return m;
+}
+
+static struct rte_mbuf *mk_pkt(uint32_t len, uint8_t seed)
+{
+	return pool_pkt(pool, len, seed);
 }
 
 static void check_pkt(const uint8_t *p, uint32_t len, uint8_t seed)
@@ -968,60 +974,43 @@ static void zc_close(struct zc *z)
 	vrd_memif_pool_free(z->mem);
 }
 
-static struct rte_mbuf *zc_pkt(struct zc *z, uint32_t len, uint8_t seed)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(z->mem->pool);
-	assert_non_null(m);
-	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-	assert_non_null(p);
-	for (uint32_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed + i);
-	return m;
-}
-
-/* count packets each way in bursts of 32; what arrives is what was sent */
-static void zc_traffic(struct srv *s, struct zc *z, unsigned count)
+/* count packets from tx (made in from) to rx, in bursts of 32: packet i is
+ * 60 + i % 1400 bytes of (mul * i + k); what arrives is what was sent, in
+ * order, and in in_pool's mbufs with their headroom when in_pool is given
+ * (a zero-copy client receives in place). */
+static void zc_flow(struct vrd_memif *tx, struct rte_mempool *from, struct vrd_memif *rx,
+		    struct rte_mempool *in_pool, unsigned mul, unsigned count)
 {
 	struct rte_mbuf *out[32], *in[32];
 	unsigned sent = 0, got = 0;
 	for (int guard = 0; got < count && guard < 10000; guard++) {
 		unsigned k = 0;
 		while (k < 32 && sent + k < count) {
-			out[k] = zc_pkt(z, 60 + (sent + k) % 1400, (uint8_t)(sent + k));
+			out[k] = pool_pkt(from, 60 + (sent + k) % 1400, (uint8_t)(mul * (sent + k)));
 			k++;
 		}
-		uint16_t took = vrd_memif_tx(z->c, out, (uint16_t)k);
+		uint16_t took = vrd_memif_tx(tx, out, (uint16_t)k);
 		rte_pktmbuf_free_bulk(out + took, k - took);
 		sent += took;
-		uint16_t n = vrd_memif_rx(s->m, pool, in, 32);
+		uint16_t n = vrd_memif_rx(rx, pool, in, 32);
 		for (uint16_t i = 0; i < n; i++, got++) {
+			if (in_pool) {
+				assert_ptr_equal(in[i]->pool, in_pool);
+				assert_int_equal(rte_pktmbuf_headroom(in[i]), RTE_PKTMBUF_HEADROOM);
+			}
 			assert_int_equal(rte_pktmbuf_data_len(in[i]), 60 + got % 1400);
-			check_pkt(rte_pktmbuf_mtod(in[i], uint8_t *), 60 + got % 1400, (uint8_t)got);
+			check_pkt(rte_pktmbuf_mtod(in[i], uint8_t *), 60 + got % 1400, (uint8_t)(mul * got));
 		}
 		free_all(in, n);
 	}
 	assert_int_equal(got, count);
-	/* and back: the server copies into the buffers the client posted */
-	sent = got = 0;
-	for (int guard = 0; got < count && guard < 10000; guard++) {
-		unsigned k = 0;
-		while (k < 32 && sent + k < count) {
-			out[k] = mk_pkt(60 + (sent + k) % 1400, (uint8_t)(7 * (sent + k)));
-			k++;
-		}
-		uint16_t took = vrd_memif_tx(s->m, out, (uint16_t)k);
-		rte_pktmbuf_free_bulk(out + took, k - took);
-		sent += took;
-		uint16_t n = vrd_memif_rx(z->c, NULL, in, 32);
-		for (uint16_t i = 0; i < n; i++, got++) {
-			assert_ptr_equal(in[i]->pool, z->mem->pool); /* received in place */
-			assert_int_equal(rte_pktmbuf_data_len(in[i]), 60 + got % 1400);
-			assert_int_equal(rte_pktmbuf_headroom(in[i]), RTE_PKTMBUF_HEADROOM);
-			check_pkt(rte_pktmbuf_mtod(in[i], uint8_t *), 60 + got % 1400, (uint8_t)(7 * got));
-		}
-		free_all(in, n);
-	}
-	assert_int_equal(got, count);
+}
+
+/* count packets each way: the client lends its buffers, the server copies */
+static void zc_traffic(struct srv *s, struct zc *z, unsigned count)
+{
+	zc_flow(z->c, z->mem->pool, s->m, NULL, 1, count);
+	zc_flow(s->m, pool, z->c, z->mem->pool, 7, count);
 }
 
 static void test_zc_client(void **state)
@@ -1071,7 +1060,7 @@ static void test_zc_reconnect(void **state)
 	/* some packets still lent to the server when it goes away */
 	struct rte_mbuf *out[8];
 	for (int i = 0; i < 8; i++)
-		out[i] = zc_pkt(&z, 64, (uint8_t)i);
+		out[i] = pool_pkt(z.mem->pool, 64, (uint8_t)i);
 	assert_int_equal(vrd_memif_tx(z.c, out, 8), 8);
 	vrd_memif_destroy(s.m);
 	unlink(path);
