@@ -112,18 +112,23 @@ listening() {
 	done
 }
 
+# pktgen_argv EAL-VDEVS -- ARGS: the generator's command line in PKTGEN_ARGV.
+pktgen_argv() {
+	local eal=()
+	while [ "$1" != -- ]; do eal+=("$1"); shift; done
+	shift
+	PKTGEN_ARGV=("$PKTGEN" -l "$GEN_LCORE" --no-huge -m 256 --no-pci --no-shconf
+		--file-prefix "${BL}g" --log-level error "${eal[@]}" --
+		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" "$@")
+}
+
 # pktgen NAME EAL-VDEVS -- ARGS: one measured run; prints its result line.
 # (--relink: a memif client that connected while the server's interface was
 # not registered yet is refused and never retries by itself.)
 pktgen() {
 	local name=$1; shift
-	local eal=() 
-	while [ "$1" != -- ]; do eal+=("$1"); shift; done
-	shift
-	timeout 120 ip netns exec "$NS" "$PKTGEN" -l "$GEN_LCORE" --no-huge -m 256 --no-pci \
-		--no-shconf --file-prefix "${BL}g" --log-level error "${eal[@]}" -- \
-		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" --relink 2 "$@" \
-		2>"$BL_DIR/$name.log" | grep '^pktgen:'
+	pktgen_argv "$@" --relink 2
+	timeout 120 ip netns exec "$NS" "${PKTGEN_ARGV[@]}" 2>"$BL_DIR/$name.log" | grep '^pktgen:'
 }
 
 # Zero-copy runs: the generator (the memif server) first, in the background;
@@ -132,17 +137,12 @@ pktgen() {
 GEN_PID=
 gen_start() {
 	local name=$1; shift
-	local eal=()
-	while [ "$1" != -- ]; do eal+=("$1"); shift; done
-	shift
 	rm -f "$BL_DIR/watch.tid" "$BL_DIR/pod.sock" "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
-	bl_start "$name" "$NS" timeout 120 "$PKTGEN" -l "$GEN_LCORE" --no-huge -m 256 --no-pci \
-		--no-shconf --file-prefix "${BL}g" --log-level error "${eal[@]}" -- \
-		--flows "$FLOWS" --warmup "$WARMUP" --duration "$DURATION" --link-timeout 60 \
-		--watch-tid-file "$BL_DIR/watch.tid" "$@"
+	pktgen_argv "$@" --link-timeout 60 --watch-tid-file "$BL_DIR/watch.tid"
+	bl_start "$name" "$NS" timeout 120 "${PKTGEN_ARGV[@]}"
 	GEN_PID=$BL_PID
 	local socks=() v
-	for v in "${eal[@]}"; do
+	for v in "${PKTGEN_ARGV[@]}"; do
 		[[ $v == *role=server,socket=* ]] && socks+=("$(sed 's/.*socket=\([^,]*\).*/\1/' <<<"$v")")
 	done
 	bl_wait "the generator's memif sockets" 30 listening "${socks[@]}"

@@ -806,6 +806,39 @@ static uint16_t client_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t 
 
 /* ---- the zero-copy client's packet memory ---- */
 
+/* A sealed memfd of *size bytes (rounded up to its pages), mapped and
+ * populated: in hugepages when huge and the kernel has them free (*got_huge),
+ * else in 4 KiB pages. Peers map it, so it can never shrink under them (a
+ * SIGBUS). 0, or -errno with nothing left open. */
+static int shm_create(const char *name, uint64_t *size, bool huge, int *fd, uint8_t **base,
+		      bool *got_huge)
+{
+	int e = 0;
+	for (int try_huge = huge; try_huge >= 0; try_huge--) {
+		uint64_t len = RTE_ALIGN_CEIL(*size, try_huge ? RTE_PGSIZE_2M : RTE_PGSIZE_4K);
+		int f = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+					   (try_huge ? MFD_HUGETLB : 0));
+		/* hugetlbfs takes its pages when mapped: populating now shows there are enough */
+		void *p = f >= 0 && ftruncate(f, (off_t)len) == 0
+			? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, f, 0)
+			: MAP_FAILED;
+		if (p != MAP_FAILED &&
+		    fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0) {
+			*size = len;
+			*fd = f;
+			*base = p;
+			*got_huge = try_huge;
+			return 0;
+		}
+		e = errno;
+		if (p != MAP_FAILED)
+			munmap(p, len);
+		if (f >= 0)
+			close(f);
+	}
+	return -e;
+}
+
 int vrd_memif_pool_create(const char *name, unsigned n, uint16_t priv_size, uint16_t data_room,
 			  bool huge, struct vrd_memif_mem **out, char *err, size_t errlen)
 {
@@ -834,57 +867,20 @@ int vrd_memif_pool_create(const char *name, unsigned n, uint16_t priv_size, uint
 	}
 	struct rte_mempool_objsz sz;
 	rte_mempool_calc_obj_size(elt, RTE_MEMPOOL_F_NO_IOVA_CONTIG, &sz);
-	uint64_t page = huge ? RTE_PGSIZE_2M : RTE_PGSIZE_4K;
-	uint64_t size = RTE_ALIGN_CEIL((uint64_t)n * sz.total_size + RTE_CACHE_LINE_SIZE, page);
-	if (size > UINT32_MAX) { /* a descriptor's offset is 32 bits */
+	uint64_t size = (uint64_t)n * sz.total_size + RTE_CACHE_LINE_SIZE;
+	if (RTE_ALIGN_CEIL(size, RTE_PGSIZE_2M) > UINT32_MAX) { /* a descriptor's offset is 32 bits */
 		snprintf(err, errlen, "%u buffers of %u bytes do not fit the 4 GiB a memif region "
 			 "can address: lower --mbufs", n, sz.total_size);
 		rc = -E2BIG;
 		goto fail;
 	}
-	if (huge) {
-		mem->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
-		/* hugetlbfs takes its pages at fault time: populate now to know */
-		void *p = mem->fd >= 0 && ftruncate(mem->fd, (off_t)size) == 0
-			? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mem->fd, 0)
-			: MAP_FAILED;
-		if (p != MAP_FAILED) {
-			mem->base = p;
-			mem->huge = true;
-		} else if (mem->fd >= 0) {
-			close(mem->fd);
-			mem->fd = -1;
-		}
-	}
-	if (mem->fd < 0) {
-		size = RTE_ALIGN_CEIL((uint64_t)n * sz.total_size + RTE_CACHE_LINE_SIZE,
-				      RTE_PGSIZE_4K);
-		mem->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (mem->fd < 0 || ftruncate(mem->fd, (off_t)size) < 0) {
-			rc = -errno;
-			snprintf(err, errlen, "shared memory of %llu bytes for the pool %s: %s",
-				 (unsigned long long)size, name, strerror(errno));
-			goto fail;
-		}
-	}
-	mem->size = size;
-	/* peers map it: it must never shrink under them (a SIGBUS) */
-	if (fcntl(mem->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot seal the pool's memory: %s", strerror(errno));
+	rc = shm_create(name, &size, huge, &mem->fd, &mem->base, &mem->huge);
+	if (rc < 0) {
+		snprintf(err, errlen, "shared memory of %llu bytes for the pool %s: %s",
+			 (unsigned long long)size, name, strerror(-rc));
 		goto fail;
 	}
-	if (!mem->base) {
-		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-			       mem->fd, 0);
-		if (p == MAP_FAILED) {
-			rc = -errno;
-			snprintf(err, errlen, "cannot map %llu bytes for the pool %s: %s",
-				 (unsigned long long)size, name, strerror(errno));
-			goto fail;
-		}
-		mem->base = p;
-	}
+	mem->size = size;
 	rc = rte_mempool_populate_iova(mem->pool, (char *)mem->base, RTE_BAD_IOVA, size, NULL, NULL);
 	if (rc < 0 || (unsigned)rc < n) {
 		snprintf(err, errlen, "pool %s: %d of %u buffers placed in its memory%s%s", name,
@@ -914,16 +910,8 @@ void vrd_memif_pool_free(struct vrd_memif_mem *mem)
 
 /* ---- the handshake (control thread) ---- */
 
-static int send_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg)
-{
-	uint8_t b[VRD_MEMIF_MSG_SIZE];
-	if (vrd_memif_msg_encode(msg, b) < 0)
-		return -EINVAL;
-	ssize_t k = send(m->conn_fd, b, sizeof(b), MSG_NOSIGNAL | MSG_DONTWAIT);
-	return k == (ssize_t)sizeof(b) ? 0 : k < 0 ? -errno : -EIO;
-}
-
-/* A message with a file descriptor (SCM_RIGHTS): a client's regions and rings. */
+/* One message; with a file descriptor (SCM_RIGHTS) when fd >= 0: a client's
+ * regions and rings. */
 static int send_msg_fd(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd)
 {
 	uint8_t b[VRD_MEMIF_MSG_SIZE];
@@ -935,15 +923,23 @@ static int send_msg_fd(struct vrd_memif *m, const struct vrd_memif_msg *msg, int
 	} cm;
 	memset(&cm, 0, sizeof(cm));
 	struct iovec iov = { .iov_base = b, .iov_len = sizeof(b) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.c,
-			     .msg_controllen = sizeof(cm.c) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		mh.msg_control = cm.c;
+		mh.msg_controllen = sizeof(cm.c);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
 	ssize_t k = sendmsg(m->conn_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	return k == (ssize_t)sizeof(b) ? 0 : k < 0 ? -errno : -EIO;
+}
+
+static int send_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg)
+{
+	return send_msg_fd(m, msg, -1);
 }
 
 static int send_type(struct vrd_memif *m, uint16_t type)
@@ -957,6 +953,15 @@ static uint64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The peer's name, as it says it, printable for the log. */
+static void set_peer(struct vrd_memif *m, const char *name)
+{
+	snprintf(m->peer, sizeof(m->peer), "%s", name);
+	for (char *c = m->peer; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
 }
 
 /* Forget the connection: the loop stops using the rings before they go. */
@@ -1130,10 +1135,7 @@ static int on_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd, 
 	case VRD_MEMIF_MSG_INIT:
 		if (m->state != ST_WAIT_INIT)
 			break;
-		snprintf(m->peer, sizeof(m->peer), "%s", msg->u.init.name);
-		for (char *c = m->peer; *c; c++) /* for the log */
-			if (*c < 0x20 || *c > 0x7e)
-				*c = '?';
+		set_peer(m, msg->u.init.name);
 		if (msg->u.init.id != m->id) {
 			snprintf(err, errlen, "no interface id %u on this socket (it has %u)",
 				 msg->u.init.id, m->id);
@@ -1194,20 +1196,14 @@ static int on_msg(struct vrd_memif *m, const struct vrd_memif_msg *msg, int fd, 
 static int client_rings(struct vrd_memif *m, uint8_t log2, char *err, size_t errlen)
 {
 	uint64_t one = RING_DESC_OFF + ((uint64_t)DESC_SIZE << log2);
-	m->ring_bytes = RTE_ALIGN_CEIL(2 * one, RTE_PGSIZE_4K);
-	m->ring_fd = memfd_create("tern-memif-rings", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (m->ring_fd < 0 || ftruncate(m->ring_fd, (off_t)m->ring_bytes) < 0 ||
-	    fcntl(m->ring_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		snprintf(err, errlen, "shared memory for the rings: %s", strerror(errno));
-		return -errno;
+	bool huge;
+	m->ring_bytes = 2 * one;
+	int rc = shm_create("tern-memif-rings", &m->ring_bytes, false, &m->ring_fd, &m->ring_mem,
+			    &huge);
+	if (rc < 0) {
+		snprintf(err, errlen, "shared memory for the rings: %s", strerror(-rc));
+		return rc;
 	}
-	void *p = mmap(NULL, m->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, m->ring_fd, 0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map the rings: %s", strerror(errno));
-		return -errno;
-	}
-	m->ring_mem = p;
-	memset(p, 0, m->ring_bytes);
 	struct ring *rings[2] = { &m->tx, &m->rx }; /* C2S at 0, S2C after it */
 	for (unsigned i = 0; i < 2; i++) {
 		struct ring *r = rings[i];
@@ -1233,10 +1229,7 @@ static int client_hello(struct vrd_memif *m, const struct vrd_memif_msg *msg, ch
 			size_t errlen)
 {
 	const typeof(msg->u.hello) *h = &msg->u.hello;
-	snprintf(m->peer, sizeof(m->peer), "%s", h->name);
-	for (char *c = m->peer; *c; c++) /* for the log */
-		if (*c < 0x20 || *c > 0x7e)
-			*c = '?';
+	set_peer(m, h->name);
 	if (h->min_version > VRD_MEMIF_VERSION || h->max_version < VRD_MEMIF_VERSION) {
 		snprintf(err, errlen, "the peer speaks memif %u.%u to %u.%u, this vrouter 2.0",
 			 h->min_version >> 8, h->min_version & 0xff, h->max_version >> 8,
