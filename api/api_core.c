@@ -83,6 +83,8 @@ void api_core_stop(struct api_core *c)
 {
 	pthread_mutex_lock(&c->ev_lock);
 	c->stopping = true;
+	if (c->change_cb)
+		c->change_cb(c->change_arg);
 	pthread_cond_broadcast(&c->ev_cond);
 	pthread_cond_broadcast(&c->cz_cond);
 	bool join = c->compacting;
@@ -105,10 +107,29 @@ void api_core_fini(struct api_core *c)
 static void notify(struct api_core *c, int64_t rev)
 {
 	pthread_mutex_lock(&c->ev_lock);
-	if (rev > c->rev)
+	if (rev > c->rev) {
 		c->rev = rev;
+		if (c->change_cb)
+			c->change_cb(c->change_arg);
+	}
 	pthread_cond_broadcast(&c->ev_cond);
 	pthread_mutex_unlock(&c->ev_lock);
+}
+
+void api_core_on_change(struct api_core *c, void (*cb)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&c->ev_lock);
+	c->change_cb = cb;
+	c->change_arg = arg;
+	pthread_mutex_unlock(&c->ev_lock);
+}
+
+int64_t api_core_rev(struct api_core *c)
+{
+	pthread_mutex_lock(&c->ev_lock);
+	int64_t r = c->stopping ? -1 : c->rev;
+	pthread_mutex_unlock(&c->ev_lock);
+	return r;
 }
 
 /* Another tern-api on the same store does not wake our watchers: read the
@@ -782,31 +803,51 @@ static void backoff(int attempt)
 	nanosleep(&d, NULL);
 }
 
-static int finish(struct api_core *c, int rc, int64_t rev, json_t *obj, json_t **out,
-		  struct api_err *e)
+/* The store's answer r to the end of w's transaction (a commit when the
+ * work succeeded and changed something, else a rollback): 0 with *out, -1
+ * with e, or API_RETRY. */
+static int write_result(struct api_core *c, struct api_write *w, int r, json_t **out,
+			struct api_err *e)
 {
-	if (rc < 0) {
-		int r = ST(c)->rollback(c->store);
-		json_decref(obj);
-		if (r == -EAGAIN) {
-			/* the failure was decided on writes that did not commit */
-			api_errf(e, 503, "", "another tern-api kept writing to the store; try again");
-			return API_RETRY;
-		}
+	json_t *obj = w->obj;
+	w->obj = NULL;
+	*out = NULL;
+	if (!w->txn) { /* it failed before it began */
+		*e = w->e;
 		return -1;
 	}
-	int r = ST(c)->commit(c->store);
 	if (r == -EAGAIN) {
+		/* another writer committed first, or the failure was decided on
+		 * writes that did not commit */
 		json_decref(obj);
 		api_errf(e, 503, "", "another tern-api kept writing to the store; try again");
 		return API_RETRY;
 	}
-	if (r < 0) {
+	if (w->rc < 0) {
+		json_decref(obj);
+		*e = w->e;
+		return -1;
+	}
+	if (w->rc == 0 && r < 0) {
 		json_decref(obj);
 		return store_failf(c, e, "the store could not commit", r);
 	}
-	notify(c, rev);
+	if (w->rc == 0)
+		notify(c, w->rev);
 	*out = obj;
+	return 0;
+}
+
+/* The write transaction of w begins: 0, or -1 with w->e (w->obj let go). */
+static int begin_write(struct api_core *c, struct api_write *w)
+{
+	int rc = ST(c)->begin(c->store, true);
+	if (rc < 0) {
+		json_decref(w->obj);
+		w->obj = NULL;
+		return store_failf(c, &w->e, "store error", rc);
+	}
+	w->txn = true;
 	return 0;
 }
 
@@ -889,27 +930,20 @@ static int create_write(struct api_core *c, const struct api_ident *id, const st
 	return rc;
 }
 
-static int create_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
-	       const char *body, size_t len, json_t **out, struct api_err *e)
+static void create_work(struct api_core *c, struct api_write *w)
 {
-	json_t *obj, *in;
-	*out = NULL;
-	if (id->role != API_ROLE_ADMIN)
-		return may(id, true, k, NULL, e);
-	if (api_parse(body, len, &in, e) < 0)
-		return -1;
-	int prc = create_prep(id, k, in, &obj, e);
-	json_decref(in);
-	if (prc < 0)
-		return -1;
-	int64_t rev = 0;
-	int rc = ST(c)->begin(c->store, true);
-	if (rc < 0) {
-		json_decref(obj);
-		return store_failf(c, e, "store error", rc);
+	json_t *in;
+	if (w->id->role != API_ROLE_ADMIN) {
+		may(w->id, true, w->k, NULL, &w->e);
+		return;
 	}
-	rc = create_write(c, id, k, obj, &rev, e);
-	return finish(c, rc, rev, obj, out, e);
+	if (api_parse(w->body ? w->body : "", w->len, &in, &w->e) < 0)
+		return;
+	int prc = create_prep(w->id, w->k, in, &w->obj, &w->e);
+	json_decref(in);
+	if (prc < 0 || begin_write(c, w) < 0)
+		return;
+	w->rc = create_write(c, w->id, w->k, w->obj, &w->rev, &w->e);
 }
 
 /* A batch item's error: its index and kind before the field and message. */
@@ -925,18 +959,19 @@ static int batch_fail(struct api_err *e, size_t i, const char *kind)
 	return -1;
 }
 
-static int create_batch_once(struct api_core *c, const struct api_ident *id, json_t *items,
-			     json_t **out, struct api_err *e)
+static void batch_work(struct api_core *c, struct api_write *w)
 {
+	json_t *items = w->items;
 	size_t n = json_array_size(items), i;
 	const struct api_kind *ks[API_BATCH_MAX];
-	json_t *objs = json_array(), *it;
-	*out = NULL;
+	json_t *it;
+	struct api_err *e = &w->e;
 	if (!json_is_array(items) || n == 0 || n > API_BATCH_MAX) {
-		json_decref(objs);
-		return api_errf(e, 400, "create", "must be an array of 1 to %d {\"kind\", "
-				"\"object\"} items", API_BATCH_MAX);
+		api_errf(e, 400, "create", "must be an array of 1 to %d {\"kind\", "
+			 "\"object\"} items", API_BATCH_MAX);
+		return;
 	}
+	json_t *objs = json_array();
 	json_array_foreach(items, i, it) {
 		const char *kind = str(it, "kind");
 		json_t *body = json_object_get(it, "object"), *obj;
@@ -945,55 +980,125 @@ static int create_batch_once(struct api_core *c, const struct api_ident *id, jso
 			json_decref(objs);
 			api_errf(e, 400, "", "%s", !ks[i] ? "unknown or missing \"kind\" (GET "
 				 "/v1/kinds lists them)" : "\"object\" must be a JSON object");
-			return batch_fail(e, i, kind);
+			batch_fail(e, i, kind);
+			return;
 		}
-		if (create_prep(id, ks[i], body, &obj, e) < 0) {
+		if (create_prep(w->id, ks[i], body, &obj, e) < 0) {
 			json_decref(objs);
-			return batch_fail(e, i, ks[i]->name);
+			batch_fail(e, i, ks[i]->name);
+			return;
 		}
 		json_array_append_new(objs, obj);
 	}
-	int64_t rev = 0;
-	int rc = ST(c)->begin(c->store, true);
-	if (rc < 0) {
-		json_decref(objs);
-		return store_failf(c, e, "store error", rc);
-	}
+	w->obj = objs;
+	if (begin_write(c, w) < 0)
+		return;
+	int rc = 0;
 	json_array_foreach(objs, i, it) {
-		if ((rc = create_write(c, id, ks[i], it, &rev, e)) < 0) {
+		if ((rc = create_write(c, w->id, ks[i], it, &w->rev, e)) < 0) {
 			batch_fail(e, i, ks[i]->name);
 			break;
 		}
 	}
-	return finish(c, rc, rev, objs, out, e);
+	w->rc = rc;
+}
+
+static void update_work(struct api_core *c, struct api_write *w);
+static void delete_work(struct api_core *c, struct api_write *w);
+
+static void write_work(struct api_core *c, struct api_write *w)
+{
+	w->rc = -1;
+	w->txn = false;
+	w->obj = NULL;
+	w->rev = 0;
+	w->store_rc = 0;
+	switch (w->op) {
+	case API_W_CREATE:
+		create_work(c, w);
+		break;
+	case API_W_BATCH:
+		batch_work(c, w);
+		break;
+	case API_W_UPDATE:
+		update_work(c, w);
+		break;
+	case API_W_DELETE:
+		delete_work(c, w);
+		break;
+	}
+}
+
+/* The store's end of w's transaction: what commit or rollback says. */
+static int write_end_sync(struct api_core *c, struct api_write *w)
+{
+	if (!w->txn)
+		return 0;
+	return w->rc == 0 ? ST(c)->commit(c->store) : ST(c)->rollback(c->store);
+}
+
+static int write_sync(struct api_core *c, struct api_write *w, json_t **out, struct api_err *e)
+{
+	for (w->attempt = 0;; w->attempt++) {
+		write_work(c, w);
+		int rc = write_result(c, w, write_end_sync(c, w), out, e);
+		if (rc != API_RETRY)
+			return rc;
+		if (w->attempt == API_RETRIES)
+			return -1; /* e says 503 */
+		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)",
+			   w->attempt + 1);
+		backoff(w->attempt);
+	}
+}
+
+static void write_ended(void *arg, int rc)
+{
+	struct api_write *w = arg;
+	w->store_rc = rc;
+	w->done(w->arg);
+}
+
+void api_write_start(struct api_core *c, struct api_write *w, void (*done)(void *arg),
+		     void *arg)
+{
+	w->done = done;
+	w->arg = arg;
+	write_work(c, w);
+	if (w->txn && ST(c)->end)
+		ST(c)->end(c->store, w->rc != 0, write_ended, w);
+	else
+		write_ended(w, write_end_sync(c, w));
+}
+
+int api_write_finish(struct api_core *c, struct api_write *w, json_t **out, struct api_err *e)
+{
+	int rc = write_result(c, w, w->store_rc, out, e);
+	if (rc != API_RETRY)
+		return rc;
+	if (w->attempt++ == API_RETRIES)
+		return -1; /* e says 503 */
+	TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", w->attempt);
+	return 1;
+}
+
+int api_core_kick(struct api_core *c)
+{
+	return ST(c)->kick ? ST(c)->kick(c->store) : -1;
 }
 
 int api_create_batch(struct api_core *c, const struct api_ident *id, json_t *items,
 		     json_t **out, struct api_err *e)
 {
-	for (int i = 0;; i++) {
-		int rc = create_batch_once(c, id, items, out, e);
-		if (rc != API_RETRY)
-			return rc;
-		if (i == API_RETRIES)
-			return -1; /* e says 503 */
-		TLOG_DEBUG(c->log, "another writer committed first: redoing the batch (%d)", i + 1);
-		backoff(i);
-	}
+	struct api_write w = { .op = API_W_BATCH, .id = id, .items = items };
+	return write_sync(c, &w, out, e);
 }
 
 int api_create(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	const char *body, size_t len, json_t **out, struct api_err *e)
 {
-	for (int i = 0;; i++) {
-		int rc = create_once(c, id, k, body, len, out, e);
-		if (rc != API_RETRY)
-			return rc;
-		if (i == API_RETRIES)
-			return -1; /* e says 503 */
-		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", i + 1);
-		backoff(i);
-	}
+	struct api_write w = { .op = API_W_CREATE, .id = id, .k = k, .body = body, .len = len };
+	return write_sync(c, &w, out, e);
 }
 
 /* The stored object uuid of kind k, authorised for id; -1 with e. */
@@ -1040,64 +1145,52 @@ static int check_update(const struct api_kind *k, json_t *old, json_t *obj, stru
 	return 0;
 }
 
-static int update_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
-	       const char *uuid, const char *body, size_t len, json_t **out, struct api_err *e)
+static void update_work(struct api_core *c, struct api_write *w)
 {
 	json_t *obj, *old = NULL;
-	*out = NULL;
-	if (id->role != API_ROLE_ADMIN)
-		return may(id, true, k, NULL, e);
-	if (api_decode(k, body, len, &obj, e) < 0)
-		return -1;
+	const struct api_kind *k = w->k;
+	struct api_err *e = &w->e;
+	if (w->id->role != API_ROLE_ADMIN) {
+		may(w->id, true, k, NULL, e);
+		return;
+	}
+	if (api_decode(k, w->body ? w->body : "", w->len, &obj, e) < 0)
+		return;
 	const char *u = str(obj, "uuid");
-	if (u && strcmp(u, uuid) != 0) {
+	if (u && strcmp(u, w->uuid) != 0) {
+		api_errf(e, 400, "uuid", "is %s but the URL names %s", u, w->uuid);
 		json_decref(obj);
-		return api_errf(e, 400, "uuid", "is %s but the URL names %s", u, uuid);
+		return;
 	}
-	json_object_set_new(obj, "uuid", json_string(uuid));
+	json_object_set_new(obj, "uuid", json_string(w->uuid));
 	set_fq_name(k, obj);
-	int64_t rev = 0;
-	int rc = ST(c)->begin(c->store, true);
-	if (rc < 0) {
-		json_decref(obj);
-		return store_failf(c, e, "store error", rc);
-	}
-	rc = load(c, id, k, uuid, true, &old, e);
+	w->obj = obj;
+	if (begin_write(c, w) < 0)
+		return;
+	int rc = load(c, w->id, k, w->uuid, true, &old, e);
 	if (rc == 0)
 		rc = check_update(k, old, obj, e);
 	if (rc == 0)
-		rc = write_obj(c, id, k, obj, old, &rev, e);
+		rc = write_obj(c, w->id, k, obj, old, &w->rev, e);
+	w->rc = rc;
 	if (rc == 1) {
 		/* unchanged: answer with the stored object, write nothing */
-		int r = ST(c)->rollback(c->store);
 		json_decref(obj);
-		if (r == -EAGAIN) {
-			json_decref(old);
-			api_errf(e, 503, "", "another tern-api kept writing to the store; try again");
-			return API_RETRY;
-		}
-		*out = old;
-		return 0;
+		w->obj = old;
+		return;
 	}
 	if (rc == 0)
 		TLOG_INFO(c->log, "%s %s updated by %s (rev %lld)", k->name, str(obj, "fq_name"),
-			  id->name, (long long)rev);
+			  w->id->name, (long long)w->rev);
 	json_decref(old);
-	return finish(c, rc, rev, obj, out, e);
 }
 
 int api_update(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	const char *uuid, const char *body, size_t len, json_t **out, struct api_err *e)
 {
-	for (int i = 0;; i++) {
-		int rc = update_once(c, id, k, uuid, body, len, out, e);
-		if (rc != API_RETRY)
-			return rc;
-		if (i == API_RETRIES)
-			return -1; /* e says 503 */
-		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", i + 1);
-		backoff(i);
-	}
+	struct api_write w = { .op = API_W_UPDATE, .id = id, .k = k, .uuid = uuid, .body = body,
+			       .len = len };
+	return write_sync(c, &w, out, e);
 }
 
 static int refused_delete(json_t *obj, json_t *refs, struct api_err *e)
@@ -1119,45 +1212,39 @@ static int refused_delete(json_t *obj, json_t *refs, struct api_err *e)
 			str(obj, "kind"), str(obj, "fq_name"), who);
 }
 
-static int delete_once(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
-	       const char *uuid, json_t **out, struct api_err *e)
+static void delete_work(struct api_core *c, struct api_write *w)
 {
 	json_t *obj = NULL, *refs = NULL;
-	*out = NULL;
-	if (id->role != API_ROLE_ADMIN)
-		return may(id, true, k, NULL, e);
-	int64_t rev = 0;
-	int rc = ST(c)->begin(c->store, true);
-	if (rc < 0)
-		return store_failf(c, e, "store error", rc);
-	rc = load(c, id, k, uuid, true, &obj, e);
-	if (rc == 0 && (rc = ST(c)->referrers(c->store, uuid, &refs)) < 0)
+	const struct api_kind *k = w->k;
+	struct api_err *e = &w->e;
+	if (w->id->role != API_ROLE_ADMIN) {
+		may(w->id, true, k, NULL, e);
+		return;
+	}
+	if (begin_write(c, w) < 0)
+		return;
+	int rc = load(c, w->id, k, w->uuid, true, &obj, e);
+	if (rc == 0 && (rc = ST(c)->referrers(c->store, w->uuid, &refs)) < 0)
 		rc = store_failf(c, e, "store error", rc);
 	if (rc == 0 && json_array_size(refs))
 		rc = refused_delete(obj, refs, e);
-	if (rc == 0 && (rc = ST(c)->release(c->store, uuid)) < 0)
+	if (rc == 0 && (rc = ST(c)->release(c->store, w->uuid)) < 0)
 		rc = store_failf(c, e, "store error", rc);
-	if (rc == 0 && (rc = ST(c)->del(c->store, obj, &rev)) < 0)
+	if (rc == 0 && (rc = ST(c)->del(c->store, obj, &w->rev)) < 0)
 		rc = store_failf(c, e, "store error", rc);
 	if (rc == 0)
 		TLOG_INFO(c->log, "%s %s deleted by %s (rev %lld)", k->name, str(obj, "fq_name"),
-			  id->name, (long long)rev);
+			  w->id->name, (long long)w->rev);
 	json_decref(refs);
-	return finish(c, rc, rev, obj, out, e);
+	w->obj = obj;
+	w->rc = rc;
 }
 
 int api_delete(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	const char *uuid, json_t **out, struct api_err *e)
 {
-	for (int i = 0;; i++) {
-		int rc = delete_once(c, id, k, uuid, out, e);
-		if (rc != API_RETRY)
-			return rc;
-		if (i == API_RETRIES)
-			return -1; /* e says 503 */
-		TLOG_DEBUG(c->log, "another writer committed first: redoing the request (%d)", i + 1);
-		backoff(i);
-	}
+	struct api_write w = { .op = API_W_DELETE, .id = id, .k = k, .uuid = uuid };
+	return write_sync(c, &w, out, e);
 }
 
 /* ---- reads -------------------------------------------------------------------- */

@@ -49,6 +49,9 @@ struct api_core {
 	pthread_t compactor;
 	bool compacting;
 	pthread_cond_t cz_cond;
+	/* api_core_on_change's listener (under ev_lock) */
+	void (*change_cb)(void *arg);
+	void *change_arg;
 };
 
 #define API_POLL_MS 50
@@ -89,6 +92,41 @@ int api_update(struct api_core *c, const struct api_ident *id, const struct api_
 /* *out: the deleted object's last state. 409 while anything refers to it. */
 int api_delete(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	       const char *uuid, json_t **out, struct api_err *e);
+/* The same writes for an event loop that must not block (api_http): fill
+ * the request's part of w, then api_write_start does the request's work
+ * and ends its store transaction without waiting (the store's end op);
+ * done(arg) is called once, before api_write_start returns or later from a
+ * store thread, when api_write_finish may be called; it returns 0 with
+ * *out, -1 with e, or 1: redo (call api_write_start again: another
+ * tern-api committed first). Stores without an end op are waited for. */
+enum api_write_op { API_W_CREATE, API_W_BATCH, API_W_UPDATE, API_W_DELETE };
+struct api_write {
+	/* the request (borrowed until api_write_finish returns) */
+	enum api_write_op op;
+	const struct api_ident *id;
+	const struct api_kind *k;   /* not for API_W_BATCH */
+	const char *uuid;           /* API_W_UPDATE, API_W_DELETE */
+	const char *body;           /* API_W_CREATE, API_W_UPDATE */
+	size_t len;
+	json_t *items;              /* API_W_BATCH */
+	/* api_core's, between start and finish */
+	int attempt;
+	int rc;                     /* the work: 0, 1 (an update that changes nothing), -1 */
+	bool txn;                   /* a transaction was begun: the store's answer counts */
+	int store_rc;               /* commit's or rollback's */
+	int64_t rev;
+	json_t *obj;                /* the answer if the store agrees */
+	struct api_err e;
+	void (*done)(void *arg);
+	void *arg;
+};
+void api_write_start(struct api_core *c, struct api_write *w, void (*done)(void *arg),
+		     void *arg);
+int api_write_finish(struct api_core *c, struct api_write *w, json_t **out, struct api_err *e);
+/* The loop ran every request it had: the store may commit them now (its
+ * kick op). Returns the ms after which to call it again (-1: no need). */
+int api_core_kick(struct api_core *c);
+
 int api_get(struct api_core *c, const struct api_ident *id, const struct api_kind *k,
 	    const char *uuid, json_t **out, struct api_err *e);
 
@@ -109,6 +147,13 @@ int api_events(struct api_core *c, const struct api_ident *id, int64_t since, in
  * pass. Returns the current revision, or -1 when stopping. */
 int64_t api_wait(struct api_core *c, int64_t after, int timeout_ms);
 int64_t api_revision(struct api_core *c);
+/* For an event loop that cannot sleep in api_wait: cb(arg) is called, from
+ * any thread and under a lock (it must only wake the loop), whenever the
+ * revision moves or the core stops. api_core_rev: the newest revision
+ * known, without asking the store (api_revision asks it when other
+ * tern-api processes may write); -1 once the core stops. */
+void api_core_on_change(struct api_core *c, void (*cb)(void *arg), void *arg);
+int64_t api_core_rev(struct api_core *c);
 
 /* A watch after since can start: 0, or -1 with e a 410 (field "since",
  * e->oldest the oldest revision kept) when events after since were

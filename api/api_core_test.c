@@ -290,6 +290,122 @@ static json_t *batch_of(const char *text)
 	return j;
 }
 
+/* ---- writes without waiting (api_write_start / finish: api_http's loop) --- */
+
+struct async_done {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool done;
+};
+
+static void on_done(void *arg)
+{
+	struct async_done *d = arg;
+	pthread_mutex_lock(&d->m);
+	d->done = true;
+	pthread_cond_signal(&d->c);
+	pthread_mutex_unlock(&d->m);
+}
+
+/* One write through start and finish, kicking as the loop does; redone
+ * when finish says so. Returns finish's 0 or -1. */
+static int write_async(struct fx *f, struct api_write *w, json_t **out, struct api_err *e)
+{
+	struct async_done d = { .done = false };
+	pthread_mutex_init(&d.m, NULL);
+	pthread_cond_init(&d.c, NULL);
+	int rc;
+	do {
+		d.done = false;
+		api_write_start(&f->c, w, on_done, &d);
+		for (int i = 0; i < 500; i++) {
+			int ms = api_core_kick(&f->c);
+			struct timespec t;
+			clock_gettime(CLOCK_REALTIME, &t);
+			t.tv_nsec += (ms >= 0 && ms < 10 ? ms : 10) * 1000000L;
+			t.tv_sec += t.tv_nsec / 1000000000L;
+			t.tv_nsec %= 1000000000L;
+			pthread_mutex_lock(&d.m);
+			if (!d.done)
+				pthread_cond_timedwait(&d.c, &d.m, &t);
+			bool done = d.done;
+			pthread_mutex_unlock(&d.m);
+			if (done)
+				break;
+		}
+		assert_true(d.done);
+		rc = api_write_finish(&f->c, w, out, e);
+	} while (rc == 1);
+	pthread_cond_destroy(&d.c);
+	pthread_mutex_destroy(&d.m);
+	return rc;
+}
+
+/* Create, batch, update, delete and refusals through start and finish give
+ * what the waiting calls give: the answer, the revision, the events. */
+static void test_write_async(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	base(f);
+	struct api_err e = { 0 };
+	json_t *out;
+	const char *body = "{\"name\":\"a1\",\"project\":\"demo\",\"virtual_network\":\"vn1\"}";
+	int64_t before = api_revision(&f->c);
+	struct api_write w = { .op = API_W_CREATE, .id = &admin,
+			       .k = api_kind_find("virtual-machine-interface"), .body = body,
+			       .len = strlen(body) };
+	if (write_async(f, &w, &out, &e) < 0)
+		fail_msg("create: %d %s: %s", e.status, e.field, e.msg);
+	assert_int_equal(api_revision(&f->c), before + 1);
+	assert_string_equal(s_(out, "fq_name"), "demo:a1");
+	char uuid[37];
+	snprintf(uuid, sizeof(uuid), "%s", s_(out, "uuid"));
+	int64_t version = json_integer_value(json_object_get(out, "version"));
+	json_decref(out);
+
+	json_t *items = batch_of("[{\"kind\":\"instance-ip\",\"object\":{\"name\":\"a1-v4\","
+		"\"project\":\"demo\",\"virtual_network\":\"vn1\",\"virtual_machine_interface\":"
+		"\"demo:a1\"}}]");
+	w = (struct api_write){ .op = API_W_BATCH, .id = &admin, .items = items };
+	if (write_async(f, &w, &out, &e) < 0)
+		fail_msg("batch: %d %s: %s", e.status, e.field, e.msg);
+	json_decref(items);
+	assert_string_equal(s_(json_array_get(out, 0), "address"), "10.1.0.10");
+	json_decref(out);
+
+	/* a stale version: 409, nothing written */
+	char upd[256];
+	snprintf(upd, sizeof(upd), "{\"name\":\"a1\",\"project\":\"demo\",\"virtual_network\":"
+		 "\"vn1\",\"labels\":{\"x\":\"y\"},\"version\":%lld}", (long long)version - 1);
+	before = api_revision(&f->c);
+	w = (struct api_write){ .op = API_W_UPDATE, .id = &admin, .k = w.k, .uuid = uuid,
+				.body = upd, .len = strlen(upd) };
+	w.k = api_kind_find("virtual-machine-interface");
+	assert_int_equal(write_async(f, &w, &out, &e), -1);
+	assert_int_equal(e.status, 409);
+	assert_int_equal(api_revision(&f->c), before);
+	snprintf(upd, sizeof(upd), "{\"name\":\"a1\",\"project\":\"demo\",\"virtual_network\":"
+		 "\"vn1\",\"labels\":{\"x\":\"y\"},\"version\":%lld}", (long long)version);
+	w.len = strlen(upd);
+	if (write_async(f, &w, &out, &e) < 0)
+		fail_msg("update: %d %s: %s", e.status, e.field, e.msg);
+	assert_string_equal(s_(json_object_get(out, "labels"), "x"), "y");
+	assert_int_equal(api_revision(&f->c), before + 1);
+	json_decref(out);
+
+	/* referred to by the instance IP: 409; a read-only token: 403 before
+	 * any transaction */
+	w = (struct api_write){ .op = API_W_DELETE, .id = &admin,
+				.k = api_kind_find("virtual-machine-interface"), .uuid = uuid };
+	assert_int_equal(write_async(f, &w, &out, &e), -1);
+	assert_int_equal(e.status, 409);
+	w.id = &reader;
+	assert_int_equal(write_async(f, &w, &out, &e), -1);
+	assert_int_equal(e.status, 403);
+	assert_int_equal(api_revision(&f->c), before + 1);
+}
+
 static void test_batch(void **state)
 {
 	struct fx *f = *state;
@@ -1049,7 +1165,7 @@ static void test_replica_batch(void **state)
 	CORE_TEST(label, test_authorisation, p), CORE_TEST(label, test_list_filters, p), \
 	CORE_TEST(label, test_events, p), CORE_TEST(label, test_group_commit, p),     \
 	CORE_TEST(label, test_compaction, p), CORE_TEST(label, test_batch, p),        \
-	CORE_TEST(label, test_concurrent_batches, p)
+	CORE_TEST(label, test_concurrent_batches, p), CORE_TEST(label, test_write_async, p)
 
 int main(void)
 {

@@ -3,6 +3,18 @@
  * JSON replies, the server-sent-events watch. No validation or store logic
  * here: every decision is api_core's, so the unit tests cover it without
  * HTTP.
+ *
+ * One thread serves every connection (MHD in epoll mode, run by loop_main),
+ * and never sleeps on the store: a write does its work at once and ends
+ * its transaction with the store's end op, its connection suspended; the
+ * store's thread resumes it once the outcome is durable, and the loop
+ * answers. After each round of requests the loop kicks the store, which
+ * then commits all the round's writes as one group. Why: with a thread
+ * per connection each request cost two thread wakeups (its socket, its
+ * commit), and on this machine's paravirtual kernel a wakeup is tens of
+ * microseconds; one loop wakes once for a whole round. A watch with
+ * nothing to send is suspended too, and resumed when the revision moves
+ * (api_core_on_change) or its keepalive is due. Reads run on the loop.
  */
 #include "api_http.h"
 
@@ -10,10 +22,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+struct watch;
 
 struct api_http {
 	struct MHD_Daemon *d;
@@ -21,17 +40,50 @@ struct api_http {
 	const struct api_auth *auth;
 	struct tern_log *log;
 	uint16_t port;
+	pthread_t loop;
+	int wake;              /* eventfd: the revision moved, or stop */
+	bool stop;             /* (atomic) the loop ends once no write is pending */
+	/* lock: between a write's end and its callback (struct req's ended,
+	 * suspended), and the parked watches */
+	pthread_mutex_t lock;
+	struct watch *parked;  /* watches suspended with nothing to send */
+	int writes;            /* writes whose store answer is pending (loop only) */
+	int64_t polled_ms;     /* the last look at the store for other replicas' writes */
 };
 
-/* Per request: the body as it arrives. */
+/* Per request: the body as it arrives, and a write under way. */
 struct req {
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	struct api_http *h;
+	struct MHD_Connection *conn;
+	struct api_ident id;
+	json_t *batch;         /* POST /v1/batch's parsed body */
+	struct api_write w;
+	bool writing;          /* w started: the answer is api_write_finish's */
+	bool ended;            /* (under lock) its store outcome is in */
+	bool suspended;        /* (under lock) waiting for it */
 };
 
 #define WATCH_BATCH     256
 #define WATCH_KEEPALIVE 10000 /* ms between ": keepalive" lines on an idle watch */
+/* a write's answer is waited for this long when tern-api stops */
+#define STOP_WAIT_MS    5000
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void wake_loop(struct api_http *h)
+{
+	uint64_t one = 1;
+	ssize_t n = write(h->wake, &one, sizeof(one));
+	(void)n; /* (a full counter wakes the loop as well) */
+}
 
 static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, char *text,
 				  const char *ctype)
@@ -115,6 +167,11 @@ static const char *arg(struct MHD_Connection *conn, const char *key)
 
 struct watch {
 	struct api_core *core;
+	struct api_http *h;
+	struct MHD_Connection *conn;
+	struct watch *next;  /* in h->parked */
+	bool parked;         /* (under h->lock) suspended, nothing to send */
+	int64_t quiet_since; /* ms: when it last sent (keepalive after WATCH_KEEPALIVE) */
 	struct api_ident id;
 	int64_t cursor;      /* last revision handed out (or skipped) */
 	char *buf;           /* pending bytes */
@@ -164,6 +221,8 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
 		w->off = w->len = 0;
 		struct api_err e;
 		int64_t last = w->cursor;
+		if (api_core_rev(w->core) < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM; /* tern-api stops */
 		if (api_events(w->core, &w->id, w->cursor, WATCH_BATCH, watch_event, w, &last, &e) < 0) {
 			if (e.status != 410)
 				return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -186,16 +245,51 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
 		w->cursor = last;
 		if (w->len)
 			break;
-		int64_t rev = api_wait(w->core, w->cursor, WATCH_KEEPALIVE);
-		if (rev < 0)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (rev <= w->cursor && wbuf_add(w, ": keepalive\n\n", 13) < 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (now_ms() - w->quiet_since >= WATCH_KEEPALIVE) {
+			if (wbuf_add(w, ": keepalive\n\n", 13) < 0)
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			break;
+		}
+		/* nothing to send: off the loop until the revision moves (or the
+		 * keepalive is due); 0 with the connection suspended: called
+		 * again once resumed */
+		pthread_mutex_lock(&w->h->lock);
+		w->parked = true;
+		w->next = w->h->parked;
+		w->h->parked = w;
+		MHD_suspend_connection(w->conn);
+		pthread_mutex_unlock(&w->h->lock);
+		return 0;
 	}
 	size_t n = w->len - w->off < max ? w->len - w->off : max;
 	memcpy(out, w->buf + w->off, n);
 	w->off += n;
+	w->quiet_since = now_ms();
 	return (ssize_t)n;
+}
+
+/* The loop, between rounds: resume the parked watches that have something
+ * to say (an event after their cursor, a keepalive due, tern-api stopping).
+ * Returns the ms until the next keepalive is due (-1: none parked). */
+static int unpark(struct api_http *h, int64_t rev)
+{
+	int64_t now = now_ms(), next = -1;
+	pthread_mutex_lock(&h->lock);
+	for (struct watch **pw = &h->parked; *pw;) {
+		struct watch *w = *pw;
+		int64_t due = w->quiet_since + WATCH_KEEPALIVE;
+		if (rev < 0 || rev > w->cursor || now >= due) {
+			*pw = w->next;
+			w->parked = false;
+			MHD_resume_connection(w->conn);
+			continue;
+		}
+		if (next < 0 || due - now < next)
+			next = due - now;
+		pw = &w->next;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return (int)next;
 }
 
 static void watch_free(void *cls)
@@ -223,6 +317,9 @@ static enum MHD_Result do_watch(struct api_http *h, struct MHD_Connection *conn,
 	if (!w)
 		return fail(conn, 500, "", "out of memory");
 	w->core = h->core;
+	w->h = h;
+	w->conn = conn;
+	w->quiet_since = now_ms();
 	w->id = *id;
 	const char *since = arg(conn, "since");
 	const char *last_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
@@ -279,45 +376,118 @@ static enum MHD_Result do_kinds(struct MHD_Connection *conn)
 	return reply_json(conn, 200, json_pack("{s:o}", "kinds", a));
 }
 
+/* ---- writes: the work now, the answer when the store has its outcome ---- */
+
+/* From the store's thread (or from api_write_start itself). */
+static void write_ended(void *arg)
+{
+	struct req *rq = arg;
+	pthread_mutex_lock(&rq->h->lock);
+	rq->ended = true;
+	bool resume = rq->suspended;
+	if (resume) {
+		rq->suspended = false;
+		/* (in external polling MHD wakes nobody: the loop is woken, and
+		 * its MHD_run picks the connection up) */
+		MHD_resume_connection(rq->conn);
+	}
+	pthread_mutex_unlock(&rq->h->lock);
+	if (resume)
+		wake_loop(rq->h);
+}
+
+static enum MHD_Result write_answer(struct api_http *h, struct MHD_Connection *conn,
+				    struct req *rq);
+
+/* Start (or redo) rq->w: MHD_YES with the connection suspended until the
+ * store's outcome is in, or the answer at once when it already is. */
+static enum MHD_Result write_go(struct api_http *h, struct MHD_Connection *conn, struct req *rq)
+{
+	rq->ended = false; /* (nothing else looks before the start) */
+	rq->writing = true;
+	h->writes++;
+	api_write_start(h->core, &rq->w, write_ended, rq);
+	pthread_mutex_lock(&h->lock);
+	bool ended = rq->ended;
+	if (!ended) {
+		rq->suspended = true;
+		MHD_suspend_connection(conn);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ended ? write_answer(h, conn, rq) : MHD_YES;
+}
+
+static const char *const write_verb[] = {
+	[API_W_CREATE] = "POST", [API_W_BATCH] = "POST", [API_W_UPDATE] = "PUT",
+	[API_W_DELETE] = "DELETE",
+};
+
+static enum MHD_Result write_answer(struct api_http *h, struct MHD_Connection *conn,
+				    struct req *rq)
+{
+	json_t *out = NULL;
+	struct api_err e;
+	h->writes--;
+	int rc = api_write_finish(h->core, &rq->w, &out, &e);
+	if (rc == 1)
+		return write_go(h, conn, rq); /* another tern-api wrote first: redo */
+	rq->writing = false;
+	if (rc < 0) {
+		if (e.status >= 500)
+			TLOG_ERR(h->log, "%s %s: %s", write_verb[rq->w.op],
+				 rq->w.k ? rq->w.k->name : "batch", e.msg);
+		return reply_err(conn, &e);
+	}
+	switch (rq->w.op) {
+	case API_W_CREATE:
+		return reply_json(conn, 201, out);
+	case API_W_BATCH:
+		return reply_json(conn, 201, json_pack("{s:o}", "created", out));
+	default:
+		return reply_json(conn, 200, out);
+	}
+}
+
 static enum MHD_Result do_object(struct api_http *h, struct MHD_Connection *conn,
 				 const char *method, const struct api_kind *k, const char *uuid,
 				 const struct api_ident *id, struct req *rq)
 {
 	struct api_err e;
 	json_t *out = NULL;
-	int rc, status = 200;
 	if (rq->too_big) {
 		api_errf(&e, 413, "", "the body is larger than %d bytes", API_BODY_MAX);
 		return reply_err(conn, &e);
 	}
-	const char *body = rq->body ? rq->body : "";
+	rq->id = *id;
+	rq->w = (struct api_write){ .id = &rq->id, .k = k, .uuid = uuid,
+				    .body = rq->body ? rq->body : "", .len = rq->len };
 	if (!uuid && strcmp(method, "GET") == 0) {
 		struct api_list_req lr = { .project = arg(conn, "project"),
 					   .parent = arg(conn, "parent"),
 					   .fq_name = arg(conn, "fq_name"), .name = arg(conn, "name"),
 					   .label = arg(conn, "label") };
-		rc = api_list(h->core, id, k, &lr, &out, &e);
-	} else if (!uuid && strcmp(method, "POST") == 0) {
-		rc = api_create(h->core, id, k, body, rq->len, &out, &e);
-		status = 201;
-	} else if (uuid && strcmp(method, "GET") == 0) {
-		rc = api_get(h->core, id, k, uuid, &out, &e);
+		if (api_list(h->core, id, k, &lr, &out, &e) < 0)
+			return reply_err(conn, &e);
+		return reply_json(conn, 200, out);
+	}
+	if (uuid && strcmp(method, "GET") == 0) {
+		if (api_get(h->core, id, k, uuid, &out, &e) < 0)
+			return reply_err(conn, &e);
+		return reply_json(conn, 200, out);
+	}
+	if (!uuid && strcmp(method, "POST") == 0) {
+		rq->w.op = API_W_CREATE;
 	} else if (uuid && strcmp(method, "PUT") == 0) {
-		rc = api_update(h->core, id, k, uuid, body, rq->len, &out, &e);
+		rq->w.op = API_W_UPDATE;
 	} else if (uuid && strcmp(method, "DELETE") == 0) {
-		rc = api_delete(h->core, id, k, uuid, &out, &e);
+		rq->w.op = API_W_DELETE;
 	} else {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%s is not allowed here (%s)", method,
 			 uuid ? "GET, PUT, DELETE /v1/<kind>/<uuid>" : "GET, POST /v1/<kind>");
 		return fail(conn, 405, "", msg);
 	}
-	if (rc < 0) {
-		if (e.status >= 500)
-			TLOG_ERR(h->log, "%s %s: %s", method, k->name, e.msg);
-		return reply_err(conn, &e);
-	}
-	return reply_json(conn, (unsigned)status, out);
+	return write_go(h, conn, rq);
 }
 
 /* POST /v1/batch {"create": [{"kind", "object"}, ...]}: one transaction. */
@@ -331,23 +501,17 @@ static enum MHD_Result do_batch(struct api_http *h, struct MHD_Connection *conn,
 		api_errf(&e, 413, "", "the body is larger than %d bytes", API_BODY_MAX);
 		return reply_err(conn, &e);
 	}
-	json_t *body, *out = NULL;
 	/* (parsed once: the items are validated as they are) */
-	if (api_parse(rq->body ? rq->body : "", rq->len, &body, &e) < 0)
+	if (api_parse(rq->body ? rq->body : "", rq->len, &rq->batch, &e) < 0)
 		return reply_err(conn, &e);
-	if (!json_is_object(body)) {
-		json_decref(body);
+	if (!json_is_object(rq->batch)) {
 		api_errf(&e, 400, "", "the body must be a JSON object {\"create\": [...]}");
 		return reply_err(conn, &e);
 	}
-	int rc = api_create_batch(h->core, id, json_object_get(body, "create"), &out, &e);
-	json_decref(body);
-	if (rc < 0) {
-		if (e.status >= 500)
-			TLOG_ERR(h->log, "POST batch: %s", e.msg);
-		return reply_err(conn, &e);
-	}
-	return reply_json(conn, 201, json_pack("{s:o}", "created", out));
+	rq->id = *id;
+	rq->w = (struct api_write){ .op = API_W_BATCH, .id = &rq->id,
+				    .items = json_object_get(rq->batch, "create") };
+	return write_go(h, conn, rq);
 }
 
 static enum MHD_Result route(struct api_http *h, struct MHD_Connection *conn, const char *url,
@@ -400,9 +564,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
+		rq->h = h;
+		rq->conn = conn;
 		*con_cls = rq;
 		return MHD_YES;
 	}
+	if (rq->writing) /* resumed: the store's outcome is in */
+		return write_answer(h, conn, rq);
 	if (*upload_size) {
 		/* Keep reading an oversized body to answer 413 cleanly, storing none. */
 		if (!rq->too_big && rq->len + *upload_size > API_BODY_MAX) {
@@ -440,6 +608,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req *rq = *con_cls;
 	if (rq) {
 		free(rq->body);
+		json_decref(rq->batch);
 		free(rq);
 	}
 	*con_cls = NULL;
@@ -454,6 +623,63 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	TLOG_WARN(h->log, "http: %s", line);
 }
 
+/* Wakes the loop: the revision moved or the core stops (under the core's
+ * lock: it only writes to the eventfd). */
+static void on_change(void *arg)
+{
+	wake_loop(arg);
+}
+
+static int min_ms(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+static void *loop_main(void *arg)
+{
+	struct api_http *h = arg;
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	struct pollfd pf[2] = { { .fd = info->epoll_fd, .events = POLLIN },
+				{ .fd = h->wake, .events = POLLIN } };
+	int kick_ms = -1, park_ms = -1;
+	int64_t stop_at = -1;
+	for (;;) {
+		if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+			if (stop_at < 0)
+				stop_at = now_ms() + STOP_WAIT_MS;
+			if (h->writes == 0 || now_ms() >= stop_at)
+				break;
+		}
+		MHD_UNSIGNED_LONG_LONG mt;
+		int t = MHD_get_timeout(h->d, &mt) == MHD_YES ? (mt > 60000 ? 60000 : (int)mt) : -1;
+		t = min_ms(min_ms(t, kick_ms), park_ms);
+		if (stop_at >= 0)
+			t = min_ms(t, 100);
+		if (poll(pf, 2, t) < 0 && errno != EINTR) {
+			TLOG_ERR(h->log, "http: poll: %s; the API stops answering", strerror(errno));
+			break;
+		}
+		if (pf[1].revents & POLLIN) {
+			uint64_t v;
+			ssize_t n = read(h->wake, &v, sizeof(v));
+			(void)n;
+		}
+		int64_t rev = api_core_rev(h->core);
+		if (h->parked && rev >= 0 && h->core->poll_ms > 0 &&
+		    now_ms() - h->polled_ms >= h->core->poll_ms) {
+			/* parked watches also hear of other replicas' writes */
+			h->polled_ms = now_ms();
+			rev = api_revision(h->core);
+		}
+		park_ms = unpark(h, rev);
+		if (park_ms >= 0 && h->core->poll_ms > 0)
+			park_ms = min_ms(park_ms, h->core->poll_ms);
+		MHD_run(h->d);
+		kick_ms = api_core_kick(h->core);
+	}
+	return NULL;
+}
+
 struct api_http *api_http_start(const struct api_http_cfg *cfg, struct api_core *core,
 				const struct api_auth *auth, struct tern_log *lg, char *err,
 				size_t errlen)
@@ -462,8 +688,7 @@ struct api_http *api_http_start(const struct api_http_cfg *cfg, struct api_core 
 	memset(&ss, 0, sizeof(ss));
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (inet_pton(AF_INET, cfg->addr, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(cfg->port);
@@ -490,6 +715,14 @@ struct api_http *api_http_start(const struct api_http_cfg *cfg, struct api_core 
 	h->core = core;
 	h->auth = auth;
 	h->log = lg;
+	pthread_mutex_init(&h->lock, NULL);
+	h->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->wake < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
 	struct MHD_OptionItem tls[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key },
@@ -506,11 +739,24 @@ struct api_http *api_http_start(const struct api_http_cfg *cfg, struct api_core 
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s port %u: %s (in use? try another "
 			 "--listen port)", cfg->addr, cfg->port, strerror(errno));
+		close(h->wake);
+		pthread_mutex_destroy(&h->lock);
 		free(h);
 		return NULL;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : cfg->port;
+	api_core_on_change(core, on_change, h);
+	int rc = pthread_create(&h->loop, NULL, loop_main, h);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the HTTP thread: %s", strerror(rc));
+		api_core_on_change(core, NULL, NULL);
+		MHD_stop_daemon(h->d);
+		close(h->wake);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
 	return h;
 }
 
@@ -523,7 +769,13 @@ void api_http_stop(struct api_http *h)
 {
 	if (!h)
 		return;
-	api_core_stop(h->core);
+	api_core_stop(h->core); /* parked watches end; the loop wakes */
+	__atomic_store_n(&h->stop, true, __ATOMIC_RELEASE);
+	wake_loop(h);
+	pthread_join(h->loop, NULL);
+	api_core_on_change(h->core, NULL, NULL);
 	MHD_stop_daemon(h->d);
+	close(h->wake);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

@@ -10,8 +10,9 @@
  *   GET    /v1/kinds, /v1/health   the schema's kinds; {"revision": N}
  *
  * Every request but /v1/health needs "Authorization: Bearer <token>" unless
- * the daemon runs with --no-auth. One thread per connection, so a watch may
- * block in its reader while other requests go on.
+ * the daemon runs with --no-auth. One thread serves every connection: a
+ * write waits for its store outcome, and an idle watch for the next event,
+ * with its connection suspended (see api_http.c).
  */
 #ifndef TERN_API_HTTP_H
 #define TERN_API_HTTP_H
@@ -33,13 +34,14 @@ struct api_http_cfg {
 
 struct api_http;
 
-/* Listen and serve on threads of libmicrohttpd. Returns NULL with err. */
+/* Listen and serve, on a thread of its own. Returns NULL with err. */
 struct api_http *api_http_start(const struct api_http_cfg *cfg, struct api_core *core,
 				const struct api_auth *auth, struct tern_log *lg, char *err,
 				size_t errlen);
 /* The port actually bound. */
 uint16_t api_http_port(const struct api_http *h);
-/* Stop serving: ends watches (api_core_stop first), joins the threads. */
+/* Stop serving: ends watches (api_core_stop), waits a little for the writes
+ * under way to be answered, joins the thread. */
 void api_http_stop(struct api_http *h);
 
 #endif /* TERN_API_HTTP_H */

@@ -48,6 +48,10 @@ typedef int (*api_obj_cb)(void *arg, json_t *obj);
 typedef int (*api_event_cb)(void *arg, int64_t rev, const char *type, const char *kind,
 			    const char *uuid, const char *body);
 
+/* The outcome of a transaction ended by end: 0 or a negative errno, as
+ * commit or rollback would have returned it. */
+typedef void (*api_done_cb)(void *arg, int rc);
+
 struct api_store_ops {
 	const char *name;
 	void (*close)(struct api_store *s);
@@ -110,6 +114,18 @@ struct api_store_ops {
 	/* Optional: the store's last failure in words (which etcd endpoint did
 	 * not answer, what etcd said), for a 500's message; "" when none. */
 	void (*last_error)(struct api_store *s, char *buf, size_t len);
+	/* Optional, for an event loop that must not block (api_http): end a
+	 * write transaction as commit (abort false) or rollback would, but
+	 * without waiting. The transaction is over when end returns (the next
+	 * begin may come at once); done(arg, rc) gets what commit or rollback
+	 * would have returned, once that is known and the writes are durable:
+	 * before end returns, or later from one of the store's threads (it
+	 * must not block). Transactions ended so are committed together by
+	 * kick, which the loop calls once it has run every request ready: it
+	 * returns the milliseconds after which it wants to be called again
+	 * even if nothing happens (-1: no need). */
+	void (*end)(struct api_store *s, bool abort, api_done_cb done, void *arg);
+	int (*kick)(struct api_store *s);
 };
 
 struct api_store {

@@ -148,12 +148,23 @@ struct grpc_head {
 	char msg[160];         /* grpc-message */
 };
 
+/* What a waiter's request makes of its batch's outcome (outcome()). */
+enum ed_wmode {
+	ED_W_COMMIT,           /* its writes are in the batch: the batch's outcome */
+	ED_W_AGAIN,            /* no room for them: redo once the batch is answered */
+	ED_W_READ,             /* it gave up on what the batch wrote: redo if that failed */
+};
+
 /* A request whose writes joined a batch (or whose failure depends on one)
- * waits here for the batch's outcome. */
+ * waits here for the batch's outcome: asleep on sem (commit, rollback) or,
+ * ended by ed_end, as a callback the sender thread calls. */
 struct ed_waiter {
 	int rc;
 	bool done;             /* set under the store's lock, before the post */
 	bool sent;             /* its batch is on its way to etcd */
+	enum ed_wmode mode;
+	api_done_cb cb;        /* NULL: a thread sleeps on sem */
+	void *arg;
 	struct ed_waiter *next;
 	/* Its own: a batch's answer wakes its requests only, and a request
 	 * that joins a batch wakes nobody (with one condition for all, each
@@ -227,6 +238,12 @@ struct ed_store {
 	uint64_t token, seq;   /* make each batch's P rev value unique */
 	int expect;            /* requests likely to join the next batch */
 	struct timespec done_at; /* when the last batch was answered */
+	/* the sender thread (ed_end's requests): sends the open batch when
+	 * kick says so, calls the callbacks of the answered waiters */
+	pthread_t sthread;
+	bool sending, sstop, go;
+	pthread_cond_t scond;
+	struct ed_waiter *finished; /* answered, callback not yet called */
 	/* reads' freshness checks and the event log: their own connection */
 	pthread_mutex_t rlock;
 	CURL *rcurl, *grcurl;  /* the same, the gateway's and gRPC's */
@@ -1649,6 +1666,14 @@ static void ed_close(struct api_store *s)
 {
 	struct ed_store *q = ed(s);
 	api_pcache_clear(&q->pcache);
+	if (q->sending) {
+		/* every request ended by ed_end was answered: nothing is open */
+		pthread_mutex_lock(&q->lock);
+		q->sstop = true;
+		pthread_cond_signal(&q->scond);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->sthread, NULL);
+	}
 	if (q->watching) {
 		pthread_mutex_lock(&q->wlock);
 		q->stopping = true;
@@ -1685,6 +1710,7 @@ static void ed_close(struct api_store *s)
 	api_emap_free(&q->map);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->scond);
 	pthread_mutex_destroy(&q->rlock);
 	pthread_mutex_destroy(&q->wlock);
 	pthread_cond_destroy(&q->wcond);
@@ -1957,6 +1983,13 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 	for (struct ed_waiter *w = b->w, *nx; w; w = nx) {
 		nx = w->next; /* w's stack frame may be gone once done is seen */
 		w->rc = rc;
+		if (w->cb) {
+			w->done = true;
+			w->next = q->finished;
+			q->finished = w;
+			pthread_cond_signal(&q->scond);
+			continue;
+		}
 		__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
 		sem_post(&w->sem); /* (safe if w is gone by the time it returns) */
 	}
@@ -2061,8 +2094,9 @@ static void flush(struct ed_store *q)
 		q->flying_tail = NULL;
 	batch_free(b);
 	pthread_cond_broadcast(&q->cond);
-	/* the connection is free: the open batch's newest request may send it */
-	if (q->open && q->open->w)
+	/* the connection is free: the open batch's newest request may send it
+	 * (an ended one's: kick, when its connection is answered) */
+	if (q->open && q->open->w && !q->open->w->cb)
 		sem_post(&q->open->w->sem);
 }
 
@@ -2110,62 +2144,94 @@ static bool await(struct ed_store *q, struct ed_waiter *w, const struct timespec
 	return false; /* (settle looks at done again, under the lock) */
 }
 
-/* Under lock, and returns with it let go: w waits for the batch it joined
- * (b), which it sends itself when nobody else is coming to add to it, or
- * it is full. The newest request of the open batch is the one that
- * decides (it is poked when the connection frees up); the others wait for
- * the answer. */
-static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
+enum ed_go { ED_SEND, ED_WAIT, ED_HOLD };
+
+static void after_us(struct timespec *t, const struct timespec *from, long us)
 {
-	sem_init(&w->sem, 0, 0);
+	*t = *from;
+	t->tv_nsec += us * 1000L;
+	t->tv_sec += t->tv_nsec / 1000000000L;
+	t->tv_nsec %= 1000000000L;
+}
+
+/* Under lock: whether the open batch b goes now (ED_SEND), waits for the
+ * requests expected to join it until *until (ED_WAIT), or waits for a free
+ * connection or for the writers queued for the lock (ED_HOLD). */
+static enum ed_go decide(struct ed_store *q, struct ed_batch *b, struct timespec *until)
+{
+	if (!slot_free(q) || (__atomic_load_n(&q->want, __ATOMIC_SEQ_CST) && !batch_full(b)))
+		return ED_HOLD;
+	/* Under steady load the clients whose requests the last batch
+	 * answered send their next ones within a millisecond or so: a batch
+	 * that waits for them (while nothing is in flight) goes out with all
+	 * of them, instead of half now and half after one more round trip. */
+	if (q->flying || b->n >= q->expect || batch_full(b))
+		return ED_SEND;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	after_us(until, &q->done_at, ED_GROUP_WAIT_US);
+	return now.tv_sec > until->tv_sec ||
+	       (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec) ? ED_SEND : ED_WAIT;
+}
+
+/* w (not yet answered) waits for b. */
+static void join(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
+{
 	w->next = b->w;
 	b->w = w;
 	w->sent = b != q->open;
-	struct timespec until = q->done_at;
-	until.tv_nsec += ED_GROUP_WAIT_US * 1000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
-	bool waited = false, done = false;
+}
+
+/* What a request makes of its batch's outcome rc. */
+static int outcome(const struct ed_waiter *w, int rc)
+{
+	switch (w->mode) {
+	case ED_W_AGAIN:
+		return rc < 0 ? rc : -EAGAIN;
+	case ED_W_READ:
+		return rc == -EAGAIN ? -EAGAIN : 0;
+	default:
+		return rc;
+	}
+}
+
+/* Under lock, and returns with it let go: w waits for the batch it joined
+ * (b), which it sends itself when nobody else is coming to add to it, or
+ * it is full. The newest request of the open batch is the one that
+ * decides (it is poked when the connection frees up; an ended one's batch
+ * is decided by kick); the others wait for the answer. */
+static int settle(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
+{
+	sem_init(&w->sem, 0, 0);
+	join(q, b, w);
+	bool done = false;
 	while (!done && !w->done) {
 		if (w->sent || q->open != b || b->w != w) {
 			/* sent, or a newer request decides */
 			done = await(q, w, NULL);
 			continue;
 		}
-		/* (with every connection busy it waits: the batch grows meanwhile) */
-		bool send = slot_free(q) &&
-			    (__atomic_load_n(&q->want, __ATOMIC_SEQ_CST) == 0 || batch_full(b));
-		/* Under steady load the clients whose requests the last batch
-		 * answered send their next ones within a millisecond or so: a
-		 * batch that waits for them (while nothing is in flight) goes
-		 * out with all of them, instead of half now and half after one
-		 * more round trip. */
-		if (send && !waited && !q->flying && b->n < q->expect) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			waited = now.tv_sec > until.tv_sec ||
-				 (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec);
-			if (!waited)
-				done = await(q, w, &until);
-			continue;
-		}
-		if (send) {
+		struct timespec until, now;
+		switch (decide(q, b, &until)) {
+		case ED_SEND:
 			flush(q);
-		} else {
-			/* a request counted in want that then wrote nothing (an
-			 * error before commit) wakes nobody: look again soon */
-			struct timespec t;
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			t.tv_nsec += ED_GROUP_WAIT_US * 1000L;
-			t.tv_sec += t.tv_nsec / 1000000000L;
-			t.tv_nsec %= 1000000000L;
-			done = await(q, w, &t);
+			break;
+		case ED_WAIT:
+			done = await(q, w, &until);
+			break;
+		case ED_HOLD:
+			/* (a request counted in want that then wrote nothing, an
+			 * error before commit, wakes nobody: look again soon) */
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			after_us(&until, &now, ED_GROUP_WAIT_US);
+			done = await(q, w, &until);
+			break;
 		}
 	}
 	if (!done)
 		pthread_mutex_unlock(&q->lock);
 	sem_destroy(&w->sem);
-	return w->rc;
+	return outcome(w, w->rc);
 }
 
 /* The batch whose writes this transaction read, if any: the open one, else
@@ -2208,15 +2274,16 @@ static int fresh_read(struct ed_store *q)
 	return 0;
 }
 
-static int ed_commit(struct api_store *s)
+/* Under lock, ending the transaction as a commit: the batch w must wait
+ * for (w->mode set), or NULL with *rc the outcome and the lock let go. */
+static struct ed_batch *commit_to(struct ed_store *q, struct ed_waiter *w, int *rc)
 {
-	struct ed_store *q = ed(s);
-	struct ed_waiter w = { .rc = 0 };
-	int rc = 0;
+	*rc = 0;
+	w->mode = ED_W_COMMIT;
 	if (!q->txn_write) {
 		end_txn(q);
 		pthread_mutex_unlock(&q->lock);
-		return 0;
+		return NULL;
 	}
 	size_t n = json_object_size(q->wset);
 	/* a batch's keys counted request by request (a key two requests write
@@ -2228,8 +2295,8 @@ static int ed_commit(struct api_store *s)
 		 * of this one. Cannot wait here (its writes would be lost to the
 		 * next transaction), so it is redone: rare with ED_BATCH_KEYS. */
 		end_txn(q);
-		rc = settle(q, q->open, &w);
-		return rc < 0 ? rc : -EAGAIN;
+		w->mode = ED_W_AGAIN;
+		return q->open;
 	}
 	struct ed_batch *b = n ? q->open : read_batch(q);
 	if (n && !b) {
@@ -2239,7 +2306,8 @@ static int ed_commit(struct api_store *s)
 			free(b);
 			end_txn(q);
 			pthread_mutex_unlock(&q->lock);
-			return -ENOMEM;
+			*rc = -ENOMEM;
+			return NULL;
 		}
 		const char *top = q->flying_tail ? q->flying_tail->val : q->rev_val;
 		b->cmp = top ? strdup(top) : NULL;
@@ -2247,7 +2315,8 @@ static int ed_commit(struct api_store *s)
 			batch_free(b);
 			end_txn(q);
 			pthread_mutex_unlock(&q->lock);
-			return -ENOMEM;
+			*rc = -ENOMEM;
+			return NULL;
 		}
 		q->open = b;
 	}
@@ -2255,7 +2324,8 @@ static int ed_commit(struct api_store *s)
 	if (eventless < 0) {
 		end_txn(q);
 		pthread_mutex_unlock(&q->lock);
-		return eventless;
+		*rc = eventless;
+		return NULL;
 	}
 	if (n) {
 		json_object_update(b->set, q->wset);
@@ -2265,34 +2335,139 @@ static int ed_commit(struct api_store *s)
 		b->eventless = b->eventless || eventless;
 	}
 	end_txn(q);
-	if (b)
-		return settle(q, b, &w); /* it wrote, or read what batches wrote */
-	pthread_mutex_unlock(&q->lock);
-	return rc;
+	if (!b)
+		pthread_mutex_unlock(&q->lock);
+	return b; /* it wrote, or read what batches wrote */
 }
 
-static int ed_rollback(struct api_store *s)
+/* The same for a rollback. */
+static struct ed_batch *rollback_to(struct ed_store *q, struct ed_waiter *w, int *rc)
 {
-	struct ed_store *q = ed(s);
-	int rc = 0;
+	*rc = 0;
+	w->mode = ED_W_READ;
 	bool write = q->txn_write;
 	end_txn(q);
 	struct ed_batch *b = write ? read_batch(q) : NULL;
-	if (b) {
-		/* it failed on batches' writes: only true if they commit */
-		struct ed_waiter w = { .rc = 0 };
-		return settle(q, b, &w) == -EAGAIN ? -EAGAIN : 0;
-	}
+	if (b)
+		return b; /* it failed on batches' writes: only true if they commit */
 	if (write) {
 		/* it failed on the mirror: only true if the mirror was current */
 		int64_t mod;
 		if (rev_mod_now(q, q->gcurl, &mod) == 0 && mod > q->txn_mod) {
 			note_need(q, mod);
-			rc = -EAGAIN;
+			*rc = -EAGAIN;
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
-	return rc;
+	return NULL;
+}
+
+static int ed_commit(struct api_store *s)
+{
+	struct ed_store *q = ed(s);
+	struct ed_waiter w = { .rc = 0 };
+	int rc;
+	struct ed_batch *b = commit_to(q, &w, &rc);
+	return b ? settle(q, b, &w) : rc;
+}
+
+static int ed_rollback(struct api_store *s)
+{
+	struct ed_store *q = ed(s);
+	struct ed_waiter w = { .rc = 0 };
+	int rc;
+	struct ed_batch *b = rollback_to(q, &w, &rc);
+	return b ? settle(q, b, &w) : rc;
+}
+
+static void ed_end(struct api_store *s, bool abort, api_done_cb cb, void *arg)
+{
+	struct ed_store *q = ed(s);
+	struct ed_waiter *w = calloc(1, sizeof(*w));
+	if (!w) { /* out of memory: wait, as commit and rollback do */
+		int rc = abort ? ed_rollback(s) : ed_commit(s);
+		cb(arg, rc);
+		return;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	int rc;
+	struct ed_batch *b = abort ? rollback_to(q, w, &rc) : commit_to(q, w, &rc);
+	if (!b) {
+		free(w);
+		cb(arg, rc);
+		return;
+	}
+	join(q, b, w);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static int ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t us = (int64_t)(t->tv_sec - now.tv_sec) * 1000000 + (t->tv_nsec - now.tv_nsec) / 1000;
+	return us <= 0 ? 0 : (int)((us + 999) / 1000);
+}
+
+static int ed_kick(struct api_store *s)
+{
+	struct ed_store *q = ed(s);
+	int ms = -1;
+	pthread_mutex_lock(&q->lock);
+	struct ed_batch *b = q->open;
+	struct timespec until;
+	if (b && b->w && b->w->cb && !q->go) {
+		switch (decide(q, b, &until)) {
+		case ED_SEND:
+			q->go = true;
+			pthread_cond_signal(&q->scond);
+			break;
+		case ED_WAIT:
+			ms = ms_until(&until);
+			break;
+		case ED_HOLD:
+			/* a batch in flight: its answer resumes requests, and the
+			 * loop kicks again then; this is the safety net */
+			ms = ED_GROUP_WAIT_US / 1000;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ms;
+}
+
+/* Sends what kick decided, and calls the callbacks of ended requests once
+ * their batch is answered (outside the lock: they wake an event loop). */
+static void *sender_main(void *arg)
+{
+	struct ed_store *q = arg;
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		if (q->finished) {
+			struct ed_waiter *list = q->finished;
+			q->finished = NULL;
+			pthread_mutex_unlock(&q->lock);
+			for (struct ed_waiter *w = list, *nx; w; w = nx) {
+				nx = w->next;
+				w->cb(w->arg, outcome(w, w->rc));
+				free(w);
+			}
+			pthread_mutex_lock(&q->lock);
+			continue;
+		}
+		if (q->go) {
+			q->go = false;
+			if (q->open)
+				flush(q);
+			continue;
+		}
+		if (q->sstop)
+			break;
+		pthread_cond_wait(&q->scond, &q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
 }
 
 /* ---- objects ------------------------------------------------------------------- */
@@ -2915,6 +3090,8 @@ static const struct api_store_ops etcd_ops = {
 	.compact = ed_compact,
 	.subscribe = ed_subscribe,
 	.last_error = ed_last_error,
+	.end = ed_end,
+	.kick = ed_kick,
 };
 
 static int xferinfo(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -2960,6 +3137,7 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&q->cond, &ca);
 	pthread_cond_init(&q->wcond, &ca);
+	pthread_cond_init(&q->scond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&q->rlock, NULL);
 	pthread_mutex_init(&q->wlock, NULL);
@@ -3035,5 +3213,11 @@ struct api_store *api_store_etcd_open(const char *endpoints, const char *prefix,
 		return NULL;
 	}
 	q->watching = true;
+	if ((rc = pthread_create(&q->sthread, NULL, sender_main, q)) != 0) {
+		snprintf(err, errlen, "cannot start the etcd sender thread: %s", strerror(rc));
+		ed_close(&q->base);
+		return NULL;
+	}
+	q->sending = true;
 	return &q->base;
 }

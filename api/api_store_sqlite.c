@@ -144,11 +144,16 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS hints(pool TEXT NOT NULL, lo INTEGER NOT NULL,"
 	" next INTEGER NOT NULL, PRIMARY KEY(pool, lo));";
 
-/* A request whose writes wait in the open group for its COMMIT. */
+/* A request whose writes wait in the open group for its COMMIT: asleep on
+ * cv (commit, rollback) or, ended by sq_end, as a callback the sync thread
+ * calls once the COMMIT is durable. */
 struct sq_waiter {
 	int rc;
 	uint64_t seq;          /* its group's COMMIT (see durable) */
 	bool done;
+	bool read;             /* it rolled back on the group's writes (sq_rollback) */
+	api_done_cb cb;        /* NULL: a thread sleeps on cv */
+	void *arg;
 	struct sq_waiter *next;
 	pthread_cond_t cv;
 };
@@ -163,6 +168,7 @@ struct sq_store {
 	bool txn_write;        /* the request holding lock writes */
 	bool sql_open;         /* an SQL write transaction is open (the group) */
 	int n;                 /* requests waiting in it */
+	int n_ended;           /* of which ended by sq_end: kick commits */
 	struct sq_waiter *w;
 	int want;              /* writers waiting for lock (atomic) */
 	int writers;           /* writers between begin and their answer (atomic) */
@@ -173,6 +179,11 @@ struct sq_store {
 	bool syncing;          /* a thread is in fdatasync */
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_cv;
+	/* the sync thread: makes the COMMITs of sq_end's requests durable and
+	 * calls their callbacks (syncq, under sync_lock) */
+	pthread_t sthread;
+	bool syncing_thread, sstop;
+	struct sq_waiter *syncq;
 	struct api_pcache pcache; /* parsed bodies (find, peek), under lock */
 	struct api_walbuf walbuf; /* the connection's VFS: a COMMIT's WAL frames in one write */
 };
@@ -211,6 +222,13 @@ static int txn(struct sq_store *q, enum txn i)
 static void sq_close(struct api_store *s)
 {
 	struct sq_store *q = sq(s);
+	if (q->syncing_thread) {
+		pthread_mutex_lock(&q->sync_lock);
+		q->sstop = true;
+		pthread_cond_broadcast(&q->sync_cv);
+		pthread_mutex_unlock(&q->sync_lock);
+		pthread_join(q->sthread, NULL);
+	}
 	for (int i = 0; i < N_STMT; i++)
 		sqlite3_finalize(q->st[i]);
 	for (int i = 0; i < N_TXN; i++)
@@ -266,6 +284,17 @@ static int durable(struct sq_store *q, uint64_t seq)
 	return rc;
 }
 
+/* An ended request's outcome, for the sync thread to hand over once its
+ * COMMIT (w->seq) is durable. */
+static void to_sync(struct sq_store *q, struct sq_waiter *w)
+{
+	pthread_mutex_lock(&q->sync_lock);
+	w->next = q->syncq;
+	q->syncq = w;
+	pthread_cond_broadcast(&q->sync_cv);
+	pthread_mutex_unlock(&q->sync_lock);
+}
+
 /* Under lock: the newest COMMIT, which whatever is read now may show. */
 static uint64_t seen(struct sq_store *q)
 {
@@ -286,11 +315,16 @@ static void group_commit(struct sq_store *q)
 		nx = w->next; /* w's stack frame may be gone once done is seen */
 		w->rc = rc;
 		w->seq = seq;
+		if (w->cb) {
+			to_sync(q, w);
+			continue;
+		}
 		w->done = true;
 		pthread_cond_signal(&w->cv);
 	}
 	q->w = NULL;
 	q->n = 0;
+	q->n_ended = 0;
 }
 
 /* Under lock, the request over: wait in the group for its COMMIT, or make
@@ -418,6 +452,99 @@ static int sq_rollback(struct api_store *s)
 	}
 	/* it read the group's writes: what made it give up holds if they commit */
 	return group_join(q) < 0 ? -EAGAIN : 0;
+}
+
+/* Under lock, a writer ended by sq_end with nothing to wait for in the
+ * group: as leave, but the wait for durability is the sync thread's. */
+static void leave_ended(struct sq_store *q, struct sq_waiter *w)
+{
+	if (q->sql_open && q->n == 0) {
+		txn(q, T_ROLLBACK); /* nothing of anyone's in it */
+		q->sql_open = false;
+	}
+	w->seq = seen(q);
+	pthread_mutex_unlock(&q->lock);
+	to_sync(q, w);
+}
+
+static void sq_end(struct api_store *s, bool abort, api_done_cb cb, void *arg)
+{
+	struct sq_store *q = sq(s);
+	struct sq_waiter *w = q->txn_write ? calloc(1, sizeof(*w)) : NULL;
+	if (!w) { /* a reader (not worth a thread's turn), or out of memory */
+		int rc = abort ? sq_rollback(s) : sq_commit(s);
+		cb(arg, rc);
+		return;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	reset_all(q);
+	if (abort) {
+		txn(q, T_ROLLBACK_TO);
+		txn(q, T_RELEASE);
+		/* it read the group's writes, if any: what made it give up holds
+		 * if they commit */
+		w->read = true;
+	} else if (txn(q, T_RELEASE) < 0) {
+		txn(q, T_ROLLBACK_TO);
+		txn(q, T_RELEASE);
+		w->rc = -EIO;
+		leave_ended(q, w);
+		return;
+	}
+	if (abort && q->n == 0) {
+		leave_ended(q, w);
+		return;
+	}
+	w->next = q->w;
+	q->w = w;
+	q->n++;
+	q->n_ended++;
+	pthread_mutex_unlock(&q->lock);
+}
+
+static int sq_kick(struct api_store *s)
+{
+	struct sq_store *q = sq(s);
+	pthread_mutex_lock(&q->lock);
+	if (q->sql_open && q->n_ended)
+		group_commit(q); /* every request of the loop's round is in it */
+	pthread_mutex_unlock(&q->lock);
+	return -1;
+}
+
+/* The COMMITs of ended requests made durable, one fdatasync for all that
+ * are queued, then their callbacks. */
+static void *sync_main(void *arg)
+{
+	struct sq_store *q = arg;
+	pthread_mutex_lock(&q->sync_lock);
+	for (;;) {
+		if (!q->syncq) {
+			if (q->sstop)
+				break;
+			pthread_cond_wait(&q->sync_cv, &q->sync_lock);
+			continue;
+		}
+		struct sq_waiter *list = q->syncq;
+		q->syncq = NULL;
+		uint64_t upto = 0;
+		for (struct sq_waiter *w = list; w; w = w->next)
+			if (w->seq > upto)
+				upto = w->seq;
+		pthread_mutex_unlock(&q->sync_lock);
+		int rc = durable(q, upto);
+		for (struct sq_waiter *w = list, *nx; w; w = nx) {
+			nx = w->next;
+			int r = w->rc < 0 ? w->rc : rc;
+			__atomic_sub_fetch(&q->writers, 1, __ATOMIC_SEQ_CST);
+			w->cb(w->arg, w->read ? (r < 0 ? -EAGAIN : 0) : r);
+			free(w);
+		}
+		pthread_mutex_lock(&q->sync_lock);
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	return NULL;
 }
 
 static int body_of(sqlite3_stmt *st, int col, json_t **obj)
@@ -832,6 +959,8 @@ static const struct api_store_ops sqlite_ops = {
 	.revision = sq_revision,
 	.floor = sq_floor,
 	.compact = sq_compact,
+	.end = sq_end,
+	.kick = sq_kick,
 };
 
 /* In WAL mode on a file, open the WAL for durable() and let COMMIT skip its
@@ -921,6 +1050,11 @@ struct api_store *api_store_sqlite_open(const char *path, char *err, size_t errl
 			goto fail;
 		}
 	}
+	if ((rc = pthread_create(&q->sthread, NULL, sync_main, q)) != 0) {
+		snprintf(err, errlen, "cannot start the store's sync thread: %s", strerror(rc));
+		goto fail;
+	}
+	q->syncing_thread = true;
 	return &q->base;
 fail:
 	sq_close(&q->base);

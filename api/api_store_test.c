@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -621,6 +622,29 @@ static void test_two_connections(void **state)
 	api_store_close(b);
 }
 
+/* b claims value 0 of pool "p" (for project "b", U2) while a holds its
+ * lock, so that a's copy (etcd: the mirror) cannot bring that write in
+ * before a's next write. */
+static void other_writes_first(struct api_store *a, struct api_store *b)
+{
+	char holder[37];
+	int64_t rev;
+	int rc;
+	assert_int_equal(a->ops->begin(a, false), 0);
+	for (int tries = 0;; tries++) {
+		assert_true(tries < 50);
+		assert_int_equal(b->ops->begin(b, true), 0);
+		assert_int_equal(b->ops->claim(b, "p", 0, U2, holder), 0);
+		json_t *o = obj("project", U2, "b");
+		assert_int_equal(b->ops->put(b, o, NULL, &rev), 0);
+		json_decref(o);
+		if ((rc = b->ops->commit(b)) != -EAGAIN)
+			break;
+	}
+	assert_int_equal(rc, 0);
+	a->ops->commit(a);
+}
+
 /* A write computed on a copy that had not yet seen another connection's
  * write (etcd: the mirror) fails at the commit and is redone; here the redo
  * is refused (the value is taken), so nothing of the first try may stay
@@ -636,19 +660,7 @@ static void test_stale_write(void **state)
 	json_t *o;
 	int64_t rev;
 	int rc;
-	assert_int_equal(a->ops->begin(a, false), 0);
-	for (int tries = 0;; tries++) {
-		assert_true(tries < 50);
-		assert_int_equal(b->ops->begin(b, true), 0);
-		assert_int_equal(b->ops->claim(b, "p", 0, U2, holder), 0);
-		o = obj("project", U2, "b");
-		assert_int_equal(b->ops->put(b, o, NULL, &rev), 0);
-		json_decref(o);
-		if ((rc = b->ops->commit(b)) != -EAGAIN)
-			break;
-	}
-	assert_int_equal(rc, 0);
-	a->ops->commit(a);
+	other_writes_first(a, b);
 	for (int tries = 0;; tries++) {
 		assert_true(tries < 50);
 		assert_int_equal(a->ops->begin(a, true), 0);
@@ -750,6 +762,212 @@ static void test_open_errors(void **state)
 	assert_non_null(strstr(err, "http://HOST:PORT"));
 }
 
+/* ---- transactions ended without waiting (end, kick: api_http's loop) ---- */
+
+struct ended {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int n;                 /* callbacks so far */
+	int rc[64];
+	bool elsewhere[64];    /* called from another thread than the test's */
+	pthread_t me;
+};
+
+struct ended_one {
+	struct ended *all;
+	int i;
+};
+
+static void on_ended(void *arg, int rc)
+{
+	struct ended_one *o = arg;
+	struct ended *a = o->all;
+	pthread_mutex_lock(&a->m);
+	a->rc[o->i] = rc;
+	a->elsewhere[o->i] = !pthread_equal(pthread_self(), a->me);
+	a->n++;
+	pthread_cond_broadcast(&a->c);
+	pthread_mutex_unlock(&a->m);
+}
+
+/* Kick s (as the loop does after each round, and again when kick asks)
+ * until n callbacks came, 5 s at most. */
+static void kick_until(struct api_store *s, struct ended *a, int n)
+{
+	for (int i = 0; i < 500; i++) {
+		int ms = s->ops->kick(s);
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += (ms >= 0 && ms < 10 ? ms : 10) * 1000000L;
+		t.tv_sec += t.tv_nsec / 1000000000L;
+		t.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&a->m);
+		if (a->n < n)
+			pthread_cond_timedwait(&a->c, &a->m, &t);
+		bool all = a->n >= n;
+		pthread_mutex_unlock(&a->m);
+		if (all)
+			return;
+	}
+	fail_msg("%d of %d ended transactions answered in 5 s", a->n, n);
+}
+
+/* Eight writes ended one after the other wait for kick (nothing is
+ * answered before it: they are to be one group), then each is answered
+ * once, from the store's own thread, committed; a write ended as a
+ * rollback (its claim was refused) is answered 0 and leaves nothing. */
+static void test_ended_writes(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct api_store *s = f->s;
+	assert_non_null(s->ops->end);
+	struct ended a = { .me = pthread_self() };
+	pthread_mutex_init(&a.m, NULL);
+	pthread_cond_init(&a.c, NULL);
+	struct ended_one one[9];
+	char uuid[37], name[16], holder[37];
+	int64_t rev;
+	for (int i = 0; i < 8; i++) {
+		one[i] = (struct ended_one){ &a, i };
+		snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-0000000001%02d", i);
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(s->ops->begin(s, true), 0);
+		assert_int_equal(s->ops->claim(s, "pool", (uint64_t)i, uuid, holder), 0);
+		json_t *o = obj("project", uuid, name);
+		assert_int_equal(s->ops->put(s, o, NULL, &rev), 0);
+		assert_int_equal(rev, i + 1);
+		json_decref(o);
+		s->ops->end(s, false, on_ended, &one[i]);
+	}
+	usleep(20000);
+	pthread_mutex_lock(&a.m);
+	assert_int_equal(a.n, 0);
+	pthread_mutex_unlock(&a.m);
+	kick_until(s, &a, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(a.rc[i], 0);
+		assert_true(a.elsewhere[i]);
+	}
+	/* value 3 is taken: this one gives up, and is answered 0 */
+	one[8] = (struct ended_one){ &a, 8 };
+	assert_int_equal(s->ops->begin(s, true), 0);
+	json_t *o = obj("project", U1, "late");
+	assert_int_equal(s->ops->put(s, o, NULL, &rev), 0);
+	json_decref(o);
+	assert_int_equal(s->ops->claim(s, "pool", 3, U1, holder), -EEXIST);
+	s->ops->end(s, true, on_ended, &one[8]);
+	kick_until(s, &a, 9);
+	assert_int_equal(a.rc[8], 0);
+	struct seen x;
+	events(s, 0, 64, &x);
+	assert_int_equal(x.n, 8);
+	assert_int_equal(s->ops->begin(s, false), 0);
+	assert_int_equal(s->ops->get(s, U1, &o), -ENOENT);
+	assert_int_equal(s->ops->revision(s, &rev), 0);
+	assert_int_equal(rev, 8);
+	s->ops->commit(s);
+	pthread_cond_destroy(&a.c);
+	pthread_mutex_destroy(&a.m);
+}
+
+/* More writes ended before a kick than one etcd txn can carry: each is
+ * answered either committed (its object is there) or -EAGAIN, to be redone
+ * (it is not): none is lost, none half-written. */
+static void test_ended_full(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct api_store *s = f->s;
+	struct ended a = { .me = pthread_self() };
+	pthread_mutex_init(&a.m, NULL);
+	pthread_cond_init(&a.c, NULL);
+	struct ended_one one[64];
+	char uuid[64][37], name[16];
+	int64_t rev;
+	for (int i = 0; i < 64; i++) {
+		one[i] = (struct ended_one){ &a, i };
+		snprintf(uuid[i], sizeof(uuid[i]), "00000000-0000-4000-8000-0000000002%02d", i);
+		snprintf(name, sizeof(name), "q%d", i);
+		assert_int_equal(s->ops->begin(s, true), 0);
+		json_t *o = obj("project", uuid[i], name);
+		assert_int_equal(s->ops->put(s, o, NULL, &rev), 0);
+		json_decref(o);
+		s->ops->end(s, false, on_ended, &one[i]);
+	}
+	kick_until(s, &a, 64);
+	int committed = 0, got[64];
+	assert_int_equal(s->ops->begin(s, false), 0);
+	for (int i = 0; i < 64; i++) {
+		json_t *o;
+		if ((got[i] = s->ops->get(s, uuid[i], &o)) == 0)
+			json_decref(o);
+	}
+	s->ops->commit(s); /* (before any assert: a failed one must not hold the store) */
+	for (int i = 0; i < 64; i++) {
+		if (a.rc[i] == 0) {
+			assert_int_equal(got[i], 0);
+			committed++;
+		} else {
+			assert_int_equal(a.rc[i], -EAGAIN);
+			assert_int_equal(got[i], -ENOENT);
+		}
+	}
+	assert_true(committed >= 1);
+	if (strcmp(f->p->store, "etcd") == 0)
+		assert_true(committed < 64); /* one txn cannot hold them all */
+	else
+		assert_int_equal(committed, 64);
+	pthread_cond_destroy(&a.c);
+	pthread_mutex_destroy(&a.m);
+}
+
+/* test_stale_write through end: a stale try's answer is -EAGAIN (etcd),
+ * the redo is refused; nothing of either stays. */
+static void test_ended_stale(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	struct api_store *a = f->s, *b = open_again(f);
+	assert_non_null(b);
+	char holder[37];
+	json_t *o;
+	int64_t rev;
+	int rc;
+	other_writes_first(a, b);
+	struct ended e = { .me = pthread_self() };
+	pthread_mutex_init(&e.m, NULL);
+	pthread_cond_init(&e.c, NULL);
+	struct ended_one one[16];
+	int again = 0;
+	for (int tries = 0;; tries++) {
+		assert_true(tries < 16);
+		one[tries] = (struct ended_one){ &e, tries };
+		assert_int_equal(a->ops->begin(a, true), 0);
+		o = obj("project", U3, "c");
+		assert_int_equal(a->ops->put(a, o, NULL, &rev), 0);
+		json_decref(o);
+		rc = a->ops->claim(a, "p", 0, U3, holder);
+		a->ops->end(a, rc != 0, on_ended, &one[tries]);
+		kick_until(a, &e, tries + 1);
+		if (e.rc[tries] != -EAGAIN)
+			break;
+		again++;
+	}
+	assert_int_equal(rc, -EEXIST);
+	assert_string_equal(holder, U2);
+	/* (etcd: the first try is stale unless the watch brought b's write in
+	 * between a's two transactions; fprintf says which) */
+	fprintf(stderr, "# %s: %d stale tries\n", f->p->store, again);
+	assert_int_equal(a->ops->begin(a, false), 0);
+	assert_int_equal(a->ops->find(a, "project", "c", &o), -ENOENT);
+	assert_int_equal(a->ops->get(a, U3, &o), -ENOENT);
+	a->ops->commit(a);
+	api_store_close(b);
+	pthread_cond_destroy(&e.c);
+	pthread_mutex_destroy(&e.m);
+}
+
 /* The same tests on each store, named "<store>: test" in the TAP output. */
 #define STORE_TEST(label, f, p) { label ": " #f, f, setup, teardown, p }
 #define STORE_TESTS(label, p)                                                   \
@@ -762,7 +980,10 @@ static void test_open_errors(void **state)
 	STORE_TEST(label, test_concurrent_claims, p),                           \
 	STORE_TEST(label, test_two_connections, p),                            \
 	STORE_TEST(label, test_stale_write, p),                                 \
-	STORE_TEST(label, test_claim_hints, p)
+	STORE_TEST(label, test_claim_hints, p),                                 \
+	STORE_TEST(label, test_ended_writes, p),                                \
+	STORE_TEST(label, test_ended_full, p),                                  \
+	STORE_TEST(label, test_ended_stale, p)
 
 int main(void)
 {
