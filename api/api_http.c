@@ -44,9 +44,9 @@ struct api_http {
 	int wake;              /* eventfd: the revision moved, or stop */
 	bool stop;             /* (atomic) the loop ends once no write is pending */
 	/* lock: between a write's end and its callback (struct req's ended,
-	 * suspended), and the parked watches */
+	 * suspended) */
 	pthread_mutex_t lock;
-	struct watch *parked;  /* watches suspended with nothing to send */
+	struct watch *parked;  /* watches suspended with nothing to send (loop only) */
 	int writes;            /* writes whose store answer is pending (loop only) */
 	int64_t polled_ms;     /* the last look at the store for other replicas' writes */
 };
@@ -170,7 +170,6 @@ struct watch {
 	struct api_http *h;
 	struct MHD_Connection *conn;
 	struct watch *next;  /* in h->parked */
-	bool parked;         /* (under h->lock) suspended, nothing to send */
 	int64_t quiet_since; /* ms: when it last sent (keepalive after WATCH_KEEPALIVE) */
 	struct api_ident id;
 	int64_t cursor;      /* last revision handed out (or skipped) */
@@ -253,12 +252,9 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
 		/* nothing to send: off the loop until the revision moves (or the
 		 * keepalive is due); 0 with the connection suspended: called
 		 * again once resumed */
-		pthread_mutex_lock(&w->h->lock);
-		w->parked = true;
 		w->next = w->h->parked;
 		w->h->parked = w;
 		MHD_suspend_connection(w->conn);
-		pthread_mutex_unlock(&w->h->lock);
 		return 0;
 	}
 	size_t n = w->len - w->off < max ? w->len - w->off : max;
@@ -274,13 +270,11 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *out, size_t max)
 static int unpark(struct api_http *h, int64_t rev)
 {
 	int64_t now = now_ms(), next = -1;
-	pthread_mutex_lock(&h->lock);
 	for (struct watch **pw = &h->parked; *pw;) {
 		struct watch *w = *pw;
 		int64_t due = w->quiet_since + WATCH_KEEPALIVE;
 		if (rev < 0 || rev > w->cursor || now >= due) {
 			*pw = w->next;
-			w->parked = false;
 			MHD_resume_connection(w->conn);
 			continue;
 		}
@@ -288,7 +282,6 @@ static int unpark(struct api_http *h, int64_t rev)
 			next = due - now;
 		pw = &w->next;
 	}
-	pthread_mutex_unlock(&h->lock);
 	return (int)next;
 }
 
