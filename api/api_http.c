@@ -42,6 +42,8 @@ struct api_http {
 	uint16_t port;
 	pthread_t loop;
 	int wake;              /* eventfd: the revision moved, or stop */
+	bool wake_sent;        /* (atomic) wake written, the loop not yet up:
+				* one write serves every callback till then */
 	bool stop;             /* (atomic) the loop ends once no write is pending */
 	/* lock: between a write's end and its callback (struct req's ended,
 	 * suspended) */
@@ -80,6 +82,8 @@ static int64_t now_ms(void)
 
 static void wake_loop(struct api_http *h)
 {
+	if (__atomic_exchange_n(&h->wake_sent, true, __ATOMIC_ACQ_REL))
+		return;
 	uint64_t one = 1;
 	ssize_t n = write(h->wake, &one, sizeof(one));
 	(void)n; /* (a full counter wakes the loop as well) */
@@ -656,6 +660,9 @@ static void *loop_main(void *arg)
 			uint64_t v;
 			ssize_t n = read(h->wake, &v, sizeof(v));
 			(void)n;
+			/* (after the read: what woke the loop before this is seen
+			 * by the turn that follows; what comes after writes again) */
+			__atomic_store_n(&h->wake_sent, false, __ATOMIC_RELEASE);
 		}
 		int64_t rev = api_core_rev(h->core);
 		if (h->parked && rev >= 0 && h->core->poll_ms > 0 &&

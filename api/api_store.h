@@ -119,8 +119,9 @@ struct api_store_ops {
 	 * without waiting. The transaction is over when end returns (the next
 	 * begin may come at once); done(arg, rc) gets what commit or rollback
 	 * would have returned, once that is known and the writes are durable:
-	 * before end returns, or later from one of the store's threads (it
-	 * must not block). Transactions ended so are committed together by
+	 * before end returns, or later from one of the store's threads, maybe
+	 * with the store's lock held (it must neither block nor call the
+	 * store). Transactions ended so are committed together by
 	 * kick, which the loop calls once it has run every request ready: it
 	 * returns the milliseconds after which it wants to be called again
 	 * even if nothing happens (-1: no need). */

@@ -239,11 +239,10 @@ struct ed_store {
 	int expect;            /* requests likely to join the next batch */
 	struct timespec done_at; /* when the last batch was answered */
 	/* the sender thread (ed_end's requests): sends the open batch when
-	 * kick says so, calls the callbacks of the answered waiters */
+	 * kick says so (batch_done calls the requests' callbacks) */
 	pthread_t sthread;
 	bool sending, sstop, go;
 	pthread_cond_t scond;
-	struct ed_waiter *finished; /* answered, callback not yet called */
 	/* reads' freshness checks and the event log: their own connection */
 	pthread_mutex_t rlock;
 	CURL *rcurl, *grcurl;  /* the same, the gateway's and gRPC's */
@@ -1731,7 +1730,6 @@ static int catch_up(struct ed_store *q)
 	return replay(q, q->need_mod);
 }
 
-
 /* The top of the chain a new batch builds on: the newest batch in flight,
  * else the mirror. */
 static int64_t chain_rev(struct ed_store *q)
@@ -1961,6 +1959,19 @@ static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *
 	return 0;
 }
 
+/* What a request makes of its batch's outcome rc. */
+static int outcome(const struct ed_waiter *w, int rc)
+{
+	switch (w->mode) {
+	case ED_W_AGAIN:
+		return rc < 0 ? rc : -EAGAIN;
+	case ED_W_READ:
+		return rc == -EAGAIN ? -EAGAIN : 0;
+	default:
+		return rc;
+	}
+}
+
 /* b's answer, in the order the batches were sent (b is the oldest in
  * flight): the mirror takes its writes, its requests their outcome. */
 static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *resp)
@@ -1978,16 +1989,16 @@ static void batch_done(struct ed_store *q, struct ed_batch *b, int rc, json_t *r
 	} else if (rc < 0) {
 		q->need_check = true; /* it may have been written: ask before the next */
 	}
-	/* the outcome is known: its requests may answer now; nobody reads the
-	 * mirror before it has the batch's writes (that takes the lock) */
+	/* the outcome is known: its requests may answer now, while the mirror
+	 * takes the batch's writes (nobody reads it before: that takes the
+	 * lock). An ended request's callback runs here, under the lock, so the
+	 * event loop answers in parallel with the mirror's update below. */
 	for (struct ed_waiter *w = b->w, *nx; w; w = nx) {
 		nx = w->next; /* w's stack frame may be gone once done is seen */
 		w->rc = rc;
 		if (w->cb) {
-			w->done = true;
-			w->next = q->finished;
-			q->finished = w;
-			pthread_cond_signal(&q->scond);
+			w->cb(w->arg, outcome(w, rc));
+			free(w);
 			continue;
 		}
 		__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
@@ -2180,19 +2191,6 @@ static void join(struct ed_store *q, struct ed_batch *b, struct ed_waiter *w)
 	w->next = b->w;
 	b->w = w;
 	w->sent = b != q->open;
-}
-
-/* What a request makes of its batch's outcome rc. */
-static int outcome(const struct ed_waiter *w, int rc)
-{
-	switch (w->mode) {
-	case ED_W_AGAIN:
-		return rc < 0 ? rc : -EAGAIN;
-	case ED_W_READ:
-		return rc == -EAGAIN ? -EAGAIN : 0;
-	default:
-		return rc;
-	}
 }
 
 /* Under lock, and returns with it let go: w waits for the batch it joined
@@ -2444,18 +2442,6 @@ static void *sender_main(void *arg)
 	struct ed_store *q = arg;
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		if (q->finished) {
-			struct ed_waiter *list = q->finished;
-			q->finished = NULL;
-			pthread_mutex_unlock(&q->lock);
-			for (struct ed_waiter *w = list, *nx; w; w = nx) {
-				nx = w->next;
-				w->cb(w->arg, outcome(w, w->rc));
-				free(w);
-			}
-			pthread_mutex_lock(&q->lock);
-			continue;
-		}
 		if (q->go) {
 			q->go = false;
 			if (q->open)
