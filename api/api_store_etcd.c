@@ -1918,9 +1918,10 @@ static bool own_key(const struct ed_store *q, const char *k, json_t *v, json_t *
 
 /* The txn of batch b as a gRPC message (*msg, its buffer reused): "if P
  * rev is what the batch before wrote, write b", written as protobuf
- * directly (it is on the critical path: built under the lock, sent at once). The objects b writes
- * carry their refs and claims (envelope), which then are not written as
- * keys of their own. -ENOMEM: out of memory. */
+ * directly (it is on the critical path: built under the lock, sent at
+ * once). The objects b writes carry their refs and claims (envelope),
+ * which then are not written as keys of their own. -ENOMEM: out of
+ * memory. */
 static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *msg)
 {
 	char key[160];
@@ -2450,8 +2451,8 @@ static int ed_kick(struct api_store *s)
 	return ms;
 }
 
-/* Sends what kick decided, and calls the callbacks of ended requests once
- * their batch is answered (outside the lock: they wake an event loop). */
+/* Sends what kick decided; the ended requests are called back from
+ * batch_done, once their batch is answered. */
 static void *sender_main(void *arg)
 {
 	struct ed_store *q = arg;
