@@ -15,7 +15,10 @@
  *                               wrote it (TOKEN; older stores: "N" alone)
  *   P obj/<kind>/<fq_name>      object body (JSON); key order = fq_name order;
  *                               then a newline and its envelope (below)
- *   P ev/<%020 rev>             {"type","kind","uuid","body"}
+ *   P ev/<%020 rev>             the events of one batch, the last one rev:
+ *                               a record {"type","kind","uuid","body","w"}
+ *                               alone (one event), or "<rev> <record>" per
+ *                               line (more; older stores: always alone)
  *   P compacted                 "C": the events up to revision C were dropped
  * and, in memory only (the mirror derives them from the keys above as it
  * applies them, so a write of one object carries 2 keys + P rev to etcd):
@@ -712,6 +715,58 @@ static int range_raw(struct ed_store *q, CURL *h, const char *key, const char *e
 	return 0;
 }
 
+/* The events in P ev/ keys kvs ([key, value] or [key, value, mod], in key
+ * order) after since, one [P ev/<%020 rev>, record(, mod)] each (see
+ * put_events for a key's value). -EIO: a value that is not so. */
+static int ev_split(struct ed_store *q, json_t *kvs, int64_t since, json_t **out)
+{
+	size_t at = strlen(q->prefix) + 3, i;
+	json_t *e, *a = json_array();
+	int rc = a ? 0 : -ENOMEM;
+	json_array_foreach(rc ? NULL : kvs, i, e) {
+		const char *k = json_string_value(json_array_get(e, 0));
+		const char *p = json_string_value(json_array_get(e, 1));
+		json_t *mod = json_array_get(e, 2);
+		int64_t last = strtoll(k + at, NULL, 10), r = last, prev = 0;
+		bool lines = *p >= '0' && *p <= '9';
+		do {
+			char *end = NULL;
+			if (lines && ((r = strtoll(p, &end, 10)) <= prev || r > last || *end != ' ')) {
+				rc = -EIO; /* revs must rise and stay within the key's */
+				break;
+			}
+			p = lines ? end + 1 : p;
+			size_t n = lines ? strcspn(p, "\n") : strlen(p);
+			if (r > since) {
+				char key[160];
+				KEY(key, "%sev/%020" PRId64, q->prefix, r);
+				json_t *x = json_pack("[ss%]", key, p, n);
+				if (!x || (mod && json_array_append(x, mod) < 0)) {
+					json_decref(x);
+					rc = -ENOMEM;
+					break;
+				}
+				if (json_array_append_new(a, x) < 0) {
+					rc = -ENOMEM;
+					break;
+				}
+			}
+			prev = r;
+			p += n;
+		} while (lines && *p++ == '\n');
+		if (rc == 0 && r != last)
+			rc = -EIO; /* the key names its last event */
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0) {
+		json_decref(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
 /* P rev's mod_revision in etcd now (0: absent). */
 static int rev_mod_now(struct ed_store *q, CURL *h, int64_t *mod)
 {
@@ -1110,21 +1165,33 @@ static int replay(struct ed_store *q, int64_t until)
 					  "response_range"), "kvs"), 0);
 	int64_t h = i64(json_object_get(resp, "header"), "revision"), expect = q->trev + 1;
 	size_t plen = strlen(q->prefix) + 3, i;
-	json_t *kv, *ring = json_array();
+	json_t *kv, *ring = json_array(), *raw = json_array(), *one = NULL;
 	rc = rv && i64(rv, "mod_revision") >= until ? 0 : -ESTALE;
 	json_array_foreach(rc ? NULL : evs, i, kv) {
 		char *k = b64dec(json_string_value(json_object_get(kv, "key")) ?: "");
 		const char *vs = json_string_value(json_object_get(kv, "value"));
 		char *v = b64dec(vs ? vs : "");
-		rc = k && v && strtoll(k + plen, NULL, 10) == expect++ ?
-		     apply_redo(q, v, i64(kv, "mod_revision")) : -ESTALE;
-		if (rc == 0)
-			json_array_append_new(ring, json_pack("[ss]", k, v));
+		rc = k && v ? json_array_append_new(raw, json_pack("[ssI]", k, v, (json_int_t)i64(kv,
+				"mod_revision"))) : -ESTALE;
 		free(k);
 		free(v);
 		if (rc < 0)
 			break;
 	}
+	if (rc == 0 && ev_split(q, raw, q->trev, &one) < 0)
+		rc = -ESTALE;
+	json_array_foreach(rc ? NULL : one, i, kv) {
+		const char *k = json_string_value(json_array_get(kv, 0));
+		const char *v = json_string_value(json_array_get(kv, 1));
+		rc = strtoll(k + plen, NULL, 10) == expect++ ?
+		     apply_redo(q, v, json_integer_value(json_array_get(kv, 2))) : -ESTALE;
+		if (rc == 0)
+			json_array_append_new(ring, json_pack("[ss]", k, v));
+		if (rc < 0)
+			break;
+	}
+	json_decref(raw);
+	json_decref(one);
 	if (rc == 0) {
 		const char *vs = json_string_value(json_object_get(rv, "value"));
 		char *v = b64dec(vs ? vs : "");
@@ -1916,6 +1983,43 @@ static bool own_key(const struct ed_store *q, const char *k, json_t *v, json_t *
 			 (c == K_CLAIM && json_object_get(owners, val)));
 }
 
+struct ev_ref {
+	const char *key, *rec; /* P ev/<%020 rev>, its record */
+};
+
+static int ev_ref_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ev_ref *)a)->key, ((const struct ev_ref *)b)->key);
+}
+
+/* A batch's events go to etcd as one key (etcd indexes, and copies at
+ * every txn until its next commit, each key a txn writes: one key for the
+ * events of a batch instead of one each made batches ~5 % faster, see
+ * docs/PERFORMANCE.md): P ev/<the last one's rev>, its value the record
+ * alone when there is one, else "<rev> <record>" per line, in order (a
+ * record is JSON: it has no newline). */
+static int put_events(struct api_pb_buf *msg, struct ev_ref *evs, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(evs, n, sizeof(*evs), ev_ref_cmp); /* (zero-padded: by rev) */
+	const char *last = evs[n - 1].key;
+	if (n == 1)
+		return api_pb_txn_put(msg, API_PB_SUCCESS, last, evs[0].rec, strlen(evs[0].rec));
+	size_t len = 0, at = strlen(last) - 20;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(evs[i].rec) + 23;
+	char *val = malloc(len), *p = val;
+	if (!val)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%" PRId64 " %s", i ? "\n" : "", (int64_t)strtoll(evs[i].key + at, NULL, 10),
+			     evs[i].rec);
+	int rc = api_pb_txn_put(msg, API_PB_SUCCESS, last, val, (size_t)(p - val));
+	free(val);
+	return rc;
+}
+
 /* The txn of batch b as a gRPC message (*msg, its buffer reused): "if P
  * rev is what the batch before wrote, write b", written as protobuf
  * directly (it is on the critical path: built under the lock, sent at
@@ -1935,10 +2039,18 @@ static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *
 	if (rc == 0)
 		rc = b->cmp ? api_pb_txn_if_value(msg, key, b->cmp)
 			    : api_pb_txn_if_created(msg, key, 0);
+	size_t nev = 0;
+	struct ev_ref *evs = malloc(sizeof(*evs) * (json_object_size(b->set) + 1));
+	if (!evs)
+		rc = -ENOMEM;
 	json_object_foreach(rc == 0 ? b->set : NULL, k, v) {
 		if (!own_key(q, k, v, owners))
 			continue;
-		const char *val = json_string_value(v);
+		const char *val = json_string_value(v), *rest;
+		if (val && kclass(q, k, &rest) == K_EVENT) {
+			evs[nev++] = (struct ev_ref){ k, val };
+			continue;
+		}
 		const char *u = val ? json_string_value(json_object_get(objs, k)) : NULL;
 		char *env = u ? envelope(q, b, val, u) : NULL;
 		const char *put = env ? env : val;
@@ -1964,6 +2076,9 @@ static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *
 	}
 	json_decref(objs);
 	json_decref(owners);
+	if (rc == 0)
+		rc = put_events(msg, evs, nev);
+	free(evs);
 	if (rc == 0)
 		rc = api_pb_txn_put(msg, API_PB_SUCCESS, key, b->val, strlen(b->val));
 	if (rc == 0)
@@ -2149,8 +2264,15 @@ static int txn_keys(struct ed_store *q, json_t *set)
 	int n;
 	if (txn_objects(q, set, NULL, &objs, &owners, &n) < 0)
 		return (int)json_object_size(set);
-	json_object_foreach(set, k, v)
-		n += own_key(q, k, v, owners);
+	bool ev = false;
+	const char *rest;
+	json_object_foreach(set, k, v) {
+		if (kclass(q, k, &rest) != K_EVENT || !json_is_string(v))
+			n += own_key(q, k, v, owners);
+		else
+			ev = true;
+	}
+	n += ev; /* (put_events) */
 	json_decref(objs);
 	json_decref(owners);
 	return n;
@@ -2953,8 +3075,16 @@ static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb
 	KEY(end, "%sev0", q->prefix);
 	pthread_mutex_unlock(&q->lock);
 	pthread_mutex_lock(&q->rlock);
-	rc = range_raw(q, q->rcurl, from, end, limit, &a);
+	json_t *keys = NULL;
+	/* (limit keys hold at least limit events) */
+	rc = range_raw(q, q->rcurl, from, end, limit, &keys);
 	pthread_mutex_unlock(&q->rlock);
+	if (rc == 0) {
+		rc = ev_split(q, keys, since, &a);
+		json_decref(keys);
+		while (rc == 0 && limit && json_array_size(a) > (size_t)limit)
+			json_array_remove(a, json_array_size(a) - 1);
+	}
 	int64_t hole = 0;
 	if (rc == 0) {
 		/* the first event must be since + 1: else a compaction the mirror

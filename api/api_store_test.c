@@ -831,6 +831,98 @@ static void test_ended_writes(void **state)
 	pthread_mutex_destroy(&a.m);
 }
 
+/* n projects p<first>.. written as ended transactions, one kick: one batch. */
+static void ended_batch(struct api_store *s, int first, int n)
+{
+	struct ended a = { .me = pthread_self() };
+	pthread_mutex_init(&a.m, NULL);
+	pthread_cond_init(&a.c, NULL);
+	struct ended_one one[16];
+	char uuid[37], name[16];
+	int64_t rev;
+	assert_true(n <= 16);
+	for (int i = 0; i < n; i++) {
+		one[i] = (struct ended_one){ &a, i };
+		snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-0000000002%02d", first + i);
+		snprintf(name, sizeof(name), "p%d", first + i);
+		assert_int_equal(s->ops->begin(s, true), 0);
+		json_t *o = obj("project", uuid, name);
+		assert_int_equal(s->ops->put(s, o, NULL, &rev), 0);
+		json_decref(o);
+		s->ops->end(s, false, on_ended, &one[i]);
+	}
+	kick_until(s, &a, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(a.rc[i], 0);
+	pthread_cond_destroy(&a.c);
+	pthread_mutex_destroy(&a.m);
+}
+
+static void expect_revs(const struct seen *x, int64_t from, int n)
+{
+	assert_int_equal(x->n, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(x->revs[i], from + i);
+}
+
+/* etcd: how many keys hold the events under prefix (etcdctl, from
+ * etcd-client, which make deps installs with etcd-server). */
+static long etcd_event_keys(const char *endpoint, const char *prefix)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "ETCDCTL_API=3 etcdctl --endpoints %s get '%sev/' '%sev0' --keys-only -w json",
+		 endpoint, prefix, prefix);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char out[8192] = "";
+	size_t n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	assert_int_equal(pclose(p), 0);
+	/* (as reals: the header's cluster_id passes int64) */
+	json_t *j = json_loads(out, JSON_DECODE_INT_AS_REAL, NULL);
+	assert_non_null(j);
+	long keys = (long)json_number_value(json_object_get(j, "count"));
+	json_decref(j);
+	return keys;
+}
+
+/* The events of one batch (etcd: one key for all of them): read by another
+ * connection in pages that split the batch, replayed into its copy before
+ * its own write, and compacted up to the middle of the batch (the events
+ * after the floor are all still there, also after a reopen). */
+static void test_batch_events(void **state)
+{
+	struct fx *f = *state;
+	NEED_STORE(f);
+	ended_batch(f->s, 0, 8);
+	if (f->p->etcd)
+		assert_int_equal(etcd_event_keys(f->p->etcd->endpoint, f->path), 1);
+	struct api_store *b = open_again(f);
+	assert_non_null(b);
+	struct seen x;
+	events(b, 3, 2, &x);
+	expect_revs(&x, 4, 2);
+	events(b, 5, 100, &x);
+	expect_revs(&x, 6, 3);
+	ended_batch(f->s, 8, 3);
+	/* (read through b: f->s may not have heard of b's write yet) */
+	assert_int_equal(put(b, obj("project", U1, "late"), NULL), 12);
+	events(b, 8, 100, &x);
+	expect_revs(&x, 9, 4);
+	assert_int_equal(f->s->ops->compact(f->s, 5), 0);
+	assert_int_equal(events_rc(f->s, 4, &x), -ESTALE);
+	events(b, 5, 100, &x);
+	expect_revs(&x, 6, 7);
+	api_store_close(b);
+	api_store_close(f->s);
+	f->s = open_again(f);
+	assert_non_null(f->s);
+	assert_int_equal(events_rc(f->s, 4, &x), -ESTALE);
+	events(f->s, 5, 100, &x);
+	expect_revs(&x, 6, 7);
+}
+
 /* More writes ended before a kick than one etcd txn can carry: each is
  * answered either committed (its object is there) or -EAGAIN, to be redone
  * (it is not): none is lost, none half-written. */
@@ -966,6 +1058,7 @@ static void test_ended_stale(void **state)
 	STORE_TEST(label, test_claim_hints, p),                                 \
 	STORE_TEST(label, test_ended_writes, p),                                \
 	STORE_TEST(label, test_ended_full, p),                                  \
+	STORE_TEST(label, test_batch_events, p),                                \
 	STORE_TEST(label, test_ended_stale, p)
 
 int main(void)
