@@ -116,6 +116,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_etcd_evlog.h"
 #include "api_etcd_map.h"
 #include "api_etcd_pb.h"
 #include "api_pcache.h"
@@ -715,58 +716,6 @@ static int range_raw(struct ed_store *q, CURL *h, const char *key, const char *e
 	return 0;
 }
 
-/* The events in P ev/ keys kvs ([key, value] or [key, value, mod], in key
- * order) after since, one [P ev/<%020 rev>, record(, mod)] each (see
- * put_events for a key's value). -EIO: a value that is not so. */
-static int ev_split(struct ed_store *q, json_t *kvs, int64_t since, json_t **out)
-{
-	size_t at = strlen(q->prefix) + 3, i;
-	json_t *e, *a = json_array();
-	int rc = a ? 0 : -ENOMEM;
-	json_array_foreach(rc ? NULL : kvs, i, e) {
-		const char *k = json_string_value(json_array_get(e, 0));
-		const char *p = json_string_value(json_array_get(e, 1));
-		json_t *mod = json_array_get(e, 2);
-		int64_t last = strtoll(k + at, NULL, 10), r = last, prev = 0;
-		bool lines = *p >= '0' && *p <= '9';
-		do {
-			char *end = NULL;
-			if (lines && ((r = strtoll(p, &end, 10)) <= prev || r > last || *end != ' ')) {
-				rc = -EIO; /* revs must rise and stay within the key's */
-				break;
-			}
-			p = lines ? end + 1 : p;
-			size_t n = lines ? strcspn(p, "\n") : strlen(p);
-			if (r > since) {
-				char key[160];
-				KEY(key, "%sev/%020" PRId64, q->prefix, r);
-				json_t *x = json_pack("[ss%]", key, p, n);
-				if (!x || (mod && json_array_append(x, mod) < 0)) {
-					json_decref(x);
-					rc = -ENOMEM;
-					break;
-				}
-				if (json_array_append_new(a, x) < 0) {
-					rc = -ENOMEM;
-					break;
-				}
-			}
-			prev = r;
-			p += n;
-		} while (lines && *p++ == '\n');
-		if (rc == 0 && r != last)
-			rc = -EIO; /* the key names its last event */
-		if (rc < 0)
-			break;
-	}
-	if (rc < 0) {
-		json_decref(a);
-		return rc;
-	}
-	*out = a;
-	return 0;
-}
-
 /* P rev's mod_revision in etcd now (0: absent). */
 static int rev_mod_now(struct ed_store *q, CURL *h, int64_t *mod)
 {
@@ -1178,7 +1127,7 @@ static int replay(struct ed_store *q, int64_t until)
 		if (rc < 0)
 			break;
 	}
-	if (rc == 0 && ev_split(q, raw, q->trev, &one) < 0)
+	if (rc == 0 && api_evlog_split(q->prefix, raw, q->trev, &one) < 0)
 		rc = -ESTALE;
 	json_array_foreach(rc ? NULL : one, i, kv) {
 		const char *k = json_string_value(json_array_get(kv, 0));
@@ -1983,39 +1932,17 @@ static bool own_key(const struct ed_store *q, const char *k, json_t *v, json_t *
 			 (c == K_CLAIM && json_object_get(owners, val)));
 }
 
-struct ev_ref {
-	const char *key, *rec; /* P ev/<%020 rev>, its record */
-};
-
-static int ev_ref_cmp(const void *a, const void *b)
+/* The events of a batch as one key (api_etcd_evlog.h). */
+static int put_events(struct api_pb_buf *msg, struct api_evlog_ref *evs, size_t n)
 {
-	return strcmp(((const struct ev_ref *)a)->key, ((const struct ev_ref *)b)->key);
-}
-
-/* A batch's events go to etcd as one key (etcd indexes, and copies at
- * every txn until its next commit, each key a txn writes: one key for the
- * events of a batch instead of one each made batches ~5 % faster, see
- * docs/PERFORMANCE.md): P ev/<the last one's rev>, its value the record
- * alone when there is one, else "<rev> <record>" per line, in order (a
- * record is JSON: it has no newline). */
-static int put_events(struct api_pb_buf *msg, struct ev_ref *evs, size_t n)
-{
+	const char *key;
+	char *val = NULL;
+	size_t len;
 	if (n == 0)
 		return 0;
-	qsort(evs, n, sizeof(*evs), ev_ref_cmp); /* (zero-padded: by rev) */
-	const char *last = evs[n - 1].key;
-	if (n == 1)
-		return api_pb_txn_put(msg, API_PB_SUCCESS, last, evs[0].rec, strlen(evs[0].rec));
-	size_t len = 0, at = strlen(last) - 20;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(evs[i].rec) + 23;
-	char *val = malloc(len), *p = val;
-	if (!val)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s%" PRId64 " %s", i ? "\n" : "", (int64_t)strtoll(evs[i].key + at, NULL, 10),
-			     evs[i].rec);
-	int rc = api_pb_txn_put(msg, API_PB_SUCCESS, last, val, (size_t)(p - val));
+	int rc = api_evlog_join(evs, n, &key, &val, &len);
+	if (rc == 0)
+		rc = api_pb_txn_put(msg, API_PB_SUCCESS, key, val, len);
 	free(val);
 	return rc;
 }
@@ -2040,7 +1967,7 @@ static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *
 		rc = b->cmp ? api_pb_txn_if_value(msg, key, b->cmp)
 			    : api_pb_txn_if_created(msg, key, 0);
 	size_t nev = 0;
-	struct ev_ref *evs = malloc(sizeof(*evs) * (json_object_size(b->set) + 1));
+	struct api_evlog_ref *evs = malloc(sizeof(*evs) * (json_object_size(b->set) + 1));
 	if (!evs)
 		rc = -ENOMEM;
 	json_object_foreach(rc == 0 ? b->set : NULL, k, v) {
@@ -2048,7 +1975,7 @@ static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *
 			continue;
 		const char *val = json_string_value(v), *rest;
 		if (val && kclass(q, k, &rest) == K_EVENT) {
-			evs[nev++] = (struct ev_ref){ k, val };
+			evs[nev++] = (struct api_evlog_ref){ k, val };
 			continue;
 		}
 		const char *u = val ? json_string_value(json_object_get(objs, k)) : NULL;
@@ -3080,7 +3007,7 @@ static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb
 	rc = range_raw(q, q->rcurl, from, end, limit, &keys);
 	pthread_mutex_unlock(&q->rlock);
 	if (rc == 0) {
-		rc = ev_split(q, keys, since, &a);
+		rc = api_evlog_split(q->prefix, keys, since, &a);
 		json_decref(keys);
 		while (rc == 0 && limit && json_array_size(a) > (size_t)limit)
 			json_array_remove(a, json_array_size(a) - 1);
