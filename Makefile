@@ -14,7 +14,7 @@ ONLY       ?=
 DEPS = gcc clang meson ninja-build pkg-config dpdk dpdk-dev libdpdk-dev \
        libcmocka-dev libjansson-dev iproute2 iputils-ping tshark iperf3 \
        tcpdump valgrind util-linux procps ethtool graphviz gobgpd frr \
-       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev curl \
+       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libyaml-dev uuid-dev libzstd-dev curl \
        etcd-server etcd-client libmnl-dev containernetworking-plugins podman runc busybox-static \
        python3 openssl
 # The benchmarks' peers and profilers, installed by `make bench` only.

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
+
+#include "api_b64.h"
 
 #define REV_DIGITS 20
+#define ZLEVEL 1 /* ~800 MB/s here: ~15 us for a batch of 8 pairs */
 
 /* The revision a key P ev/<%020 rev> names, or -1. */
 static int64_t key_rev(const char *key, size_t at)
@@ -29,8 +33,50 @@ static int ref_cmp(const void *a, const void *b)
 	return strcmp(((const struct api_evlog_ref *)a)->key, ((const struct api_evlog_ref *)b)->key);
 }
 
-int api_evlog_join(struct api_evlog_ref *evs, size_t n, const char **key, char **val,
-		   size_t *len)
+void api_evlog_z_free(struct api_evlog_z *z)
+{
+	ZSTD_freeCCtx(z->c);
+	ZSTD_freeDCtx(z->d);
+	z->c = z->d = NULL;
+}
+
+/* v (n bytes) as 'Z' and its zstd frame in base64, when that is shorter:
+ * *out, else NULL (v stays as it is). -ENOMEM. */
+static int compress(struct api_evlog_z *z, const char *v, size_t n, char **out, size_t *len)
+{
+	*out = NULL;
+	struct api_evlog_z tmp = { 0 };
+	struct api_evlog_z *u = z ? z : &tmp;
+	size_t cap = ZSTD_compressBound(n);
+	void *f = malloc(cap);
+	if (!u->c)
+		u->c = ZSTD_createCCtx();
+	if (!f || !u->c) {
+		free(f);
+		api_evlog_z_free(&tmp);
+		return -ENOMEM;
+	}
+	size_t fn = ZSTD_compressCCtx(u->c, f, cap, v, n, ZLEVEL);
+	int rc = 0;
+	if (!ZSTD_isError(fn) && 1 + API_B64_LEN(fn) < n) {
+		char *o = malloc(API_B64_LEN(fn) + 2);
+		if (o) {
+			o[0] = 'Z';
+			char *e = api_b64_encode(f, fn, o + 1);
+			*e = 0;
+			*out = o;
+			*len = (size_t)(e - o);
+		} else {
+			rc = -ENOMEM;
+		}
+	} /* (else it goes as it is: compressing is never what fails a batch) */
+	free(f);
+	api_evlog_z_free(&tmp);
+	return rc;
+}
+
+int api_evlog_join(struct api_evlog_z *z, struct api_evlog_ref *evs, size_t n,
+		   const char **key, char **val, size_t *len)
 {
 	if (n == 0)
 		return -EINVAL;
@@ -56,6 +102,56 @@ int api_evlog_join(struct api_evlog_ref *evs, size_t n, const char **key, char *
 	*key = evs[n - 1].key;
 	*val = v;
 	*len = (size_t)(p - v);
+	char *zv = NULL;
+	int rc = *len >= API_EVLOG_ZMIN ? compress(z, v, *len, &zv, len) : 0;
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	if (zv) {
+		free(v);
+		*val = zv;
+	}
+	return 0;
+}
+
+/* The text a compressed value p ('Z' and base64) holds: *out, malloc'd and
+ * NUL-terminated. -EIO: not base64, not one zstd frame that names its size,
+ * larger than API_EVLOG_MAX, holding a NUL or compressed again; -ENOMEM. */
+static int uncompress(struct api_evlog_z *z, const char *p, char **out)
+{
+	size_t n = strlen(++p);
+	uint8_t *f = malloc(n * 3 / 4 + 1);
+	if (!f)
+		return -ENOMEM;
+	ssize_t fn = api_b64_decode(p, n, f);
+	unsigned long long size = fn < 0 ? ZSTD_CONTENTSIZE_ERROR :
+				  ZSTD_getFrameContentSize(f, (size_t)fn);
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    size > API_EVLOG_MAX) {
+		free(f);
+		return -EIO;
+	}
+	struct api_evlog_z tmp = { 0 };
+	struct api_evlog_z *u = z ? z : &tmp;
+	char *t = malloc(size + 1);
+	if (!u->d)
+		u->d = ZSTD_createDCtx();
+	int rc = t && u->d ? 0 : -ENOMEM;
+	if (rc == 0) {
+		size_t got = ZSTD_decompressDCtx(u->d, t, size, f, (size_t)fn);
+		if (ZSTD_isError(got) || got != size || memchr(t, 0, got) || (got && t[0] == 'Z'))
+			rc = -EIO;
+		else
+			t[got] = 0;
+	}
+	free(f);
+	api_evlog_z_free(&tmp);
+	if (rc < 0) {
+		free(t);
+		return rc;
+	}
+	*out = t;
 	return 0;
 }
 
@@ -73,16 +169,11 @@ static int add(json_t *a, const char *prefix, int64_t r, const char *rec, size_t
 	return json_array_append_new(a, x) < 0 ? -ENOMEM : 0;
 }
 
-/* The events of one key after since, appended to a. */
-static int split_one(const char *prefix, size_t at, json_t *kv, int64_t since, json_t *a)
+/* The events of one key's text p after since (the key names last),
+ * appended to a. */
+static int split_text(const char *prefix, const char *p, int64_t last, int64_t since,
+		      json_t *extra, json_t *a)
 {
-	const char *k = json_string_value(json_array_get(kv, 0));
-	const char *p = json_string_value(json_array_get(kv, 1));
-	json_t *extra = json_array_get(kv, 2);
-	int64_t last = k && strncmp(k, prefix, at - 3) == 0 && strncmp(k + at - 3, "ev/", 3) == 0 ?
-		       key_rev(k, at) : -1;
-	if (last < 0 || !p)
-		return -EIO;
 	if (*p < '0' || *p > '9') { /* one event: the record alone */
 		if (strchr(p, '\n'))
 			return -EIO; /* (no record has one) */
@@ -111,14 +202,35 @@ static int split_one(const char *prefix, size_t at, json_t *kv, int64_t since, j
 	return r == last ? 0 : -EIO; /* the key names its last event */
 }
 
-int api_evlog_split(const char *prefix, json_t *kvs, int64_t since, json_t **out)
+/* The events of one key after since, appended to a. */
+static int split_one(struct api_evlog_z *z, const char *prefix, size_t at, json_t *kv,
+		     int64_t since, json_t *a)
+{
+	const char *k = json_string_value(json_array_get(kv, 0));
+	const char *p = json_string_value(json_array_get(kv, 1));
+	int64_t last = k && strncmp(k, prefix, at - 3) == 0 && strncmp(k + at - 3, "ev/", 3) == 0 ?
+		       key_rev(k, at) : -1;
+	if (last < 0 || !p)
+		return -EIO;
+	if (*p != 'Z')
+		return split_text(prefix, p, last, since, json_array_get(kv, 2), a);
+	char *t = NULL;
+	int rc = uncompress(z, p, &t);
+	if (rc == 0)
+		rc = split_text(prefix, t, last, since, json_array_get(kv, 2), a);
+	free(t);
+	return rc;
+}
+
+int api_evlog_split(struct api_evlog_z *z, const char *prefix, json_t *kvs, int64_t since,
+		    json_t **out)
 {
 	size_t at = strlen(prefix) + 3, i;
 	json_t *kv, *a = json_array();
 	if (!a)
 		return -ENOMEM;
 	json_array_foreach(kvs, i, kv) {
-		int rc = split_one(prefix, at, kv, since, a);
+		int rc = split_one(z, prefix, at, kv, since, a);
 		if (rc < 0) {
 			json_decref(a);
 			return rc;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_b64.h"
 #include "api_etcd_pb.h"
 
 enum pb_type { PB_INT, PB_BOOL, PB_BYTES, PB_ENUM, PB_MSG };
@@ -178,21 +179,6 @@ static const struct pb_msg watch_resp = MSG(watch_resp_f);
 static const struct pb_msg *const call_req[] = { &range_req, &txn_req, &watch_req };
 static const struct pb_msg *const call_resp[] = { &range_resp, &txn_resp, &watch_resp };
 
-/* ---- base64 (the gateway's form of bytes) ------------------------------------- */
-
-static const char b64c[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* ---- encoding ------------------------------------------------------------------ */
 
 void api_pb_buf_free(struct api_pb_buf *b)
@@ -271,26 +257,16 @@ static int put_int(struct api_pb_buf *b, int num, uint64_t v)
 /* The base64 text s decoded, as a length-delimited field. */
 static int put_b64(struct api_pb_buf *b, int num, const char *s)
 {
-	size_t len = strlen(s), n = 0;
+	size_t len = strlen(s);
 	while (len && s[len - 1] == '=')
 		len--;
-	if (put_head(b, num, len * 6 / 8) < 0)
+	if (put_head(b, num, len * 3 / 4) < 0)
 		return -ENOMEM;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			return -EINVAL;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			b->p[b->n++] = (uint8_t)(acc >> bits);
-			n++;
-		}
-	}
-	return n == len * 6 / 8 ? 0 : -EINVAL;
+	ssize_t n = api_b64_decode(s, len, b->p + b->n);
+	if (n < 0)
+		return -EINVAL;
+	b->n += (size_t)n;
+	return 0;
 }
 
 static const struct pb_field *field_named(const struct pb_msg *m, const char *name)
@@ -460,18 +436,10 @@ static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 
 static json_t *b64_json(const uint8_t *s, size_t n)
 {
-	char *o = malloc((n + 2) / 3 * 4 + 1), *q = o;
+	char *o = malloc(API_B64_LEN(n) + 1);
 	if (!o)
 		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
-			     (i + 2 < n ? s[i + 2] : 0);
-		*q++ = b64c[v >> 18 & 63];
-		*q++ = b64c[v >> 12 & 63];
-		*q++ = i + 1 < n ? b64c[v >> 6 & 63] : '=';
-		*q++ = i + 2 < n ? b64c[v & 63] : '=';
-	}
-	json_t *j = json_stringn_nocheck(o, (size_t)(q - o));
+	json_t *j = json_stringn_nocheck(o, (size_t)(api_b64_encode(s, n, o) - o));
 	free(o);
 	return j;
 }

@@ -116,6 +116,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_b64.h"
 #include "api_etcd_evlog.h"
 #include "api_etcd_map.h"
 #include "api_etcd_pb.h"
@@ -232,6 +233,7 @@ struct ed_store {
 	char wuuid[64];        /* the uuid of its newest event */
 	/* load_path's parsed bodies: valid while the value is the same text */
 	struct api_pcache pcache; /* parsed bodies (load_path) */
+	struct api_evlog_z zw, zr; /* event log (de)compression: under lock, under rlock */
 	/* group commit: the batch requests are joining, and the batches sent
 	 * but not yet answered, oldest first; each is computed on the ones
 	 * before it and its compare names the value the one before writes */
@@ -302,57 +304,25 @@ static void set_err(struct ed_store *q, const char *fmt, ...)
 
 /* ---- base64 (the gateway's bytes fields) -------------------------------- */
 
-static const char b64c[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 static char *b64enc(const char *in, size_t n)
 {
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)(unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)(unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		*o++ = b64c[v >> 18 & 63];
-		*o++ = b64c[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64c[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? b64c[v & 63] : '=';
-	}
-	*o = 0;
+	char *out = malloc(API_B64_LEN(n) + 1);
+	if (out)
+		*api_b64_encode(in, n, out) = 0;
 	return out;
-}
-
-static int b64val(char c)
-{
-	const char *p = c ? strchr(b64c, c) : NULL;
-	return p ? (int)(p - b64c) : -1;
 }
 
 /* NUL-terminated; NULL on bad input. */
 static char *b64dec(const char *in)
 {
 	size_t n = strlen(in);
-	char *out = malloc(n / 4 * 3 + 4), *o = out;
-	if (!out)
+	char *out = malloc(n / 4 * 3 + 4);
+	ssize_t len = out ? api_b64_decode(in, n, (uint8_t *)out) : -1;
+	if (len < 0) {
+		free(out);
 		return NULL;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n && in[i] != '='; i++) {
-		int v = b64val(in[i]);
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			*o++ = (char)(acc >> bits & 0xff);
-		}
 	}
-	*o = 0;
+	out[len] = 0;
 	return out;
 }
 
@@ -1127,7 +1097,7 @@ static int replay(struct ed_store *q, int64_t until)
 		if (rc < 0)
 			break;
 	}
-	if (rc == 0 && api_evlog_split(q->prefix, raw, q->trev, &one) < 0)
+	if (rc == 0 && api_evlog_split(&q->zw, q->prefix, raw, q->trev, &one) < 0)
 		rc = -ESTALE;
 	json_array_foreach(rc ? NULL : one, i, kv) {
 		const char *k = json_string_value(json_array_get(kv, 0));
@@ -1739,6 +1709,8 @@ static void ed_close(struct api_store *s)
 	json_decref(q->wevs);
 	batch_free(q->open); /* none open or in flight once every request ended */
 	api_emap_free(&q->map);
+	api_evlog_z_free(&q->zw);
+	api_evlog_z_free(&q->zr);
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
 	pthread_cond_destroy(&q->scond);
@@ -1933,14 +1905,15 @@ static bool own_key(const struct ed_store *q, const char *k, json_t *v, json_t *
 }
 
 /* The events of a batch as one key (api_etcd_evlog.h). */
-static int put_events(struct api_pb_buf *msg, struct api_evlog_ref *evs, size_t n)
+static int put_events(struct ed_store *q, struct api_pb_buf *msg, struct api_evlog_ref *evs,
+		      size_t n)
 {
 	const char *key;
 	char *val = NULL;
 	size_t len;
 	if (n == 0)
 		return 0;
-	int rc = api_evlog_join(evs, n, &key, &val, &len);
+	int rc = api_evlog_join(&q->zw, evs, n, &key, &val, &len);
 	if (rc == 0)
 		rc = api_pb_txn_put(msg, API_PB_SUCCESS, key, val, len);
 	free(val);
@@ -2004,7 +1977,7 @@ static int batch_txn(struct ed_store *q, struct ed_batch *b, struct api_pb_buf *
 	json_decref(objs);
 	json_decref(owners);
 	if (rc == 0)
-		rc = put_events(msg, evs, nev);
+		rc = put_events(q, msg, evs, nev);
 	free(evs);
 	if (rc == 0)
 		rc = api_pb_txn_put(msg, API_PB_SUCCESS, key, b->val, strlen(b->val));
@@ -3007,7 +2980,7 @@ static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb
 	rc = range_raw(q, q->rcurl, from, end, limit, &keys);
 	pthread_mutex_unlock(&q->rlock);
 	if (rc == 0) {
-		rc = api_evlog_split(q->prefix, keys, since, &a);
+		rc = api_evlog_split(&q->zr, q->prefix, keys, since, &a);
 		json_decref(keys);
 		while (rc == 0 && limit && json_array_size(a) > (size_t)limit)
 			json_array_remove(a, json_array_size(a) - 1);

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(val);
 	if (!kvs)
 		return 0;
-	int rc = api_evlog_split("t/", kvs, since, &out);
+	int rc = api_evlog_split(NULL, "t/", kvs, since, &out);
 	json_decref(kvs);
 	if (rc < 0) {
 		if ((rc != -EIO && rc != -ENOMEM) || out)
