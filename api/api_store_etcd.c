@@ -2978,13 +2978,12 @@ static int ed_events(struct api_store *s, int64_t since, int limit, api_event_cb
 	json_t *keys = NULL;
 	/* (limit keys hold at least limit events) */
 	rc = range_raw(q, q->rcurl, from, end, limit, &keys);
-	pthread_mutex_unlock(&q->rlock);
-	if (rc == 0) {
+	if (rc == 0) /* (under rlock: its zstd context is the lock's) */
 		rc = api_evlog_split(&q->zr, q->prefix, keys, since, &a);
-		json_decref(keys);
-		while (rc == 0 && limit && json_array_size(a) > (size_t)limit)
-			json_array_remove(a, json_array_size(a) - 1);
-	}
+	pthread_mutex_unlock(&q->rlock);
+	json_decref(keys);
+	while (rc == 0 && limit && json_array_size(a) > (size_t)limit)
+		json_array_remove(a, json_array_size(a) - 1);
 	int64_t hole = 0;
 	if (rc == 0) {
 		/* the first event must be since + 1: else a compaction the mirror
