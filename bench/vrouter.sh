@@ -196,22 +196,36 @@ result() {
 	bl_log "  $fwd: ${rate} Mpps, ${cpp} cycles/pkt (from CPU time: ${T[$fwd]##* }), sent $(kv "$line" tx_mpps) Mpps, forwarder saturated=$sat"
 }
 
+# mostly_saturated FWD: the forwarder set the pace in more than half its runs.
+mostly_saturated() {
+	local n s
+	n=$(wc -w <<<"${S[$1]:-}")
+	s=$(tr ' ' '\n' <<<"${S[$1]:-}" | grep -c 1)
+	[ "$s" -gt $(( n / 2 )) ]
+}
+
+# pick_basis PEER TERN_MPPS PEER_MPPS TERN_CPP PEER_CPP: sets basis and ratio.
+# A rate ratio compares the forwarders only when both set their own pace;
+# when either ran at the generator's pace, that run measured the generator's
+# minute (this machine's speed moves by up to 2x between minutes), so the
+# capacities (cycles per packet) are compared instead.
+pick_basis() {
+	if mostly_saturated tern && mostly_saturated "$1"; then
+		basis=rate; ratio=$(bl_div "$2" "$3")
+	else
+		basis=capacity; ratio=$(bl_div "$5" "$4")
+	fi
+}
+
 # summary CASE TERN PEER: the case's one line from the medians.
 summary() {
 	local case=$1 peer=$2 extra=${3:-}
 	# shellcheck disable=SC2086
-	local tr pr tc pc trs prs sats basis ratio
+	local tr pr tc pc trs prs basis ratio
 	tr=$(bl_median ${R[tern]:-}); pr=$(bl_median ${R[$peer]:-})
 	tc=$(bl_median ${C[tern]:-}); pc=$(bl_median ${C[$peer]:-})
 	trs=$(bl_spread ${R[tern]:-}); prs=$(bl_spread ${R[$peer]:-})
-	# When the peer never saturated, the generator set its rate and a rate
-	# ratio says nothing: compare capacities (cycles per packet) instead.
-	sats=$(awk '{ s += $0 } END { print s + 0 }' <<<"$(tr ' ' '\n' <<<"${S[$peer]:-}" | grep .)")
-	if [ "$sats" -gt $(( $(wc -w <<<"${S[$peer]:-}") / 2 )) ]; then
-		basis=rate; ratio=$(bl_div "$tr" "$pr")
-	else
-		basis=capacity; ratio=$(bl_div "$pc" "$tc")
-	fi
+	pick_basis "$peer" "$tr" "$pr" "$tc" "$pc"
 	echo "bench vrouter.$case: tern=$tr $peer=$pr ratio=$ratio tern_cpp=$tc ${peer}_cpp=$pc" \
 		"cap_ratio=$(bl_div "$pc" "$tc") basis=$basis tern_cputime_cpp=$(bl_median ${T[tern]:-}) ${peer}_cputime_cpp=$(bl_median ${T[$peer]:-})" \
 		"spread_mpps=tern:$trs,$peer:$prs runs=tern:$(wc -w <<<"${R[tern]:-}"),$peer:$(wc -w <<<"${R[$peer]:-}")$extra"

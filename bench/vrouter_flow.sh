@@ -257,16 +257,10 @@ case_flow_setup() {
 		[ -n "$ovs" ] && run_ovs_flow_setup
 	done
 	# shellcheck disable=SC2086
-	local tr pr tc pc ratio basis sats
+	local tr pr tc pc ratio basis
 	tr=$(bl_median ${R[tern]:-}); pr=$(bl_median ${R[ovs]:-})
 	tc=$(bl_median ${C[tern]:-}); pc=$(bl_median ${C[ovs]:-})
-	# OVS falls far behind the generator; if it did not, compare capacities
-	sats=$(tr ' ' '\n' <<<"${S[ovs]:-}" | grep -c 1)
-	if [ "$sats" -gt $(( $(wc -w <<<"${S[ovs]:-}") / 2 )) ]; then
-		basis=rate; ratio=$(bl_div "$tr" "$pr")
-	else
-		basis=capacity; ratio=$(bl_div "$pc" "$tc")
-	fi
+	pick_basis ovs "$tr" "$pr" "$tc" "$pc"
 	# the core alone: every packet a new flow through the same kind of policy
 	# (vr_pipeline_bench's own 1,000 rules, the last passes), VXLAN encap
 	local pns pin
