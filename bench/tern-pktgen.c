@@ -30,15 +30,18 @@
  * With --watch-tid the tool also reads that thread's CPU time (from
  * /proc/TID/schedstat, nanoseconds) at both ends of the window: the
  * forwarder's CPU time over exactly the packets counted, for its capacity.
+ * gen_core_irq_ns is the interrupt and softirq time of the generator's own
+ * core over the window: where a veth's delivery into an af_packet ring runs.
  *
  * Output, one line on stdout:
  *   pktgen: window_s=.. sent=.. rcvd=.. good=.. tx_full=.. tx_mpps=.. rx_mpps=..
- *           gen_cpu_ns=.. fwd_cpu_ns=.. cpu_busy_ns=.. tsc_hz=.. tuples=.. (--new-flows: packets sent in all)
+ *           gen_cpu_ns=.. fwd_cpu_ns=.. cpu_busy_ns=.. gen_core_irq_ns=.. tsc_hz=.. tuples=.. (--new-flows: packets sent in all)
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -90,7 +93,7 @@ struct options {
 struct counters {
 	uint64_t sent, rcvd, good, tx_full, tuples;
 	uint64_t tsc;
-	uint64_t gen_cpu_ns, fwd_cpu_ns, cpu_busy_ns;
+	uint64_t gen_cpu_ns, fwd_cpu_ns, cpu_busy_ns, gen_core_irq_ns;
 };
 
 struct gen {
@@ -522,7 +525,11 @@ static int thread_cpu_ns(int tid, uint64_t *ns)
 
 /* Core `cpu`'s busy time in nanoseconds: every /proc/stat column but idle and
  * iowait (ticks of USER_HZ, so 10 ms resolution: fine over seconds). */
-static int core_busy_ns(int cpu, uint64_t *ns)
+/* /proc/stat's columns of a core: user nice system idle iowait irq softirq steal */
+enum { ST_BUSY = 0xe7, /* all but idle (3) and iowait (4) */ ST_IRQ = 0x60 /* irq, softirq */ };
+
+/* Time core `cpu` spent in the columns of `cols` (a bit per column). */
+static int core_stat_ns(int cpu, unsigned cols, uint64_t *ns)
 {
 	char want[16], line[512];
 	snprintf(want, sizeof(want), "cpu%d ", cpu);
@@ -540,8 +547,11 @@ static int core_busy_ns(int cpu, uint64_t *ns)
 			rc = -EIO;
 			break;
 		}
-		uint64_t busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* not idle (3), iowait (4) */
-		*ns = busy * (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
+		uint64_t ticks = 0;
+		for (unsigned i = 0; i < 8; i++)
+			if (cols & (1u << i))
+				ticks += v[i];
+		*ns = ticks * (1000000000u / (uint64_t)sysconf(_SC_CLK_TCK));
 		rc = 0;
 		break;
 	}
@@ -572,12 +582,21 @@ static int snapshot(const struct gen *g, struct counters *s, char *err, size_t e
 	}
 	s->cpu_busy_ns = 0;
 	if (g->opt.watch_cpu >= 0) {
-		int rc = core_busy_ns(g->opt.watch_cpu, &s->cpu_busy_ns);
+		int rc = core_stat_ns(g->opt.watch_cpu, ST_BUSY, &s->cpu_busy_ns);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot read core %d from /proc/stat: %s", g->opt.watch_cpu,
 				 strerror(-rc));
 			return rc;
 		}
+	}
+	/* The kernel's interrupt work on the generator's own core: the ports'
+	 * deliveries (a veth's receive into an af_packet ring) run there. */
+	int self = sched_getcpu();
+	int rc = self < 0 ? -errno : core_stat_ns(self, ST_IRQ, &s->gen_core_irq_ns);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot read the generator's core %d from /proc/stat: %s", self,
+			 strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
@@ -697,10 +716,12 @@ static void report(const struct gen *g, const struct counters *a, const struct c
 	uint64_t sent = b->sent - a->sent, rcvd = b->rcvd - a->rcvd;
 	printf("pktgen: window_s=%.3f sent=%" PRIu64 " rcvd=%" PRIu64 " good=%" PRIu64
 	       " tx_full=%" PRIu64 " tx_mpps=%.4f rx_mpps=%.4f gen_cpu_ns=%" PRIu64
-	       " fwd_cpu_ns=%" PRIu64 " cpu_busy_ns=%" PRIu64 " tsc_hz=%" PRIu64 " tuples=%" PRIu64 "\n",
+	       " fwd_cpu_ns=%" PRIu64 " cpu_busy_ns=%" PRIu64 " gen_core_irq_ns=%" PRIu64
+	       " tsc_hz=%" PRIu64 " tuples=%" PRIu64 "\n",
 	       s, sent, rcvd, b->good - a->good, b->tx_full - a->tx_full, (double)sent / s / 1e6,
 	       (double)rcvd / s / 1e6, b->gen_cpu_ns - a->gen_cpu_ns, b->fwd_cpu_ns - a->fwd_cpu_ns,
-	       b->cpu_busy_ns - a->cpu_busy_ns, rte_get_tsc_hz(), b->tuples);
+	       b->cpu_busy_ns - a->cpu_busy_ns, b->gen_core_irq_ns - a->gen_core_irq_ns,
+	       rte_get_tsc_hz(), b->tuples);
 	fflush(stdout);
 	(void)g;
 }
