@@ -523,12 +523,11 @@ static int thread_cpu_ns(int tid, uint64_t *ns)
 	return n == 1 ? 0 : -EIO;
 }
 
-/* Core `cpu`'s busy time in nanoseconds: every /proc/stat column but idle and
- * iowait (ticks of USER_HZ, so 10 ms resolution: fine over seconds). */
 /* /proc/stat's columns of a core: user nice system idle iowait irq softirq steal */
 enum { ST_BUSY = 0xe7, /* all but idle (3) and iowait (4) */ ST_IRQ = 0x60 /* irq, softirq */ };
 
-/* Time core `cpu` spent in the columns of `cols` (a bit per column). */
+/* Time core `cpu` spent in the columns of `cols` (a bit per column), in
+ * nanoseconds (ticks of USER_HZ, so 10 ms resolution: fine over seconds). */
 static int core_stat_ns(int cpu, unsigned cols, uint64_t *ns)
 {
 	char want[16], line[512];
