@@ -20,21 +20,9 @@ tl_check "h1's fabric vif is an AF_XDP port" grep -q "vif 0: port net_af_xdp_v0"
 tl_check "the port was made by the control thread" \
 	grep -q "vif 0: port net_af_xdp_v0 .*made by the control thread" "$TL_DIR/vrouter-h1.log"
 
-vl_pod h1 a 1 10.1.0.1/24 fd00:1::1/64
-VA=$VL_VIF
-vl_pod h2 b 1 10.1.0.2/24 fd00:1::2/64
-VB=$VL_VIF
-for spec in "h1 $VA 10.1.0.1 fd00:1::1 h2 10.1.0.2 fd00:1::2" "h2 $VB 10.1.0.2 fd00:1::2 h1 10.1.0.1 fd00:1::1"; do
-	set -- $spec
-	vl_do "$1" vr nh add "$2" --type encap --vif "$2" --vrf 1
-	vl_do "$1" vr route add --vrf 1 "$3/32" --nh "$2"
-	vl_do "$1" vr route add --vrf 1 "$4/128" --nh "$2"
-	vl_do "$1" vr mpls add 101 --nh "$2"
-	vl_do "$1" vr nh add 11 --type tunnel --vif 0 --vrf 1 --encap mplsoudp \
-		--dip "${VL_FABIP[$5]}" --dmac "${VL_FABMAC[$5]}" --label 101
-	vl_do "$1" vr route add --vrf 1 "$6/32" --nh 11
-	vl_do "$1" vr route add --vrf 1 "$7/128" --nh 11
-done
+vl_pod_pair_mplsoudp
+VA=$VL_VA
+VB=$VL_VB
 
 tl_check "h2's pod vif is an AF_XDP port" grep -q "vif $VB: port net_af_xdp_v$VB" "$TL_DIR/vrouter-h2.log"
 tl_check "ping a -> b over AF_XDP ports" vl_pod_in a ping -c 3 -i 0.2 -W 2 10.1.0.2

@@ -94,6 +94,30 @@ vl_pod_routed() {
 	vl_do "$h" vr route add --vrf "$vrf" "${ip%/*}/32" --nh "$nh"
 }
 
+# vl_pod_pair_mplsoudp: kernel pods a (10.1.0.1, fd00:1::1) on h1 and b
+# (10.1.0.2, fd00:1::2) on h2 in VRF 1, each host's label 101 to its pod and a
+# route over MPLSoUDP to the other (after vl_fabric h1 .. h2 ..); their vifs
+# in VL_VA, VL_VB.
+vl_pod_pair_mplsoudp() {
+	vl_pod h1 a 1 10.1.0.1/24 fd00:1::1/64
+	VL_VA=$VL_VIF
+	vl_pod h2 b 1 10.1.0.2/24 fd00:1::2/64
+	VL_VB=$VL_VIF
+	local spec
+	for spec in "h1 $VL_VA 10.1.0.1 fd00:1::1 h2 10.1.0.2 fd00:1::2" \
+		    "h2 $VL_VB 10.1.0.2 fd00:1::2 h1 10.1.0.1 fd00:1::1"; do
+		set -- $spec
+		vl_do "$1" vr nh add "$2" --type encap --vif "$2" --vrf 1
+		vl_do "$1" vr route add --vrf 1 "$3/32" --nh "$2"
+		vl_do "$1" vr route add --vrf 1 "$4/128" --nh "$2"
+		vl_do "$1" vr mpls add 101 --nh "$2"
+		vl_do "$1" vr nh add 11 --type tunnel --vif 0 --vrf 1 --encap mplsoudp \
+			--dip "${VL_FABIP[$5]}" --dmac "${VL_FABMAC[$5]}" --label 101
+		vl_do "$1" vr route add --vrf 1 "$6/32" --nh 11
+		vl_do "$1" vr route add --vrf 1 "$7/128" --nh 11
+	done
+}
+
 # vl_pod_dir NAME: a DPDK pod's own socket directory (mode 0700), as VL_POD_DIR.
 vl_pod_dir() {
 	VL_POD_DIR="$TL_DIR/pods/$1"

@@ -10,10 +10,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <rte_mbuf.h>
 #include "vr_core.h"
-
-struct rte_mempool;
-struct rte_mbuf;
 
 /* Packets a port gathers before it transmits. A kernel-socket port (af_packet,
  * AF_XDP, TAP) pays a system call per transmit (~2-5 us in this VM), so it
@@ -28,6 +26,7 @@ struct rte_mbuf;
 enum { VRD_MEMIF_DPDK = 0, VRD_MEMIF_TERN = 1 };
 
 struct vrd_memif;
+struct vrd_kport;
 
 /* One attached port, as the loop sees it. */
 #define VRD_VDEV_LEN 48
@@ -42,13 +41,15 @@ struct vrd_port_prep {
 	char vdev[VRD_VDEV_LEN];
 	uint16_t port;
 	struct vrd_memif *memif;       /* tern's memif server instead of a DPDK port */
+	struct vrd_kport *kport;       /* tern's af_packet I/O instead of a DPDK port */
 };
 
 struct vrd_port {
 	bool used;
-	uint16_t port_id;              /* VRD_NO_PORT for a tern memif */
+	uint16_t port_id;              /* VRD_NO_PORT for tern's own memif or af_packet */
 	uint16_t vif;
 	struct vrd_memif *memif;       /* tern's memif server (--memif-io tern), or NULL */
+	struct vrd_kport *kport;       /* tern's af_packet (--kernel-io tern), or NULL */
 	char vdev[VRD_VDEV_LEN];       /* the vdev name, for rte_vdev_uninit */
 	char server_socket[VR_PATH_LEN]; /* a memif socket we listen on: removed with the vif */
 	uint16_t tx_n;
@@ -71,8 +72,10 @@ struct vrd_mailbox {
 	size_t reply_len;
 };
 
-/* How kernel interfaces (kernel pod vifs, an interface fabric) are driven. */
-enum { VRD_IO_AF_PACKET = 0, VRD_IO_AF_XDP = 1, VRD_IO_AUTO = 2 };
+/* How kernel interfaces (kernel pod vifs, an interface fabric) are driven:
+ * DPDK's af_packet or af_xdp PMD, AF_XDP where it attaches, or tern's own
+ * af_packet I/O (vr_dpdk_kport.c). */
+enum { VRD_IO_AF_PACKET = 0, VRD_IO_AF_XDP = 1, VRD_IO_AUTO = 2, VRD_IO_TERN = 3 };
 
 /* The frame room of a packet buffer (--mbuf-size; RTE_PKTMBUF_HEADROOM comes on top). */
 #define VRD_MBUF_SIZE_DEFAULT 2048
@@ -90,6 +93,7 @@ struct vrd_options {
 	unsigned mbuf_size;            /* --mbuf-size: frame room of a packet buffer */
 	int huge;                      /* -1 auto, 0 no, 1 yes */
 	int kernel_io;                 /* VRD_IO_*: the PMD for kernel interfaces */
+	unsigned kernel_block_ms;      /* --kernel-rx-block-ms: tern's af_packet in V3 blocks */
 	int memif_io;                  /* VRD_MEMIF_*: who serves memif server vifs */
 	bool memif_zero_copy;          /* memif client vifs: tern's zero-copy client */
 	bool poll;                     /* never sleep: for benchmarks */
@@ -126,6 +130,51 @@ int vrd_pool_create(struct vrd *d, char *err, size_t errlen);
 void vrd_flush_tx(struct vrd *d, bool force);
 /* Receive one burst from the vif's port into the pipeline; returns packets received. */
 unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
+
+/* For tern's own port drivers (memif, af_packet), which fill packet buffers
+ * themselves: buffers from the pool's per-core cache, set up on their first
+ * cache line only. A buffer in a pool has one reference, one segment and no
+ * next (DPDK restores that whenever it frees one), so the second line that
+ * rte_pktmbuf_reset writes would get what it already holds, and tx_offload
+ * matters only with ol_flags, cleared here. */
+static inline int vrd_rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n)
+{
+	if (rte_mempool_get_bulk(pool, (void **)pkts, n) != 0)
+		return -1;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *mb = pkts[i];
+		__rte_mbuf_raw_sanity_check(mb);
+		mb->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, mb->buf_len);
+		mb->port = RTE_MBUF_PORT_INVALID;
+		mb->ol_flags = 0;
+		mb->packet_type = 0;
+		mb->vlan_tci = 0;
+		mb->vlan_tci_outer = 0;
+	}
+	return 0;
+}
+
+/* Give transmitted mbufs back. When each is what the pool holds anyway —
+ * direct, one reference, one segment — and all are from one pool, one
+ * rte_mempool_put_bulk does it: what rte_pktmbuf_free_bulk would do for them
+ * (rte_pktmbuf_prefree_seg resets nothing such an mbuf does not already
+ * hold), without its per-mbuf bookkeeping. Anything else goes the general
+ * way. Only the first cache line is read: a one-segment packet has no next
+ * (DPDK's chain invariant, which rte_mbuf_check enforces), and reading
+ * `next` on the second line cost a miss a packet. */
+static inline void vrd_tx_free(struct rte_mbuf **pkts, uint16_t n)
+{
+	struct rte_mempool *pool = pkts[0]->pool;
+	for (uint16_t i = 0; i < n; i++) {
+		const struct rte_mbuf *mb = pkts[i];
+		if (unlikely(rte_mbuf_refcnt_read(mb) != 1 || !RTE_MBUF_DIRECT(mb) ||
+			     mb->nb_segs != 1 || mb->pool != pool)) {
+			rte_pktmbuf_free_bulk(pkts, n);
+			return;
+		}
+	}
+	rte_mempool_put_bulk(pool, (void **)pkts, n);
+}
 
 /* vr_dpdk_ctl.c */
 int vrd_ctl_start(struct vrd *d, char *err, size_t errlen);

@@ -11,6 +11,7 @@
  */
 #include "tern_mac.h"
 #include "vr_dpdk.h"
+#include "vr_dpdk_kport.h"
 #include "vr_dpdk_memif.h"
 
 #include <errno.h>
@@ -48,9 +49,14 @@ static void usage(FILE *out)
 "                       client. The peer reads and writes the vrouter's packet buffers\n"
 "                       in place (no copy on the forwarding core) and so sees all of\n"
 "                       them: for trusted peers only\n"
-"  --kernel-io af_packet|af_xdp|auto\n"
-"                       how kernel interfaces are driven (default: af_packet; auto: AF_XDP\n"
-"                       where the kernel lets it attach, else af_packet)\n"
+"  --kernel-io af_packet|af_xdp|auto|tern\n"
+"                       how kernel interfaces are driven (default: af_packet: DPDK's PMD;\n"
+"                       auto: AF_XDP where the kernel lets it attach, else af_packet;\n"
+"                       tern: tern's own af_packet rings, no fanout group, no ethdev)\n"
+"  --kernel-rx-block-ms N  with --kernel-io tern: receive in TPACKET_V3 blocks the\n"
+"                       kernel hands over when full or after N ms (cheaper for the\n"
+"                       kernel per frame; at low rates a frame waits up to N ms, at\n"
+"                       least one kernel tick). Default 0: frame by frame (TPACKET_V2)\n"
 "  --mbufs N            packet buffers (default: 16384)\n"
 "  --mbuf-size BYTES    room for one frame in a packet buffer (default: 2048; 9216 for a\n"
 "                       9000-byte MTU); a vif's MTU must fit it\n"
@@ -84,7 +90,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
 	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO, O_MEMIF,
-	       O_MBUF_SIZE, O_MEMIF_ZC };
+	       O_MBUF_SIZE, O_MEMIF_ZC, O_KBLOCK };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -98,6 +104,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "memif-io", required_argument, 0, O_MEMIF },
 		{ "mbuf-size", required_argument, 0, O_MBUF_SIZE },
 		{ "memif-zero-copy", no_argument, 0, O_MEMIF_ZC },
+		{ "kernel-rx-block-ms", required_argument, 0, O_KBLOCK },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -150,11 +157,17 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		case O_KIO:
 			o->kernel_io = !strcmp(optarg, "af_packet") ? VRD_IO_AF_PACKET :
 				       !strcmp(optarg, "af_xdp") ? VRD_IO_AF_XDP :
-				       !strcmp(optarg, "auto") ? VRD_IO_AUTO : -1;
+				       !strcmp(optarg, "auto") ? VRD_IO_AUTO :
+				       !strcmp(optarg, "tern") ? VRD_IO_TERN : -1;
 			if (o->kernel_io < 0) {
-				fprintf(stderr, "tern-vrouter: --kernel-io takes af_packet, af_xdp or auto\n");
+				fprintf(stderr, "tern-vrouter: --kernel-io takes af_packet, af_xdp, auto or "
+					"tern\n");
 				return -EINVAL;
 			}
+			break;
+		case O_KBLOCK:
+			if (parse_uint("--kernel-rx-block-ms", optarg, 1000, &o->kernel_block_ms) < 0)
+				return -EINVAL;
 			break;
 		case O_MEMIF:
 			o->memif_io = !strcmp(optarg, "dpdk") ? VRD_MEMIF_DPDK :
@@ -247,6 +260,11 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 			"does not go with --memif-io dpdk\n");
 		return -EINVAL;
 	}
+	if (o->kernel_block_ms && o->kernel_io != VRD_IO_TERN) {
+		fprintf(stderr, "tern-vrouter: --kernel-rx-block-ms is for tern's own af_packet "
+			"rings: add --kernel-io tern\n");
+		return -EINVAL;
+	}
 	if (!o->run_dir[0])
 		snprintf(o->run_dir, sizeof(o->run_dir), "/run/tern/vrouter/%s", o->name);
 	return 0;
@@ -331,12 +349,13 @@ static void rebuild_rx(struct vrd *d)
 }
 
 /* Sleep on the wake eventfd and, for tern's memif servers, on the peers'
- * interrupt eventfds (unmasked only while sleeping). */
+ * interrupt eventfds (unmasked only while sleeping); tern's af_packet sockets
+ * wake it too (listed after the eventfds: they are not read). */
 static void idle_sleep(struct vrd *d, unsigned us)
 {
-	struct pollfd p[1 + VR_MAX_VIFS];
+	struct pollfd p[1 + 2 * VR_MAX_VIFS];
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)us * 1000 };
-	unsigned n = 1;
+	unsigned n = 1, n_evt;
 	bool sleep = true;
 	p[0] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
 	for (unsigned i = 0; i < d->n_rx && sleep; i++) {
@@ -347,8 +366,14 @@ static void idle_sleep(struct vrd *d, unsigned us)
 		else if (fd >= 0)
 			p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	}
+	n_evt = n;
+	for (unsigned i = 0; i < d->n_rx; i++) {
+		struct vrd_kport *k = d->ports[d->rx_vifs[i]].kport;
+		if (k)
+			p[n++] = (struct pollfd){ .fd = vrd_kport_rx_fd(k), .events = POLLIN };
+	}
 	if (sleep && ppoll(p, n, &ts, NULL) > 0) {
-		for (unsigned i = 0; i < n; i++) {
+		for (unsigned i = 0; i < n_evt; i++) {
 			uint64_t v;
 			/* only when readable: a peer's eventfd may be blocking */
 			if ((p[i].revents & POLLIN) && read(p[i].fd, &v, sizeof(v)) < 0) {

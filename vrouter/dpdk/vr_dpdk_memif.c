@@ -357,28 +357,6 @@ static inline uint32_t buf_room(const struct rte_mbuf *mb)
 	return (uint32_t)(mb->buf_len - mb->data_off);
 }
 
-/* Packet buffers from the pool's per-core cache, set up on their first cache
- * line only: a buffer in a pool has one reference, one segment and no next
- * (DPDK restores that whenever it frees one), so the second line that
- * rte_pktmbuf_reset writes would get what it already holds, and
- * tx_offload matters only with ol_flags, cleared here. */
-static inline int rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n)
-{
-	if (rte_mempool_get_bulk(pool, (void **)pkts, n) != 0)
-		return -1;
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *mb = pkts[i];
-		__rte_mbuf_raw_sanity_check(mb);
-		mb->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, mb->buf_len);
-		mb->port = RTE_MBUF_PORT_INVALID;
-		mb->ol_flags = 0;
-		mb->packet_type = 0;
-		mb->vlan_tci = 0;
-		mb->vlan_tci_outer = 0;
-	}
-	return 0;
-}
-
 static uint16_t client_rx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n);
 static uint16_t client_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n);
 
@@ -412,7 +390,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		clipped = true;
 	}
 	uint16_t want = n < avail ? n : avail;
-	if (unlikely(rx_alloc(pool, pkts, want) != 0)) {
+	if (unlikely(vrd_rx_alloc(pool, pkts, want) != 0)) {
 		m->st.rx_nombuf++;  /* left in the ring for the next round */
 		return 0;
 	}
@@ -508,28 +486,6 @@ static inline void tx_read_ahead(const struct vrd_memif *m, struct ring *r, uint
 		r->n_ahead = want;
 }
 
-/* Give transmitted mbufs back. When each is what the pool holds anyway —
- * direct, one reference, one segment — and all are from one pool, one
- * rte_mempool_put_bulk does it: what rte_pktmbuf_free_bulk would do for them
- * (rte_pktmbuf_prefree_seg resets nothing such an mbuf does not already
- * hold), without its per-mbuf bookkeeping. Anything else goes the general
- * way. Only the first cache line is read: a one-segment packet has no next
- * (DPDK's chain invariant, which rte_mbuf_check enforces), and reading
- * `next` on the second line cost a miss a packet. */
-static inline void tx_free(struct rte_mbuf **pkts, uint16_t n)
-{
-	struct rte_mempool *pool = pkts[0]->pool;
-	for (uint16_t i = 0; i < n; i++) {
-		const struct rte_mbuf *mb = pkts[i];
-		if (unlikely(rte_mbuf_refcnt_read(mb) != 1 || !RTE_MBUF_DIRECT(mb) ||
-			     mb->nb_segs != 1 || mb->pool != pool)) {
-			rte_pktmbuf_free_bulk(pkts, n);
-			return;
-		}
-	}
-	rte_mempool_put_bulk(pool, (void **)pkts, n);
-}
-
 uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (!atomic_load_explicit(&m->connected, memory_order_acquire))
@@ -610,7 +566,7 @@ full:
 		tx_read_ahead(m, r, room < TX_WARM ? room : TX_WARM);
 	}
 	if (i)
-		tx_free(pkts, i);
+		vrd_tx_free(pkts, i);
 	m->st.tx_pkts += i - errors;
 	m->st.tx_bytes += bytes;
 	m->st.tx_errors += errors;
@@ -675,7 +631,7 @@ static void client_rx_refill(struct vrd_memif *m)
 		return;
 	while (free_slots >= RX_REFILL) {
 		struct rte_mbuf *mb[RX_REFILL];
-		if (unlikely(rx_alloc(m->mem->pool, mb, RX_REFILL) != 0)) {
+		if (unlikely(vrd_rx_alloc(m->mem->pool, mb, RX_REFILL) != 0)) {
 			m->st.rx_nombuf++;
 			break;
 		}
@@ -757,7 +713,7 @@ static void client_tx_reclaim(struct vrd_memif *m)
 			mb[i] = m->tx_slot[s];
 			m->tx_slot[s] = NULL;
 		}
-		tx_free(mb, k);
+		vrd_tx_free(mb, k);
 		done = (uint16_t)(done - k);
 	}
 }

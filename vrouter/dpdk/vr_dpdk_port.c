@@ -1,11 +1,13 @@
 /*
  * DOC: vr_dpdk_port.c — ports behind vifs (af_packet, TAP, memif, vhost-user
- * vdevs), the packet buffers, and the host ops the core calls.
+ * vdevs, or tern's own memif and af_packet I/O), the packet buffers, and the
+ * host ops the core calls.
  *
  * The core's struct vr_pkt lives in each mbuf's private area: filled on
  * receive (five stores), written back on transmit.
  */
 #include "vr_dpdk.h"
+#include "vr_dpdk_kport.h"
 #include "vr_dpdk_memif.h"
 #include "vr_msg.h"
 
@@ -95,8 +97,9 @@ static void flush_port(struct vrd_port *p)
 {
 	if (!p->tx_n)
 		return;
-	uint16_t sent = p->memif ? vrd_memif_tx(p->memif, p->tx, p->tx_n)
-				 : rte_eth_tx_burst(p->port_id, 0, p->tx, p->tx_n);
+	uint16_t sent = p->kport ? vrd_kport_tx(p->kport, p->tx, p->tx_n)
+			: p->memif ? vrd_memif_tx(p->memif, p->tx, p->tx_n)
+				   : rte_eth_tx_burst(p->port_id, 0, p->tx, p->tx_n);
 	if (sent < p->tx_n) {
 		p->tx_dropped += (uint64_t)(p->tx_n - sent);
 		rte_pktmbuf_free_bulk(p->tx + sent, (unsigned)(p->tx_n - sent));
@@ -295,12 +298,16 @@ static bool memif_client(const struct vr_obj_vif *v)
 
 /* Create and start the DPDK port of a vif: its vdev name in vdev (sized
  * VRD_VDEV_LEN), its port in *port_id; with --memif-io tern a memif server
- * is tern's own (*memif, port VRD_NO_PORT). Touches no forwarding state, so
- * the control thread may call it too (vrd_port_prepare). */
+ * is tern's own (*memif, port VRD_NO_PORT), with --kernel-io tern a kernel
+ * interface is driven by tern's af_packet I/O (*kport, port VRD_NO_PORT).
+ * Touches no forwarding state, so the control thread may call it too
+ * (vrd_port_prepare). */
 static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char *vdev,
-		     uint16_t *port_id, struct vrd_memif **memif, char *err, size_t errlen)
+		     uint16_t *port_id, struct vrd_memif **memif, struct vrd_kport **kport,
+		     char *err, size_t errlen)
 {
 	*memif = NULL;
+	*kport = NULL;
 	bool zc = d->opt.memif_zero_copy && memif_client(v);
 	if ((d->opt.memif_io == VRD_MEMIF_TERN && memif_server(v)) || zc) {
 		if (strpbrk(v->socket, ",= ")) { /* as vif_devargs: the same names either way */
@@ -323,6 +330,21 @@ static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char
 	}
 	char args[400];
 	bool kif = (v->type == VR_VIF_KERNEL || v->type == VR_VIF_FABRIC) && !v->socket[0];
+	if (kif && d->opt.kernel_io == VRD_IO_TERN) {
+		/* a NIC fabric's filter must pass the overlay's MACs; a veth passes all */
+		struct vrd_kport_cfg kc = { .ifname = v->ifname, .frame_room = d->opt.mbuf_size,
+					    .block_ms = d->opt.kernel_block_ms,
+					    .promisc = v->type == VR_VIF_FABRIC };
+		int rc = vrd_kport_create(&kc, kport, err, errlen);
+		if (rc < 0)
+			return rc;
+		snprintf(vdev, VRD_VDEV_LEN, "tern_af_packet_v%u", v->id);
+		TLOG_INFO(&d->log, "vif %u: tern af_packet on %s (receives TPACKET_V%c)%s", v->id,
+			  v->ifname, d->opt.kernel_block_ms ? '3' : '2',
+			  ahead ? ", made by the control thread" : "");
+		*port_id = VRD_NO_PORT;
+		return 0;
+	}
 	bool xdp = kif && d->opt.kernel_io != VRD_IO_AF_PACKET;
 	int rc;
 again:
@@ -368,8 +390,13 @@ again:
 	return 0;
 }
 
-static void port_close(uint16_t port, const char *vdev, struct vrd_memif *memif)
+static void port_close(uint16_t port, const char *vdev, struct vrd_memif *memif,
+		       struct vrd_kport *kport)
 {
+	if (kport) {
+		vrd_kport_destroy(kport);
+		return;
+	}
 	if (memif) {
 		vrd_memif_destroy(memif);
 		return;
@@ -403,7 +430,8 @@ void vrd_port_prepare(struct vrd *d, const uint8_t *req, size_t len, struct vrd_
 	pp->vif = o.u.vif;
 	/* the request is checked on the forwarding core: a port made for a vif it
 	 * refuses is closed again after the reply */
-	if (port_open(d, &pp->vif, true, pp->vdev, &pp->port, &pp->memif, e, sizeof(e)) == 0)
+	if (port_open(d, &pp->vif, true, pp->vdev, &pp->port, &pp->memif, &pp->kport, e,
+		      sizeof(e)) == 0)
 		pp->ready = true;
 }
 
@@ -411,7 +439,7 @@ void vrd_port_prep_release(struct vrd_port_prep *pp)
 {
 	const struct vr_obj_vif *v = &pp->vif;
 	if (pp->ready && !pp->taken) {
-		port_close(pp->port, pp->vdev, pp->memif);
+		port_close(pp->port, pp->vdev, pp->memif, pp->kport);
 		/* as detach: the PMD leaves a server socket behind */
 		if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
 			unlink(v->socket);
@@ -427,27 +455,31 @@ static int host_vif_attach(void *host, const struct vr_obj_vif *v, uint16_t *por
 	struct vrd_port_prep *pp = d->mb.port_prep;
 	uint16_t port;
 	struct vrd_memif *memif;
+	struct vrd_kport *kport;
 	if (pp && pp->ready && !pp->taken && same_port(&pp->vif, v)) {
 		/* made on the control thread: the forwarding core only takes it */
 		pp->taken = true;
 		port = pp->port;
 		memif = pp->memif;
+		kport = pp->kport;
 		snprintf(p->vdev, sizeof(p->vdev), "%s", pp->vdev);
 	} else {
-		int rc = port_open(d, v, false, p->vdev, &port, &memif, err, errlen);
+		int rc = port_open(d, v, false, p->vdev, &port, &memif, &kport, err, errlen);
 		if (rc < 0)
 			return rc;
 	}
 	p->used = true;
 	p->port_id = port;
 	p->memif = memif;
+	p->kport = kport;
 	p->server_socket[0] = 0;
 	if (v->socket[0] && v->role == 0 && (v->type == VR_VIF_MEMIF || v->type == VR_VIF_FABRIC))
 		snprintf(p->server_socket, sizeof(p->server_socket), "%s", v->socket);
 	p->vif = (uint16_t)v->id;
 	p->tx_n = 0;
 	/* a system call per transmit: gather more (vdev names from vif_devargs) */
-	bool kernel_socket = !strncmp(p->vdev, "net_af_", 7) || !strncmp(p->vdev, "net_tap", 7);
+	bool kernel_socket = kport || !strncmp(p->vdev, "net_af_", 7) ||
+			     !strncmp(p->vdev, "net_tap", 7);
 	p->tx_batch = kernel_socket ? VRD_TX_BUF : VR_BURST;
 	p->tx_dropped = 0;
 	*port_id = port;
@@ -461,7 +493,7 @@ static void host_vif_detach(void *host, uint16_t vif, uint16_t port_id)
 	if (!p->used)
 		return;
 	flush_port(p);
-	port_close(port_id, p->vdev, p->memif);
+	port_close(port_id, p->vdev, p->memif, p->kport);
 	if (p->server_socket[0])
 		unlink(p->server_socket); /* the PMD leaves it; a later bind would fail */
 	memset(p, 0, sizeof(*p));
@@ -474,6 +506,18 @@ static void host_vif_stats(void *host, uint16_t vif, uint16_t port_id, struct vr
 	struct rte_eth_stats es;
 	struct rte_eth_link l;
 	memset(st, 0, sizeof(*st));
+	if (d->ports[vif].kport) {
+		struct vrd_kport_stats ks;
+		vrd_kport_get_stats(d->ports[vif].kport, &ks);
+		st->rx_pkts = ks.rx_pkts;
+		st->rx_bytes = ks.rx_bytes;
+		st->rx_errors = ks.rx_errors + ks.rx_nombuf + ks.rx_missed;
+		st->tx_pkts = ks.tx_pkts;
+		st->tx_bytes = ks.tx_bytes;
+		st->tx_errors = ks.tx_errors + d->ports[vif].tx_dropped;
+		*link = vrd_kport_link_up(d->ports[vif].kport);
+		return;
+	}
 	if (d->ports[vif].memif) {
 		struct vrd_memif_stats ms;
 		vrd_memif_get_stats(d->ports[vif].memif, &ms);
@@ -501,7 +545,9 @@ static void host_vif_stats(void *host, uint16_t vif, uint16_t port_id, struct vr
 static void host_vif_stats_clear(void *host, uint16_t vif, uint16_t port_id)
 {
 	struct vrd *d = host;
-	if (d->ports[vif].memif)
+	if (d->ports[vif].kport)
+		vrd_kport_clear_stats(d->ports[vif].kport);
+	else if (d->ports[vif].memif)
 		vrd_memif_clear_stats(d->ports[vif].memif);
 	else
 		rte_eth_stats_reset(port_id);
@@ -523,8 +569,9 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
 	struct vrd_port *p = &d->ports[vif];
 	struct rte_mbuf *m[VR_BURST];
 	struct vr_pkt *pk[VR_BURST];
-	uint16_t n = p->memif ? vrd_memif_rx(p->memif, d->pool, m, VR_BURST)
-			      : rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
+	uint16_t n = p->kport ? vrd_kport_rx(p->kport, d->pool, m, VR_BURST)
+		     : p->memif ? vrd_memif_rx(p->memif, d->pool, m, VR_BURST)
+				: rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
 	uint16_t k = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 3 < n)
