@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Kernel interfaces through tern's own af_packet rings (`tern-vrouter
-# --kernel-io tern`): h1 receives frame by frame (TPACKET_V2), h2 in blocks
-# (TPACKET_V3, `--kernel-rx-block-ms 1`). Ping (IPv4, IPv6) and TCP (iperf3)
+# --kernel-io tern`, the default): h1 receives frame by frame (TPACKET_V2), h2
+# in blocks (TPACKET_V3, `--kernel-rx-block-ms 1`). Ping (IPv4, IPv6) and TCP (iperf3)
 # between pods across the MPLSoUDP fabric; the vifs' counters show the
 # traffic; frames the node's own stack sends out of a pod's veth are not
 # taken for the pod's.
@@ -14,11 +14,12 @@ for t in iperf3 ping python3; do
 	command -v $t >/dev/null || tl_skip "no $t on this machine"
 done
 
-out=$("$VL_VROUTER" --kernel-rx-block-ms 1 2>&1)
-tl_check "--kernel-rx-block-ms without --kernel-io tern is refused" test $? -eq 2
-tl_check "... saying what to add" grep -q "add --kernel-io tern" <<<"$out"
+# refused while parsing the options (exit 2), before anything starts
+out=$(timeout 10 "$VL_VROUTER" --kernel-io af_packet --kernel-rx-block-ms 1 2>&1)
+tl_check "--kernel-rx-block-ms with DPDK's af_packet PMD is refused" test $? -eq 2
+tl_check "... saying what it is for" grep -q "kernel-io tern" <<<"$out"
 
-VL_VR_ARGS="--kernel-io tern" vl_host h1 0
+vl_host h1 0   # the default: tern's af_packet, frame by frame
 VL_VR_ARGS="--kernel-io tern --kernel-rx-block-ms 1" vl_host h2 1
 vl_fabric h1 10.255.0.1 h2 10.255.0.2
 tl_check "h1's fabric vif: tern af_packet, V2 frames, made by the control thread" \

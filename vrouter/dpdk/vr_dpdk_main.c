@@ -49,10 +49,11 @@ static void usage(FILE *out)
 "                       client. The peer reads and writes the vrouter's packet buffers\n"
 "                       in place (no copy on the forwarding core) and so sees all of\n"
 "                       them: for trusted peers only\n"
-"  --kernel-io af_packet|af_xdp|auto|tern\n"
-"                       how kernel interfaces are driven (default: af_packet: DPDK's PMD;\n"
-"                       auto: AF_XDP where the kernel lets it attach, else af_packet;\n"
-"                       tern: tern's own af_packet rings, no fanout group, no ethdev)\n"
+"  --kernel-io tern|af_packet|af_xdp|auto\n"
+"                       how kernel interfaces are driven (default: tern: tern's own\n"
+"                       af_packet rings, no fanout group, the node's own outgoing frames\n"
+"                       ignored; af_packet: DPDK's PMD; auto: AF_XDP where the kernel lets\n"
+"                       it attach, else DPDK's af_packet)\n"
 "  --kernel-rx-block-ms N  with --kernel-io tern: receive in TPACKET_V3 blocks the\n"
 "                       kernel hands over when full or after N ms (cheaper for the\n"
 "                       kernel per frame; at low rates a frame waits up to N ms, at\n"
@@ -117,6 +118,9 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 	o->huge = -1;
 	o->max_sleep_us = 500;
 	o->memif_io = VRD_MEMIF_TERN; /* faster, see docs/PERFORMANCE.md; --memif-io dpdk for the PMD */
+	/* the PMD takes the frames the node sends out of a vif's interface for
+	 * the vif's own (docs/ARCHITECTURE.md); --kernel-io af_packet for it */
+	o->kernel_io = VRD_IO_TERN;
 	o->cfg.fib_tbl8s = 16384;
 	o->log_level = TERN_LOG_INFO;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -262,7 +266,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 	}
 	if (o->kernel_block_ms && o->kernel_io != VRD_IO_TERN) {
 		fprintf(stderr, "tern-vrouter: --kernel-rx-block-ms is for tern's own af_packet "
-			"rings: add --kernel-io tern\n");
+			"rings (--kernel-io tern, the default), not for DPDK's PMDs\n");
 		return -EINVAL;
 	}
 	if (!o->run_dir[0])
