@@ -154,7 +154,10 @@ void vr_ctl_prep_free(struct vr_ctl_prep *prep);
 
 /* The forwarding loop's own accounting, reported by INFO: TSC cycles of the
  * rounds that moved packets and the packets they received (busy cycles per
- * packet = capacity, as dpdk-testpmd --record-core-cycles reports it). */
+ * packet = capacity, as dpdk-testpmd --record-core-cycles reports it). A
+ * round moved packets when it received some or transmitted some: a kernel
+ * port gathers packets over rounds, and the round that sends them pays the
+ * system call. */
 struct vr_loop_stats {
 	uint64_t busy_cycles;
 	uint64_t busy_pkts;

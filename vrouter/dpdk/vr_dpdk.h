@@ -126,8 +126,9 @@ struct vrd {
 /* vr_dpdk_port.c */
 extern const struct vr_host_ops vrd_host_ops;
 int vrd_pool_create(struct vrd *d, char *err, size_t errlen);
-/* Transmit what the ports gathered: all of it (force), or what is due. */
-void vrd_flush_tx(struct vrd *d, bool force);
+/* Transmit what the ports gathered: all of it (force), or what is due;
+ * returns how many packets it handed to ports. */
+unsigned vrd_flush_tx(struct vrd *d, bool force);
 /* Receive one burst from the vif's port into the pipeline; returns packets received. */
 unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 

@@ -9,8 +9,8 @@
  * interface. Here a socket on its own receives through a ring (TPACKET_V2
  * frames, or TPACKET_V3 blocks when block_ms is set: fewer cache lines that
  * cross cores, at up to block_ms more latency while the rate is low), ignores
- * outgoing frames, and a second socket transmits through a TPACKET_V2 ring
- * with the qdisc bypassed, one sendto() a flush. No ethdev layer.
+ * outgoing frames, and a second socket transmits with the qdisc bypassed,
+ * one sendmmsg() a flush (not through a ring: see open_tx). No ethdev layer.
  */
 #ifndef TERN_VR_DPDK_KPORT_H
 #define TERN_VR_DPDK_KPORT_H
@@ -36,7 +36,7 @@ struct vrd_kport_stats {
 	uint64_t rx_nombuf;         /* bursts left in the ring: no packet buffers */
 	uint64_t rx_missed;         /* the kernel found the ring full */
 	uint64_t tx_pkts, tx_bytes;
-	uint64_t tx_errors;         /* longer than a ring frame, or sendto() failed */
+	uint64_t tx_errors;         /* longer than a buffer's room or the MTU, or refused */
 };
 
 int vrd_kport_create(const struct vrd_kport_cfg *c, struct vrd_kport **out, char *err,
@@ -45,8 +45,9 @@ void vrd_kport_destroy(struct vrd_kport *k);
 /* Up to n frames, copied into buffers from pool. */
 uint16_t vrd_kport_rx(struct vrd_kport *k, struct rte_mempool *pool, struct rte_mbuf **pkts,
 		      uint16_t n);
-/* Copies the first frames that fit the ring and frees their buffers; returns
- * how many it took. The caller owns (and frees) the rest. */
+/* Sends up to VRD_TX_BUF frames (those too long are counted as errors) and
+ * frees their buffers; returns how many it took: fewer than n only when the
+ * device's queue is full. The caller owns (and frees) the rest. */
 uint16_t vrd_kport_tx(struct vrd_kport *k, struct rte_mbuf **pkts, uint16_t n);
 /* Readable when frames (V2) or a block (V3) wait: for the idle loop's poll. */
 int vrd_kport_rx_fd(const struct vrd_kport *k);

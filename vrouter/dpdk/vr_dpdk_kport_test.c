@@ -255,6 +255,43 @@ static void test_errors_and_vlan(void **state)
 	vrd_kport_destroy(k);
 }
 
+/* A frame within the buffer's room but longer than the interface's MTU is
+ * refused by the kernel: counted, freed, and the frames around it, in the
+ * same flush, still go out in order. */
+static void test_tx_over_mtu(void **state)
+{
+	(void)state;
+	if (!have_netns)
+		skip();
+	assert_int_equal(system("ip link set kpa mtu 500"), 0);
+	struct vrd_kport *k;
+	assert_int_equal(kport_open(0, 2048, &k), 0);
+	enum { N = 5 };
+	static const size_t len[N] = { 100, 1000, 200, 1000, 300 };
+	struct rte_mbuf *m[N];
+	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, N), 0);
+	for (unsigned i = 0; i < N; i++) {
+		make_frame(rte_pktmbuf_mtod(m[i], uint8_t *), len[i], 50 + i);
+		m[i]->data_len = (uint16_t)len[i];
+		m[i]->pkt_len = (uint32_t)len[i];
+	}
+	assert_int_equal(vrd_kport_tx(k, m, N), N);
+	uint8_t buf[2048], f[1600];
+	for (unsigned i = 0; i < N; i += 2) {
+		struct pollfd p = { .fd = peer_fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		assert_int_equal(recv(peer_fd, buf, sizeof(buf), 0), (ssize_t)len[i]);
+		assert_memory_equal(buf, f, make_frame(f, len[i], 50 + i));
+	}
+	struct vrd_kport_stats st;
+	vrd_kport_get_stats(k, &st);
+	assert_int_equal(st.tx_pkts, 3);
+	assert_int_equal(st.tx_bytes, 600);
+	assert_int_equal(st.tx_errors, 2);
+	vrd_kport_destroy(k);
+	assert_int_equal(system("ip link set kpa mtu 1500"), 0);
+}
+
 /* A ring the vrouter does not read fills up: the kernel's drops show as
  * missed frames, and what the ring held is still there. */
 static void test_ring_full(void **state)
@@ -346,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_rx_v3),
 		cmocka_unit_test(test_tx),
 		cmocka_unit_test(test_errors_and_vlan),
+		cmocka_unit_test(test_tx_over_mtu),
 		cmocka_unit_test(test_ring_full),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -399,13 +399,14 @@ static void forward_loop(struct vrd *d)
 	uint64_t tsc_per_ms = ls->tsc_hz / 1000 ? ls->tsc_hz / 1000 : 1;
 	uint64_t next_ms_tsc = 0, prev_t0 = 0;
 	unsigned rounds = 0, prev_got = 0;
+	bool prev_moved = false;
 	rebuild_rx(d);
 	vrd_guard_start(d->wake_fd);
 	while (!atomic_load_explicit(&d->quit, memory_order_relaxed)) {
 		unsigned got = 0;
 		uint64_t t0 = rte_rdtsc();
 		/* A round ends where the next begins: one TSC read a round. */
-		if (prev_got) {
+		if (prev_moved) {
 			ls->busy_cycles += t0 - prev_t0;
 			ls->busy_pkts += prev_got;
 			ls->busy_rounds++;
@@ -424,11 +425,13 @@ static void forward_loop(struct vrd *d)
 			vr_flow_age(d->router, 64);
 		for (unsigned i = 0; i < d->n_rx; i++)
 			got += vrd_rx_burst(d, d->rx_vifs[i]);
-		vrd_flush_tx(d, false);
+		unsigned sent = vrd_flush_tx(d, false);
 		prev_got = got;
+		prev_moved = got || sent;
 		prev_t0 = t0;
 		if (vrd_ctl_poll(d)) {
 			prev_got = 0; /* a control request's round is not the packets' */
+			prev_moved = false;
 			vrd_flush_tx(d, true);
 			rebuild_rx(d);
 			idle = 0;
@@ -442,7 +445,12 @@ static void forward_loop(struct vrd *d)
 		}
 		if (++idle < IDLE_ROUNDS_BEFORE_SLEEP)
 			continue;
-		vrd_flush_tx(d, true); /* nothing waits while the loop sleeps */
+		/* nothing waits while the loop sleeps; the flush is busy time */
+		uint64_t f0 = rte_rdtsc();
+		if (vrd_flush_tx(d, true)) {
+			ls->busy_cycles += rte_rdtsc() - f0;
+			ls->busy_rounds++;
+		}
 		sleep_us = sleep_us ? sleep_us * 2 : 8;
 		if (sleep_us > d->opt.max_sleep_us)
 			sleep_us = d->opt.max_sleep_us;

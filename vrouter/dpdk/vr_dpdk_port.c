@@ -107,15 +107,19 @@ static void flush_port(struct vrd_port *p)
 	p->tx_n = 0;
 }
 
-void vrd_flush_tx(struct vrd *d, bool force)
+unsigned vrd_flush_tx(struct vrd *d, bool force)
 {
+	unsigned n = 0;
 	for (unsigned i = 0; i < d->n_rx; i++) {
 		struct vrd_port *p = &d->ports[d->rx_vifs[i]];
 		if (!p->tx_n)
 			continue;
-		if (force || p->tx_batch <= VR_BURST || d->now_tsc - p->tx_since >= d->tx_drain_tsc)
+		if (force || p->tx_batch <= VR_BURST || d->now_tsc - p->tx_since >= d->tx_drain_tsc) {
+			n += p->tx_n;
 			flush_port(p);
+		}
 	}
+	return n;
 }
 
 static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
