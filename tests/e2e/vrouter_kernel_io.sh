@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Kernel interfaces through tern's own af_packet rings (`tern-vrouter
-# --kernel-io tern`, the default): h1 receives frame by frame (TPACKET_V2), h2
-# in blocks (TPACKET_V3, `--kernel-rx-block-ms 1`). Ping (IPv4, IPv6) and TCP (iperf3)
+# --kernel-io tern`, the default): h1 receives adaptively (the default:
+# TPACKET_V2 frames at low rates, TPACKET_V3 blocks at high ones), h2 always
+# in blocks (`--kernel-rx blocks`). Ping (IPv4, IPv6) and TCP (iperf3)
 # between pods across the MPLSoUDP fabric; the vifs' counters show the
-# traffic; frames the node's own stack sends out of a pod's veth are not
-# taken for the pod's.
+# traffic; h1 switches to blocks under TCP and back once idle; frames the
+# node's own stack sends out of a pod's veth are not taken for the pod's.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -18,15 +19,22 @@ done
 out=$(timeout 10 "$VL_VROUTER" --kernel-io af_packet --kernel-rx-block-ms 1 2>&1)
 tl_check "--kernel-rx-block-ms with DPDK's af_packet PMD is refused" test $? -eq 2
 tl_check "... saying what it is for" grep -q "kernel-io tern" <<<"$out"
+out=$(timeout 10 "$VL_VROUTER" --kernel-io af_packet --kernel-rx frames 2>&1)
+tl_check "--kernel-rx with DPDK's af_packet PMD is refused" test $? -eq 2
+out=$(timeout 10 "$VL_VROUTER" --kernel-rx sometimes 2>&1)
+tl_check "--kernel-rx sometimes is refused" test $? -eq 2
+tl_check "... naming the choices" grep -q "adaptive, frames or blocks" <<<"$out"
+out=$(timeout 10 "$VL_VROUTER" --kernel-rx-block-ms 0 2>&1)
+tl_check "--kernel-rx-block-ms 0 is refused" test $? -eq 2
 
-vl_host h1 0   # the default: tern's af_packet, frame by frame
-VL_VR_ARGS="--kernel-io tern --kernel-rx-block-ms 1" vl_host h2 1
+vl_host h1 0   # the default: tern's af_packet, adaptive
+VL_VR_ARGS="--kernel-io tern --kernel-rx blocks --kernel-rx-block-ms 1" vl_host h2 1
 vl_fabric h1 10.255.0.1 h2 10.255.0.2
-tl_check "h1's fabric vif: tern af_packet, V2 frames, made by the control thread" \
-	grep -q "vif 0: tern af_packet on fab-h1 (receives TPACKET_V2), made by the control thread" \
+tl_check "h1's fabric vif: tern af_packet, adaptive, made by the control thread" \
+	grep -q "vif 0: tern af_packet on fab-h1 (receives frames or blocks by the rate), made by the control thread" \
 	"$TL_DIR/vrouter-h1.log"
 tl_check "h2's fabric vif: V3 blocks" \
-	grep -q "vif 0: tern af_packet on fab-h2 (receives TPACKET_V3)" "$TL_DIR/vrouter-h2.log"
+	grep -q "vif 0: tern af_packet on fab-h2 (receives TPACKET_V3 blocks)" "$TL_DIR/vrouter-h2.log"
 
 vl_pod_pair_mplsoudp
 VA=$VL_VA
@@ -39,9 +47,12 @@ vif_field() { # HOST VIF FIELD
 
 tl_check "ping a -> b" vl_pod_in a ping -c 3 -i 0.2 -W 2 10.1.0.2
 tl_check "IPv6 ping a -> b" vl_pod_in a ping -6 -c 3 -i 0.2 -W 2 fd00:1::2
-# idle round trips: V3 blocks wait for their retire timer (1 ms) at low rates
+# idle round trips: V3 blocks (h2) wait for their retire timer (1 ms) at low
+# rates, h1 receives frame by frame
 rtt=$(vl_pod_in a ping -c 20 -i 0.05 -W 2 10.1.0.2 | sed -n 's|^rtt.* = [^/]*/\([^/]*\)/.*|\1|p')
-echo "idle ping a -> b through V2 (h1) and V3 (h2) rings: average $rtt ms"
+echo "idle ping a -> b through h1 (adaptive) and h2 (blocks): average $rtt ms"
+tl_check "h1 received the pings frame by frame" \
+	bash -c "! grep -q 'receiving in blocks' '$TL_DIR/vrouter-h1.log'"
 tl_start iperf-s "${VL_NS[b]}" iperf3 -s -1 -B 10.1.0.2
 sleep 0.5
 tl_check "TCP a -> b (iperf3, 2 s)" vl_pod_in a iperf3 -c 10.1.0.2 -t 2 -J
@@ -50,6 +61,12 @@ tl_check "b's vif sent the traffic ($tx packets)" test "$tx" -gt 1000
 rx=$(vif_field h1 "$VA" rx_pkts)
 tl_check "a's vif received it ($rx packets)" test "$rx" -gt 1000
 tl_check "link up on a's vif" test "$(vif_field h1 "$VA" link)" != "0"
+tl_check "h1 switched to blocks under TCP" grep -q "receiving in blocks (TPACKET_V3) from" \
+	"$TL_DIR/vrouter-h1.log"
+sleep 0.3
+tl_check "... and back to frames once idle" grep -q "receiving frame by frame (TPACKET_V2) from" \
+	"$TL_DIR/vrouter-h1.log"
+tl_check "ping a -> b after the switches" vl_pod_in a ping -c 3 -i 0.2 -W 2 10.1.0.2
 
 # 50 frames from h1's own stack out of a's veth: they go to the pod, the
 # vrouter must not receive them as the pod's

@@ -93,7 +93,8 @@ struct vrd_options {
 	unsigned mbuf_size;            /* --mbuf-size: frame room of a packet buffer */
 	int huge;                      /* -1 auto, 0 no, 1 yes */
 	int kernel_io;                 /* VRD_IO_*: the PMD for kernel interfaces */
-	unsigned kernel_block_ms;      /* --kernel-rx-block-ms: tern's af_packet in V3 blocks */
+	int kernel_rx;                 /* --kernel-rx: enum vrd_kport_rx */
+	unsigned kernel_block_ms;      /* --kernel-rx-block-ms: the block timer */
 	int memif_io;                  /* VRD_MEMIF_*: who serves memif server vifs */
 	bool memif_zero_copy;          /* memif client vifs: tern's zero-copy client */
 	bool poll;                     /* never sleep: for benchmarks */
@@ -129,6 +130,8 @@ int vrd_pool_create(struct vrd *d, char *err, size_t errlen);
 /* Transmit what the ports gathered: all of it (force), or what is due;
  * returns how many packets it handed to ports. */
 unsigned vrd_flush_tx(struct vrd *d, bool force);
+/* Every millisecond: kernel ports with adaptive receive pick frames or blocks. */
+void vrd_ports_adapt(struct vrd *d, uint64_t now_ms);
 /* Receive one burst from the vif's port into the pipeline; returns packets received. */
 unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 

@@ -55,10 +55,11 @@ static void peer_send(const uint8_t *f, size_t len)
 	assert_int_equal(send(peer_fd, f, len, 0), (ssize_t)len);
 }
 
-static int kport_open(unsigned block_ms, uint32_t room, struct vrd_kport **k)
+static int kport_open(enum vrd_kport_rx mode, uint32_t room, struct vrd_kport **k)
 {
 	char err[200];
-	struct vrd_kport_cfg c = { .ifname = "kpa", .frame_room = room, .block_ms = block_ms };
+	struct vrd_kport_cfg c = { .ifname = "kpa", .frame_room = room, .rx_mode = mode,
+				   .block_ms = 1 };
 	int rc = vrd_kport_create(&c, k, err, sizeof(err));
 	if (rc < 0)
 		print_error("vrd_kport_create: %s\n", err);
@@ -87,23 +88,28 @@ static void test_create_errors(void **state)
 	(void)state;
 	char err[200];
 	struct vrd_kport *k = (void *)1;
-	struct vrd_kport_cfg c = { .ifname = "kp-none", .frame_room = 2048 };
+	struct vrd_kport_cfg c = { .ifname = "kp-none", .frame_room = 2048, .block_ms = 1 };
 	assert_int_equal(vrd_kport_create(&c, &k, err, sizeof(err)), -ENODEV);
 	assert_null(k);
 	assert_non_null(strstr(err, "no kernel interface 'kp-none'"));
 	c.ifname = "a-name-longer-than-ifnamsiz";
 	assert_int_equal(vrd_kport_create(&c, &k, err, sizeof(err)), -ENAMETOOLONG);
 	assert_non_null(strstr(err, "longer than"));
+	c.ifname = "lo";
+	c.rx_mode = VRD_KRX_BLOCKS;
+	c.block_ms = 0; /* blocks with no timer */
+	assert_int_equal(vrd_kport_create(&c, &k, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "block timer"));
 }
 
 /* Frames the peer sends arrive whole and in order, through frames (V2) or
  * blocks (V3); the socket is readable before they are read. */
-static void rx_in_order(unsigned block_ms, unsigned count)
+static void rx_in_order(enum vrd_kport_rx mode, unsigned count)
 {
 	if (!have_netns)
 		skip();
 	struct vrd_kport *k;
-	assert_int_equal(kport_open(block_ms, 2048, &k), 0);
+	assert_int_equal(kport_open(mode, 2048, &k), 0);
 	uint8_t f[1600];
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < count; i++) {
@@ -139,14 +145,48 @@ static void rx_in_order(unsigned block_ms, unsigned count)
 static void test_rx_v2(void **state)
 {
 	(void)state;
-	rx_in_order(0, 500);
+	rx_in_order(VRD_KRX_FRAMES, 500);
 }
 
 static void test_rx_v3(void **state)
 {
 	(void)state;
-	/* more than one 32 KiB block, the last one retired by its timer */
-	rx_in_order(1, 500);
+	/* many blocks, the last one retired by its timer */
+	rx_in_order(VRD_KRX_BLOCKS, 500);
+}
+
+/* Adaptive starts frame by frame: a lone frame is there at once. */
+static void test_rx_adaptive(void **state)
+{
+	(void)state;
+	rx_in_order(VRD_KRX_ADAPTIVE, 300);
+	struct vrd_kport *k;
+	assert_int_equal(kport_open(VRD_KRX_ADAPTIVE, 2048, &k), 0);
+	uint8_t f[100];
+	peer_send(f, make_frame(f, 100, 1));
+	struct pollfd p = { .fd = vrd_kport_rx_fd(k), .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	struct rte_mbuf *m;
+	assert_int_equal(vrd_kport_rx(k, pool, &m, 1), 1); /* no block timer waited for */
+	rte_pktmbuf_free(m);
+	vrd_kport_destroy(k);
+}
+
+/* The node's stack sending out of kpa: not the pod's, never received. */
+static void node_sends_out(void)
+{
+	int own = socket(AF_PACKET, SOCK_RAW, 0);
+	assert_true(own >= 0);
+	uint8_t f[100];
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("kpa"),
+				   .sll_halen = 6 };
+	assert_int_equal(sendto(own, f, make_frame(f, 100, 0xdead), 0, (struct sockaddr *)&sll,
+				sizeof(sll)), 100);
+	close(own);
+	uint8_t buf[200];
+	struct pollfd p = { .fd = peer_fd, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	assert_int_equal(recv(peer_fd, buf, sizeof(buf), 0), 100); /* the peer got it */
 }
 
 /* What the vrouter transmits reaches the peer, and its own receive ring
@@ -157,7 +197,7 @@ static void test_tx(void **state)
 	if (!have_netns)
 		skip();
 	struct vrd_kport *k;
-	assert_int_equal(kport_open(0, 2048, &k), 0);
+	assert_int_equal(kport_open(VRD_KRX_FRAMES, 2048, &k), 0);
 	enum { N = 200 };
 	struct rte_mbuf *m[N];
 	assert_int_equal(rte_pktmbuf_alloc_bulk(pool, m, N), 0);
@@ -190,15 +230,7 @@ static void test_tx(void **state)
 	assert_int_equal(st.tx_pkts, N);
 	assert_int_equal(st.tx_bytes, bytes);
 	assert_int_equal(st.tx_errors, 0);
-	/* the node's stack sending out of kpa: an outgoing frame, not the vrouter's */
-	int own = socket(AF_PACKET, SOCK_RAW, 0);
-	assert_true(own >= 0);
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("kpa"),
-				   .sll_halen = 6 };
-	assert_int_equal(sendto(own, f, make_frame(f, 100, 7), 0, (struct sockaddr *)&sll,
-				sizeof(sll)), 100);
-	close(own);
-	assert_int_equal(recv(peer_fd, buf, sizeof(buf), 0), 100); /* the peer got it */
+	node_sends_out();
 	struct rte_mbuf *back[4];
 	usleep(20000);
 	assert_int_equal(vrd_kport_rx(k, pool, back, 4), 0);
@@ -214,7 +246,7 @@ static void test_errors_and_vlan(void **state)
 	if (!have_netns)
 		skip();
 	struct vrd_kport *k;
-	assert_int_equal(kport_open(0, 256, &k), 0);
+	assert_int_equal(kport_open(VRD_KRX_FRAMES, 256, &k), 0);
 	uint8_t f[600];
 	peer_send(f, make_frame(f, 400, 1));
 	peer_send(f, make_frame(f, 200, 2));
@@ -265,7 +297,7 @@ static void test_tx_over_mtu(void **state)
 		skip();
 	assert_int_equal(system("ip link set kpa mtu 500"), 0);
 	struct vrd_kport *k;
-	assert_int_equal(kport_open(0, 2048, &k), 0);
+	assert_int_equal(kport_open(VRD_KRX_FRAMES, 2048, &k), 0);
 	enum { N = 5 };
 	static const size_t len[N] = { 100, 1000, 200, 1000, 300 };
 	struct rte_mbuf *m[N];
@@ -292,6 +324,91 @@ static void test_tx_over_mtu(void **state)
 	assert_int_equal(system("ip link set kpa mtu 1500"), 0);
 }
 
+/* Receive until want frames came or two seconds passed, letting the port
+ * adapt on a clock of the test's own (one tick of *clock per empty poll). */
+static unsigned rx_adapting(struct vrd_kport *k, struct rte_mbuf **got, unsigned want,
+			    uint64_t *clock)
+{
+	unsigned n = 0;
+	uint64_t end = now_ms() + 2000;
+	while (n < want && now_ms() < end) {
+		uint16_t burst = want - n < 32 ? (uint16_t)(want - n) : 32;
+		uint16_t r = vrd_kport_rx(k, pool, got + n, burst);
+		if (!r) {
+			assert_true(vrd_kport_adapt(k, ++*clock, NULL) >= 0);
+			struct pollfd p = { .fd = vrd_kport_rx_fd(k), .events = POLLIN };
+			poll(&p, 1, 1);
+		}
+		n += r;
+	}
+	return n;
+}
+
+static void send_seq(uint32_t from, uint32_t to, size_t len)
+{
+	uint8_t f[1600];
+	for (uint32_t i = from; i < to; i++)
+		peer_send(f, make_frame(f, len, i));
+}
+
+static void expect_seq(struct rte_mbuf **got, unsigned n, uint32_t from)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t seq;
+		memcpy(&seq, rte_pktmbuf_mtod(got[i], uint8_t *) + 14, 4);
+		assert_int_equal(seq, from + i);
+	}
+	rte_pktmbuf_free_bulk(got, n);
+}
+
+/* Adaptive: a high rate switches to blocks, a low one back to frames; the
+ * frames still in the block ring at that moment come before those the
+ * frame ring takes after it; nothing is lost or taken twice, and the node's
+ * own outgoing frames are never taken, in either state. */
+static void test_adaptive_switch(void **state)
+{
+	(void)state;
+	if (!have_netns)
+		skip();
+	struct vrd_kport *k;
+	assert_int_equal(kport_open(VRD_KRX_ADAPTIVE, 2048, &k), 0);
+	static struct rte_mbuf *got[1000];
+	uint64_t clock = 1000;
+	assert_int_equal(vrd_kport_adapt(k, clock, NULL), 0); /* starts the first window */
+	/* 10 ms of the test's clock with 400 frames of 1,000 bytes: a 4 KiB
+	 * block would fill in ~95 us */
+	node_sends_out();
+	send_seq(0, 400, 1000);
+	assert_int_equal(rx_until(k, got, 400), 400);
+	expect_seq(got, 400, 0);
+	unsigned kpps = 0;
+	clock += 10;
+	assert_int_equal(vrd_kport_adapt(k, clock, &kpps), VRD_KRX_BLOCKS);
+	assert_int_equal(kpps, 40);
+	node_sends_out();
+	send_seq(400, 700, 1000);
+	assert_int_equal(rx_adapting(k, got, 300, &clock), 300);
+	expect_seq(got, 300, 400);
+	/* quiet for longer than the dwell time, then a frame into an open block
+	 * (the timer has not handed it over yet), the switch, and more frames */
+	clock += 200;
+	send_seq(700, 701, 1000);
+	assert_int_equal(vrd_kport_adapt(k, clock, NULL), VRD_KRX_FRAMES);
+	send_seq(701, 760, 200);
+	node_sends_out();
+	assert_int_equal(rx_adapting(k, got, 60, &clock), 60);
+	expect_seq(got, 60, 700);
+	struct rte_mbuf *more[4];
+	usleep(20000);
+	assert_int_equal(vrd_kport_rx(k, pool, more, 4), 0); /* no outgoing frame, no twin */
+	struct vrd_kport_stats st;
+	vrd_kport_get_stats(k, &st);
+	assert_int_equal(st.rx_switches, 2);
+	assert_int_equal(st.rx_pkts, 760);
+	assert_int_equal(st.rx_missed + st.rx_errors, 0);
+	vrd_kport_destroy(k);
+}
+
 /* A ring the vrouter does not read fills up: the kernel's drops show as
  * missed frames, and what the ring held is still there. */
 static void test_ring_full(void **state)
@@ -300,7 +417,7 @@ static void test_ring_full(void **state)
 	if (!have_netns)
 		skip();
 	struct vrd_kport *k;
-	assert_int_equal(kport_open(0, 2048, &k), 0);
+	assert_int_equal(kport_open(VRD_KRX_FRAMES, 2048, &k), 0);
 	uint8_t f[64];
 	unsigned sent = 0;
 	for (unsigned i = 0; i < 4000; i++, sent++) {
@@ -381,6 +498,8 @@ int main(void)
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_rx_v2),
 		cmocka_unit_test(test_rx_v3),
+		cmocka_unit_test(test_rx_adaptive),
+		cmocka_unit_test(test_adaptive_switch),
 		cmocka_unit_test(test_tx),
 		cmocka_unit_test(test_errors_and_vlan),
 		cmocka_unit_test(test_tx_over_mtu),

@@ -54,10 +54,14 @@ static void usage(FILE *out)
 "                       af_packet rings, no fanout group, the node's own outgoing frames\n"
 "                       ignored; af_packet: DPDK's PMD; auto: AF_XDP where the kernel lets\n"
 "                       it attach, else DPDK's af_packet)\n"
-"  --kernel-rx-block-ms N  with --kernel-io tern: receive in TPACKET_V3 blocks the\n"
-"                       kernel hands over when full or after N ms (cheaper for the\n"
-"                       kernel per frame; at low rates a frame waits up to N ms, at\n"
-"                       least one kernel tick). Default 0: frame by frame (TPACKET_V2)\n"
+"  --kernel-rx adaptive|frames|blocks\n"
+"                       with --kernel-io tern: how the kernel hands frames over: one by\n"
+"                       one (TPACKET_V2: no wait), in blocks (TPACKET_V3: ~25%% less work\n"
+"                       for the kernel and the vrouter a frame, but at low rates a frame\n"
+"                       waits for the block timer), or adaptive (default): frames while\n"
+"                       the rate is low, blocks once the traffic fills one in 100 us\n"
+"  --kernel-rx-block-ms N  the block timer: a block not full is handed over after N ms\n"
+"                       (at least one kernel tick; default 1)\n"
 "  --mbufs N            packet buffers (default: 16384)\n"
 "  --mbuf-size BYTES    room for one frame in a packet buffer (default: 2048; 9216 for a\n"
 "                       9000-byte MTU); a vif's MTU must fit it\n"
@@ -91,7 +95,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 {
 	enum { O_NAME = 256, O_RUN, O_LCORES, O_MEM, O_HUGE, O_MBUFS, O_VRFS, O_ROUTES, O_TBL8,
 	       O_MAC, O_POLL, O_SLEEP, O_LOG, O_HELP, O_FLOWS, O_FLOWS6, O_KIO, O_MEMIF,
-	       O_MBUF_SIZE, O_MEMIF_ZC, O_KBLOCK };
+	       O_MBUF_SIZE, O_MEMIF_ZC, O_KBLOCK, O_KRX };
 	static const struct option opts[] = {
 		{ "name", required_argument, 0, O_NAME }, { "run-dir", required_argument, 0, O_RUN },
 		{ "lcores", required_argument, 0, O_LCORES }, { "mem", required_argument, 0, O_MEM },
@@ -106,6 +110,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		{ "mbuf-size", required_argument, 0, O_MBUF_SIZE },
 		{ "memif-zero-copy", no_argument, 0, O_MEMIF_ZC },
 		{ "kernel-rx-block-ms", required_argument, 0, O_KBLOCK },
+		{ "kernel-rx", required_argument, 0, O_KRX },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned v;
@@ -121,6 +126,7 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 	/* the PMD takes the frames the node sends out of a vif's interface for
 	 * the vif's own (docs/ARCHITECTURE.md); --kernel-io af_packet for it */
 	o->kernel_io = VRD_IO_TERN;
+	o->kernel_rx = -1;
 	o->cfg.fib_tbl8s = 16384;
 	o->log_level = TERN_LOG_INFO;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -172,6 +178,20 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 		case O_KBLOCK:
 			if (parse_uint("--kernel-rx-block-ms", optarg, 1000, &o->kernel_block_ms) < 0)
 				return -EINVAL;
+			if (!o->kernel_block_ms) {
+				fprintf(stderr, "tern-vrouter: --kernel-rx-block-ms takes 1..1000\n");
+				return -EINVAL;
+			}
+			break;
+		case O_KRX:
+			o->kernel_rx = !strcmp(optarg, "adaptive") ? VRD_KRX_ADAPTIVE :
+				       !strcmp(optarg, "frames") ? VRD_KRX_FRAMES :
+				       !strcmp(optarg, "blocks") ? VRD_KRX_BLOCKS : -1;
+			if (o->kernel_rx < 0) {
+				fprintf(stderr, "tern-vrouter: --kernel-rx takes adaptive, frames or "
+					"blocks\n");
+				return -EINVAL;
+			}
 			break;
 		case O_MEMIF:
 			o->memif_io = !strcmp(optarg, "dpdk") ? VRD_MEMIF_DPDK :
@@ -264,11 +284,15 @@ static int parse_options(int argc, char **argv, struct vrd_options *o)
 			"does not go with --memif-io dpdk\n");
 		return -EINVAL;
 	}
-	if (o->kernel_block_ms && o->kernel_io != VRD_IO_TERN) {
-		fprintf(stderr, "tern-vrouter: --kernel-rx-block-ms is for tern's own af_packet "
-			"rings (--kernel-io tern, the default), not for DPDK's PMDs\n");
+	if ((o->kernel_block_ms || o->kernel_rx >= 0) && o->kernel_io != VRD_IO_TERN) {
+		fprintf(stderr, "tern-vrouter: --kernel-rx and --kernel-rx-block-ms are for tern's "
+			"own af_packet rings (--kernel-io tern, the default), not for DPDK's PMDs\n");
 		return -EINVAL;
 	}
+	if (o->kernel_rx < 0)
+		o->kernel_rx = VRD_KRX_ADAPTIVE;
+	if (!o->kernel_block_ms)
+		o->kernel_block_ms = 1;
 	if (!o->run_dir[0])
 		snprintf(o->run_dir, sizeof(o->run_dir), "/run/tern/vrouter/%s", o->name);
 	return 0;
@@ -417,6 +441,7 @@ static void forward_loop(struct vrd *d)
 			uint64_t ms = t0 / tsc_per_ms;
 			vr_set_now(d->router, ms);
 			next_ms_tsc = (ms + 1) * tsc_per_ms;
+			vrd_ports_adapt(d, ms);
 		}
 		/* Ageing in small steps: when idle, and every 256 busy rounds; every
 		 * round while flows are re-evaluated after a policy change. */

@@ -107,6 +107,26 @@ static void flush_port(struct vrd_port *p)
 	p->tx_n = 0;
 }
 
+void vrd_ports_adapt(struct vrd *d, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < d->n_rx; i++) {
+		struct vrd_port *p = &d->ports[d->rx_vifs[i]];
+		if (!p->kport)
+			continue;
+		unsigned kpps = 0;
+		int rc = vrd_kport_adapt(p->kport, now_ms, &kpps);
+		if (rc == VRD_KRX_BLOCKS)
+			TLOG_INFO(&d->log, "vif %u: receiving in blocks (TPACKET_V3) from %u kpps",
+				  d->rx_vifs[i], kpps);
+		else if (rc == VRD_KRX_FRAMES)
+			TLOG_INFO(&d->log, "vif %u: receiving frame by frame (TPACKET_V2) from %u kpps",
+				  d->rx_vifs[i], kpps);
+		else if (rc < 0)
+			TLOG_WARN(&d->log, "vif %u: cannot switch the kernel's receive ring: %s",
+				  d->rx_vifs[i], strerror(-rc));
+	}
+}
+
 unsigned vrd_flush_tx(struct vrd *d, bool force)
 {
 	unsigned n = 0;
@@ -337,14 +357,18 @@ static int port_open(struct vrd *d, const struct vr_obj_vif *v, bool ahead, char
 	if (kif && d->opt.kernel_io == VRD_IO_TERN) {
 		/* a NIC fabric's filter must pass the overlay's MACs; a veth passes all */
 		struct vrd_kport_cfg kc = { .ifname = v->ifname, .frame_room = d->opt.mbuf_size,
+					    .rx_mode = (enum vrd_kport_rx)d->opt.kernel_rx,
 					    .block_ms = d->opt.kernel_block_ms,
 					    .promisc = v->type == VR_VIF_FABRIC };
 		int rc = vrd_kport_create(&kc, kport, err, errlen);
 		if (rc < 0)
 			return rc;
 		snprintf(vdev, VRD_VDEV_LEN, "tern_af_packet_v%u", v->id);
-		TLOG_INFO(&d->log, "vif %u: tern af_packet on %s (receives TPACKET_V%c)%s", v->id,
-			  v->ifname, d->opt.kernel_block_ms ? '3' : '2',
+		static const char *const rx_how[] = {
+			[VRD_KRX_ADAPTIVE] = "frames or blocks by the rate",
+			[VRD_KRX_FRAMES] = "TPACKET_V2 frames", [VRD_KRX_BLOCKS] = "TPACKET_V3 blocks" };
+		TLOG_INFO(&d->log, "vif %u: tern af_packet on %s (receives %s)%s", v->id,
+			  v->ifname, rx_how[d->opt.kernel_rx],
 			  ahead ? ", made by the control thread" : "");
 		*port_id = VRD_NO_PORT;
 		return 0;
