@@ -3,7 +3,7 @@
 # ternctl on two hosts joined by MPLSoUDP tunnels. vrf 1: a client and
 # backend b1 on h1, backends b2, b3, b4 on h2; vrf 2 ("public"): pod pub on h2.
 # Checks: 900 new connections to a service VIP (three backends, two hosts)
-# split within +-15% of even; ten open connections survive the addition of a
+# split within +-20% of even; ten open connections survive the addition of a
 # fourth backend, which then receives new connections; the client only ever
 # sees the VIP; the same over IPv6; `ternctl vr service get` counts flows per
 # backend and `ternctl vr flow list` shows the translation; a floating IP of
@@ -124,9 +124,12 @@ for p in peers:
 }
 out=$(spread 900 10.96.0.10)
 tl_log "900 connections to 10.96.0.10:80:"; echo "$out"
+# Each backend's count is binomial (n 900, p 1/3: sigma 14) even with a
+# perfect hash; +-20% is 4.2 sigma (an even split fails it about once in
+# 15,000 runs), where +-15% (3.2 sigma) failed once in a CI run (254).
 for b in b1 b2 b3; do
 	n=$(awk -v b=$b '$1==b {print $2}' <<<"$out")
-	tl_check "$b got ${n:-0} of 900 connections (300 +- 15%)" test "${n:-0}" -ge 255 -a "${n:-0}" -le 345
+	tl_check "$b got ${n:-0} of 900 connections (300 +- 20%)" test "${n:-0}" -ge 240 -a "${n:-0}" -le 360
 done
 grep -qx "fails 0" <<<"$out" || { vl_ctl h1 vr drop; vl_ctl h2 vr drop; }
 tl_check "no connection failed" grep -qx "fails 0" <<<"$out"
