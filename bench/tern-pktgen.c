@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -125,9 +127,9 @@ static void usage(void)
 "  --duration S        seconds measured (default 3)\n"
 "  --link-timeout S    seconds to wait for the ports' links (default 20)\n"
 "  --watch-tid TID     report that thread's CPU time over the window (fwd_cpu_ns)\n"
-"  --relink S          restart a port whose link is still down after S seconds, and again\n"
-"                      every S (a memif client refused by a server not ready yet does\n"
-"                      not retry by itself)\n"
+"  --relink S          restart a memif client port whose link is still down after S\n"
+"                      seconds, and again every S (a client refused by a server not ready\n"
+"                      yet does not retry by itself; a server's listener is left alone)\n"
 "  --watch-tid-file F  as --watch-tid, the thread id read from F once the links are up\n"
 "                      (a forwarder that starts after the generator: memif client)\n"
 "  --watch-cpu N       report core N's busy time over the window (cpu_busy_ns: wall\n"
@@ -410,6 +412,17 @@ static int build_templates(struct gen *g, char *err, size_t errlen)
  * queue 0 being its main thread's); with a memif peer that queue needs a ring
  * on our side too, or every packet it sends is dropped.
  */
+/* A memif client port: the one side whose link a restart can bring up (it
+ * connects again); restarting a server would drop a peer mid-handshake. */
+static bool is_memif_client(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+	if (rte_eth_dev_info_get(port, &info) != 0 || !info.device)
+		return false;
+	const struct rte_devargs *da = rte_dev_devargs(info.device);
+	return da && da->args && strstr(info.driver_name, "memif") && strstr(da->args, "role=client");
+}
+
 static int port_setup(struct gen *g, uint16_t port, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf;
@@ -428,8 +441,15 @@ static int port_setup(struct gen *g, uint16_t port, char *err, size_t errlen)
 			rc = rte_eth_tx_queue_setup(port, 0, ntx, rte_socket_id(), NULL);
 	}
 	g->nrxq[port] = nq;
-	if (rc == 0)
+	if (rc == 0) {
 		rc = rte_eth_dev_start(port);
+		/* a memif client whose server does not listen yet: --relink starts it again */
+		if (rc < 0 && g->opt.relink_s > 0 && is_memif_client(port)) {
+			fprintf(stderr, "tern-pktgen: port %u: no memif server yet, trying again every "
+				"%.0f s\n", port, g->opt.relink_s);
+			rc = 0;
+		}
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "port %u: setup failed: %s", port, rte_strerror(-rc));
 		return rc;
@@ -491,13 +511,15 @@ static int wait_links(struct gen *g, char *err, size_t errlen)
 			return 0;
 		if (relink_every && rte_rdtsc() > relink_at) {
 			for (int i = 0; i < 2; i++) {
-				if (!down[i] || (i == 1 && ports[1] == ports[0]))
+				if (!down[i] || (i == 1 && ports[1] == ports[0]) || !is_memif_client(ports[i]))
 					continue;
 				fprintf(stderr, "tern-pktgen: port %u still down: restarting it\n", ports[i]);
-				if (rte_eth_dev_stop(ports[i]) != 0 || rte_eth_dev_start(ports[i]) != 0) {
-					snprintf(err, errlen, "port %u: cannot restart it", ports[i]);
+				if (rte_eth_dev_stop(ports[i]) != 0) {
+					snprintf(err, errlen, "port %u: cannot stop it to restart it", ports[i]);
 					return -EIO;
 				}
+				/* a failed start (no server listening yet) is tried again */
+				(void)rte_eth_dev_start(ports[i]);
 			}
 			relink_at = rte_rdtsc() + relink_every;
 		}

@@ -131,14 +131,15 @@ pktgen() {
 	timeout 120 ip netns exec "$NS" "${PKTGEN_ARGV[@]}" 2>"$BL_DIR/$name.log" | grep '^pktgen:'
 }
 
-# Zero-copy runs: the generator (the memif server) first, in the background;
+# Runs with a zero-copy port: the generator (that port's memif server) first,
+# in the background;
 # the forwarder's thread id goes to $BL_DIR/watch.tid once it is known.
 # gen_start NAME EAL-VDEVS -- ARGS (sets GEN_PID) / gen_result NAME: its line.
 GEN_PID=
 gen_start() {
 	local name=$1; shift
 	rm -f "$BL_DIR/watch.tid" "$BL_DIR/pod.sock" "$BL_DIR/ovs-pod.sock" "$BL_DIR/fab.sock"
-	pktgen_argv "$@" --link-timeout 60 --watch-tid-file "$BL_DIR/watch.tid"
+	pktgen_argv "$@" --link-timeout 60 --watch-tid-file "$BL_DIR/watch.tid" --relink 2
 	bl_start "$name" "$NS" timeout 120 "${PKTGEN_ARGV[@]}"
 	GEN_PID=$BL_PID
 	local socks=() v
@@ -237,7 +238,7 @@ summary() {
 
 # --- memif cases ----------------------------------------------------------------
 # mplsoudp-encap, mplsoudp-decap and vxlan-encap run in each mode of
-# BENCH_MEMIF (default "copy zero-copy"):
+# BENCH_MEMIF (default "copy zero-copy"; fabric-zero-copy on request):
 #  copy: the forwarders (tern-vrouter, testpmd, OVS) are the memif servers and
 #    copy every packet into and out of the buffers the generator's side shares
 #    (tern's default for pods: a pod sees only its own buffers);
@@ -246,9 +247,18 @@ summary() {
 #    zero-copy=yes, hugepages in single-file segments); the generator is the
 #    server and does the copies on its core. It starts first then (DPDK's
 #    client does not retry a socket that is not there yet).
+#  fabric-zero-copy (lines <case>-fzc): the pod port copies as in copy mode,
+#    the fabric port is a zero-copy client as in zero-copy mode: a deployment's
+#    shape, where the pod is a tenant's and the fabric a NIC that reads and
+#    writes the forwarder's buffers itself. Every forwarder gets the same ports.
+#    The generator starts first (server of the fabric; its pod client is
+#    restarted until the forwarder listens: --relink). Not in the default:
+#    both forwarders cost more here than in copy mode, and their costs drift
+#    by up to 1.5x between minutes (docs/PERFORMANCE.md, session 21).
 MEMIF_MODES=${BENCH_MEMIF:-copy zero-copy}
 for m in $MEMIF_MODES; do
-	case $m in copy|zero-copy) ;; *) bl_die "BENCH_MEMIF takes copy, zero-copy or both" ;; esac
+	case $m in copy|zero-copy|fabric-zero-copy) ;;
+	*) bl_die "BENCH_MEMIF takes copy, zero-copy, fabric-zero-copy, or several" ;; esac
 done
 MEMIF_MODE=copy
 for_memif_modes() { # CMD...: once per mode of BENCH_MEMIF
@@ -257,15 +267,29 @@ for_memif_modes() { # CMD...: once per mode of BENCH_MEMIF
 	MEMIF_MODE=copy
 	return $rc
 }
-mode_case() { if [ "$MEMIF_MODE" = zero-copy ]; then echo "$1-zc"; else echo "$1"; fi; }
-MEMIF_ZC=            # set while a case runs zero-copy
-fwd_role() { if [ -n "$MEMIF_ZC" ]; then echo client; else echo server; fi; }
-gen_role() { if [ -n "$MEMIF_ZC" ]; then echo server; else echo client; fi; }
+mode_case() {
+	case $MEMIF_MODE in
+	zero-copy) echo "$1-zc" ;;
+	fabric-zero-copy) echo "$1-fzc" ;;
+	*) echo "$1" ;;
+	esac
+}
+MEMIF_ZC=            # set while a case runs a zero-copy port (the generator starts first)
+# fwd_role pod|fab / gen_role pod|fab: each side's memif role on that port.
+fwd_role() {
+	if [ -z "$MEMIF_ZC" ] || { [ "$MEMIF_MODE" = fabric-zero-copy ] && [ "$1" = pod ]; }; then
+		echo server
+	else
+		echo client
+	fi
+}
+gen_role() { if [ "$(fwd_role "$1")" = server ]; then echo client; else echo server; fi; }
 # memif_vdev N SOCKET ROLE [zc]: a DPDK memif vdev, a zero-copy client when
 # zc is given and the case runs zero-copy. DPDK 22.11's PMD closes the EAL's
 # memory file once its first zero-copy port connects, so a second zero-copy
 # port in the process passes a closed fd and never connects: the PMD
-# forwarders (testpmd, OVS) get zero-copy on their pod port only.
+# forwarders (testpmd, OVS) get zero-copy on their pod port only in zero-copy
+# mode, on their fabric port only in fabric-zero-copy mode.
 memif_vdev() {
 	local zc=
 	[ "$3" = client ] && [ -n "$MEMIF_ZC" ] && [ -n "${4:-}" ] && zc=,zero-copy=yes
@@ -278,20 +302,22 @@ memif_vdev() {
 FABRIC=
 fabric_vdev_fwd() { # the forwarder's fabric vdev (testpmd, OVS)
 	if [ "$FABRIC" = memif ]; then
-		memif_vdev 1 "$BL_DIR/fab.sock" "$(fwd_role)"
+		memif_vdev 1 "$BL_DIR/fab.sock" "$(fwd_role fab)" \
+			"$([ "$MEMIF_MODE" = fabric-zero-copy ] && echo zc)"
 	else
 		echo "net_af_packet1,iface=fab-fw,qpairs=1,qdisc_bypass=1"
 	fi
 }
 fabric_vdev_gen() { # pktgen's side
 	if [ "$FABRIC" = memif ]; then
-		memif_vdev 1 "$BL_DIR/fab.sock" "$(gen_role)"
+		memif_vdev 1 "$BL_DIR/fab.sock" "$(gen_role fab)"
 	else
 		echo "net_af_packet1,iface=fab-gen,qpairs=1,qdisc_bypass=1"
 	fi
 }
-pod_vdev_gen() { memif_vdev 0 "${1:-$BL_DIR/pod.sock}" "$(gen_role)"; }
-pod_vdev_fwd() { memif_vdev 0 "${1:-$BL_DIR/pod.sock}" "$(fwd_role)" zc; }
+pod_vdev_gen() { memif_vdev 0 "${1:-$BL_DIR/pod.sock}" "$(gen_role pod)"; }
+pod_vdev_fwd() { memif_vdev 0 "${1:-$BL_DIR/pod.sock}" "$(fwd_role pod)" \
+	"$([ "$MEMIF_MODE" = zero-copy ] && echo zc)"; }
 
 FAB_IF=fab-fw       # the forwarder's fabric interface, when it is af_packet
 memif_setup() {
@@ -329,7 +355,7 @@ tern_start() {
 	if [ -n "${TERN_HOOK:-}" ]; then $TERN_HOOK || return 1; fi
 	if [ "$FABRIC" = memif ]; then
 		# chosen once: a failure now is this run's, never a silent switch to af_packet
-		ctl_do vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role "$(fwd_role)" \
+		ctl_do vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role "$(fwd_role fab)" \
 			--ip "$FAB_IP" --mac "$FAB_MAC" || return 1
 	elif [ -z "$FABRIC" ]; then
 		if ctl vr vif add --id 0 --type fabric --socket "$BL_DIR/fab.sock" --role server \
@@ -398,7 +424,7 @@ run_tern_memif() { # CASE ENCAP
 		gen_start "pktgen-tern-$case" --vdev="$(pod_vdev_gen)" --vdev="$(fabric_vdev_gen)" -- \
 			$(traffic_args "$case") || { gen_result "pktgen-tern-$case"; return 1; }
 	fi
-	tern_start "$encap" "--type memif --socket $BL_DIR/pod.sock --role $(fwd_role)" ||
+	tern_start "$encap" "--type memif --socket $BL_DIR/pod.sock --role $(fwd_role pod)" ||
 		{ tern_stop; gen_result "pktgen-tern-$case"; return 1; }
 	profile_start "$VR_PID" "tern-$case"
 	if [ -n "$MEMIF_ZC" ]; then
@@ -491,7 +517,7 @@ case_memif_testpmd() { # CASE ENCAP
 # A memif case in BENCH_MEMIF's mode; zero-copy needs hugepages and a memif fabric.
 memif_mode() {
 	MEMIF_ZC=
-	[ "$MEMIF_MODE" = zero-copy ] || return 0
+	[ "$MEMIF_MODE" != copy ] || return 0
 	bench_hugepages || { bl_log "BENCH_MEMIF=zero-copy: $OVS_WHY"; return 1; }
 	FABRIC=memif
 	MEMIF_ZC=1
