@@ -406,12 +406,6 @@ static int build_templates(struct gen *g, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * With --rx-queues 2, two receive queues where the device allows it: a forwarder may transmit on
- * a second queue (OVS-DPDK sends from its PMD thread on tx queue 1 of a port,
- * queue 0 being its main thread's); with a memif peer that queue needs a ring
- * on our side too, or every packet it sends is dropped.
- */
 /* A memif client port: the one side whose link a restart can bring up (it
  * connects again); restarting a server would drop a peer mid-handshake. */
 static bool is_memif_client(uint16_t port)
@@ -423,6 +417,12 @@ static bool is_memif_client(uint16_t port)
 	return da && da->args && strstr(info.driver_name, "memif") && strstr(da->args, "role=client");
 }
 
+/*
+ * With --rx-queues 2, two receive queues where the device allows it: a forwarder may transmit on
+ * a second queue (OVS-DPDK sends from its PMD thread on tx queue 1 of a port,
+ * queue 0 being its main thread's); with a memif peer that queue needs a ring
+ * on our side too, or every packet it sends is dropped.
+ */
 static int port_setup(struct gen *g, uint16_t port, char *err, size_t errlen)
 {
 	struct rte_eth_conf conf;
