@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_jhash.h>
 #include <rte_lpm6.h>
@@ -58,7 +57,7 @@ static inline uint64_t host4_key(uint16_t vrf, const uint8_t *addr)
 
 static inline uint32_t host4_home(const struct vr_host4 *t, uint64_t key)
 {
-	return rte_hash_crc_8byte(key, HOST4_SEED) & t->mask;
+	return vr_crc8(key, HOST4_SEED) & t->mask;
 }
 
 /* The place holding key, or the empty place that ends its run. */

@@ -9,7 +9,16 @@
 #include <string.h>
 #include <time.h>
 #include <rte_byteorder.h>
+#ifdef __SSE4_2__
+#include <nmmintrin.h>
+#else
+#include <rte_hash_crc.h>
+#endif
 #include "vr_core.h"
+
+#if RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN
+#error "vr_rd16 and friends swap bytes unconditionally: a big-endian host needs them without"
+#endif
 
 struct rte_lpm6;
 struct rte_hash;
@@ -24,7 +33,9 @@ struct rte_acl_ctx;
 #define IPPROTO_GRE_ 47
 #define UDP_PORT_MPLS 6635
 #define UDP_PORT_VXLAN 4789
-#define VR_TUNNEL_HDR_MAX 80
+/* outer headers (IPv6 VXLAN: 70 bytes) and the inner Ethernet header a
+ * routed VXLAN packet gets */
+#define VR_TUNNEL_HDR_MAX 96
 
 struct vr_vif {
 	struct vr_obj_vif cfg;    /* as added (replies echo it) */
@@ -50,7 +61,9 @@ struct vr_nh {
 	/* TUNNEL: the outer headers, prebuilt; per packet only lengths,
 	 * checksum and source port change. */
 	uint8_t hdr[VR_TUNNEL_HDR_MAX];
-	uint16_t hdr_len;
+	uint16_t hdr_len;         /* the outer headers */
+	uint16_t inner_eth;       /* VXLAN: the inner Ethernet header of a routed packet
+				   * follows them in hdr (ETH_HLEN), else 0 */
 	uint16_t mtu;             /* of the fabric vif, for the path MTU check */
 	uint32_t ip_csum_base;    /* IPv4 outer: the header's sum without its total length */
 };
@@ -325,28 +338,51 @@ static inline bool vr_mac_is_mcast(const uint8_t *m)
 }
 
 /* Read/write big-endian integers at unaligned addresses: one load or store
- * and a byte swap each (byte by byte cost 4-10 instructions a field). */
+ * and a byte swap each (byte by byte cost 4-10 instructions a field). The
+ * compiler's byte swap, not rte_be_to_cpu_*: DPDK's x86 versions are
+ * `asm volatile`, which the compiler may neither fold into a comparison
+ * with a constant (swapped at build time instead), nor merge, nor move. */
 static inline uint16_t vr_rd16(const uint8_t *p)
 {
 	uint16_t v;
 	memcpy(&v, p, 2);
-	return rte_be_to_cpu_16(v);
+	return __builtin_bswap16(v);
 }
 static inline uint32_t vr_rd32(const uint8_t *p)
 {
 	uint32_t v;
 	memcpy(&v, p, 4);
-	return rte_be_to_cpu_32(v);
+	return __builtin_bswap32(v);
 }
 static inline void vr_wr16(uint8_t *p, uint16_t v)
 {
-	v = rte_cpu_to_be_16(v);
+	v = __builtin_bswap16(v);
 	memcpy(p, &v, 2);
 }
 static inline void vr_wr32(uint8_t *p, uint32_t v)
 {
-	v = rte_cpu_to_be_32(v);
+	v = __builtin_bswap32(v);
 	memcpy(p, &v, 4);
+}
+
+/* CRC32C steps of the hashes (flow hash, host route table). The instruction
+ * itself when the build targets it: DPDK's rte_hash_crc_* check at run time
+ * which one to use and are `asm volatile`, one branch and one barrier a word. */
+static inline uint32_t vr_crc8(uint64_t v, uint32_t h)
+{
+#ifdef __SSE4_2__
+	return (uint32_t)_mm_crc32_u64(h, v);
+#else
+	return rte_hash_crc_8byte(v, h);
+#endif
+}
+static inline uint32_t vr_crc4(uint32_t v, uint32_t h)
+{
+#ifdef __SSE4_2__
+	return _mm_crc32_u32(h, v);
+#else
+	return rte_hash_crc_4byte(v, h);
+#endif
 }
 
 /* vr_pkt.c: checksums, hashing, buffer edits */

@@ -1,7 +1,6 @@
 /* DOC: vr_pkt.c — checksums, the flow hash, and buffer edits on struct vr_pkt. */
 #include "vr_internal.h"
 
-#include <rte_hash_crc.h>
 
 uint32_t vr_csum_partial(const uint8_t *p, size_t n, uint32_t sum)
 {
@@ -86,7 +85,7 @@ bool vr_pkt_l4(const struct vr_pkt *pkt, struct vr_l4 *l4)
  * Hash of the inner 5-tuple (addresses, protocol, ports); addresses and
  * protocol only for fragments (all of a datagram's fragments take the same
  * path) and protocols without ports. Never 0. CRC32C with the SSE4.2
- * instruction (rte_hash_crc): a few cycles per word, and it spreads the source
+ * instruction (vr_crc8/vr_crc4): a few cycles per word, and it spreads the source
  * ports well enough for ECMP and for MPLSoUDP source ports.
  */
 /* Everything but the common case (vr_flow_hash): its own function, so that
@@ -103,21 +102,21 @@ static __attribute__((noinline)) uint32_t flow_hash_parsed(const struct vr_pkt *
 	if (pkt->l3 == 4) {
 		uint64_t a;
 		memcpy(&a, ip + 12, 8);
-		h = rte_hash_crc_8byte(a, h);
+		h = vr_crc8(a, h);
 	} else {
 		for (int i = 8; i < 40; i += 8) {
 			uint64_t a;
 			memcpy(&a, ip + i, 8);
-			h = rte_hash_crc_8byte(a, h);
+			h = vr_crc8(a, h);
 		}
 	}
 	if (!l4.frag && (l4.proto == 6 || l4.proto == 17 || l4.proto == 132) &&
 	    avail >= (uint32_t)l4.off + 4) {
 		uint32_t p;
 		memcpy(&p, ip + l4.off, 4);
-		h = rte_hash_crc_4byte(p, h);
+		h = vr_crc4(p, h);
 	}
-	h = rte_hash_crc_4byte(l4.proto, h);
+	h = vr_crc4(l4.proto, h);
 	/* CRC's low bits move little with the last word: fold the halves. */
 	h ^= h >> 16;
 	return h ? h : 1;
@@ -135,13 +134,13 @@ uint32_t vr_flow_hash(const struct vr_pkt *pkt)
 		uint8_t proto = ip[9];
 		uint64_t a;
 		memcpy(&a, ip + 12, 8);
-		uint32_t h = rte_hash_crc_8byte(a, FLOW_HASH_SEED);
+		uint32_t h = vr_crc8(a, FLOW_HASH_SEED);
 		if ((proto == 6 || proto == 17 || proto == 132) && avail >= ihl + 4) {
 			uint32_t p;
 			memcpy(&p, ip + ihl, 4);
-			h = rte_hash_crc_4byte(p, h);
+			h = vr_crc4(p, h);
 		}
-		h = rte_hash_crc_4byte(proto, h);
+		h = vr_crc4(proto, h);
 		h ^= h >> 16;
 		return h ? h : 1;
 	}
