@@ -15,8 +15,9 @@
 #define IP4_MIN 20
 #define IP6_HLEN 40
 
-/* Check an IP header at off; sets l3 and l3_off. Returns false when malformed. */
-static bool parse_ip(struct vr_pkt *pkt, uint16_t off, uint16_t ethertype)
+/* Check an IP header at off; sets l3 and l3_off. Returns false when malformed.
+ * Inline: every packet goes through it once, and the call cost a quarter of it. */
+static inline __attribute__((always_inline)) bool parse_ip(struct vr_pkt *pkt, uint16_t off, uint16_t ethertype)
 {
 	const uint8_t *ip = pkt->data + off;
 	uint32_t avail = pkt->len > off ? (uint32_t)(pkt->len - off) : 0;
@@ -227,8 +228,10 @@ static void classify_host(struct vr_router *r, const struct vr_vif *in, struct v
 	}
 }
 
-void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts, uint16_t n)
+unsigned vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_pkt **pkts,
+			   uint16_t n)
 {
+	unsigned kinds = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct vr_pkt *pkt = pkts[i];
 		enum vr_drop_reason why = VR_DROP_NONE;
@@ -259,6 +262,9 @@ void vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct vr_p
 		if (why != VR_DROP_NONE) {
 			vr_pkt_drop(r, pkt, why);
 			pkts[i] = NULL;
+			continue;
 		}
+		kinds |= VR_KIND_BIT(pkt->kind);
 	}
+	return kinds;
 }

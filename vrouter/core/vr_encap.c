@@ -160,8 +160,9 @@ icmp_error(struct vr_router *r, struct vr_pkt *pkt, uint8_t type, uint8_t code, 
 	r->ops->tx(r->host, pkt->in_vif, pkt);
 }
 
-/* Decrement TTL / hop limit of a routed packet. false: it expired (handled). */
-static bool ttl_decrement(struct vr_router *r, struct vr_pkt *pkt)
+/* Decrement TTL / hop limit of a routed packet. false: it expired (handled).
+ * Inline in both outputs: a dozen instructions, the error out of line. */
+static inline __attribute__((always_inline)) bool ttl_decrement(struct vr_router *r, struct vr_pkt *pkt)
 {
 	uint8_t *ip = pkt->data + pkt->l3_off;
 	if (pkt->l3 == 4) {
@@ -226,7 +227,8 @@ static void output_receive(struct vr_router *r, struct vr_pkt *pkt)
 	r->ops->tx(r->host, (uint16_t)r->host_vif, pkt);
 }
 
-static void output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *nh)
+static inline __attribute__((always_inline)) void
+output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *nh)
 {
 	const struct vr_obj_nh *c = &nh->cfg;
 	uint16_t push = nh->hdr_len;
@@ -291,7 +293,11 @@ static void output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct 
 	r->ops->tx(r->host, (uint16_t)c->vif, pkt);
 }
 
-void vr_nh_output(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *nh)
+/* For one packet with a resolved (non-composite) nexthop: rewrite or
+ * encapsulate and transmit, or drop. Inline in the stage's loop: the call
+ * and the registers it saved cost ~15 instructions a packet. */
+static inline __attribute__((always_inline)) void
+nh_output(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *nh)
 {
 	switch (nh->cfg.type) {
 	case VR_NH_ENCAP:
@@ -329,7 +335,7 @@ static void flood(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *n
 			r->drops[VR_DROP_NO_MEMORY]++;
 			continue;
 		}
-		vr_nh_output(r, c, m);
+		nh_output(r, c, m);
 	}
 	r->ops->free(r->host, pkt); /* the original only served as the copies' source */
 }
@@ -354,6 +360,6 @@ void vr_stage_nexthop(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 		if (nh->cfg.type == VR_NH_FLOOD)
 			flood(r, pkt, nh);
 		else
-			vr_nh_output(r, pkt, nh);
+			nh_output(r, pkt, nh);
 	}
 }

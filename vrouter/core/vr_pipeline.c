@@ -49,8 +49,9 @@ void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts,
 	}
 	while (n) {
 		uint16_t m = n > VR_BURST ? VR_BURST : n;
-		vr_stage_classify(r, in, pkts, m);
-		vr_stage_proxy(r, pkts, m);
+		unsigned kinds = vr_stage_classify(r, in, pkts, m);
+		if (kinds & (VR_KIND_BIT(VR_K_ARP) | VR_KIND_BIT(VR_K_ND)))
+			vr_stage_proxy(r, pkts, m);
 		/* before the lookup: a translated destination is routed */
 		vr_stage_nat(r, in, pkts, m);
 		vr_stage_lookup(r, pkts, m);

@@ -14,7 +14,6 @@ uint32_t vr_csum_partial(const uint8_t *p, size_t n, uint32_t sum)
 	return sum;
 }
 
-#define FLOW_HASH_SEED 0x9747b28cu
 
 uint16_t vr_ipv4_csum(const uint8_t *ip, size_t ihl_bytes)
 {
@@ -88,13 +87,13 @@ bool vr_pkt_l4(const struct vr_pkt *pkt, struct vr_l4 *l4)
  * instruction (vr_crc8/vr_crc4): a few cycles per word, and it spreads the source
  * ports well enough for ECMP and for MPLSoUDP source ports.
  */
-/* Everything but the common case (vr_flow_hash): its own function, so that
- * the common case saves no registers and keeps no frame. */
-static __attribute__((noinline)) uint32_t flow_hash_parsed(const struct vr_pkt *pkt)
+/* Everything but the common case (vr_flow_hash, inline): out of line, so
+ * that the common case saves no registers and keeps no frame. */
+__attribute__((noinline)) uint32_t vr_flow_hash_parsed(const struct vr_pkt *pkt)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
 	uint32_t avail = pkt->len > pkt->l3_off ? (uint32_t)(pkt->len - pkt->l3_off) : 0;
-	uint32_t h = FLOW_HASH_SEED;
+	uint32_t h = VR_FLOW_HASH_SEED;
 	struct vr_l4 l4;
 
 	if (!vr_pkt_l4(pkt, &l4))
@@ -120,31 +119,6 @@ static __attribute__((noinline)) uint32_t flow_hash_parsed(const struct vr_pkt *
 	/* CRC's low bits move little with the last word: fold the halves. */
 	h ^= h >> 16;
 	return h ? h : 1;
-}
-
-uint32_t vr_flow_hash(const struct vr_pkt *pkt)
-{
-	const uint8_t *ip = pkt->data + pkt->l3_off;
-	uint32_t avail = pkt->len > pkt->l3_off ? (uint32_t)(pkt->len - pkt->l3_off) : 0;
-
-	/* The common case without the general parser: an unfragmented IPv4
-	 * packet with ports (whole headers checked by the classify stage). */
-	if (pkt->l3 == 4 && avail >= 20 && !(vr_rd16(ip + 6) & 0x3fff)) {
-		uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
-		uint8_t proto = ip[9];
-		uint64_t a;
-		memcpy(&a, ip + 12, 8);
-		uint32_t h = vr_crc8(a, FLOW_HASH_SEED);
-		if ((proto == 6 || proto == 17 || proto == 132) && avail >= ihl + 4) {
-			uint32_t p;
-			memcpy(&p, ip + ihl, 4);
-			h = vr_crc4(p, h);
-		}
-		h = vr_crc4(proto, h);
-		h ^= h >> 16;
-		return h ? h : 1;
-	}
-	return flow_hash_parsed(pkt);
 }
 
 void vr_pkt_drop(struct vr_router *r, struct vr_pkt *pkt, enum vr_drop_reason why)
