@@ -34,6 +34,7 @@ enum fmt {
 	F_MS,       /* milliseconds shown as seconds */
 	F_NATEP,    /* flow: the translated address:port */
 	F_NBACKENDS, /* service: backend count */
+	F_RXMODE,   /* vif port_rx: "frames", "blocks", "adaptive:frames", "adaptive:blocks" */
 };
 
 struct flag_desc {
@@ -44,6 +45,8 @@ struct flag_desc {
 
 #define COL_ZERO_NONE 0x1  /* 0 means "none": shown as "-", left out of JSON */
 #define COL_NO_JSON   0x2  /* a table convenience (JSON has the parts) */
+#define COL_LIST_DASH 0x4  /* a list shows 0 as "-" (the few non-zero counters stand out);
+			    * get and JSON show the number */
 
 struct col {
 	const char *head;
@@ -61,6 +64,8 @@ struct col {
 #define CZ(h, k, w, f, at, m) { h, k, w, f, at, COL_ZERO_NONE, offsetof(struct vr_object, u.m), \
 	FSIZE(m), NULL }
 #define CN(h, k, w, f, at, m) { h, k, w, f, at, COL_NO_JSON, offsetof(struct vr_object, u.m), \
+	FSIZE(m), NULL }
+#define CD(h, k, w, f, at, m) { h, k, w, f, at, COL_LIST_DASH, offsetof(struct vr_object, u.m), \
 	FSIZE(m), NULL }
 #define CF(h, k, w, at, m, fl) { h, k, w, F_FLAGS, at, 0, offsetof(struct vr_object, u.m), \
 	FSIZE(m), fl }
@@ -93,6 +98,12 @@ static const struct col vif_cols[] = {
 	C("RX pkts", "rx_pkts", 10, F_NUM, VR_AT_STATS, vif.stats.rx_pkts),
 	C("RX bytes", "rx_bytes", 0, F_NUM, VR_AT_STATS, vif.stats.rx_bytes),
 	C("RX errors", "rx_errors", 0, F_NUM, VR_AT_STATS, vif.stats.rx_errors),
+	/* rx_errors broken down (port_rx), and how a kernel vif receives */
+	CZ("RX mode", "rx_mode", 15, F_RXMODE, VR_AT_PORT_RX, vif.port_rx.mode),
+	CD("RX nombuf", "rx_nombuf", 9, F_NUM, VR_AT_PORT_RX, vif.port_rx.nombuf),
+	CD("RX missed", "rx_missed", 9, F_NUM, VR_AT_PORT_RX, vif.port_rx.missed),
+	CD("RX bad", "rx_bad", 6, F_NUM, VR_AT_PORT_RX, vif.port_rx.bad),
+	CD("RX switches", "rx_switches", 11, F_NUM, VR_AT_PORT_RX, vif.port_rx.switches),
 	C("TX pkts", "tx_pkts", 10, F_NUM, VR_AT_STATS, vif.stats.tx_pkts),
 	C("TX bytes", "tx_bytes", 0, F_NUM, VR_AT_STATS, vif.stats.tx_bytes),
 	C("TX errors", "tx_errors", 0, F_NUM, VR_AT_STATS, vif.stats.tx_errors),
@@ -371,6 +382,10 @@ static void cell_text(const struct vr_object *obj, const struct col *c, char *bu
 	case F_MS: snprintf(buf, n, "%" PRIu64 ".%01" PRIu64 "s", v / 1000, v % 1000 / 100); break;
 	case F_NATEP: fmt_endpoint(p, obj->u.flow.nat_port, buf, n); break;
 	case F_NBACKENDS: snprintf(buf, n, "%u", obj->u.service.backends.n); break;
+	case F_RXMODE:
+		snprintf(buf, n, "%s%s", obj->u.vif.port_rx.adaptive ? "adaptive:" : "",
+			 vr_rx_mode_name((unsigned)v));
+		break;
 	}
 }
 
@@ -466,7 +481,9 @@ static void print_row(struct out *o, const struct obj_cols *oc, const struct vr_
 		char text[512];
 		if (!c->width)
 			continue;
-		if (obj)
+		if (obj && (c->opt & COL_LIST_DASH) && VR_HAVE(obj, c->attr) && is_zero(obj, c))
+			snprintf(text, sizeof(text), "-");
+		else if (obj)
 			cell_text(obj, c, text, sizeof(text));
 		else
 			snprintf(text, sizeof(text), "%s", c->head);

@@ -10,6 +10,7 @@
 #include "vr_msg.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,14 +25,52 @@ enum at_kind {
 	K_ADDR,   /* 4 or 16 bytes, the length gives the family */
 	K_U32S,   /* array of u32, count in a separate field */
 	K_U64S,   /* array of u64 */
-	K_STATS,  /* nested VR_AT_S_* u64 counters */
+	K_NEST,   /* nested integers of a struct, described by at_desc.nest */
 	K_RECS,   /* packed fixed-size records (struct vr_recs), size in at_desc.rec */
 };
+
+/* One integer of a nested attribute (K_NEST), at its wire width in the struct too. */
+struct nest_sub {
+	const char *name;
+	uint8_t wire;    /* 1 or 8 bytes */
+	uint8_t max;     /* largest value allowed; 0: any */
+	uint16_t off;    /* in the nested struct */
+};
+
+/* A nested attribute's own attributes: numbers first .. first + n - 1 (n at
+ * most 32: decode_nest keeps a bit each), each at most once, any of them
+ * absent (read as zero). */
+struct nest_desc {
+	const char *noun;            /* what one of them is called in messages */
+	const char *hint;            /* the numbers and names allowed, for "unknown" */
+	uint16_t first;
+	uint8_t n;
+	const struct nest_sub *subs;
+};
+
+#define NSUB(nm, st, m, mx) { nm, sizeof(((struct st *)0)->m), mx, offsetof(struct st, m) }
+static const struct nest_sub stats_subs[] = { /* VR_AT_S_* order */
+	NSUB("rx_pkts", vr_stats, rx_pkts, 0), NSUB("rx_bytes", vr_stats, rx_bytes, 0),
+	NSUB("rx_errors", vr_stats, rx_errors, 0), NSUB("tx_pkts", vr_stats, tx_pkts, 0),
+	NSUB("tx_bytes", vr_stats, tx_bytes, 0), NSUB("tx_errors", vr_stats, tx_errors, 0),
+};
+static const struct nest_sub port_rx_subs[] = { /* VR_PRX_* order */
+	NSUB("nombuf", vr_port_rx, nombuf, 0), NSUB("missed", vr_port_rx, missed, 0),
+	NSUB("bad", vr_port_rx, bad, 0), NSUB("mode", vr_port_rx, mode, VR_RXM_MAX_ - 1),
+	NSUB("adaptive", vr_port_rx, adaptive, 1), NSUB("switches", vr_port_rx, switches, 0),
+};
+#define NEST(noun, hint, first, subs) { noun, hint, first, sizeof(subs) / sizeof(subs[0]), subs }
+static const struct nest_desc stats_nest =
+	NEST("counter", "only rx_/tx_ pkts, bytes, errors", VR_AT_S_RX_PKTS, stats_subs);
+static const struct nest_desc port_rx_nest =
+	NEST("field", "only 1 nombuf, 2 missed, 3 bad, 4 mode, 5 adaptive, 6 switches",
+	     VR_PRX_NOMBUF, port_rx_subs);
 
 struct at_desc {
 	const char *name;
 	uint8_t kind;
 	uint8_t rec;     /* K_RECS: bytes per record */
+	const struct nest_desc *nest; /* K_NEST */
 };
 
 static const struct at_desc at_table[VR_AT_MAX_] = {
@@ -58,7 +97,7 @@ static const struct at_desc at_table[VR_AT_MAX_] = {
 	[VR_AT_DMAC] = { .name = "dmac", .kind = K_MAC },
 	[VR_AT_REFCNT] = { .name = "refcnt", .kind = K_U32 },
 	[VR_AT_ROLE] = { .name = "role", .kind = K_U8 },
-	[VR_AT_STATS] = { .name = "stats", .kind = K_STATS },
+	[VR_AT_STATS] = { .name = "stats", .kind = K_NEST, .nest = &stats_nest },
 	[VR_AT_DROPS] = { .name = "drops", .kind = K_U64S },
 	[VR_AT_VERSION] = { .name = "version", .kind = K_STR },
 	[VR_AT_COUNT] = { .name = "count", .kind = K_U32S },
@@ -96,6 +135,7 @@ static const struct at_desc at_table[VR_AT_MAX_] = {
 	[VR_AT_SERVICE] = { .name = "service", .kind = K_U32 },
 	[VR_AT_NAT_VRF] = { .name = "nat_vrf", .kind = K_U16 },
 	[VR_AT_NAT] = { .name = "nat", .kind = K_U8 },
+	[VR_AT_PORT_RX] = { .name = "port_rx", .kind = K_NEST, .nest = &port_rx_nest },
 };
 
 /* Wire size of the fixed-size kinds (0: variable). */
@@ -123,7 +163,7 @@ static const struct vr_field vif_fields[] = {
 	F(VR_AT_IFNAME, vif.ifname), F(VR_AT_SOCKET, vif.socket), F(VR_AT_ROLE, vif.role),
 	F(VR_AT_MAC, vif.mac), F(VR_AT_VRF, vif.vrf), F(VR_AT_MTU, vif.mtu),
 	F(VR_AT_IP, vif.ip), F(VR_AT_FLAGS, vif.flags), F(VR_AT_PORT_ID, vif.port_id),
-	F(VR_AT_LINK, vif.link), F(VR_AT_STATS, vif.stats),
+	F(VR_AT_LINK, vif.link), F(VR_AT_STATS, vif.stats), F(VR_AT_PORT_RX, vif.port_rx),
 	F(VR_AT_POLICY_IN, vif.policy_in), F(VR_AT_POLICY_OUT, vif.policy_out),
 };
 static const struct vr_field vrf_fields[] = {
@@ -208,14 +248,6 @@ static const struct obj_desc obj_table[] = {
 };
 #define N_OBJ (sizeof(obj_table) / sizeof(obj_table[0]))
 
-/* Counters of struct vr_stats in VR_AT_S_* order. */
-static const uint16_t stat_off[] = {
-	offsetof(struct vr_stats, rx_pkts), offsetof(struct vr_stats, rx_bytes),
-	offsetof(struct vr_stats, rx_errors), offsetof(struct vr_stats, tx_pkts),
-	offsetof(struct vr_stats, tx_bytes), offsetof(struct vr_stats, tx_errors),
-};
-#define N_STATS (sizeof(stat_off) / sizeof(stat_off[0]))
-
 static const char *const top_names[] = {
 	[VR_A_OBJ] = "obj", [VR_A_OBJECT] = "object", [VR_A_CURSOR] = "cursor",
 	[VR_A_ERROR] = "error", [VR_A_ERRMSG] = "errmsg",
@@ -261,6 +293,14 @@ const char *vr_encap_name(unsigned encap)
 		[VR_ENCAP_MPLSOGRE] = "mplsogre", [VR_ENCAP_VXLAN] = "vxlan",
 	};
 	return NAME_OF(n, encap);
+}
+
+const char *vr_rx_mode_name(unsigned mode)
+{
+	static const char *const n[] = {
+		[VR_RXM_NONE] = "-", [VR_RXM_FRAMES] = "frames", [VR_RXM_BLOCKS] = "blocks",
+	};
+	return NAME_OF(n, mode);
 }
 
 /* ---- helpers ---- */
@@ -484,10 +524,17 @@ int vr_msg_parse(const uint8_t *buf, size_t len, struct vr_msg_view *v,
 
 /* ---- object decoding ---- */
 
-static int decode_stats(struct vr_stats *st, struct tern_rbuf *val, const char *on,
-			char *err, size_t errlen)
+static const char *nest_sub_name(const struct nest_desc *nd, unsigned t)
 {
-	unsigned seen = 0;
+	return t >= nd->first && t < nd->first + nd->n ? nd->subs[t - nd->first].name : "?";
+}
+
+/* A nested attribute (K_NEST) into the struct at base: each of its own
+ * attributes known, once, of its width and within its range. */
+static int decode_nest(uint8_t *base, const struct nest_desc *nd, struct tern_rbuf *val,
+		       const char *on, const char *an, char *err, size_t errlen)
+{
+	uint32_t seen = 0;
 	for (;;) {
 		unsigned peek = peek_type(val);
 		uint16_t t;
@@ -496,24 +543,35 @@ static int decode_stats(struct vr_stats *st, struct tern_rbuf *val, const char *
 		if (rc == 0)
 			return 0;
 		if (rc < 0)
-			return fail(err, errlen, -EBADMSG, "%s attribute 'stats': counter '%s' runs past its end",
-				    on, vr_attr_name(peek));
-		if (t < VR_AT_S_RX_PKTS || t >= VR_AT_S_RX_PKTS + N_STATS)
-			return fail(err, errlen, -EINVAL,
-				    "%s attribute 'stats': unknown counter %u (only rx_/tx_ pkts, bytes, errors)",
-				    on, t);
-		unsigned i = t - VR_AT_S_RX_PKTS;
+			return fail(err, errlen, -EBADMSG, "%s attribute '%s': %s '%s' runs past its end",
+				    on, an, nd->noun, nest_sub_name(nd, peek));
+		if (t < nd->first || t >= nd->first + nd->n)
+			return fail(err, errlen, -EINVAL, "%s attribute '%s': unknown %s %u (%s)", on, an,
+				    nd->noun, t, nd->hint);
+		unsigned i = t - nd->first;
+		const struct nest_sub *s = &nd->subs[i];
 		if (seen & (1u << i))
-			return fail(err, errlen, -EINVAL, "%s attribute 'stats': counter '%s' appears twice",
-				    on, vr_attr_name(t));
+			return fail(err, errlen, -EINVAL, "%s attribute '%s': %s '%s' appears twice",
+				    on, an, nd->noun, s->name);
 		seen |= 1u << i;
-		if (tern_rbuf_left(&sv) != 8)
-			return fail(err, errlen, -EINVAL,
-				    "%s attribute 'stats': counter '%s' has %zu bytes, expected 8", on,
-				    vr_attr_name(t), tern_rbuf_left(&sv));
-		uint64_t c = tern_get_u64(&sv);
-		memcpy((uint8_t *)st + stat_off[i], &c, sizeof(c));
+		if (tern_rbuf_left(&sv) != s->wire)
+			return fail(err, errlen, -EINVAL, "%s attribute '%s': %s '%s' has %zu bytes, "
+				    "expected %u", on, an, nd->noun, s->name, tern_rbuf_left(&sv), s->wire);
+		uint64_t v = get_uint(&sv, s->wire);
+		if (s->max && v > s->max)
+			return fail(err, errlen, -EINVAL, "%s attribute '%s': %s '%s' is %" PRIu64
+				    ", at most %u", on, an, nd->noun, s->name, v, s->max);
+		store_uint(base + s->off, s->wire, v);
 	}
+}
+
+/* What the sub-attributes cannot say one by one. */
+static int check_port_rx(const struct vr_port_rx *prx, const char *on, char *err, size_t errlen)
+{
+	if (prx->adaptive && prx->mode == VR_RXM_NONE)
+		return fail(err, errlen, -EINVAL, "%s attribute 'port_rx': 'adaptive' without a "
+			    "'mode' (only kernel vifs receive adaptively)", on);
+	return 0;
 }
 
 static int decode_array(struct vr_object *o, const struct vr_field *f, unsigned kind,
@@ -573,8 +631,12 @@ static int decode_attr(struct vr_object *o, const struct vr_field *f, struct ter
 	}
 	case K_U32S: case K_U64S:
 		return decode_array(o, f, kind, val, on, err, errlen);
-	case K_STATS:
-		return decode_stats((struct vr_stats *)p, val, on, err, errlen);
+	case K_NEST: {
+		int rc = decode_nest(p, at_table[f->attr].nest, val, on, an, err, errlen);
+		if (rc == 0 && f->attr == VR_AT_PORT_RX)
+			rc = check_port_rx((const struct vr_port_rx *)p, on, err, errlen);
+		return rc;
+	}
 	case K_RECS: {
 		struct vr_recs rs;
 		unsigned rec = at_table[f->attr].rec;
@@ -706,12 +768,18 @@ static void encode_attr(struct tern_wbuf *w, const struct vr_object *o, const st
 		tern_tlv_put(w, f->attr, rs.n ? (const void *)rs.p : "", bytes);
 		break;
 	}
-	case K_STATS:
+	case K_NEST: {
+		const struct nest_desc *nd = at_table[f->attr].nest;
 		start = tern_tlv_begin(w, f->attr);
-		for (unsigned i = 0; i < N_STATS; i++)
-			tern_tlv_u64(w, (uint16_t)(VR_AT_S_RX_PKTS + i), load_uint(p + stat_off[i], 8));
+		for (unsigned i = 0; i < nd->n; i++) {
+			const struct nest_sub *s = &nd->subs[i];
+			size_t sub = tern_tlv_begin(w, (uint16_t)(nd->first + i));
+			put_uint(w, s->wire, load_uint(p + s->off, s->wire));
+			tern_tlv_end(w, sub);
+		}
 		tern_tlv_end(w, start);
 		break;
+	}
 	}
 }
 

@@ -26,6 +26,16 @@ struct vr_stats {
 	uint64_t tx_pkts, tx_bytes, tx_errors;
 };
 
+/* VR_AT_PORT_RX: nombuf + missed + bad = the vif's stats.rx_errors. */
+struct vr_port_rx {
+	uint64_t nombuf;              /* no packet buffer free */
+	uint64_t missed;              /* the kernel's or the NIC's receive ring was full */
+	uint64_t bad;                 /* too long for a buffer, bad memif descriptor, NIC error */
+	uint64_t switches;            /* adaptive kernel vif: frames <-> blocks switches */
+	uint8_t mode;                 /* enum vr_rx_mode; VR_RXM_NONE: not a kernel vif */
+	uint8_t adaptive;             /* 1: the mode follows the rate */
+};
+
 struct vr_obj_vif {
 	uint32_t id;
 	uint8_t type;                 /* enum vr_vif_type */
@@ -44,6 +54,7 @@ struct vr_obj_vif {
 	uint16_t port_id;
 	uint8_t link;
 	struct vr_stats stats;
+	struct vr_port_rx port_rx;
 };
 
 struct vr_obj_vrf {
@@ -250,6 +261,8 @@ const char *vr_attr_name(unsigned attr);
 const char *vr_vif_type_name(unsigned type);
 const char *vr_nh_type_name(unsigned type);
 const char *vr_encap_name(unsigned encap);
+/* "frames", "blocks"; "-" for VR_RXM_NONE, "?" when unknown. */
+const char *vr_rx_mode_name(unsigned mode);
 
 /*
  * Check a 16-byte header and return the whole message length in *len.
@@ -273,7 +286,8 @@ int vr_msg_parse(const uint8_t *buf, size_t len, struct vr_msg_view *v,
  * more, or a negative errno: -EBADMSG (malformed), -EINVAL (an attribute that
  * does not belong to this object type, a value of the wrong size, a string
  * without room for its NUL, more than VR_MAX_ECMP members, an address that is
- * neither 4 nor 16 bytes).
+ * neither 4 nor 16 bytes, a nested field (stats, port_rx) unknown,
+ * repeated, of the wrong size or out of range).
  */
 int vr_msg_next_object(struct vr_msg_view *v, struct vr_object *o,
 		       char *err, size_t errlen);

@@ -62,6 +62,20 @@ static void expect_reject(struct mb *m, int rc, const char *needle)
 		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
 }
 
+/* A nested attribute at of an obj, its own attributes written raw between
+ * nest_begin and nest_reject, which expects the rejection. */
+static size_t nest_begin(struct mb *m, uint16_t obj, uint16_t at)
+{
+	mb_begin(m, obj);
+	return tern_tlv_begin(&m->w, at);
+}
+
+static void nest_reject(struct mb *m, size_t start, int rc, const char *needle)
+{
+	tern_tlv_end(&m->w, start);
+	expect_reject(m, rc, needle);
+}
+
 static size_t encode_one(uint8_t *buf, size_t cap, uint16_t op, const struct vr_object *o)
 {
 	struct tern_wbuf w;
@@ -111,11 +125,13 @@ static void fill(struct vr_object *o, uint16_t type)
 		v->port_id = 4;
 		v->link = 1;
 		v->stats = (struct vr_stats){ 1, 2, 3, 4, 5, UINT64_MAX };
+		v->port_rx = (struct vr_port_rx){ .nombuf = 6, .missed = (uint64_t)1 << 40,
+			.bad = UINT64_MAX, .switches = 9, .mode = VR_RXM_BLOCKS, .adaptive = 1 };
 		v->policy_in = 7;
 		v->policy_out = 65535;
 		SET_ALL(o, VR_AT_ID, VR_AT_TYPE, VR_AT_NAME, VR_AT_IFNAME, VR_AT_SOCKET, VR_AT_ROLE,
 			VR_AT_MAC, VR_AT_VRF, VR_AT_MTU, VR_AT_IP, VR_AT_FLAGS, VR_AT_PORT_ID,
-			VR_AT_LINK, VR_AT_STATS, VR_AT_POLICY_IN, VR_AT_POLICY_OUT);
+			VR_AT_LINK, VR_AT_STATS, VR_AT_PORT_RX, VR_AT_POLICY_IN, VR_AT_POLICY_OUT);
 		break;
 	}
 	case VR_OBJ_VRF:
@@ -477,7 +493,12 @@ static void test_names(void **state)
 	assert_string_equal(vr_obj_name(99), "?");
 	assert_string_equal(vr_attr_name(VR_AT_LABEL), "label");
 	assert_string_equal(vr_attr_name(VR_AT_S_TX_ERRORS), "tx_errors");
-	assert_string_equal(vr_attr_name(39), "?");
+	assert_string_equal(vr_attr_name(VR_AT_PORT_RX), "port_rx");
+	assert_string_equal(vr_attr_name(0), "?");
+	assert_string_equal(vr_rx_mode_name(VR_RXM_NONE), "-");
+	assert_string_equal(vr_rx_mode_name(VR_RXM_FRAMES), "frames");
+	assert_string_equal(vr_rx_mode_name(VR_RXM_BLOCKS), "blocks");
+	assert_string_equal(vr_rx_mode_name(VR_RXM_MAX_), "?");
 	assert_string_equal(vr_attr_name(VR_AT_MAX_), "?");
 	static const char *const vt[] = { "fabric", "host", "kernel", "memif", "vhost" };
 	for (unsigned i = 0; i < 5; i++)
@@ -873,9 +894,9 @@ static void test_reject_unknown_attr(void **state)
 	mb_begin(&m, VR_OBJ_VIF);
 	tern_tlv_u32(&m.w, 0, 1);
 	expect_reject(&m, -EINVAL, "unknown attribute 0 in vif");
-	mb_begin(&m, VR_OBJ_VIF); /* a hole in the number space */
-	tern_tlv_u32(&m.w, 39, 1);
-	expect_reject(&m, -EINVAL, "unknown attribute 39 in vif");
+	mb_begin(&m, VR_OBJ_VIF); /* 1..62 are all taken: 63 is the first unknown */
+	tern_tlv_u32(&m.w, 63, 1);
+	expect_reject(&m, -EINVAL, "unknown attribute 63 in vif");
 	mb_begin(&m, VR_OBJ_NH);
 	tern_tlv_u32(&m.w, VR_AT_MAX_, 1);
 	{
@@ -1074,31 +1095,23 @@ static void test_reject_stats(void **state)
 	(void)state;
 	struct mb m;
 	size_t s;
-	mb_begin(&m, VR_OBJ_VIF);
-	s = tern_tlv_begin(&m.w, VR_AT_STATS);
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_STATS);
 	tern_tlv_u64(&m.w, VR_AT_ID, 1);
-	tern_tlv_end(&m.w, s);
-	expect_reject(&m, -EINVAL, "vif attribute 'stats': unknown counter 1");
+	nest_reject(&m, s, -EINVAL, "vif attribute 'stats': unknown counter 1");
 
-	mb_begin(&m, VR_OBJ_VIF);
-	s = tern_tlv_begin(&m.w, VR_AT_STATS);
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_STATS);
 	tern_tlv_u32(&m.w, VR_AT_S_TX_BYTES, 1);
-	tern_tlv_end(&m.w, s);
-	expect_reject(&m, -EINVAL, "'stats': counter 'tx_bytes' has 4 bytes, expected 8");
+	nest_reject(&m, s, -EINVAL, "'stats': counter 'tx_bytes' has 4 bytes, expected 8");
 
-	mb_begin(&m, VR_OBJ_VIF);
-	s = tern_tlv_begin(&m.w, VR_AT_STATS);
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_STATS);
 	tern_tlv_u64(&m.w, VR_AT_S_RX_ERRORS, 1);
 	tern_tlv_u64(&m.w, VR_AT_S_RX_ERRORS, 1);
-	tern_tlv_end(&m.w, s);
-	expect_reject(&m, -EINVAL, "'stats': counter 'rx_errors' appears twice");
+	nest_reject(&m, s, -EINVAL, "'stats': counter 'rx_errors' appears twice");
 
-	mb_begin(&m, VR_OBJ_VIF);
-	s = tern_tlv_begin(&m.w, VR_AT_STATS);
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_STATS);
 	tern_tlv_u64(&m.w, VR_AT_S_RX_PKTS, 1);
 	m.w.buf[m.w.len - 9] = 12; /* counter length 8 -> 12 */
-	tern_tlv_end(&m.w, s);
-	expect_reject(&m, -EBADMSG, "'stats': counter 'rx_pkts' runs past its end");
+	nest_reject(&m, s, -EBADMSG, "'stats': counter 'rx_pkts' runs past its end");
 
 	/* Counters may be partial: the rest read as zero. */
 	mb_begin(&m, VR_OBJ_VIF);
@@ -1110,6 +1123,105 @@ static void test_reject_stats(void **state)
 	char err[ERRLEN];
 	assert_int_equal(decode_first(m.buf, len, &o, err), 1);
 	assert_true(o.u.vif.stats.tx_errors == 9 && o.u.vif.stats.rx_pkts == 0);
+}
+
+/* port_rx: its own attribute numbers, each known, once, of its width and range. */
+static void test_reject_port_rx(void **state)
+{
+	(void)state;
+	struct mb m;
+	size_t s;
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u64(&m.w, VR_PRX_MAX_, 1);
+	nest_reject(&m, s, -EINVAL, "vif attribute 'port_rx': unknown field 7 (only 1 nombuf");
+
+	/* a counter of the vif's stats is not one of port_rx's */
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u64(&m.w, VR_AT_S_RX_ERRORS, 1);
+	nest_reject(&m, s, -EINVAL, "vif attribute 'port_rx': unknown field 42");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u32(&m.w, VR_PRX_MISSED, 1);
+	nest_reject(&m, s, -EINVAL, "'port_rx': field 'missed' has 4 bytes, expected 8");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u64(&m.w, VR_PRX_MODE, 1);
+	nest_reject(&m, s, -EINVAL, "'port_rx': field 'mode' has 8 bytes, expected 1");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u64(&m.w, VR_PRX_SWITCHES, 1);
+	tern_tlv_u64(&m.w, VR_PRX_NOMBUF, 2);
+	tern_tlv_u64(&m.w, VR_PRX_SWITCHES, 3);
+	nest_reject(&m, s, -EINVAL, "'port_rx': field 'switches' appears twice");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u8(&m.w, VR_PRX_MODE, 3);
+	nest_reject(&m, s, -EINVAL, "'port_rx': field 'mode' is 3, at most 2");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u8(&m.w, VR_PRX_ADAPTIVE, 2);
+	nest_reject(&m, s, -EINVAL, "'port_rx': field 'adaptive' is 2, at most 1");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u8(&m.w, VR_PRX_ADAPTIVE, 1);
+	nest_reject(&m, s, -EINVAL, "'port_rx': 'adaptive' without a 'mode'");
+
+	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+	tern_tlv_u64(&m.w, VR_PRX_BAD, 1);
+	m.w.buf[m.w.len - 9] = 12; /* length 8 -> 12: past the end of port_rx */
+	nest_reject(&m, s, -EBADMSG, "'port_rx': field 'bad' runs past its end");
+
+	mb_begin(&m, VR_OBJ_VIF);
+	s = tern_tlv_begin(&m.w, VR_AT_PORT_RX);
+	tern_tlv_end(&m.w, s);
+	s = tern_tlv_begin(&m.w, VR_AT_PORT_RX);
+	tern_tlv_end(&m.w, s);
+	expect_reject(&m, -EINVAL, "attribute 'port_rx' appears twice in a vif");
+
+	/* port_rx belongs to a vif only */
+	s = nest_begin(&m, VR_OBJ_NH, VR_AT_PORT_RX);
+	nest_reject(&m, s, -EINVAL, "attribute 'port_rx' does not apply to a nh");
+
+	/* Fields may be partial: the rest read as zero (mode: none); the last
+	 * one may come without its padding. */
+	mb_begin(&m, VR_OBJ_VIF);
+	s = tern_tlv_begin(&m.w, VR_AT_PORT_RX);
+	tern_tlv_u64(&m.w, VR_PRX_NOMBUF, 5);
+	tern_tlv_u8(&m.w, VR_PRX_MODE, VR_RXM_FRAMES);
+	m.w.len -= 3; /* the u8's padding */
+	tern_tlv_end(&m.w, s);
+	size_t len = mb_end(&m);
+	struct vr_object o;
+	char err[ERRLEN];
+	assert_int_equal(decode_first(m.buf, len, &o, err), 1);
+	assert_true(VR_HAVE(&o, VR_AT_PORT_RX));
+	assert_true(o.u.vif.port_rx.nombuf == 5 && o.u.vif.port_rx.missed == 0);
+	assert_int_equal(o.u.vif.port_rx.mode, VR_RXM_FRAMES);
+	assert_int_equal(o.u.vif.port_rx.adaptive, 0);
+}
+
+/* The sub-attributes go out in VR_PRX_* order, each at its own width. */
+static void test_port_rx_wire(void **state)
+{
+	(void)state;
+	struct vr_object in = { .obj = VR_OBJ_VIF };
+	in.u.vif.port_rx = (struct vr_port_rx){ .nombuf = 1, .missed = 2, .bad = 3,
+		.switches = 0x0102030405060708ull, .mode = VR_RXM_BLOCKS, .adaptive = 1 };
+	VR_SET(&in, VR_AT_PORT_RX);
+	uint8_t buf[256];
+	size_t len = encode_one(buf, sizeof(buf), VR_OP_REPLY, &in);
+	static const uint8_t want[] = {
+		0x00, 0x27, 0x00, 0x40,                                        /* port_rx, 64 bytes */
+		0x00, 0x01, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 1,                 /* nombuf */
+		0x00, 0x02, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 2,                 /* missed */
+		0x00, 0x03, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0, 3,                 /* bad */
+		0x00, 0x04, 0x00, 0x01, 2, 0, 0, 0,                             /* mode blocks */
+		0x00, 0x05, 0x00, 0x01, 1, 0, 0, 0,                             /* adaptive */
+		0x00, 0x06, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,                 /* switches */
+	};
+	/* header (16), obj (8), object TLV header (4), then port_rx */
+	assert_int_equal(len, 16 + 8 + 4 + sizeof(want));
+	assert_memory_equal(buf + 28, want, sizeof(want));
 }
 
 /* An attribute whose length runs past the end of its object. */
@@ -1260,6 +1372,8 @@ int main(void)
 		cmocka_unit_test(test_reject_arrays),
 		cmocka_unit_test(test_reject_duplicate_attr),
 		cmocka_unit_test(test_reject_stats),
+		cmocka_unit_test(test_reject_port_rx),
+		cmocka_unit_test(test_port_rx_wire),
 		cmocka_unit_test(test_reject_attr_past_object),
 		cmocka_unit_test(test_truncation_every_offset),
 		cmocka_unit_test(test_truncation_inside_object),

@@ -22,7 +22,8 @@
 #include <stddef.h>
 
 #define VR_PROTO_MAGIC   0x5445524eu /* "TERN" */
-#define VR_PROTO_VERSION 3 /* 2: policy, flow, policy_in/out, POLICY_DENY; 3: service, fip, NAT, policy chains */
+#define VR_PROTO_VERSION 4 /* 2: policy, flow, policy_in/out, POLICY_DENY; 3: service, fip, NAT,
+			    * policy chains; 4: vif port_rx */
 #define VR_MSG_HDR_LEN   16
 #define VR_MSG_MAX       (256 * 1024) /* largest request or reply, header included */
 
@@ -115,6 +116,8 @@ enum vr_attr {
 	VR_AT_SERVICE = 36,  /* u32 flow: the service that chose its backend, 0 none */
 	VR_AT_NAT_VRF = 37,  /* u16 flow: the VRF of the translated side */
 	VR_AT_NAT = 38,      /* u8 flow: VR_NAT_* bits of the first packet's direction */
+	VR_AT_PORT_RX = 39,  /* nested, replies only (vif): why the port lost received
+			      * packets and how a kernel vif receives: VR_PRX_* */
 	VR_AT_S_RX_PKTS = 40, /* u64 each */
 	VR_AT_S_RX_BYTES = 41,
 	VR_AT_S_RX_ERRORS = 42,
@@ -142,6 +145,32 @@ enum vr_attr {
 				* pass as well (chains of at most VR_POLICY_MAX_CHAIN) */
 	VR_AT_PORT = 62,       /* u16: flow dump filter, either port */
 	VR_AT_MAX_ = 63,       /* attributes live in a 64-bit presence mask: at most 63 */
+};
+
+/*
+ * VR_AT_PORT_RX: a vif port's receive details, nested attributes of their own
+ * number space. The three loss counters add up to the vif's rx_errors
+ * (VR_AT_STATS), which keeps its meaning; this is its breakdown.
+ */
+enum vr_port_rx_attr {
+	VR_PRX_NOMBUF = 1,   /* u64: no packet buffer free (tern's kernel and memif I/O: a
+			      * burst left in the ring; DPDK's PMDs: frames lost) */
+	VR_PRX_MISSED = 2,   /* u64: the kernel's or the NIC's receive ring was full */
+	VR_PRX_BAD = 3,      /* u64: refused: longer than a packet buffer, a malformed
+			      * memif descriptor, a NIC's receive error */
+	VR_PRX_MODE = 4,     /* u8 enum vr_rx_mode: how a kernel vif receives now */
+	VR_PRX_ADAPTIVE = 5, /* u8 0 or 1: the mode follows the rate (--kernel-rx adaptive) */
+	VR_PRX_SWITCHES = 6, /* u64: adaptive: switches between frames and blocks since the
+			      * vif was added (not reset by CLEAR: a state's history) */
+	VR_PRX_MAX_ = 7,
+};
+
+/* VR_PRX_MODE: which af_packet ring the kernel hands a kernel vif's frames to. */
+enum vr_rx_mode {
+	VR_RXM_NONE = 0,     /* not a kernel vif of tern's own I/O (memif, DPDK PMDs) */
+	VR_RXM_FRAMES = 1,   /* TPACKET_V2: frame by frame */
+	VR_RXM_BLOCKS = 2,   /* TPACKET_V3: in blocks */
+	VR_RXM_MAX_ = 3,
 };
 
 /* Policy: rule actions and the default action. */

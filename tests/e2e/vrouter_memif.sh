@@ -3,7 +3,7 @@
 # DPDK process (dpdk-testpmd in icmpecho mode, answering ARP and ping) whose
 # memif port connects to the vrouter's memif vif; its socket lives in a
 # per-pod directory. A kernel pod on the same host and one on another host
-# (MPLSoUDP) ping it.
+# (MPLSoUDP) ping it. The memif vif shows no receive mode (port_rx).
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/netns.sh
@@ -33,6 +33,10 @@ got=$(( $(ml_replies "$TL_DIR/ping-ka.out") + $(ml_replies "$TL_DIR/ping-kb.out"
 memif_rx() { vl_ctl h1 vr vif get 5 -o json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["rx_pkts"])'; }
 memif_rx_all() { [ "$(memif_rx)" -ge "$got" ]; }
 tl_wait "the memif vif to count the DPDK pod's $got replies" 5 memif_rx_all
+tl_check "the memif vif has no receive mode (not a kernel vif): no rx_mode in its JSON" \
+	vl_vif_is h1 5 '"rx_mode" not in d and d["rx_switches"] == 0'
+tl_check "... its port_rx counters are numbers adding up to rx_errors" vl_vif_is h1 5 "$VL_RX_SUM"
+tl_check "... and ternctl shows its RX mode as -" grep -q "^RX mode: *-$" <(vl_ctl h1 vr vif get 5)
 
 # A second DPDK pod on vhost-user: the vrouter is the vhost-user server, the pod
 # a virtio-user client (as a VM or a DPDK container would be).

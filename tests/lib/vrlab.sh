@@ -8,6 +8,7 @@
 #   vl_fabric h1 10.255.0.1 h2 10.255.0.2   # veth fab-h1 <-> fab-h2, fabric vifs (id 0)
 #   vl_pod h1 p1 1 10.1.0.1/24 [fd00:1::1/64]  # pod p1 in vrf 1 on h1; sets VL_VIF, VL_MAC
 #   vl_ctl h1 vr route list --vrf 1
+#   vl_vif_is h1 1 'd["rx_mode"] == "adaptive:frames"'   # a check on a vif's JSON
 BUILD=${BUILD:-build}
 VL_VROUTER=$BUILD/vrouter/tern-vrouter
 VL_CTL=$BUILD/ctl/ternctl
@@ -23,6 +24,15 @@ vl_do() {
 	local out
 	out=$(vl_ctl "$@" 2>&1) || tl_fail "ternctl $*: $out"
 }
+
+# vl_vif_is HOST VIF EXPR: true when the Python expression holds for the vif's
+# `ternctl vr vif get -o json` (d), e.g. 'd["rx_mode"] == "blocks"'
+vl_vif_is() {
+	vl_ctl "$1" vr vif get "$2" -o json | python3 -c \
+		'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; sys.exit(0 if eval(sys.argv[1]) else 1)' "$3"
+}
+# for vl_vif_is: the vif's port_rx counters are numbers and add up to its rx_errors
+VL_RX_SUM='all(type(d[k]) is int for k in ("rx_nombuf", "rx_missed", "rx_bad", "rx_switches")) and d["rx_errors"] == d["rx_nombuf"] + d["rx_missed"] + d["rx_bad"]'
 
 vl_host() {
 	local h=$1 lcore=$2

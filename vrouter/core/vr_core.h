@@ -80,9 +80,10 @@ struct vr_host_ops {
 	int (*vif_attach)(void *host, const struct vr_obj_vif *vif, uint16_t *port_id,
 			  char *err, size_t errlen);
 	void (*vif_detach)(void *host, uint16_t vif_id, uint16_t port_id);
-	/* Port counters and link state for a vif, for dumps; may be NULL. */
+	/* Port counters, receive details and link state for a vif, for dumps
+	 * (rx: st->rx_errors is rx->nombuf + missed + bad); may be NULL. */
 	void (*vif_stats)(void *host, uint16_t vif_id, uint16_t port_id,
-			  struct vr_stats *st, uint8_t *link);
+			  struct vr_stats *st, struct vr_port_rx *rx, uint8_t *link);
 	void (*vif_stats_clear)(void *host, uint16_t vif_id, uint16_t port_id);
 };
 

@@ -61,7 +61,7 @@ static void put_vif(struct ctl_req *q, const struct vr_vif *v)
 	struct vr_object o = { .obj = VR_OBJ_VIF };
 	vr_vif_fill(q->r, v, &o.u.vif);
 	SET_HAVE(&o, VR_AT_ID, VR_AT_TYPE, VR_AT_VRF, VR_AT_MTU, VR_AT_FLAGS, VR_AT_MAC,
-		 VR_AT_PORT_ID, VR_AT_LINK, VR_AT_STATS);
+		 VR_AT_PORT_ID, VR_AT_LINK, VR_AT_STATS, VR_AT_PORT_RX);
 	if (o.u.vif.name[0]) VR_SET(&o, VR_AT_NAME);
 	if (o.u.vif.ifname[0]) VR_SET(&o, VR_AT_IFNAME);
 	if (o.u.vif.socket[0]) {

@@ -159,8 +159,10 @@ void vr_vif_fill(const struct vr_router *r, const struct vr_vif *v, struct vr_ob
 	*out = v->cfg;
 	out->port_id = v->port_id;
 	memset(&out->stats, 0, sizeof(out->stats));
+	memset(&out->port_rx, 0, sizeof(out->port_rx));
 	out->link = 0;
 	if (v->has_port && r->ops->vif_stats)
-		r->ops->vif_stats(r->host, (uint16_t)v->cfg.id, v->port_id, &out->stats, &out->link);
+		r->ops->vif_stats(r->host, (uint16_t)v->cfg.id, v->port_id, &out->stats,
+				  &out->port_rx, &out->link);
 	out->stats.tx_errors += r->vif_tx_drops[v->cfg.id];
 }

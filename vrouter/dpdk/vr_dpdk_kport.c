@@ -624,6 +624,16 @@ void vrd_kport_clear_stats(struct vrd_kport *k)
 	k->win_pkts = k->win_bytes = 0;
 }
 
+enum vrd_kport_rx vrd_kport_rx_cfg(const struct vrd_kport *k)
+{
+	return k->mode;
+}
+
+enum vrd_kport_rx vrd_kport_rx_now(const struct vrd_kport *k)
+{
+	return k->active == RX_BLOCKS ? VRD_KRX_BLOCKS : VRD_KRX_FRAMES;
+}
+
 bool vrd_kport_link_up(const struct vrd_kport *k)
 {
 	struct ifreq ifr;

@@ -69,5 +69,10 @@ int vrd_kport_rx_fd(const struct vrd_kport *k);
 void vrd_kport_get_stats(struct vrd_kport *k, struct vrd_kport_stats *st);
 void vrd_kport_clear_stats(struct vrd_kport *k);
 bool vrd_kport_link_up(const struct vrd_kport *k);
+/* How it receives: the mode it was made with (VRD_KRX_ADAPTIVE, or fixed
+ * frames or blocks), and the ring the kernel hands frames to now
+ * (VRD_KRX_FRAMES or VRD_KRX_BLOCKS; an adaptive one may switch any time). */
+enum vrd_kport_rx vrd_kport_rx_cfg(const struct vrd_kport *k);
+enum vrd_kport_rx vrd_kport_rx_now(const struct vrd_kport *k);
 
 #endif

@@ -110,6 +110,9 @@ static void rx_in_order(enum vrd_kport_rx mode, unsigned count)
 		skip();
 	struct vrd_kport *k;
 	assert_int_equal(kport_open(mode, 2048, &k), 0);
+	/* fixed modes stay in theirs; adaptive starts frame by frame */
+	assert_int_equal(vrd_kport_rx_cfg(k), mode);
+	assert_int_equal(vrd_kport_rx_now(k), mode == VRD_KRX_BLOCKS ? VRD_KRX_BLOCKS : VRD_KRX_FRAMES);
 	uint8_t f[1600];
 	uint64_t bytes = 0;
 	for (unsigned i = 0; i < count; i++) {
@@ -374,6 +377,8 @@ static void test_adaptive_switch(void **state)
 	assert_int_equal(kport_open(VRD_KRX_ADAPTIVE, 2048, &k), 0);
 	static struct rte_mbuf *got[1000];
 	uint64_t clock = 1000;
+	assert_int_equal(vrd_kport_rx_cfg(k), VRD_KRX_ADAPTIVE);
+	assert_int_equal(vrd_kport_rx_now(k), VRD_KRX_FRAMES);
 	assert_int_equal(vrd_kport_adapt(k, clock, NULL), 0); /* starts the first window */
 	/* 10 ms of the test's clock with 400 frames of 1,000 bytes: a 4 KiB
 	 * block would fill in ~95 us */
@@ -385,6 +390,7 @@ static void test_adaptive_switch(void **state)
 	clock += 10;
 	assert_int_equal(vrd_kport_adapt(k, clock, &kpps), VRD_KRX_BLOCKS);
 	assert_int_equal(kpps, 40);
+	assert_int_equal(vrd_kport_rx_now(k), VRD_KRX_BLOCKS);
 	node_sends_out();
 	send_seq(400, 700, 1000);
 	assert_int_equal(rx_adapting(k, got, 300, &clock), 300);
@@ -394,6 +400,7 @@ static void test_adaptive_switch(void **state)
 	clock += 200;
 	send_seq(700, 701, 1000);
 	assert_int_equal(vrd_kport_adapt(k, clock, NULL), VRD_KRX_FRAMES);
+	assert_int_equal(vrd_kport_rx_now(k), VRD_KRX_FRAMES);
 	send_seq(701, 760, 200);
 	node_sends_out();
 	assert_int_equal(rx_adapting(k, got, 60, &clock), 60);
@@ -406,6 +413,11 @@ static void test_adaptive_switch(void **state)
 	assert_int_equal(st.rx_switches, 2);
 	assert_int_equal(st.rx_pkts, 760);
 	assert_int_equal(st.rx_missed + st.rx_errors, 0);
+	vrd_kport_clear_stats(k);
+	vrd_kport_get_stats(k, &st);
+	assert_int_equal(st.rx_pkts, 0);
+	assert_int_equal(st.rx_switches, 2); /* the state's history survives a clear */
+	assert_int_equal(vrd_kport_rx_cfg(k), VRD_KRX_ADAPTIVE);
 	vrd_kport_destroy(k);
 }
 

@@ -528,46 +528,56 @@ static void host_vif_detach(void *host, uint16_t vif, uint16_t port_id)
 }
 
 static void host_vif_stats(void *host, uint16_t vif, uint16_t port_id, struct vr_stats *st,
-			   uint8_t *link)
+			   struct vr_port_rx *rx, uint8_t *link)
 {
 	struct vrd *d = host;
+	struct vrd_port *p = &d->ports[vif];
 	struct rte_eth_stats es;
 	struct rte_eth_link l;
 	memset(st, 0, sizeof(*st));
-	if (d->ports[vif].kport) {
+	memset(rx, 0, sizeof(*rx));
+	if (p->kport) {
 		struct vrd_kport_stats ks;
-		vrd_kport_get_stats(d->ports[vif].kport, &ks);
+		vrd_kport_get_stats(p->kport, &ks);
 		st->rx_pkts = ks.rx_pkts;
 		st->rx_bytes = ks.rx_bytes;
-		st->rx_errors = ks.rx_errors + ks.rx_nombuf + ks.rx_missed;
+		rx->nombuf = ks.rx_nombuf;
+		rx->missed = ks.rx_missed;
+		rx->bad = ks.rx_errors;
+		rx->switches = ks.rx_switches;
+		rx->mode = vrd_kport_rx_now(p->kport) == VRD_KRX_BLOCKS ? VR_RXM_BLOCKS : VR_RXM_FRAMES;
+		rx->adaptive = vrd_kport_rx_cfg(p->kport) == VRD_KRX_ADAPTIVE;
 		st->tx_pkts = ks.tx_pkts;
 		st->tx_bytes = ks.tx_bytes;
-		st->tx_errors = ks.tx_errors + d->ports[vif].tx_dropped;
-		*link = vrd_kport_link_up(d->ports[vif].kport);
-		return;
-	}
-	if (d->ports[vif].memif) {
+		st->tx_errors = ks.tx_errors;
+		*link = vrd_kport_link_up(p->kport);
+	} else if (p->memif) {
 		struct vrd_memif_stats ms;
-		vrd_memif_get_stats(d->ports[vif].memif, &ms);
+		vrd_memif_get_stats(p->memif, &ms);
 		st->rx_pkts = ms.rx_pkts;
 		st->rx_bytes = ms.rx_bytes;
-		st->rx_errors = ms.rx_errors + ms.rx_nombuf;
+		rx->nombuf = ms.rx_nombuf;
+		rx->bad = ms.rx_errors;
 		st->tx_pkts = ms.tx_pkts;
 		st->tx_bytes = ms.tx_bytes;
-		st->tx_errors = ms.tx_errors + d->ports[vif].tx_dropped;
-		*link = vrd_memif_connected(d->ports[vif].memif);
-		return;
+		st->tx_errors = ms.tx_errors;
+		*link = vrd_memif_connected(p->memif);
+	} else {
+		if (rte_eth_stats_get(port_id, &es) == 0) {
+			st->rx_pkts = es.ipackets;
+			st->rx_bytes = es.ibytes;
+			rx->nombuf = es.rx_nombuf;
+			rx->missed = es.imissed;
+			rx->bad = es.ierrors;
+			st->tx_pkts = es.opackets;
+			st->tx_bytes = es.obytes;
+			st->tx_errors = es.oerrors;
+		}
+		*link = rte_eth_link_get_nowait(port_id, &l) == 0 && l.link_status;
 	}
-	if (rte_eth_stats_get(port_id, &es) == 0) {
-		st->rx_pkts = es.ipackets;
-		st->rx_bytes = es.ibytes;
-		st->rx_errors = es.ierrors + es.imissed + es.rx_nombuf;
-		st->tx_pkts = es.opackets;
-		st->tx_bytes = es.obytes;
-		st->tx_errors = es.oerrors;
-	}
-	st->tx_errors += d->ports[vif].tx_dropped;
-	*link = rte_eth_link_get_nowait(port_id, &l) == 0 && l.link_status;
+	/* rx_errors stays the sum it always was; port_rx says what it is made of */
+	st->rx_errors = rx->nombuf + rx->missed + rx->bad;
+	st->tx_errors += p->tx_dropped;
 }
 
 static void host_vif_stats_clear(void *host, uint16_t vif, uint16_t port_id)
