@@ -66,13 +66,16 @@ else:
     print(err)
 PY
 }
+# the protocol's version as the header carries it (4 hex digits), from its one definition
+PV=$(printf '%04x' "$(awk '$1 == "#define" && $2 == "VR_PROTO_VERSION" { print $3 }' lib/vr_proto.h)")
+[ "$PV" != 0000 ] || tl_fail "cannot read VR_PROTO_VERSION from lib/vr_proto.h"
 tl_check "truncated header: no reply, connection closed" test "$(rawsend 5445524e0002)" = closed
 tl_check "bad magic: error reply (EPROTO)" test "$(rawsend 0000000000010003000000100000000a)" = -71
 tl_check "wrong version: error reply" test "$(rawsend 5445524e00090003000000100000000a)" = -93
 # a header that promises 64 bytes, then only 20 arrive and the client leaves
-tl_check "truncated body: nothing applied, still serving" test "$(rawsend 5445524e00030001000000400000000a00010002000200000000)" = closed
+tl_check "truncated body: nothing applied, still serving" test "$(rawsend 5445524e${PV}0001000000400000000a00010002000200000000)" = closed
 # a complete message whose object runs past its end
-tl_check "malformed object: EBADMSG" test "$(rawsend 5445524e000300010000001c0000000a0001000200050000000200ff)" = -74
+tl_check "malformed object: EBADMSG" test "$(rawsend 5445524e${PV}00010000001c0000000a0001000200050000000200ff)" = -74
 after=$(tables)
 tl_check "tables unchanged by every refused request" test "$before" = "$after"
 

@@ -63,7 +63,7 @@ tl_check "h2's fabric vif too" vl_vif_is h2 0 'd["rx_mode"] == "blocks"'
 vl_ctl h1 vr vif list | tee "$TL_DIR/vif-h1.txt"
 tl_check "the vif table shows a's receive mode" \
 	awk -v v="$VA" '$1 == v && / adaptive:frames / { f = 1 } END { exit !f }' "$TL_DIR/vif-h1.txt"
-tl_check "... under its own column" grep -q "RX mode  *RX nombuf RX missed RX bad RX switches" \
+tl_check "... under its own heading" grep -q "RX mode  *RX nombuf RX missed RX bad RX switches" \
 	"$TL_DIR/vif-h1.txt"
 tl_start iperf-s "${VL_NS[b]}" iperf3 -s -1 -B 10.1.0.2
 sleep 0.5
