@@ -1131,40 +1131,38 @@ static void test_reject_port_rx(void **state)
 	(void)state;
 	struct mb m;
 	size_t s;
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u64(&m.w, VR_PRX_MAX_, 1);
-	nest_reject(&m, s, -EINVAL, "vif attribute 'port_rx': unknown field 7 (only 1 nombuf");
-
-	/* a counter of the vif's stats is not one of port_rx's */
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u64(&m.w, VR_AT_S_RX_ERRORS, 1);
-	nest_reject(&m, s, -EINVAL, "vif attribute 'port_rx': unknown field 42");
-
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u32(&m.w, VR_PRX_MISSED, 1);
-	nest_reject(&m, s, -EINVAL, "'port_rx': field 'missed' has 4 bytes, expected 8");
-
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u64(&m.w, VR_PRX_MODE, 1);
-	nest_reject(&m, s, -EINVAL, "'port_rx': field 'mode' has 8 bytes, expected 1");
+	/* one field each: its wire width (1, 4 or 8 bytes), number and value */
+	static const struct {
+		uint8_t width;
+		uint16_t t;
+		uint64_t v;
+		const char *needle;
+	} one[] = {
+		{ 8, VR_PRX_MAX_, 1, "vif attribute 'port_rx': unknown field 7 (only 1 nombuf" },
+		/* a counter of the vif's stats is not one of port_rx's */
+		{ 8, VR_AT_S_RX_ERRORS, 1, "vif attribute 'port_rx': unknown field 42" },
+		{ 4, VR_PRX_MISSED, 1, "'port_rx': field 'missed' has 4 bytes, expected 8" },
+		{ 8, VR_PRX_MODE, 1, "'port_rx': field 'mode' has 8 bytes, expected 1" },
+		{ 1, VR_PRX_MODE, 3, "'port_rx': field 'mode' is 3, at most 2" },
+		{ 1, VR_PRX_ADAPTIVE, 2, "'port_rx': field 'adaptive' is 2, at most 1" },
+		{ 1, VR_PRX_ADAPTIVE, 1, "'port_rx': 'adaptive' without a 'mode'" },
+	};
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+		s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
+		if (one[i].width == 1)
+			tern_tlv_u8(&m.w, one[i].t, (uint8_t)one[i].v);
+		else if (one[i].width == 4)
+			tern_tlv_u32(&m.w, one[i].t, (uint32_t)one[i].v);
+		else
+			tern_tlv_u64(&m.w, one[i].t, one[i].v);
+		nest_reject(&m, s, -EINVAL, one[i].needle);
+	}
 
 	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
 	tern_tlv_u64(&m.w, VR_PRX_SWITCHES, 1);
 	tern_tlv_u64(&m.w, VR_PRX_NOMBUF, 2);
 	tern_tlv_u64(&m.w, VR_PRX_SWITCHES, 3);
 	nest_reject(&m, s, -EINVAL, "'port_rx': field 'switches' appears twice");
-
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u8(&m.w, VR_PRX_MODE, 3);
-	nest_reject(&m, s, -EINVAL, "'port_rx': field 'mode' is 3, at most 2");
-
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u8(&m.w, VR_PRX_ADAPTIVE, 2);
-	nest_reject(&m, s, -EINVAL, "'port_rx': field 'adaptive' is 2, at most 1");
-
-	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
-	tern_tlv_u8(&m.w, VR_PRX_ADAPTIVE, 1);
-	nest_reject(&m, s, -EINVAL, "'port_rx': 'adaptive' without a 'mode'");
 
 	s = nest_begin(&m, VR_OBJ_VIF, VR_AT_PORT_RX);
 	tern_tlv_u64(&m.w, VR_PRX_BAD, 1);

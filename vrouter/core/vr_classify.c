@@ -17,7 +17,8 @@
 
 /* Check an IP header at off; sets l3 and l3_off. Returns false when malformed.
  * Inline: every packet goes through it once, and the call cost a quarter of it. */
-static inline __attribute__((always_inline)) bool parse_ip(struct vr_pkt *pkt, uint16_t off, uint16_t ethertype)
+static inline __attribute__((always_inline)) bool
+parse_ip(struct vr_pkt *pkt, uint16_t off, uint16_t ethertype)
 {
 	const uint8_t *ip = pkt->data + off;
 	uint32_t avail = pkt->len > off ? (uint32_t)(pkt->len - off) : 0;

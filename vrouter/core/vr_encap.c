@@ -162,7 +162,8 @@ icmp_error(struct vr_router *r, struct vr_pkt *pkt, uint8_t type, uint8_t code, 
 
 /* Decrement TTL / hop limit of a routed packet. false: it expired (handled).
  * Inline in both outputs: a dozen instructions, the error out of line. */
-static inline __attribute__((always_inline)) bool ttl_decrement(struct vr_router *r, struct vr_pkt *pkt)
+static inline __attribute__((always_inline)) bool
+ttl_decrement(struct vr_router *r, struct vr_pkt *pkt)
 {
 	uint8_t *ip = pkt->data + pkt->l3_off;
 	if (pkt->l3 == 4) {

@@ -1,7 +1,6 @@
 /* DOC: vr_pkt.c — checksums, the flow hash, and buffer edits on struct vr_pkt. */
 #include "vr_internal.h"
 
-
 uint32_t vr_csum_partial(const uint8_t *p, size_t n, uint32_t sum)
 {
 	while (n > 1) {
@@ -13,7 +12,6 @@ uint32_t vr_csum_partial(const uint8_t *p, size_t n, uint32_t sum)
 		sum += (uint32_t)(p[0] << 8);
 	return sum;
 }
-
 
 uint16_t vr_ipv4_csum(const uint8_t *ip, size_t ihl_bytes)
 {
