@@ -136,11 +136,13 @@ void vrd_ports_adapt(struct vrd *d, uint64_t now_ms);
 unsigned vrd_rx_burst(struct vrd *d, uint16_t vif);
 
 /* For tern's own port drivers (memif, af_packet), which fill packet buffers
- * themselves: buffers from the pool's per-core cache, set up on their first
- * cache line only. A buffer in a pool has one reference, one segment and no
- * next (DPDK restores that whenever it frees one), so the second line that
- * rte_pktmbuf_reset writes would get what it already holds, and tx_offload
- * matters only with ol_flags, cleared here. */
+ * themselves: buffers from the pool's per-core cache, set up as far as tern
+ * and a port's transmit read them. A buffer in a pool has one reference, one
+ * segment and no next (DPDK restores that whenever it frees one), so the
+ * second line that rte_pktmbuf_reset writes would get what it already holds;
+ * of the first, data_off is where the driver writes, and ol_flags cleared
+ * makes a NIC's transmit ignore the rest (vlan_tci, tx_offload, ...). Nothing
+ * in tern reads port or packet_type. */
 static inline int vrd_rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts, uint16_t n)
 {
 	if (rte_mempool_get_bulk(pool, (void **)pkts, n) != 0)
@@ -149,11 +151,7 @@ static inline int vrd_rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts,
 		struct rte_mbuf *mb = pkts[i];
 		__rte_mbuf_raw_sanity_check(mb);
 		mb->data_off = (uint16_t)RTE_MIN((uint16_t)RTE_PKTMBUF_HEADROOM, mb->buf_len);
-		mb->port = RTE_MBUF_PORT_INVALID;
 		mb->ol_flags = 0;
-		mb->packet_type = 0;
-		mb->vlan_tci = 0;
-		mb->vlan_tci_outer = 0;
 	}
 	return 0;
 }

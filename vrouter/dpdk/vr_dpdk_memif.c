@@ -85,6 +85,14 @@ struct desc {
 	uint32_t length, offset;
 };
 
+/* A transmit slot's buffer as read ahead: where it is in our mapping (NULL:
+ * the descriptor names no mapped buffer) and how much it takes. Checked once,
+ * when read. */
+struct tx_slot {
+	uint8_t *buf;
+	uint32_t room;
+};
+
 struct ring {
 	uint8_t *base;        /* the ring header in the mapped region */
 	uint16_t size, mask;
@@ -92,7 +100,7 @@ struct ring {
 	/* C2S: the peer's head as last read, so [pos, head) are posted.
 	 * S2C: the peer's head as last read, so [pos, head) are ours to fill;
 	 * the descriptors of [pos, pos + n_ahead) were read when the last
-	 * transmit ended and their buffers fetched for writing (ahead[] is
+	 * transmit ended, checked, and their buffers fetched for writing (ahead[] is
 	 * indexed by slot % TX_DESC_AHEAD). The peer leaves its slots alone
 	 * until we hand them back, so what was read stays true. */
 	uint16_t head, n_ahead;
@@ -109,7 +117,7 @@ struct ring {
 	uint16_t prod_off;    /* rx: where the peer says how far it has filled
 			       * (head of C2S for a server, tail of S2C for a client) */
 	bool have;
-	struct desc ahead[TX_DESC_AHEAD];
+	struct tx_slot ahead[TX_DESC_AHEAD];
 };
 
 struct region {
@@ -427,17 +435,34 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		return 0;
 	}
 	/* one descriptor a packet, unless chained: the rest are read when needed */
+	/* the descriptors, and the buffers they name (NULL: none mapped) */
 	struct desc d[RX_DESC_MAX];
+	const uint8_t *buf[RX_DESC_MAX];
 	uint16_t nread = want;
 	for (uint16_t i = 0; i < nread; i++) {
 		d[i] = desc_read(r->base, (uint16_t)((r->pos + i) & r->mask));
-		const uint8_t *b = desc_buf(m, &d[i]); /* the misses overlap */
-		if (b)
-			rte_prefetch0(b);
+		buf[i] = desc_buf(m, &d[i]);
+		if (buf[i])
+			rte_prefetch0(buf[i]); /* the misses overlap */
 	}
 	uint32_t room = buf_room(pkts[0]);
 	uint16_t used = 0, got = 0;
 	uint64_t bytes = 0, errors = 0;
+	/* The usual burst first: a descriptor a packet, each naming a mapped
+	 * buffer and fitting an mbuf. The first that does not ends this loop and
+	 * the general one below goes on from it (chains, bad descriptors). */
+	for (; got < want; got++) {
+		const struct desc *s = &d[got];
+		uint32_t len = s->length;
+		if (unlikely((s->flags & VRD_MEMIF_DESC_FLAG_NEXT) || !buf[got] || !len || len > room))
+			break;
+		struct rte_mbuf *mb = pkts[got];
+		pkt_copy(rte_pktmbuf_mtod(mb, uint8_t *), buf[got], len);
+		mb->data_len = (uint16_t)len;
+		mb->pkt_len = len;
+		bytes += len;
+	}
+	used = got;
 	while (got < want && used < avail) {
 		uint16_t start = used;
 		struct rte_mbuf *mb = pkts[got];
@@ -447,11 +472,12 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		do {
 			if (unlikely(used == nread)) {
 				d[nread] = desc_read(r->base, (uint16_t)((r->pos + nread) & r->mask));
+				buf[nread] = desc_buf(m, &d[nread]);
 				nread++;
 			}
+			const uint8_t *src = buf[used];
 			const struct desc *s = &d[used++];
 			more = s->flags & VRD_MEMIF_DESC_FLAG_NEXT;
-			const uint8_t *src = desc_buf(m, s);
 			if (unlikely(!src || s->length > room - len)) {
 				bad = true;
 				continue;
@@ -498,6 +524,14 @@ static inline uint16_t tx_space(struct ring *r, uint16_t head)
 	return left;
 }
 
+/* One S2C descriptor, checked: the buffer it names and its size. */
+static inline struct tx_slot tx_slot_read(const struct vrd_memif *m, const struct ring *r,
+					  uint16_t slot)
+{
+	struct desc d = desc_read(r->base, (uint16_t)(slot & r->mask));
+	return (struct tx_slot){ .buf = (uint8_t *)(uintptr_t)desc_buf(m, &d), .room = d.length };
+}
+
 /* Read the descriptors of [pos + n_ahead, pos + want) and fetch their buffers
  * for writing: the misses on the peer's lines overlap each other, and when
  * done as a transmit ends, with the work before the next one. */
@@ -505,13 +539,12 @@ static inline void tx_read_ahead(const struct vrd_memif *m, struct ring *r, uint
 {
 	for (uint16_t j = r->n_ahead; j < want; j++) {
 		uint16_t slot = (uint16_t)(r->pos + j);
-		struct desc *d = &r->ahead[slot & (TX_DESC_AHEAD - 1)];
-		*d = desc_read(r->base, (uint16_t)(slot & r->mask));
-		const uint8_t *b = desc_buf(m, d);
-		if (b) {
-			rte_prefetch0_write(b);
+		struct tx_slot *t = &r->ahead[slot & (TX_DESC_AHEAD - 1)];
+		*t = tx_slot_read(m, r, slot);
+		if (t->buf) {
+			rte_prefetch0_write(t->buf);
 			if (r->last_len > RTE_CACHE_LINE_SIZE)
-				rte_prefetch0_write(b + RTE_CACHE_LINE_SIZE);
+				rte_prefetch0_write(t->buf + RTE_CACHE_LINE_SIZE);
 		}
 	}
 	if (want > r->n_ahead)
@@ -533,15 +566,32 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 		left = tx_space(r, __atomic_load_n(ring_u16(r->base, RING_HEAD_OFF), __ATOMIC_ACQUIRE));
 	uint16_t slot = r->pos, i;
 	uint64_t bytes = 0, errors = 0;
+	uint32_t last_len = 0;
 	/* one descriptor a packet, unless chained: a chain reads on as it goes */
 	uint16_t want = n < left ? n : left;
 	if (want > TX_DESC_AHEAD)
 		want = TX_DESC_AHEAD;
 	tx_read_ahead(m, r, want);
-	for (i = 0; i < n && left; i++) {
+	/* The packets' data is in cache (the pipeline just wrote it): no
+	 * prefetching here, only of the peer's buffers (read ahead).
+	 * The usual burst first: one segment a packet, each fitting the buffer
+	 * read ahead for it. The first that does not ends this loop and the
+	 * general one goes on from it (chains, bad descriptors, no room). */
+	for (i = 0; i < want; i++) {
+		const struct rte_mbuf *mb = pkts[i];
+		uint32_t len = mb->data_len;
+		struct tx_slot t = r->ahead[(uint16_t)(slot + i) & (TX_DESC_AHEAD - 1)];
+		if (unlikely(mb->nb_segs != 1 || !t.buf || !len || len > t.room))
+			break;
+		pkt_copy(t.buf, rte_pktmbuf_mtod(mb, const uint8_t *), len);
+		desc_set(r->base, (uint16_t)((slot + i) & r->mask), len, 0);
+		bytes += len;
+		last_len = len;
+	}
+	slot = (uint16_t)(slot + i);
+	left = (uint16_t)(left - i);
+	for (; i < n && left; i++) {
 		struct rte_mbuf *mb = pkts[i];
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		if (unlikely(mb->nb_segs != 1)) { /* the pipeline makes none */
 			errors++;
 			continue;
@@ -552,23 +602,22 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 		for (;;) {
 			uint16_t s = (uint16_t)(slot & r->mask);
 			uint16_t j = (uint16_t)(slot - r->pos);
-			struct desc d = j < r->n_ahead ? r->ahead[slot & (TX_DESC_AHEAD - 1)]
-						       : desc_read(r->base, s);
+			struct tx_slot t = j < r->n_ahead ? r->ahead[slot & (TX_DESC_AHEAD - 1)]
+							  : tx_slot_read(m, r, slot);
 			slot++;
 			left--;
-			uint8_t *dst = (uint8_t *)(uintptr_t)desc_buf(m, &d);
-			if (unlikely(!dst || (!d.length && len))) {
+			if (unlikely(!t.buf || (!t.room && len))) {
 				desc_set(r->base, s, 0, 0); /* the slot goes back empty */
 				errors++;
 				break;
 			}
-			uint32_t c = len - off < d.length ? len - off : d.length;
-			pkt_copy(dst, src + off, c);
+			uint32_t c = len - off < t.room ? len - off : t.room;
+			pkt_copy(t.buf, src + off, c);
 			off += c;
 			if (off == len) {
 				desc_set(r->base, s, c, 0);
 				bytes += len;
-				r->last_len = len < UINT16_MAX ? (uint16_t)len : UINT16_MAX;
+				last_len = len;
 				break;
 			}
 			if (!left) { /* out of buffers mid-packet: it waits */
@@ -580,6 +629,8 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 		}
 	}
 full:
+	if (last_len)
+		r->last_len = last_len < UINT16_MAX ? (uint16_t)last_len : UINT16_MAX;
 	if (slot != r->pos) {
 		uint16_t used = (uint16_t)(slot - r->pos);
 		r->n_ahead = r->n_ahead > used ? (uint16_t)(r->n_ahead - used) : 0;

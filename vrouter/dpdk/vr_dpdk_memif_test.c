@@ -853,6 +853,86 @@ static void test_bad_descriptors(void **state)
 	srv_close(&s);
 }
 
+/* Bursts that leave the one-descriptor-a-packet loop part way: what comes
+ * after a chain, a bad descriptor or an oversize packet is read and written in
+ * order, whole, as the general loop takes over from there. */
+static void test_mixed_bursts(void **state)
+{
+	(void)state;
+	struct srv s;
+	struct fake f;
+	struct rte_mbuf *m[64];
+	struct vrd_memif_stats st;
+	srv_open(&s);
+	fake_connect(&s, &f, 5); /* 32 slots */
+
+	/* C2S: good, good, a chain of 100 + 50, bad (region), good */
+	c2s_post(&f, 64, 1);
+	c2s_post(&f, 70, 2);
+	uint16_t slot = f.c2s_head & (f.n - 1);
+	uint32_t off = buf_of(&f, false, slot);
+	for (int i = 0; i < 100; i++)
+		f.mem[off + i] = (uint8_t)(3 + i);
+	wr_desc(f.c2s, slot, VRD_MEMIF_DESC_FLAG_NEXT, 0, 100, off);
+	slot = (uint16_t)((slot + 1) & (f.n - 1));
+	off = buf_of(&f, false, slot);
+	for (int i = 0; i < 50; i++)
+		f.mem[off + i] = (uint8_t)(3 + 100 + i);
+	wr_desc(f.c2s, slot, 0, 0, 50, off);
+	f.c2s_head = (uint16_t)(f.c2s_head + 2);
+	wr_desc(f.c2s, f.c2s_head & (f.n - 1), 0, 7, 64, f.buf_off);
+	f.c2s_head++;
+	set_head(f.c2s, f.c2s_head);
+	c2s_post(&f, 80, 4);
+	assert_int_equal(vrd_memif_rx(s.m, pool, m, 32), 4);
+	uint32_t lens[4] = { 64, 70, 150, 80 };
+	uint8_t seeds[4] = { 1, 2, 3, 4 };
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(rte_pktmbuf_data_len(m[i]), lens[i]);
+		check_pkt(rte_pktmbuf_mtod(m[i], uint8_t *), lens[i], seeds[i]);
+	}
+	free_all(m, 4);
+	vrd_memif_get_stats(s.m, &st);
+	assert_int_equal(st.rx_pkts, 4);
+	assert_int_equal(st.rx_errors, 1);
+
+	/* S2C: good, one larger than a buffer (chained over two), good, a bad
+	 * buffer, good */
+	s2c_post(&f, 1);
+	wr_desc(f.s2c, f.s2c_head & (f.n - 1), 0, 0, 1000, buf_of(&f, true, f.s2c_head));
+	f.s2c_head++;
+	s2c_post(&f, 2);
+	wr_desc(f.s2c, f.s2c_head & (f.n - 1), 0, 9, BUF, 0);
+	f.s2c_head++;
+	s2c_post(&f, 2);
+	m[0] = mk_pkt(64, 10);
+	m[1] = mk_pkt(1500, 11);
+	m[2] = mk_pkt(90, 12);
+	m[3] = mk_pkt(60, 13);
+	m[4] = mk_pkt(100, 14);
+	assert_int_equal(vrd_memif_tx(s.m, m, 5), 5);
+	struct { uint16_t fl; uint32_t len; uint8_t seed; } want[] = {
+		{ 0, 64, 10 }, { VRD_MEMIF_DESC_FLAG_NEXT, 1000, 11 }, { 0, 500, (uint8_t)(11 + 1000) },
+		{ 0, 90, 12 }, { 0, 0, 0 }, { 0, 100, 14 },
+	};
+	for (uint16_t i = 0; i < 6; i++) {
+		uint16_t fl;
+		uint32_t len;
+		rd_desc(f.s2c, i, &fl, &len);
+		assert_int_equal(fl, want[i].fl);
+		assert_int_equal(len, want[i].len);
+		if (len)
+			check_pkt(f.mem + buf_of(&f, true, i), len, want[i].seed);
+	}
+	assert_int_equal(get_tail(f.s2c), 6);
+	vrd_memif_get_stats(s.m, &st);
+	assert_int_equal(st.tx_pkts, 4);  /* the one on the bad buffer is dropped, */
+	assert_int_equal(st.tx_errors, 1);
+	assert_int_equal(st.tx_bytes, 64 + 1500 + 90 + 100);
+	fake_close(&f);
+	srv_close(&s);
+}
+
 /* A peer that rewrites descriptors (offset, length, region) while the server
  * reads them: every packet is either whole and in bounds or counted. */
 struct flipper {
@@ -1144,6 +1224,7 @@ int main(void)
 		cmocka_unit_test(test_rx_tx),
 		cmocka_unit_test(test_wrap_and_full),
 		cmocka_unit_test(test_bad_descriptors),
+		cmocka_unit_test(test_mixed_bursts),
 		cmocka_unit_test(test_peer_rewrites),
 		cmocka_unit_test(test_handshake_deadline),
 		cmocka_unit_test(test_zc_client),

@@ -611,8 +611,10 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
 		     : p->memif ? vrd_memif_rx(p->memif, d->pool, m, VR_BURST)
 				: rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
 	uint16_t k = 0;
+	/* memif and kernel ports copied the data in just now; a NIC wrote it by DMA */
+	bool dma = !p->kport && !p->memif;
 	for (uint16_t i = 0; i < n; i++) {
-		if (i + 3 < n)
+		if (dma && i + 3 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(m[i + 3], void *));
 		pkt_from_mbuf(m[i]);
 		if (unlikely(m[i]->nb_segs > 1)) {
