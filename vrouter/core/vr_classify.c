@@ -52,12 +52,39 @@ static bool is_neigh_solicit(const struct vr_pkt *pkt)
 	       ip[IP6_HLEN] == 135;
 }
 
-static enum vr_drop_reason classify_pod(struct vr_router *r, const struct vr_vif *in,
-					struct vr_pkt *pkt, uint16_t ethertype)
+/* What the packets of a burst from one vif share, read once a burst: a
+ * packet's byte-wide fields are written between the uses, and a byte store
+ * may alias anything, so the compiler would read these again for each. */
+struct burst_ctx {
+	uint32_t mac_lo;  /* the vrouter MAC's first four bytes, as memory holds them */
+	uint16_t mac_hi;  /* and its last two */
+	uint16_t vrf;     /* the vif's VRF */
+	uint32_t mode;    /* that VRF's VR_VRF_F_* (L3 when none is set) */
+};
+
+static void burst_ctx_init(struct burst_ctx *c, const struct vr_router *r, const struct vr_vif *in)
 {
-	const struct vr_vrf *vrf = &r->vrfs[in->cfg.vrf];
-	uint32_t mode = vrf->flags ? vrf->flags : VR_VRF_F_L3;
-	pkt->vrf = in->cfg.vrf;
+	memcpy(&c->mac_lo, r->cfg.mac, 4);
+	memcpy(&c->mac_hi, r->cfg.mac + 4, 2);
+	c->vrf = in->cfg.vrf;
+	uint32_t flags = r->vrfs[in->cfg.vrf].flags;
+	c->mode = flags ? flags : VR_VRF_F_L3;
+}
+
+static inline bool to_router_mac(const struct burst_ctx *c, const uint8_t *dmac)
+{
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, dmac, 4);
+	memcpy(&hi, dmac + 4, 2);
+	return lo == c->mac_lo && hi == c->mac_hi;
+}
+
+static enum vr_drop_reason classify_pod(const struct burst_ctx *c, struct vr_pkt *pkt,
+					uint16_t ethertype)
+{
+	uint32_t mode = c->mode;
+	pkt->vrf = c->vrf;
 
 	if (ethertype == ETH_P_ARP) {
 		pkt->kind = VR_K_ARP;
@@ -70,7 +97,7 @@ static enum vr_drop_reason classify_pod(struct vr_router *r, const struct vr_vif
 			pkt->kind = VR_K_ND;
 			return VR_DROP_NONE;
 		}
-		bool to_router = memcmp(pkt->data, r->cfg.mac, 6) == 0;
+		bool to_router = to_router_mac(c, pkt->data);
 		if ((mode & VR_VRF_F_L3) && (to_router || !(mode & VR_VRF_F_L2))) {
 			if (vr_mac_is_mcast(pkt->data))
 				return VR_DROP_MCAST;
@@ -214,16 +241,15 @@ static enum vr_drop_reason classify_fabric(struct vr_router *r, const struct vr_
 /* From the node's kernel (vhost0): frames to the vrouter MAC are routed in
  * the host vif's VRF (the node reaching pods), ARP goes to the proxy, the rest
  * is underlay traffic for the fabric, passed as is. */
-static void classify_host(struct vr_router *r, const struct vr_vif *in, struct vr_pkt *pkt,
-			  uint16_t ethertype)
+static void classify_host(const struct burst_ctx *c, struct vr_pkt *pkt, uint16_t ethertype)
 {
-	pkt->vrf = in->cfg.vrf;
+	pkt->vrf = c->vrf;
 	pkt->flags |= VR_PF_HOST;
 	pkt->kind = VR_K_FABRIC;
 	if (ethertype == ETH_P_ARP) {
 		pkt->kind = VR_K_ARP;
 	} else if ((ethertype == ETH_P_IPV4 || ethertype == ETH_P_IPV6) &&
-		   memcmp(pkt->data, r->cfg.mac, 6) == 0 && parse_ip(pkt, ETH_HLEN, ethertype)) {
+		   to_router_mac(c, pkt->data) && parse_ip(pkt, ETH_HLEN, ethertype)) {
 		pkt->kind = VR_K_ROUTE;
 		pkt->flags |= VR_PF_ROUTED;
 	}
@@ -233,10 +259,14 @@ unsigned vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct 
 			   uint16_t n)
 {
 	unsigned kinds = 0;
+	struct burst_ctx c;
+	burst_ctx_init(&c, r, in);
+	const uint16_t in_id = (uint16_t)in->cfg.id;
+	const uint8_t in_type = in->cfg.type;
 	for (uint16_t i = 0; i < n; i++) {
 		struct vr_pkt *pkt = pkts[i];
 		enum vr_drop_reason why = VR_DROP_NONE;
-		pkt->in_vif = (uint16_t)in->cfg.id;
+		pkt->in_vif = in_id;
 		pkt->kind = VR_K_NONE;
 		pkt->flags = 0;
 		pkt->l3 = 0;
@@ -248,15 +278,15 @@ unsigned vr_stage_classify(struct vr_router *r, const struct vr_vif *in, struct 
 			why = VR_DROP_SHORT_PKT;
 		} else {
 			uint16_t type = vr_rd16(pkt->data + 12);
-			switch (in->cfg.type) {
+			switch (in_type) {
 			case VR_VIF_FABRIC:
 				why = classify_fabric(r, in, pkt, type);
 				break;
 			case VR_VIF_HOST:
-				classify_host(r, in, pkt, type);
+				classify_host(&c, pkt, type);
 				break;
 			default:
-				why = classify_pod(r, in, pkt, type);
+				why = classify_pod(&c, pkt, type);
 				break;
 			}
 		}
