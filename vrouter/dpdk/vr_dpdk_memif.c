@@ -434,8 +434,8 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		m->st.rx_nombuf++;  /* left in the ring for the next round */
 		return 0;
 	}
-	/* one descriptor a packet, unless chained: the rest are read when needed */
-	/* the descriptors, and the buffers they name (NULL: none mapped) */
+	/* the descriptors and the buffers they name (NULL: none mapped), one a
+	 * packet unless chained: the rest are read when needed */
 	struct desc d[RX_DESC_MAX];
 	const uint8_t *buf[RX_DESC_MAX];
 	uint16_t nread = want;

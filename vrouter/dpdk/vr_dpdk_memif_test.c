@@ -276,14 +276,21 @@ static uint16_t get_tail(const uint8_t *ring)
 }
 
 /* A packet into C2S: bytes 0..len-1 are (seed + i). */
-static void c2s_post(struct fake *f, uint32_t len, uint8_t seed)
+/* Fill the next C2S slot (bytes seed + i) and its descriptor; not posted yet. */
+static void c2s_put(struct fake *f, uint32_t len, uint8_t seed, uint16_t flags)
 {
 	uint16_t slot = f->c2s_head & (f->n - 1);
 	uint32_t off = buf_of(f, false, slot);
 	for (uint32_t i = 0; i < len; i++)
 		f->mem[off + i] = (uint8_t)(seed + i);
-	wr_desc(f->c2s, slot, 0, 0, len, off);
-	set_head(f->c2s, ++f->c2s_head);
+	wr_desc(f->c2s, slot, flags, 0, len, off);
+	f->c2s_head++;
+}
+
+static void c2s_post(struct fake *f, uint32_t len, uint8_t seed)
+{
+	c2s_put(f, len, seed, 0);
+	set_head(f->c2s, f->c2s_head);
 }
 
 static void s2c_post(struct fake *f, unsigned count)
@@ -684,20 +691,10 @@ static void test_rx_tx(void **state)
 	check_pkt(f.mem + buf_of(&f, true, 4), 500, (uint8_t)(20 + 1000));
 
 	/* a chained packet from the client arrives as one */
-	uint16_t slot = f.c2s_head & (f.n - 1);
-	uint32_t off = buf_of(&f, false, slot);
-	for (int i = 0; i < 100; i++)
-		f.mem[off + i] = (uint8_t)(40 + i);
-	wr_desc(f.c2s, slot, VRD_MEMIF_DESC_FLAG_NEXT, 0, 100, off);
-	f.c2s_head++;
+	c2s_put(&f, 100, 40, VRD_MEMIF_DESC_FLAG_NEXT);
 	set_head(f.c2s, f.c2s_head); /* the chain's end is not posted yet: it waits */
 	assert_int_equal(vrd_memif_rx(s.m, pool, m, 32), 0);
-	slot = f.c2s_head & (f.n - 1);
-	uint32_t off2 = buf_of(&f, false, slot);
-	for (int i = 0; i < 50; i++)
-		f.mem[off2 + i] = (uint8_t)(40 + 100 + i);
-	wr_desc(f.c2s, slot, 0, 0, 50, off2);
-	set_head(f.c2s, ++f.c2s_head);
+	c2s_post(&f, 50, 40 + 100);
 	assert_int_equal(vrd_memif_rx(s.m, pool, m, 32), 1);
 	assert_int_equal(rte_pktmbuf_data_len(m[0]), 150);
 	check_pkt(rte_pktmbuf_mtod(m[0], uint8_t *), 150, 40);
@@ -869,17 +866,8 @@ static void test_mixed_bursts(void **state)
 	/* C2S: good, good, a chain of 100 + 50, bad (region), good */
 	c2s_post(&f, 64, 1);
 	c2s_post(&f, 70, 2);
-	uint16_t slot = f.c2s_head & (f.n - 1);
-	uint32_t off = buf_of(&f, false, slot);
-	for (int i = 0; i < 100; i++)
-		f.mem[off + i] = (uint8_t)(3 + i);
-	wr_desc(f.c2s, slot, VRD_MEMIF_DESC_FLAG_NEXT, 0, 100, off);
-	slot = (uint16_t)((slot + 1) & (f.n - 1));
-	off = buf_of(&f, false, slot);
-	for (int i = 0; i < 50; i++)
-		f.mem[off + i] = (uint8_t)(3 + 100 + i);
-	wr_desc(f.c2s, slot, 0, 0, 50, off);
-	f.c2s_head = (uint16_t)(f.c2s_head + 2);
+	c2s_put(&f, 100, 3, VRD_MEMIF_DESC_FLAG_NEXT);
+	c2s_put(&f, 50, 3 + 100, 0);
 	wr_desc(f.c2s, f.c2s_head & (f.n - 1), 0, 7, 64, f.buf_off);
 	f.c2s_head++;
 	set_head(f.c2s, f.c2s_head);
