@@ -46,18 +46,15 @@ struct rib_key {
  * of the run back (no tombstones), so lookups stop at the first empty place.
  * Only the forwarding lcore reads or writes it (control requests run there).
  */
-#define HOST4_SEED 0x6b43a9b5u
 
 static inline uint64_t host4_key(uint16_t vrf, const uint8_t *addr)
 {
-	uint32_t a;
-	memcpy(&a, addr, 4);
-	return (uint64_t)vrf << 32 | a;
+	return vr_route4_key(vrf, addr);
 }
 
 static inline uint32_t host4_home(const struct vr_host4 *t, uint64_t key)
 {
-	return vr_crc8(key, HOST4_SEED) & t->mask;
+	return vr_host4_home(t, key);
 }
 
 /* The place holding key, or the empty place that ends its run. */
@@ -343,6 +340,32 @@ const struct vr_route *vr_route_get(const struct vr_router *r, const struct vr_o
 	return &r->fib.slots[(uintptr_t)d];
 }
 
+void vr_route4_lookup_keyed(const struct vr_router *r, const uint64_t *key, const uint32_t *at,
+			    const struct vr_route **out, unsigned n)
+{
+	const struct vr_fib *f = &r->fib;
+	const struct vr_host4 *t = &f->host4;
+	uint8_t keys[VR_BURST][16];
+	int32_t nh[VR_BURST];
+	unsigned idx[VR_BURST], m = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t slot = t->ent[host4_find(t, key[i], at[i])].slot;
+		if (slot) {
+			out[i] = &f->slots[slot];
+		} else {
+			uint32_t a = (uint32_t)key[i];
+			lpm_key(keys[m], (uint16_t)(key[i] >> 32), 4, (const uint8_t *)&a);
+			idx[m++] = i;
+		}
+	}
+	if (!m)
+		return;
+	rte_lpm6_lookup_bulk_func(f->lpm4, keys, nh, m);
+	for (unsigned j = 0; j < m; j++)
+		out[idx[j]] = nh[j] >= 0 ? &f->slots[nh[j]] : NULL;
+}
+
 void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint16_t *vrf,
 			  const uint8_t *const *addr, const struct vr_route **out, unsigned n)
 {
@@ -355,23 +378,14 @@ void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint1
 		return;
 	/* Host routes first: an exact match is the longest one there can be. */
 	if (family == 4) {
-		const struct vr_host4 *t = &f->host4;
 		uint64_t key[VR_BURST];
 		uint32_t at[VR_BURST];
-		for (unsigned i = 0; i < n; i++) { /* the places' misses overlap */
-			key[i] = host4_key(vrf[i], addr[i]);
-			at[i] = host4_home(t, key[i]);
-			rte_prefetch0(&t->ent[at[i]]);
-		}
 		for (unsigned i = 0; i < n; i++) {
-			uint32_t slot = t->ent[host4_find(t, key[i], at[i])].slot;
-			if (slot) {
-				out[i] = &f->slots[slot];
-			} else {
-				lpm_key(keys[m], vrf[i], 4, addr[i]);
-				idx[m++] = i;
-			}
+			key[i] = vr_route4_key(vrf[i], addr[i]);
+			at[i] = vr_route4_start(r, key[i]);
 		}
+		vr_route4_lookup_keyed(r, key, at, out, n);
+		return;
 	} else {
 		struct host6_key hk[VR_BURST];
 		const void *kp[VR_BURST];

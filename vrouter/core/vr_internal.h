@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
+#include <rte_prefetch.h>
 #ifdef __SSE4_2__
 #include <nmmintrin.h>
 #else
@@ -65,6 +67,8 @@ struct vr_nh {
 	uint16_t inner_eth;       /* VXLAN: the inner Ethernet header of a routed packet
 				   * follows them in hdr (ETH_HLEN), else 0 */
 	uint16_t mtu;             /* of the fabric vif, for the path MTU check */
+	uint16_t ip_room;         /* the largest routed IP packet that fits mtu encapsulated */
+	uint8_t udp4;             /* MPLSoUDP or VXLAN in IPv4: the common case, fewer tests */
 	uint32_t ip_csum_base;    /* IPv4 outer: the header's sum without its total length */
 };
 
@@ -507,6 +511,30 @@ const struct vr_route *vr_route_get(const struct vr_router *r, const struct vr_o
 /* Longest-prefix match of one address; NULL when no route. */
 const struct vr_route *vr_route_lookup(const struct vr_router *r, uint16_t vrf, uint8_t family,
 				       const uint8_t *addr);
+/* IPv4 by key, for a stage that gathers a burst's keys itself: the key of
+ * (vrf, address as the packet holds it), and where its exact-match search
+ * starts, prefetched (the misses of a burst's places overlap). */
+#define VR_HOST4_SEED 0x6b43a9b5u
+static inline uint64_t vr_route4_key(uint16_t vrf, const uint8_t *addr)
+{
+	uint32_t a;
+	memcpy(&a, addr, 4);
+	return (uint64_t)vrf << 32 | a;
+}
+static inline uint32_t vr_host4_home(const struct vr_host4 *t, uint64_t key)
+{
+	return vr_crc8(key, VR_HOST4_SEED) & t->mask;
+}
+static inline uint32_t vr_route4_start(const struct vr_router *r, uint64_t key)
+{
+	const struct vr_host4 *t = &r->fib.host4;
+	uint32_t at = vr_host4_home(t, key);
+	rte_prefetch0(&t->ent[at]);
+	return at;
+}
+/* For n keys with their starts: route slot or NULL. */
+void vr_route4_lookup_keyed(const struct vr_router *r, const uint64_t *key, const uint32_t *at,
+			    const struct vr_route **out, unsigned n);
 /* Bulk lookup: for n addresses of one family, route slot or NULL. */
 void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint16_t *vrf,
 			  const uint8_t *const *addr, const struct vr_route **out, unsigned n);

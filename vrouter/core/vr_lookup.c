@@ -5,29 +5,21 @@
  */
 #include "vr_internal.h"
 
-/* The route lookups of one family: the packets at idx[0..m), their VRFs and
- * destination addresses gathered by vr_stage_lookup. */
-static void lookup_routes(struct vr_router *r, struct vr_pkt **pkts, uint8_t family,
-			  const uint16_t *idx, const uint16_t *vrf, const uint8_t *const *addr, unsigned m)
+/* The packets at idx[0..m) with their routes (NULL: none) from the bulk lookup. */
+static void routes_apply(struct vr_router *r, struct vr_pkt **pkts, const uint16_t *idx,
+			 const struct vr_route *const *rt, unsigned m)
 {
-	const struct vr_route *rt[VR_BURST];
-
-	if (!m)
-		return;
-	vr_route_lookup_bulk(r, family, vrf, addr, rt, m);
 	for (unsigned j = 0; j < m; j++) {
 		struct vr_pkt *pkt = pkts[idx[j]];
-		if (!rt[j] && (pkt->flags & VR_PF_HOST)) {
+		if (likely(rt[j] != NULL)) {
+			pkt->nh = rt[j]->nh;
+			pkt->kind = VR_K_NH;
+		} else if (pkt->flags & VR_PF_HOST) {
 			pkt->kind = VR_K_FABRIC; /* the node's own traffic: underlay */
-			continue;
-		}
-		if (!rt[j]) {
+		} else {
 			vr_pkt_drop(r, pkt, VR_DROP_NO_ROUTE);
 			pkts[idx[j]] = NULL;
-			continue;
 		}
-		pkt->nh = rt[j]->nh;
-		pkt->kind = VR_K_NH;
 	}
 }
 
@@ -73,10 +65,14 @@ static void lookup_bridge(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 void vr_stage_lookup(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 {
 	/* One pass over the burst gathers both families' lookups (a pass per
-	 * family cost ~10 instructions a packet); bridged frames have their own. */
-	uint16_t idx[2][VR_BURST], vrf[2][VR_BURST];
-	const uint8_t *addr[2][VR_BURST];
-	unsigned m[2] = { 0, 0 };
+	 * family cost ~10 instructions a packet), IPv4 already as the keys of
+	 * its exact-match table; bridged frames have their own pass. */
+	uint16_t idx4[VR_BURST], idx6[VR_BURST], vrf6[VR_BURST];
+	uint64_t key4[VR_BURST];
+	uint32_t at4[VR_BURST];
+	const uint8_t *addr6[VR_BURST];
+	const struct vr_route *rt[VR_BURST];
+	unsigned m4 = 0, m6 = 0;
 	bool bridged = false;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -87,16 +83,30 @@ void vr_stage_lookup(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 			bridged = true;
 			continue;
 		}
-		if (pkt->kind != VR_K_ROUTE || (pkt->l3 != 4 && pkt->l3 != 6))
+		if (pkt->kind != VR_K_ROUTE)
 			continue;
-		unsigned f = pkt->l3 == 6;
-		idx[f][m[f]] = i;
-		vrf[f][m[f]] = pkt->vrf;
-		addr[f][m[f]] = pkt->data + pkt->l3_off + (f ? 24 : 16);
-		m[f]++;
+		const uint8_t *ip = pkt->data + pkt->l3_off;
+		if (likely(pkt->l3 == 4)) {
+			key4[m4] = vr_route4_key(pkt->vrf, ip + 16);
+			at4[m4] = vr_route4_start(r, key4[m4]);
+			idx4[m4++] = i;
+		} else if (pkt->l3 == 6) {
+			vrf6[m6] = pkt->vrf;
+			addr6[m6] = ip + 24;
+			idx6[m6++] = i;
+		} else { /* a stage's bug: never leaked */
+			vr_pkt_drop(r, pkt, VR_DROP_BAD_IP);
+			pkts[i] = NULL;
+		}
 	}
-	lookup_routes(r, pkts, 4, idx[0], vrf[0], addr[0], m[0]);
-	lookup_routes(r, pkts, 6, idx[1], vrf[1], addr[1], m[1]);
+	if (m4) {
+		vr_route4_lookup_keyed(r, key4, at4, rt, m4);
+		routes_apply(r, pkts, idx4, rt, m4);
+	}
+	if (m6) {
+		vr_route_lookup_bulk(r, 6, vrf6, addr6, rt, m6);
+		routes_apply(r, pkts, idx6, rt, m6);
+	}
 	if (bridged)
 		lookup_bridge(r, pkts, n);
 }

@@ -39,6 +39,9 @@ void vr_stage_tx(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 	}
 }
 
+#define VR_TX_KINDS (VR_KIND_BIT(VR_K_ARP) | VR_KIND_BIT(VR_K_ND) | VR_KIND_BIT(VR_K_HOST) | \
+		     VR_KIND_BIT(VR_K_FABRIC) | VR_KIND_BIT(VR_K_TX))
+
 void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts, uint16_t n)
 {
 	const struct vr_vif *in = vr_vif_get(r, in_vif);
@@ -58,7 +61,11 @@ void vr_pipeline_run(struct vr_router *r, uint16_t in_vif, struct vr_pkt **pkts,
 		/* after the lookup: the destination vif's policy_in is known */
 		vr_stage_flow(r, in, pkts, m);
 		vr_stage_nexthop(r, pkts, m);
-		vr_stage_tx(r, pkts, m);
+		/* Kinds for the tx stage come from the proxy (ARP, ND), from
+		 * classify (HOST, FABRIC) and, for the host vif's packets, from the
+		 * lookup (FABRIC): a burst with none of them has nothing left. */
+		if ((kinds & VR_TX_KINDS) || in->cfg.type == VR_VIF_HOST)
+			vr_stage_tx(r, pkts, m);
 		pkts += m;
 		n = (uint16_t)(n - m);
 	}
