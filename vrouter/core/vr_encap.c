@@ -273,7 +273,7 @@ output_tunnel(struct vr_router *r, struct vr_pkt *pkt, const struct vr_nh *nh)
 		if ((pkt->flags & VR_PF_ROUTED) && !ttl_decrement(r, pkt))
 			return;
 		if (!pkt->hash)
-			pkt->hash = vr_flow_hash(pkt);
+			pkt->hash = vr_flow_hash_routed(pkt);
 		/* From the IP header on; the template brings the inner Ethernet
 		 * header VXLAN needs. */
 		strip = pkt->l3_off;
@@ -385,6 +385,10 @@ void vr_stage_nexthop(struct vr_router *r, struct vr_pkt **pkts, uint16_t n)
 			continue;
 		pkts[i] = NULL;
 		const struct vr_nh *nh = vr_nh_get(r, pkt->nh);
+		if (likely(nh && nh->cfg.type == VR_NH_TUNNEL)) { /* the common case: one test */
+			output_tunnel(r, pkt, nh);
+			continue;
+		}
 		if (nh && nh->cfg.type == VR_NH_ECMP) {
 			if (!pkt->hash)
 				pkt->hash = vr_flow_hash(pkt);

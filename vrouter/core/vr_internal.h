@@ -407,28 +407,42 @@ uint16_t vr_ipv6_l4_csum(const uint8_t *ip6, const uint8_t *l4, uint32_t l4_len,
  * and a call cost a fifth of that. */
 #define VR_FLOW_HASH_SEED 0x9747b28cu
 uint32_t vr_flow_hash_parsed(const struct vr_pkt *pkt);
+/* 1 for the protocols whose header begins with the two ports (TCP, UDP, SCTP). */
+extern const uint8_t vr_proto_has_ports[256];
+/* An unfragmented IPv4 packet whose header (avail bytes from ip) is whole. */
+static inline uint32_t vr_flow_hash_ip4(const uint8_t *ip, uint32_t avail)
+{
+	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	uint8_t proto = ip[9];
+	uint64_t a;
+	memcpy(&a, ip + 12, 8);
+	uint32_t h = vr_crc8(a, VR_FLOW_HASH_SEED);
+	if (vr_proto_has_ports[proto] && avail >= ihl + 4) {
+		uint32_t p;
+		memcpy(&p, ip + ihl, 4);
+		h = vr_crc4(p, h);
+	}
+	h = vr_crc4(proto, h);
+	h ^= h >> 16;
+	return h ? h : 1;
+}
 static inline uint32_t vr_flow_hash(const struct vr_pkt *pkt)
 {
 	const uint8_t *ip = pkt->data + pkt->l3_off;
 	uint32_t avail = pkt->len > pkt->l3_off ? (uint32_t)(pkt->len - pkt->l3_off) : 0;
 
-	/* The common case without the general parser: an unfragmented IPv4
-	 * packet with ports (whole headers checked by the classify stage). */
-	if (pkt->l3 == 4 && avail >= 20 && !(vr_rd16(ip + 6) & 0x3fff)) {
-		uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
-		uint8_t proto = ip[9];
-		uint64_t a;
-		memcpy(&a, ip + 12, 8);
-		uint32_t h = vr_crc8(a, VR_FLOW_HASH_SEED);
-		if ((proto == 6 || proto == 17 || proto == 132) && avail >= ihl + 4) {
-			uint32_t p;
-			memcpy(&p, ip + ihl, 4);
-			h = vr_crc4(p, h);
-		}
-		h = vr_crc4(proto, h);
-		h ^= h >> 16;
-		return h ? h : 1;
-	}
+	/* The common case without the general parser: an unfragmented IPv4 packet. */
+	if (pkt->l3 == 4 && avail >= 20 && !(vr_rd16(ip + 6) & 0x3fff))
+		return vr_flow_hash_ip4(ip, avail);
+	return vr_flow_hash_parsed(pkt);
+}
+/* The same for a routed packet, whose IP header classify checked whole
+ * (l3_off + header <= len): fewer tests. */
+static inline uint32_t vr_flow_hash_routed(const struct vr_pkt *pkt)
+{
+	const uint8_t *ip = pkt->data + pkt->l3_off;
+	if (pkt->l3 == 4 && !(vr_rd16(ip + 6) & 0x3fff))
+		return vr_flow_hash_ip4(ip, (uint32_t)(pkt->len - pkt->l3_off));
 	return vr_flow_hash_parsed(pkt);
 }
 

@@ -85,6 +85,8 @@ bool vr_pkt_l4(const struct vr_pkt *pkt, struct vr_l4 *l4)
  * instruction (vr_crc8/vr_crc4): a few cycles per word, and it spreads the source
  * ports well enough for ECMP and for MPLSoUDP source ports.
  */
+const uint8_t vr_proto_has_ports[256] = { [6] = 1, [17] = 1, [132] = 1 };
+
 /* Everything but the common case (vr_flow_hash, inline): out of line, so
  * that the common case saves no registers and keeps no frame. */
 __attribute__((noinline)) uint32_t vr_flow_hash_parsed(const struct vr_pkt *pkt)
@@ -107,7 +109,7 @@ __attribute__((noinline)) uint32_t vr_flow_hash_parsed(const struct vr_pkt *pkt)
 			h = vr_crc8(a, h);
 		}
 	}
-	if (!l4.frag && (l4.proto == 6 || l4.proto == 17 || l4.proto == 132) &&
+	if (!l4.frag && vr_proto_has_ports[l4.proto] &&
 	    avail >= (uint32_t)l4.off + 4) {
 		uint32_t p;
 		memcpy(&p, ip + l4.off, 4);

@@ -311,8 +311,8 @@ int vrd_memif_msg_encode(const struct vrd_memif_msg *m, uint8_t out[VRD_MEMIF_MS
 /* ---- the rings (forwarding loop) ---- */
 
 /*
- * A packet's copy into or out of the peer's buffer: 64-byte vectors, the last
- * one overlapping the one before. The forwarding functions are built twice
+ * A packet's copy into or out of the peer's buffer: 64-byte blocks, the last
+ * one overlapping the one before (32-byte ones for a frame of 32-63 bytes). The forwarding functions are built twice
  * more (target_clones): for CPUs with 512-bit vectors a 64-byte frame is one
  * load and one store and a 114-byte encapsulated one two stores, against four
  * and eight of SSE's. The stores into lines the peer's core holds wait in the
@@ -320,8 +320,6 @@ int vrd_memif_msg_encode(const struct vrd_memif_msg *m, uint8_t out[VRD_MEMIF_MS
  * stores of the work that follows. No byte past n is read or written: the rest
  * of a buffer may hold another packet's data.
  */
-typedef uint8_t vrd_v64 __attribute__((vector_size(64)));
-typedef vrd_v64 vrd_v64u __attribute__((aligned(1), may_alias));
 typedef uint8_t vrd_v32 __attribute__((vector_size(32)));
 typedef vrd_v32 vrd_v32u __attribute__((aligned(1), may_alias));
 
@@ -329,9 +327,11 @@ static inline __attribute__((always_inline)) void pkt_copy(uint8_t *dst, const u
 							   uint32_t n)
 {
 	if (n >= 64) {
+		/* a fixed-size copy: the compiler's widest moves for the clone's
+		 * ISA (a 64-byte vector type in the AVX2 clone went through the stack) */
 		for (uint32_t o = 0; o + 64 < n; o += 64)
-			*(vrd_v64u *)(void *)(dst + o) = *(const vrd_v64u *)(const void *)(src + o);
-		*(vrd_v64u *)(void *)(dst + n - 64) = *(const vrd_v64u *)(const void *)(src + n - 64);
+			__builtin_memcpy(dst + o, src + o, 64);
+		__builtin_memcpy(dst + n - 64, src + n - 64, 64);
 	} else if (n >= 32) {
 		*(vrd_v32u *)(void *)dst = *(const vrd_v32u *)(const void *)src;
 		*(vrd_v32u *)(void *)(dst + n - 32) = *(const vrd_v32u *)(const void *)(src + n - 32);

@@ -146,15 +146,18 @@ static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
 {
 	struct vrd *d = host;
 	struct vrd_port *p = &d->ports[vif];
-	struct rte_mbuf *m = pkt_to_mbuf(pkt);
-	if (!p->used) {
+	if (unlikely(!p->used)) {
 		vr_drop(d->router, pkt, VR_DROP_VIF_DOWN);
 		return;
 	}
-	if (!p->tx_n)
+	/* the port's fields in locals: the mbuf's stores might alias them */
+	uint16_t n = p->tx_n, batch = p->tx_batch;
+	struct rte_mbuf **tx = p->tx;
+	if (!n)
 		p->tx_since = d->now_tsc;
-	p->tx[p->tx_n++] = m;
-	if (p->tx_n >= p->tx_batch)
+	tx[n++] = pkt_to_mbuf(pkt);
+	p->tx_n = n;
+	if (n >= batch)
 		flush_port(p);
 }
 
@@ -611,17 +614,23 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
 		     : p->memif ? vrd_memif_rx(p->memif, d->pool, m, VR_BURST)
 				: rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
 	uint16_t k = 0;
-	/* memif and kernel ports copied the data in just now; a NIC wrote it by DMA */
-	bool dma = !p->kport && !p->memif;
-	for (uint16_t i = 0; i < n; i++) {
-		if (dma && i + 3 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(m[i + 3], void *));
-		pkt_from_mbuf(m[i]);
-		if (unlikely(m[i]->nb_segs > 1)) {
-			vr_drop(d->router, mbuf_pkt(m[i]), VR_DROP_MULTI_SEG);
-			continue;
+	if (p->kport || p->memif) {
+		/* They copied the data in just now, each frame into one buffer. */
+		for (; k < n; k++) {
+			pkt_from_mbuf(m[k]);
+			pk[k] = mbuf_pkt(m[k]);
 		}
-		pk[k++] = mbuf_pkt(m[i]);
+	} else {
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 3 < n) /* a NIC wrote it by DMA: not in the cache */
+				rte_prefetch0(rte_pktmbuf_mtod(m[i + 3], void *));
+			pkt_from_mbuf(m[i]);
+			if (unlikely(m[i]->nb_segs > 1)) {
+				vr_drop(d->router, mbuf_pkt(m[i]), VR_DROP_MULTI_SEG);
+				continue;
+			}
+			pk[k++] = mbuf_pkt(m[i]);
+		}
 	}
 	if (k)
 		vr_pipeline_run(d->router, vif, pk, k);
