@@ -318,7 +318,8 @@ int vrd_memif_msg_encode(const struct vrd_memif_msg *m, uint8_t out[VRD_MEMIF_MS
  * and eight of SSE's. The stores into lines the peer's core holds wait in the
  * store queue until the lines come; fewer entries a packet leave room for the
  * stores of the work that follows. No byte past n is read or written: the rest
- * of a buffer may hold another packet's data.
+ * of a buffer may hold another packet's data (transmit, which knows the room
+ * of the buffer it fills, writes whole lines of small frames itself).
  */
 typedef uint8_t vrd_v32 __attribute__((vector_size(32)));
 typedef vrd_v32 vrd_v32u __attribute__((aligned(1), may_alias));
@@ -583,7 +584,17 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 		struct tx_slot t = r->ahead[(uint16_t)(slot + i) & (TX_DESC_AHEAD - 1)];
 		if (unlikely(mb->nb_segs != 1 || !t.buf || !len || len > t.room))
 			break;
-		pkt_copy(t.buf, rte_pktmbuf_mtod(mb, const uint8_t *), len);
+		const uint8_t *src = rte_pktmbuf_mtod(mb, const uint8_t *);
+		if (len > 64 && len <= 128 && t.room >= 128 && mb->data_off + 128u <= mb->buf_len) {
+			/* A small encapsulated frame as two whole lines of the
+			 * peer's buffer (ours up to its room), the bytes after it
+			 * from the mbuf's own buffer: pkt_copy's overlapping last
+			 * block would be a store across the line boundary. */
+			__builtin_memcpy(t.buf, src, 64);
+			__builtin_memcpy(t.buf + 64, src + 64, 64);
+		} else {
+			pkt_copy(t.buf, src, len);
+		}
 		desc_set(r->base, (uint16_t)((slot + i) & r->mask), len, 0);
 		bytes += len;
 		last_len = len;
