@@ -47,16 +47,6 @@ struct rib_key {
  * Only the forwarding lcore reads or writes it (control requests run there).
  */
 
-static inline uint64_t host4_key(uint16_t vrf, const uint8_t *addr)
-{
-	return vr_route4_key(vrf, addr);
-}
-
-static inline uint32_t host4_home(const struct vr_host4 *t, uint64_t key)
-{
-	return vr_host4_home(t, key);
-}
-
 /* The place holding key, or the empty place that ends its run. */
 static inline uint32_t host4_find(const struct vr_host4 *t, uint64_t key, uint32_t i)
 {
@@ -77,7 +67,7 @@ static int host4_init(struct vr_host4 *t, uint32_t max, int socket)
 
 static int host4_add(struct vr_host4 *t, uint64_t key, uint32_t slot)
 {
-	uint32_t i = host4_find(t, key, host4_home(t, key));
+	uint32_t i = host4_find(t, key, vr_host4_home(t, key));
 	if (!t->ent[i].slot) {
 		if (t->n > t->mask / 2) /* more than the table was sized for: never with max_routes */
 			return -ENOSPC;
@@ -90,14 +80,14 @@ static int host4_add(struct vr_host4 *t, uint64_t key, uint32_t slot)
 
 static void host4_del(struct vr_host4 *t, uint64_t key)
 {
-	uint32_t i = host4_find(t, key, host4_home(t, key));
+	uint32_t i = host4_find(t, key, vr_host4_home(t, key));
 	if (!t->ent[i].slot)
 		return;
 	/* Close the gap: an entry further along the run moves into it unless
 	 * its home lies cyclically in (gap, entry], where a lookup would no
 	 * longer pass the gap to reach it. */
 	for (uint32_t j = (i + 1) & t->mask; t->ent[j].slot; j = (j + 1) & t->mask) {
-		uint32_t home = host4_home(t, t->ent[j].key);
+		uint32_t home = vr_host4_home(t, t->ent[j].key);
 		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (!stays) {
 			t->ent[i] = t->ent[j];
@@ -218,7 +208,7 @@ static bool is_host4(const struct vr_route *s)
 static int lpm_set(struct vr_fib *f, const struct vr_route *s, uint32_t slot)
 {
 	if (is_host4(s))
-		return host4_add(&f->host4, host4_key(s->vrf, s->prefix), slot);
+		return host4_add(&f->host4, vr_route4_key(s->vrf, s->prefix), slot);
 	if (s->family == 6 && s->plen == 128) {
 		struct host6_key hk = { .vrf = s->vrf };
 		memcpy(hk.addr, s->prefix, 16);
@@ -232,7 +222,7 @@ static int lpm_set(struct vr_fib *f, const struct vr_route *s, uint32_t slot)
 static void lpm_clear(struct vr_fib *f, const struct vr_route *s)
 {
 	if (is_host4(s)) {
-		host4_del(&f->host4, host4_key(s->vrf, s->prefix));
+		host4_del(&f->host4, vr_route4_key(s->vrf, s->prefix));
 		return;
 	}
 	if (s->family == 6 && s->plen == 128) {
@@ -370,9 +360,6 @@ void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint1
 			  const uint8_t *const *addr, const struct vr_route **out, unsigned n)
 {
 	const struct vr_fib *f = &r->fib;
-	uint8_t keys[VR_BURST][16];
-	int32_t nh[VR_BURST];
-	unsigned idx[VR_BURST], m = 0;
 
 	if (!n)
 		return;
@@ -386,30 +373,32 @@ void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint1
 		}
 		vr_route4_lookup_keyed(r, key, at, out, n);
 		return;
-	} else {
-		struct host6_key hk[VR_BURST];
-		const void *kp[VR_BURST];
-		void *data[VR_BURST];
-		uint64_t hits = 0;
-		for (unsigned i = 0; i < n; i++) {
-			hk[i].vrf = vrf[i];
-			hk[i].zero = 0;
-			memcpy(hk[i].addr, addr[i], 16);
-			kp[i] = &hk[i];
-		}
-		rte_hash_lookup_bulk_data(f->host6, kp, n, &hits, data);
-		for (unsigned i = 0; i < n; i++) {
-			if ((hits >> i) & 1) {
-				out[i] = &f->slots[(uintptr_t)data[i]];
-			} else {
-				lpm_key(keys[m], vrf[i], 6, addr[i]);
-				idx[m++] = i;
-			}
+	}
+	struct host6_key hk[VR_BURST];
+	const void *kp[VR_BURST];
+	void *data[VR_BURST];
+	uint64_t hits = 0;
+	uint8_t keys[VR_BURST][16];
+	int32_t nh[VR_BURST];
+	unsigned idx[VR_BURST], m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		hk[i].vrf = vrf[i];
+		hk[i].zero = 0;
+		memcpy(hk[i].addr, addr[i], 16);
+		kp[i] = &hk[i];
+	}
+	rte_hash_lookup_bulk_data(f->host6, kp, n, &hits, data);
+	for (unsigned i = 0; i < n; i++) {
+		if ((hits >> i) & 1) {
+			out[i] = &f->slots[(uintptr_t)data[i]];
+		} else {
+			lpm_key(keys[m], vrf[i], 6, addr[i]);
+			idx[m++] = i;
 		}
 	}
 	if (!m)
 		return;
-	rte_lpm6_lookup_bulk_func(family == 4 ? f->lpm4 : f->lpm6, keys, nh, m);
+	rte_lpm6_lookup_bulk_func(f->lpm6, keys, nh, m);
 	for (unsigned j = 0; j < m; j++)
 		out[idx[j]] = nh[j] >= 0 ? &f->slots[nh[j]] : NULL;
 }
