@@ -330,13 +330,24 @@ const struct vr_route *vr_route_get(const struct vr_router *r, const struct vr_o
 	return &r->fib.slots[(uintptr_t)d];
 }
 
+/* The exact-match misses (out[idx[j]] for their m LPM keys) by longest prefix. */
+static void lpm_resolve(const struct vr_fib *f, struct rte_lpm6 *lpm, uint8_t (*keys)[16],
+			const unsigned *idx, unsigned m, const struct vr_route **out)
+{
+	int32_t nh[VR_BURST];
+	if (!m)
+		return;
+	rte_lpm6_lookup_bulk_func(lpm, keys, nh, m);
+	for (unsigned j = 0; j < m; j++)
+		out[idx[j]] = nh[j] >= 0 ? &f->slots[nh[j]] : NULL;
+}
+
 void vr_route4_lookup_keyed(const struct vr_router *r, const uint64_t *key, const uint32_t *at,
 			    const struct vr_route **out, unsigned n)
 {
 	const struct vr_fib *f = &r->fib;
 	const struct vr_host4 *t = &f->host4;
 	uint8_t keys[VR_BURST][16];
-	int32_t nh[VR_BURST];
 	unsigned idx[VR_BURST], m = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -349,11 +360,7 @@ void vr_route4_lookup_keyed(const struct vr_router *r, const uint64_t *key, cons
 			idx[m++] = i;
 		}
 	}
-	if (!m)
-		return;
-	rte_lpm6_lookup_bulk_func(f->lpm4, keys, nh, m);
-	for (unsigned j = 0; j < m; j++)
-		out[idx[j]] = nh[j] >= 0 ? &f->slots[nh[j]] : NULL;
+	lpm_resolve(f, f->lpm4, keys, idx, m, out);
 }
 
 void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint16_t *vrf,
@@ -379,7 +386,6 @@ void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint1
 	void *data[VR_BURST];
 	uint64_t hits = 0;
 	uint8_t keys[VR_BURST][16];
-	int32_t nh[VR_BURST];
 	unsigned idx[VR_BURST], m = 0;
 	for (unsigned i = 0; i < n; i++) {
 		hk[i].vrf = vrf[i];
@@ -396,11 +402,7 @@ void vr_route_lookup_bulk(const struct vr_router *r, uint8_t family, const uint1
 			idx[m++] = i;
 		}
 	}
-	if (!m)
-		return;
-	rte_lpm6_lookup_bulk_func(f->lpm6, keys, nh, m);
-	for (unsigned j = 0; j < m; j++)
-		out[idx[j]] = nh[j] >= 0 ? &f->slots[nh[j]] : NULL;
+	lpm_resolve(f, f->lpm6, keys, idx, m, out);
 }
 
 const struct vr_route *vr_route_lookup(const struct vr_router *r, uint16_t vrf, uint8_t family,
