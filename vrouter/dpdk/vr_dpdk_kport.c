@@ -371,8 +371,7 @@ static inline int frame_to_mbuf(struct vrd_kport *k, struct rte_mbuf *mb, const 
 		memcpy(d + 14, &c, 2);
 		memcpy(d + 16, frame + 12, snap - 12);
 	}
-	mb->data_len = (uint16_t)(snap + tag);
-	mb->pkt_len = snap + tag;
+	vrd_rx_filled(mb, snap + tag, (uint32_t)(mb->buf_len - mb->data_off));
 	k->st.rx_bytes += snap + tag;
 	return 0;
 }

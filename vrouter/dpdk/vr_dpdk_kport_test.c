@@ -24,6 +24,7 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "vr_dpdk.h"
 #include "vr_dpdk_kport.h"
 
 static struct rte_mempool *pool;
@@ -131,6 +132,12 @@ static void rx_in_order(enum vrd_kport_rx mode, unsigned count)
 		assert_int_equal(got[i]->data_len, len);
 		assert_int_equal(got[i]->pkt_len, len);
 		assert_memory_equal(rte_pktmbuf_mtod(got[i], void *), f, len);
+		/* the packet view, filled as the buffer was */
+		const struct vr_pkt *v = vrd_mbuf_pkt(got[i]);
+		assert_ptr_equal(v->data, rte_pktmbuf_mtod(got[i], uint8_t *));
+		assert_int_equal(v->len, len);
+		assert_int_equal(v->headroom, rte_pktmbuf_headroom(got[i]));
+		assert_int_equal(v->tailroom, rte_pktmbuf_tailroom(got[i]));
 	}
 	rte_pktmbuf_free_bulk(got, count);
 	free(got);
@@ -490,7 +497,7 @@ static int setup(void **state)
 			 "--log-level", "error", "--file-prefix", "kport-test", "-l", "0", NULL };
 	if (rte_eal_init(12, args) < 0)
 		return -1;
-	pool = rte_pktmbuf_pool_create("t", 8192, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	pool = rte_pktmbuf_pool_create("t", 8192, 0, VRD_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	return pool ? 0 : -1;
 }
 

@@ -436,7 +436,12 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		return 0;
 	}
 	/* the descriptors and the buffers they name (NULL: none mapped), one a
-	 * packet unless chained: the rest are read when needed */
+	 * packet unless chained: the rest are read when needed. The buffers
+	 * are fetched into L2 for the whole burst (the misses on the peer's
+	 * lines overlap) and into L1 four packets ahead of the copy: a peer's
+	 * buffers lie 2 KiB apart, so a burst of them falls in two sets of the
+	 * 8-way L1 and fetched there at once would evict itself (A/B in one
+	 * process: 1.5 % fewer cycles a packet). */
 	struct desc d[RX_DESC_MAX];
 	const uint8_t *buf[RX_DESC_MAX];
 	uint16_t nread = want;
@@ -444,7 +449,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		d[i] = desc_read(r->base, (uint16_t)((r->pos + i) & r->mask));
 		buf[i] = desc_buf(m, &d[i]);
 		if (buf[i])
-			rte_prefetch0(buf[i]); /* the misses overlap */
+			rte_prefetch1(buf[i]);
 	}
 	uint32_t room = buf_room(pkts[0]);
 	uint16_t used = 0, got = 0;
@@ -458,9 +463,10 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		if (unlikely((s->flags & VRD_MEMIF_DESC_FLAG_NEXT) || !buf[got] || !len || len > room))
 			break;
 		struct rte_mbuf *mb = pkts[got];
+		if (got + 4 < want && buf[got + 4])
+			rte_prefetch0(buf[got + 4]);
 		pkt_copy(rte_pktmbuf_mtod(mb, uint8_t *), buf[got], len);
-		mb->data_len = (uint16_t)len;
-		mb->pkt_len = len;
+		vrd_rx_filled(mb, len, room);
 		bytes += len;
 	}
 	used = got;
@@ -498,8 +504,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 			errors++;       /* the mbuf takes the next packet */
 			continue;
 		}
-		mb->data_len = (uint16_t)len;
-		mb->pkt_len = len;
+		vrd_rx_filled(mb, len, room);
 		bytes += len;
 		got++;
 	}
@@ -573,6 +578,10 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 	if (want > TX_DESC_AHEAD)
 		want = TX_DESC_AHEAD;
 	tx_read_ahead(m, r, want);
+	/* each mbuf tested plain (vrd_mbuf_plain) as the loop reads it: no
+	 * second pass over the burst to free it */
+	const struct rte_mempool *pool = n ? pkts[0]->pool : NULL;
+	bool plain = true;
 	/* The packets' data is in cache (the pipeline just wrote it): no
 	 * prefetching here, only of the peer's buffers (read ahead).
 	 * The usual burst first: one segment a packet, each fitting the buffer
@@ -584,6 +593,7 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 		struct tx_slot t = r->ahead[(uint16_t)(slot + i) & (TX_DESC_AHEAD - 1)];
 		if (unlikely(mb->nb_segs != 1 || !t.buf || !len || len > t.room))
 			break;
+		plain &= vrd_mbuf_plain(mb, pool);
 		const uint8_t *src = rte_pktmbuf_mtod(mb, const uint8_t *);
 		if (len > 64 && len <= 128 && t.room >= 128 && mb->data_off + 128u <= mb->buf_len) {
 			/* A small encapsulated frame as two whole lines of the
@@ -601,6 +611,8 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 	}
 	slot = (uint16_t)(slot + i);
 	left = (uint16_t)(left - i);
+	if (i < n && left)
+		plain = false; /* the general loop: the general free */
 	for (; i < n && left; i++) {
 		struct rte_mbuf *mb = pkts[i];
 		if (unlikely(mb->nb_segs != 1)) { /* the pipeline makes none */
@@ -660,8 +672,12 @@ full:
 		uint16_t room = tx_space(r, (uint16_t)(fh >> 16));
 		tx_read_ahead(m, r, room < TX_WARM ? room : TX_WARM);
 	}
-	if (i)
-		vrd_tx_free(pkts, i);
+	if (i) {
+		if (plain)
+			rte_mempool_put_bulk((struct rte_mempool *)(uintptr_t)pool, (void **)pkts, i);
+		else
+			vrd_tx_free(pkts, i);
+	}
 	m->st.tx_pkts += i - errors;
 	m->st.tx_bytes += bytes;
 	m->st.tx_errors += errors;
@@ -771,8 +787,7 @@ static uint16_t client_rx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t 
 			}
 			continue;
 		}
-		mb->data_len = (uint16_t)d.length;
-		mb->pkt_len = d.length;
+		vrd_rx_filled(mb, d.length, buf_room(mb));
 		bytes += d.length;
 		pkts[got++] = mb;
 		/* The peer wrote the packet (its core holds the line) and read the

@@ -27,6 +27,7 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "vr_dpdk.h"
 #include "vr_dpdk_memif.h"
 
 /* the guard is the vrouter's; no forwarding loop runs here */
@@ -325,6 +326,17 @@ static void check_pkt(const uint8_t *p, uint32_t len, uint8_t seed)
 	for (uint32_t i = 0; i < len; i++)
 		if (p[i] != (uint8_t)(seed + i))
 			fail_msg("byte %u is %u, not %u", i, p[i], (uint8_t)(seed + i));
+}
+
+/* A received mbuf's packet view (the pipeline's struct vr_pkt) says what
+ * the mbuf says: the driver filled it as it filled the buffer. */
+static void check_view(struct rte_mbuf *m)
+{
+	const struct vr_pkt *p = vrd_mbuf_pkt(m);
+	assert_ptr_equal(p->data, rte_pktmbuf_mtod(m, uint8_t *));
+	assert_int_equal(p->len, rte_pktmbuf_data_len(m));
+	assert_int_equal(p->headroom, rte_pktmbuf_headroom(m));
+	assert_int_equal(p->tailroom, rte_pktmbuf_tailroom(m));
 }
 
 static void free_all(struct rte_mbuf **m, unsigned n)
@@ -629,6 +641,8 @@ static void test_rx_tx(void **state)
 	check_pkt(rte_pktmbuf_mtod(m[0], uint8_t *), 60, 1);
 	check_pkt(rte_pktmbuf_mtod(m[1], uint8_t *), 1514, 2);
 	check_pkt(rte_pktmbuf_mtod(m[2], uint8_t *), 64, 3);
+	for (unsigned i = 0; i < 3; i++)
+		check_view(m[i]);
 	/* slots go back a quarter ring at a time (4 here), or at an empty poll */
 	assert_int_equal(get_tail(f.c2s), 0);
 	free_all(m, 3);
@@ -1039,7 +1053,7 @@ struct zc {
 static void zc_open(struct zc *z, struct srv *s, uint8_t log2)
 {
 	char err[256];
-	if (vrd_memif_pool_create("zc-test", 4096, 0, RTE_MBUF_DEFAULT_BUF_SIZE, false, &z->mem,
+	if (vrd_memif_pool_create("zc-test", 4096, VRD_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, false, &z->mem,
 				  err, sizeof(err)) != 0)
 		fail_msg("pool: %s", err);
 	struct vrd_memif_cfg c = { .path = s->path, .vif = 9, .id = 0, .log = &lg,
@@ -1081,6 +1095,7 @@ static void zc_flow(struct vrd_memif *tx, struct rte_mempool *from, struct vrd_m
 			}
 			assert_int_equal(rte_pktmbuf_data_len(in[i]), 60 + got % 1400);
 			check_pkt(rte_pktmbuf_mtod(in[i], uint8_t *), 60 + got % 1400, (uint8_t)(mul * got));
+			check_view(in[i]);
 		}
 		free_all(in, n);
 	}
@@ -1204,7 +1219,7 @@ static int setup(void **state)
 			 "--log-level", "error", "--file-prefix", "memif-test", "-l", "0", NULL };
 	if (rte_eal_init(12, args) < 0)
 		return -1;
-	pool = rte_pktmbuf_pool_create("t", 1024, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	pool = rte_pktmbuf_pool_create("t", 1024, 0, VRD_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	return pool ? 0 : -1;
 }
 

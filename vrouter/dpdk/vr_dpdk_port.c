@@ -4,7 +4,8 @@
  * host ops the core calls.
  *
  * The core's struct vr_pkt lives in each mbuf's private area: filled on
- * receive (five stores), written back on transmit.
+ * receive (by tern's own drivers as they fill the buffer, for a PMD's
+ * packets here), written back on transmit.
  */
 #include "vr_dpdk.h"
 #include "vr_dpdk_kport.h"
@@ -26,15 +27,6 @@
 
 #define RX_DESC 1024
 #define TX_DESC 1024
-/* A whole number of cache lines: the buffer, and so the frame after the
- * headroom, then starts on a line (with 40 bytes a 64-byte frame spanned two
- * lines and the headers pushed in front of it two more). */
-#define PRIV_SIZE RTE_ALIGN(sizeof(struct vr_pkt), RTE_CACHE_LINE_SIZE)
-
-static inline struct vr_pkt *mbuf_pkt(struct rte_mbuf *m)
-{
-	return rte_mbuf_to_priv(m);
-}
 
 static inline struct rte_mbuf *pkt_mbuf(struct vr_pkt *p)
 {
@@ -43,7 +35,7 @@ static inline struct rte_mbuf *pkt_mbuf(struct vr_pkt *p)
 
 static inline void pkt_from_mbuf(struct rte_mbuf *m)
 {
-	struct vr_pkt *p = mbuf_pkt(m);
+	struct vr_pkt *p = vrd_mbuf_pkt(m);
 	p->data = rte_pktmbuf_mtod(m, uint8_t *);
 	p->len = m->data_len;
 	p->headroom = rte_pktmbuf_headroom(m);
@@ -53,7 +45,7 @@ static inline void pkt_from_mbuf(struct rte_mbuf *m)
 static inline struct rte_mbuf *pkt_to_mbuf(struct vr_pkt *p)
 {
 	struct rte_mbuf *m = pkt_mbuf(p);
-	m->data_off = (uint16_t)(p->data - (uint8_t *)m->buf_addr);
+	m->data_off = p->headroom; /* the bytes before data: no load of buf_addr */
 	m->data_len = p->len;
 	m->pkt_len = p->len;
 	m->ol_flags = 0;
@@ -65,7 +57,7 @@ int vrd_pool_create(struct vrd *d, char *err, size_t errlen)
 	if (d->opt.memif_zero_copy) {
 		/* every packet buffer in one memfd that zero-copy memif peers map */
 		char e[200];
-		int rc = vrd_memif_pool_create("vr_mbufs", d->opt.mbufs, PRIV_SIZE,
+		int rc = vrd_memif_pool_create("vr_mbufs", d->opt.mbufs, VRD_PRIV_SIZE,
 					       (uint16_t)(RTE_PKTMBUF_HEADROOM + d->opt.mbuf_size),
 					       rte_eal_has_hugepages(), &d->zc_mem, e, sizeof(e));
 		if (rc < 0) {
@@ -82,7 +74,7 @@ int vrd_pool_create(struct vrd *d, char *err, size_t errlen)
 		return 0;
 	}
 	/* --in-memory: names are private to this process, no instance suffix needed */
-	d->pool = rte_pktmbuf_pool_create("vr_mbufs", d->opt.mbufs, 256, PRIV_SIZE,
+	d->pool = rte_pktmbuf_pool_create("vr_mbufs", d->opt.mbufs, 256, VRD_PRIV_SIZE,
 					  (uint16_t)(RTE_PKTMBUF_HEADROOM + d->opt.mbuf_size),
 					  (int)rte_socket_id());
 	if (!d->pool) {
@@ -180,7 +172,7 @@ static struct vr_pkt *host_copy(void *host, const struct vr_pkt *pkt, uint16_t h
 		return NULL;
 	}
 	m->data_off = headroom;
-	struct vr_pkt *c = mbuf_pkt(m);
+	struct vr_pkt *c = vrd_mbuf_pkt(m);
 	*c = *pkt;
 	c->data = (uint8_t *)m->buf_addr + headroom;
 	c->headroom = headroom;
@@ -615,21 +607,20 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
 				: rte_eth_rx_burst(p->port_id, 0, m, VR_BURST);
 	uint16_t k = 0;
 	if (p->kport || p->memif) {
-		/* They copied the data in just now, each frame into one buffer. */
-		for (; k < n; k++) {
-			pkt_from_mbuf(m[k]);
-			pk[k] = mbuf_pkt(m[k]);
-		}
+		/* They copied the data in just now, each frame into one buffer,
+		 * and filled the packet view as they did. */
+		for (; k < n; k++)
+			pk[k] = vrd_mbuf_pkt(m[k]);
 	} else {
 		for (uint16_t i = 0; i < n; i++) {
 			if (i + 3 < n) /* a NIC wrote it by DMA: not in the cache */
 				rte_prefetch0(rte_pktmbuf_mtod(m[i + 3], void *));
 			pkt_from_mbuf(m[i]);
 			if (unlikely(m[i]->nb_segs > 1)) {
-				vr_drop(d->router, mbuf_pkt(m[i]), VR_DROP_MULTI_SEG);
+				vr_drop(d->router, vrd_mbuf_pkt(m[i]), VR_DROP_MULTI_SEG);
 				continue;
 			}
-			pk[k++] = mbuf_pkt(m[i]);
+			pk[k++] = vrd_mbuf_pkt(m[i]);
 		}
 	}
 	if (k)
