@@ -146,6 +146,16 @@ static inline struct vr_pkt *vrd_mbuf_pkt(struct rte_mbuf *m)
 	return rte_mbuf_to_priv(m);
 }
 
+/* The view of an mbuf that a DPDK PMD filled: as the mbuf says. */
+static inline void vrd_pkt_from_mbuf(struct rte_mbuf *m)
+{
+	struct vr_pkt *p = vrd_mbuf_pkt(m);
+	p->data = rte_pktmbuf_mtod(m, uint8_t *);
+	p->len = m->data_len;
+	p->headroom = rte_pktmbuf_headroom(m);
+	p->tailroom = rte_pktmbuf_tailroom(m);
+}
+
 /* For tern's own port drivers (memif, af_packet), which fill packet buffers
  * themselves: buffers from the pool's per-core cache, set up as far as tern
  * and a port's transmit read them, and their packet view begun (where the

@@ -574,10 +574,11 @@ uint16_t vrd_kport_tx(struct vrd_kport *k, struct rte_mbuf **pkts, uint16_t n)
 	unsigned m = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
-		if (unlikely(mb->data_len > k->frame_room || mb->nb_segs != 1))
+		const struct vr_pkt *v = vrd_mbuf_pkt(mb);
+		if (unlikely(v->len > k->frame_room || mb->nb_segs != 1))
 			continue; /* too long: taken, counted and freed, not sent */
-		k->tx_iov[m].iov_base = rte_pktmbuf_mtod(mb, void *);
-		k->tx_iov[m].iov_len = mb->data_len;
+		k->tx_iov[m].iov_base = v->data;
+		k->tx_iov[m].iov_len = v->len;
 		k->tx_pkt[m++] = i;
 	}
 	unsigned sent = m ? send_frames(k, 0, m) : 0;

@@ -52,10 +52,12 @@ struct vrd_kport_stats {
 int vrd_kport_create(const struct vrd_kport_cfg *c, struct vrd_kport **out, char *err,
 		     size_t errlen);
 void vrd_kport_destroy(struct vrd_kport *k);
-/* Up to n frames, copied into buffers from pool. */
+/* Up to n frames, copied into buffers from pool, their packet views
+ * (vrd_mbuf_pkt) filled; the pool's private area holds the view. */
 uint16_t vrd_kport_rx(struct vrd_kport *k, struct rte_mempool *pool, struct rte_mbuf **pkts,
 		      uint16_t n);
-/* Sends up to VRD_TX_BUF frames (those too long are counted as errors) and
+/* Sends up to VRD_TX_BUF frames, each as its packet view describes it
+ * (those too long are counted as errors) and
  * frees their buffers; returns how many it took: fewer than n only when the
  * device's queue is full. The caller owns (and frees) the rest. */
 uint16_t vrd_kport_tx(struct vrd_kport *k, struct rte_mbuf **pkts, uint16_t n);

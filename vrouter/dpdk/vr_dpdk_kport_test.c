@@ -217,6 +217,7 @@ static void test_tx(void **state)
 		make_frame(rte_pktmbuf_mtod(m[i], uint8_t *), len, 1000 + i);
 		m[i]->data_len = (uint16_t)len;
 		m[i]->pkt_len = (uint32_t)len;
+		vrd_pkt_from_mbuf(m[i]); /* what the pipeline hands a port */
 		bytes += len;
 	}
 	unsigned sent = 0;
@@ -286,6 +287,8 @@ static void test_errors_and_vlan(void **state)
 	make_frame(rte_pktmbuf_mtod(m[1], uint8_t *), 100, 9);
 	m[1]->data_len = 100;
 	m[1]->pkt_len = 100;
+	vrd_pkt_from_mbuf(m[0]);
+	vrd_pkt_from_mbuf(m[1]);
 	assert_int_equal(vrd_kport_tx(k, m, 2), 2);
 	uint8_t buf[600];
 	struct pollfd p = { .fd = peer_fd, .events = POLLIN };
@@ -316,6 +319,7 @@ static void test_tx_over_mtu(void **state)
 		make_frame(rte_pktmbuf_mtod(m[i], uint8_t *), len[i], 50 + i);
 		m[i]->data_len = (uint16_t)len[i];
 		m[i]->pkt_len = (uint32_t)len[i];
+		vrd_pkt_from_mbuf(m[i]);
 	}
 	assert_int_equal(vrd_kport_tx(k, m, N), N);
 	uint8_t buf[2048], f[1600];

@@ -588,14 +588,15 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 	 * read ahead for it. The first that does not ends this loop and the
 	 * general one goes on from it (chains, bad descriptors, no room). */
 	for (i = 0; i < want; i++) {
-		const struct rte_mbuf *mb = pkts[i];
-		uint32_t len = mb->data_len;
+		struct rte_mbuf *mb = pkts[i];
+		const struct vr_pkt *v = vrd_mbuf_pkt(mb);
+		uint32_t len = v->len;
 		struct tx_slot t = r->ahead[(uint16_t)(slot + i) & (TX_DESC_AHEAD - 1)];
 		if (unlikely(mb->nb_segs != 1 || !t.buf || !len || len > t.room))
 			break;
 		plain &= vrd_mbuf_plain(mb, pool);
-		const uint8_t *src = rte_pktmbuf_mtod(mb, const uint8_t *);
-		if (len > 64 && len <= 128 && t.room >= 128 && mb->data_off + 128u <= mb->buf_len) {
+		const uint8_t *src = v->data;
+		if (len > 64 && len <= 128 && t.room >= 128 && len + v->tailroom >= 128u) {
 			/* A small encapsulated frame as two whole lines of the
 			 * peer's buffer (ours up to its room), the bytes after it
 			 * from the mbuf's own buffer: pkt_copy's overlapping last
@@ -619,8 +620,9 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 			errors++;
 			continue;
 		}
-		const uint8_t *src = rte_pktmbuf_mtod(mb, const uint8_t *);
-		uint32_t len = mb->data_len, off = 0;
+		const struct vr_pkt *v = vrd_mbuf_pkt(mb);
+		const uint8_t *src = v->data;
+		uint32_t len = v->len, off = 0;
 		uint16_t saved = slot, saved_left = left;
 		for (;;) {
 			uint16_t s = (uint16_t)(slot & r->mask);
@@ -841,17 +843,18 @@ static uint16_t client_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t 
 	const uint8_t *base = m->mem->base;
 	for (i = 0; i < n && sent < room; i++) {
 		struct rte_mbuf *mb = pkts[i];
-		const uint8_t *data = rte_pktmbuf_mtod(mb, const uint8_t *);
+		const struct vr_pkt *v = vrd_mbuf_pkt(mb);
+		const uint8_t *data = v->data;
 		if (unlikely(mb->nb_segs != 1 || data < base ||
-			     (uint64_t)(data - base) + mb->data_len > m->mem->size)) {
+			     (uint64_t)(data - base) + v->len > m->mem->size)) {
 			rte_pktmbuf_free(mb);
 			errors++;
 			continue;
 		}
 		uint16_t s = (uint16_t)(r->pos++ & r->mask);
 		m->tx_slot[s] = mb;
-		desc_write(r->base, s, mb->data_len, (uint32_t)(data - base));
-		bytes += mb->data_len;
+		desc_write(r->base, s, v->len, (uint32_t)(data - base));
+		bytes += v->len;
 		sent++;
 	}
 	if (sent) {

@@ -159,10 +159,12 @@ unsigned vrd_memif_pollfds(const struct vrd_memif *m, struct pollfd *pfd);
 void vrd_memif_events(struct vrd_memif *m, const struct pollfd *pfd, unsigned n);
 
 /* Forwarding thread. rx: up to n packets in fresh mbufs from pool (a client:
- * in the buffers the peer filled; pool is not used). tx: takes up to n
- * packets, frees those it took (sent, or dropped for a bad descriptor and
- * counted; a client frees them once the peer has read them); returns how
- * many it took. */
+ * in the buffers the peer filled; pool is not used), their packet views
+ * (vrd_mbuf_pkt) filled. tx: takes up to n packets, each as its packet view
+ * describes it (the mbuf's own data fields are not read), frees those it took
+ * (sent, or dropped for a bad descriptor and counted; a client frees them once
+ * the peer has read them); returns how many it took. The pools' private areas
+ * hold the views (VRD_PRIV_SIZE). */
 uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_mbuf **pkts,
 		      uint16_t n);
 uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n);

@@ -313,6 +313,7 @@ static struct rte_mbuf *pool_pkt(struct rte_mempool *from, uint32_t len, uint8_t
 	assert_non_null(p);
 	for (uint32_t i = 0; i < len; i++)
 		p[i] = (uint8_t)(seed + i);
+	vrd_pkt_from_mbuf(m); /* what the pipeline hands a port */
 	return m;
 }
 

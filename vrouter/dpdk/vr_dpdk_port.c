@@ -3,9 +3,10 @@
  * vdevs, or tern's own memif and af_packet I/O), the packet buffers, and the
  * host ops the core calls.
  *
- * The core's struct vr_pkt lives in each mbuf's private area: filled on
- * receive (by tern's own drivers as they fill the buffer, for a PMD's
- * packets here), written back on transmit.
+ * The core's struct vr_pkt lives in each mbuf's private area. tern's own
+ * drivers (memif, af_packet) fill it as they fill a buffer and transmit from
+ * it; for a DPDK PMD's port it is filled from the mbuf on receive and written
+ * back into the mbuf on transmit.
  */
 #include "vr_dpdk.h"
 #include "vr_dpdk_kport.h"
@@ -31,15 +32,6 @@
 static inline struct rte_mbuf *pkt_mbuf(struct vr_pkt *p)
 {
 	return (struct rte_mbuf *)((uint8_t *)p - sizeof(struct rte_mbuf));
-}
-
-static inline void pkt_from_mbuf(struct rte_mbuf *m)
-{
-	struct vr_pkt *p = vrd_mbuf_pkt(m);
-	p->data = rte_pktmbuf_mtod(m, uint8_t *);
-	p->len = m->data_len;
-	p->headroom = rte_pktmbuf_headroom(m);
-	p->tailroom = rte_pktmbuf_tailroom(m);
 }
 
 static inline struct rte_mbuf *pkt_to_mbuf(struct vr_pkt *p)
@@ -147,7 +139,8 @@ static void host_tx(void *host, uint16_t vif, struct vr_pkt *pkt)
 	struct rte_mbuf **tx = p->tx;
 	if (!n)
 		p->tx_since = d->now_tsc;
-	tx[n++] = pkt_to_mbuf(pkt);
+	/* tern's own drivers transmit from the packet view; a PMD reads the mbuf */
+	tx[n++] = p->port_id == VRD_NO_PORT ? pkt_mbuf(pkt) : pkt_to_mbuf(pkt);
 	p->tx_n = n;
 	if (n >= batch)
 		flush_port(p);
@@ -615,7 +608,7 @@ unsigned vrd_rx_burst(struct vrd *d, uint16_t vif)
 		for (uint16_t i = 0; i < n; i++) {
 			if (i + 3 < n) /* a NIC wrote it by DMA: not in the cache */
 				rte_prefetch0(rte_pktmbuf_mtod(m[i + 3], void *));
-			pkt_from_mbuf(m[i]);
+			vrd_pkt_from_mbuf(m[i]);
 			if (unlikely(m[i]->nb_segs > 1)) {
 				vr_drop(d->router, vrd_mbuf_pkt(m[i]), VR_DROP_MULTI_SEG);
 				continue;
