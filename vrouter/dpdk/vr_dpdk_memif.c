@@ -431,7 +431,9 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		clipped = true;
 	}
 	uint16_t want = n < avail ? n : avail;
-	if (unlikely(vrd_rx_alloc(pool, pkts, want) != 0)) {
+	/* set up as each is filled (vrd_rx_init): those not filled go back
+	 * as they came */
+	if (unlikely(rte_mempool_get_bulk(pool, (void **)pkts, want) != 0)) {
 		m->st.rx_nombuf++;  /* left in the ring for the next round */
 		return 0;
 	}
@@ -451,7 +453,8 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		if (buf[i])
 			rte_prefetch1(buf[i]);
 	}
-	uint32_t room = buf_room(pkts[0]);
+	uint16_t off = vrd_rx_headroom(pool);
+	uint32_t room = rte_pktmbuf_data_room_size(pool) - off;
 	uint16_t used = 0, got = 0;
 	uint64_t bytes = 0, errors = 0;
 	/* The usual burst first: a descriptor a packet, each naming a mapped
@@ -465,7 +468,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 		struct rte_mbuf *mb = pkts[got];
 		if (got + 4 < want && buf[got + 4])
 			rte_prefetch0(buf[got + 4]);
-		pkt_copy(rte_pktmbuf_mtod(mb, uint8_t *), buf[got], len);
+		pkt_copy(vrd_rx_init(mb, pool, off), buf[got], len);
 		vrd_rx_filled(mb, len, room);
 		bytes += len;
 	}
@@ -473,7 +476,7 @@ uint16_t vrd_memif_rx(struct vrd_memif *m, struct rte_mempool *pool, struct rte_
 	while (got < want && used < avail) {
 		uint16_t start = used;
 		struct rte_mbuf *mb = pkts[got];
-		uint8_t *dst = rte_pktmbuf_mtod(mb, uint8_t *);
+		uint8_t *dst = vrd_rx_init(mb, pool, off);
 		uint32_t len = 0;
 		bool bad = false, more;
 		do {
