@@ -16,7 +16,10 @@
 # records tern's forwarding thread (perf record -e cpu-clock) in every run and
 # prints the top of the profile to stderr. Experiments: TERN_POLL= starts
 # tern-vrouter without --poll; KERNEL_TERN_RPS=2 moves the kernel's delivery
-# to tern's af_packet ring (kernel-vxlan) onto the forwarder's core.
+# to tern's af_packet ring (kernel-vxlan) onto the forwarder's core;
+# BENCH_HUGE=1 puts the copy-mode forwarders (tern, testpmd) on 2 MiB
+# hugepages, as a node with hugepages runs them (default: 4 KiB pages, like
+# the generator; the lines then say pages=2M).
 set -u
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -341,6 +344,11 @@ tern_start() {
 	rm -rf "$BL_DIR/vr"
 	mkdir -p "$BL_DIR/vr"
 	local zc=(--huge no)
+	if [ -n "${BENCH_HUGE:-}" ]; then
+		zc=(--huge yes)
+		bench_hugepages || { bl_log "BENCH_HUGE: $OVS_WHY"; return 1; }
+		hugepages_free 300
+	fi
 	# zero-copy: tern's memif client, its packet buffers in hugepages as the peers'
 	if [ -n "$MEMIF_ZC" ]; then
 		zc=(--huge yes --memif-zero-copy)
@@ -443,6 +451,11 @@ run_tern_memif() { # CASE ENCAP
 
 run_testpmd() { # CASE
 	local case=$1 line pid tid busy mem=(--no-huge --no-shconf)
+	if [ -n "${BENCH_HUGE:-}" ]; then
+		mem=(--in-memory)
+		bench_hugepages || { bl_log "BENCH_HUGE: $OVS_WHY"; return 1; }
+		hugepages_free 300
+	fi
 	if [ -n "$MEMIF_ZC" ]; then
 		mem=(--in-memory --single-file-segments) # zero-copy: buffers in hugepage files
 		# shellcheck disable=SC2046
@@ -510,7 +523,7 @@ case_memif_testpmd() { # CASE ENCAP
 		run_testpmd "$case"
 	done
 	# shellcheck disable=SC2086
-	summary "$(mode_case "$case")" testpmd " fabric=$FABRIC memif=$MEMIF_MODE"
+	summary "$(mode_case "$case")" testpmd " fabric=$FABRIC memif=$MEMIF_MODE${BENCH_HUGE:+ pages=2M}"
 	MEMIF_ZC=
 }
 

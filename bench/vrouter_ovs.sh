@@ -178,6 +178,6 @@ case_ovs() {
 		run_tern_memif vxlan-encap vxlan
 		run_ovs
 	done
-	summary "$(mode_case vxlan-encap)" ovs " fabric=$FABRIC memif=$MEMIF_MODE"
+	summary "$(mode_case vxlan-encap)" ovs " fabric=$FABRIC memif=$MEMIF_MODE${BENCH_HUGE:+ pages=2M}"
 	MEMIF_ZC=
 }
