@@ -199,9 +199,10 @@ static inline int vrd_rx_alloc(struct rte_mempool *pool, struct rte_mbuf **pkts,
 	return 0;
 }
 
-/* A driver put len bytes into a buffer of vrd_rx_alloc's whose room after the
- * headroom is room: the mbuf and its packet view say so, in the pass that
- * filled it (the pipeline takes the view as it is). */
+/* A driver put len bytes into a buffer set up by vrd_rx_init (or
+ * vrd_rx_alloc) whose room after the headroom is room: the mbuf and its packet
+ * view say so, in the pass that filled it (the pipeline takes the view as it
+ * is). */
 static inline void vrd_rx_filled(struct rte_mbuf *mb, uint32_t len, uint32_t room)
 {
 	mb->data_len = (uint16_t)len;
