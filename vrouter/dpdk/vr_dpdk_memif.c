@@ -583,7 +583,7 @@ uint16_t vrd_memif_tx(struct vrd_memif *m, struct rte_mbuf **pkts, uint16_t n)
 	tx_read_ahead(m, r, want);
 	/* each mbuf tested plain (vrd_mbuf_plain) as the loop reads it: no
 	 * second pass over the burst to free it */
-	const struct rte_mempool *pool = n ? pkts[0]->pool : NULL;
+	struct rte_mempool *pool = n ? pkts[0]->pool : NULL;
 	bool plain = true;
 	/* The packets' data is in cache (the pipeline just wrote it): no
 	 * prefetching here, only of the peer's buffers (read ahead).
@@ -679,7 +679,7 @@ full:
 	}
 	if (i) {
 		if (plain)
-			rte_mempool_put_bulk((struct rte_mempool *)(uintptr_t)pool, (void **)pkts, i);
+			rte_mempool_put_bulk(pool, (void **)pkts, i);
 		else
 			vrd_tx_free(pkts, i);
 	}
